@@ -1,0 +1,350 @@
+//! The relay: moves every committed event from the Postgres event store into
+//! JetStream CHAT_EVENTS, exactly once and in order.
+//!
+//! Ordering. Events are read in `(tx_id, position)` order and only from
+//! transactions older than every transaction still in flight
+//! (`tx_id < pg_snapshot_xmin(pg_current_snapshot())`). A transaction that
+//! commits late therefore cannot leave rows behind the cursor: while it runs it
+//! holds the horizon back, and any transaction that starts later gets a larger
+//! id. Within an aggregate, sequence n+1 is written by a transaction that read
+//! n committed, so its id is larger: per-aggregate order is preserved.
+//!
+//! Exactly once. Each publish carries `Nats-Msg-Id =
+//! <aggregate_type>:<aggregate_id>:<sequence>` and
+//! `Nats-Expected-Last-Sequence` = the stream sequence the previous event got.
+//! JetStream refuses a publish whose predecessor is not the one expected, so a
+//! lost or failed publish can never be overtaken by a later one, and a second
+//! relay (two processes briefly both leading) cannot interleave. After any
+//! failure the relay re-reads where the stream ends (the `Ct-Log-Position`
+//! header of its last message) and resumes right after it, so it depends on
+//! neither the de-duplication window nor its own cursor having been saved.
+//!
+//! Wake-up. Commands in this process wake the relay directly; commands in other
+//! processes publish a core-NATS wake message; a slow poll covers the rest.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::{self, message::PublishMessage};
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use ciphertalk_streams::{LogPosition, WireEvent, subjects};
+use futures::StreamExt;
+use sqlx::{PgPool, Row, postgres::PgRow};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+/// Core-NATS subject on which writers in any process wake the relay.
+pub const WAKE_SUBJECT: &str = "chat.relay.wake";
+const CURSOR_NAME: &str = "chat_events";
+/// Advisory-lock key of relay leadership (one relay publishes at a time).
+const LEADER_LOCK: i64 = 0x6374_7265_6c61_79; // "ctrelay"
+
+/// Wakes the relay after a commit.
+#[derive(Clone, Default)]
+pub struct RelayWake {
+    local: Arc<Notify>,
+    nats: Option<async_nats::Client>,
+}
+
+impl std::fmt::Debug for RelayWake {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RelayWake").field("nats", &self.nats.is_some()).finish()
+    }
+}
+
+impl RelayWake {
+    /// Also wakes relays in other processes through core NATS.
+    pub fn with_nats(client: async_nats::Client) -> Self {
+        Self { local: Arc::new(Notify::new()), nats: Some(client) }
+    }
+
+    pub fn notify(&self) {
+        self.local.notify_one();
+        if let Some(client) = &self.nats {
+            let client = client.clone();
+            // Fire and forget: the relay's poll covers a lost wake-up.
+            tokio::spawn(async move {
+                let _ = client.publish(WAKE_SUBJECT, Bytes::new()).await;
+            });
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct RelayOptions {
+    /// Events read and published per round (pipelined, acknowledged together).
+    pub batch_size: i64,
+    /// How often an idle relay looks for events nobody woke it for.
+    pub idle_poll: Duration,
+    /// Fault injection for tests: abort the process after publishing this many
+    /// events of a batch, before the cursor is saved.
+    pub abort_after_publishing: Option<usize>,
+}
+
+impl Default for RelayOptions {
+    fn default() -> Self {
+        Self { batch_size: 1000, idle_poll: Duration::from_millis(200), abort_after_publishing: None }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RelayError {
+    #[error("postgres: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("jetstream: {0}")]
+    JetStream(String),
+    #[error(transparent)]
+    Envelope(#[from] ciphertalk_streams::EnvelopeError),
+}
+
+fn js_error(err: impl std::fmt::Display) -> RelayError {
+    RelayError::JetStream(err.to_string())
+}
+
+pub struct Relay {
+    pool: PgPool,
+    client: async_nats::Client,
+    js: jetstream::Context,
+    wake: RelayWake,
+    options: RelayOptions,
+}
+
+/// Where the relay stands: the last event published and the stream sequence it got.
+#[derive(Debug, Clone, Copy)]
+struct Progress {
+    cursor: LogPosition,
+    stream_last_seq: u64,
+}
+
+impl Relay {
+    pub fn new(pool: PgPool, client: async_nats::Client, wake: RelayWake, options: RelayOptions) -> Self {
+        let js = jetstream::new(client.clone());
+        Self { pool, client, js, wake, options }
+    }
+
+    /// Runs until `shutdown`: waits for leadership, then relays, recovering from
+    /// NATS or Postgres outages by itself.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let mut wake_messages = match self.client.subscribe(WAKE_SUBJECT).await {
+            Ok(sub) => Some(sub),
+            Err(err) => {
+                tracing::warn!(error = %err, "relay cannot subscribe to wake-ups; polling only");
+                None
+            }
+        };
+        let local = self.wake.local.clone();
+        let mut woken = async || {
+            tokio::select! {
+                () = local.notified() => {}
+                Some(_) = async { match wake_messages.as_mut() { Some(s) => s.next().await, None => None } } => {}
+                () = tokio::time::sleep(self.options.idle_poll) => {}
+            }
+        };
+        let mut backoff = Duration::from_millis(50);
+        let mut leader: Option<sqlx::pool::PoolConnection<sqlx::Postgres>> = None;
+        let mut progress: Option<Progress> = None;
+        while !shutdown.is_cancelled() {
+            let round = async {
+                if leader.is_none() {
+                    leader = self.try_lead().await?;
+                    progress = None;
+                    if leader.is_none() {
+                        return Ok(false);
+                    }
+                }
+                let current = match progress {
+                    Some(p) => p,
+                    None => self.sync().await?,
+                };
+                let (next, published) = self.publish_batch(current).await?;
+                progress = Some(next);
+                Ok::<bool, RelayError>(published > 0)
+            };
+            let outcome = tokio::select! {
+                () = shutdown.cancelled() => break,
+                outcome = round => outcome,
+            };
+            match outcome {
+                Ok(true) => backoff = Duration::from_millis(50),
+                Ok(false) => {
+                    self.record_lag(progress.map(|p| p.cursor)).await;
+                    tokio::select! {
+                        () = shutdown.cancelled() => break,
+                        () = woken() => {}
+                    }
+                }
+                Err(err) => {
+                    metrics::counter!("ciphertalk_relay_errors_total").increment(1);
+                    tracing::warn!(error = %err, retry_in_ms = backoff.as_millis() as u64, "relay round failed; resyncing");
+                    progress = None;
+                    if matches!(err, RelayError::Database(_)) {
+                        leader = None;
+                    }
+                    tokio::select! {
+                        () = shutdown.cancelled() => break,
+                        () = tokio::time::sleep(backoff) => {}
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+            }
+        }
+        tracing::info!("relay stopped");
+    }
+
+    /// Takes the leadership lock on a dedicated connection, if free.
+    async fn try_lead(&self) -> Result<Option<sqlx::pool::PoolConnection<sqlx::Postgres>>, RelayError> {
+        let mut conn = self.pool.acquire().await?;
+        let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
+            .bind(LEADER_LOCK)
+            .fetch_one(&mut *conn)
+            .await?;
+        if locked {
+            tracing::info!("relay is leading");
+            Ok(Some(conn))
+        } else {
+            Ok(None)
+        }
+    }
+
+    /// Finds where to resume: after whichever is further, the saved cursor or
+    /// the last event the stream actually holds.
+    async fn sync(&self) -> Result<Progress, RelayError> {
+        let saved = self.saved_cursor().await?;
+        let mut stream = self.js.get_stream(subjects::EVENTS_STREAM).await.map_err(js_error)?;
+        let last_seq = stream.info().await.map_err(js_error)?.state.last_sequence;
+        let tail = if last_seq == 0 {
+            None
+        } else {
+            match stream.get_raw_message(last_seq).await {
+                Ok(message) => WireEvent::position_from_headers(&message.headers)?,
+                // Aged out or deleted by an operator: the saved cursor decides.
+                Err(_) => None,
+            }
+        };
+        let cursor = match tail {
+            Some(tail) if tail > saved => {
+                tracing::info!(%tail, %saved, "stream is ahead of the saved cursor; resuming after the stream");
+                self.save_cursor(tail).await?;
+                tail
+            }
+            _ => saved,
+        };
+        Ok(Progress { cursor, stream_last_seq: last_seq })
+    }
+
+    async fn publish_batch(&self, progress: Progress) -> Result<(Progress, usize), RelayError> {
+        let rows = sqlx::query(
+            "SELECT tx_id::text::bigint AS tx, position, aggregate_type, aggregate_id, sequence,
+                    event_type, event_version, payload, metadata, recorded_at
+               FROM events
+              WHERE (tx_id, position) > ($1::bigint::text::xid8, $2)
+                AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
+              ORDER BY tx_id, position
+              LIMIT $3",
+        )
+        .bind(i64::try_from(progress.cursor.tx).unwrap_or(i64::MAX))
+        .bind(i64::try_from(progress.cursor.pos).unwrap_or(i64::MAX))
+        .bind(self.options.batch_size)
+        .fetch_all(&self.pool)
+        .await?;
+        if rows.is_empty() {
+            return Ok((progress, 0));
+        }
+        let started = Instant::now();
+        let events = rows.iter().map(wire_event).collect::<Result<Vec<_>, _>>()?;
+        let mut acks = Vec::with_capacity(events.len());
+        for (i, event) in events.iter().enumerate() {
+            let message = PublishMessage::build()
+                .payload(event.to_body()?)
+                .headers(event.headers())
+                .expected_last_sequence(progress.stream_last_seq + i as u64);
+            acks.push(self.js.send_publish(event.subject()?, message).await.map_err(js_error)?);
+            if self.options.abort_after_publishing == Some(i + 1) {
+                // Let the publishes reach the server, then die before the cursor is saved.
+                let _ = self.client.flush().await;
+                tracing::error!("fault injection: aborting after publishing {} events", i + 1);
+                std::process::abort();
+            }
+        }
+        let mut last_seq = progress.stream_last_seq;
+        for ack in acks {
+            let ack = ack.await.map_err(js_error)?;
+            if ack.duplicate {
+                // Already stored: our idea of the stream's end is stale.
+                return Err(RelayError::JetStream(format!("duplicate at stream sequence {}", ack.sequence)));
+            }
+            last_seq = ack.sequence;
+        }
+        let Some(last) = events.last() else { return Ok((progress, 0)) };
+        self.save_cursor(last.position).await?;
+        metrics::counter!("ciphertalk_relay_events_published_total").increment(events.len() as u64);
+        metrics::histogram!("ciphertalk_relay_batch_duration_seconds")
+            .record(started.elapsed().as_secs_f64());
+        let lag_at = Instant::now();
+        self.record_lag(Some(last.position)).await;
+        tracing::trace!(events = events.len(), lag_query_us = lag_at.elapsed().as_micros() as u64, "relayed");
+        Ok((Progress { cursor: last.position, stream_last_seq: last_seq }, events.len()))
+    }
+
+    async fn saved_cursor(&self) -> Result<LogPosition, RelayError> {
+        let row: Option<(i64, i64)> = sqlx::query_as("SELECT tx, pos FROM relay_cursor WHERE name = $1")
+            .bind(CURSOR_NAME)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.map_or_else(LogPosition::default, |(tx, pos)| LogPosition {
+            tx: u64::try_from(tx).unwrap_or_default(),
+            pos: u64::try_from(pos).unwrap_or_default(),
+        }))
+    }
+
+    async fn save_cursor(&self, position: LogPosition) -> Result<(), RelayError> {
+        sqlx::query(
+            "INSERT INTO relay_cursor (name, tx, pos) VALUES ($1, $2, $3)
+             ON CONFLICT (name) DO UPDATE SET tx = excluded.tx, pos = excluded.pos, updated_at = now()",
+        )
+        .bind(CURSOR_NAME)
+        .bind(i64::try_from(position.tx).unwrap_or(i64::MAX))
+        .bind(i64::try_from(position.pos).unwrap_or(i64::MAX))
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Relay lag: events committed (or about to be) but not yet acknowledged by JetStream.
+    async fn record_lag(&self, cursor: Option<LogPosition>) {
+        let Some(cursor) = cursor else { return };
+        let lag: Result<i64, _> = sqlx::query_scalar(
+            "SELECT count(*) FROM (SELECT 1 FROM events
+               WHERE (tx_id, position) > ($1::bigint::text::xid8, $2) LIMIT 1000000) AS pending",
+        )
+        .bind(i64::try_from(cursor.tx).unwrap_or(i64::MAX))
+        .bind(i64::try_from(cursor.pos).unwrap_or(i64::MAX))
+        .fetch_one(&self.pool)
+        .await;
+        if let Ok(lag) = lag {
+            metrics::gauge!("ciphertalk_relay_lag_events").set(lag as f64);
+        }
+    }
+}
+
+fn wire_event(row: &PgRow) -> Result<WireEvent, sqlx::Error> {
+    let tx: i64 = row.try_get("tx")?;
+    let pos: i64 = row.try_get("position")?;
+    let sequence: i64 = row.try_get("sequence")?;
+    let recorded_at: DateTime<Utc> = row.try_get("recorded_at")?;
+    Ok(WireEvent {
+        position: LogPosition {
+            tx: u64::try_from(tx).unwrap_or_default(),
+            pos: u64::try_from(pos).unwrap_or_default(),
+        },
+        aggregate_type: row.try_get("aggregate_type")?,
+        aggregate_id: row.try_get("aggregate_id")?,
+        sequence: u64::try_from(sequence).unwrap_or_default(),
+        event_type: row.try_get("event_type")?,
+        event_version: row.try_get("event_version")?,
+        recorded_at,
+        payload: row.try_get("payload")?,
+        metadata: row.try_get("metadata")?,
+    })
+}

@@ -1,0 +1,208 @@
+//! Loading and committing aggregates over postgres-es, with bounded loads.
+//!
+//! A load reads the aggregate's snapshot (if any) and then only the events
+//! after it, so the cost of accepting a command does not grow with history.
+//! Snapshots are the aggregate's state after applying events `1..=sequence`
+//! exactly once; they are written after the commit that crosses a snapshot
+//! boundary, outside its transaction: a snapshot is a cache of immutable
+//! history, so a stale or missing one is never wrong, only slower.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use cqrs_es::persist::{EventUpcaster, PersistedEventRepository, PersistenceError, SerializedEvent};
+use cqrs_es::{Aggregate, EventEnvelope};
+use postgres_es::PostgresEventRepository;
+use sqlx::PgPool;
+
+/// An aggregate as of its last applied event.
+#[derive(Debug, Clone)]
+pub struct Loaded<A> {
+    pub aggregate: A,
+    /// Sequence of the last event applied; 0 for an aggregate with no events.
+    pub sequence: usize,
+    /// How many events were read from the event table by the loads that built
+    /// this value (a snapshot counts as none). Tests assert loads are bounded.
+    pub events_read: usize,
+}
+
+impl<A: Default> Default for Loaded<A> {
+    fn default() -> Self {
+        Self { aggregate: A::default(), sequence: 0, events_read: 0 }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Another writer appended to the aggregate first.
+    #[error("another command changed the aggregate first")]
+    Conflict,
+    #[error("event store: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("event store: {0}")]
+    Persistence(PersistenceError),
+    #[error("stored {what} of {aggregate} {id} cannot be read: {source}")]
+    Corrupt { what: &'static str, aggregate: &'static str, id: String, source: serde_json::Error },
+    #[error("{aggregate} {id}: expected event {expected}, found {found}")]
+    Gap { aggregate: &'static str, id: String, expected: usize, found: usize },
+}
+
+impl From<PersistenceError> for StoreError {
+    fn from(err: PersistenceError) -> Self {
+        match err {
+            PersistenceError::OptimisticLockError => Self::Conflict,
+            other => Self::Persistence(other),
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct AggregateStore {
+    pool: PgPool,
+    repo: Arc<PostgresEventRepository>,
+    snapshot_every: usize,
+    upcasters: Arc<Vec<Box<dyn EventUpcaster>>>,
+}
+
+impl AggregateStore {
+    /// `snapshot_every`: take a snapshot each time an aggregate's sequence
+    /// crosses a multiple of it, so a load replays fewer than that many events.
+    pub fn new(pool: PgPool, snapshot_every: usize, upcasters: Vec<Box<dyn EventUpcaster>>) -> Self {
+        Self {
+            repo: Arc::new(PostgresEventRepository::new(pool.clone())),
+            pool,
+            snapshot_every: snapshot_every.max(1),
+            upcasters: Arc::new(upcasters),
+        }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// The snapshot, then every event after it.
+    pub async fn load<A: Aggregate>(&self, id: &str) -> Result<Loaded<A>, StoreError> {
+        let snapshot: Option<(i64, serde_json::Value)> = sqlx::query_as(
+            "SELECT sequence, state FROM aggregate_snapshots WHERE aggregate_type = $1 AND aggregate_id = $2",
+        )
+        .bind(A::TYPE)
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let mut loaded = match snapshot {
+            None => Loaded::default(),
+            Some((sequence, state)) => Loaded {
+                aggregate: serde_json::from_value(state).map_err(|source| StoreError::Corrupt {
+                    what: "snapshot",
+                    aggregate: A::TYPE,
+                    id: id.to_owned(),
+                    source,
+                })?,
+                sequence: usize::try_from(sequence).unwrap_or_default(),
+                events_read: 0,
+            },
+        };
+        self.catch_up(id, &mut loaded).await?;
+        Ok(loaded)
+    }
+
+    /// Applies the events committed after `loaded.sequence` (by anyone).
+    pub async fn catch_up<A: Aggregate>(&self, id: &str, loaded: &mut Loaded<A>) -> Result<(), StoreError> {
+        for stored in self.repo.get_last_events::<A>(id, loaded.sequence).await? {
+            let stored = self.upcast(stored);
+            let expected = loaded.sequence + 1;
+            if stored.sequence != expected {
+                return Err(StoreError::Gap {
+                    aggregate: A::TYPE,
+                    id: id.to_owned(),
+                    expected,
+                    found: stored.sequence,
+                });
+            }
+            let event: A::Event = serde_json::from_value(stored.payload).map_err(|source| {
+                StoreError::Corrupt { what: "event", aggregate: A::TYPE, id: id.to_owned(), source }
+            })?;
+            loaded.aggregate.apply(event);
+            loaded.sequence = expected;
+            loaded.events_read += 1;
+        }
+        Ok(())
+    }
+
+    /// Appends `events` after `base_sequence` in one transaction. `after` is the
+    /// aggregate with those events applied once (by the event sink), which is
+    /// what a snapshot must hold. Fails with [`StoreError::Conflict`] when
+    /// another writer got there first.
+    pub async fn commit<A: Aggregate>(
+        &self,
+        id: &str,
+        base_sequence: usize,
+        after: &A,
+        events: Vec<A::Event>,
+        metadata: &HashMap<String, String>,
+    ) -> Result<Vec<EventEnvelope<A>>, StoreError> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        let envelopes: Vec<EventEnvelope<A>> = events
+            .into_iter()
+            .enumerate()
+            .map(|(i, payload)| EventEnvelope {
+                aggregate_id: id.to_owned(),
+                sequence: base_sequence + i + 1,
+                payload,
+                metadata: metadata.clone(),
+            })
+            .collect();
+        let serialized =
+            envelopes.iter().map(SerializedEvent::try_from).collect::<Result<Vec<_>, PersistenceError>>()?;
+        self.repo.persist::<A>(&serialized, None).await?;
+
+        let last = base_sequence + envelopes.len();
+        if last / self.snapshot_every > base_sequence / self.snapshot_every {
+            if let Err(err) = self.save_snapshot(id, last, after).await {
+                tracing::warn!(aggregate = A::TYPE, id, error = %err, "snapshot not saved; loads replay more events");
+            }
+        }
+        Ok(envelopes)
+    }
+
+    async fn save_snapshot<A: Aggregate>(
+        &self,
+        id: &str,
+        sequence: usize,
+        state: &A,
+    ) -> Result<(), StoreError> {
+        let state = serde_json::to_value(state).map_err(|source| StoreError::Corrupt {
+            what: "snapshot",
+            aggregate: A::TYPE,
+            id: id.to_owned(),
+            source,
+        })?;
+        // Only ever move a snapshot forward: two writers may race here.
+        sqlx::query(
+            "INSERT INTO aggregate_snapshots (aggregate_type, aggregate_id, sequence, state)
+             VALUES ($1, $2, $3, $4)
+             ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE
+               SET sequence = excluded.sequence, state = excluded.state, taken_at = now()
+               WHERE aggregate_snapshots.sequence < excluded.sequence",
+        )
+        .bind(A::TYPE)
+        .bind(id)
+        .bind(i64::try_from(sequence).unwrap_or(i64::MAX))
+        .bind(state)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    fn upcast(&self, event: SerializedEvent) -> SerializedEvent {
+        self.upcasters.iter().fold(event, |event, upcaster| {
+            if upcaster.can_upcast(&event.event_type, &event.event_version) {
+                upcaster.upcast(event)
+            } else {
+                event
+            }
+        })
+    }
+}

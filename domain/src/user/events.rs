@@ -1,0 +1,135 @@
+//! What happened to a user, in the past tense, plus the value types the events carry.
+
+use chrono::{DateTime, Utc};
+use cqrs_es::DomainEvent;
+use serde::{Deserialize, Serialize};
+
+use crate::ids::{FileId, UserId};
+use crate::values::{Base64Bytes, Bio, DisplayName, Email, PhoneNumber, Username};
+
+/// Who may see when a user was last online.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LastSeenVisibility {
+    /// Every user.
+    #[default]
+    Everybody,
+    /// Only users in their contact list.
+    Contacts,
+    /// No one.
+    Nobody,
+}
+
+/// A user's privacy and notification preferences.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Settings {
+    /// Who may see "last seen".
+    pub last_seen_visible_to: LastSeenVisibility,
+    /// Whether push notifications are sent at all.
+    pub notifications: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self { last_seen_visible_to: LastSeenVisibility::Everybody, notifications: true }
+    }
+}
+
+/// A user's role on this instance (not in a room).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum InstanceRole {
+    /// An ordinary user.
+    #[default]
+    User,
+    /// May moderate: resolve reports, take content down, promote admins.
+    Admin,
+}
+
+/// The medium-term signed prekey of a Signal key bundle.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedPrekey {
+    /// Client-chosen key id.
+    pub key_id: u32,
+    /// The public key.
+    pub public_key: Base64Bytes,
+    /// Signature over the public key by the identity key.
+    pub signature: Base64Bytes,
+}
+
+/// A one-time prekey: handed to at most one peer, then gone.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OneTimePrekey {
+    /// Client-chosen key id, unique within the pool.
+    pub key_id: u32,
+    /// The public key.
+    pub public_key: Base64Bytes,
+}
+
+/// Events of the [`crate::user::User`] aggregate.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum UserEvent {
+    /// The account was created with exactly one of email or phone.
+    UserRegistered {
+        user_id: UserId,
+        email: Option<Email>,
+        phone: Option<PhoneNumber>,
+        display_name: DisplayName,
+        at: DateTime<Utc>,
+    },
+    /// The profile changed; carries the whole new profile so readers overwrite
+    /// rather than merge (and a cleared field is simply absent).
+    ProfileUpdated {
+        display_name: DisplayName,
+        username: Option<Username>,
+        bio: Option<Bio>,
+        avatar_file_id: Option<FileId>,
+        at: DateTime<Utc>,
+    },
+    /// The settings changed; carries the whole new settings.
+    SettingsUpdated { last_seen_visible_to: LastSeenVisibility, notifications: bool, at: DateTime<Utc> },
+    /// A fresh key bundle replaced the previous one, one-time pool included.
+    KeysPublished {
+        identity_key: Base64Bytes,
+        signed_prekey: SignedPrekey,
+        one_time_prekeys: Vec<OneTimePrekey>,
+        at: DateTime<Utc>,
+    },
+    /// More one-time prekeys were uploaded.
+    OneTimePrekeysAdded { keys: Vec<OneTimePrekey>, at: DateTime<Utc> },
+    /// A one-time prekey was handed to `claimed_by` and left the pool.
+    OneTimePrekeyClaimed { key_id: u32, public_key: Base64Bytes, claimed_by: UserId, at: DateTime<Utc> },
+    /// `contact` joined the contact list.
+    ContactAdded { contact: UserId, at: DateTime<Utc> },
+    /// `contact` left the contact list (rooms and history are untouched).
+    ContactRemoved { contact: UserId, at: DateTime<Utc> },
+    /// `blocked` was blocked.
+    UserBlocked { blocked: UserId, at: DateTime<Utc> },
+    /// `blocked` was unblocked.
+    UserUnblocked { blocked: UserId, at: DateTime<Utc> },
+    /// The user became an instance admin; `by` is `None` when named by configuration.
+    AdminGranted { by: Option<UserId>, at: DateTime<Utc> },
+}
+
+impl DomainEvent for UserEvent {
+    fn event_type(&self) -> String {
+        let name = match self {
+            Self::UserRegistered { .. } => "UserRegistered",
+            Self::ProfileUpdated { .. } => "ProfileUpdated",
+            Self::SettingsUpdated { .. } => "SettingsUpdated",
+            Self::KeysPublished { .. } => "KeysPublished",
+            Self::OneTimePrekeysAdded { .. } => "OneTimePrekeysAdded",
+            Self::OneTimePrekeyClaimed { .. } => "OneTimePrekeyClaimed",
+            Self::ContactAdded { .. } => "ContactAdded",
+            Self::ContactRemoved { .. } => "ContactRemoved",
+            Self::UserBlocked { .. } => "UserBlocked",
+            Self::UserUnblocked { .. } => "UserUnblocked",
+            Self::AdminGranted { .. } => "AdminGranted",
+        };
+        name.to_owned()
+    }
+
+    fn event_version(&self) -> String {
+        crate::EVENT_VERSION.to_owned()
+    }
+}

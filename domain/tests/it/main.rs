@@ -1,0 +1,13 @@
+//! Behaviour tests of the domain crate: given/when/then per command, golden
+//! fixtures of the stored event forms, and property tests of the invariants.
+//! One test binary, so the suite links once.
+#![allow(clippy::unwrap_used)]
+
+mod file;
+mod golden;
+mod invariants;
+mod properties;
+mod report;
+mod room;
+mod support;
+mod user;

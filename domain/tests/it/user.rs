@@ -1,0 +1,367 @@
+//! Given/when/then for every user command: the happy path and each rule.
+
+use ciphertalk_domain::DomainError;
+use ciphertalk_domain::user::{
+    DEFAULT_PREKEY_POOL_LIMIT, LastSeenVisibility, OneTimePrekey, SignedPrekey, User, UserCommand, UserEvent,
+};
+use ciphertalk_domain::values::{Bio, Email, PhoneNumber, Username};
+use cqrs_es::test::{AggregateTestExecutor, TestFramework};
+
+use crate::support::*;
+
+fn given(events: Vec<UserEvent>) -> AggregateTestExecutor<User> {
+    TestFramework::<User>::with(()).given(events)
+}
+
+fn email() -> Email {
+    Email::parse("alice@example.org").unwrap()
+}
+
+fn registered() -> UserEvent {
+    UserEvent::UserRegistered {
+        user_id: ALICE,
+        email: Some(email()),
+        phone: None,
+        display_name: dn("Alice"),
+        at: t0(),
+    }
+}
+
+fn key(id: u32) -> OneTimePrekey {
+    OneTimePrekey { key_id: id, public_key: b64(&id.to_be_bytes()) }
+}
+
+fn signed() -> SignedPrekey {
+    SignedPrekey { key_id: 1, public_key: b64(&[5; 32]), signature: b64(&[6; 64]) }
+}
+
+fn published(ids: &[u32]) -> UserEvent {
+    UserEvent::KeysPublished {
+        identity_key: b64(&[1; 32]),
+        signed_prekey: signed(),
+        one_time_prekeys: ids.iter().copied().map(key).collect(),
+        at: at(1),
+    }
+}
+
+fn publish(ids: &[u32], pool_limit: usize) -> UserCommand {
+    UserCommand::PublishKeys {
+        identity_key: b64(&[1; 32]),
+        signed_prekey: signed(),
+        one_time_prekeys: ids.iter().copied().map(key).collect(),
+        pool_limit,
+        at: at(1),
+    }
+}
+
+mod register {
+    use super::*;
+
+    #[test]
+    fn with_email_or_phone() {
+        let command = UserCommand::RegisterUser {
+            user_id: ALICE,
+            email: Some(email()),
+            phone: None,
+            display_name: dn("Alice"),
+            at: t0(),
+        };
+        given(vec![]).when(command).then_expect_events(vec![registered()]);
+        let phone = PhoneNumber::parse("+4915112345678").unwrap();
+        let command = UserCommand::RegisterUser {
+            user_id: BOB,
+            email: None,
+            phone: Some(phone.clone()),
+            display_name: dn("Bob"),
+            at: t0(),
+        };
+        given(vec![]).when(command).then_expect_events(vec![UserEvent::UserRegistered {
+            user_id: BOB,
+            email: None,
+            phone: Some(phone),
+            display_name: dn("Bob"),
+            at: t0(),
+        }]);
+    }
+
+    #[test]
+    fn needs_exactly_one_of_email_and_phone() {
+        let phone = PhoneNumber::parse("+4915112345678").unwrap();
+        for (email, phone) in [(None, None), (Some(email()), Some(phone))] {
+            let command = UserCommand::RegisterUser {
+                user_id: ALICE,
+                email,
+                phone,
+                display_name: dn("Alice"),
+                at: t0(),
+            };
+            assert_eq!(given(vec![]).when(command).inspect_result().unwrap_err().code(), "invalid_value");
+        }
+    }
+
+    #[test]
+    fn registering_twice_is_refused() {
+        let command = UserCommand::RegisterUser {
+            user_id: ALICE,
+            email: Some(email()),
+            phone: None,
+            display_name: dn("Alice"),
+            at: t0(),
+        };
+        given(vec![registered()]).when(command).then_expect_error(DomainError::AlreadyExists);
+    }
+
+    #[test]
+    fn every_other_command_needs_a_registered_user() {
+        let commands = vec![
+            UserCommand::UpdateProfile {
+                display_name: Some(dn("A")),
+                username: None,
+                bio: None,
+                avatar_file_id: None,
+                at: at(1),
+            },
+            UserCommand::UpdateSettings { last_seen_visible_to: None, notifications: Some(false), at: at(1) },
+            publish(&[1], 10),
+            UserCommand::AddOneTimePrekeys { keys: vec![key(1)], pool_limit: 10, at: at(1) },
+            UserCommand::ClaimOneTimePrekey { claimed_by: BOB, at: at(1) },
+            UserCommand::AddContact { contact: BOB, at: at(1) },
+            UserCommand::RemoveContact { contact: BOB, at: at(1) },
+            UserCommand::BlockUser { blocked: BOB, at: at(1) },
+            UserCommand::UnblockUser { blocked: BOB, at: at(1) },
+            UserCommand::GrantAdmin { by: None, at: at(1) },
+        ];
+        for command in commands {
+            given(vec![]).when(command).then_expect_error(DomainError::NotFound);
+        }
+    }
+}
+
+mod profile_and_settings {
+    use super::*;
+
+    #[test]
+    fn update_profile_carries_the_whole_new_profile() {
+        let command = UserCommand::UpdateProfile {
+            display_name: None,
+            username: Some(Username::parse("alice").unwrap()),
+            bio: Some(Some(Bio::parse("hi").unwrap())),
+            avatar_file_id: Some(Some(fid(1))),
+            at: at(2),
+        };
+        given(vec![registered()]).when(command).then_expect_events(vec![UserEvent::ProfileUpdated {
+            display_name: dn("Alice"),
+            username: Some(Username::parse("alice").unwrap()),
+            bio: Some(Bio::parse("hi").unwrap()),
+            avatar_file_id: Some(fid(1)),
+            at: at(2),
+        }]);
+    }
+
+    #[test]
+    fn clearing_a_field_and_unchanged_profiles() {
+        let with_bio = UserEvent::ProfileUpdated {
+            display_name: dn("Alice"),
+            username: None,
+            bio: Some(Bio::parse("hi").unwrap()),
+            avatar_file_id: None,
+            at: at(1),
+        };
+        let clear = UserCommand::UpdateProfile {
+            display_name: None,
+            username: None,
+            bio: Some(None),
+            avatar_file_id: None,
+            at: at(2),
+        };
+        given(vec![registered(), with_bio]).when(clear.clone()).then_expect_events(vec![
+            UserEvent::ProfileUpdated {
+                display_name: dn("Alice"),
+                username: None,
+                bio: None,
+                avatar_file_id: None,
+                at: at(2),
+            },
+        ]);
+        given(vec![registered()]).when(clear).then_expect_events(vec![]);
+    }
+
+    #[test]
+    fn update_settings_and_unchanged_settings() {
+        let command = UserCommand::UpdateSettings {
+            last_seen_visible_to: Some(LastSeenVisibility::Contacts),
+            notifications: None,
+            at: at(2),
+        };
+        given(vec![registered()]).when(command).then_expect_events(vec![UserEvent::SettingsUpdated {
+            last_seen_visible_to: LastSeenVisibility::Contacts,
+            notifications: true,
+            at: at(2),
+        }]);
+        let same = UserCommand::UpdateSettings {
+            last_seen_visible_to: Some(LastSeenVisibility::Everybody),
+            notifications: Some(true),
+            at: at(2),
+        };
+        given(vec![registered()]).when(same).then_expect_events(vec![]);
+    }
+}
+
+mod keys {
+    use super::*;
+
+    #[test]
+    fn publish_replaces_the_bundle() {
+        given(vec![registered()])
+            .when(publish(&[1, 2], DEFAULT_PREKEY_POOL_LIMIT))
+            .then_expect_events(vec![published(&[1, 2])]);
+        let user = {
+            use cqrs_es::Aggregate as _;
+            let mut user = User::default();
+            for event in [registered(), published(&[1, 2]), published(&[7])] {
+                user.apply(event);
+            }
+            user
+        };
+        let pool: Vec<u32> = user.keys().one_time_prekeys.iter().map(|key| key.key_id).collect();
+        assert_eq!(pool, vec![7]);
+    }
+
+    #[test]
+    fn publish_rejects_duplicates_and_oversized_pools() {
+        let error = given(vec![registered()]).when(publish(&[1, 1], 10)).inspect_result().unwrap_err();
+        assert_eq!(error.code(), "invalid_value");
+        let error = given(vec![registered()]).when(publish(&[1, 2, 3], 2)).inspect_result().unwrap_err();
+        assert_eq!(error.code(), "invalid_value");
+    }
+
+    #[test]
+    fn add_one_time_prekeys() {
+        given(vec![registered(), published(&[1])])
+            .when(UserCommand::AddOneTimePrekeys { keys: vec![key(2), key(3)], pool_limit: 10, at: at(2) })
+            .then_expect_events(vec![UserEvent::OneTimePrekeysAdded {
+                keys: vec![key(2), key(3)],
+                at: at(2),
+            }]);
+        given(vec![registered(), published(&[1])])
+            .when(UserCommand::AddOneTimePrekeys { keys: vec![], pool_limit: 10, at: at(2) })
+            .then_expect_events(vec![]);
+    }
+
+    #[test]
+    fn add_rejects_pooled_ids_full_pools_and_missing_bundles() {
+        let dup = UserCommand::AddOneTimePrekeys { keys: vec![key(1)], pool_limit: 10, at: at(2) };
+        let error = given(vec![registered(), published(&[1])]).when(dup).inspect_result().unwrap_err();
+        assert_eq!(error.code(), "invalid_value");
+        let full = UserCommand::AddOneTimePrekeys { keys: vec![key(2)], pool_limit: 1, at: at(2) };
+        let error = given(vec![registered(), published(&[1])]).when(full).inspect_result().unwrap_err();
+        assert_eq!(error.code(), "invalid_value");
+        given(vec![registered()])
+            .when(UserCommand::AddOneTimePrekeys { keys: vec![key(2)], pool_limit: 10, at: at(2) })
+            .then_expect_error(DomainError::KeysNotPublished);
+    }
+
+    #[test]
+    fn claim_hands_out_the_oldest_key() {
+        given(vec![registered(), published(&[4, 5])])
+            .when(UserCommand::ClaimOneTimePrekey { claimed_by: BOB, at: at(3) })
+            .then_expect_events(vec![UserEvent::OneTimePrekeyClaimed {
+                key_id: 4,
+                public_key: key(4).public_key,
+                claimed_by: BOB,
+                at: at(3),
+            }]);
+    }
+
+    #[test]
+    fn claim_on_an_empty_pool_emits_nothing_and_needs_a_bundle() {
+        given(vec![registered(), published(&[])])
+            .when(UserCommand::ClaimOneTimePrekey { claimed_by: BOB, at: at(3) })
+            .then_expect_events(vec![]);
+        given(vec![registered()])
+            .when(UserCommand::ClaimOneTimePrekey { claimed_by: BOB, at: at(3) })
+            .then_expect_error(DomainError::KeysNotPublished);
+    }
+
+    #[test]
+    fn a_claimed_key_is_gone_from_the_pool() {
+        let claimed = UserEvent::OneTimePrekeyClaimed {
+            key_id: 4,
+            public_key: key(4).public_key,
+            claimed_by: BOB,
+            at: at(3),
+        };
+        given(vec![registered(), published(&[4, 5]), claimed])
+            .when(UserCommand::ClaimOneTimePrekey { claimed_by: CAROL, at: at(4) })
+            .then_expect_events(vec![UserEvent::OneTimePrekeyClaimed {
+                key_id: 5,
+                public_key: key(5).public_key,
+                claimed_by: CAROL,
+                at: at(4),
+            }]);
+    }
+}
+
+mod contacts_and_blocks {
+    use super::*;
+
+    #[test]
+    fn add_and_remove_contacts() {
+        given(vec![registered()])
+            .when(UserCommand::AddContact { contact: BOB, at: at(1) })
+            .then_expect_events(vec![UserEvent::ContactAdded { contact: BOB, at: at(1) }]);
+        let added = UserEvent::ContactAdded { contact: BOB, at: at(1) };
+        given(vec![registered(), added.clone()])
+            .when(UserCommand::AddContact { contact: BOB, at: at(2) })
+            .then_expect_events(vec![]);
+        given(vec![registered(), added])
+            .when(UserCommand::RemoveContact { contact: BOB, at: at(2) })
+            .then_expect_events(vec![UserEvent::ContactRemoved { contact: BOB, at: at(2) }]);
+        given(vec![registered()])
+            .when(UserCommand::RemoveContact { contact: BOB, at: at(2) })
+            .then_expect_events(vec![]);
+    }
+
+    #[test]
+    fn block_and_unblock() {
+        given(vec![registered()])
+            .when(UserCommand::BlockUser { blocked: BOB, at: at(1) })
+            .then_expect_events(vec![UserEvent::UserBlocked { blocked: BOB, at: at(1) }]);
+        let blocked = UserEvent::UserBlocked { blocked: BOB, at: at(1) };
+        given(vec![registered(), blocked.clone()])
+            .when(UserCommand::BlockUser { blocked: BOB, at: at(2) })
+            .then_expect_events(vec![]);
+        given(vec![registered(), blocked])
+            .when(UserCommand::UnblockUser { blocked: BOB, at: at(2) })
+            .then_expect_events(vec![UserEvent::UserUnblocked { blocked: BOB, at: at(2) }]);
+        given(vec![registered()])
+            .when(UserCommand::UnblockUser { blocked: BOB, at: at(2) })
+            .then_expect_events(vec![]);
+    }
+
+    #[test]
+    fn nobody_adds_or_blocks_themselves() {
+        let error = given(vec![registered()])
+            .when(UserCommand::AddContact { contact: ALICE, at: at(1) })
+            .inspect_result();
+        assert_eq!(error.unwrap_err().code(), "invalid_value");
+        let error = given(vec![registered()])
+            .when(UserCommand::BlockUser { blocked: ALICE, at: at(1) })
+            .inspect_result();
+        assert_eq!(error.unwrap_err().code(), "invalid_value");
+    }
+}
+
+mod admin {
+    use super::*;
+
+    #[test]
+    fn grant_admin_once() {
+        given(vec![registered()])
+            .when(UserCommand::GrantAdmin { by: Some(BOB), at: at(1) })
+            .then_expect_events(vec![UserEvent::AdminGranted { by: Some(BOB), at: at(1) }]);
+        given(vec![registered(), UserEvent::AdminGranted { by: None, at: at(1) }])
+            .when(UserCommand::GrantAdmin { by: Some(BOB), at: at(2) })
+            .then_expect_events(vec![]);
+    }
+}

@@ -1,0 +1,125 @@
+//! The `ciphertalk` command line.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+use crate::config::{Config, SETTINGS};
+use crate::infra::Infra;
+use crate::{db, serve, telemetry};
+
+#[derive(Debug, Parser)]
+#[command(name = "ciphertalk", version, about = "CipherTalk: an end-to-end-encrypted chat server", after_help = settings_help())]
+pub struct Cli {
+    /// TOML configuration file; environment variables override it.
+    #[arg(long, global = true, env = "CIPHERTALK_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Folder for embedded NATS/Postgres data and local blobs.
+    #[arg(long, global = true)]
+    pub data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the gateway, relay and projectors. With no NATS_URL / DATABASE_URL,
+    /// starts its own nats-server and Postgres under the data dir.
+    Serve {
+        /// Address to listen on [default: 127.0.0.1:8080].
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
+    /// Apply the database migrations and exit.
+    Migrate,
+    /// Show the JetStream topology and whether the live one matches the configuration.
+    Streams {
+        /// Create or update whatever differs, as `serve` does at start-up.
+        #[arg(long)]
+        apply: bool,
+    },
+}
+
+fn settings_help() -> String {
+    let mut help = String::from("Configuration (environment variable, TOML key, meaning):\n");
+    for (var, key, meaning) in SETTINGS {
+        help.push_str(&format!("  {var:<42} {key:<32} {meaning}\n"));
+    }
+    help
+}
+
+pub async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut config = match Config::load(cli.config.as_deref()) {
+        Ok(config) => config,
+        Err(err) => {
+            eprintln!("ciphertalk: {err}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Some(dir) = cli.data_dir {
+        config.data_dir = dir;
+    }
+    let result = match cli.command {
+        Command::Serve { listen } => {
+            if let Some(listen) = listen {
+                config.listen = listen;
+            }
+            serve::run(config).await.map_err(|e| e.to_string())
+        }
+        Command::Migrate => migrate(config).await,
+        Command::Streams { apply } => streams(config, apply).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            tracing::error!(error = %message, "ciphertalk failed");
+            eprintln!("ciphertalk: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn migrate(config: Config) -> Result<(), String> {
+    telemetry::init_logging(&config);
+    let infra = Infra::attach(&config).await.map_err(|e| e.to_string())?;
+    let pool = db::connect(infra.database_url.expose(), 2).await.map_err(|e| e.to_string())?;
+    db::migrate(&pool).await.map_err(|e| e.to_string())?;
+    let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success")
+        .fetch_one(&pool)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("migrations applied: {applied}");
+    pool.close().await;
+    Ok(())
+}
+
+async fn streams(config: Config, apply: bool) -> Result<(), String> {
+    telemetry::init_logging(&config);
+    let infra = Infra::attach(&config).await.map_err(|e| e.to_string())?;
+    let client = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        serve::connect_nats(infra.nats_url.expose()),
+    )
+    .await
+    .map_err(|_| "NATS did not answer within 10 s".to_owned())?
+    .map_err(|e| e.to_string())?;
+    let js = async_nats::jetstream::new(client);
+    let topology = ciphertalk_streams::Topology::new(config.streams.topology()).map_err(|e| e.to_string())?;
+    let report = if apply { topology.ensure(&js).await } else { topology.inspect(&js).await };
+    let report = report.map_err(|e| e.to_string())?;
+    println!("{:<14} {:<7} {:<16} STATE", "NAME", "KIND", "SUBJECTS");
+    let mut all_match = true;
+    for status in &report {
+        println!("{status}");
+        all_match &= matches!(
+            status.state,
+            ciphertalk_streams::topology::State::Matches
+                | ciphertalk_streams::topology::State::Created
+                | ciphertalk_streams::topology::State::Updated(_)
+        );
+    }
+    if all_match { Ok(()) } else { Err("the live topology does not match the configuration".into()) }
+}

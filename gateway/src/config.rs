@@ -1,0 +1,376 @@
+//! Configuration: an optional TOML file, overridden by environment variables
+//! (`CIPHERTALK_*`, plus `DATABASE_URL` and `NATS_URL`), overridden by flags.
+//! Every setting and its variable is listed in [`SETTINGS`] and the README.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Deserialize;
+
+/// A value that must never be printed: connection strings with passwords,
+/// signing keys. Debug and Display show only that it is set.
+#[derive(Clone, Deserialize, PartialEq, Eq)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret([redacted])")
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub data_dir: PathBuf,
+    /// Use this Postgres instead of starting one.
+    pub database_url: Option<Secret>,
+    /// Use this NATS instead of starting one.
+    pub nats_url: Option<Secret>,
+    pub log_format: LogFormat,
+    /// tracing filter directives, e.g. `info,ciphertalk_commands=debug`.
+    pub log_filter: String,
+    pub database_max_connections: u32,
+    pub streams: StreamsConfig,
+    pub embedded: EmbeddedConfig,
+    pub write: WriteConfig,
+    pub relay: RelayConfig,
+    pub http: HttpConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct StreamsConfig {
+    pub replicas: usize,
+    pub events_max_age_secs: u64,
+    pub duplicate_window_secs: u64,
+    pub delivery_max_age_secs: u64,
+    pub notify_max_age_secs: u64,
+    pub presence_max_age_secs: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EmbeddedConfig {
+    pub nats_server: Option<PathBuf>,
+    pub postgres_bin_dir: Option<PathBuf>,
+    /// 0 = a free port at each start.
+    pub nats_port: u16,
+    pub postgres_port: u16,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WriteConfig {
+    pub snapshot_every: usize,
+    pub command_attempts: u32,
+    pub aggregate_cache: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RelayConfig {
+    pub batch_size: i64,
+    pub idle_poll_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    pub max_body_bytes: usize,
+    pub request_timeout_secs: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            nats_url: None,
+            log_format: LogFormat::Text,
+            log_filter: "info".to_owned(),
+            database_max_connections: 32,
+            streams: StreamsConfig::default(),
+            embedded: EmbeddedConfig::default(),
+            write: WriteConfig::default(),
+            relay: RelayConfig::default(),
+            http: HttpConfig::default(),
+        }
+    }
+}
+
+impl Default for StreamsConfig {
+    fn default() -> Self {
+        let d = ciphertalk_streams::TopologySettings::default();
+        Self {
+            replicas: d.replicas,
+            events_max_age_secs: d.events_max_age.as_secs(),
+            duplicate_window_secs: d.duplicate_window.as_secs(),
+            delivery_max_age_secs: d.delivery_max_age.as_secs(),
+            notify_max_age_secs: d.notify_max_age.as_secs(),
+            presence_max_age_secs: d.presence_max_age.as_secs(),
+        }
+    }
+}
+
+impl Default for EmbeddedConfig {
+    fn default() -> Self {
+        Self { nats_server: None, postgres_bin_dir: None, nats_port: 0, postgres_port: 0 }
+    }
+}
+
+impl Default for WriteConfig {
+    fn default() -> Self {
+        Self { snapshot_every: 100, command_attempts: 10, aggregate_cache: 10_000 }
+    }
+}
+
+impl Default for RelayConfig {
+    fn default() -> Self {
+        Self { batch_size: 1000, idle_poll_ms: 200 }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self { max_body_bytes: 1 << 20, request_timeout_secs: 30 }
+    }
+}
+
+impl StreamsConfig {
+    pub fn topology(&self) -> ciphertalk_streams::TopologySettings {
+        ciphertalk_streams::TopologySettings {
+            replicas: self.replicas,
+            events_max_age: Duration::from_secs(self.events_max_age_secs),
+            duplicate_window: Duration::from_secs(self.duplicate_window_secs),
+            delivery_max_age: Duration::from_secs(self.delivery_max_age_secs),
+            notify_max_age: Duration::from_secs(self.notify_max_age_secs),
+            presence_max_age: Duration::from_secs(self.presence_max_age_secs),
+        }
+    }
+}
+
+/// Every setting: environment variable, path in the TOML file, meaning.
+pub const SETTINGS: &[(&str, &str, &str)] = &[
+    ("CIPHERTALK_LISTEN", "listen", "HTTP listen address (default 127.0.0.1:8080)"),
+    ("CIPHERTALK_DATA_DIR", "data_dir", "folder for embedded NATS/Postgres data and blobs (default ./data)"),
+    ("DATABASE_URL", "database_url", "Postgres URL; unset = start an embedded Postgres"),
+    ("NATS_URL", "nats_url", "NATS URL; unset = start an embedded nats-server"),
+    ("CIPHERTALK_LOG_FORMAT", "log_format", "text or json (default text)"),
+    ("CIPHERTALK_LOG", "log_filter", "tracing filter (default info)"),
+    ("CIPHERTALK_DATABASE_MAX_CONNECTIONS", "database_max_connections", "Postgres pool size (default 32)"),
+    ("CIPHERTALK_STREAMS_REPLICAS", "streams.replicas", "JetStream replicas (1 local, 3 in a cluster)"),
+    (
+        "CIPHERTALK_STREAMS_EVENTS_MAX_AGE_SECS",
+        "streams.events_max_age_secs",
+        "CHAT_EVENTS retention, 0 = forever",
+    ),
+    (
+        "CIPHERTALK_STREAMS_DUPLICATE_WINDOW_SECS",
+        "streams.duplicate_window_secs",
+        "Nats-Msg-Id dedupe window (>= 120)",
+    ),
+    (
+        "CIPHERTALK_STREAMS_DELIVERY_MAX_AGE_SECS",
+        "streams.delivery_max_age_secs",
+        "CHAT_DELIVERY retention (default 30 days)",
+    ),
+    (
+        "CIPHERTALK_STREAMS_NOTIFY_MAX_AGE_SECS",
+        "streams.notify_max_age_secs",
+        "CHAT_NOTIFY retention (default 1 day)",
+    ),
+    (
+        "CIPHERTALK_STREAMS_PRESENCE_MAX_AGE_SECS",
+        "streams.presence_max_age_secs",
+        "presence bucket max age (default 30 days)",
+    ),
+    ("CIPHERTALK_NATS_SERVER", "embedded.nats_server", "nats-server binary for embedded mode"),
+    (
+        "CIPHERTALK_POSTGRES_BIN_DIR",
+        "embedded.postgres_bin_dir",
+        "folder with postgres and initdb for embedded mode",
+    ),
+    ("CIPHERTALK_EMBEDDED_NATS_PORT", "embedded.nats_port", "embedded nats-server port (0 = free port)"),
+    ("CIPHERTALK_EMBEDDED_POSTGRES_PORT", "embedded.postgres_port", "embedded Postgres port (0 = free port)"),
+    ("CIPHERTALK_SNAPSHOT_EVERY", "write.snapshot_every", "events between aggregate snapshots (default 100)"),
+    (
+        "CIPHERTALK_COMMAND_ATTEMPTS",
+        "write.command_attempts",
+        "tries of a conflicting command before 409 (default 10)",
+    ),
+    (
+        "CIPHERTALK_AGGREGATE_CACHE",
+        "write.aggregate_cache",
+        "aggregates kept loaded in memory (default 10000)",
+    ),
+    ("CIPHERTALK_RELAY_BATCH_SIZE", "relay.batch_size", "events per relay round (default 1000)"),
+    ("CIPHERTALK_RELAY_IDLE_POLL_MS", "relay.idle_poll_ms", "relay poll when idle (default 200)"),
+    (
+        "CIPHERTALK_HTTP_MAX_BODY_BYTES",
+        "http.max_body_bytes",
+        "largest accepted request body (default 1 MiB)",
+    ),
+    ("CIPHERTALK_HTTP_REQUEST_TIMEOUT_SECS", "http.request_timeout_secs", "per-request timeout (default 30)"),
+];
+
+/// Variables that are not settings but are read elsewhere (scripts, tools).
+const OTHER_VARIABLES: &[&str] = &["CIPHERTALK_CONFIG", "CIPHERTALK_TOOLS_DIR"];
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("config file {path}: {source}")]
+    Parse { path: PathBuf, source: Box<toml::de::Error> },
+    #[error("{0}: unknown setting (see `ciphertalk serve --help` and the README for the list)")]
+    Unknown(String),
+    #[error("{name}: {message}")]
+    Invalid { name: String, message: String },
+}
+
+impl Config {
+    /// File (if any), then the process environment.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        Self::load_from(file, std::env::vars())
+    }
+
+    pub fn load_from(
+        file: Option<&Path>,
+        env: impl IntoIterator<Item = (String, String)>,
+    ) -> Result<Self, ConfigError> {
+        let mut table = match file {
+            None => toml::Table::new(),
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|source| ConfigError::Read { path: path.to_owned(), source })?;
+                text.parse::<toml::Table>()
+                    .map_err(|e| ConfigError::Parse { path: path.to_owned(), source: Box::new(e) })?
+            }
+        };
+        for (name, value) in env {
+            if !(name.starts_with("CIPHERTALK_") || name == "DATABASE_URL" || name == "NATS_URL") {
+                continue;
+            }
+            match SETTINGS.iter().find(|(var, _, _)| *var == name) {
+                Some((_, path, _)) => set_path(&mut table, path, &value),
+                None if OTHER_VARIABLES.contains(&name.as_str()) => {}
+                None => return Err(ConfigError::Unknown(name)),
+            }
+        }
+        let config: Config = toml::Value::Table(table).try_into().map_err(|e: toml::de::Error| {
+            ConfigError::Invalid { name: "configuration".into(), message: e.message().to_owned() }
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        let invalid =
+            |name: &str, message: &str| ConfigError::Invalid { name: name.into(), message: message.into() };
+        if self.streams.duplicate_window_secs < 120 {
+            return Err(invalid("streams.duplicate_window_secs", "must be at least 120"));
+        }
+        if self.streams.replicas == 0 || self.streams.replicas > 5 {
+            return Err(invalid("streams.replicas", "must be 1 to 5"));
+        }
+        if self.write.snapshot_every == 0 || self.write.command_attempts == 0 {
+            return Err(invalid("write", "snapshot_every and command_attempts must be positive"));
+        }
+        if self.relay.batch_size <= 0 {
+            return Err(invalid("relay.batch_size", "must be positive"));
+        }
+        Ok(())
+    }
+}
+
+/// Sets `a.b.c` in the table; the value is read as a TOML scalar when it is
+/// one (numbers, booleans) and as a string otherwise.
+fn set_path(table: &mut toml::Table, path: &str, raw: &str) {
+    let mut parts: Vec<&str> = path.split('.').collect();
+    let Some(last) = parts.pop() else { return };
+    let mut current = table;
+    for part in parts {
+        let entry = current.entry(part.to_owned()).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        if !entry.is_table() {
+            *entry = toml::Value::Table(toml::Table::new());
+        }
+        let toml::Value::Table(next) = entry else { return };
+        current = next;
+    }
+    let value = format!("v = {raw}")
+        .parse::<toml::Table>()
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .filter(|v| !v.is_table() && !v.is_array())
+        .unwrap_or_else(|| toml::Value::String(raw.to_owned()));
+    current.insert(last.to_owned(), value);
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Vec<(String, String)> {
+        pairs.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect()
+    }
+
+    #[test]
+    fn defaults_are_embedded_on_loopback() {
+        let config = Config::load_from(None, env(&[])).unwrap();
+        assert_eq!(config.listen.to_string(), "127.0.0.1:8080");
+        assert!(config.database_url.is_none() && config.nats_url.is_none());
+    }
+
+    #[test]
+    fn environment_overrides_the_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ciphertalk.toml");
+        std::fs::write(&path, "listen = \"0.0.0.0:9000\"\n[streams]\nreplicas = 3\n").unwrap();
+        let config = Config::load_from(
+            Some(&path),
+            env(&[("CIPHERTALK_STREAMS_REPLICAS", "1"), ("DATABASE_URL", "postgres://u:pw@db/x")]),
+        )
+        .unwrap();
+        assert_eq!(config.listen.to_string(), "0.0.0.0:9000");
+        assert_eq!(config.streams.replicas, 1);
+        assert_eq!(config.database_url.unwrap().expose(), "postgres://u:pw@db/x");
+    }
+
+    #[test]
+    fn secrets_do_not_print() {
+        let config = Config::load_from(None, env(&[("DATABASE_URL", "postgres://u:hunter2@db/x")])).unwrap();
+        assert!(!format!("{config:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn typos_and_bad_values_are_refused() {
+        assert!(matches!(
+            Config::load_from(None, env(&[("CIPHERTALK_LISTN", "x")])),
+            Err(ConfigError::Unknown(_))
+        ));
+        assert!(Config::load_from(None, env(&[("CIPHERTALK_STREAMS_REPLICAS", "many")])).is_err());
+        assert!(Config::load_from(None, env(&[("CIPHERTALK_STREAMS_DUPLICATE_WINDOW_SECS", "10")])).is_err());
+    }
+}

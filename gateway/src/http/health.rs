@@ -1,0 +1,57 @@
+//! `GET /health`: NATS and Postgres, checked for real on every call.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde_json::{Value, json};
+
+use crate::state::AppState;
+
+const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
+
+pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
+    let (nats, postgres) = tokio::join!(check_nats(&state), check_postgres(&state));
+    let down: Vec<&str> = [("nats", &nats), ("postgres", &postgres)]
+        .into_iter()
+        .filter(|(_, result)| result.is_err())
+        .map(|(name, _)| name)
+        .collect();
+    let show = |result: &Result<(), String>| match result {
+        Ok(()) => "ok".to_owned(),
+        Err(reason) => format!("down: {reason}"),
+    };
+    let mut body = json!({"status": "ok", "nats": show(&nats), "postgres": show(&postgres)});
+    if down.is_empty() {
+        return (StatusCode::OK, Json(body));
+    }
+    body["status"] = json!("unavailable");
+    body["error"] = json!({
+        "code": "dependency_down",
+        "message": format!("down: {}", down.join(", ")),
+        "details": {"down": down},
+    });
+    (StatusCode::SERVICE_UNAVAILABLE, Json(body))
+}
+
+/// A JetStream round trip, not just "the socket is open".
+async fn check_nats(state: &AppState) -> Result<(), String> {
+    if state.nats.connection_state() != async_nats::connection::State::Connected {
+        return Err("not connected".into());
+    }
+    match tokio::time::timeout(CHECK_TIMEOUT, state.jetstream.query_account()).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(err)) => Err(format!("jetstream: {err}")),
+        Err(_) => Err("timed out".into()),
+    }
+}
+
+async fn check_postgres(state: &AppState) -> Result<(), String> {
+    let query = sqlx::query_scalar::<_, i32>("SELECT 1").fetch_one(&state.db);
+    match tokio::time::timeout(CHECK_TIMEOUT, query).await {
+        Ok(Ok(_)) => Ok(()),
+        Ok(Err(err)) => Err(err.to_string()),
+        Err(_) => Err("timed out".into()),
+    }
+}

@@ -1,0 +1,48 @@
+//! The HTTP surface: one module per route group, assembled here with the
+//! layers every request passes through (request id, tracing, metrics, limits).
+
+pub mod error;
+pub mod health;
+pub mod metrics;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{HeaderName, Request, StatusCode};
+use axum::routing::get;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+
+use crate::state::AppState;
+
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+pub fn router(state: AppState) -> Router {
+    let http = &state.config.http;
+    let trace = TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
+        let id = request
+            .extensions()
+            .get::<RequestId>()
+            .and_then(|id| id.header_value().to_str().ok())
+            .unwrap_or_default()
+            .to_owned();
+        // The path only: query strings may carry tickets.
+        tracing::info_span!("http", method = %request.method(), path = %request.uri().path(), request_id = %id)
+    });
+    Router::new()
+        .route("/health", get(health::health))
+        .route("/metrics", get(metrics::render))
+        .fallback(error::fallback)
+        .layer(axum::middleware::from_fn(metrics::track))
+        .layer(RequestBodyLimitLayer::new(http.max_body_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            Duration::from_secs(http.request_timeout_secs),
+        ))
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        .layer(trace)
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .with_state(state)
+}

@@ -1,0 +1,12 @@
+//! The CipherTalk gateway: REST and WebSocket over axum, `/health` and
+//! `/metrics`, and the `ciphertalk` binary (serve, migrate, streams).
+
+pub mod cli;
+pub mod config;
+pub mod db;
+pub mod embedded;
+pub mod http;
+pub mod infra;
+pub mod serve;
+pub mod state;
+pub mod telemetry;

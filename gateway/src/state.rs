@@ -1,0 +1,17 @@
+//! The one application state, built once at start-up and shared by handlers.
+
+use std::sync::Arc;
+
+use metrics_exporter_prometheus::PrometheusHandle;
+use sqlx::PgPool;
+
+use crate::config::Config;
+
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: PgPool,
+    pub nats: async_nats::Client,
+    pub jetstream: async_nats::jetstream::Context,
+    pub metrics: PrometheusHandle,
+}

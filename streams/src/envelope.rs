@@ -1,0 +1,162 @@
+//! The event envelope on the wire: what the relay publishes to CHAT_EVENTS and
+//! what every projection consumes.
+//!
+//! The JSON body carries the whole envelope; the headers repeat the fields an
+//! operator filters on (`nats stream view`, `nats stream get`), and
+//! `Nats-Msg-Id` makes republishing the same event a no-op in JetStream.
+
+use std::fmt;
+use std::str::FromStr;
+
+use async_nats::HeaderMap;
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::subjects;
+
+pub const HEADER_EVENT_TYPE: &str = "Ct-Event-Type";
+pub const HEADER_EVENT_VERSION: &str = "Ct-Event-Version";
+pub const HEADER_AGGREGATE_TYPE: &str = "Ct-Aggregate-Type";
+pub const HEADER_AGGREGATE_ID: &str = "Ct-Aggregate-Id";
+pub const HEADER_AGGREGATE_SEQUENCE: &str = "Ct-Aggregate-Sequence";
+pub const HEADER_RECORDED_AT: &str = "Ct-Recorded-At";
+pub const HEADER_LOG_POSITION: &str = "Ct-Log-Position";
+
+/// Where an event stands in the Postgres event log: the id of the transaction
+/// that committed it, then its row position. Ordering by `(tx, pos)` is commit
+/// order for everything the relay has been allowed to see (see the relay).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct LogPosition {
+    pub tx: u64,
+    pub pos: u64,
+}
+
+impl fmt::Display for LogPosition {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.tx, self.pos)
+    }
+}
+
+impl FromStr for LogPosition {
+    type Err = EnvelopeError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let bad = || EnvelopeError::Header(HEADER_LOG_POSITION, s.to_owned());
+        let (tx, pos) = s.split_once(':').ok_or_else(bad)?;
+        Ok(Self { tx: tx.parse().map_err(|_| bad())?, pos: pos.parse().map_err(|_| bad())? })
+    }
+}
+
+/// One committed domain event as it travels through JetStream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WireEvent {
+    pub position: LogPosition,
+    pub aggregate_type: String,
+    pub aggregate_id: String,
+    /// The event's sequence within its aggregate (1-based, gap-free).
+    pub sequence: u64,
+    pub event_type: String,
+    pub event_version: String,
+    pub recorded_at: DateTime<Utc>,
+    /// The stored event, exactly as in Postgres. Ciphertext inside stays opaque.
+    pub payload: serde_json::Value,
+    /// Actor, request id and time of the command that produced the event.
+    pub metadata: serde_json::Value,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum EnvelopeError {
+    #[error("event envelope is not valid JSON: {0}")]
+    Json(#[from] serde_json::Error),
+    #[error("header {0} has an unusable value {1:?}")]
+    Header(&'static str, String),
+    #[error(transparent)]
+    Subject(#[from] subjects::InvalidToken),
+}
+
+impl WireEvent {
+    /// JetStream de-duplication id: the same event always gets the same id.
+    pub fn message_id(&self) -> String {
+        format!("{}:{}:{}", self.aggregate_type, self.aggregate_id, self.sequence)
+    }
+
+    pub fn subject(&self) -> Result<String, EnvelopeError> {
+        Ok(subjects::event(&self.aggregate_type, &self.aggregate_id, &self.event_type)?)
+    }
+
+    pub fn headers(&self) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        headers.insert(async_nats::header::NATS_MESSAGE_ID, self.message_id().as_str());
+        headers.insert(HEADER_EVENT_TYPE, self.event_type.as_str());
+        headers.insert(HEADER_EVENT_VERSION, self.event_version.as_str());
+        headers.insert(HEADER_AGGREGATE_TYPE, self.aggregate_type.as_str());
+        headers.insert(HEADER_AGGREGATE_ID, self.aggregate_id.as_str());
+        headers.insert(HEADER_AGGREGATE_SEQUENCE, self.sequence.to_string().as_str());
+        headers.insert(HEADER_RECORDED_AT, self.recorded_at.to_rfc3339().as_str());
+        headers.insert(HEADER_LOG_POSITION, self.position.to_string().as_str());
+        headers
+    }
+
+    pub fn to_body(&self) -> Result<Bytes, EnvelopeError> {
+        Ok(Bytes::from(serde_json::to_vec(self)?))
+    }
+
+    pub fn from_body(body: &[u8]) -> Result<Self, EnvelopeError> {
+        Ok(serde_json::from_slice(body)?)
+    }
+
+    /// Reads the log position from a stored message's headers without parsing
+    /// the body (the relay does this to find where the stream ends).
+    pub fn position_from_headers(headers: &HeaderMap) -> Result<Option<LogPosition>, EnvelopeError> {
+        headers.get(HEADER_LOG_POSITION).map(|value| value.as_str().parse()).transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn sample() -> WireEvent {
+        WireEvent {
+            position: LogPosition { tx: 812, pos: 9 },
+            aggregate_type: "room".into(),
+            aggregate_id: "0192a3b4-0000-7000-8000-000000000001".into(),
+            sequence: 42,
+            event_type: "MessageSent".into(),
+            event_version: "1".into(),
+            recorded_at: DateTime::parse_from_rfc3339("2026-11-22T10:00:00Z").unwrap().into(),
+            payload: serde_json::json!({"MessageSent": {"ciphertext": "AAEC"}}),
+            metadata: serde_json::json!({"actor": "u1"}),
+        }
+    }
+
+    #[test]
+    fn message_id_names_aggregate_and_sequence() {
+        assert_eq!(sample().message_id(), "room:0192a3b4-0000-7000-8000-000000000001:42");
+    }
+
+    #[test]
+    fn body_round_trips_and_headers_carry_the_position() {
+        let event = sample();
+        let back = WireEvent::from_body(&event.to_body().unwrap()).unwrap();
+        assert_eq!(back, event);
+        let headers = event.headers();
+        assert_eq!(WireEvent::position_from_headers(&headers).unwrap(), Some(event.position));
+        assert_eq!(headers.get(HEADER_EVENT_TYPE).unwrap().as_str(), "MessageSent");
+        assert_eq!(
+            event.subject().unwrap(),
+            "chat.evt.room.0192a3b4-0000-7000-8000-000000000001.MessageSent"
+        );
+    }
+
+    #[test]
+    fn log_positions_order_by_transaction_first() {
+        let a = LogPosition { tx: 5, pos: 100 };
+        let b = LogPosition { tx: 6, pos: 1 };
+        assert!(a < b);
+        assert_eq!("6:1".parse::<LogPosition>().unwrap(), b);
+        assert!("6".parse::<LogPosition>().is_err());
+    }
+}

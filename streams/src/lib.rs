@@ -1,0 +1,13 @@
+//! The JetStream side of CipherTalk: the topology (streams, subjects, KV buckets),
+//! the event envelope as it travels on the wire, and the helpers that publish it.
+//!
+//! Operators see exactly this topology with the NATS CLI (`nats stream ls`,
+//! `nats kv ls`); `ciphertalk streams` compares it with the live server.
+
+pub mod connect;
+pub mod envelope;
+pub mod subjects;
+pub mod topology;
+
+pub use envelope::{EnvelopeError, LogPosition, WireEvent};
+pub use topology::{Topology, TopologyError, TopologySettings, TopologyStatus};

@@ -1,0 +1,77 @@
+//! Subject names. Every subject CipherTalk publishes to is built here, so the
+//! topology table in ARCHITECTURE.md and the code cannot drift apart.
+
+/// Stream holding every domain event: the replayable log.
+pub const EVENTS_STREAM: &str = "CHAT_EVENTS";
+/// Stream holding each user's FIFO delivery queue (the offline inbox).
+pub const DELIVERY_STREAM: &str = "CHAT_DELIVERY";
+/// Work-queue stream of push-notification jobs.
+pub const NOTIFY_STREAM: &str = "CHAT_NOTIFY";
+/// KV bucket of online markers and last-seen times.
+pub const PRESENCE_BUCKET: &str = "presence";
+
+pub const EVENTS_SUBJECTS: &str = "chat.evt.>";
+pub const DELIVERY_SUBJECTS: &str = "chat.dlv.>";
+pub const NOTIFY_SUBJECTS: &str = "chat.notify.>";
+
+/// `chat.evt.<aggregate>.<id>.<EventType>`.
+pub fn event(aggregate_type: &str, aggregate_id: &str, event_type: &str) -> Result<String, InvalidToken> {
+    Ok(format!("chat.evt.{}.{}.{}", token(aggregate_type)?, token(aggregate_id)?, token(event_type)?))
+}
+
+/// Every event of one aggregate: `chat.evt.<aggregate>.<id>.>`.
+pub fn aggregate_events(aggregate_type: &str, aggregate_id: &str) -> Result<String, InvalidToken> {
+    Ok(format!("chat.evt.{}.{}.>", token(aggregate_type)?, token(aggregate_id)?))
+}
+
+/// `chat.dlv.<user_id>`: one user's delivery queue.
+pub fn delivery(user_id: &str) -> Result<String, InvalidToken> {
+    Ok(format!("chat.dlv.{}", token(user_id)?))
+}
+
+/// `chat.notify.<user_id>`: push-notification jobs for one user.
+pub fn notify(user_id: &str) -> Result<String, InvalidToken> {
+    Ok(format!("chat.notify.{}", token(user_id)?))
+}
+
+/// `chat.sig.<user_id>`: core-NATS subject for ephemeral signals (typing, calls).
+pub fn signal(user_id: &str) -> Result<String, InvalidToken> {
+    Ok(format!("chat.sig.{}", token(user_id)?))
+}
+
+/// A value that cannot be one token of a subject.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0:?} cannot be a subject token")]
+pub struct InvalidToken(pub String);
+
+/// A subject token must be non-empty and free of separators and wildcards,
+/// or a crafted id could publish into, or subscribe to, somebody else's subject.
+fn token(value: &str) -> Result<&str, InvalidToken> {
+    let valid = !value.is_empty()
+        && value.len() <= 128
+        && value.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if valid { Ok(value) } else { Err(InvalidToken(value.to_owned())) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builds_event_subjects() {
+        assert_eq!(
+            event("room", "0190-ab", "MessageSent").as_deref(),
+            Ok("chat.evt.room.0190-ab.MessageSent")
+        );
+        assert_eq!(aggregate_events("room", "r1").as_deref(), Ok("chat.evt.room.r1.>"));
+        assert_eq!(delivery("u1").as_deref(), Ok("chat.dlv.u1"));
+    }
+
+    #[test]
+    fn refuses_tokens_that_would_escape_their_subject() {
+        for bad in ["", "a.b", "*", ">", "a b", "ü"] {
+            assert!(delivery(bad).is_err(), "{bad:?} accepted");
+            assert!(event("room", bad, "X").is_err(), "{bad:?} accepted");
+        }
+    }
+}
