@@ -12,12 +12,15 @@
 //! correct snapshot path, and [`service::CommandService`] adds caching, retries
 //! and metadata.
 
+pub mod lookup;
 pub mod metadata;
 pub mod relay;
 pub mod service;
 pub mod store;
+pub mod write_model;
 
 pub use metadata::CommandMetadata;
 pub use relay::{Relay, RelayOptions, RelayWake};
 pub use service::{CommandError, CommandService, Executed, ServiceOptions};
 pub use store::{AggregateStore, Loaded, StoreError};
+pub use write_model::{WriteModel, WriteOptions};

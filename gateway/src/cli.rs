@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::config::{Config, SETTINGS};
-use crate::infra::Infra;
+use crate::infra::{Infra, Needs};
 use crate::{db, serve, telemetry};
 
 #[derive(Debug, Parser)]
@@ -84,7 +84,7 @@ pub async fn main() -> ExitCode {
 
 async fn migrate(config: Config) -> Result<(), String> {
     telemetry::init_logging(&config);
-    let infra = Infra::attach(&config).await.map_err(|e| e.to_string())?;
+    let infra = Infra::attach(&config, Needs::POSTGRES).await.map_err(|e| e.to_string())?;
     let pool = db::connect(infra.database_url.expose(), 2).await.map_err(|e| e.to_string())?;
     db::migrate(&pool).await.map_err(|e| e.to_string())?;
     let applied: i64 = sqlx::query_scalar("SELECT count(*) FROM _sqlx_migrations WHERE success")
@@ -98,7 +98,7 @@ async fn migrate(config: Config) -> Result<(), String> {
 
 async fn streams(config: Config, apply: bool) -> Result<(), String> {
     telemetry::init_logging(&config);
-    let infra = Infra::attach(&config).await.map_err(|e| e.to_string())?;
+    let infra = Infra::attach(&config, Needs::NATS).await.map_err(|e| e.to_string())?;
     let client = tokio::time::timeout(
         std::time::Duration::from_secs(10),
         serve::connect_nats(infra.nats_url.expose()),

@@ -19,6 +19,19 @@ struct Runtime {
 
 const DATABASE: &str = "ciphertalk";
 
+/// Which servers a subcommand needs.
+#[derive(Debug, Clone, Copy)]
+pub struct Needs {
+    pub nats: bool,
+    pub postgres: bool,
+}
+
+impl Needs {
+    pub const BOTH: Self = Self { nats: true, postgres: true };
+    pub const NATS: Self = Self { nats: true, postgres: false };
+    pub const POSTGRES: Self = Self { nats: false, postgres: true };
+}
+
 #[derive(Debug)]
 pub struct Infra {
     pub database_url: Secret,
@@ -32,17 +45,17 @@ impl Infra {
     /// For `serve`: uses the configured servers and starts embedded ones for
     /// whatever is not configured.
     pub async fn start(config: &Config) -> Result<Self, EmbeddedError> {
-        Self::launch(config, true).await
+        Self::launch(config, true, Needs::BOTH).await
     }
 
-    async fn launch(config: &Config, advertise: bool) -> Result<Self, EmbeddedError> {
+    async fn launch(config: &Config, advertise: bool, needs: Needs) -> Result<Self, EmbeddedError> {
         let nats = match &config.nats_url {
-            Some(_) => None,
-            None => Some(EmbeddedNats::start(nats_options(config)).await?),
+            None if needs.nats => Some(EmbeddedNats::start(nats_options(config)).await?),
+            _ => None,
         };
         let postgres = match &config.database_url {
-            Some(_) => None,
-            None => Some(EmbeddedPostgres::start(postgres_options(config)).await?),
+            None if needs.postgres => Some(EmbeddedPostgres::start(postgres_options(config)).await?),
+            _ => None,
         };
         let mut infra = Self::assemble(config, nats, postgres);
         if advertise && (infra.nats.is_some() || infra.postgres.is_some()) {
@@ -64,7 +77,7 @@ impl Infra {
     /// For the other subcommands: the configured servers, else those of a
     /// running `serve` on the same data dir, else embedded ones started just
     /// for this command (stopped again when it ends).
-    pub async fn attach(config: &Config) -> Result<Self, EmbeddedError> {
+    pub async fn attach(config: &Config, needs: Needs) -> Result<Self, EmbeddedError> {
         if let Some(runtime) = running(&config.data_dir) {
             let mut config = config.clone();
             if let (None, Some(port)) = (&config.nats_url, runtime.nats_port) {
@@ -76,9 +89,9 @@ impl Infra {
                 config.database_url =
                     Some(Secret::new(format!("postgres://postgres:{password}@127.0.0.1:{port}/{DATABASE}")));
             }
-            return Self::launch(&config, false).await;
+            return Self::launch(&config, false, needs).await;
         }
-        Self::launch(config, false).await
+        Self::launch(config, false, needs).await
     }
 
     fn assemble(config: &Config, nats: Option<EmbeddedNats>, postgres: Option<EmbeddedPostgres>) -> Self {

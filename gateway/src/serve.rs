@@ -1,10 +1,12 @@
 //! `ciphertalk serve`: gateway, relay and (later) projectors in one process.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use ciphertalk_commands::{Relay, RelayOptions, RelayWake};
+use ciphertalk_commands::{Relay, RelayOptions, RelayWake, ServiceOptions, WriteModel, WriteOptions};
 use ciphertalk_streams::Topology;
+use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
@@ -44,56 +46,13 @@ pub async fn run(config: Config) -> Result<(), ServeError> {
         data_dir = %config.data_dir.display(),
         "dependencies ready"
     );
-    let result = serve_with(&config, &mut infra).await;
-    infra.shutdown();
-    result
-}
-
-async fn serve_with(config: &Config, infra: &mut Infra) -> Result<(), ServeError> {
-    let pool = db::connect(infra.database_url.expose(), config.database_max_connections).await?;
-    db::migrate(&pool).await?;
-    let nats =
-        tokio::time::timeout(Duration::from_secs(30), connect_nats(infra.nats_url.expose())).await.map_err(
-            |_| std::io::Error::new(std::io::ErrorKind::TimedOut, "NATS did not answer within 30 s"),
-        )??;
-    let jetstream = async_nats::jetstream::new(nats.clone());
-    let topology = Topology::new(config.streams.topology())?;
-    for status in topology.ensure(&jetstream).await? {
-        tracing::info!(stream = %status.name, state = ?status.state, "jetstream topology");
-    }
-
-    let shutdown = CancellationToken::new();
-    let wake = RelayWake::with_nats(nats.clone());
-    let relay = Relay::new(
-        pool.clone(),
-        nats.clone(),
-        wake.clone(),
-        RelayOptions {
-            batch_size: config.relay.batch_size,
-            idle_poll: Duration::from_millis(config.relay.idle_poll_ms),
-            abort_after_publishing: None,
-        },
-    );
-    let relay_task = tokio::spawn(relay.run(shutdown.child_token()));
-
-    let state = AppState {
-        config: Arc::new(config.clone()),
-        db: pool.clone(),
-        nats: nats.clone(),
-        jetstream,
-        metrics: telemetry::metrics(),
+    let server = match Server::start(&config, infra.database_url.expose(), infra.nats_url.expose()).await {
+        Ok(server) => server,
+        Err(err) => {
+            infra.shutdown();
+            return Err(err);
+        }
     };
-    let app = http::router(state);
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .map_err(|source| ServeError::Listen { addr: config.listen, source })?;
-    tracing::info!(addr = %listener.local_addr()?, "listening");
-
-    let server_shutdown = shutdown.clone();
-    let server =
-        axum::serve(listener, app).with_graceful_shutdown(async move { server_shutdown.cancelled().await });
-    let server = tokio::spawn(server.into_future());
-
     let mut supervise = tokio::time::interval(Duration::from_secs(1));
     let signal = shutdown_signal();
     tokio::pin!(signal);
@@ -104,12 +63,94 @@ async fn serve_with(config: &Config, infra: &mut Infra) -> Result<(), ServeError
         }
     }
     tracing::info!("shutting down");
-    shutdown.cancel();
-    let _ = tokio::time::timeout(Duration::from_secs(10), server).await;
-    let _ = tokio::time::timeout(Duration::from_secs(5), relay_task).await;
-    let _ = nats.drain().await;
-    pool.close().await;
+    server.stop().await;
+    infra.shutdown();
     Ok(())
+}
+
+/// A running gateway with its relay: what `serve` runs, and what tests start in-process.
+pub struct Server {
+    pub addr: SocketAddr,
+    pub state: AppState,
+    shutdown: CancellationToken,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Server {
+    /// Migrates, provisions the JetStream topology, starts the relay and listens.
+    pub async fn start(config: &Config, database_url: &str, nats_url: &str) -> Result<Self, ServeError> {
+        let pool = db::connect(database_url, config.database_max_connections).await?;
+        db::migrate(&pool).await?;
+        let nats =
+            tokio::time::timeout(Duration::from_secs(30), connect_nats(nats_url)).await.map_err(|_| {
+                std::io::Error::new(std::io::ErrorKind::TimedOut, "NATS did not answer within 30 s")
+            })??;
+        let jetstream = async_nats::jetstream::new(nats.clone());
+        let topology = Topology::new(config.streams.topology())?;
+        for status in topology.ensure(&jetstream).await? {
+            tracing::info!(stream = %status.name, state = ?status.state, "jetstream topology");
+        }
+
+        let shutdown = CancellationToken::new();
+        let wake = RelayWake::with_nats(nats.clone());
+        let write = Arc::new(WriteModel::new(
+            pool.clone(),
+            wake.clone(),
+            WriteOptions {
+                snapshot_every: config.write.snapshot_every,
+                service: ServiceOptions {
+                    max_attempts: config.write.command_attempts,
+                    cache_capacity: config.write.aggregate_cache,
+                },
+            },
+        ));
+        let relay = Relay::new(
+            pool.clone(),
+            nats.clone(),
+            wake,
+            RelayOptions {
+                batch_size: config.relay.batch_size,
+                idle_poll: Duration::from_millis(config.relay.idle_poll_ms),
+                abort_after_publishing: None,
+            },
+        );
+        let mut tasks = vec![tokio::spawn(relay.run(shutdown.child_token()))];
+
+        let state = AppState {
+            config: Arc::new(config.clone()),
+            db: pool,
+            nats,
+            jetstream,
+            metrics: telemetry::metrics(),
+            write,
+        };
+        let listener = tokio::net::TcpListener::bind(config.listen)
+            .await
+            .map_err(|source| ServeError::Listen { addr: config.listen, source })?;
+        let addr = listener.local_addr()?;
+        tracing::info!(%addr, "listening");
+        let app = http::router(state.clone());
+        let stop = shutdown.clone();
+        tasks.push(tokio::spawn(async move {
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(async move { stop.cancelled().await })
+                .await;
+            if let Err(err) = served {
+                tracing::error!(error = %err, "http server failed");
+            }
+        }));
+        Ok(Self { addr, state, shutdown, tasks })
+    }
+
+    /// Stops accepting requests, lets in-flight ones finish, stops the relay.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        for task in self.tasks {
+            let _ = tokio::time::timeout(Duration::from_secs(10), task).await;
+        }
+        let _ = self.state.nats.drain().await;
+        self.state.db.close().await;
+    }
 }
 
 /// SIGINT or SIGTERM.

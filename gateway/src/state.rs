@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use ciphertalk_commands::WriteModel;
 use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
 
@@ -14,4 +15,5 @@ pub struct AppState {
     pub nats: async_nats::Client,
     pub jetstream: async_nats::jetstream::Context,
     pub metrics: PrometheusHandle,
+    pub write: Arc<WriteModel>,
 }

@@ -1,0 +1,74 @@
+//! What the room aggregate asks the store: facts about one message, and
+//! whether one user blocks another. Both are read from the event store, which
+//! is never behind the command being decided.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use ciphertalk_domain::error::LookupError;
+use ciphertalk_domain::ids::{MessageId, RoomId, UserId};
+use ciphertalk_domain::room::Room;
+use ciphertalk_domain::room::{MessageFacts, RoomLookup};
+use ciphertalk_domain::user::User;
+use cqrs_es::Aggregate;
+
+use crate::store::AggregateStore;
+
+pub struct EventStoreLookup {
+    store: AggregateStore,
+}
+
+impl EventStoreLookup {
+    pub fn new(store: AggregateStore) -> Self {
+        Self { store }
+    }
+}
+
+fn lookup_error(err: impl std::fmt::Display) -> LookupError {
+    LookupError(err.to_string())
+}
+
+#[derive(serde::Deserialize)]
+struct SentFields {
+    sender_id: UserId,
+    seq: u64,
+    sent_at: DateTime<Utc>,
+}
+
+#[async_trait]
+impl RoomLookup for EventStoreLookup {
+    async fn message(&self, room: RoomId, message: MessageId) -> Result<Option<MessageFacts>, LookupError> {
+        let rows: Vec<(String, serde_json::Value)> = sqlx::query_as(
+            "SELECT event_type, payload -> event_type FROM events
+              WHERE aggregate_type = $1 AND aggregate_id = $2
+                AND event_type IN ('MessageSent', 'MessageDeleted', 'MessageTakenDown')
+                AND (payload -> event_type ->> 'message_id') = $3",
+        )
+        .bind(Room::TYPE)
+        .bind(room.to_string())
+        .bind(message.to_string())
+        .fetch_all(self.store.pool())
+        .await
+        .map_err(lookup_error)?;
+        let mut facts: Option<MessageFacts> = None;
+        let mut deleted = false;
+        for (event_type, fields) in rows {
+            if event_type == "MessageSent" {
+                let sent: SentFields = serde_json::from_value(fields).map_err(lookup_error)?;
+                facts = Some(MessageFacts {
+                    sender_id: sent.sender_id,
+                    seq: sent.seq,
+                    sent_at: sent.sent_at,
+                    deleted: false,
+                });
+            } else {
+                deleted = true;
+            }
+        }
+        Ok(facts.map(|f| MessageFacts { deleted, ..f }))
+    }
+
+    async fn is_blocked(&self, blocker: UserId, blocked: UserId) -> Result<bool, LookupError> {
+        let user = self.store.load::<User>(&blocker.to_string()).await.map_err(lookup_error)?;
+        Ok(user.aggregate.has_blocked(blocked))
+    }
+}

@@ -1,0 +1,49 @@
+//! The command services of every aggregate, built once over one event store.
+
+use std::sync::Arc;
+
+use ciphertalk_domain::file::File;
+use ciphertalk_domain::report::Report;
+use ciphertalk_domain::room::{Room, RoomServices};
+use ciphertalk_domain::upcast::upcasters;
+use ciphertalk_domain::user::User;
+use sqlx::PgPool;
+
+use crate::lookup::EventStoreLookup;
+use crate::relay::RelayWake;
+use crate::service::{CommandService, ServiceOptions};
+use crate::store::AggregateStore;
+
+#[derive(Debug, Clone)]
+pub struct WriteOptions {
+    pub snapshot_every: usize,
+    pub service: ServiceOptions,
+}
+
+impl Default for WriteOptions {
+    fn default() -> Self {
+        Self { snapshot_every: 100, service: ServiceOptions::default() }
+    }
+}
+
+pub struct WriteModel {
+    pub store: AggregateStore,
+    pub users: CommandService<User>,
+    pub rooms: CommandService<Room>,
+    pub files: CommandService<File>,
+    pub reports: CommandService<Report>,
+}
+
+impl WriteModel {
+    pub fn new(pool: PgPool, wake: RelayWake, options: WriteOptions) -> Self {
+        let store = AggregateStore::new(pool, options.snapshot_every, upcasters());
+        let room_services = RoomServices::new(Arc::new(EventStoreLookup::new(store.clone())));
+        Self {
+            users: CommandService::new(store.clone(), (), wake.clone(), options.service.clone()),
+            rooms: CommandService::new(store.clone(), room_services, wake.clone(), options.service.clone()),
+            files: CommandService::new(store.clone(), (), wake.clone(), options.service.clone()),
+            reports: CommandService::new(store.clone(), (), wake, options.service),
+            store,
+        }
+    }
+}
