@@ -1,1 +1,8 @@
-fn main() {}
+//! Black-box tests of CipherTalk against real nats-server and Postgres
+//! processes that the harness starts itself (see `support`).
+
+#![allow(clippy::unwrap_used)]
+
+mod foundation;
+mod support;
+mod write_path;

@@ -53,6 +53,9 @@ pub struct Executed<A: Aggregate, R> {
     pub events: Vec<EventEnvelope<A>>,
     /// The aggregate's sequence after the command.
     pub sequence: usize,
+    /// Events read from the store to decide this command (0 when the
+    /// aggregate was already loaded): bounded by the snapshot interval.
+    pub replayed: usize,
     pub read: R,
 }
 
@@ -134,6 +137,8 @@ where
             Some(loaded) => (loaded, false),
             None => (self.store.load::<A>(id).await?, true),
         };
+        // Events read by this call: all of a fresh load, only catch-ups of a cached one.
+        let read_before = if fresh { 0 } else { loaded.events_read };
         let metadata = metadata.to_map();
         for attempt in 1..=self.options.max_attempts {
             let mut candidate = loaded.aggregate.clone();
@@ -162,6 +167,7 @@ where
                     loaded.aggregate = candidate;
                     let executed = Executed {
                         sequence: loaded.sequence,
+                        replayed: loaded.events_read - read_before,
                         read: read(&loaded.aggregate),
                         events: envelopes,
                     };

@@ -59,6 +59,12 @@ impl EmbeddedNats {
         Ok(())
     }
 
+    /// Kills the server outright (SIGKILL), as a crash would.
+    pub fn kill(&mut self) -> Result<(), EmbeddedError> {
+        let _ = self.process.signal(super::process::SIGKILL);
+        self.stop()
+    }
+
     /// Starts the server again on the same port and store (after `stop` or a crash).
     pub async fn restart(&mut self) -> Result<(), EmbeddedError> {
         self.stop()?;

@@ -1,0 +1,68 @@
+//! The test process's Postgres cluster.
+#![allow(unsafe_code)]
+
+use std::sync::{Mutex, OnceLock};
+use std::time::Duration;
+
+use ciphertalk_gateway::embedded::{EmbeddedPostgres, PostgresOptions};
+
+struct Cluster {
+    admin_url: String,
+}
+
+/// Held for the `atexit` hook, which stops the server and removes its folder.
+static RUNNING: Mutex<Option<(EmbeddedPostgres, tempfile::TempDir)>> = Mutex::new(None);
+static CLUSTER: OnceLock<Cluster> = OnceLock::new();
+
+/// URL of the cluster's `postgres` database, starting the cluster on first use.
+pub fn postgres_admin_url() -> String {
+    CLUSTER.get_or_init(start).admin_url.clone()
+}
+
+fn start() -> Cluster {
+    let (sender, receiver) = std::sync::mpsc::channel();
+    // The kernel signals a child when the *thread* that spawned it exits, so the
+    // cluster is spawned by a thread that lives as long as the process.
+    std::thread::Builder::new()
+        .name("test-postgres".into())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+            let dir = super::temp_dir("pg");
+            let options = PostgresOptions {
+                dir: dir.path().join("cluster"),
+                port: 0,
+                bin_dir: None,
+                database: "postgres".into(),
+                durable: false,
+                max_connections: 1000,
+            };
+            let postgres = runtime.block_on(EmbeddedPostgres::start(options));
+            match postgres {
+                Ok(postgres) => {
+                    let url = postgres.url();
+                    *RUNNING.lock().unwrap() = Some((postgres, dir));
+                    // SAFETY: registers a plain extern "C" function without captures.
+                    unsafe { libc::atexit(stop_at_exit) };
+                    sender.send(Ok(url)).unwrap();
+                }
+                Err(err) => sender.send(Err(err.to_string())).unwrap(),
+            }
+            loop {
+                std::thread::park();
+            }
+        })
+        .unwrap();
+    match receiver.recv_timeout(Duration::from_secs(120)).unwrap() {
+        Ok(admin_url) => Cluster { admin_url },
+        Err(err) => panic!("test Postgres did not start: {err}"),
+    }
+}
+
+extern "C" fn stop_at_exit() {
+    if let Ok(mut running) = RUNNING.lock() {
+        if let Some((mut postgres, dir)) = running.take() {
+            let _ = postgres.stop();
+            drop(dir);
+        }
+    }
+}

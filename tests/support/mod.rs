@@ -1,0 +1,119 @@
+//! The test harness.
+//!
+//! - One private Postgres cluster per test process (started on first use, on a
+//!   free loopback port, fsync off), and a fresh database per test.
+//! - One private nats-server (JetStream) per test: cheap to start, and tests
+//!   that stop or kill NATS cannot disturb each other.
+//! - Nothing outlives the run: servers die with the process (PDEATHSIG), the
+//!   cluster is stopped and its folder removed at exit, per-test servers and
+//!   folders on drop, also when the test panics.
+
+pub mod binary;
+pub mod cluster;
+
+use std::path::{Path, PathBuf};
+
+use ciphertalk_gateway::embedded::{EmbeddedNats, NatsOptions};
+use sqlx::PgPool;
+
+pub use cluster::postgres_admin_url;
+
+/// A folder under the system temp dir that the `postgres` user can traverse
+/// (tempfile makes them 0700), removed on drop.
+pub fn temp_dir(prefix: &str) -> tempfile::TempDir {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::Builder::new().prefix(&format!("ciphertalk-test-{prefix}-")).tempdir().unwrap();
+    std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
+    dir
+}
+
+/// A database of its own for one test, migrated.
+pub struct TestDb {
+    pub url: String,
+    pub pool: PgPool,
+}
+
+impl TestDb {
+    pub async fn new() -> Self {
+        let admin_url = postgres_admin_url();
+        let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+        let admin = ciphertalk_gateway::db::connect(&admin_url, 1).await.unwrap();
+        sqlx::query(&format!("CREATE DATABASE {name}")).execute(&admin).await.unwrap();
+        admin.close().await;
+        let url = admin_url.rsplit_once('/').map(|(base, _)| format!("{base}/{name}")).unwrap();
+        let pool = ciphertalk_gateway::db::connect(&url, 16).await.unwrap();
+        ciphertalk_gateway::db::migrate(&pool).await.unwrap();
+        Self { url, pool }
+    }
+}
+
+/// A nats-server with JetStream for one test.
+pub struct TestNats {
+    pub server: EmbeddedNats,
+    _dir: tempfile::TempDir,
+}
+
+impl TestNats {
+    pub async fn start() -> Self {
+        let dir = temp_dir("nats");
+        let server =
+            EmbeddedNats::start(NatsOptions { dir: dir.path().to_path_buf(), port: 0, binary: None })
+                .await
+                .unwrap();
+        Self { server, _dir: dir }
+    }
+
+    pub fn url(&self) -> String {
+        self.server.url()
+    }
+
+    pub async fn client(&self) -> async_nats::Client {
+        ciphertalk_gateway::serve::connect_nats(&self.url()).await.unwrap()
+    }
+
+    /// Stops the server (its store is kept for `restart`).
+    pub fn stop(&mut self) {
+        self.server.stop().unwrap();
+    }
+
+    /// Starts it again on the same port and store.
+    pub async fn restart(&mut self) {
+        self.server.restart().await.unwrap();
+    }
+}
+
+/// Every process whose command line mentions `path` (to prove none is left).
+pub fn processes_mentioning(path: &Path) -> Vec<(u32, String)> {
+    let needle = path.to_string_lossy().into_owned();
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else { continue };
+        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else { continue };
+        let cmdline = String::from_utf8_lossy(&cmdline).replace('\0', " ");
+        if cmdline.contains(&needle) && pid != std::process::id() {
+            found.push((pid, cmdline));
+        }
+    }
+    found
+}
+
+/// Polls `check` every 50 ms until it is true or `seconds` pass.
+pub async fn eventually<F, Fut>(seconds: u64, mut check: F) -> bool
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(seconds);
+    while std::time::Instant::now() < deadline {
+        if check().await {
+            return true;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    false
+}
+
+#[allow(dead_code)]
+pub fn data_path(dir: &tempfile::TempDir, rest: &str) -> PathBuf {
+    dir.path().join(rest)
+}
