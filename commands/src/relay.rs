@@ -38,7 +38,7 @@ use tokio_util::sync::CancellationToken;
 pub const WAKE_SUBJECT: &str = "chat.relay.wake";
 const CURSOR_NAME: &str = "chat_events";
 /// Advisory-lock key of relay leadership (one relay publishes at a time).
-const LEADER_LOCK: i64 = 0x6374_7265_6c61_79; // "ctrelay"
+const LEADER_LOCK: i64 = 0x0063_7472_656c_6179; // "ctrelay"
 
 /// Wakes the relay after a commit.
 #[derive(Clone, Default)]

@@ -159,10 +159,10 @@ impl AggregateStore {
         self.repo.persist::<A>(&serialized, None).await?;
 
         let last = base_sequence + envelopes.len();
-        if last / self.snapshot_every > base_sequence / self.snapshot_every {
-            if let Err(err) = self.save_snapshot(id, last, after).await {
-                tracing::warn!(aggregate = A::TYPE, id, error = %err, "snapshot not saved; loads replay more events");
-            }
+        if last / self.snapshot_every > base_sequence / self.snapshot_every
+            && let Err(err) = self.save_snapshot(id, last, after).await
+        {
+            tracing::warn!(aggregate = A::TYPE, id, error = %err, "snapshot not saved; loads replay more events");
         }
         Ok(envelopes)
     }

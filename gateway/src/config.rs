@@ -68,7 +68,7 @@ pub struct StreamsConfig {
     pub presence_max_age_secs: u64,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EmbeddedConfig {
     pub nats_server: Option<PathBuf>,
@@ -130,12 +130,6 @@ impl Default for StreamsConfig {
             notify_max_age_secs: d.notify_max_age.as_secs(),
             presence_max_age_secs: d.presence_max_age.as_secs(),
         }
-    }
-}
-
-impl Default for EmbeddedConfig {
-    fn default() -> Self {
-        Self { nats_server: None, postgres_bin_dir: None, nats_port: 0, postgres_port: 0 }
     }
 }
 

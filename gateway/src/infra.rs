@@ -65,10 +65,10 @@ impl Infra {
                 postgres_port: infra.postgres.as_ref().map(EmbeddedPostgres::port),
             };
             let path = config.data_dir.join("runtime.json");
-            if let Ok(json) = serde_json::to_vec(&runtime) {
-                if std::fs::write(&path, json).is_ok() {
-                    infra.runtime_file = Some(path);
-                }
+            if let Ok(json) = serde_json::to_vec(&runtime)
+                && std::fs::write(&path, json).is_ok()
+            {
+                infra.runtime_file = Some(path);
             }
         }
         Ok(infra)
@@ -108,15 +108,15 @@ impl Infra {
 
     /// Restarts embedded servers that died (called periodically by `serve`).
     pub async fn supervise(&mut self) {
-        if let Some(nats) = &mut self.nats {
-            if let Err(err) = nats.revive().await {
-                tracing::error!(error = %err, "embedded nats-server could not be restarted");
-            }
+        if let Some(nats) = &mut self.nats
+            && let Err(err) = nats.revive().await
+        {
+            tracing::error!(error = %err, "embedded nats-server could not be restarted");
         }
-        if let Some(postgres) = &mut self.postgres {
-            if let Err(err) = postgres.revive().await {
-                tracing::error!(error = %err, "embedded postgres could not be restarted");
-            }
+        if let Some(postgres) = &mut self.postgres
+            && let Err(err) = postgres.revive().await
+        {
+            tracing::error!(error = %err, "embedded postgres could not be restarted");
         }
     }
 

@@ -20,10 +20,10 @@ pub async fn connect(
     retry: Retry,
 ) -> Result<async_nats::Client, async_nats::ConnectError> {
     let mut options = ConnectOptions::new().name(name).connection_timeout(Duration::from_secs(5));
-    if let Ok(addr) = ServerAddr::from_str(url) {
-        if let (Some(user), Some(password)) = (addr.username(), addr.password()) {
-            options = options.user_and_password(user.to_owned(), password.to_owned());
-        }
+    if let Ok(addr) = ServerAddr::from_str(url)
+        && let (Some(user), Some(password)) = (addr.username(), addr.password())
+    {
+        options = options.user_and_password(user.to_owned(), password.to_owned());
     }
     if retry == Retry::Forever {
         options = options.retry_on_initial_connect();

@@ -59,10 +59,10 @@ fn start() -> Cluster {
 }
 
 extern "C" fn stop_at_exit() {
-    if let Ok(mut running) = RUNNING.lock() {
-        if let Some((mut postgres, dir)) = running.take() {
-            let _ = postgres.stop();
-            drop(dir);
-        }
+    if let Ok(mut running) = RUNNING.lock()
+        && let Some((mut postgres, dir)) = running.take()
+    {
+        let _ = postgres.stop();
+        drop(dir);
     }
 }
