@@ -55,6 +55,10 @@ pub struct Config {
     pub write: WriteConfig,
     pub relay: RelayConfig,
     pub http: HttpConfig,
+    pub auth: AuthConfig,
+    pub sms: SmsConfig,
+    pub keys: KeysConfig,
+    pub rate_limits: RateLimitsConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -100,6 +104,134 @@ pub struct HttpConfig {
     pub request_timeout_secs: u64,
 }
 
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// HS256 key for access tokens; unset = generated once into `<data_dir>/jwt-secret`.
+    pub jwt_secret: Option<Secret>,
+    pub access_token_ttl_secs: u64,
+    pub refresh_token_ttl_secs: u64,
+    /// Comma-separated emails that are instance admins.
+    pub admins: String,
+    pub phone_code_ttl_secs: u64,
+    pub phone_code_attempts: u32,
+    pub ws_ticket_ttl_secs: u64,
+    /// Password hashes computed at once (each takes ~19 MiB and a core for tens of ms).
+    pub max_concurrent_hashes: usize,
+}
+
+/// Where phone login codes go.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmsMode {
+    /// Print the code to the server log (development only).
+    Dev,
+    /// POST `{phone, code, message}` as JSON to `sms.webhook_url`.
+    Webhook,
+    /// Phone login is disabled (503).
+    Off,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SmsConfig {
+    /// Unset = `dev` when both NATS and Postgres are embedded, else `off`.
+    pub mode: Option<SmsMode>,
+    /// May carry credentials in its query string, hence a secret.
+    pub webhook_url: Option<Secret>,
+    pub webhook_timeout_secs: Option<u64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KeysConfig {
+    pub one_time_pool_limit: usize,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Toggle {
+    On,
+    Off,
+}
+
+/// Fixed-window limits, in requests per `window_secs`, shared by all gateway
+/// processes through Postgres. "Account" is the email, phone or token family.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RateLimitsConfig {
+    pub mode: Toggle,
+    pub window_secs: u64,
+    pub register_per_ip: u32,
+    pub register_per_account: u32,
+    pub login_per_ip: u32,
+    pub login_per_account: u32,
+    pub refresh_per_ip: u32,
+    pub refresh_per_account: u32,
+    pub phone_start_per_ip: u32,
+    pub phone_start_per_account: u32,
+    pub phone_verify_per_ip: u32,
+    pub phone_verify_per_account: u32,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            jwt_secret: None,
+            access_token_ttl_secs: 15 * 60,
+            refresh_token_ttl_secs: 30 * 24 * 3600,
+            admins: String::new(),
+            phone_code_ttl_secs: 5 * 60,
+            phone_code_attempts: 3,
+            ws_ticket_ttl_secs: 30,
+            max_concurrent_hashes: 4,
+        }
+    }
+}
+
+impl AuthConfig {
+    /// The admin emails, normalized like `Email::parse` does.
+    pub fn admin_emails(&self) -> Vec<String> {
+        self.admins.split(',').map(|e| e.trim().to_lowercase()).filter(|e| !e.is_empty()).collect()
+    }
+}
+
+impl Default for KeysConfig {
+    fn default() -> Self {
+        Self { one_time_pool_limit: ciphertalk_domain::user::DEFAULT_PREKEY_POOL_LIMIT }
+    }
+}
+
+impl Default for RateLimitsConfig {
+    fn default() -> Self {
+        Self {
+            mode: Toggle::On,
+            window_secs: 60,
+            register_per_ip: 10,
+            register_per_account: 5,
+            login_per_ip: 30,
+            login_per_account: 10,
+            refresh_per_ip: 120,
+            refresh_per_account: 30,
+            phone_start_per_ip: 10,
+            phone_start_per_account: 3,
+            phone_verify_per_ip: 30,
+            phone_verify_per_account: 10,
+        }
+    }
+}
+
+impl Config {
+    /// Both NATS and Postgres are started by this process (the dev setup).
+    pub fn is_embedded(&self) -> bool {
+        self.database_url.is_none() && self.nats_url.is_none()
+    }
+
+    pub fn sms_mode(&self) -> SmsMode {
+        self.sms.mode.unwrap_or(if self.is_embedded() { SmsMode::Dev } else { SmsMode::Off })
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Self {
@@ -115,6 +247,10 @@ impl Default for Config {
             write: WriteConfig::default(),
             relay: RelayConfig::default(),
             http: HttpConfig::default(),
+            auth: AuthConfig::default(),
+            sms: SmsConfig::default(),
+            keys: KeysConfig::default(),
+            rate_limits: RateLimitsConfig::default(),
         }
     }
 }
@@ -226,6 +362,74 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "largest accepted request body (default 1 MiB)",
     ),
     ("CIPHERTALK_HTTP_REQUEST_TIMEOUT_SECS", "http.request_timeout_secs", "per-request timeout (default 30)"),
+    (
+        "CIPHERTALK_JWT_SECRET",
+        "auth.jwt_secret",
+        "HS256 access-token key (>= 32 bytes); unset = generated into <data_dir>/jwt-secret",
+    ),
+    ("CIPHERTALK_ACCESS_TOKEN_TTL_SECS", "auth.access_token_ttl_secs", "access token lifetime (default 900)"),
+    (
+        "CIPHERTALK_REFRESH_TOKEN_TTL_SECS",
+        "auth.refresh_token_ttl_secs",
+        "refresh token lifetime, renewed on each use (default 30 days)",
+    ),
+    ("CIPHERTALK_ADMINS", "auth.admins", "comma-separated emails of instance admins"),
+    ("CIPHERTALK_PHONE_CODE_TTL_SECS", "auth.phone_code_ttl_secs", "phone login code lifetime (default 300)"),
+    ("CIPHERTALK_PHONE_CODE_ATTEMPTS", "auth.phone_code_attempts", "tries per phone login code (default 3)"),
+    ("CIPHERTALK_WS_TICKET_TTL_SECS", "auth.ws_ticket_ttl_secs", "WebSocket ticket lifetime (default 30)"),
+    (
+        "CIPHERTALK_MAX_CONCURRENT_HASHES",
+        "auth.max_concurrent_hashes",
+        "password hashes computed at once (default 4)",
+    ),
+    (
+        "CIPHERTALK_SMS",
+        "sms.mode",
+        "dev (code in the server log, marked DEV SMS), webhook or off; unset = dev when embedded, else off",
+    ),
+    ("CIPHERTALK_SMS_WEBHOOK_URL", "sms.webhook_url", "URL that receives POST {phone, code, message}"),
+    ("CIPHERTALK_SMS_WEBHOOK_TIMEOUT_SECS", "sms.webhook_timeout_secs", "SMS webhook timeout (default 10)"),
+    (
+        "CIPHERTALK_PREKEY_POOL_LIMIT",
+        "keys.one_time_pool_limit",
+        "one-time prekeys a user may keep uploaded (default 1000)",
+    ),
+    ("CIPHERTALK_RATE_LIMITS", "rate_limits.mode", "on or off (default on)"),
+    ("CIPHERTALK_RATE_LIMIT_WINDOW_SECS", "rate_limits.window_secs", "rate-limit window (default 60)"),
+    ("CIPHERTALK_RATE_LIMIT_REGISTER_PER_IP", "rate_limits.register_per_ip", "per window (default 10)"),
+    (
+        "CIPHERTALK_RATE_LIMIT_REGISTER_PER_ACCOUNT",
+        "rate_limits.register_per_account",
+        "per email per window (default 5)",
+    ),
+    ("CIPHERTALK_RATE_LIMIT_LOGIN_PER_IP", "rate_limits.login_per_ip", "per window (default 30)"),
+    (
+        "CIPHERTALK_RATE_LIMIT_LOGIN_PER_ACCOUNT",
+        "rate_limits.login_per_account",
+        "per email per window (default 10)",
+    ),
+    ("CIPHERTALK_RATE_LIMIT_REFRESH_PER_IP", "rate_limits.refresh_per_ip", "per window (default 120)"),
+    (
+        "CIPHERTALK_RATE_LIMIT_REFRESH_PER_ACCOUNT",
+        "rate_limits.refresh_per_account",
+        "per token family per window (default 30)",
+    ),
+    ("CIPHERTALK_RATE_LIMIT_PHONE_START_PER_IP", "rate_limits.phone_start_per_ip", "per window (default 10)"),
+    (
+        "CIPHERTALK_RATE_LIMIT_PHONE_START_PER_ACCOUNT",
+        "rate_limits.phone_start_per_account",
+        "per phone number per window (default 3)",
+    ),
+    (
+        "CIPHERTALK_RATE_LIMIT_PHONE_VERIFY_PER_IP",
+        "rate_limits.phone_verify_per_ip",
+        "per window (default 30)",
+    ),
+    (
+        "CIPHERTALK_RATE_LIMIT_PHONE_VERIFY_PER_ACCOUNT",
+        "rate_limits.phone_verify_per_account",
+        "per phone number per window (default 10)",
+    ),
 ];
 
 /// Variables that are not settings but are read elsewhere (scripts, tools).
@@ -293,6 +497,24 @@ impl Config {
         }
         if self.relay.batch_size <= 0 {
             return Err(invalid("relay.batch_size", "must be positive"));
+        }
+        if self.auth.jwt_secret.as_ref().is_some_and(|s| s.expose().len() < 32) {
+            return Err(invalid("auth.jwt_secret", "must be at least 32 bytes"));
+        }
+        if self.auth.access_token_ttl_secs == 0
+            || self.auth.refresh_token_ttl_secs == 0
+            || self.auth.phone_code_ttl_secs == 0
+            || self.auth.phone_code_attempts == 0
+            || self.auth.ws_ticket_ttl_secs == 0
+            || self.auth.max_concurrent_hashes == 0
+        {
+            return Err(invalid("auth", "lifetimes, attempts and max_concurrent_hashes must be positive"));
+        }
+        if self.rate_limits.window_secs == 0 {
+            return Err(invalid("rate_limits.window_secs", "must be positive"));
+        }
+        if self.sms_mode() == SmsMode::Webhook && self.sms.webhook_url.is_none() {
+            return Err(invalid("sms.webhook_url", "is required when sms.mode is webhook"));
         }
         Ok(())
     }

@@ -1,6 +1,7 @@
 //! The CipherTalk gateway: REST and WebSocket over axum, `/health` and
 //! `/metrics`, and the `ciphertalk` binary (serve, migrate, streams).
 
+pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod db;

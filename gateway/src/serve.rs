@@ -116,6 +116,7 @@ impl Server {
         );
         let mut tasks = vec![tokio::spawn(relay.run(shutdown.child_token()))];
 
+        let auth = crate::auth::Auth::new(config)?;
         let state = AppState {
             config: Arc::new(config.clone()),
             db: pool,
@@ -123,6 +124,7 @@ impl Server {
             jetstream,
             metrics: telemetry::metrics(),
             write,
+            auth,
         };
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
@@ -132,7 +134,8 @@ impl Server {
         let app = http::router(state.clone());
         let stop = shutdown.clone();
         tasks.push(tokio::spawn(async move {
-            let served = axum::serve(listener, app)
+            // Connect info gives handlers the peer address (per-IP rate limits).
+            let served = axum::serve(listener, app.into_make_service_with_connect_info::<SocketAddr>())
                 .with_graceful_shutdown(async move { stop.cancelled().await })
                 .await;
             if let Err(err) = served {

@@ -6,6 +6,7 @@ use ciphertalk_commands::WriteModel;
 use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
 
+use crate::auth::Auth;
 use crate::config::Config;
 
 #[derive(Clone)]
@@ -16,4 +17,5 @@ pub struct AppState {
     pub jetstream: async_nats::jetstream::Context,
     pub metrics: PrometheusHandle,
     pub write: Arc<WriteModel>,
+    pub auth: Arc<Auth>,
 }

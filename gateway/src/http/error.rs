@@ -3,8 +3,12 @@
 //! Internal causes are logged, never sent.
 
 use axum::Json;
+use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use ciphertalk_commands::CommandError;
+use ciphertalk_domain::{DomainError, ErrorKind};
 use serde_json::{Value, json};
 
 #[derive(Debug)]
@@ -62,4 +66,69 @@ impl IntoResponse for ApiError {
 
 pub async fn fallback() -> ApiError {
     ApiError::not_found()
+}
+
+/// A refused command: the domain's stable code, at the status of its kind.
+impl From<DomainError> for ApiError {
+    fn from(err: DomainError) -> Self {
+        let status = match err.kind() {
+            ErrorKind::NotFound => StatusCode::NOT_FOUND,
+            ErrorKind::Forbidden => StatusCode::FORBIDDEN,
+            ErrorKind::Conflict => StatusCode::CONFLICT,
+            ErrorKind::Invalid => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorKind::Gone => StatusCode::GONE,
+            ErrorKind::TooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorKind::Unavailable => return Self::unavailable("a lookup", err),
+        };
+        let details = match &err {
+            DomainError::Invalid(invalid) => json!({"field": invalid.field}),
+            _ => json!({}),
+        };
+        Self::new(status, err.code(), err.to_string()).with_details(details)
+    }
+}
+
+/// A command that did not commit: refusals keep their code, conflicts that
+/// outlasted the retries are 409 (the client may retry), store failures 503.
+impl From<CommandError<DomainError>> for ApiError {
+    fn from(err: CommandError<DomainError>) -> Self {
+        match err {
+            CommandError::Rejected(rejection) => rejection.into(),
+            CommandError::Conflict { .. } => {
+                Self::new(StatusCode::CONFLICT, "conflict", "concurrent changes; retry the request")
+            }
+            CommandError::Store(store) => Self::unavailable("the event store", store),
+        }
+    }
+}
+
+/// Gives error answers made outside our handlers (axum's 405, the body limit's
+/// 413, the timeout's 503, path and query rejections) the API's error format.
+pub async fn normalize(request: Request, next: Next) -> Response {
+    let response = next.run(request).await;
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .is_some_and(|value| value.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return response;
+    }
+    let retry_after = response.headers().get(header::RETRY_AFTER).cloned();
+    let (code, message) = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => ("too_large", "the request body is too large"),
+        StatusCode::METHOD_NOT_ALLOWED => ("method_not_allowed", "this route does not take that method"),
+        StatusCode::SERVICE_UNAVAILABLE | StatusCode::REQUEST_TIMEOUT => {
+            ("timeout", "the request took too long")
+        }
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("unsupported_media_type", "unsupported content type"),
+        status if status.is_server_error() => ("internal", "internal error"),
+        _ => ("bad_request", "the request is not valid"),
+    };
+    let mut normalized = ApiError::new(status, code, message).into_response();
+    if let Some(value) = retry_after {
+        normalized.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+    normalized
 }

@@ -2,6 +2,7 @@
 //! layers every request passes through (request id, tracing, metrics, limits).
 
 pub mod error;
+pub mod extract;
 pub mod health;
 pub mod metrics;
 
@@ -16,6 +17,8 @@ use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::state::AppState;
+
+pub use extract::{ApiJson, AuthUser, ClientIp};
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -41,6 +44,7 @@ pub fn router(state: AppState) -> Router {
             StatusCode::SERVICE_UNAVAILABLE,
             Duration::from_secs(http.request_timeout_secs),
         ))
+        .layer(axum::middleware::from_fn(error::normalize))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(trace)
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))

@@ -1,0 +1,236 @@
+//! Access tokens: short-lived HS256 JWTs. The algorithm is pinned (a token
+//! whose header names `none` or any other algorithm is refused before its
+//! signature is looked at), and `exp`, `iat`, `sub` and `jti` must all be
+//! present and valid.
+
+use std::io::Write as _;
+use std::path::Path;
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ciphertalk_domain::UserId;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::config::Secret;
+
+/// Clock skew tolerated between gateway processes, in seconds.
+const LEEWAY_SECS: u64 = 5;
+
+/// What an access token says.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct AccessClaims {
+    /// The user id.
+    pub sub: String,
+    pub iat: u64,
+    pub exp: u64,
+    /// Unique per token (for audit trails; access tokens are not revocable).
+    pub jti: Uuid,
+    /// Instance admin when the token was issued.
+    #[serde(default)]
+    pub adm: bool,
+}
+
+/// Who a valid access token speaks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Verified {
+    pub user_id: UserId,
+    pub is_admin: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum TokenError {
+    #[error("the access token has expired")]
+    Expired,
+    #[error("the access token is not valid")]
+    Invalid,
+    #[error("cannot sign the access token: {0}")]
+    Sign(jsonwebtoken::errors::Error),
+}
+
+/// Issues and verifies access tokens with one HS256 key.
+pub struct TokenService {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+    ttl: Duration,
+}
+
+impl std::fmt::Debug for TokenService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenService").field("ttl", &self.ttl).finish_non_exhaustive()
+    }
+}
+
+impl TokenService {
+    pub fn new(secret: &[u8], ttl: Duration) -> Self {
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.algorithms = vec![Algorithm::HS256];
+        validation.leeway = LEEWAY_SECS;
+        validation.validate_exp = true;
+        validation.set_required_spec_claims(&["exp", "sub"]);
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation,
+            ttl,
+        }
+    }
+
+    /// Lifetime of the tokens this service issues.
+    pub fn ttl(&self) -> Duration {
+        self.ttl
+    }
+
+    pub fn issue(&self, user_id: UserId, is_admin: bool) -> Result<String, TokenError> {
+        let now = jsonwebtoken::get_current_timestamp();
+        let claims = AccessClaims {
+            sub: user_id.to_string(),
+            iat: now,
+            exp: now + self.ttl.as_secs(),
+            jti: Uuid::new_v4(),
+            adm: is_admin,
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
+            .map_err(TokenError::Sign)
+    }
+
+    pub fn verify(&self, token: &str) -> Result<Verified, TokenError> {
+        use jsonwebtoken::errors::ErrorKind;
+        let data =
+            jsonwebtoken::decode::<AccessClaims>(token, &self.decoding, &self.validation).map_err(|err| {
+                match err.kind() {
+                    ErrorKind::ExpiredSignature => TokenError::Expired,
+                    _ => TokenError::Invalid,
+                }
+            })?;
+        let claims = data.claims;
+        // The library checks exp; iat (not in the future) and sub (a user id) are ours.
+        if claims.iat > jsonwebtoken::get_current_timestamp() + LEEWAY_SECS || claims.iat > claims.exp {
+            return Err(TokenError::Invalid);
+        }
+        let user_id = claims.sub.parse::<UserId>().map_err(|_| TokenError::Invalid)?;
+        Ok(Verified { user_id, is_admin: claims.adm })
+    }
+}
+
+/// The configured key, or the one kept in `<data_dir>/jwt-secret` (created
+/// with 256 random bits and mode 0600 on first start), so that tokens survive
+/// restarts and all processes sharing the data dir agree.
+pub fn signing_key(configured: Option<&Secret>, data_dir: &Path) -> std::io::Result<Vec<u8>> {
+    if let Some(secret) = configured {
+        return Ok(secret.expose().as_bytes().to_vec());
+    }
+    let path = data_dir.join("jwt-secret");
+    match std::fs::read_to_string(&path) {
+        Ok(text) if text.trim().len() >= 43 => return Ok(text.trim().as_bytes().to_vec()),
+        Ok(_) => {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{} is too short to be a signing key", path.display()),
+            ));
+        }
+        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+        Err(err) => return Err(err),
+    }
+    std::fs::create_dir_all(data_dir)?;
+    let key = URL_SAFE_NO_PAD.encode(crate::auth::random_bytes::<32>()?);
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    match options.open(&path) {
+        Ok(mut file) => {
+            file.write_all(key.as_bytes())?;
+            file.sync_all()?;
+            Ok(key.into_bytes())
+        }
+        // Another process created it first: use theirs.
+        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
+            Ok(std::fs::read_to_string(&path)?.trim().as_bytes().to_vec())
+        }
+        Err(err) => Err(err),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn service() -> TokenService {
+        TokenService::new(b"0123456789abcdef0123456789abcdef", Duration::from_secs(900))
+    }
+
+    fn forge(header_json: &str, claims: &serde_json::Value, signature: &str) -> String {
+        format!(
+            "{}.{}.{}",
+            URL_SAFE_NO_PAD.encode(header_json),
+            URL_SAFE_NO_PAD.encode(claims.to_string()),
+            signature
+        )
+    }
+
+    #[test]
+    fn a_token_round_trips() {
+        let user = UserId::new_v7();
+        let token = service().issue(user, true).unwrap();
+        assert_eq!(service().verify(&token).unwrap(), Verified { user_id: user, is_admin: true });
+    }
+
+    #[test]
+    fn alg_none_other_algorithms_and_other_keys_are_refused() {
+        let now = jsonwebtoken::get_current_timestamp();
+        let claims = serde_json::json!({"sub": UserId::new_v7().to_string(), "iat": now, "exp": now + 60,
+            "jti": Uuid::new_v4(), "adm": true});
+        let none = forge(r#"{"alg":"none","typ":"JWT"}"#, &claims, "");
+        assert!(matches!(service().verify(&none), Err(TokenError::Invalid)));
+        let other = TokenService::new(b"another key that is 32 bytes lo", Duration::from_secs(60));
+        let token = other.issue(UserId::new_v7(), true).unwrap();
+        assert!(matches!(service().verify(&token), Err(TokenError::Invalid)));
+        let hs512 = jsonwebtoken::encode(
+            &Header::new(Algorithm::HS512),
+            &claims,
+            &EncodingKey::from_secret(b"0123456789abcdef0123456789abcdef"),
+        )
+        .unwrap();
+        assert!(matches!(service().verify(&hs512), Err(TokenError::Invalid)));
+    }
+
+    #[test]
+    fn expired_future_and_incomplete_tokens_are_refused() {
+        let key = EncodingKey::from_secret(b"0123456789abcdef0123456789abcdef");
+        let now = jsonwebtoken::get_current_timestamp();
+        let sign = |claims: serde_json::Value| {
+            jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key).unwrap()
+        };
+        let sub = UserId::new_v7().to_string();
+        let expired =
+            sign(serde_json::json!({"sub": sub, "iat": now - 1000, "exp": now - 100, "jti": Uuid::new_v4()}));
+        assert!(matches!(service().verify(&expired), Err(TokenError::Expired)));
+        let future =
+            sign(serde_json::json!({"sub": sub, "iat": now + 600, "exp": now + 900, "jti": Uuid::new_v4()}));
+        assert!(matches!(service().verify(&future), Err(TokenError::Invalid)));
+        let no_jti = sign(serde_json::json!({"sub": sub, "iat": now, "exp": now + 60}));
+        assert!(matches!(service().verify(&no_jti), Err(TokenError::Invalid)));
+        let bad_sub =
+            sign(serde_json::json!({"sub": "root", "iat": now, "exp": now + 60, "jti": Uuid::new_v4()}));
+        assert!(matches!(service().verify(&bad_sub), Err(TokenError::Invalid)));
+        assert!(matches!(service().verify("not.a.jwt"), Err(TokenError::Invalid)));
+    }
+
+    #[test]
+    fn the_generated_key_is_kept_private_and_reused() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let first = signing_key(None, dir.path()).unwrap();
+        let second = signing_key(None, dir.path()).unwrap();
+        assert_eq!(first, second);
+        assert!(first.len() >= 43);
+        let mode = std::fs::metadata(dir.path().join("jwt-secret")).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        let configured = Secret::new("x".repeat(40));
+        assert_eq!(signing_key(Some(&configured), dir.path()).unwrap(), "x".repeat(40).into_bytes());
+    }
+}

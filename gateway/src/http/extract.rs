@@ -1,0 +1,110 @@
+//! Extractors every route group uses: the authenticated user, JSON bodies
+//! whose rejections speak the API's error format, and the client's address.
+
+use std::net::{IpAddr, SocketAddr};
+
+use axum::extract::rejection::JsonRejection;
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
+use axum::http::{StatusCode, header};
+use ciphertalk_domain::UserId;
+use serde::de::DeserializeOwned;
+
+use crate::auth::TokenError;
+use crate::http::error::ApiError;
+use crate::state::AppState;
+
+/// The user a valid `Authorization: Bearer <access_token>` speaks for.
+/// Rejects with 401 `unauthenticated` (or `token_expired`) otherwise.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AuthUser {
+    pub user_id: UserId,
+    pub is_admin: bool,
+}
+
+impl FromRequestParts<AppState> for AuthUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let token = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|value| value.to_str().ok())
+            .and_then(|value| {
+                let (scheme, token) = value.split_once(' ')?;
+                scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+            })
+            .filter(|token| !token.is_empty())
+            .ok_or_else(|| unauthenticated("a bearer access token is required"))?;
+        match state.auth.tokens.verify(token) {
+            Ok(verified) => Ok(Self { user_id: verified.user_id, is_admin: verified.is_admin }),
+            Err(TokenError::Expired) => Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "the access token has expired",
+            )
+            .with_details(serde_json::json!({"reason": "token_expired"}))),
+            Err(_) => Err(unauthenticated("the access token is not valid")),
+        }
+    }
+}
+
+fn unauthenticated(message: &str) -> ApiError {
+    ApiError::new(StatusCode::UNAUTHORIZED, "unauthenticated", message)
+}
+
+/// `axum::Json`, but a bad body answers in the API's error format: 400
+/// `malformed_json` for syntax (or a missing JSON content type), 422
+/// `invalid_value` with serde's message for wrong types, missing fields or
+/// values that fail validation, 413 `too_large` over the body limit.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiJson<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(request, state).await {
+            Ok(axum::Json(value)) => Ok(Self(value)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> ApiError {
+    match rejection {
+        JsonRejection::JsonDataError(err) => {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", err.body_text())
+        }
+        JsonRejection::JsonSyntaxError(err) => {
+            ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", err.body_text())
+        }
+        JsonRejection::MissingJsonContentType(_) => ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            "expected a body with Content-Type: application/json",
+        ),
+        JsonRejection::BytesRejection(err) if err.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", "the request body is too large")
+        }
+        other => ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", other.body_text()),
+    }
+}
+
+/// The client's address: the TCP peer (the server runs with connect info).
+/// A proxy in front would make this the proxy's address; trusting
+/// `X-Forwarded-For` is a deployment decision we do not make silently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientIp(pub Option<IpAddr>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Self(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip())))
+    }
+}
