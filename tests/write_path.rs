@@ -439,3 +439,34 @@ async fn a_room_with_100000_events_accepts_a_message_after_reading_a_bounded_num
     assert_eq!(loaded.aggregate, full_replay(&rig, room).await, "snapshot + tail differs from a full replay");
     assert_eq!(loaded.aggregate.last_seq(), (HISTORY) as u64);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_transaction_that_commits_late_is_not_skipped_by_the_relay() {
+    let mut rig = Rig::new(100).await;
+    rig.start_relay(RelayOptions { idle_poll: Duration::from_millis(20), ..Default::default() });
+
+    // The slow transaction takes the lower position and stays open...
+    let mut slow = rig.db.pool.begin().await.unwrap();
+    sqlx::query(
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
+         VALUES ('probe', 'slow', 1, 'Probed', '1', '{\"Probed\": {}}', '{}')",
+    )
+    .execute(&mut *slow)
+    .await
+    .unwrap();
+    // ...while a later one commits and is relayed-eligible first by position.
+    let (room, member) = (room_id(), user());
+    rig.write
+        .rooms
+        .execute(&room.to_string(), create_group(room, member, vec![]), &meta(member))
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    slow.commit().await.unwrap();
+
+    rig.await_relayed().await;
+    let streamed = rig.stream_events().await;
+    let order: Vec<&str> = streamed.iter().map(|e| e.aggregate_type.as_str()).collect();
+    assert_eq!(order, ["probe", "room"], "commit order by transaction, nothing skipped");
+    rig.stop_relay().await;
+}

