@@ -4,5 +4,6 @@
 #![allow(clippy::unwrap_used)]
 
 mod foundation;
+mod projections;
 mod support;
 mod write_path;

@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 
 use crate::config::{Config, SETTINGS};
 use crate::infra::{Infra, Needs};
-use crate::{db, serve, telemetry};
+use crate::{db, projections_cli, serve, telemetry};
 
 #[derive(Debug, Parser)]
 #[command(name = "ciphertalk", version, about = "CipherTalk: an end-to-end-encrypted chat server", after_help = settings_help())]
@@ -39,6 +39,23 @@ pub enum Command {
         /// Create or update whatever differs, as `serve` does at start-up.
         #[arg(long)]
         apply: bool,
+    },
+    /// Inspect or rebuild the read models.
+    Projections {
+        #[command(subcommand)]
+        command: ProjectionsCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProjectionsCommand {
+    /// Each projection's applied stream sequence and lag.
+    List,
+    /// Rebuild one read model from CHAT_EVENTS sequence 1 (rooms, timeline, contacts)
+    /// beside the live one, then swap it in; servers keep answering meanwhile.
+    Replay {
+        /// The projection to rebuild.
+        name: String,
     },
 }
 
@@ -71,6 +88,10 @@ pub async fn main() -> ExitCode {
         }
         Command::Migrate => migrate(config).await,
         Command::Streams { apply } => streams(config, apply).await,
+        Command::Projections { command: ProjectionsCommand::List } => projections_cli::list(config).await,
+        Command::Projections { command: ProjectionsCommand::Replay { name } } => {
+            projections_cli::replay(config, &name).await
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

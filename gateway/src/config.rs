@@ -54,6 +54,7 @@ pub struct Config {
     pub embedded: EmbeddedConfig,
     pub write: WriteConfig,
     pub relay: RelayConfig,
+    pub projections: ProjectionsConfig,
     pub http: HttpConfig,
     pub auth: AuthConfig,
     pub sms: SmsConfig,
@@ -95,6 +96,16 @@ pub struct WriteConfig {
 pub struct RelayConfig {
     pub batch_size: i64,
     pub idle_poll_ms: u64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ProjectionsConfig {
+    /// Run the projectors in this process (several processes may; one applies at a time).
+    pub run: bool,
+    pub batch_size: usize,
+    /// How long a read waits for the caller's own write to reach the read model.
+    pub read_your_writes_ms: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -246,6 +257,7 @@ impl Default for Config {
             embedded: EmbeddedConfig::default(),
             write: WriteConfig::default(),
             relay: RelayConfig::default(),
+            projections: ProjectionsConfig::default(),
             http: HttpConfig::default(),
             auth: AuthConfig::default(),
             sms: SmsConfig::default(),
@@ -278,6 +290,25 @@ impl Default for WriteConfig {
 impl Default for RelayConfig {
     fn default() -> Self {
         Self { batch_size: 1000, idle_poll_ms: 200 }
+    }
+}
+
+impl Default for ProjectionsConfig {
+    fn default() -> Self {
+        Self { run: true, batch_size: 500, read_your_writes_ms: 2000 }
+    }
+}
+
+impl ProjectionsConfig {
+    pub fn projector(&self) -> ciphertalk_projections::ProjectorOptions {
+        ciphertalk_projections::ProjectorOptions {
+            batch_size: self.batch_size,
+            ..ciphertalk_projections::ProjectorOptions::default()
+        }
+    }
+
+    pub fn read_your_writes(&self) -> Duration {
+        Duration::from_millis(self.read_your_writes_ms)
     }
 }
 
@@ -356,6 +387,17 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     ),
     ("CIPHERTALK_RELAY_BATCH_SIZE", "relay.batch_size", "events per relay round (default 1000)"),
     ("CIPHERTALK_RELAY_IDLE_POLL_MS", "relay.idle_poll_ms", "relay poll when idle (default 200)"),
+    ("CIPHERTALK_PROJECTIONS_RUN", "projections.run", "run the projectors in this process (default true)"),
+    (
+        "CIPHERTALK_PROJECTIONS_BATCH_SIZE",
+        "projections.batch_size",
+        "events applied per projection transaction (default 500)",
+    ),
+    (
+        "CIPHERTALK_READ_YOUR_WRITES_MS",
+        "projections.read_your_writes_ms",
+        "longest wait of a read for the caller's own write (default 2000)",
+    ),
     (
         "CIPHERTALK_HTTP_MAX_BODY_BYTES",
         "http.max_body_bytes",
@@ -494,6 +536,9 @@ impl Config {
         }
         if self.write.snapshot_every == 0 || self.write.command_attempts == 0 {
             return Err(invalid("write", "snapshot_every and command_attempts must be positive"));
+        }
+        if self.projections.batch_size == 0 {
+            return Err(invalid("projections.batch_size", "must be positive"));
         }
         if self.relay.batch_size <= 0 {
             return Err(invalid("relay.batch_size", "must be positive"));

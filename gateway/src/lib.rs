@@ -8,6 +8,7 @@ pub mod db;
 pub mod embedded;
 pub mod http;
 pub mod infra;
+pub mod projections_cli;
 pub mod serve;
 pub mod state;
 pub mod telemetry;

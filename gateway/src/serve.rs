@@ -1,10 +1,11 @@
-//! `ciphertalk serve`: gateway, relay and (later) projectors in one process.
+//! `ciphertalk serve`: gateway, relay and projectors in one process.
 
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
 use ciphertalk_commands::{Relay, RelayOptions, RelayWake, ServiceOptions, WriteModel, WriteOptions};
+use ciphertalk_projections::{Freshness, projector};
 use ciphertalk_streams::Topology;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -115,6 +116,15 @@ impl Server {
             },
         );
         let mut tasks = vec![tokio::spawn(relay.run(shutdown.child_token()))];
+        let freshness = Freshness::new(pool.clone());
+        if config.projections.run {
+            tasks.extend(projector::spawn_all(
+                &jetstream,
+                &freshness,
+                &config.projections.projector(),
+                &shutdown,
+            ));
+        }
 
         let auth = crate::auth::Auth::new(config)?;
         let state = AppState {
@@ -124,6 +134,7 @@ impl Server {
             jetstream,
             metrics: telemetry::metrics(),
             write,
+            freshness,
             auth,
         };
         let listener = tokio::net::TcpListener::bind(config.listen)
@@ -145,7 +156,7 @@ impl Server {
         Ok(Self { addr, state, shutdown, tasks })
     }
 
-    /// Stops accepting requests, lets in-flight ones finish, stops the relay.
+    /// Stops accepting requests, lets in-flight ones finish, stops the relay and projectors.
     pub async fn stop(self) {
         self.shutdown.cancel();
         for task in self.tasks {

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use ciphertalk_commands::WriteModel;
+use ciphertalk_projections::Freshness;
 use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
 
@@ -17,5 +18,7 @@ pub struct AppState {
     pub jetstream: async_nats::jetstream::Context,
     pub metrics: PrometheusHandle,
     pub write: Arc<WriteModel>,
+    /// Read-your-writes waits on the projections (which also hold the read pool).
+    pub freshness: Freshness,
     pub auth: Arc<Auth>,
 }

@@ -1,1 +1,24 @@
-//! placeholder
+//! CipherTalk's read side: projections that turn CHAT_EVENTS into Postgres
+//! read models, the queries the gateway answers from, read-your-writes waits,
+//! and replay.
+//!
+//! - [`projector`]: durable JetStream consumers applying events exactly once.
+//! - [`rooms`], [`timeline`], [`contacts`], [`blocks`]: read models and their queries.
+//! - [`freshness`]: how far each projection has got, and bounded waits on it.
+//! - [`rebuild`]: rebuilding one read model from sequence 1 beside the live one.
+
+pub mod blocks;
+pub mod contacts;
+pub mod freshness;
+pub mod page;
+mod projection;
+pub mod projector;
+pub mod rebuild;
+pub mod rooms;
+pub mod timeline;
+
+pub use freshness::{Freshness, ProjectionStatus};
+pub use page::{Page, QueryError};
+pub use projection::Projection;
+pub use projector::{Projector, ProjectorError, ProjectorOptions};
+pub use rebuild::{RebuildError, RebuildProgress, RebuildReport, rebuild};

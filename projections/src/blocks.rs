@@ -1,0 +1,50 @@
+//! Queries over users' block lists (kept by the `contacts` projection).
+
+use chrono::{DateTime, Utc};
+use ciphertalk_domain::ids::UserId;
+use serde::Serialize;
+use sqlx::{PgPool, Row};
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Block {
+    pub user_id: UserId,
+    pub blocked_at: DateTime<Utc>,
+}
+
+/// Whether `blocker` has blocked `blocked`.
+pub async fn is_blocked(pool: &PgPool, blocker: UserId, blocked: UserId) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM blocks WHERE user_id = $1 AND blocked_id = $2)")
+        .bind(blocker.as_uuid())
+        .bind(blocked.as_uuid())
+        .fetch_one(pool)
+        .await
+}
+
+/// Whether either of the two has blocked the other.
+pub async fn either_blocked(pool: &PgPool, a: UserId, b: UserId) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM blocks
+                         WHERE (user_id = $1 AND blocked_id = $2) OR (user_id = $2 AND blocked_id = $1))",
+    )
+    .bind(a.as_uuid())
+    .bind(b.as_uuid())
+    .fetch_one(pool)
+    .await
+}
+
+/// Everyone `user` has blocked, most recent first.
+pub async fn list(pool: &PgPool, user: UserId) -> Result<Vec<Block>, sqlx::Error> {
+    let rows =
+        sqlx::query("SELECT blocked_id, blocked_at FROM blocks WHERE user_id = $1 ORDER BY blocked_at DESC")
+            .bind(user.as_uuid())
+            .fetch_all(pool)
+            .await?;
+    rows.iter()
+        .map(|row| {
+            Ok(Block {
+                user_id: UserId::from_uuid(row.try_get("blocked_id")?),
+                blocked_at: row.try_get("blocked_at")?,
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,145 @@
+//! Read-your-writes: how far each projection has got, and a bounded wait until
+//! it has applied a given aggregate sequence.
+//!
+//! The gateway knows the aggregate sequence a command committed, not the stream
+//! sequence the relay will give it later, so projectors record the last
+//! sequence they applied per aggregate (`projection_progress`) in the same
+//! transaction as the change. A waiter is woken by projectors in this process
+//! and polls as well, for projectors running in other processes.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgPool, Row};
+use tokio::sync::watch;
+
+use crate::projection::{Projection, to_u64};
+
+/// How often a waiter looks again when no local projector woke it.
+const POLL: Duration = Duration::from_millis(25);
+
+/// Shared by the projectors (which announce commits) and the readers (which wait).
+#[derive(Debug, Clone)]
+pub struct Freshness {
+    pool: PgPool,
+    commits: watch::Sender<u64>,
+}
+
+impl Freshness {
+    pub fn new(pool: PgPool) -> Self {
+        Self { pool, commits: watch::Sender::new(0) }
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Called by a projector after each commit.
+    pub(crate) fn committed(&self) {
+        self.commits.send_modify(|count| *count = count.wrapping_add(1));
+    }
+
+    /// The last sequence of the aggregate that `projection` has applied (0 = none).
+    pub async fn applied(&self, projection: Projection, aggregate_id: &str) -> Result<u64, sqlx::Error> {
+        let seq: Option<i64> = sqlx::query_scalar(
+            "SELECT sequence FROM projection_progress
+              WHERE projection = $1 AND aggregate_type = $2 AND aggregate_id = $3",
+        )
+        .bind(projection.name())
+        .bind(projection.aggregate_type())
+        .bind(aggregate_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(seq.map_or(0, to_u64))
+    }
+
+    /// Waits until `projection` has applied `sequence` of the aggregate, or
+    /// `timeout` passes. Returns whether it got there.
+    pub async fn wait_for(
+        &self,
+        projection: Projection,
+        aggregate_id: &str,
+        sequence: u64,
+        timeout: Duration,
+    ) -> Result<bool, sqlx::Error> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut commits = self.commits.subscribe();
+        loop {
+            // Subscribe-then-check: a commit between the check and the wait still wakes us.
+            commits.mark_unchanged();
+            if self.applied(projection, aggregate_id).await? >= sequence {
+                return Ok(true);
+            }
+            if tokio::time::Instant::now() >= deadline {
+                metrics::counter!("ciphertalk_projection_wait_timeouts_total", "projection" => projection.name())
+                    .increment(1);
+                return Ok(false);
+            }
+            let wake = deadline.min(tokio::time::Instant::now() + POLL);
+            tokio::select! {
+                _ = commits.changed() => {}
+                () = tokio::time::sleep_until(wake) => {}
+            }
+        }
+    }
+
+    /// Waits for several projections at once (a write that several read models reflect).
+    pub async fn wait_for_all(
+        &self,
+        projections: &[Projection],
+        aggregate_id: &str,
+        sequence: u64,
+        timeout: Duration,
+    ) -> Result<bool, sqlx::Error> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        for projection in projections {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if !self.wait_for(*projection, aggregate_id, sequence, left).await? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+}
+
+/// Where one projection stands (for `ciphertalk projections list`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProjectionStatus {
+    pub projection: Projection,
+    /// The last CHAT_EVENTS sequence applied (0 = none).
+    pub stream_seq: u64,
+    /// Events applied (not skipped) since the projection began.
+    pub applied_events: u64,
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// Every projection's offset, including ones that have not started yet.
+pub async fn status(pool: &PgPool) -> Result<Vec<ProjectionStatus>, sqlx::Error> {
+    let rows = sqlx::query("SELECT name, stream_seq, applied_events, updated_at FROM projection_offsets")
+        .fetch_all(pool)
+        .await?;
+    let mut out = Vec::new();
+    for projection in Projection::ALL {
+        let row =
+            rows.iter().find(|row| row.try_get::<String, _>("name").is_ok_and(|n| n == projection.name()));
+        out.push(match row {
+            Some(row) => ProjectionStatus {
+                projection,
+                stream_seq: to_u64(row.try_get("stream_seq")?),
+                applied_events: to_u64(row.try_get("applied_events")?),
+                updated_at: row.try_get("updated_at")?,
+            },
+            None => ProjectionStatus { projection, stream_seq: 0, applied_events: 0, updated_at: None },
+        });
+    }
+    Ok(out)
+}
+
+/// The stream sequence `projection` has applied.
+pub async fn offset(pool: &PgPool, projection: Projection) -> Result<u64, sqlx::Error> {
+    let seq: Option<i64> = sqlx::query_scalar("SELECT stream_seq FROM projection_offsets WHERE name = $1")
+        .bind(projection.name())
+        .fetch_optional(pool)
+        .await?;
+    Ok(seq.map_or(0, to_u64))
+}

@@ -1,0 +1,256 @@
+//! The projections CipherTalk keeps, and how one event reaches a read model.
+//!
+//! Each projection follows one aggregate type and owns its tables outright (no
+//! table is written by two projections), so any one of them can be rebuilt on
+//! its own. Events are applied at most once per aggregate sequence: the
+//! [`Applier`] remembers the last sequence it applied per aggregate, which also
+//! guards against one event stored twice in the stream.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::LazyLock;
+
+use ciphertalk_domain::upcast::{upcast, upcasters};
+use ciphertalk_streams::WireEvent;
+use cqrs_es::Aggregate;
+use cqrs_es::persist::{EventUpcaster, SerializedEvent};
+use serde::de::DeserializeOwned;
+use sqlx::PgConnection;
+
+use crate::{contacts, rooms, timeline};
+
+/// One read model fed from CHAT_EVENTS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Projection {
+    /// Room settings, members and roles, each member's room list with unread counts.
+    Rooms,
+    /// Messages per room with edits, tombstones, per-user hides and receipts.
+    Timeline,
+    /// Contact lists, blocks, and the display names contacts sort by.
+    Contacts,
+}
+
+impl Projection {
+    pub const ALL: [Self; 3] = [Self::Rooms, Self::Timeline, Self::Contacts];
+
+    #[must_use]
+    pub const fn name(self) -> &'static str {
+        match self {
+            Self::Rooms => "rooms",
+            Self::Timeline => "timeline",
+            Self::Contacts => "contacts",
+        }
+    }
+
+    #[must_use]
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|projection| projection.name() == name)
+    }
+
+    /// The tables this projection owns (and a rebuild replaces).
+    #[must_use]
+    pub const fn tables(self) -> &'static [&'static str] {
+        match self {
+            Self::Rooms => &["rooms", "room_members", "room_message_senders"],
+            Self::Timeline => &["timeline_messages", "timeline_hidden", "timeline_receipts"],
+            Self::Contacts => &["contact_profiles", "contacts", "blocks"],
+        }
+    }
+
+    /// The aggregate type whose events this projection reads; others are skipped.
+    #[must_use]
+    pub const fn aggregate_type(self) -> &'static str {
+        match self {
+            Self::Rooms | Self::Timeline => <ciphertalk_domain::room::Room as Aggregate>::TYPE,
+            Self::Contacts => <ciphertalk_domain::user::User as Aggregate>::TYPE,
+        }
+    }
+
+    /// The JetStream durable consumer shared by every projector of this projection.
+    #[must_use]
+    pub fn durable_name(self) -> String {
+        format!("projection_{}", self.name())
+    }
+
+    async fn apply(self, conn: &mut PgConnection, event: &WireEvent) -> Result<(), ApplyError> {
+        let aggregate = event
+            .aggregate_id
+            .parse::<uuid::Uuid>()
+            .map_err(|err| ApplyError::Decode(format!("aggregate id: {err}")))?;
+        match self {
+            Self::Rooms => rooms::apply(conn, aggregate, decode(event)?).await?,
+            Self::Timeline => timeline::apply(conn, aggregate, decode(event)?).await?,
+            Self::Contacts => contacts::apply(conn, aggregate, decode(event)?).await?,
+        }
+        Ok(())
+    }
+}
+
+impl std::fmt::Display for Projection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+enum ApplyError {
+    /// The event cannot be read: logged and skipped, never retried forever.
+    #[error("undecodable event: {0}")]
+    Decode(String),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+static UPCASTERS: LazyLock<Vec<Box<dyn EventUpcaster>>> = LazyLock::new(upcasters);
+
+/// Lifts the stored payload to the current event shape, then decodes it.
+fn decode<E: DeserializeOwned>(event: &WireEvent) -> Result<E, ApplyError> {
+    let serialized = SerializedEvent {
+        aggregate_id: event.aggregate_id.clone(),
+        sequence: usize::try_from(event.sequence).unwrap_or(usize::MAX),
+        aggregate_type: event.aggregate_type.clone(),
+        event_type: event.event_type.clone(),
+        event_version: event.event_version.clone(),
+        payload: event.payload.clone(),
+        metadata: serde_json::Value::Null,
+    };
+    let current = upcast(serialized, &UPCASTERS);
+    serde_json::from_value(current.payload).map_err(|err| ApplyError::Decode(err.to_string()))
+}
+
+/// Where the per-aggregate sequences already applied come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KnownProgress {
+    /// `projection_progress` (the live projector), written back on [`Applier::save_progress`].
+    Stored,
+    /// Only what this applier saw (a rebuild starting from nothing).
+    InMemory,
+}
+
+/// Applies events of one projection inside the caller's transaction.
+pub(crate) struct Applier {
+    projection: Projection,
+    source: KnownProgress,
+    progress: HashMap<String, u64>,
+    touched: HashSet<String>,
+    /// Events applied (not skipped) since the last `take_applied`.
+    applied: u64,
+}
+
+impl Applier {
+    pub(crate) fn new(projection: Projection, source: KnownProgress) -> Self {
+        Self { projection, source, progress: HashMap::new(), touched: HashSet::new(), applied: 0 }
+    }
+
+    /// Applies one stream message's body unless it was applied before.
+    /// Returns an error only for database failures (the caller rolls back).
+    pub(crate) async fn apply_body(
+        &mut self,
+        conn: &mut PgConnection,
+        body: &[u8],
+    ) -> Result<(), sqlx::Error> {
+        let event = match WireEvent::from_body(body) {
+            Ok(event) => event,
+            Err(err) => {
+                self.skip_undecodable(&err.to_string());
+                return Ok(());
+            }
+        };
+        if event.aggregate_type != self.projection.aggregate_type() {
+            return Ok(());
+        }
+        let last = self.last_applied(conn, &event.aggregate_id).await?;
+        if event.sequence <= last {
+            metrics::counter!("ciphertalk_projection_duplicates_total", "projection" => self.projection.name())
+                .increment(1);
+            return Ok(());
+        }
+        match self.projection.apply(conn, &event).await {
+            Ok(()) => {}
+            Err(ApplyError::Decode(reason)) => self.skip_undecodable(&reason),
+            Err(ApplyError::Database(err)) => return Err(err),
+        }
+        self.progress.insert(event.aggregate_id.clone(), event.sequence);
+        self.touched.insert(event.aggregate_id);
+        self.applied += 1;
+        Ok(())
+    }
+
+    fn skip_undecodable(&self, reason: &str) {
+        metrics::counter!("ciphertalk_projection_undecodable_total", "projection" => self.projection.name())
+            .increment(1);
+        tracing::error!(projection = self.projection.name(), %reason, "skipping an event that cannot be decoded");
+    }
+
+    async fn last_applied(
+        &mut self,
+        conn: &mut PgConnection,
+        aggregate_id: &str,
+    ) -> Result<u64, sqlx::Error> {
+        if let Some(seq) = self.progress.get(aggregate_id) {
+            return Ok(*seq);
+        }
+        let seq = match self.source {
+            KnownProgress::InMemory => 0,
+            KnownProgress::Stored => sqlx::query_scalar::<_, i64>(
+                "SELECT sequence FROM projection_progress
+                  WHERE projection = $1 AND aggregate_type = $2 AND aggregate_id = $3",
+            )
+            .bind(self.projection.name())
+            .bind(self.projection.aggregate_type())
+            .bind(aggregate_id)
+            .fetch_optional(&mut *conn)
+            .await?
+            .map_or(0, to_u64),
+        };
+        self.progress.insert(aggregate_id.to_owned(), seq);
+        Ok(seq)
+    }
+
+    /// Writes the sequences applied since the last call to `projection_progress`.
+    pub(crate) async fn save_progress(&mut self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+        if self.touched.is_empty() {
+            return Ok(());
+        }
+        let mut ids = Vec::with_capacity(self.touched.len());
+        let mut seqs = Vec::with_capacity(self.touched.len());
+        for id in self.touched.drain() {
+            seqs.push(to_i64(self.progress.get(&id).copied().unwrap_or(0)));
+            ids.push(id);
+        }
+        sqlx::query(
+            "INSERT INTO projection_progress (projection, aggregate_type, aggregate_id, sequence)
+             SELECT $1, $2, id, seq FROM unnest($3::text[], $4::bigint[]) AS t(id, seq)
+             ON CONFLICT (projection, aggregate_type, aggregate_id)
+             DO UPDATE SET sequence = GREATEST(projection_progress.sequence, excluded.sequence)",
+        )
+        .bind(self.projection.name())
+        .bind(self.projection.aggregate_type())
+        .bind(&ids)
+        .bind(&seqs)
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+
+    /// Forgets cached progress after a rolled-back transaction (it may be wrong now).
+    pub(crate) fn reset(&mut self) {
+        if self.source == KnownProgress::Stored {
+            self.progress.clear();
+        }
+        self.touched.clear();
+        self.applied = 0;
+    }
+
+    /// Events applied since the last call.
+    pub(crate) fn take_applied(&mut self) -> u64 {
+        std::mem::take(&mut self.applied)
+    }
+}
+
+pub(crate) fn to_u64(value: i64) -> u64 {
+    u64::try_from(value).unwrap_or(0)
+}
+
+pub(crate) fn to_i64(value: u64) -> i64 {
+    i64::try_from(value).unwrap_or(i64::MAX)
+}

@@ -1,0 +1,306 @@
+//! The projector: keeps one projection's read model up to date from
+//! CHAT_EVENTS through a durable pull consumer shared by every projector
+//! process.
+//!
+//! Exactly once. Each batch is one Postgres transaction that starts by locking
+//! the projection's `projection_offsets` row, skips every message at or below
+//! the stored stream sequence, applies the rest, stores the new sequence, and
+//! commits; messages are acknowledged only after the commit. A crash before the
+//! commit loses nothing (the messages come again); a crash after it changes
+//! nothing (they are skipped).
+//!
+//! One at a time, in order. Only the holder of the projection's advisory lock
+//! (kept on a dedicated connection, released when that connection dies)
+//! consumes; others stand by and take over. Should two ever overlap, the row
+//! lock serialises their batches, and a batch that would leave a hole (its
+//! first message is beyond the next expected sequence, e.g. because another
+//! consumer holds the messages in between) first fetches the missing
+//! sequences straight from the stream, so nothing is skipped or reordered.
+
+use std::time::{Duration, Instant};
+
+use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
+use async_nats::jetstream::stream::{LastRawMessageErrorKind, Stream};
+use async_nats::jetstream::{self, Message};
+use ciphertalk_streams::subjects;
+use futures::{FutureExt, StreamExt};
+use sqlx::{Connection, PgConnection, PgPool};
+use tokio_util::sync::CancellationToken;
+
+use crate::freshness::Freshness;
+use crate::projection::{Applier, KnownProgress, Projection, to_i64, to_u64};
+
+/// Advisory-lock class of projector leadership ("proj"); the key is the name's hash.
+pub(crate) const LEADER_LOCK_CLASS: i32 = 0x7072_6f6a;
+
+#[derive(Debug, Clone)]
+pub struct ProjectorOptions {
+    /// Most messages applied in one transaction.
+    pub batch_size: usize,
+    /// How long to wait for a message before housekeeping (lag, leadership check).
+    pub idle: Duration,
+    /// How often a standby tries to take over.
+    pub standby_poll: Duration,
+    /// JetStream redelivers a message not acknowledged within this time.
+    pub ack_wait: Duration,
+}
+
+impl Default for ProjectorOptions {
+    fn default() -> Self {
+        Self {
+            batch_size: 500,
+            idle: Duration::from_secs(1),
+            standby_poll: Duration::from_millis(500),
+            ack_wait: Duration::from_secs(30),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectorError {
+    #[error("postgres: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("jetstream: {0}")]
+    JetStream(String),
+    #[error("leadership lost")]
+    LostLeadership,
+}
+
+pub(crate) fn js_error(err: impl std::fmt::Display) -> ProjectorError {
+    ProjectorError::JetStream(err.to_string())
+}
+
+pub struct Projector {
+    projection: Projection,
+    pool: PgPool,
+    js: jetstream::Context,
+    freshness: Freshness,
+    options: ProjectorOptions,
+}
+
+impl Projector {
+    pub fn new(
+        projection: Projection,
+        js: jetstream::Context,
+        freshness: Freshness,
+        options: ProjectorOptions,
+    ) -> Self {
+        Self { projection, pool: freshness.pool().clone(), js, freshness, options }
+    }
+
+    /// Runs until `shutdown`, standing by while another process leads and
+    /// recovering from NATS or Postgres outages by itself. Cancelling drops an
+    /// unfinished batch, whose transaction rolls back.
+    pub async fn run(self, shutdown: CancellationToken) {
+        let name = self.projection.name();
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            let outcome = tokio::select! {
+                () = shutdown.cancelled() => break,
+                outcome = self.lead() => outcome,
+            };
+            if let Err(err) = outcome {
+                metrics::counter!("ciphertalk_projection_errors_total", "projection" => name).increment(1);
+                tracing::warn!(projection = name, error = %err, retry_in_ms = backoff.as_millis() as u64, "projector failed; restarting");
+            }
+            tokio::select! {
+                () = shutdown.cancelled() => break,
+                () = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(Duration::from_secs(5));
+        }
+        tracing::info!(projection = name, "projector stopped");
+    }
+
+    /// Waits for leadership, then applies batches until something fails.
+    async fn lead(&self) -> Result<(), ProjectorError> {
+        let name = self.projection.name();
+        let mut lock = self.pool.acquire().await?.detach();
+        loop {
+            let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, hashtext($2))")
+                .bind(LEADER_LOCK_CLASS)
+                .bind(name)
+                .fetch_one(&mut lock)
+                .await?;
+            if locked {
+                break;
+            }
+            tokio::time::sleep(self.options.standby_poll).await;
+        }
+        tracing::info!(projection = name, "projector is leading");
+        sqlx::query("INSERT INTO projection_offsets (name) VALUES ($1) ON CONFLICT (name) DO NOTHING")
+            .bind(name)
+            .execute(&self.pool)
+            .await?;
+        let offset = crate::freshness::offset(&self.pool, self.projection).await?;
+        let stream = self.js.get_stream(subjects::EVENTS_STREAM).await.map_err(js_error)?;
+        let consumer = stream
+            .get_or_create_consumer(
+                &self.projection.durable_name(),
+                pull::Config {
+                    durable_name: Some(self.projection.durable_name()),
+                    description: Some(format!("projection {name}")),
+                    ack_policy: AckPolicy::Explicit,
+                    ack_wait: self.options.ack_wait,
+                    // A fresh consumer starts where Postgres says the projection is.
+                    deliver_policy: DeliverPolicy::ByStartSequence { start_sequence: offset + 1 },
+                    max_ack_pending: i64::try_from(self.options.batch_size * 4).unwrap_or(i64::MAX),
+                    ..Default::default()
+                },
+            )
+            .await
+            .map_err(js_error)?;
+        let mut messages = consumer
+            .stream()
+            .max_messages_per_batch(self.options.batch_size)
+            .messages()
+            .await
+            .map_err(js_error)?;
+        let mut applier = Applier::new(self.projection, KnownProgress::Stored);
+        let mut lock_checked = Instant::now();
+        let mut applied_seq = offset;
+        loop {
+            if lock_checked.elapsed() > self.options.idle * 5 {
+                sqlx::query("SELECT 1")
+                    .execute(&mut lock)
+                    .await
+                    .map_err(|_| ProjectorError::LostLeadership)?;
+                lock_checked = Instant::now();
+            }
+            let first = match tokio::time::timeout(self.options.idle, messages.next()).await {
+                Err(_) => {
+                    let mut info_stream = stream.clone();
+                    if let Ok(info) = info_stream.info().await {
+                        self.record_lag(info.state.last_sequence, applied_seq);
+                    }
+                    continue;
+                }
+                Ok(None) => return Err(ProjectorError::JetStream("consumer stream ended".into())),
+                Ok(Some(message)) => message.map_err(js_error)?,
+            };
+            let mut batch = vec![first];
+            while batch.len() < self.options.batch_size {
+                match messages.next().now_or_never() {
+                    Some(Some(Ok(message))) => batch.push(message),
+                    _ => break,
+                }
+            }
+            let result = self.apply_batch(&stream, &mut applier, &batch).await;
+            let applied = match result {
+                Ok(applied) => applied,
+                Err(err) => {
+                    applier.reset();
+                    return Err(err);
+                }
+            };
+            applied_seq = applied;
+            self.freshness.committed();
+            // After the commit: a lost ack only means a redelivery, which is skipped.
+            for message in &batch {
+                if let Err(err) = message.ack().await {
+                    tracing::debug!(projection = name, error = %err, "ack failed; the message will be skipped on redelivery");
+                }
+            }
+            if let Some(last) = batch.last().and_then(|m| m.info().ok()) {
+                self.record_lag(last.stream_sequence + last.pending, applied_seq);
+            }
+        }
+    }
+
+    /// Applies one batch in one transaction; returns the stream sequence reached.
+    async fn apply_batch(
+        &self,
+        stream: &Stream,
+        applier: &mut Applier,
+        batch: &[Message],
+    ) -> Result<u64, ProjectorError> {
+        let mut sequenced: Vec<(u64, &[u8])> = batch
+            .iter()
+            .filter_map(|m| m.info().ok().map(|info| (info.stream_sequence, m.payload.as_ref())))
+            .collect();
+        sequenced.sort_by_key(|(seq, _)| *seq);
+        let mut conn = self.pool.acquire().await?;
+        let mut tx = conn.begin().await?;
+        let stored: i64 =
+            sqlx::query_scalar("SELECT stream_seq FROM projection_offsets WHERE name = $1 FOR UPDATE")
+                .bind(self.projection.name())
+                .fetch_one(&mut *tx)
+                .await?;
+        let mut applied_seq = to_u64(stored);
+        let start_seq = applied_seq;
+        for (seq, body) in sequenced {
+            if seq <= applied_seq {
+                continue;
+            }
+            if seq > applied_seq + 1 {
+                self.fill_gap(stream, applier, &mut tx, applied_seq + 1, seq).await?;
+            }
+            applier.apply_body(&mut tx, body).await?;
+            applied_seq = seq;
+        }
+        if applied_seq == start_seq {
+            // Nothing new (all redeliveries): nothing to write.
+            tx.rollback().await?;
+            return Ok(applied_seq);
+        }
+        applier.save_progress(&mut tx).await?;
+        let applied_events = applier.take_applied();
+        sqlx::query(
+            "UPDATE projection_offsets SET stream_seq = $2, applied_events = applied_events + $3, updated_at = now()
+              WHERE name = $1",
+        )
+        .bind(self.projection.name())
+        .bind(to_i64(applied_seq))
+        .bind(to_i64(applied_events))
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        metrics::counter!("ciphertalk_projection_events_total", "projection" => self.projection.name())
+            .increment(applied_events);
+        Ok(applied_seq)
+    }
+
+    /// Applies stream sequences `from..to` read directly from the stream (they
+    /// were delivered elsewhere or not yet); sequences no longer stored are skipped.
+    async fn fill_gap(
+        &self,
+        stream: &Stream,
+        applier: &mut Applier,
+        conn: &mut PgConnection,
+        from: u64,
+        to: u64,
+    ) -> Result<(), ProjectorError> {
+        let mut info_stream = stream.clone();
+        let first = info_stream.info().await.map_err(js_error)?.state.first_sequence;
+        tracing::info!(projection = self.projection.name(), from, to, "filling a gap from the stream");
+        for seq in from.max(first)..to {
+            match stream.get_raw_message(seq).await {
+                Ok(message) => applier.apply_body(conn, &message.payload).await?,
+                Err(err) if err.kind() == LastRawMessageErrorKind::NoMessageFound => {}
+                Err(err) => return Err(js_error(err)),
+            }
+        }
+        Ok(())
+    }
+
+    fn record_lag(&self, stream_last: u64, applied: u64) {
+        metrics::gauge!("ciphertalk_projection_lag_events", "projection" => self.projection.name())
+            .set(stream_last.saturating_sub(applied) as f64);
+    }
+}
+
+/// Starts one projector per projection; they stop when `shutdown` is cancelled.
+pub fn spawn_all(
+    js: &jetstream::Context,
+    freshness: &Freshness,
+    options: &ProjectorOptions,
+    shutdown: &CancellationToken,
+) -> Vec<tokio::task::JoinHandle<()>> {
+    Projection::ALL
+        .into_iter()
+        .map(|projection| {
+            let projector = Projector::new(projection, js.clone(), freshness.clone(), options.clone());
+            tokio::spawn(projector.run(shutdown.child_token()))
+        })
+        .collect()
+}

@@ -1,0 +1,212 @@
+//! Replay: rebuilds one read model from CHAT_EVENTS sequence 1 while the live
+//! one keeps answering.
+//!
+//! The rebuild writes into copies of the projection's tables in a schema of
+//! its own (`rebuild_<name>`, same table names, found through `search_path`,
+//! so the projection's SQL is used unchanged). It only ever applies up to the
+//! live projection's stored offset. When it is close, it locks the live
+//! projection's offset row (the live projector's next batch waits on that
+//! lock), applies the last few events up to that offset, and in the same
+//! transaction drops the live tables and moves the rebuilt ones into their
+//! place. Readers see the old tables or the new ones, both at the same offset,
+//! never a half-built read model; the live projector then continues from the
+//! offset, which has not moved.
+
+use std::time::Duration;
+
+use async_nats::jetstream::consumer::{DeliverPolicy, pull};
+use async_nats::jetstream::{self, consumer::pull::Ordered};
+use bytes::Bytes;
+use ciphertalk_streams::subjects;
+use futures::StreamExt;
+use sqlx::{Connection, PgConnection, PgPool};
+
+use crate::freshness;
+use crate::projection::{Applier, KnownProgress, Projection};
+use crate::projector::{ProjectorError, js_error};
+
+/// Advisory-lock class of rebuilds ("rbld"): one rebuild per projection at a time.
+const REBUILD_LOCK_CLASS: i32 = 0x7262_6c64;
+/// Events applied per transaction while catching up.
+const BATCH: usize = 1000;
+/// How far behind the live offset the rebuild may be when it takes the lock
+/// (the live projector waits while these are applied).
+const SWAP_WITHIN: u64 = 200;
+/// How long to wait for the stream to deliver a message the offset says exists.
+const DELIVERY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// Reported after every batch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RebuildProgress {
+    /// The stream sequence the rebuild has reached.
+    pub applied: u64,
+    /// The stream sequence it is heading for (the live offset; it moves).
+    pub total: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RebuildReport {
+    /// The stream sequence the swapped-in read model stands at.
+    pub stream_seq: u64,
+    /// Events the rebuild applied.
+    pub applied_events: u64,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RebuildError {
+    #[error("a rebuild of {0} is already running")]
+    AlreadyRunning(Projection),
+    #[error("the stream did not deliver sequence {0} within {DELIVERY_TIMEOUT:?}")]
+    Stalled(u64),
+    #[error(transparent)]
+    Projector(#[from] ProjectorError),
+}
+
+impl From<sqlx::Error> for RebuildError {
+    fn from(err: sqlx::Error) -> Self {
+        Self::Projector(err.into())
+    }
+}
+
+/// Rebuilds `projection` from stream sequence 1 and swaps it in.
+pub async fn rebuild(
+    pool: &PgPool,
+    js: &jetstream::Context,
+    projection: Projection,
+    mut on_progress: impl FnMut(RebuildProgress),
+) -> Result<RebuildReport, RebuildError> {
+    let schema = format!("rebuild_{}", projection.name());
+    let mut conn = pool.acquire().await?.detach();
+    let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1, hashtext($2))")
+        .bind(REBUILD_LOCK_CLASS)
+        .bind(projection.name())
+        .fetch_one(&mut conn)
+        .await?;
+    if !locked {
+        return Err(RebuildError::AlreadyRunning(projection));
+    }
+    sqlx::query("INSERT INTO projection_offsets (name) VALUES ($1) ON CONFLICT (name) DO NOTHING")
+        .bind(projection.name())
+        .execute(&mut conn)
+        .await?;
+    // Where the live tables are; from here on the connection resolves names in the shadow schema.
+    let live: String =
+        sqlx::query_scalar("SELECT quote_ident(current_schema())").fetch_one(&mut conn).await?;
+    prepare_shadow(&mut conn, projection, &live, &schema).await?;
+
+    let stream = js.get_stream(subjects::EVENTS_STREAM).await.map_err(js_error)?;
+    let mut messages = stream
+        .create_consumer(pull::OrderedConfig { deliver_policy: DeliverPolicy::All, ..Default::default() })
+        .await
+        .map_err(js_error)?
+        .messages()
+        .await
+        .map_err(js_error)?;
+    let mut replay = Replay { messages: &mut messages, pending: None, reached: 0 };
+    let mut applier = Applier::new(projection, KnownProgress::InMemory);
+    let mut applied_events = 0;
+
+    // Catch up with the live projection, batch by batch, without blocking it.
+    loop {
+        let target = freshness::offset(pool, projection).await?;
+        if target.saturating_sub(replay.reached) <= SWAP_WITHIN {
+            break;
+        }
+        while replay.reached < target {
+            let mut tx = conn.begin().await?;
+            replay.apply(&mut tx, &mut applier, target, BATCH).await?;
+            tx.commit().await?;
+            applied_events += applier.take_applied();
+            on_progress(RebuildProgress { applied: replay.reached, total: target });
+        }
+    }
+
+    // Catch up the rest under the live projection's lock and swap.
+    let mut tx = conn.begin().await?;
+    let target: i64 = sqlx::query_scalar(&format!(
+        "SELECT stream_seq FROM {live}.projection_offsets WHERE name = $1 FOR UPDATE"
+    ))
+    .bind(projection.name())
+    .fetch_one(&mut *tx)
+    .await?;
+    let target = crate::projection::to_u64(target);
+    replay.apply(&mut tx, &mut applier, target, usize::MAX).await?;
+    applied_events += applier.take_applied();
+    for table in projection.tables() {
+        sqlx::query(&format!("DROP TABLE {live}.{table}")).execute(&mut *tx).await?;
+        sqlx::query(&format!("ALTER TABLE {schema}.{table} SET SCHEMA {live}")).execute(&mut *tx).await?;
+    }
+    sqlx::query(&format!("DROP SCHEMA {schema}")).execute(&mut *tx).await?;
+    tx.commit().await?;
+    on_progress(RebuildProgress { applied: target, total: target });
+    conn.close().await?;
+    tracing::info!(projection = projection.name(), stream_seq = target, applied_events, "rebuild swapped in");
+    Ok(RebuildReport { stream_seq: target, applied_events })
+}
+
+/// A fresh schema with empty copies of the projection's tables, and the
+/// connection pointed at it.
+async fn prepare_shadow(
+    conn: &mut PgConnection,
+    projection: Projection,
+    live: &str,
+    schema: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).execute(&mut *conn).await?;
+    sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&mut *conn).await?;
+    for table in projection.tables() {
+        sqlx::query(&format!("CREATE TABLE {schema}.{table} (LIKE {live}.{table} INCLUDING ALL)"))
+            .execute(&mut *conn)
+            .await?;
+    }
+    // Unqualified names now resolve to the copies only (the rebuild names the live schema itself).
+    sqlx::query(&format!("SET search_path TO {schema}")).execute(conn).await?;
+    Ok(())
+}
+
+/// Reads CHAT_EVENTS in order, one message ahead where needed.
+struct Replay<'a> {
+    messages: &'a mut Ordered,
+    pending: Option<(u64, Bytes)>,
+    reached: u64,
+}
+
+impl Replay<'_> {
+    /// Applies messages up to stream sequence `target` (at most `max` of them).
+    async fn apply(
+        &mut self,
+        conn: &mut PgConnection,
+        applier: &mut Applier,
+        target: u64,
+        max: usize,
+    ) -> Result<(), RebuildError> {
+        let mut count = 0;
+        while self.reached < target && count < max {
+            let (seq, body) = match self.pending.take() {
+                Some(next) => next,
+                None => self.next().await?,
+            };
+            if seq > target {
+                // Belongs to a later round; the offset has not got there yet.
+                self.pending = Some((seq, body));
+                self.reached = target;
+                break;
+            }
+            applier.apply_body(conn, &body).await?;
+            self.reached = seq;
+            count += 1;
+        }
+        Ok(())
+    }
+
+    async fn next(&mut self) -> Result<(u64, Bytes), RebuildError> {
+        match tokio::time::timeout(DELIVERY_TIMEOUT, self.messages.next()).await {
+            Err(_) | Ok(None) => Err(RebuildError::Stalled(self.reached + 1)),
+            Ok(Some(message)) => {
+                let message = message.map_err(js_error)?;
+                let seq = message.info().map_err(js_error)?.stream_sequence;
+                Ok((seq, message.payload.clone()))
+            }
+        }
+    }
+}
