@@ -528,6 +528,17 @@ async fn a_replay_of_each_projection_equals_the_live_read_model() {
     let h = script(&rig).await;
     rig.caught_up().await;
 
+    let index_names = || async {
+        let names: Vec<String> = sqlx::query_scalar(
+            "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() ORDER BY indexname",
+        )
+        .fetch_all(rig.pool())
+        .await
+        .unwrap();
+        names
+    };
+    let indexes = index_names().await;
+    assert!(indexes.contains(&"timeline_messages_by_id".to_owned()));
     for projection in Projection::ALL {
         let live = rig.snapshot(projection).await;
         let mut reports = Vec::new();
@@ -538,6 +549,7 @@ async fn a_replay_of_each_projection_equals_the_live_read_model() {
         assert_eq!(last.applied, last.total);
         assert!(reports.iter().all(|p| p.applied <= p.total));
     }
+    assert_eq!(index_names().await, indexes, "a replay keeps the migrations' index names");
 
     // A replay while writes keep coming: readers never see a half-built model,
     // and after the swap the live projector carries on from the same offset.

@@ -133,8 +133,12 @@ pub async fn rebuild(
     replay.apply(&mut tx, &mut applier, target, usize::MAX).await?;
     applied_events += applier.take_applied();
     for table in projection.tables() {
+        let renames = index_names(&mut tx, &format!("{live}.{table}"), &format!("{schema}.{table}")).await?;
         sqlx::query(&format!("DROP TABLE {live}.{table}")).execute(&mut *tx).await?;
         sqlx::query(&format!("ALTER TABLE {schema}.{table} SET SCHEMA {live}")).execute(&mut *tx).await?;
+        for (copy, original) in renames {
+            sqlx::query(&format!("ALTER INDEX {live}.{copy} RENAME TO {original}")).execute(&mut *tx).await?;
+        }
     }
     sqlx::query(&format!("DROP SCHEMA {schema}")).execute(&mut *tx).await?;
     tx.commit().await?;
@@ -162,6 +166,30 @@ async fn prepare_shadow(
     // Unqualified names now resolve to the copies only (the rebuild names the live schema itself).
     sqlx::query(&format!("SET search_path TO {schema}")).execute(conn).await?;
     Ok(())
+}
+
+/// `(copy, original)` names of the copy's indexes whose names differ from the
+/// live table's index with the same definition: `LIKE` names copied indexes
+/// itself, and migrations may refer to ours by name.
+async fn index_names(
+    conn: &mut PgConnection,
+    live_table: &str,
+    copy_table: &str,
+) -> Result<Vec<(String, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT quote_ident(c.relname), quote_ident(o.relname)
+           FROM pg_index oi JOIN pg_class o ON o.oid = oi.indexrelid,
+                pg_index ci JOIN pg_class c ON c.oid = ci.indexrelid
+          WHERE oi.indrelid = $1::regclass AND ci.indrelid = $2::regclass
+            AND oi.indisunique = ci.indisunique
+            AND substring(pg_get_indexdef(oi.indexrelid) FROM ' USING .*')
+              = substring(pg_get_indexdef(ci.indexrelid) FROM ' USING .*')
+            AND o.relname <> c.relname",
+    )
+    .bind(live_table)
+    .bind(copy_table)
+    .fetch_all(conn)
+    .await
 }
 
 /// Reads CHAT_EVENTS in order, one message ahead where needed.
