@@ -30,7 +30,7 @@ use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use ciphertalk_streams::{LogPosition, WireEvent, subjects};
 use futures::StreamExt;
-use sqlx::{PgPool, Row, postgres::PgRow};
+use sqlx::{PgConnection, PgPool, Row, postgres::PgRow};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -142,7 +142,7 @@ impl Relay {
             }
         };
         let mut backoff = Duration::from_millis(50);
-        let mut leader: Option<sqlx::pool::PoolConnection<sqlx::Postgres>> = None;
+        let mut leader: Option<PgConnection> = None;
         let mut progress: Option<Progress> = None;
         while !shutdown.is_cancelled() {
             let round = async {
@@ -192,12 +192,14 @@ impl Relay {
         tracing::info!("relay stopped");
     }
 
-    /// Takes the leadership lock on a dedicated connection, if free.
-    async fn try_lead(&self) -> Result<Option<sqlx::pool::PoolConnection<sqlx::Postgres>>, RelayError> {
-        let mut conn = self.pool.acquire().await?;
+    /// Takes the leadership lock on a dedicated connection, if free. The
+    /// connection is detached from the pool: dropping it closes it, which
+    /// releases the lock (a pooled one would go back to the pool still holding it).
+    async fn try_lead(&self) -> Result<Option<PgConnection>, RelayError> {
+        let mut conn = self.pool.acquire().await?.detach();
         let locked: bool = sqlx::query_scalar("SELECT pg_try_advisory_lock($1)")
             .bind(LEADER_LOCK)
-            .fetch_one(&mut *conn)
+            .fetch_one(&mut conn)
             .await?;
         if locked {
             tracing::info!("relay is leading");

@@ -3,16 +3,20 @@
 //! Commands on the same aggregate are serialised inside this process (one lock
 //! per aggregate), so they never conflict with each other; the loaded state is
 //! kept between commands so a hot room is not re-read for every message.
+//! Commands that queue up behind a busy aggregate are decided one after the
+//! other and committed together in one transaction (group commit), so a hot
+//! room pays one Postgres commit per batch rather than per message.
 //! Writers in other processes are caught by the event store's optimistic
 //! concurrency: a conflict re-reads only the events committed since, and the
 //! command is retried a bounded number of times before it is answered 409.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::{Aggregate, EventEnvelope};
+use tokio::sync::oneshot;
 
 use crate::metadata::CommandMetadata;
 use crate::relay::RelayWake;
@@ -24,11 +28,13 @@ pub struct ServiceOptions {
     pub max_attempts: u32,
     /// Aggregates whose state stays loaded between commands.
     pub cache_capacity: usize,
+    /// Most commands on one aggregate committed in one transaction.
+    pub max_batch: usize,
 }
 
 impl Default for ServiceOptions {
     fn default() -> Self {
-        Self { max_attempts: 10, cache_capacity: 10_000 }
+        Self { max_attempts: 10, cache_capacity: 10_000, max_batch: 64 }
     }
 }
 
@@ -59,7 +65,45 @@ pub struct Executed<A: Aggregate, R> {
     pub read: R,
 }
 
-type Slot<A> = Arc<tokio::sync::Mutex<Option<Loaded<A>>>>;
+/// What a committed command's caller gets back from whoever committed it.
+struct Committed<A: Aggregate> {
+    events: Vec<EventEnvelope<A>>,
+    sequence: usize,
+    replayed: usize,
+    aggregate: Arc<A>,
+}
+
+type Outcome<A> = Result<Committed<A>, CommandError<<A as Aggregate>::Error>>;
+
+/// A command waiting for its aggregate.
+struct Queued<A: Aggregate> {
+    command: A::Command,
+    metadata: HashMap<String, String>,
+    reply: oneshot::Sender<Outcome<A>>,
+}
+
+/// One aggregate: its loaded state (the lock) and the commands queued for it.
+struct AggregateSlot<A: Aggregate> {
+    state: tokio::sync::Mutex<Option<Loaded<A>>>,
+    queue: Mutex<VecDeque<Queued<A>>>,
+}
+
+impl<A: Aggregate> AggregateSlot<A> {
+    fn take_batch(&self, max: usize) -> Vec<Queued<A>> {
+        let mut queue = self.queue.lock().unwrap_or_else(PoisonError::into_inner);
+        let n = queue.len().min(max.max(1));
+        queue.drain(..n).collect()
+    }
+}
+
+type Slot<A> = Arc<AggregateSlot<A>>;
+
+/// Answers every command of a batch that failed as a whole.
+fn answer_all<A: Aggregate>(batch: Vec<Queued<A>>, err: &StoreError) {
+    for queued in batch {
+        let _ = queued.reply.send(Err(CommandError::Store(StoreError::Batch(err.to_string()))));
+    }
+}
 
 pub struct CommandService<A: Aggregate> {
     store: AggregateStore,
@@ -130,64 +174,125 @@ where
         read: impl FnOnce(&A) -> R,
     ) -> Result<Executed<A, R>, CommandError<A::Error>> {
         let slot = self.slot(id);
-        let mut cached = slot.lock().await;
+        let (reply, mut outcome) = oneshot::channel();
+        slot.queue.lock().unwrap_or_else(PoisonError::into_inner).push_back(Queued {
+            command,
+            metadata: metadata.to_map(),
+            reply,
+        });
+        // Whoever holds the aggregate commits everything queued for it in one
+        // transaction; the others find their outcome ready when they get here.
+        let committed = loop {
+            tokio::select! {
+                biased;
+                result = &mut outcome => break result,
+                mut state = slot.state.lock() => {
+                    if let Ok(result) = outcome.try_recv() {
+                        break Ok(result);
+                    }
+                    let batch = slot.take_batch(self.options.max_batch);
+                    self.process(id, &mut state, batch).await;
+                }
+            }
+        };
+        let committed =
+            committed.map_err(|_| CommandError::Store(StoreError::Batch("abandoned".into())))??;
+        Ok(Executed {
+            events: committed.events,
+            sequence: committed.sequence,
+            replayed: committed.replayed,
+            read: read(&committed.aggregate),
+        })
+    }
+
+    /// Decides and commits a batch of queued commands, answering each.
+    async fn process(&self, id: &str, cached: &mut Option<Loaded<A>>, batch: Vec<Queued<A>>) {
+        if batch.is_empty() {
+            return;
+        }
         // Taken out of the slot: on any error below the slot stays empty and
         // the next command reloads from the store rather than trusting it.
         let (mut loaded, mut fresh) = match cached.take() {
             Some(loaded) => (loaded, false),
-            None => (self.store.load::<A>(id).await?, true),
+            None => match self.store.load::<A>(id).await {
+                Ok(loaded) => (loaded, true),
+                Err(err) => return answer_all(batch, &err),
+            },
         };
-        // Events read by this call: all of a fresh load, only catch-ups of a cached one.
+        // Events read for this batch: all of a fresh load, only catch-ups of a cached one.
         let read_before = if fresh { 0 } else { loaded.events_read };
-        let metadata = metadata.to_map();
         for attempt in 1..=self.options.max_attempts {
             let mut candidate = loaded.aggregate.clone();
-            let sink = EventSink::default();
-            if let Err(rejection) = candidate.handle(command.clone(), &self.services, &sink).await {
-                // A rejection from cached state may come from a write made by
-                // another process since; decide on fresh state before refusing.
-                if !fresh {
-                    let before = loaded.sequence;
-                    self.store.catch_up(id, &mut loaded).await?;
-                    fresh = true;
-                    if loaded.sequence != before {
-                        continue;
-                    }
+            let mut decided = Vec::with_capacity(batch.len());
+            for queued in &batch {
+                let sink = EventSink::default();
+                match candidate.handle(queued.command.clone(), &self.services, &sink).await {
+                    Ok(()) => decided.push(Ok(sink.collect().await)),
+                    Err(rejection) => decided.push(Err(rejection)),
                 }
-                *cached = Some(loaded);
-                return Err(CommandError::Rejected(rejection));
             }
-            let events = sink.collect().await;
-            match self.store.commit(id, loaded.sequence, &candidate, events, &metadata).await {
+            // A rejection from cached state may come from a write made by
+            // another process since; decide on fresh state before refusing.
+            if !fresh && decided.iter().any(Result::is_err) {
+                let before = loaded.sequence;
+                if let Err(err) = self.store.catch_up(id, &mut loaded).await {
+                    return answer_all(batch, &err);
+                }
+                fresh = true;
+                if loaded.sequence != before {
+                    continue;
+                }
+            }
+            let to_commit: Vec<_> = decided
+                .iter()
+                .zip(&batch)
+                .filter_map(|(events, queued)| Some((events.as_ref().ok()?.clone(), queued.metadata.clone())))
+                .collect();
+            match self.store.commit_batch(id, loaded.sequence, &candidate, to_commit).await {
                 Ok(envelopes) => {
-                    if !envelopes.is_empty() {
+                    let count: usize = envelopes.iter().map(Vec::len).sum();
+                    if count > 0 {
                         self.wake.notify();
                     }
-                    loaded.sequence += envelopes.len();
+                    let base = loaded.sequence;
+                    loaded.sequence += count;
                     loaded.aggregate = candidate;
-                    let executed = Executed {
-                        sequence: loaded.sequence,
-                        replayed: loaded.events_read - read_before,
-                        read: read(&loaded.aggregate),
-                        events: envelopes,
-                    };
+                    let replayed = loaded.events_read - read_before;
+                    let shared = Arc::new(loaded.aggregate.clone());
                     *cached = Some(loaded);
-                    return Ok(executed);
+                    let mut envelopes = envelopes.into_iter();
+                    let mut sequence = base;
+                    for (decision, queued) in decided.into_iter().zip(batch) {
+                        let result = match decision {
+                            Ok(_) => {
+                                let events = envelopes.next().unwrap_or_default();
+                                sequence += events.len();
+                                Ok(Committed { events, sequence, replayed, aggregate: shared.clone() })
+                            }
+                            Err(rejection) => Err(CommandError::Rejected(rejection)),
+                        };
+                        let _ = queued.reply.send(result);
+                    }
+                    return;
                 }
                 Err(StoreError::Conflict) => {
                     metrics::counter!("ciphertalk_command_conflicts_total", "aggregate" => A::TYPE)
                         .increment(1);
-                    self.store.catch_up(id, &mut loaded).await?;
+                    if let Err(err) = self.store.catch_up(id, &mut loaded).await {
+                        return answer_all(batch, &err);
+                    }
                     fresh = true;
                     // Jitter so that writers in several processes stop colliding.
                     let ceiling = 2u64 << attempt.min(6);
                     tokio::time::sleep(Duration::from_micros(fastrand::u64(0..ceiling * 100))).await;
                 }
-                Err(other) => return Err(other.into()),
+                Err(err) => return answer_all(batch, &err),
             }
         }
         *cached = Some(loaded);
-        Err(CommandError::Conflict { attempts: self.options.max_attempts })
+        for queued in batch {
+            let _ = queued.reply.send(Err(CommandError::Conflict { attempts: self.options.max_attempts }));
+        }
     }
 
     /// The lock and cached state of one aggregate. When the cache is full, the
@@ -200,7 +305,10 @@ where
         if slots.len() >= self.options.cache_capacity {
             slots.retain(|_, slot| Arc::strong_count(slot) > 1);
         }
-        let slot = Slot::<A>::default();
+        let slot = Arc::new(AggregateSlot {
+            state: tokio::sync::Mutex::new(None),
+            queue: Mutex::new(VecDeque::new()),
+        });
         slots.insert(id.to_owned(), slot.clone());
         slot
     }

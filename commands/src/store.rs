@@ -32,6 +32,9 @@ impl<A: Default> Default for Loaded<A> {
     }
 }
 
+/// The events one command produced, with the metadata to store them with.
+pub type CommandEvents<A> = (Vec<<A as Aggregate>::Event>, HashMap<String, String>);
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// Another writer appended to the aggregate first.
@@ -43,6 +46,9 @@ pub enum StoreError {
     Persistence(PersistenceError),
     #[error("stored {what} of {aggregate} {id} cannot be read: {source}")]
     Corrupt { what: &'static str, aggregate: &'static str, id: String, source: serde_json::Error },
+    /// The group commit this command was part of failed for another reason.
+    #[error("the commit this command was part of failed: {0}")]
+    Batch(String),
     #[error("{aggregate} {id}: expected event {expected}, found {found}")]
     Gap { aggregate: &'static str, id: String, expected: usize, found: usize },
 }
@@ -141,26 +147,51 @@ impl AggregateStore {
         events: Vec<A::Event>,
         metadata: &HashMap<String, String>,
     ) -> Result<Vec<EventEnvelope<A>>, StoreError> {
-        if events.is_empty() {
-            return Ok(Vec::new());
-        }
-        let envelopes: Vec<EventEnvelope<A>> = events
+        let mut committed =
+            self.commit_batch(id, base_sequence, after, vec![(events, metadata.clone())]).await?;
+        Ok(committed.pop().unwrap_or_default())
+    }
+
+    /// Appends the events of several commands, each with its own metadata, in
+    /// one transaction (group commit: one fsync for the lot). Returns each
+    /// command's envelopes, in order.
+    pub async fn commit_batch<A: Aggregate>(
+        &self,
+        id: &str,
+        base_sequence: usize,
+        after: &A,
+        commands: Vec<CommandEvents<A>>,
+    ) -> Result<Vec<Vec<EventEnvelope<A>>>, StoreError> {
+        let mut next = base_sequence;
+        let envelopes: Vec<Vec<EventEnvelope<A>>> = commands
             .into_iter()
-            .enumerate()
-            .map(|(i, payload)| EventEnvelope {
-                aggregate_id: id.to_owned(),
-                sequence: base_sequence + i + 1,
-                payload,
-                metadata: metadata.clone(),
+            .map(|(events, metadata)| {
+                events
+                    .into_iter()
+                    .map(|payload| {
+                        next += 1;
+                        EventEnvelope {
+                            aggregate_id: id.to_owned(),
+                            sequence: next,
+                            payload,
+                            metadata: metadata.clone(),
+                        }
+                    })
+                    .collect()
             })
             .collect();
-        let serialized =
-            envelopes.iter().map(SerializedEvent::try_from).collect::<Result<Vec<_>, PersistenceError>>()?;
+        if next == base_sequence {
+            return Ok(envelopes);
+        }
+        let serialized = envelopes
+            .iter()
+            .flatten()
+            .map(SerializedEvent::try_from)
+            .collect::<Result<Vec<_>, PersistenceError>>()?;
         self.repo.persist::<A>(&serialized, None).await?;
 
-        let last = base_sequence + envelopes.len();
-        if last / self.snapshot_every > base_sequence / self.snapshot_every
-            && let Err(err) = self.save_snapshot(id, last, after).await
+        if next / self.snapshot_every > base_sequence / self.snapshot_every
+            && let Err(err) = self.save_snapshot(id, next, after).await
         {
             tracing::warn!(aggregate = A::TYPE, id, error = %err, "snapshot not saved; loads replay more events");
         }

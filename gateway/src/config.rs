@@ -89,6 +89,7 @@ pub struct WriteConfig {
     pub snapshot_every: usize,
     pub command_attempts: u32,
     pub aggregate_cache: usize,
+    pub max_batch: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -283,7 +284,7 @@ impl Default for StreamsConfig {
 
 impl Default for WriteConfig {
     fn default() -> Self {
-        Self { snapshot_every: 100, command_attempts: 10, aggregate_cache: 10_000 }
+        Self { snapshot_every: 100, command_attempts: 10, aggregate_cache: 10_000, max_batch: 64 }
     }
 }
 
@@ -385,6 +386,7 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "write.aggregate_cache",
         "aggregates kept loaded in memory (default 10000)",
     ),
+    ("CIPHERTALK_COMMAND_MAX_BATCH", "write.max_batch", "most commands on one aggregate per group commit (default 64)"),
     ("CIPHERTALK_RELAY_BATCH_SIZE", "relay.batch_size", "events per relay round (default 1000)"),
     ("CIPHERTALK_RELAY_IDLE_POLL_MS", "relay.idle_poll_ms", "relay poll when idle (default 200)"),
     ("CIPHERTALK_PROJECTIONS_RUN", "projections.run", "run the projectors in this process (default true)"),
@@ -534,7 +536,7 @@ impl Config {
         if self.streams.replicas == 0 || self.streams.replicas > 5 {
             return Err(invalid("streams.replicas", "must be 1 to 5"));
         }
-        if self.write.snapshot_every == 0 || self.write.command_attempts == 0 {
+        if self.write.snapshot_every == 0 || self.write.command_attempts == 0 || self.write.max_batch == 0 {
             return Err(invalid("write", "snapshot_every and command_attempts must be positive"));
         }
         if self.projections.batch_size == 0 {

@@ -102,6 +102,7 @@ impl Server {
                 service: ServiceOptions {
                     max_attempts: config.write.command_attempts,
                     cache_capacity: config.write.aggregate_cache,
+                    max_batch: config.write.max_batch,
                 },
             },
         ));
