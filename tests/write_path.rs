@@ -470,3 +470,55 @@ async fn a_transaction_that_commits_late_is_not_skipped_by_the_relay() {
     assert_eq!(order, ["probe", "room"], "commit order by transaction, nothing skipped");
     rig.stop_relay().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commands_queued_on_a_busy_room_are_committed_together_and_each_gets_its_own_answer() {
+    let rig = Rig::new(100).await;
+    let (room, owner) = (room_id(), user());
+    let members: Vec<UserId> = (0..40).map(|_| user()).collect();
+    rig.write
+        .rooms
+        .execute(&room.to_string(), create_group(room, owner, members.clone()), &meta(owner))
+        .await
+        .unwrap();
+    let outsiders: Vec<UserId> = (0..10).map(|_| user()).collect();
+
+    let sends = members.iter().chain(&outsiders).map(|sender| {
+        let (write, sender) = (rig.write.clone(), *sender);
+        tokio::spawn(async move {
+            (sender, write.rooms.execute(&room.to_string(), send(sender, 1), &meta(sender)).await)
+        })
+    });
+    let mut seqs = Vec::new();
+    for task in sends.collect::<Vec<_>>() {
+        let (sender, result) = task.await.unwrap();
+        match result {
+            Ok(done) => {
+                assert!(members.contains(&sender));
+                let [event] = done.events.as_slice() else { panic!("one event per send") };
+                // Each command keeps its own metadata inside a shared commit.
+                assert_eq!(event.metadata["actor_id"], sender.to_string());
+                let RoomEvent::MessageSent { seq, sender_id, .. } = &event.payload else { panic!() };
+                assert_eq!(*sender_id, sender);
+                assert_eq!(done.sequence, event.sequence);
+                seqs.push(*seq);
+            }
+            Err(CommandError::Rejected(err)) => {
+                assert!(outsiders.contains(&sender));
+                assert_eq!(err.code(), "not_a_member");
+            }
+            Err(other) => panic!("unexpected {other}"),
+        }
+    }
+    seqs.sort_unstable();
+    assert_eq!(seqs, (1..=40).collect::<Vec<_>>());
+    let stored: Vec<(i64, String)> = sqlx::query_as(
+        "SELECT sequence, metadata ->> 'actor_id' FROM events WHERE aggregate_id = $1 ORDER BY sequence",
+    )
+    .bind(room.to_string())
+    .fetch_all(&rig.db.pool)
+    .await
+    .unwrap();
+    assert_eq!(stored.len(), 41);
+    assert!(stored.iter().skip(1).all(|(_, actor)| members.iter().any(|m| m.to_string() == *actor)));
+}
