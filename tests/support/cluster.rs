@@ -10,8 +10,9 @@ struct Cluster {
     admin_url: String,
 }
 
-/// Held for the `atexit` hook, which stops the server and removes its folder.
-static RUNNING: Mutex<Option<(EmbeddedPostgres, tempfile::TempDir)>> = Mutex::new(None);
+/// Held for the `atexit` hook, which stops the server and removes its folder
+/// and the process's working folder.
+static RUNNING: Mutex<Option<(EmbeddedPostgres, tempfile::TempDir, tempfile::TempDir)>> = Mutex::new(None);
 static CLUSTER: OnceLock<Cluster> = OnceLock::new();
 
 /// URL of the cluster's `postgres` database, starting the cluster on first use.
@@ -20,6 +21,11 @@ pub fn postgres_admin_url() -> String {
 }
 
 fn start() -> Cluster {
+    // In-process servers keep generated secrets under the default `./data`:
+    // run the test process in a folder of its own so nothing lands in the
+    // source tree, and the folder goes with the cluster at exit.
+    let workdir = super::temp_dir("cwd");
+    std::env::set_current_dir(workdir.path()).unwrap();
     let (sender, receiver) = std::sync::mpsc::channel();
     // The kernel signals a child when the *thread* that spawned it exits, so the
     // cluster is spawned by a thread that lives as long as the process.
@@ -40,7 +46,7 @@ fn start() -> Cluster {
             match postgres {
                 Ok(postgres) => {
                     let url = postgres.url();
-                    *RUNNING.lock().unwrap() = Some((postgres, dir));
+                    *RUNNING.lock().unwrap() = Some((postgres, dir, workdir));
                     // SAFETY: registers a plain extern "C" function without captures.
                     unsafe { libc::atexit(stop_at_exit) };
                     sender.send(Ok(url)).unwrap();
@@ -60,9 +66,10 @@ fn start() -> Cluster {
 
 extern "C" fn stop_at_exit() {
     if let Ok(mut running) = RUNNING.lock()
-        && let Some((mut postgres, dir)) = running.take()
+        && let Some((mut postgres, dir, workdir)) = running.take()
     {
         let _ = postgres.stop();
         drop(dir);
+        drop(workdir);
     }
 }
