@@ -386,7 +386,11 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "write.aggregate_cache",
         "aggregates kept loaded in memory (default 10000)",
     ),
-    ("CIPHERTALK_COMMAND_MAX_BATCH", "write.max_batch", "most commands on one aggregate per group commit (default 64)"),
+    (
+        "CIPHERTALK_COMMAND_MAX_BATCH",
+        "write.max_batch",
+        "most commands on one aggregate per group commit (default 64)",
+    ),
     ("CIPHERTALK_RELAY_BATCH_SIZE", "relay.batch_size", "events per relay round (default 1000)"),
     ("CIPHERTALK_RELAY_IDLE_POLL_MS", "relay.idle_poll_ms", "relay poll when idle (default 200)"),
     ("CIPHERTALK_PROJECTIONS_RUN", "projections.run", "run the projectors in this process (default true)"),

@@ -5,6 +5,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod db;
+pub mod directory;
 pub mod embedded;
 pub mod http;
 pub mod infra;

@@ -127,7 +127,8 @@ impl Server {
             ));
         }
 
-        let auth = crate::auth::Auth::new(config)?;
+        let auth = crate::auth::Auth::new(config, pool.clone())?;
+        tasks.push(tokio::spawn(crate::auth::sweep(pool.clone(), shutdown.child_token())));
         let state = AppState {
             config: Arc::new(config.clone()),
             db: pool,

@@ -11,6 +11,21 @@ use ciphertalk_commands::CommandError;
 use ciphertalk_domain::{DomainError, ErrorKind};
 use serde_json::{Value, json};
 
+/// The error answer's shape, for the OpenAPI document.
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ErrorDetail {
+    /// Stable snake_case code, e.g. `invalid_credentials`.
+    pub code: String,
+    pub message: String,
+    #[schema(value_type = Object)]
+    pub details: Value,
+}
+
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,

@@ -1,10 +1,14 @@
 //! The HTTP surface: one module per route group, assembled here with the
 //! layers every request passes through (request id, tracing, metrics, limits).
 
+pub mod auth;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod keys;
 pub mod metrics;
+pub mod openapi;
+pub mod users;
 
 use std::time::Duration;
 
@@ -22,6 +26,11 @@ pub use extract::{ApiJson, AuthUser, ClientIp};
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
+/// The request id the request-id layer put on the request, for event metadata.
+pub fn request_id(headers: &axum::http::HeaderMap) -> Option<String> {
+    headers.get(REQUEST_ID).and_then(|value| value.to_str().ok()).map(str::to_owned)
+}
+
 pub fn router(state: AppState) -> Router {
     let http = &state.config.http;
     let trace = TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
@@ -37,6 +46,10 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/health", get(health::health))
         .route("/metrics", get(metrics::render))
+        .merge(auth::router())
+        .merge(keys::router())
+        .merge(users::router())
+        .merge(openapi::router())
         .fallback(error::fallback)
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(RequestBodyLimitLayer::new(http.max_body_bytes))

@@ -1,0 +1,156 @@
+//! Creating accounts: the credential row (email or phone -> user id) and the
+//! `RegisterUser` command, made to succeed or fail together.
+//!
+//! The credential insert runs in a transaction that stays open while the
+//! command commits: a concurrent registration of the same email waits on the
+//! unique index and then sees the conflict, and a failed (or crashed)
+//! command rolls the credential back. The one window left, a crash after the
+//! command but before the credential commits, leaves a user nobody can log
+//! into, never two accounts behind one email.
+
+use chrono::Utc;
+use ciphertalk_commands::{CommandError, CommandMetadata, WriteModel};
+use ciphertalk_domain::user::{Account, User, UserCommand};
+use ciphertalk_domain::values::{DisplayName, Email, PhoneNumber};
+use ciphertalk_domain::{DomainError, UserId};
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use crate::directory;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AccountError {
+    #[error("this email is already registered")]
+    EmailTaken,
+    #[error(transparent)]
+    Command(#[from] CommandError<DomainError>),
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+}
+
+/// What login needs to know about an email's account.
+#[derive(Debug)]
+pub struct EmailCredential {
+    pub user_id: UserId,
+    pub password_hash: Option<String>,
+}
+
+pub async fn find_by_email(pool: &PgPool, email: &Email) -> Result<Option<EmailCredential>, sqlx::Error> {
+    let row: Option<(Uuid, Option<String>)> =
+        sqlx::query_as("SELECT user_id, password_hash FROM credentials WHERE email = $1")
+            .bind(email.as_str())
+            .fetch_optional(pool)
+            .await?;
+    Ok(row.map(|(id, password_hash)| EmailCredential { user_id: UserId::from_uuid(id), password_hash }))
+}
+
+async fn register(
+    write: &WriteModel,
+    meta: &CommandMetadata,
+    user_id: UserId,
+    email: Option<Email>,
+    phone: Option<PhoneNumber>,
+    display_name: DisplayName,
+) -> Result<Account, CommandError<DomainError>> {
+    let command = UserCommand::RegisterUser { user_id, email, phone, display_name, at: Utc::now() };
+    let executed = write
+        .users
+        .execute_and_read(&user_id.to_string(), command, meta, |user: &User| user.account().cloned())
+        .await?;
+    executed.read.ok_or(CommandError::Rejected(DomainError::NotFound))
+}
+
+/// Registers an email account with an already computed password hash.
+pub async fn register_email(
+    pool: &PgPool,
+    write: &WriteModel,
+    request_id: Option<String>,
+    email: Email,
+    password_hash: String,
+    display_name: DisplayName,
+) -> Result<Account, AccountError> {
+    let user_id = UserId::new_v7();
+    let mut tx = pool.begin().await?;
+    let inserted = sqlx::query(
+        "INSERT INTO credentials (user_id, email, password_hash) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+    )
+    .bind(user_id.as_uuid())
+    .bind(email.as_str())
+    .bind(password_hash)
+    .execute(&mut *tx)
+    .await?;
+    if inserted.rows_affected() == 0 {
+        return Err(AccountError::EmailTaken);
+    }
+    let meta = CommandMetadata::new(user_id.to_string(), request_id);
+    let account = register(write, &meta, user_id, Some(email), None, display_name).await?;
+    tx.commit().await?;
+    directory::upsert(pool, &account).await?;
+    Ok(account)
+}
+
+/// The account of a verified phone number, created on its first login.
+pub async fn find_or_register_phone(
+    pool: &PgPool,
+    write: &WriteModel,
+    request_id: Option<String>,
+    phone: PhoneNumber,
+) -> Result<UserId, AccountError> {
+    let find = || async {
+        sqlx::query_scalar::<_, Uuid>("SELECT user_id FROM credentials WHERE phone = $1")
+            .bind(phone.as_str())
+            .fetch_optional(pool)
+            .await
+    };
+    if let Some(id) = find().await? {
+        return Ok(UserId::from_uuid(id));
+    }
+    let user_id = UserId::new_v7();
+    let mut tx = pool.begin().await?;
+    let inserted =
+        sqlx::query("INSERT INTO credentials (user_id, phone) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(user_id.as_uuid())
+            .bind(phone.as_str())
+            .execute(&mut *tx)
+            .await?;
+    if inserted.rows_affected() == 0 {
+        // A concurrent first login of the same number won: use its account.
+        drop(tx);
+        return find()
+            .await?
+            .map(UserId::from_uuid)
+            .ok_or(AccountError::Command(CommandError::Conflict { attempts: 1 }));
+    }
+    // Phone sign-ups carry no name yet; the last digits tell a user's own
+    // devices apart until they set one.
+    let digits = &phone.as_str()[phone.as_str().len().saturating_sub(4)..];
+    let display_name = DisplayName::parse(&format!("User {digits}"))
+        .map_err(|e| CommandError::Rejected(DomainError::Invalid(e)))?;
+    let meta = CommandMetadata::new(user_id.to_string(), request_id);
+    let account = register(write, &meta, user_id, None, Some(phone.clone()), display_name).await?;
+    tx.commit().await?;
+    directory::upsert(pool, &account).await?;
+    Ok(user_id)
+}
+
+/// Loads a user and, if their email is in `CIPHERTALK_ADMINS`, makes them an
+/// instance admin. Returns the account and whether they are an admin; `None`
+/// when the user is not registered.
+pub async fn load_for_login(
+    write: &WriteModel,
+    admins: &[String],
+    request_id: Option<String>,
+    user_id: UserId,
+) -> Result<Option<(Account, bool)>, CommandError<DomainError>> {
+    let loaded = write.users.load(&user_id.to_string()).await.map_err(CommandError::Store)?;
+    let Some(account) = loaded.aggregate.account().cloned() else { return Ok(None) };
+    let mut is_admin = loaded.aggregate.is_admin();
+    let named = account.email.as_ref().is_some_and(|email| admins.iter().any(|a| a == email.as_str()));
+    if named && !is_admin {
+        let meta = CommandMetadata::new("system:config-admins", request_id);
+        let command = UserCommand::GrantAdmin { by: None, at: Utc::now() };
+        is_admin =
+            write.users.execute_and_read(&user_id.to_string(), command, &meta, User::is_admin).await?.read;
+    }
+    Ok(Some((account, is_admin)))
+}

@@ -1,0 +1,145 @@
+//! Refresh tokens: 256 random bits, stored only as SHA-256 hashes, grouped in
+//! families (one per login). Every use spends the token and issues the next
+//! one of its family; a spent token presented again means it was copied, so
+//! the whole family is revoked (its current holder, thief or owner, must log
+//! in again).
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ciphertalk_domain::UserId;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use super::{random_bytes, sha256};
+
+#[derive(Debug, thiserror::Error)]
+pub enum RefreshError {
+    /// Unknown, expired, spent or revoked: the client must log in again.
+    #[error("the refresh token is not valid")]
+    Invalid,
+    #[error(transparent)]
+    Database(#[from] sqlx::Error),
+    #[error(transparent)]
+    Random(#[from] std::io::Error),
+}
+
+/// A freshly issued refresh token (the only time it exists in clear).
+#[derive(Debug)]
+pub struct Issued {
+    pub token: String,
+    pub family_id: Uuid,
+    pub user_id: UserId,
+}
+
+#[derive(Debug, Clone)]
+pub struct RefreshTokens {
+    pool: PgPool,
+    ttl: Duration,
+}
+
+fn hash(token: &str) -> Vec<u8> {
+    sha256(&[b"refresh:", token.as_bytes()])
+}
+
+impl RefreshTokens {
+    pub fn new(pool: PgPool, ttl: Duration) -> Self {
+        Self { pool, ttl }
+    }
+
+    /// Starts a new family (a login) with its first token.
+    pub async fn start(&self, user_id: UserId) -> Result<Issued, RefreshError> {
+        let family_id = Uuid::new_v4();
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("INSERT INTO refresh_families (family_id, user_id) VALUES ($1, $2)")
+            .bind(family_id)
+            .bind(user_id.as_uuid())
+            .execute(&mut *tx)
+            .await?;
+        let token = self.insert(&mut tx, family_id, user_id).await?;
+        tx.commit().await?;
+        Ok(Issued { token, family_id, user_id })
+    }
+
+    async fn insert(
+        &self,
+        tx: &mut sqlx::PgConnection,
+        family_id: Uuid,
+        user_id: UserId,
+    ) -> Result<String, RefreshError> {
+        let token = URL_SAFE_NO_PAD.encode(random_bytes::<32>()?);
+        let ttl_secs = i64::try_from(self.ttl.as_secs()).unwrap_or(i64::MAX / 2);
+        sqlx::query(
+            "INSERT INTO refresh_tokens (token_hash, family_id, user_id, expires_at)
+             VALUES ($1, $2, $3, now() + make_interval(secs => $4))",
+        )
+        .bind(hash(&token))
+        .bind(family_id)
+        .bind(user_id.as_uuid())
+        .bind(ttl_secs as f64)
+        .execute(tx)
+        .await?;
+        Ok(token)
+    }
+
+    /// The family a token belongs to, if it is known at all (for per-session rate limits).
+    pub async fn family_of(&self, token: &str) -> Result<Option<Uuid>, RefreshError> {
+        Ok(sqlx::query_scalar("SELECT family_id FROM refresh_tokens WHERE token_hash = $1")
+            .bind(hash(token))
+            .fetch_optional(&self.pool)
+            .await?)
+    }
+
+    /// Spends `token` and issues its successor. The spend is one conditional
+    /// UPDATE, so of two concurrent uses exactly one wins; the other is a reuse.
+    pub async fn rotate(&self, token: &str) -> Result<Issued, RefreshError> {
+        let token_hash = hash(token);
+        let mut tx = self.pool.begin().await?;
+        let spent: Option<(Uuid, Uuid)> = sqlx::query_as(
+            "UPDATE refresh_tokens t SET spent_at = now()
+             FROM refresh_families f
+             WHERE t.token_hash = $1 AND t.spent_at IS NULL AND t.expires_at > now()
+               AND f.family_id = t.family_id AND f.revoked_at IS NULL
+             RETURNING t.family_id, t.user_id",
+        )
+        .bind(&token_hash)
+        .fetch_optional(&mut *tx)
+        .await?;
+        let Some((family_id, user_id)) = spent else {
+            drop(tx);
+            // Presented again after being spent: revoke the family (theft detection).
+            let revoked = sqlx::query(
+                "UPDATE refresh_families SET revoked_at = COALESCE(revoked_at, now())
+                 WHERE family_id = (SELECT family_id FROM refresh_tokens
+                                    WHERE token_hash = $1 AND spent_at IS NOT NULL)",
+            )
+            .bind(&token_hash)
+            .execute(&self.pool)
+            .await?;
+            if revoked.rows_affected() > 0 {
+                tracing::warn!("a spent refresh token was presented again; its family is revoked");
+                metrics::counter!("ciphertalk_auth_refresh_reuse_total").increment(1);
+            }
+            return Err(RefreshError::Invalid);
+        };
+        let user_id = UserId::from_uuid(user_id);
+        let next = self.insert(&mut tx, family_id, user_id).await?;
+        tx.commit().await?;
+        Ok(Issued { token: next, family_id, user_id })
+    }
+
+    /// Ends the session `token` belongs to, if it is `user_id`'s.
+    pub async fn revoke(&self, token: &str, user_id: UserId) -> Result<(), RefreshError> {
+        sqlx::query(
+            "UPDATE refresh_families SET revoked_at = COALESCE(revoked_at, now())
+             WHERE user_id = $2
+               AND family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $1)",
+        )
+        .bind(hash(token))
+        .bind(user_id.as_uuid())
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}

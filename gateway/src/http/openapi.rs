@@ -1,0 +1,55 @@
+//! `GET /v1/openapi.json`: the OpenAPI document, generated from the handlers'
+//! `#[utoipa::path]` annotations and the request/response types. A route
+//! group joins by adding its handlers to `paths(...)` below.
+
+use axum::Json;
+use axum::routing::get;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::state::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "CipherTalk API", version = "1", description = "End-to-end-encrypted chat. Errors: `{\"error\": {\"code\", \"message\", \"details\"}}`."),
+    paths(
+        super::auth::register,
+        super::auth::login,
+        super::auth::refresh,
+        super::auth::logout,
+        super::auth::me,
+        super::auth::phone_start,
+        super::auth::phone_verify,
+        super::auth::ws_ticket,
+        super::keys::publish,
+        super::keys::add_one_time,
+        super::keys::count,
+        super::keys::bundle,
+        super::users::get_user,
+        super::users::update_me,
+        super::users::get_settings,
+        super::users::update_settings,
+        super::users::search,
+    ),
+    modifiers(&BearerAuth),
+    tags((name = "auth"), (name = "keys"), (name = "users"))
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new().scheme(HttpAuthScheme::Bearer).bearer_format("JWT").build(),
+            ),
+        );
+    }
+}
+
+pub fn router() -> axum::Router<AppState> {
+    axum::Router::new().route("/v1/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))
+}
