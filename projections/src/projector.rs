@@ -41,7 +41,9 @@ pub struct ProjectorOptions {
     pub idle: Duration,
     /// How often a standby tries to take over.
     pub standby_poll: Duration,
-    /// JetStream redelivers a message not acknowledged within this time.
+    /// JetStream redelivers a message not acknowledged within this time. Kept
+    /// short: messages a dead leader had pulled are held for this long before
+    /// the next leader receives them (redeliveries of applied ones are skipped).
     pub ack_wait: Duration,
 }
 
@@ -51,7 +53,7 @@ impl Default for ProjectorOptions {
             batch_size: 500,
             idle: Duration::from_secs(1),
             standby_poll: Duration::from_millis(500),
-            ack_wait: Duration::from_secs(30),
+            ack_wait: Duration::from_secs(5),
         }
     }
 }
