@@ -5,6 +5,9 @@
 
 mod auth;
 mod foundation;
+mod messages;
 mod projections;
+mod rooms;
+mod routes;
 mod support;
 mod write_path;

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use ciphertalk_domain::file::File;
 use ciphertalk_domain::report::Report;
-use ciphertalk_domain::room::{Room, RoomServices};
+use ciphertalk_domain::room::{Franker, Room, RoomServices};
 use ciphertalk_domain::upcast::upcasters;
 use ciphertalk_domain::user::User;
 use sqlx::PgPool;
@@ -14,15 +14,28 @@ use crate::relay::RelayWake;
 use crate::service::{CommandService, ServiceOptions};
 use crate::store::AggregateStore;
 
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct WriteOptions {
     pub snapshot_every: usize,
     pub service: ServiceOptions,
+    /// Makes reporting tags for messages sent with a franking commitment;
+    /// without one such sends are refused.
+    pub franker: Option<Arc<dyn Franker>>,
 }
 
 impl Default for WriteOptions {
     fn default() -> Self {
-        Self { snapshot_every: 100, service: ServiceOptions::default() }
+        Self { snapshot_every: 100, service: ServiceOptions::default(), franker: None }
+    }
+}
+
+impl std::fmt::Debug for WriteOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WriteOptions")
+            .field("snapshot_every", &self.snapshot_every)
+            .field("service", &self.service)
+            .field("franker", &self.franker.as_ref().map(|franker| franker.key_id().as_str()))
+            .finish()
     }
 }
 
@@ -37,7 +50,10 @@ pub struct WriteModel {
 impl WriteModel {
     pub fn new(pool: PgPool, wake: RelayWake, options: WriteOptions) -> Self {
         let store = AggregateStore::new(pool, options.snapshot_every, upcasters());
-        let room_services = RoomServices::new(Arc::new(EventStoreLookup::new(store.clone())));
+        let mut room_services = RoomServices::new(Arc::new(EventStoreLookup::new(store.clone())));
+        if let Some(franker) = options.franker {
+            room_services = room_services.with_franker(franker);
+        }
         Self {
             users: CommandService::new(store.clone(), (), wake.clone(), options.service.clone()),
             rooms: CommandService::new(store.clone(), room_services, wake.clone(), options.service.clone()),

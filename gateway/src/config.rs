@@ -60,6 +60,22 @@ pub struct Config {
     pub sms: SmsConfig,
     pub keys: KeysConfig,
     pub rate_limits: RateLimitsConfig,
+    pub messages: MessagesConfig,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MessagesConfig {
+    /// Largest message ciphertext, in decoded bytes.
+    pub max_ciphertext_bytes: usize,
+    /// HMAC key for franking reporting tags; unset = generated into `<data_dir>/franking-key`.
+    pub franking_key: Option<Secret>,
+}
+
+impl Default for MessagesConfig {
+    fn default() -> Self {
+        Self { max_ciphertext_bytes: 64 * 1024, franking_key: None }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -264,6 +280,7 @@ impl Default for Config {
             sms: SmsConfig::default(),
             keys: KeysConfig::default(),
             rate_limits: RateLimitsConfig::default(),
+            messages: MessagesConfig::default(),
         }
     }
 }
@@ -478,6 +495,16 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "rate_limits.phone_verify_per_account",
         "per phone number per window (default 10)",
     ),
+    (
+        "CIPHERTALK_MAX_CIPHERTEXT_BYTES",
+        "messages.max_ciphertext_bytes",
+        "largest message ciphertext in decoded bytes (default 65536)",
+    ),
+    (
+        "CIPHERTALK_FRANKING_KEY",
+        "messages.franking_key",
+        "HMAC key for message reporting tags (>= 32 bytes); unset = generated into <data_dir>/franking-key",
+    ),
 ];
 
 /// Variables that are not settings but are read elsewhere (scripts, tools).
@@ -560,6 +587,12 @@ impl Config {
             || self.auth.max_concurrent_hashes == 0
         {
             return Err(invalid("auth", "lifetimes, attempts and max_concurrent_hashes must be positive"));
+        }
+        if self.messages.franking_key.as_ref().is_some_and(|s| s.expose().len() < 32) {
+            return Err(invalid("messages.franking_key", "must be at least 32 bytes"));
+        }
+        if self.messages.max_ciphertext_bytes == 0 {
+            return Err(invalid("messages.max_ciphertext_bytes", "must be positive"));
         }
         if self.rate_limits.window_secs == 0 {
             return Err(invalid("rate_limits.window_secs", "must be positive"));

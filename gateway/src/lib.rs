@@ -7,6 +7,7 @@ pub mod config;
 pub mod db;
 pub mod directory;
 pub mod embedded;
+pub mod franking;
 pub mod http;
 pub mod infra;
 pub mod projections_cli;

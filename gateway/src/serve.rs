@@ -11,6 +11,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
+use crate::franking::FrankingKey;
 use crate::infra::Infra;
 use crate::state::AppState;
 use crate::{db, http, telemetry};
@@ -94,6 +95,7 @@ impl Server {
 
         let shutdown = CancellationToken::new();
         let wake = RelayWake::with_nats(nats.clone());
+        let franking = Arc::new(FrankingKey::load(config.messages.franking_key.as_ref(), &config.data_dir)?);
         let write = Arc::new(WriteModel::new(
             pool.clone(),
             wake.clone(),
@@ -104,6 +106,7 @@ impl Server {
                     cache_capacity: config.write.aggregate_cache,
                     max_batch: config.write.max_batch,
                 },
+                franker: Some(franking),
             },
         ));
         let relay = Relay::new(

@@ -9,6 +9,7 @@
 //!   folders on drop, also when the test panics.
 
 pub mod binary;
+pub mod chat;
 pub mod cluster;
 
 use std::path::{Path, PathBuf};

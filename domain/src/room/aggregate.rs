@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use super::commands::{DeleteScope, RoomCommand};
 use super::events::{JoinRule, ReceiptKind, Role, RoomEvent, RoomKind};
+use super::franking::FrankingInput;
 use super::services::{MessageFacts, RoomServices};
 use crate::error::DomainError;
 use crate::ids::{FileId, MessageId, RoomId, UserId};
@@ -414,13 +415,33 @@ impl Room {
                 if self.find_client_message(sender, &client_msg_id).is_some() {
                     return Ok(Vec::new());
                 }
-                let franked = [commitment.is_some(), reporting_tag.is_some(), franking_key_id.is_some()];
-                if franked.iter().any(|f| *f) && !franked.iter().all(|f| *f) {
-                    return Err(DomainError::invalid(
-                        "commitment",
-                        "commitment, reporting_tag and franking_key_id come together",
-                    ));
-                }
+                let (reporting_tag, franking_key_id) = match (&commitment, reporting_tag, franking_key_id) {
+                    (None, None, None) => (None, None),
+                    (Some(_), Some(tag), Some(key_id)) => (Some(tag), Some(key_id)),
+                    // The server franks: tag computed here, over the seq this
+                    // very decision assigns, so it can never name another seq.
+                    (Some(commitment), None, None) => {
+                        let franker = services
+                            .franker()
+                            .ok_or(DomainError::Forbidden("this server does not frank messages"))?;
+                        let input = FrankingInput {
+                            message_id,
+                            room_id: room,
+                            sender_id: sender,
+                            seq: self.next_seq(),
+                            sent_at,
+                            franking_key_id: franker.key_id(),
+                            commitment,
+                        };
+                        (Some(franker.tag(&input.encode())), Some(franker.key_id().clone()))
+                    }
+                    _ => {
+                        return Err(DomainError::invalid(
+                            "commitment",
+                            "commitment, reporting_tag and franking_key_id come together",
+                        ));
+                    }
+                };
                 if file_ids.len() > MAX_FILES_PER_MESSAGE {
                     return Err(DomainError::invalid(
                         "file_ids",

@@ -62,9 +62,10 @@ pub enum RoomCommand {
     RemoveMember { actor: UserId, user: UserId, at: DateTime<Utc> },
     /// Send a message. A repeated `(sender, client_msg_id)` within the
     /// idempotency window emits nothing; read the original with
-    /// [`crate::room::Room::find_client_message`]. The franking fields come
-    /// together or not at all; the caller computes `reporting_tag` over
-    /// [`crate::room::Room::next_seq`].
+    /// [`crate::room::Room::find_client_message`]. Franking: either
+    /// `commitment` alone, and the room's [`crate::room::Franker`] makes the
+    /// tag over the seq it assigns, or all three fields (a tag the caller
+    /// computed over [`crate::room::Room::next_seq`]), or none.
     SendMessage {
         message_id: MessageId,
         sender: UserId,

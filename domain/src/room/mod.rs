@@ -16,4 +16,4 @@ pub use aggregate::{
 };
 pub use commands::{DeleteScope, RoomCommand};
 pub use events::{JoinRule, MessageRef, ReceiptKind, Role, RoomEvent, RoomKind};
-pub use services::{MessageFacts, RoomLookup, RoomServices};
+pub use services::{Franker, MessageFacts, RoomLookup, RoomServices};

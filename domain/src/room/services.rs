@@ -1,6 +1,7 @@
 //! What a room needs to know that it does not keep: facts about individual
 //! messages (the room holds no per-message state, so it loads in bounded
-//! time) and block relations (owned by the users' aggregates).
+//! time), block relations (owned by the users' aggregates), and the server's
+//! franking key (a secret the domain may use but never holds).
 
 use std::fmt;
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::LookupError;
 use crate::ids::{MessageId, RoomId, UserId};
+use crate::values::{Base64Bytes, FrankingKeyId};
 
 /// The facts about one message that edit and delete rules need.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,23 +36,49 @@ pub trait RoomLookup: Send + Sync {
     async fn is_blocked(&self, blocker: UserId, blocked: UserId) -> Result<bool, LookupError>;
 }
 
+/// Makes reporting tags: an HMAC under the server's secret franking key over
+/// [`crate::room::franking::FrankingInput::encode`]. The room asks for the tag
+/// while deciding a send, so the tag binds the very `seq` the message gets,
+/// however many sends race for the room.
+pub trait Franker: Send + Sync {
+    /// Names the key, stored with every tag it makes.
+    fn key_id(&self) -> &FrankingKeyId;
+
+    /// The reporting tag over `encoded`.
+    fn tag(&self, encoded: &[u8]) -> Base64Bytes;
+}
+
 /// The services of the room aggregate.
 #[derive(Clone)]
 pub struct RoomServices {
     lookup: Arc<dyn RoomLookup>,
+    franker: Option<Arc<dyn Franker>>,
 }
 
 impl RoomServices {
-    /// Services backed by `lookup`.
+    /// Services backed by `lookup`, without franking.
     #[must_use]
     pub fn new(lookup: Arc<dyn RoomLookup>) -> Self {
-        Self { lookup }
+        Self { lookup, franker: None }
+    }
+
+    /// Also frank messages sent with a commitment.
+    #[must_use]
+    pub fn with_franker(mut self, franker: Arc<dyn Franker>) -> Self {
+        self.franker = Some(franker);
+        self
     }
 
     /// The lookup.
     #[must_use]
     pub fn lookup(&self) -> &dyn RoomLookup {
         self.lookup.as_ref()
+    }
+
+    /// The franker, when the server franks messages.
+    #[must_use]
+    pub fn franker(&self) -> Option<&dyn Franker> {
+        self.franker.as_deref()
     }
 }
 

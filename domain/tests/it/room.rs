@@ -4,12 +4,13 @@ use std::sync::Arc;
 
 use chrono::TimeDelta;
 use ciphertalk_domain::DomainError;
+use ciphertalk_domain::room::franking::FrankingInput;
 use ciphertalk_domain::room::{
-    DeleteScope, EDIT_WINDOW, JoinRule, MAX_FILES_PER_MESSAGE, ReceiptKind, Role, Room, RoomCommand,
+    DeleteScope, EDIT_WINDOW, Franker, JoinRule, MAX_FILES_PER_MESSAGE, ReceiptKind, Role, Room, RoomCommand,
     RoomEvent, RoomKind,
 };
 use ciphertalk_domain::testing::InMemoryRoomLookup;
-use ciphertalk_domain::values::{Commitment, ContentType, RoomDescription};
+use ciphertalk_domain::values::{Base64Bytes, Commitment, ContentType, FrankingKeyId, RoomDescription};
 use cqrs_es::test::{AggregateTestExecutor, TestFramework};
 
 use crate::support::*;
@@ -565,10 +566,67 @@ mod send_message {
     #[test]
     fn franking_fields_come_together() {
         let mut command = send(BOB, 1);
+        if let RoomCommand::SendMessage { commitment, reporting_tag, .. } = &mut command {
+            *commitment = Some(Commitment::from_bytes([1; 32]));
+            *reporting_tag = Some(b64(&[2; 32]));
+        }
+        assert_eq!(given(group()).when(command).inspect_result().unwrap_err().code(), "invalid_value");
+    }
+
+    /// A stand-in key: the "tag" is the encoded input itself, so the test
+    /// can see exactly what was bound.
+    struct EchoFranker(FrankingKeyId);
+
+    impl Franker for EchoFranker {
+        fn key_id(&self) -> &FrankingKeyId {
+            &self.0
+        }
+
+        fn tag(&self, encoded: &[u8]) -> Base64Bytes {
+            b64(encoded)
+        }
+    }
+
+    #[test]
+    fn a_commitment_alone_is_franked_over_the_seq_the_message_gets() {
+        let key_id = FrankingKeyId::parse("fk-test").unwrap();
+        let lookup = InMemoryRoomLookup::new();
+        let services = lookup.services().with_franker(Arc::new(EchoFranker(key_id.clone())));
+        let commitment = Commitment::from_bytes([1; 32]);
+        let mut command = send(ALICE, 2);
+        if let RoomCommand::SendMessage { commitment: c, .. } = &mut command {
+            *c = Some(commitment.clone());
+        }
+        let mut events = group();
+        events.push(sent(BOB, 1, 1));
+        let events =
+            TestFramework::<Room>::with(services).given(events).when(command).inspect_result().unwrap();
+        let [RoomEvent::MessageSent { seq, reporting_tag, franking_key_id, sent_at, message_id, .. }] =
+            events.as_slice()
+        else {
+            panic!("expected one MessageSent");
+        };
+        assert_eq!(*seq, 2);
+        assert_eq!(franking_key_id.as_ref(), Some(&key_id));
+        let expected = FrankingInput {
+            message_id: *message_id,
+            room_id: ROOM,
+            sender_id: ALICE,
+            seq: 2,
+            sent_at: *sent_at,
+            franking_key_id: &key_id,
+            commitment: &commitment,
+        };
+        assert_eq!(reporting_tag.as_ref().unwrap().to_bytes(), expected.encode());
+    }
+
+    #[test]
+    fn a_commitment_alone_is_refused_without_a_franking_key() {
+        let mut command = send(BOB, 1);
         if let RoomCommand::SendMessage { commitment, .. } = &mut command {
             *commitment = Some(Commitment::from_bytes([1; 32]));
         }
-        assert_eq!(given(group()).when(command).inspect_result().unwrap_err().code(), "invalid_value");
+        assert_eq!(given(group()).when(command).inspect_result().unwrap_err().code(), "forbidden");
     }
 
     #[test]

@@ -2,13 +2,17 @@
 //! layers every request passes through (request id, tracing, metrics, limits).
 
 pub mod auth;
+pub mod contacts;
 pub mod error;
 pub mod extract;
 pub mod health;
 pub mod keys;
+pub mod messages;
 pub mod metrics;
 pub mod openapi;
+pub mod rooms;
 pub mod users;
+pub mod write;
 
 use std::time::Duration;
 
@@ -22,7 +26,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::state::AppState;
 
-pub use extract::{ApiJson, AuthUser, ClientIp};
+pub use extract::{ApiJson, ApiPath, ApiQuery, AuthUser, ClientIp};
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -49,6 +53,9 @@ pub fn router(state: AppState) -> Router {
         .merge(auth::router())
         .merge(keys::router())
         .merge(users::router())
+        .merge(rooms::router())
+        .merge(messages::router())
+        .merge(contacts::router())
         .merge(openapi::router())
         .fallback(error::fallback)
         .layer(axum::middleware::from_fn(metrics::track))

@@ -30,9 +30,28 @@ use crate::state::AppState;
         super::users::get_settings,
         super::users::update_settings,
         super::users::search,
+        super::rooms::create,
+        super::rooms::list,
+        super::rooms::show,
+        super::rooms::update,
+        super::rooms::join,
+        super::rooms::leave,
+        super::rooms::put_member,
+        super::rooms::remove_member,
+        super::messages::send,
+        super::messages::list,
+        super::messages::edit,
+        super::messages::delete,
+        super::messages::receipt,
+        super::contacts::list_contacts,
+        super::contacts::add_contact,
+        super::contacts::remove_contact,
+        super::contacts::list_blocks,
+        super::contacts::block,
+        super::contacts::unblock,
     ),
     modifiers(&BearerAuth),
-    tags((name = "auth"), (name = "keys"), (name = "users"))
+    tags((name = "auth"), (name = "keys"), (name = "users"), (name = "rooms"), (name = "messages"), (name = "contacts"))
 )]
 pub struct ApiDoc;
 

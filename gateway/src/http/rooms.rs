@@ -1,0 +1,523 @@
+//! `/v1/rooms`: create (direct rooms deduplicated per pair), list, read,
+//! settings, join, leave and members.
+//!
+//! Writes are commands on the Room aggregate and answer from the committed
+//! aggregate; reads come from the `rooms` read model. Every write waits
+//! (bounded) for the read models before answering, so the caller's next read
+//! reflects it. Rooms the caller is not in are 404, as if they did not exist.
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::IntoResponse;
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use ciphertalk_commands::{CommandError, Executed};
+use ciphertalk_domain::room::{JoinRule, Role, Room, RoomCommand, RoomKind};
+use ciphertalk_domain::values::{RoomDescription, RoomName};
+use ciphertalk_domain::{DomainError, FileId, RoomId, UserId};
+use ciphertalk_projections::{Projection, QueryError, rooms as read};
+use serde::{Deserialize, Deserializer, Serialize};
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::error::{ApiError, ErrorBody};
+use super::write::{all_registered, metadata, now, settle};
+use super::{ApiJson, ApiPath, ApiQuery, AuthUser};
+use crate::state::AppState;
+
+/// Both read models a room command can change.
+pub const ROOM_PROJECTIONS: [Projection; 2] = [Projection::Rooms, Projection::Timeline];
+
+/// Default page size of every list (API.md "Conventions").
+pub const DEFAULT_LIMIT: u32 = 50;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/v1/rooms", post(create).get(list))
+        .route("/v1/rooms/{id}", get(show).patch(update))
+        .route("/v1/rooms/{id}/join", post(join))
+        .route("/v1/rooms/{id}/leave", post(leave))
+        .route("/v1/rooms/{id}/members/{user_id}", put(put_member).delete(remove_member))
+}
+
+/// A room as API.md shows it. `members` on single-room answers, `unread` in
+/// the caller's room list.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RoomJson {
+    pub id: Uuid,
+    /// `direct` or `group`.
+    #[schema(value_type = String, example = "group")]
+    pub kind: RoomKind,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub photo_file_id: Option<Uuid>,
+    /// `open` or `invite`.
+    #[schema(value_type = String, example = "invite")]
+    pub join_rule: JoinRule,
+    pub created_at: DateTime<Utc>,
+    /// Sequence number of the latest message (0 before the first).
+    pub last_seq: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unread: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub members: Option<Vec<MemberJson>>,
+}
+
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MemberJson {
+    pub user_id: Uuid,
+    /// `owner`, `admin` or `member`.
+    #[schema(value_type = String, example = "member")]
+    pub role: Role,
+    pub joined_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RoomPage {
+    pub items: Vec<RoomJson>,
+    /// Pass as `cursor` for the next page; `null` on the last.
+    pub next: Option<String>,
+}
+
+impl RoomJson {
+    fn from_view(view: read::RoomView) -> Self {
+        Self {
+            id: view.id.as_uuid(),
+            kind: view.kind,
+            name: view.name,
+            description: view.description,
+            photo_file_id: view.photo_file_id.map(|id| id.as_uuid()),
+            join_rule: view.join_rule,
+            created_at: view.created_at,
+            last_seq: view.last_seq,
+            unread: view.unread,
+            members: view.members.map(|members| {
+                members
+                    .into_iter()
+                    .map(|m| MemberJson {
+                        user_id: m.user_id.as_uuid(),
+                        role: m.role,
+                        joined_at: m.joined_at,
+                    })
+                    .collect()
+            }),
+        }
+    }
+
+    /// The room as committed, members included (owner first, then by joining).
+    fn from_aggregate(room: &Room) -> Self {
+        let mut members: Vec<_> = room.members().iter().collect();
+        members.sort_by_key(|(id, member)| (member.role != Role::Owner, member.seniority, **id));
+        Self {
+            id: room.id().unwrap_or_default().as_uuid(),
+            kind: room.kind(),
+            name: room.name().map(|name| name.as_str().to_owned()),
+            description: room.description().map(|d| d.as_str().to_owned()),
+            photo_file_id: room.photo_file_id().map(|id| id.as_uuid()),
+            join_rule: room.join_rule(),
+            created_at: room.created_at().unwrap_or_default(),
+            last_seq: room.last_seq(),
+            unread: None,
+            members: Some(
+                members
+                    .into_iter()
+                    .map(|(id, member)| MemberJson {
+                        user_id: id.as_uuid(),
+                        role: member.role,
+                        joined_at: member.joined_at,
+                    })
+                    .collect(),
+            ),
+        }
+    }
+}
+
+/// A refused room command. Not being a member is 404: rooms the caller may
+/// not see do not exist for them.
+pub fn room_error(err: CommandError<DomainError>) -> ApiError {
+    match err {
+        CommandError::Rejected(DomainError::NotAMember | DomainError::RoomNotFound) => ApiError::not_found(),
+        other => other.into(),
+    }
+}
+
+/// Runs a room command and waits for the read models to reflect it.
+async fn execute<R>(
+    state: &AppState,
+    user: &AuthUser,
+    headers: &HeaderMap,
+    room: RoomId,
+    command: RoomCommand,
+    read: impl FnOnce(&Room) -> R,
+) -> Result<Executed<Room, R>, CommandError<DomainError>> {
+    let id = room.to_string();
+    let executed = state.write.rooms.execute_and_read(&id, command, &metadata(user, headers), read).await?;
+    settle(state, &ROOM_PROJECTIONS, &id, executed.sequence).await;
+    Ok(executed)
+}
+
+/// The caller's role in a room from the read model; 404 when not a member.
+pub async fn require_member(state: &AppState, room: RoomId, user: UserId) -> Result<Role, ApiError> {
+    read::role_of(&state.db, room, user)
+        .await
+        .map_err(|err| ApiError::unavailable("the database", err))?
+        .ok_or_else(ApiError::not_found)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateRoomBody {
+    /// `direct` (exactly one other member) or `group`.
+    #[schema(value_type = String, example = "group")]
+    pub kind: RoomKind,
+    #[schema(value_type = Option<String>)]
+    pub name: Option<RoomName>,
+    #[schema(value_type = Option<String>)]
+    pub description: Option<RoomDescription>,
+    /// Groups only: `invite` (default) or `open`.
+    #[schema(value_type = Option<String>)]
+    pub join_rule: Option<JoinRule>,
+    /// The other members (the creator is added as owner).
+    #[serde(default)]
+    #[schema(value_type = Vec<Uuid>)]
+    pub members: Vec<UserId>,
+}
+
+#[utoipa::path(post, path = "/v1/rooms", tag = "rooms", security(("bearer" = [])), request_body = CreateRoomBody,
+    responses((status = 201, body = RoomJson, description = "created; the creator is owner"),
+        (status = 200, body = RoomJson, description = "the existing direct room of this pair"),
+        (status = 403, description = "blocked", body = ErrorBody),
+        (status = 404, description = "a member is not a registered user", body = ErrorBody),
+        (status = 422, description = "invalid_value", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(user_id = %user.user_id))]
+pub async fn create(
+    State(state): State<AppState>,
+    user: AuthUser,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<CreateRoomBody>,
+) -> Result<impl IntoResponse, ApiError> {
+    let mut seen = std::collections::HashSet::from([user.user_id]);
+    let others: Vec<UserId> = body.members.iter().copied().filter(|id| seen.insert(*id)).collect();
+    if !all_registered(&state, &others).await? {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "user_not_found",
+            "a member is not a registered user",
+        ));
+    }
+    let room_id = match body.kind {
+        RoomKind::Group => RoomId::new_v7(),
+        RoomKind::Direct => {
+            let [other] = others.as_slice() else {
+                return Err(
+                    DomainError::invalid("members", "a direct room has exactly one other member").into()
+                );
+            };
+            if blocked_either_way(&state, user.user_id, *other).await? {
+                return Err(DomainError::Blocked.into());
+            }
+            claim_direct_room(&state, user.user_id, *other).await?
+        }
+    };
+    let command = RoomCommand::CreateRoom {
+        room_id,
+        kind: body.kind,
+        name: body.name,
+        description: body.description,
+        join_rule: body.join_rule.unwrap_or_default(),
+        creator: user.user_id,
+        members: others,
+        at: now(),
+    };
+    match execute(&state, &user, &headers, room_id, command, RoomJson::from_aggregate).await {
+        Ok(executed) => Ok((StatusCode::CREATED, Json(executed.read))),
+        // Someone (either of the pair) created this direct room first: it is the answer.
+        Err(CommandError::Rejected(DomainError::AlreadyExists)) if body.kind == RoomKind::Direct => {
+            let loaded = state
+                .write
+                .rooms
+                .load(&room_id.to_string())
+                .await
+                .map_err(|err| ApiError::unavailable("the event store", err))?;
+            settle(&state, &ROOM_PROJECTIONS, &room_id.to_string(), loaded.sequence).await;
+            Ok((StatusCode::OK, Json(RoomJson::from_aggregate(&loaded.aggregate))))
+        }
+        Err(err) => Err(room_error(err)),
+    }
+}
+
+/// Whether either user blocked the other, from their aggregates (always current).
+async fn blocked_either_way(state: &AppState, a: UserId, b: UserId) -> Result<bool, ApiError> {
+    for (blocker, blocked) in [(a, b), (b, a)] {
+        let loaded = state
+            .write
+            .users
+            .load(&blocker.to_string())
+            .await
+            .map_err(|err| ApiError::unavailable("the event store", err))?;
+        if loaded.aggregate.has_blocked(blocked) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// The id of the pair's direct room: claimed now, or claimed before (by
+/// either side). The claim commits before the room is created, so racing
+/// requests agree on one id and all but one CreateRoom find it exists; a
+/// claim whose creation failed is simply created by the next request.
+async fn claim_direct_room(state: &AppState, a: UserId, b: UserId) -> Result<RoomId, ApiError> {
+    let (low, high) = if a < b { (a, b) } else { (b, a) };
+    let room: Uuid = sqlx::query_scalar(
+        "WITH claimed AS (
+             INSERT INTO direct_rooms (user_a, user_b, room_id) VALUES ($1, $2, $3)
+             ON CONFLICT (user_a, user_b) DO NOTHING RETURNING room_id)
+         SELECT room_id FROM claimed
+         UNION ALL SELECT room_id FROM direct_rooms WHERE user_a = $1 AND user_b = $2
+         LIMIT 1",
+    )
+    .bind(low.as_uuid())
+    .bind(high.as_uuid())
+    .bind(RoomId::new_v7().as_uuid())
+    .fetch_one(&state.db)
+    .await
+    .map_err(|err| ApiError::unavailable("the database", err))?;
+    Ok(RoomId::from_uuid(room))
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct ListQuery {
+    /// Page size, default 50, at most 200.
+    pub limit: Option<u32>,
+    /// The `next` of the previous page.
+    pub cursor: Option<String>,
+}
+
+#[utoipa::path(get, path = "/v1/rooms", tag = "rooms", security(("bearer" = [])), params(ListQuery),
+    responses((status = 200, body = RoomPage, description = "my rooms, most recent activity first"),
+        (status = 400, description = "bad_cursor", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(user_id = %user.user_id))]
+pub async fn list(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiQuery(query): ApiQuery<ListQuery>,
+) -> Result<Json<RoomPage>, ApiError> {
+    let page = read::list_for_user(
+        &state.db,
+        user.user_id,
+        query.limit.unwrap_or(DEFAULT_LIMIT),
+        query.cursor.as_deref(),
+    )
+    .await
+    .map_err(|err| match err {
+        QueryError::BadCursor => {
+            ApiError::new(StatusCode::BAD_REQUEST, "bad_cursor", "the cursor is not valid")
+        }
+        QueryError::Database(err) => ApiError::unavailable("the database", err),
+    })?;
+    Ok(Json(RoomPage { items: page.items.into_iter().map(RoomJson::from_view).collect(), next: page.next }))
+}
+
+#[utoipa::path(get, path = "/v1/rooms/{id}", tag = "rooms", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "room id")),
+    responses((status = 200, body = RoomJson, description = "the room with its members"),
+        (status = 404, description = "no such room, or not a member", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(user_id = %user.user_id, room_id = %id))]
+pub async fn show(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiPath(id): ApiPath<RoomId>,
+) -> Result<Json<RoomJson>, ApiError> {
+    require_member(&state, id, user.user_id).await?;
+    let view = read::get_with_members(&state.db, id)
+        .await
+        .map_err(|err| ApiError::unavailable("the database", err))?
+        .ok_or_else(ApiError::not_found)?;
+    Ok(Json(RoomJson::from_view(view)))
+}
+
+/// `null` in a patch clears the field; a missing field keeps it.
+fn patch_field<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RoomPatch {
+    #[schema(value_type = Option<String>)]
+    pub name: Option<RoomName>,
+    /// `null` clears it.
+    #[serde(default, deserialize_with = "patch_field")]
+    #[schema(value_type = Option<String>)]
+    pub description: Option<Option<RoomDescription>>,
+    /// `null` clears it.
+    #[serde(default, deserialize_with = "patch_field")]
+    #[schema(value_type = Option<Uuid>)]
+    pub photo_file_id: Option<Option<FileId>>,
+    /// `open` or `invite`.
+    #[schema(value_type = Option<String>)]
+    pub join_rule: Option<JoinRule>,
+}
+
+#[utoipa::path(patch, path = "/v1/rooms/{id}", tag = "rooms", security(("bearer" = [])), request_body = RoomPatch,
+    params(("id" = Uuid, Path, description = "room id")),
+    responses((status = 200, body = RoomJson),
+        (status = 403, description = "not an admin or the owner, or a direct room", body = ErrorBody),
+        (status = 404, body = ErrorBody), (status = 422, description = "invalid_value", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(user_id = %user.user_id, room_id = %id))]
+pub async fn update(
+    State(state): State<AppState>,
+    user: AuthUser,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<RoomId>,
+    ApiJson(body): ApiJson<RoomPatch>,
+) -> Result<Json<RoomJson>, ApiError> {
+    let command = RoomCommand::UpdateRoom {
+        actor: user.user_id,
+        name: body.name,
+        description: body.description,
+        photo_file_id: body.photo_file_id,
+        join_rule: body.join_rule,
+        at: now(),
+    };
+    let executed =
+        execute(&state, &user, &headers, id, command, RoomJson::from_aggregate).await.map_err(room_error)?;
+    Ok(Json(executed.read))
+}
+
+#[utoipa::path(post, path = "/v1/rooms/{id}/join", tag = "rooms", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "room id")),
+    responses((status = 200, body = RoomJson, description = "joined"),
+        (status = 404, description = "no such room, or invite-only without an invite", body = ErrorBody),
+        (status = 409, description = "already_member", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(user_id = %user.user_id, room_id = %id))]
+pub async fn join(
+    State(state): State<AppState>,
+    user: AuthUser,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<RoomId>,
+) -> Result<Json<RoomJson>, ApiError> {
+    let command = RoomCommand::JoinRoom { user: user.user_id, at: now() };
+    let executed = execute(&state, &user, &headers, id, command, RoomJson::from_aggregate).await.map_err(
+        |err| match err {
+            // Rooms one may not join are rooms one may not see.
+            CommandError::Rejected(DomainError::Forbidden(_)) => ApiError::not_found(),
+            other => room_error(other),
+        },
+    )?;
+    Ok(Json(executed.read))
+}
+
+#[utoipa::path(post, path = "/v1/rooms/{id}/leave", tag = "rooms", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "room id")),
+    responses((status = 204, description = "left; an owner hands ownership on first"),
+        (status = 404, body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(user_id = %user.user_id, room_id = %id))]
+pub async fn leave(
+    State(state): State<AppState>,
+    user: AuthUser,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<RoomId>,
+) -> Result<StatusCode, ApiError> {
+    let command = RoomCommand::LeaveRoom { user: user.user_id, at: now() };
+    execute(&state, &user, &headers, id, command, |_| ()).await.map_err(room_error)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MemberBody {
+    /// `member` (default when adding) or `admin`.
+    #[schema(value_type = Option<String>)]
+    pub role: Option<Role>,
+}
+
+#[utoipa::path(put, path = "/v1/rooms/{id}/members/{user_id}", tag = "rooms", security(("bearer" = [])),
+    request_body = MemberBody,
+    params(("id" = Uuid, Path, description = "room id"), ("user_id" = Uuid, Path, description = "user to add or change")),
+    responses((status = 200, body = MemberJson, description = "added, or role changed"),
+        (status = 403, description = "not an admin or the owner, or not above the member", body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(user_id = %user.user_id, room_id = %id, member = %member))]
+pub async fn put_member(
+    State(state): State<AppState>,
+    user: AuthUser,
+    headers: HeaderMap,
+    ApiPath((id, member)): ApiPath<(RoomId, UserId)>,
+    body: Bytes,
+) -> Result<Json<MemberJson>, ApiError> {
+    // The body is optional: none means "add as a member".
+    let role = if body.is_empty() {
+        None
+    } else {
+        serde_json::from_slice::<MemberBody>(&body)
+            .map_err(|err| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", err.to_string()))?
+            .role
+    };
+    let role = role.unwrap_or(Role::Member);
+    let loaded = state
+        .write
+        .rooms
+        .load(&id.to_string())
+        .await
+        .map_err(|err| ApiError::unavailable("the event store", err))?;
+    if !loaded.aggregate.is_member(user.user_id) {
+        return Err(ApiError::not_found());
+    }
+    let mut is_member = loaded.aggregate.is_member(member);
+    if !is_member && !all_registered(&state, &[member]).await? {
+        return Err(ApiError::new(StatusCode::NOT_FOUND, "user_not_found", "no such user"));
+    }
+    // The member may join or leave between the load and the command: the
+    // second attempt takes the other command.
+    for _ in 0..2 {
+        let at = now();
+        let command = if is_member {
+            RoomCommand::ChangeRole { actor: user.user_id, user: member, role, at }
+        } else {
+            RoomCommand::AddMember { actor: user.user_id, user: member, role, at }
+        };
+        let read = |room: &Room| {
+            room.member(member).map(|m| MemberJson {
+                user_id: member.as_uuid(),
+                role: m.role,
+                joined_at: m.joined_at,
+            })
+        };
+        match execute(&state, &user, &headers, id, command, read).await {
+            Ok(executed) => return executed.read.map(Json).ok_or_else(ApiError::not_found),
+            Err(CommandError::Rejected(DomainError::AlreadyMember | DomainError::MemberNotFound)) => {
+                is_member = !is_member;
+            }
+            Err(err) => return Err(room_error(err)),
+        }
+    }
+    Err(ApiError::new(StatusCode::CONFLICT, "conflict", "the membership kept changing; retry"))
+}
+
+#[utoipa::path(delete, path = "/v1/rooms/{id}/members/{user_id}", tag = "rooms", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "room id"), ("user_id" = Uuid, Path, description = "member to remove")),
+    responses((status = 204, description = "removed"),
+        (status = 403, description = "not an admin or the owner, or not above the member", body = ErrorBody),
+        (status = 404, body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(user_id = %user.user_id, room_id = %id, member = %member))]
+pub async fn remove_member(
+    State(state): State<AppState>,
+    user: AuthUser,
+    headers: HeaderMap,
+    ApiPath((id, member)): ApiPath<(RoomId, UserId)>,
+) -> Result<StatusCode, ApiError> {
+    let command = RoomCommand::RemoveMember { actor: user.user_id, user: member, at: now() };
+    execute(&state, &user, &headers, id, command, |_| ()).await.map_err(room_error)?;
+    Ok(StatusCode::NO_CONTENT)
+}

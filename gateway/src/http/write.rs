@@ -1,0 +1,58 @@
+//! What the room, message and contact routes share around a command: its
+//! metadata, the read-your-writes wait after it, and whether the users it
+//! names exist.
+
+use axum::http::HeaderMap;
+use chrono::{DateTime, SubsecRound, Utc};
+use ciphertalk_commands::CommandMetadata;
+use ciphertalk_domain::UserId;
+use ciphertalk_domain::user::User;
+use ciphertalk_projections::Projection;
+use cqrs_es::Aggregate;
+
+use super::error::ApiError;
+use super::{AuthUser, request_id};
+use crate::state::AppState;
+
+/// The time a command happens at, in microseconds: what Postgres keeps, so
+/// an answer made from the event equals a later read of the read model, and
+/// a franking tag recomputed from either matches.
+pub fn now() -> DateTime<Utc> {
+    Utc::now().trunc_subsecs(6)
+}
+
+/// Metadata naming the caller and the request.
+pub fn metadata(user: &AuthUser, headers: &HeaderMap) -> CommandMetadata {
+    CommandMetadata::new(user.user_id.to_string(), request_id(headers))
+}
+
+/// Waits (bounded by `projections.read_your_writes_ms`) until `projections`
+/// have applied `sequence` of the aggregate, so that the caller's next read
+/// reflects the write it was just answered. A timeout is not an error: the
+/// write is committed, the read model is only late.
+pub async fn settle(state: &AppState, projections: &[Projection], aggregate_id: &str, sequence: usize) {
+    let timeout = state.config.projections.read_your_writes();
+    let sequence = u64::try_from(sequence).unwrap_or(u64::MAX);
+    match state.freshness.wait_for_all(projections, aggregate_id, sequence, timeout).await {
+        Ok(true) => {}
+        Ok(false) => tracing::warn!(aggregate_id, sequence, "read model did not catch up in time"),
+        Err(err) => tracing::warn!(error = %err, "cannot check read-model progress"),
+    }
+}
+
+/// Whether every one of `users` is registered. The first event of a user
+/// aggregate is its registration, so the event store answers exactly.
+pub async fn all_registered(state: &AppState, users: &[UserId]) -> Result<bool, ApiError> {
+    let mut ids: Vec<String> = users.iter().map(ToString::to_string).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let found: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM events WHERE aggregate_type = $1 AND aggregate_id = ANY($2) AND sequence = 1",
+    )
+    .bind(User::TYPE)
+    .bind(&ids)
+    .fetch_one(&state.db)
+    .await
+    .map_err(|err| ApiError::unavailable("the database", err))?;
+    Ok(usize::try_from(found).is_ok_and(|found| found == ids.len()))
+}
