@@ -97,10 +97,10 @@ impl Rig {
         status.into_iter().find(|s| s.projection == projection).unwrap().applied_events
     }
 
-    /// Events in the event store of the aggregate type a projection follows.
+    /// Events in the event store of the aggregate types a projection follows.
     async fn events_of(&self, projection: Projection) -> u64 {
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE aggregate_type = $1")
-            .bind(projection.aggregate_type())
+        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE aggregate_type = ANY($1)")
+            .bind(projection.aggregate_types())
             .fetch_one(self.pool())
             .await
             .unwrap();

@@ -43,10 +43,10 @@ impl Freshness {
     pub async fn applied(&self, projection: Projection, aggregate_id: &str) -> Result<u64, sqlx::Error> {
         let seq: Option<i64> = sqlx::query_scalar(
             "SELECT sequence FROM projection_progress
-              WHERE projection = $1 AND aggregate_type = $2 AND aggregate_id = $3",
+              WHERE projection = $1 AND aggregate_type = ANY($2) AND aggregate_id = $3",
         )
         .bind(projection.name())
-        .bind(projection.aggregate_type())
+        .bind(projection.aggregate_types())
         .bind(aggregate_id)
         .fetch_optional(&self.pool)
         .await?;

@@ -4,11 +4,15 @@
 //!
 //! - [`projector`]: durable JetStream consumers applying events exactly once.
 //! - [`rooms`], [`timeline`], [`contacts`], [`blocks`]: read models and their queries.
+//! - [`delivery`]: each room event fanned out to its members' delivery queues
+//!   ([`client_event`] is what clients receive).
 //! - [`freshness`]: how far each projection has got, and bounded waits on it.
 //! - [`rebuild`]: rebuilding one read model from sequence 1 beside the live one.
 
 pub mod blocks;
+pub mod client_event;
 pub mod contacts;
+pub mod delivery;
 pub mod freshness;
 pub mod page;
 mod projection;

@@ -5,6 +5,10 @@
 //! its own. Events are applied at most once per aggregate sequence: the
 //! [`Applier`] remembers the last sequence it applied per aggregate, which also
 //! guards against one event stored twice in the stream.
+//!
+//! `delivery` is the one projection with output besides its tables: messages
+//! for users' delivery queues, collected while a batch is applied and
+//! published by the projector before it commits.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
@@ -16,6 +20,7 @@ use cqrs_es::persist::{EventUpcaster, SerializedEvent};
 use serde::de::DeserializeOwned;
 use sqlx::PgConnection;
 
+use crate::delivery::{self, Followed, Origin, Outgoing};
 use crate::{contacts, rooms, timeline};
 
 /// One read model fed from CHAT_EVENTS.
@@ -27,10 +32,15 @@ pub enum Projection {
     Timeline,
     /// Contact lists, blocks, and the display names contacts sort by.
     Contacts,
+    /// Each room event fanned out to its members' delivery queues.
+    Delivery,
 }
 
+const ROOM: &str = <ciphertalk_domain::room::Room as Aggregate>::TYPE;
+const USER: &str = <ciphertalk_domain::user::User as Aggregate>::TYPE;
+
 impl Projection {
-    pub const ALL: [Self; 3] = [Self::Rooms, Self::Timeline, Self::Contacts];
+    pub const ALL: [Self; 4] = [Self::Rooms, Self::Timeline, Self::Contacts, Self::Delivery];
 
     #[must_use]
     pub const fn name(self) -> &'static str {
@@ -38,6 +48,7 @@ impl Projection {
             Self::Rooms => "rooms",
             Self::Timeline => "timeline",
             Self::Contacts => "contacts",
+            Self::Delivery => "delivery",
         }
     }
 
@@ -53,16 +64,23 @@ impl Projection {
             Self::Rooms => &["rooms", "room_members", "room_message_senders"],
             Self::Timeline => &["timeline_messages", "timeline_hidden", "timeline_receipts"],
             Self::Contacts => &["contact_profiles", "contacts", "blocks"],
+            Self::Delivery => &["delivery_members", "delivery_blocks", "delivery_messages"],
         }
     }
 
-    /// The aggregate type whose events this projection reads; others are skipped.
+    /// The aggregate types whose events this projection reads; others are skipped.
     #[must_use]
-    pub const fn aggregate_type(self) -> &'static str {
+    pub const fn aggregate_types(self) -> &'static [&'static str] {
         match self {
-            Self::Rooms | Self::Timeline => <ciphertalk_domain::room::Room as Aggregate>::TYPE,
-            Self::Contacts => <ciphertalk_domain::user::User as Aggregate>::TYPE,
+            Self::Rooms | Self::Timeline => &[ROOM],
+            Self::Contacts => &[USER],
+            // Room events to deliver, user events for blocks.
+            Self::Delivery => &[ROOM, USER],
         }
+    }
+
+    fn follows(self, aggregate_type: &str) -> bool {
+        self.aggregate_types().contains(&aggregate_type)
     }
 
     /// The JetStream durable consumer shared by every projector of this projection.
@@ -71,7 +89,13 @@ impl Projection {
         format!("projection_{}", self.name())
     }
 
-    async fn apply(self, conn: &mut PgConnection, event: &WireEvent) -> Result<(), ApplyError> {
+    async fn apply(
+        self,
+        conn: &mut PgConnection,
+        event: &WireEvent,
+        stream_seq: u64,
+        out: &mut Vec<Outgoing>,
+    ) -> Result<(), ApplyError> {
         let aggregate = event
             .aggregate_id
             .parse::<uuid::Uuid>()
@@ -80,6 +104,15 @@ impl Projection {
             Self::Rooms => rooms::apply(conn, aggregate, decode(event)?).await?,
             Self::Timeline => timeline::apply(conn, aggregate, decode(event)?).await?,
             Self::Contacts => contacts::apply(conn, aggregate, decode(event)?).await?,
+            Self::Delivery => {
+                let followed = if event.aggregate_type == ROOM {
+                    Followed::Room(decode(event)?)
+                } else {
+                    Followed::User(decode(event)?)
+                };
+                let origin = Origin { stream_seq, recorded_at: event.recorded_at };
+                delivery::apply(conn, aggregate, followed, origin, out).await?;
+            }
         }
         Ok(())
     }
@@ -126,26 +159,40 @@ pub(crate) enum KnownProgress {
     InMemory,
 }
 
+/// An aggregate, as `projection_progress` keys it: `(aggregate_type, aggregate_id)`.
+type AggregateKey = (String, String);
+
 /// Applies events of one projection inside the caller's transaction.
 pub(crate) struct Applier {
     projection: Projection,
     source: KnownProgress,
-    progress: HashMap<String, u64>,
-    touched: HashSet<String>,
+    progress: HashMap<AggregateKey, u64>,
+    touched: HashSet<AggregateKey>,
     /// Events applied (not skipped) since the last `take_applied`.
     applied: u64,
+    /// Delivery messages of the events applied since the last `take_outgoing`.
+    outgoing: Vec<Outgoing>,
 }
 
 impl Applier {
     pub(crate) fn new(projection: Projection, source: KnownProgress) -> Self {
-        Self { projection, source, progress: HashMap::new(), touched: HashSet::new(), applied: 0 }
+        Self {
+            projection,
+            source,
+            progress: HashMap::new(),
+            touched: HashSet::new(),
+            applied: 0,
+            outgoing: Vec::new(),
+        }
     }
 
-    /// Applies one stream message's body unless it was applied before.
-    /// Returns an error only for database failures (the caller rolls back).
+    /// Applies one stream message's body (stored at `stream_seq`) unless it
+    /// was applied before. Returns an error only for database failures (the
+    /// caller rolls back).
     pub(crate) async fn apply_body(
         &mut self,
         conn: &mut PgConnection,
+        stream_seq: u64,
         body: &[u8],
     ) -> Result<(), sqlx::Error> {
         let event = match WireEvent::from_body(body) {
@@ -155,22 +202,27 @@ impl Applier {
                 return Ok(());
             }
         };
-        if event.aggregate_type != self.projection.aggregate_type() {
+        if !self.projection.follows(&event.aggregate_type) {
             return Ok(());
         }
-        let last = self.last_applied(conn, &event.aggregate_id).await?;
+        let key = (event.aggregate_type.clone(), event.aggregate_id.clone());
+        let last = self.last_applied(conn, &key).await?;
         if event.sequence <= last {
             metrics::counter!("ciphertalk_projection_duplicates_total", "projection" => self.projection.name())
                 .increment(1);
             return Ok(());
         }
-        match self.projection.apply(conn, &event).await {
+        match self.projection.apply(conn, &event, stream_seq, &mut self.outgoing).await {
             Ok(()) => {}
             Err(ApplyError::Decode(reason)) => self.skip_undecodable(&reason),
             Err(ApplyError::Database(err)) => return Err(err),
         }
-        self.progress.insert(event.aggregate_id.clone(), event.sequence);
-        self.touched.insert(event.aggregate_id);
+        if self.source == KnownProgress::InMemory {
+            // A rebuild recomputes state; what was delivered stays delivered.
+            self.outgoing.clear();
+        }
+        self.progress.insert(key.clone(), event.sequence);
+        self.touched.insert(key);
         self.applied += 1;
         Ok(())
     }
@@ -184,9 +236,9 @@ impl Applier {
     async fn last_applied(
         &mut self,
         conn: &mut PgConnection,
-        aggregate_id: &str,
+        key: &AggregateKey,
     ) -> Result<u64, sqlx::Error> {
-        if let Some(seq) = self.progress.get(aggregate_id) {
+        if let Some(seq) = self.progress.get(key) {
             return Ok(*seq);
         }
         let seq = match self.source {
@@ -196,13 +248,13 @@ impl Applier {
                   WHERE projection = $1 AND aggregate_type = $2 AND aggregate_id = $3",
             )
             .bind(self.projection.name())
-            .bind(self.projection.aggregate_type())
-            .bind(aggregate_id)
+            .bind(&key.0)
+            .bind(&key.1)
             .fetch_optional(&mut *conn)
             .await?
             .map_or(0, to_u64),
         };
-        self.progress.insert(aggregate_id.to_owned(), seq);
+        self.progress.insert(key.clone(), seq);
         Ok(seq)
     }
 
@@ -211,20 +263,22 @@ impl Applier {
         if self.touched.is_empty() {
             return Ok(());
         }
+        let mut types = Vec::with_capacity(self.touched.len());
         let mut ids = Vec::with_capacity(self.touched.len());
         let mut seqs = Vec::with_capacity(self.touched.len());
-        for id in self.touched.drain() {
-            seqs.push(to_i64(self.progress.get(&id).copied().unwrap_or(0)));
-            ids.push(id);
+        for key in self.touched.drain() {
+            seqs.push(to_i64(self.progress.get(&key).copied().unwrap_or(0)));
+            types.push(key.0);
+            ids.push(key.1);
         }
         sqlx::query(
             "INSERT INTO projection_progress (projection, aggregate_type, aggregate_id, sequence)
-             SELECT $1, $2, id, seq FROM unnest($3::text[], $4::bigint[]) AS t(id, seq)
+             SELECT $1, t.kind, t.id, t.seq FROM unnest($2::text[], $3::text[], $4::bigint[]) AS t(kind, id, seq)
              ON CONFLICT (projection, aggregate_type, aggregate_id)
              DO UPDATE SET sequence = GREATEST(projection_progress.sequence, excluded.sequence)",
         )
         .bind(self.projection.name())
-        .bind(self.projection.aggregate_type())
+        .bind(&types)
         .bind(&ids)
         .bind(&seqs)
         .execute(conn)
@@ -239,11 +293,17 @@ impl Applier {
         }
         self.touched.clear();
         self.applied = 0;
+        self.outgoing.clear();
     }
 
     /// Events applied since the last call.
     pub(crate) fn take_applied(&mut self) -> u64 {
         std::mem::take(&mut self.applied)
+    }
+
+    /// Delivery messages produced since the last call, in stream order.
+    pub(crate) fn take_outgoing(&mut self) -> Vec<Outgoing> {
+        std::mem::take(&mut self.outgoing)
     }
 }
 

@@ -20,6 +20,7 @@
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
+use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::stream::{LastRawMessageErrorKind, Stream};
 use async_nats::jetstream::{self, Message};
 use ciphertalk_streams::subjects;
@@ -27,6 +28,7 @@ use futures::{FutureExt, StreamExt};
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 
+use crate::delivery::{self, Outgoing};
 use crate::freshness::Freshness;
 use crate::projection::{Applier, KnownProgress, Projection, to_i64, to_u64};
 
@@ -237,7 +239,7 @@ impl Projector {
             if seq > applied_seq + 1 {
                 self.fill_gap(stream, applier, &mut tx, applied_seq + 1, seq).await?;
             }
-            applier.apply_body(&mut tx, body).await?;
+            applier.apply_body(&mut tx, seq, body).await?;
             applied_seq = seq;
         }
         if applied_seq == start_seq {
@@ -245,6 +247,9 @@ impl Projector {
             tx.rollback().await?;
             return Ok(applied_seq);
         }
+        // Published before the commit: a commit that fails after this
+        // re-applies the batch, and JetStream drops the repeated message ids.
+        publish(&self.js, applier.take_outgoing()).await?;
         applier.save_progress(&mut tx).await?;
         let applied_events = applier.take_applied();
         sqlx::query(
@@ -277,7 +282,7 @@ impl Projector {
         tracing::info!(projection = self.projection.name(), from, to, "filling a gap from the stream");
         for seq in from.max(first)..to {
             match stream.get_raw_message(seq).await {
-                Ok(message) => applier.apply_body(conn, &message.payload).await?,
+                Ok(message) => applier.apply_body(conn, seq, &message.payload).await?,
                 Err(err) if err.kind() == LastRawMessageErrorKind::NoMessageFound => {}
                 Err(err) => return Err(js_error(err)),
             }
@@ -289,6 +294,29 @@ impl Projector {
         metrics::gauge!("ciphertalk_projection_lag_events", "projection" => self.projection.name())
             .set(stream_last.saturating_sub(applied) as f64);
     }
+}
+
+/// Publishes delivery messages, pipelined on one connection (so JetStream
+/// stores them in this order), and waits until JetStream has stored them all.
+async fn publish(js: &jetstream::Context, outgoing: Vec<Outgoing>) -> Result<(), ProjectorError> {
+    if outgoing.is_empty() {
+        return Ok(());
+    }
+    let count = outgoing.len() as u64;
+    let mut acks = Vec::with_capacity(outgoing.len());
+    for message in outgoing {
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert(delivery::HEADER_RECORDED_AT, message.recorded_at.to_rfc3339().as_str());
+        headers.insert(delivery::HEADER_CLIENT_EVENT, message.event_type);
+        let publish =
+            PublishMessage::build().payload(message.payload).headers(headers).message_id(message.message_id);
+        acks.push(js.send_publish(message.subject, publish).await.map_err(js_error)?);
+    }
+    for ack in acks {
+        ack.await.map_err(js_error)?;
+    }
+    metrics::counter!("ciphertalk_delivery_messages_total").increment(count);
+    Ok(())
 }
 
 /// Starts one projector per projection; they stop when `shutdown` is cancelled.

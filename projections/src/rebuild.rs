@@ -220,7 +220,7 @@ impl Replay<'_> {
                 self.reached = target;
                 break;
             }
-            applier.apply_body(conn, &body).await?;
+            applier.apply_body(conn, seq, &body).await?;
             self.reached = seq;
             count += 1;
         }

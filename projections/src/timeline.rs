@@ -5,7 +5,7 @@
 use chrono::{DateTime, Utc};
 use ciphertalk_domain::ids::{FileId, MessageId, RoomId, UserId};
 use ciphertalk_domain::room::{MessageRef, ReceiptKind, RoomEvent};
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgPool, Row};
 use uuid::Uuid;
@@ -14,7 +14,7 @@ use crate::page::{Page, clamp_limit};
 use crate::projection::{to_i64, to_u64};
 
 /// A message as API.md shows it; `ciphertext` is `None` on tombstones.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Message {
     pub id: MessageId,
     pub room_id: RoomId,

@@ -1,0 +1,228 @@
+//! The client events of API.md ("WebSocket", event types): what a domain
+//! event looks like to a client. This is the one place that maps one to the
+//! other; the delivery projection decides who receives them.
+//!
+//! An event is flat JSON: `type`, `room_id`, `at`, and the fields of its
+//! subject. `message.*` events carry a whole API Message, so a client shows
+//! them without a second request.
+
+use chrono::{DateTime, Utc};
+use ciphertalk_domain::ids::{FileId, MessageId, RoomId, UserId};
+use ciphertalk_domain::room::{JoinRule, ReceiptKind, Role, RoomEvent, RoomKind};
+use serde::Serialize;
+
+use crate::rooms::Member;
+use crate::timeline::Message;
+
+/// One event as a client receives it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "type")]
+pub enum ClientEvent {
+    #[serde(rename = "room.created")]
+    RoomCreated {
+        room_id: RoomId,
+        at: DateTime<Utc>,
+        kind: RoomKind,
+        name: Option<String>,
+        description: Option<String>,
+        join_rule: JoinRule,
+        created_at: DateTime<Utc>,
+        members: Vec<Member>,
+    },
+    #[serde(rename = "room.updated")]
+    RoomUpdated {
+        room_id: RoomId,
+        at: DateTime<Utc>,
+        name: Option<String>,
+        description: Option<String>,
+        photo_file_id: Option<FileId>,
+        join_rule: JoinRule,
+        by: UserId,
+    },
+    #[serde(rename = "member.invited")]
+    MemberInvited { room_id: RoomId, at: DateTime<Utc>, user_id: UserId, by: UserId },
+    #[serde(rename = "member.joined")]
+    MemberJoined { room_id: RoomId, at: DateTime<Utc>, user_id: UserId, role: Role, by: UserId },
+    #[serde(rename = "member.left")]
+    MemberLeft { room_id: RoomId, at: DateTime<Utc>, user_id: UserId, by: UserId },
+    #[serde(rename = "member.role_changed")]
+    MemberRoleChanged { room_id: RoomId, at: DateTime<Utc>, user_id: UserId, role: Role, by: UserId },
+    /// `message` carries `room_id` and the rest of the Message fields.
+    #[serde(rename = "message.sent")]
+    MessageSent {
+        at: DateTime<Utc>,
+        #[serde(flatten)]
+        message: Message,
+    },
+    #[serde(rename = "message.edited")]
+    MessageEdited {
+        at: DateTime<Utc>,
+        #[serde(flatten)]
+        message: Message,
+    },
+    /// Deleted for everyone (by its sender or an admin) or taken down by a
+    /// moderator: a tombstone without ciphertext.
+    #[serde(rename = "message.deleted")]
+    MessageDeleted {
+        at: DateTime<Utc>,
+        by: UserId,
+        taken_down: bool,
+        #[serde(flatten)]
+        message: Message,
+    },
+    /// Hidden for the receiving user only (delete "for me" on another device).
+    #[serde(rename = "message.hidden")]
+    MessageHidden { room_id: RoomId, at: DateTime<Utc>, message_id: MessageId, seq: u64 },
+    #[serde(rename = "receipt.updated")]
+    ReceiptUpdated { room_id: RoomId, at: DateTime<Utc>, user_id: UserId, kind: ReceiptKind, up_to_seq: u64 },
+}
+
+impl ClientEvent {
+    /// The `type` a client sees.
+    #[must_use]
+    pub const fn type_name(&self) -> &'static str {
+        match self {
+            Self::RoomCreated { .. } => "room.created",
+            Self::RoomUpdated { .. } => "room.updated",
+            Self::MemberInvited { .. } => "member.invited",
+            Self::MemberJoined { .. } => "member.joined",
+            Self::MemberLeft { .. } => "member.left",
+            Self::MemberRoleChanged { .. } => "member.role_changed",
+            Self::MessageSent { .. } => "message.sent",
+            Self::MessageEdited { .. } => "message.edited",
+            Self::MessageDeleted { .. } => "message.deleted",
+            Self::MessageHidden { .. } => "message.hidden",
+            Self::ReceiptUpdated { .. } => "receipt.updated",
+        }
+    }
+
+    /// The client event of a room event. `message` is the message an edit or
+    /// deletion concerns as it stood before the event (`None` for the other
+    /// events, or when it is unknown, in which case nothing is sent).
+    #[must_use]
+    pub fn from_room_event(room_id: RoomId, event: &RoomEvent, message: Option<Message>) -> Option<Self> {
+        let event = match event.clone() {
+            RoomEvent::RoomCreated { kind, name, description, join_rule, creator, members, at, .. } => {
+                let owner = Member { user_id: creator, role: Role::Owner, joined_at: at };
+                let others = members.into_iter().filter(|user| *user != creator).map(|user_id| Member {
+                    user_id,
+                    role: Role::Member,
+                    joined_at: at,
+                });
+                Self::RoomCreated {
+                    room_id,
+                    at,
+                    kind,
+                    name: name.map(String::from),
+                    description: description.map(String::from),
+                    join_rule,
+                    created_at: at,
+                    members: std::iter::once(owner).chain(others).collect(),
+                }
+            }
+            RoomEvent::RoomUpdated { name, description, photo_file_id, join_rule, by, at } => {
+                Self::RoomUpdated {
+                    room_id,
+                    at,
+                    name: name.map(String::from),
+                    description: description.map(String::from),
+                    photo_file_id,
+                    join_rule,
+                    by,
+                }
+            }
+            RoomEvent::MemberInvited { user, by, at } => {
+                Self::MemberInvited { room_id, at, user_id: user, by }
+            }
+            RoomEvent::MemberJoined { user, role, by, at } => {
+                Self::MemberJoined { room_id, at, user_id: user, role, by }
+            }
+            RoomEvent::MemberLeft { user, by, at } => Self::MemberLeft { room_id, at, user_id: user, by },
+            RoomEvent::MemberRoleChanged { user, role, by, at } => {
+                Self::MemberRoleChanged { room_id, at, user_id: user, role, by }
+            }
+            event @ RoomEvent::MessageSent { .. } => {
+                let message = sent_message(room_id, &event)?;
+                Self::MessageSent { at: message.sent_at, message }
+            }
+            RoomEvent::MessageEdited { ciphertext, at, .. } => {
+                let mut message = message?;
+                message.ciphertext = Some(ciphertext.as_str().to_owned());
+                message.edited_at = Some(at);
+                Self::MessageEdited { at, message }
+            }
+            RoomEvent::MessageDeleted { by, at, .. } => {
+                Self::MessageDeleted { at, by, taken_down: false, message: tombstone(message?) }
+            }
+            RoomEvent::MessageTakenDown { moderator, at, .. } => {
+                Self::MessageDeleted { at, by: moderator, taken_down: true, message: tombstone(message?) }
+            }
+            RoomEvent::MessageHidden { message_id, seq, at, .. } => {
+                Self::MessageHidden { room_id, at, message_id, seq }
+            }
+            RoomEvent::ReceiptUpdated { user, kind, up_to_seq, at } => {
+                Self::ReceiptUpdated { room_id, at, user_id: user, kind, up_to_seq }
+            }
+        };
+        Some(event)
+    }
+
+    /// The message an event leaves behind (what later edits and deletions
+    /// start from), for `message.*` events.
+    #[must_use]
+    pub fn message(&self) -> Option<&Message> {
+        match self {
+            Self::MessageSent { message, .. }
+            | Self::MessageEdited { message, .. }
+            | Self::MessageDeleted { message, .. } => Some(message),
+            _ => None,
+        }
+    }
+}
+
+/// The API Message a `MessageSent` event creates.
+#[must_use]
+pub fn sent_message(room_id: RoomId, event: &RoomEvent) -> Option<Message> {
+    let RoomEvent::MessageSent {
+        message_id,
+        seq,
+        sender_id,
+        client_msg_id,
+        ciphertext,
+        content_type,
+        reply_to,
+        file_ids,
+        forwarded_from,
+        commitment,
+        reporting_tag,
+        franking_key_id,
+        sent_at,
+    } = event.clone()
+    else {
+        return None;
+    };
+    Some(Message {
+        id: message_id,
+        room_id,
+        seq,
+        sender_id,
+        client_msg_id: client_msg_id.as_str().to_owned(),
+        ciphertext: Some(ciphertext.as_str().to_owned()),
+        content_type: content_type.as_str().to_owned(),
+        reply_to,
+        file_ids,
+        forwarded_from,
+        sent_at,
+        edited_at: None,
+        deleted: false,
+        commitment: commitment.map(String::from),
+        reporting_tag: reporting_tag.map(String::from),
+        franking_key_id: franking_key_id.map(String::from),
+    })
+}
+
+fn tombstone(mut message: Message) -> Message {
+    message.ciphertext = None;
+    message.deleted = true;
+    message
+}

@@ -1,0 +1,293 @@
+//! Projection `delivery`: fans each room event out to the members who should
+//! see it, as a message on `chat.dlv.<user_id>` in CHAT_DELIVERY (each user's
+//! FIFO queue, the offline inbox), and the realtime queries built on the same
+//! membership.
+//!
+//! Deterministic. Who receives an event is decided from this projection's own
+//! tables (members, blocks, message metadata), which it keeps from the same
+//! ordered stream, so a replay decides exactly as the live run did.
+//!
+//! Exactly once per user. The projector publishes a batch's messages and
+//! waits for JetStream's acks before it commits the batch; each message's
+//! `Nats-Msg-Id` is `<CHAT_EVENTS seq>:<user_id>`, so a batch applied again
+//! after a failed commit is de-duplicated by JetStream instead of delivered
+//! twice. A rebuild recomputes the tables and publishes nothing (the messages
+//! exist already).
+
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use ciphertalk_domain::ids::{RoomId, UserId};
+use ciphertalk_domain::room::RoomEvent;
+use ciphertalk_domain::user::UserEvent;
+use ciphertalk_streams::subjects;
+use sqlx::{PgConnection, PgPool};
+use uuid::Uuid;
+
+use crate::client_event::ClientEvent;
+use crate::timeline::Message;
+
+/// Header carrying the commit time of the domain event (RFC 3339), from which
+/// gateways measure delivery latency.
+pub use ciphertalk_streams::envelope::HEADER_RECORDED_AT;
+/// Header carrying the client event type, for operators reading the stream.
+pub const HEADER_CLIENT_EVENT: &str = "Ct-Client-Event";
+
+/// One message for one user's delivery queue.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Outgoing {
+    pub subject: String,
+    /// `<CHAT_EVENTS seq>:<user_id>`.
+    pub message_id: String,
+    pub recorded_at: DateTime<Utc>,
+    pub event_type: &'static str,
+    pub payload: Bytes,
+}
+
+/// A decoded event of an aggregate type this projection follows.
+pub(crate) enum Followed {
+    Room(RoomEvent),
+    User(UserEvent),
+}
+
+/// Where an event came from, for message ids and latency headers.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Origin {
+    pub stream_seq: u64,
+    pub recorded_at: DateTime<Utc>,
+}
+
+pub(crate) async fn apply(
+    conn: &mut PgConnection,
+    aggregate: Uuid,
+    event: Followed,
+    origin: Origin,
+    out: &mut Vec<Outgoing>,
+) -> Result<(), sqlx::Error> {
+    match event {
+        Followed::User(event) => apply_user(conn, aggregate, event).await,
+        Followed::Room(event) => apply_room(conn, RoomId::from_uuid(aggregate), event, origin, out).await,
+    }
+}
+
+async fn apply_user(conn: &mut PgConnection, user: Uuid, event: UserEvent) -> Result<(), sqlx::Error> {
+    match event {
+        UserEvent::UserBlocked { blocked, .. } => {
+            sqlx::query(
+                "INSERT INTO delivery_blocks (user_id, blocked_id) VALUES ($1, $2)
+                 ON CONFLICT (user_id, blocked_id) DO NOTHING",
+            )
+            .bind(user)
+            .bind(blocked.as_uuid())
+            .execute(conn)
+            .await?;
+        }
+        UserEvent::UserUnblocked { blocked, .. } => {
+            sqlx::query("DELETE FROM delivery_blocks WHERE user_id = $1 AND blocked_id = $2")
+                .bind(user)
+                .bind(blocked.as_uuid())
+                .execute(conn)
+                .await?;
+        }
+        _ => {}
+    }
+    Ok(())
+}
+
+async fn apply_room(
+    conn: &mut PgConnection,
+    room: RoomId,
+    event: RoomEvent,
+    origin: Origin,
+    out: &mut Vec<Outgoing>,
+) -> Result<(), sqlx::Error> {
+    // Membership changes first where the subject must receive the event too
+    // (a new member sees their own join; a leaver sees their own leave).
+    let mut extra = None;
+    match &event {
+        RoomEvent::RoomCreated { creator, members, .. } => {
+            let users: Vec<Uuid> =
+                std::iter::once(creator).chain(members.iter()).map(UserId::as_uuid).collect();
+            sqlx::query(
+                "INSERT INTO delivery_members (room_id, user_id) SELECT $1, u FROM unnest($2::uuid[]) AS u
+                 ON CONFLICT (room_id, user_id) DO NOTHING",
+            )
+            .bind(room.as_uuid())
+            .bind(&users)
+            .execute(&mut *conn)
+            .await?;
+        }
+        RoomEvent::MemberJoined { user, .. } => {
+            sqlx::query(
+                "INSERT INTO delivery_members (room_id, user_id) VALUES ($1, $2)
+                 ON CONFLICT (room_id, user_id) DO NOTHING",
+            )
+            .bind(room.as_uuid())
+            .bind(user.as_uuid())
+            .execute(&mut *conn)
+            .await?;
+        }
+        // The invitee is not a member yet but must learn of the invitation.
+        RoomEvent::MemberInvited { user, .. } => extra = Some(*user),
+        _ => {}
+    }
+
+    let stored = match &event {
+        RoomEvent::MessageEdited { message_id, .. }
+        | RoomEvent::MessageDeleted { message_id, .. }
+        | RoomEvent::MessageTakenDown { message_id, .. } => {
+            stored_message(conn, room, message_id.as_uuid()).await?
+        }
+        _ => None,
+    };
+    let Some(client_event) = ClientEvent::from_room_event(room, &event, stored) else {
+        tracing::warn!(%room, "no stored message for an edit or deletion; not delivered");
+        return Ok(());
+    };
+    if let Some(message) = client_event.message() {
+        store_message(conn, message).await?;
+    }
+
+    let recipients = match &event {
+        // Only the member who hid it (their other devices).
+        RoomEvent::MessageHidden { user, .. } => vec![user.as_uuid()],
+        _ => {
+            let sender = client_event.message().map(|m| m.sender_id.as_uuid());
+            let mut users = members_accepting(conn, room, sender).await?;
+            if let Some(user) = extra.filter(|u| !users.contains(&u.as_uuid())) {
+                users.push(user.as_uuid());
+            }
+            users
+        }
+    };
+    let payload = match serde_json::to_vec(&client_event) {
+        Ok(payload) => Bytes::from(payload),
+        Err(err) => {
+            tracing::error!(%room, error = %err, "a client event does not serialize; not delivered");
+            return Ok(());
+        }
+    };
+    for user in recipients {
+        let user = user.to_string();
+        let Ok(subject) = subjects::delivery(&user) else { continue };
+        out.push(Outgoing {
+            subject,
+            message_id: format!("{}:{user}", origin.stream_seq),
+            recorded_at: origin.recorded_at,
+            event_type: client_event.type_name(),
+            payload: payload.clone(),
+        });
+    }
+
+    if let RoomEvent::MemberLeft { user, .. } = &event {
+        sqlx::query("DELETE FROM delivery_members WHERE room_id = $1 AND user_id = $2")
+            .bind(room.as_uuid())
+            .bind(user.as_uuid())
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// Members of the room, except those who blocked `sender` (when there is one),
+/// in a stable order.
+async fn members_accepting(
+    conn: &mut PgConnection,
+    room: RoomId,
+    sender: Option<Uuid>,
+) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT m.user_id FROM delivery_members m
+          WHERE m.room_id = $1
+            AND NOT EXISTS (SELECT 1 FROM delivery_blocks b WHERE b.user_id = m.user_id AND b.blocked_id = $2)
+          ORDER BY m.user_id",
+    )
+    .bind(room.as_uuid())
+    .bind(sender)
+    .fetch_all(conn)
+    .await
+}
+
+/// The message as it stands, without ciphertext: edits bring their own, and
+/// the delivery queues already hold every version sent.
+async fn stored_message(
+    conn: &mut PgConnection,
+    room: RoomId,
+    message: Uuid,
+) -> Result<Option<Message>, sqlx::Error> {
+    let json: Option<serde_json::Value> =
+        sqlx::query_scalar("SELECT message FROM delivery_messages WHERE room_id = $1 AND message_id = $2")
+            .bind(room.as_uuid())
+            .bind(message)
+            .fetch_optional(conn)
+            .await?;
+    Ok(json.and_then(|json| serde_json::from_value(json).ok()))
+}
+
+async fn store_message(conn: &mut PgConnection, message: &Message) -> Result<(), sqlx::Error> {
+    let mut metadata = message.clone();
+    metadata.ciphertext = None;
+    let json = serde_json::to_value(&metadata).map_err(|err| sqlx::Error::Encode(Box::new(err)))?;
+    sqlx::query(
+        "INSERT INTO delivery_messages (room_id, message_id, message) VALUES ($1, $2, $3)
+         ON CONFLICT (room_id, message_id) DO UPDATE SET message = excluded.message",
+    )
+    .bind(message.room_id.as_uuid())
+    .bind(message.id.as_uuid())
+    .bind(json)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The members of `room` other than `sender` who have not blocked them, or
+/// `None` when `sender` is not a member (typing indicators go to these).
+pub async fn audience(
+    pool: &PgPool,
+    room: RoomId,
+    sender: UserId,
+) -> Result<Option<Vec<UserId>>, sqlx::Error> {
+    if !is_member(pool, room, sender).await? {
+        return Ok(None);
+    }
+    let mut conn = pool.acquire().await?;
+    let users = members_accepting(&mut conn, room, Some(sender.as_uuid())).await?;
+    Ok(Some(users.into_iter().filter(|u| *u != sender.as_uuid()).map(UserId::from_uuid).collect()))
+}
+
+/// Whether `user` is a member of `room` (as the delivery projection has it).
+pub async fn is_member(pool: &PgPool, room: RoomId, user: UserId) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM delivery_members WHERE room_id = $1 AND user_id = $2)")
+        .bind(room.as_uuid())
+        .bind(user.as_uuid())
+        .fetch_one(pool)
+        .await
+}
+
+/// Whether `blocker` has blocked `blocked` (as the delivery projection has it).
+pub async fn has_blocked(pool: &PgPool, blocker: UserId, blocked: UserId) -> Result<bool, sqlx::Error> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM delivery_blocks WHERE user_id = $1 AND blocked_id = $2)")
+        .bind(blocker.as_uuid())
+        .bind(blocked.as_uuid())
+        .fetch_one(pool)
+        .await
+}
+
+/// Who follows `user`'s presence: everyone sharing a room with them, and
+/// everyone who has them as a contact; never users they blocked.
+pub async fn presence_watchers(pool: &PgPool, user: UserId) -> Result<Vec<UserId>, sqlx::Error> {
+    let users: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT DISTINCT w.user_id FROM (
+             SELECT other.user_id FROM delivery_members mine
+               JOIN delivery_members other ON other.room_id = mine.room_id
+              WHERE mine.user_id = $1
+             UNION SELECT c.user_id FROM contacts c WHERE c.contact_id = $1
+         ) w
+         WHERE w.user_id <> $1
+           AND NOT EXISTS (SELECT 1 FROM delivery_blocks b WHERE b.user_id = $1 AND b.blocked_id = w.user_id)
+         ORDER BY w.user_id",
+    )
+    .bind(user.as_uuid())
+    .fetch_all(pool)
+    .await?;
+    Ok(users.into_iter().map(UserId::from_uuid).collect())
+}
