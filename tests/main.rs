@@ -7,6 +7,7 @@ mod auth;
 mod foundation;
 mod messages;
 mod projections;
+mod realtime;
 mod rooms;
 mod routes;
 mod support;

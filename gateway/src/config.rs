@@ -61,6 +61,7 @@ pub struct Config {
     pub keys: KeysConfig,
     pub rate_limits: RateLimitsConfig,
     pub messages: MessagesConfig,
+    pub realtime: RealtimeConfig,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -176,6 +177,47 @@ pub struct KeysConfig {
     pub one_time_pool_limit: usize,
 }
 
+/// WebSocket connections: queue, timeouts, presence.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RealtimeConfig {
+    /// Frames queued for one connection before it counts as slow.
+    pub queue_frames: usize,
+    /// How long a connection's queue may stay full before it is disconnected.
+    pub slow_client_ms: u64,
+    /// Close a connection from which nothing arrives for this long (the
+    /// server pings at a third of it, so a live client never hits it).
+    pub idle_timeout_secs: u64,
+    /// An online marker outlives its connection's last heartbeat by this much.
+    pub presence_ttl_secs: u64,
+    /// Largest client frame accepted.
+    pub max_frame_bytes: usize,
+}
+
+impl Default for RealtimeConfig {
+    fn default() -> Self {
+        Self {
+            queue_frames: 1024,
+            slow_client_ms: 5000,
+            idle_timeout_secs: 60,
+            presence_ttl_secs: 30,
+            max_frame_bytes: 64 * 1024,
+        }
+    }
+}
+
+impl RealtimeConfig {
+    pub fn settings(&self) -> crate::realtime::RealtimeSettings {
+        crate::realtime::RealtimeSettings {
+            queue_frames: self.queue_frames,
+            slow_client: Duration::from_millis(self.slow_client_ms),
+            idle_timeout: Duration::from_secs(self.idle_timeout_secs),
+            presence_ttl: Duration::from_secs(self.presence_ttl_secs),
+            max_frame_bytes: self.max_frame_bytes,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Toggle {
@@ -281,6 +323,7 @@ impl Default for Config {
             keys: KeysConfig::default(),
             rate_limits: RateLimitsConfig::default(),
             messages: MessagesConfig::default(),
+            realtime: RealtimeConfig::default(),
         }
     }
 }
@@ -505,6 +548,23 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "messages.franking_key",
         "HMAC key for message reporting tags (>= 32 bytes); unset = generated into <data_dir>/franking-key",
     ),
+    ("CIPHERTALK_WS_QUEUE_FRAMES", "realtime.queue_frames", "frames queued per WebSocket (default 1024)"),
+    (
+        "CIPHERTALK_WS_SLOW_CLIENT_MS",
+        "realtime.slow_client_ms",
+        "a WebSocket whose queue stays full this long is disconnected (default 5000)",
+    ),
+    (
+        "CIPHERTALK_WS_IDLE_TIMEOUT_SECS",
+        "realtime.idle_timeout_secs",
+        "close a silent WebSocket after this long (default 60)",
+    ),
+    (
+        "CIPHERTALK_PRESENCE_TTL_SECS",
+        "realtime.presence_ttl_secs",
+        "online marker lifetime after the last heartbeat (default 30)",
+    ),
+    ("CIPHERTALK_WS_MAX_FRAME_BYTES", "realtime.max_frame_bytes", "largest client frame (default 65536)"),
 ];
 
 /// Variables that are not settings but are read elsewhere (scripts, tools).
@@ -593,6 +653,17 @@ impl Config {
         }
         if self.messages.max_ciphertext_bytes == 0 {
             return Err(invalid("messages.max_ciphertext_bytes", "must be positive"));
+        }
+        let realtime = &self.realtime;
+        if realtime.queue_frames == 0
+            || realtime.idle_timeout_secs == 0
+            || realtime.presence_ttl_secs < 3
+            || realtime.max_frame_bytes == 0
+        {
+            return Err(invalid(
+                "realtime",
+                "queue_frames, idle_timeout_secs and max_frame_bytes must be positive, presence_ttl_secs at least 3",
+            ));
         }
         if self.rate_limits.window_secs == 0 {
             return Err(invalid("rate_limits.window_secs", "must be positive"));

@@ -11,6 +11,7 @@ pub mod franking;
 pub mod http;
 pub mod infra;
 pub mod projections_cli;
+pub mod realtime;
 pub mod serve;
 pub mod state;
 pub mod telemetry;

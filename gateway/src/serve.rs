@@ -32,6 +32,8 @@ pub enum ServeError {
     Listen { addr: std::net::SocketAddr, source: std::io::Error },
     #[error("server: {0}")]
     Io(#[from] std::io::Error),
+    #[error("realtime: {0}")]
+    Realtime(#[from] crate::realtime::RealtimeError),
 }
 
 pub async fn connect_nats(url: &str) -> Result<async_nats::Client, async_nats::ConnectError> {
@@ -132,6 +134,15 @@ impl Server {
 
         let auth = crate::auth::Auth::new(config, pool.clone())?;
         tasks.push(tokio::spawn(crate::auth::sweep(pool.clone(), shutdown.child_token())));
+        let realtime = crate::realtime::Realtime::new(
+            config.realtime.settings(),
+            nats.clone(),
+            &jetstream,
+            pool.clone(),
+            write.clone(),
+            shutdown.child_token(),
+        )
+        .await?;
         let state = AppState {
             config: Arc::new(config.clone()),
             db: pool,
@@ -141,6 +152,7 @@ impl Server {
             write,
             freshness,
             auth,
+            realtime: Arc::new(realtime),
         };
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await

@@ -9,6 +9,7 @@ use sqlx::PgPool;
 
 use crate::auth::Auth;
 use crate::config::Config;
+use crate::realtime::Realtime;
 
 #[derive(Clone)]
 pub struct AppState {
@@ -21,4 +22,6 @@ pub struct AppState {
     /// Read-your-writes waits on the projections (which also hold the read pool).
     pub freshness: Freshness,
     pub auth: Arc<Auth>,
+    /// WebSocket connections, delivery queues, presence.
+    pub realtime: Arc<Realtime>,
 }

@@ -6,6 +6,7 @@ pub mod contacts;
 pub mod error;
 pub mod extract;
 pub mod health;
+pub mod inbox;
 pub mod keys;
 pub mod messages;
 pub mod metrics;
@@ -13,6 +14,7 @@ pub mod openapi;
 pub mod rooms;
 pub mod users;
 pub mod write;
+pub mod ws;
 
 use std::time::Duration;
 
@@ -57,6 +59,8 @@ pub fn router(state: AppState) -> Router {
         .merge(messages::router())
         .merge(contacts::router())
         .merge(openapi::router())
+        .merge(ws::router())
+        .merge(inbox::router())
         .fallback(error::fallback)
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(RequestBodyLimitLayer::new(http.max_body_bytes))

@@ -49,9 +49,11 @@ use crate::state::AppState;
         super::contacts::list_blocks,
         super::contacts::block,
         super::contacts::unblock,
+        super::inbox::list,
+        super::inbox::ack,
     ),
     modifiers(&BearerAuth),
-    tags((name = "auth"), (name = "keys"), (name = "users"), (name = "rooms"), (name = "messages"), (name = "contacts"))
+    tags((name = "auth"), (name = "keys"), (name = "users"), (name = "rooms"), (name = "messages"), (name = "contacts"), (name = "delivery"))
 )]
 pub struct ApiDoc;
 

@@ -1,0 +1,93 @@
+//! `GET /v1/ws`: the WebSocket. Authenticates with the `Authorization` header
+//! or a single-use `?ticket=` (browsers), picks the start cursor (`?since=` or
+//! the acknowledged one) and hands the socket to [`crate::realtime::connection`].
+
+use axum::Router;
+use axum::extract::{FromRequestParts, Query, Request, State, WebSocketUpgrade};
+use axum::http::{StatusCode, header};
+use axum::response::Response;
+use axum::routing::get;
+use ciphertalk_domain::UserId;
+use serde::Deserialize;
+
+use super::AuthUser;
+use super::error::ApiError;
+use crate::auth::consume_ticket;
+use crate::realtime::{Cursor, connection, cursor};
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/v1/ws", get(connect))
+}
+
+#[derive(Debug, Deserialize)]
+pub struct WsParams {
+    /// From `POST /v1/ws/ticket`; good once, for a few seconds.
+    pub ticket: Option<String>,
+    /// Start after this cursor instead of the acknowledged one.
+    pub since: Option<String>,
+}
+
+#[tracing::instrument(skip_all)]
+pub async fn connect(
+    State(state): State<AppState>,
+    Query(params): Query<WsParams>,
+    request: Request,
+) -> Result<Response, ApiError> {
+    let (mut parts, _body) = request.into_parts();
+    let user = if parts.headers.contains_key(header::AUTHORIZATION) {
+        AuthUser::from_request_parts(&mut parts, &state).await?.user_id
+    } else if let Some(ticket) = params.ticket.as_deref() {
+        redeem(&state, ticket).await?
+    } else {
+        return Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "a bearer access token or a ticket is required",
+        ));
+    };
+    let realtime = state.realtime.clone();
+    let start = match params.since.as_deref() {
+        Some(since) => {
+            let since = since.parse::<Cursor>().map_err(|err| invalid_cursor(&err.to_string()))?;
+            let latest = realtime
+                .queue
+                .latest(user)
+                .await
+                .map_err(|e| ApiError::unavailable("the delivery queue", e))?;
+            if since > latest {
+                return Err(invalid_cursor("no event of yours has this cursor yet"));
+            }
+            since
+        }
+        None => {
+            cursor::acknowledged(&state.db, user).await.map_err(|e| ApiError::unavailable("postgres", e))?
+        }
+    };
+    let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &state).await.map_err(|rejection| {
+        ApiError::new(StatusCode::BAD_REQUEST, "websocket_required", rejection.body_text())
+    })?;
+    // Twice the frame limit: a frame above the limit gets an error frame, one
+    // far above it ends the connection.
+    let max_message = realtime.settings.max_frame_bytes.saturating_mul(2);
+    Ok(upgrade
+        .max_message_size(max_message)
+        .max_frame_size(max_message)
+        .on_upgrade(move |socket| connection::serve(realtime, socket, user, start)))
+}
+
+async fn redeem(state: &AppState, ticket: &str) -> Result<UserId, ApiError> {
+    match consume_ticket(&state.db, ticket).await {
+        Ok(Some(user)) => Ok(user),
+        Ok(None) => Err(ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "the ticket is unknown, used or expired",
+        )),
+        Err(err) => Err(ApiError::unavailable("postgres", err)),
+    }
+}
+
+pub(crate) fn invalid_cursor(message: &str) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_cursor", message)
+}

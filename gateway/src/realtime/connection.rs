@@ -1,0 +1,425 @@
+//! One WebSocket connection of one user.
+//!
+//! Four tasks share the connection: the delivery pump (the user's queue from
+//! the start cursor on, through one ordered consumer, so the backlog runs into
+//! the live events with no gap and no duplicate), the signal pump (typing,
+//! presence and call frames from core NATS), the presence heartbeat, and the
+//! reader (client frames, idle timeout). They hand frames to one writer
+//! through a bounded queue. A client that does not drain it within the grace
+//! period is disconnected (`slow_consumer`) instead of holding anything up:
+//! every connection has its own consumer, so others never wait for it, and
+//! it resumes from its acknowledged cursor when it reconnects.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
+
+use axum::extract::ws::{CloseFrame, Message, WebSocket};
+use chrono::{DateTime, Utc};
+use ciphertalk_domain::UserId;
+use ciphertalk_projections::delivery;
+use futures::stream::{SplitSink, SplitStream};
+use futures::{SinkExt, StreamExt};
+use tokio::sync::mpsc::{self, error::SendTimeoutError, error::TrySendError};
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use super::cursor::{self, Cursor};
+use super::frames::{self, ClientFrame, ServerFrame};
+use super::{Realtime, signals};
+
+/// How long the farewell (error frame and close) may take.
+const FAREWELL: Duration = Duration::from_secs(1);
+
+/// Why a connection ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Reason {
+    /// The client closed it, or the socket failed.
+    ClientGone,
+    SlowConsumer,
+    IdleTimeout,
+    ServerShutdown,
+    /// NATS or the delivery queue failed; the client should reconnect.
+    Unavailable,
+}
+
+impl Reason {
+    /// The error frame and close code sent before closing, if any.
+    fn farewell(self) -> Option<(&'static str, &'static str, u16)> {
+        match self {
+            Self::ClientGone => None,
+            Self::SlowConsumer => Some((
+                "slow_consumer",
+                "the connection did not keep up; reconnect to resume from your cursor",
+                1008,
+            )),
+            Self::IdleTimeout => Some(("idle_timeout", "nothing was received for too long", 1000)),
+            Self::ServerShutdown => Some(("server_shutdown", "the server is shutting down; reconnect", 1012)),
+            Self::Unavailable => Some(("unavailable", "delivery is unavailable; reconnect", 1011)),
+        }
+    }
+}
+
+/// Ends the connection once, for the first reason given.
+#[derive(Clone)]
+struct Closing {
+    token: CancellationToken,
+    reason: Arc<OnceLock<Reason>>,
+}
+
+impl Closing {
+    fn close(&self, reason: Reason) {
+        let _ = self.reason.set(reason);
+        self.token.cancel();
+    }
+
+    /// The reason; a cancellation from above (no reason given) is the server stopping.
+    fn reason(&self) -> Reason {
+        self.reason.get().copied().unwrap_or(Reason::ServerShutdown)
+    }
+}
+
+/// A frame on its way to the client.
+struct Frame {
+    text: String,
+    /// Commit time of the event it carries (delivery latency).
+    recorded_at: Option<DateTime<Utc>>,
+}
+
+impl Frame {
+    fn plain(text: String) -> Self {
+        Self { text, recorded_at: None }
+    }
+}
+
+/// The connection has ended; stop producing.
+struct Gone;
+
+/// The sending end of the connection's bounded queue.
+#[derive(Clone)]
+struct Outbox {
+    tx: mpsc::Sender<Frame>,
+    grace: Duration,
+    closing: Closing,
+}
+
+impl Outbox {
+    async fn push(&self, frame: Frame) -> Result<(), Gone> {
+        let frame = match self.tx.try_send(frame) {
+            Ok(()) => return Ok(()),
+            Err(TrySendError::Closed(_)) => return Err(Gone),
+            Err(TrySendError::Full(frame)) => frame,
+        };
+        match self.tx.send_timeout(frame, self.grace).await {
+            Ok(()) => Ok(()),
+            Err(SendTimeoutError::Timeout(_)) => {
+                metrics::counter!("ciphertalk_ws_queue_drops_total").increment(1);
+                self.closing.close(Reason::SlowConsumer);
+                Err(Gone)
+            }
+            Err(SendTimeoutError::Closed(_)) => Err(Gone),
+        }
+    }
+
+    async fn send(&self, frame: &ServerFrame<'_>) -> Result<(), Gone> {
+        self.push(Frame::plain(frame.to_text())).await
+    }
+
+    async fn error(&self, code: &str, message: &str) -> Result<(), Gone> {
+        self.send(&ServerFrame::Error { code, message }).await
+    }
+}
+
+/// Keeps `ciphertalk_ws_connections` right however the connection ends.
+struct Counted;
+
+impl Counted {
+    fn new() -> Self {
+        metrics::gauge!("ciphertalk_ws_connections").increment(1.0);
+        Self
+    }
+}
+
+impl Drop for Counted {
+    fn drop(&mut self) {
+        metrics::gauge!("ciphertalk_ws_connections").decrement(1.0);
+    }
+}
+
+/// Serves one connection of `user`, starting after `start`, until it ends.
+#[tracing::instrument(skip_all, fields(user_id = %user, start = %start))]
+pub async fn serve(rt: Arc<Realtime>, socket: WebSocket, user: UserId, start: Cursor) {
+    let _counted = Counted::new();
+    rt.connected(user);
+    let (sink, stream) = socket.split();
+    let (tx, rx) = mpsc::channel(rt.settings.queue_frames.max(1));
+    let closing = Closing { token: rt.shutdown().child_token(), reason: Arc::new(OnceLock::new()) };
+    let outbox = Outbox { tx, grace: rt.settings.slow_client, closing: closing.clone() };
+    let writer = tokio::spawn(write(sink, rx, closing.clone(), rt.settings.idle_timeout / 3));
+
+    // The highest cursor sent on this connection (acks up to it need no check).
+    let sent = Arc::new(AtomicU64::new(start.0));
+    let mut tasks = JoinSet::new();
+    tasks.spawn(pump_delivery(rt.clone(), user, start, outbox.clone(), sent.clone()));
+    tasks.spawn(pump_signals(rt.clone(), user, outbox.clone()));
+    tasks.spawn(heartbeat(rt.clone(), user, closing.clone()));
+    read(&rt, user, stream, &outbox, &sent).await;
+
+    closing.close(Reason::ClientGone);
+    tasks.abort_all();
+    drop(outbox);
+    let _ = writer.await;
+    tracing::debug!(reason = ?closing.reason(), "connection closed");
+    if rt.disconnected(user) {
+        match rt.presence.offline(user).await {
+            Ok(last_seen) => {
+                let status = super::Status { online: false, last_seen: Some(last_seen) };
+                rt.announce(user, status).await;
+            }
+            Err(err) => tracing::warn!(error = %err, "could not record last seen"),
+        }
+    }
+}
+
+/// Client frames, until the client goes, falls silent, or the connection closes.
+async fn read(
+    rt: &Realtime,
+    user: UserId,
+    mut stream: SplitStream<WebSocket>,
+    outbox: &Outbox,
+    sent: &AtomicU64,
+) {
+    let closing = &outbox.closing;
+    loop {
+        let next = tokio::select! {
+            () = closing.token.cancelled() => return,
+            next = tokio::time::timeout(rt.settings.idle_timeout, stream.next()) => next,
+        };
+        let message = match next {
+            Err(_) => return closing.close(Reason::IdleTimeout),
+            Ok(None | Some(Err(_))) => return closing.close(Reason::ClientGone),
+            Ok(Some(Ok(message))) => message,
+        };
+        let handled = match message {
+            Message::Text(text) => handle(rt, user, text.as_str(), outbox, sent).await,
+            Message::Binary(_) => outbox.error("bad_frame", "frames are JSON text").await,
+            // Pings are answered by the WebSocket layer; both count as activity.
+            Message::Ping(_) | Message::Pong(_) => Ok(()),
+            Message::Close(_) => return closing.close(Reason::ClientGone),
+        };
+        if handled.is_err() {
+            return;
+        }
+    }
+}
+
+async fn handle(
+    rt: &Realtime,
+    user: UserId,
+    text: &str,
+    outbox: &Outbox,
+    sent: &AtomicU64,
+) -> Result<(), Gone> {
+    if text.len() > rt.settings.max_frame_bytes {
+        return outbox.error("too_large", "the frame is larger than the limit").await;
+    }
+    let frame = match serde_json::from_str::<ClientFrame>(text) {
+        Ok(frame) => frame,
+        Err(err) => return outbox.error("bad_frame", &err.to_string()).await,
+    };
+    let unavailable = |err: &dyn std::fmt::Display| {
+        tracing::warn!(error = %err, "a client frame failed");
+        "the server could not handle this frame now; try again"
+    };
+    match frame {
+        ClientFrame::Ping => outbox.send(&ServerFrame::Pong).await,
+        ClientFrame::Ack { cursor } => {
+            if cursor.0 > sent.load(Ordering::Acquire) {
+                // Received on another connection or from the inbox, or made up.
+                match rt.queue.latest(user).await {
+                    Ok(latest) if cursor <= latest => {}
+                    Ok(_) => {
+                        return outbox.error("invalid_cursor", "no event of yours has this cursor yet").await;
+                    }
+                    Err(err) => return outbox.error("unavailable", unavailable(&err)).await,
+                }
+            }
+            match cursor::acknowledge(&rt.db, user, cursor).await {
+                Ok(stored) => outbox.send(&ServerFrame::Acked { cursor: stored }).await,
+                Err(err) => outbox.error("unavailable", unavailable(&err)).await,
+            }
+        }
+        ClientFrame::Typing { room_id, typing } => match delivery::audience(&rt.db, room_id, user).await {
+            Ok(Some(members)) => {
+                let frame = ServerFrame::Typing { room_id, user_id: user, typing };
+                signals::send(&rt.nats, &members, &frame.to_text()).await;
+                Ok(())
+            }
+            Ok(None) => outbox.error("not_found", "no such room").await,
+            Err(err) => outbox.error("unavailable", unavailable(&err)).await,
+        },
+        ClientFrame::Signal { to, room_id, kind, payload } => {
+            match may_signal(&rt.db, user, to, room_id).await {
+                Ok(true) => {
+                    let frame = ServerFrame::Signal { from: user, room_id, kind, payload: &payload };
+                    signals::send(&rt.nats, &[to], &frame.to_text()).await;
+                    Ok(())
+                }
+                Ok(false) => outbox.error("not_found", "no such member in this room").await,
+                Err(err) => outbox.error("unavailable", unavailable(&err)).await,
+            }
+        }
+        ClientFrame::Presence { user_id } => match rt.presence_for(user, user_id).await {
+            Ok(status) => {
+                outbox
+                    .send(&ServerFrame::Presence {
+                        user_id,
+                        online: status.online,
+                        last_seen: status.last_seen,
+                    })
+                    .await
+            }
+            Err(err) => outbox.error("unavailable", unavailable(&err)).await,
+        },
+    }
+}
+
+/// `from` may signal `to` in `room`: both are members and `to` has not blocked `from`.
+async fn may_signal(
+    db: &sqlx::PgPool,
+    from: UserId,
+    to: UserId,
+    room: ciphertalk_domain::RoomId,
+) -> Result<bool, sqlx::Error> {
+    Ok(from != to
+        && delivery::is_member(db, room, from).await?
+        && delivery::is_member(db, room, to).await?
+        && !delivery::has_blocked(db, to, from).await?)
+}
+
+/// The user's queue from `start` on: backlog, `ready`, then live.
+async fn pump_delivery(rt: Arc<Realtime>, user: UserId, start: Cursor, outbox: Outbox, sent: Arc<AtomicU64>) {
+    let closing = outbox.closing.clone();
+    let mut follow = match rt.queue.follow(user, start).await {
+        Ok(follow) => follow,
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot read the delivery queue");
+            return closing.close(Reason::Unavailable);
+        }
+    };
+    let mut ready = follow.backlog == 0;
+    if ready && outbox.send(&ServerFrame::Ready { cursor: start }).await.is_err() {
+        return;
+    }
+    loop {
+        let delivered = match follow.next().await {
+            Some(Ok(delivered)) => delivered,
+            Some(Err(err)) => {
+                tracing::warn!(error = %err, "the delivery queue failed");
+                return closing.close(Reason::Unavailable);
+            }
+            None => return closing.close(Reason::Unavailable),
+        };
+        let Some(text) = frames::event(delivered.cursor, &delivered.event) else {
+            tracing::error!(cursor = %delivered.cursor, "skipping a delivery that is not JSON");
+            continue;
+        };
+        if outbox.push(Frame { text, recorded_at: delivered.recorded_at }).await.is_err() {
+            return;
+        }
+        sent.fetch_max(delivered.cursor.0, Ordering::AcqRel);
+        // "ready" once the consumer has nothing more stored for us.
+        if !ready && delivered.pending == 0 {
+            ready = true;
+            if outbox.send(&ServerFrame::Ready { cursor: delivered.cursor }).await.is_err() {
+                return;
+            }
+        }
+    }
+}
+
+/// Typing, presence and signal frames addressed to the user.
+async fn pump_signals(rt: Arc<Realtime>, user: UserId, outbox: Outbox) {
+    let mut subscription = match signals::subscribe(&rt.nats, user).await {
+        Ok(subscription) => subscription,
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot subscribe to signals");
+            return outbox.closing.close(Reason::Unavailable);
+        }
+    };
+    while let Some(message) = subscription.next().await {
+        let Ok(text) = String::from_utf8(message.payload.to_vec()) else { continue };
+        if outbox.push(Frame::plain(text)).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// Keeps the user's online marker fresh while connected; announces them online.
+async fn heartbeat(rt: Arc<Realtime>, user: UserId, closing: Closing) {
+    let mut every = tokio::time::interval(rt.presence.heartbeat_every());
+    let mut announced = false;
+    loop {
+        tokio::select! {
+            () = closing.token.cancelled() => return,
+            _ = every.tick() => {}
+        }
+        match rt.presence.heartbeat(user).await {
+            Ok(()) if !announced => {
+                announced = true;
+                rt.announce(user, super::Status { online: true, last_seen: Some(Utc::now()) }).await;
+            }
+            Ok(()) => {}
+            Err(err) => tracing::warn!(error = %err, "presence heartbeat failed"),
+        }
+    }
+}
+
+/// Writes queued frames (and keep-alive pings) until the connection closes,
+/// then says why and closes.
+async fn write(
+    mut sink: SplitSink<WebSocket, Message>,
+    mut rx: mpsc::Receiver<Frame>,
+    closing: Closing,
+    ping_every: Duration,
+) {
+    let ping_every = ping_every.max(Duration::from_millis(100));
+    let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
+    loop {
+        let (message, recorded_at) = tokio::select! {
+            biased;
+            () = closing.token.cancelled() => break,
+            frame = rx.recv() => match frame {
+                Some(frame) => (Message::Text(frame.text.into()), Some(frame.recorded_at)),
+                None => break,
+            },
+            _ = ping.tick() => (Message::Ping(Default::default()), None),
+        };
+        let written = tokio::select! {
+            written = sink.send(message) => written,
+            () = closing.token.cancelled() => break,
+        };
+        if written.is_err() {
+            closing.close(Reason::ClientGone);
+            break;
+        }
+        if let Some(recorded_at) = recorded_at {
+            metrics::counter!("ciphertalk_ws_frames_sent_total").increment(1);
+            if let Some(at) = recorded_at
+                && let Ok(latency) = (Utc::now() - at).to_std()
+            {
+                metrics::histogram!("ciphertalk_delivery_latency_seconds").record(latency.as_secs_f64());
+            }
+        }
+    }
+    if let Some((code, message, close_code)) = closing.reason().farewell() {
+        let error = ServerFrame::Error { code, message }.to_text();
+        let farewell = async {
+            sink.send(Message::Text(error.into())).await?;
+            sink.send(Message::Close(Some(CloseFrame { code: close_code, reason: code.into() }))).await
+        };
+        let _ = tokio::time::timeout(FAREWELL, farewell).await;
+    } else {
+        let _ = tokio::time::timeout(FAREWELL, sink.close()).await;
+    }
+}

@@ -1,0 +1,150 @@
+//! Realtime delivery: WebSocket connections that replay a user's delivery
+//! queue from a cursor and continue live, acknowledged cursors, presence, and
+//! ephemeral frames routed between gateways over core NATS.
+//!
+//! - [`queue`]: reading a user's queue in CHAT_DELIVERY (WebSocket and inbox).
+//! - [`cursor`]: cursors and the acknowledged cursor per user.
+//! - [`connection`]: one WebSocket connection.
+//! - [`frames`]: the frames of API.md.
+//! - [`presence`], [`signals`]: online/last seen, and typing/signal routing.
+//!
+//! Gateways keep no state another gateway needs: a user may connect to any of
+//! them, and a gateway that dies loses nothing (its clients reconnect
+//! elsewhere and resume from their cursor).
+
+pub mod connection;
+pub mod cursor;
+pub mod frames;
+pub mod presence;
+pub mod queue;
+pub mod signals;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use ciphertalk_commands::WriteModel;
+use ciphertalk_domain::UserId;
+use ciphertalk_projections::delivery;
+use sqlx::PgPool;
+use tokio_util::sync::CancellationToken;
+
+pub use cursor::Cursor;
+use frames::ServerFrame;
+use presence::{Presence, Status, Visibility};
+use queue::DeliveryQueue;
+
+/// Per-connection limits and timings (config section `realtime`).
+#[derive(Debug, Clone)]
+pub struct RealtimeSettings {
+    /// Frames queued for one connection before it counts as slow.
+    pub queue_frames: usize,
+    /// How long a full queue may stay full before the client is disconnected.
+    pub slow_client: Duration,
+    /// A connection from which nothing (not even a pong) arrives for this long is closed.
+    pub idle_timeout: Duration,
+    /// How long an online marker outlives its connection's last heartbeat.
+    pub presence_ttl: Duration,
+    /// Largest client frame accepted.
+    pub max_frame_bytes: usize,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RealtimeError {
+    #[error(transparent)]
+    Queue(#[from] queue::QueueError),
+    #[error(transparent)]
+    Presence(#[from] presence::PresenceError),
+}
+
+/// The realtime service of one gateway process.
+pub struct Realtime {
+    pub settings: RealtimeSettings,
+    pub queue: DeliveryQueue,
+    pub presence: Presence,
+    pub nats: async_nats::Client,
+    pub db: PgPool,
+    pub write: Arc<WriteModel>,
+    /// Open connections per user in this process.
+    local: Mutex<HashMap<UserId, usize>>,
+    shutdown: CancellationToken,
+}
+
+impl Realtime {
+    pub async fn new(
+        settings: RealtimeSettings,
+        nats: async_nats::Client,
+        js: &async_nats::jetstream::Context,
+        db: PgPool,
+        write: Arc<WriteModel>,
+        shutdown: CancellationToken,
+    ) -> Result<Self, RealtimeError> {
+        Ok(Self {
+            queue: DeliveryQueue::open(js).await?,
+            presence: Presence::open(js, settings.presence_ttl).await?,
+            settings,
+            nats,
+            db,
+            write,
+            local: Mutex::new(HashMap::new()),
+            shutdown,
+        })
+    }
+
+    /// Cancelled when the server stops: connections close so clients go elsewhere.
+    pub fn shutdown(&self) -> &CancellationToken {
+        &self.shutdown
+    }
+
+    /// Counts a new connection of `user`.
+    fn connected(&self, user: UserId) {
+        let mut local = self.local.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        *local.entry(user).or_default() += 1;
+    }
+
+    /// Counts a closed connection; true when it was the user's last one here.
+    fn disconnected(&self, user: UserId) -> bool {
+        let mut local = self.local.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match local.get_mut(&user) {
+            Some(count) if *count > 1 => {
+                *count -= 1;
+                false
+            }
+            _ => {
+                local.remove(&user);
+                true
+            }
+        }
+    }
+
+    /// `subject`'s presence as `viewer` may see it.
+    pub async fn presence_for(&self, viewer: UserId, subject: UserId) -> Result<Status, RealtimeError> {
+        if viewer != subject && !Visibility::of(&self.write, subject).await?.allows(viewer) {
+            return Ok(Status::HIDDEN);
+        }
+        Ok(self.presence.status(subject).await?)
+    }
+
+    /// Tells everyone who follows `user` and may see their presence about it.
+    async fn announce(&self, user: UserId, status: Status) {
+        let visibility = match Visibility::of(&self.write, user).await {
+            Ok(Visibility::Nobody) => return,
+            Ok(visibility) => visibility,
+            Err(err) => {
+                tracing::warn!(error = %err, "presence not announced");
+                return;
+            }
+        };
+        let watchers = match delivery::presence_watchers(&self.db, user).await {
+            Ok(watchers) => watchers,
+            Err(err) => {
+                tracing::warn!(error = %err, "presence not announced");
+                return;
+            }
+        };
+        let allowed: Vec<UserId> = watchers.into_iter().filter(|w| visibility.allows(*w)).collect();
+        let frame =
+            ServerFrame::Presence { user_id: user, online: status.online, last_seen: status.last_seen };
+        signals::send(&self.nats, &allowed, &frame.to_text()).await;
+    }
+}

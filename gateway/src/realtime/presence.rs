@@ -1,0 +1,143 @@
+//! Presence: who is online and when they were last seen, in the `presence` KV
+//! bucket, and who may see it.
+//!
+//! Two keys per user: `<user_id>` holds `{"last_seen"}` (kept for the bucket's
+//! max age), and `<user_id>.online` is a marker written with a per-message TTL
+//! and refreshed by every live connection of the user (heartbeats). A gateway
+//! that dies stops refreshing, so its users' markers expire by themselves and
+//! their last-seen time is the last heartbeat's.
+//!
+//! A user's presence is shown as their `last_seen_visible_to` setting allows:
+//! to everybody, to their contacts, or to nobody (then they look offline).
+
+use std::time::Duration;
+
+use async_nats::HeaderMap;
+use async_nats::jetstream::{self, kv};
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use ciphertalk_commands::WriteModel;
+use ciphertalk_domain::UserId;
+use ciphertalk_domain::user::LastSeenVisibility;
+use ciphertalk_streams::subjects;
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, thiserror::Error)]
+#[error("presence: {0}")]
+pub struct PresenceError(String);
+
+fn presence_error(err: impl std::fmt::Display) -> PresenceError {
+    PresenceError(err.to_string())
+}
+
+/// A user's presence as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Status {
+    pub online: bool,
+    pub last_seen: Option<DateTime<Utc>>,
+}
+
+impl Status {
+    /// What a viewer who may not see it gets.
+    pub const HIDDEN: Self = Self { online: false, last_seen: None };
+}
+
+#[derive(Serialize, Deserialize)]
+struct LastSeen {
+    last_seen: DateTime<Utc>,
+}
+
+#[derive(Clone)]
+pub struct Presence {
+    js: jetstream::Context,
+    kv: kv::Store,
+    ttl: Duration,
+}
+
+impl Presence {
+    /// `ttl`: how long an online marker outlives its last heartbeat.
+    pub async fn open(js: &jetstream::Context, ttl: Duration) -> Result<Self, PresenceError> {
+        let kv = js.get_key_value(subjects::PRESENCE_BUCKET).await.map_err(presence_error)?;
+        Ok(Self { js: js.clone(), kv, ttl })
+    }
+
+    /// How often a live connection should call [`Presence::heartbeat`].
+    pub fn heartbeat_every(&self) -> Duration {
+        self.ttl / 3
+    }
+
+    /// Marks the user online (for `ttl`) and seen now.
+    pub async fn heartbeat(&self, user: UserId) -> Result<(), PresenceError> {
+        // The KV client has no put with a TTL; a KV put is a publish on the key's subject.
+        let mut headers = HeaderMap::new();
+        headers.insert(async_nats::header::NATS_MESSAGE_TTL, self.ttl.as_secs().max(1).to_string().as_str());
+        let subject = format!("$KV.{}.{}", subjects::PRESENCE_BUCKET, online_key(user));
+        self.js
+            .publish_with_headers(subject, headers, Bytes::from_static(b"1"))
+            .await
+            .map_err(presence_error)?
+            .await
+            .map_err(presence_error)?;
+        self.seen(user, Utc::now()).await
+    }
+
+    /// Marks the user offline, last seen now; returns that time.
+    pub async fn offline(&self, user: UserId) -> Result<DateTime<Utc>, PresenceError> {
+        let now = Utc::now();
+        self.seen(user, now).await?;
+        self.kv.delete(online_key(user)).await.map_err(presence_error)?;
+        Ok(now)
+    }
+
+    async fn seen(&self, user: UserId, at: DateTime<Utc>) -> Result<(), PresenceError> {
+        let value = serde_json::to_vec(&LastSeen { last_seen: at }).map_err(presence_error)?;
+        self.kv.put(user.to_string(), value.into()).await.map_err(presence_error)?;
+        Ok(())
+    }
+
+    /// The stored presence, whoever asks.
+    pub async fn status(&self, user: UserId) -> Result<Status, PresenceError> {
+        let online = self.kv.get(online_key(user)).await.map_err(presence_error)?.is_some();
+        let last_seen = self
+            .kv
+            .get(user.to_string())
+            .await
+            .map_err(presence_error)?
+            .and_then(|value| serde_json::from_slice::<LastSeen>(&value).ok())
+            .map(|seen| seen.last_seen);
+        Ok(Status { online, last_seen })
+    }
+}
+
+fn online_key(user: UserId) -> String {
+    format!("{user}.online")
+}
+
+/// Who may see `subject`'s presence, decided from their settings and contacts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Visibility {
+    Everybody,
+    Contacts(std::collections::BTreeSet<UserId>),
+    Nobody,
+}
+
+impl Visibility {
+    /// `subject`'s current setting (read from the event store: always current).
+    pub async fn of(write: &WriteModel, subject: UserId) -> Result<Self, PresenceError> {
+        let loaded = write.users.load(&subject.to_string()).await.map_err(presence_error)?;
+        let user = loaded.aggregate;
+        Ok(match user.settings().last_seen_visible_to {
+            LastSeenVisibility::Everybody => Self::Everybody,
+            LastSeenVisibility::Contacts => Self::Contacts(user.contacts().clone()),
+            LastSeenVisibility::Nobody => Self::Nobody,
+        })
+    }
+
+    pub fn allows(&self, viewer: UserId) -> bool {
+        match self {
+            Self::Everybody => true,
+            Self::Contacts(contacts) => contacts.contains(&viewer),
+            Self::Nobody => false,
+        }
+    }
+}

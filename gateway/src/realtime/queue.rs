@@ -1,0 +1,142 @@
+//! Reading one user's delivery queue, `chat.dlv.<user_id>` in CHAT_DELIVERY,
+//! where the `delivery` projection puts every event the user should see.
+//!
+//! Both the WebSocket and `GET /v1/inbox` read it with an ordered consumer
+//! filtered to the user's subject, starting just after a cursor: JetStream
+//! hands over the stored backlog and then, on the same consumer, whatever is
+//! stored later, so nothing falls between "backlog" and "live".
+
+use std::time::Duration;
+
+use async_nats::jetstream::consumer::DeliverPolicy;
+use async_nats::jetstream::consumer::pull::{Ordered, OrderedConfig};
+use async_nats::jetstream::stream::{DirectGetErrorKind, Stream};
+use async_nats::jetstream::{self, Message};
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use ciphertalk_domain::UserId;
+use ciphertalk_projections::delivery::HEADER_RECORDED_AT;
+use ciphertalk_streams::subjects;
+use futures::StreamExt;
+
+use super::cursor::Cursor;
+
+/// How long a page read waits for a message JetStream said was there.
+const PAGE_WAIT: Duration = Duration::from_secs(5);
+
+#[derive(Debug, thiserror::Error)]
+#[error("delivery queue: {0}")]
+pub struct QueueError(String);
+
+fn queue_error(err: impl std::fmt::Display) -> QueueError {
+    QueueError(err.to_string())
+}
+
+/// One event from a user's queue.
+#[derive(Debug, Clone)]
+pub struct Delivered {
+    pub cursor: Cursor,
+    /// The client event (JSON) exactly as the projection wrote it.
+    pub event: Bytes,
+    /// When the domain event was committed (for delivery latency).
+    pub recorded_at: Option<DateTime<Utc>>,
+    /// Events stored after this one for the user when it was read.
+    pub pending: u64,
+}
+
+impl Delivered {
+    fn from_message(message: &Message) -> Result<Self, QueueError> {
+        let info = message.info().map_err(queue_error)?;
+        let recorded_at = message
+            .headers
+            .as_ref()
+            .and_then(|headers| headers.get(HEADER_RECORDED_AT))
+            .and_then(|value| DateTime::parse_from_rfc3339(value.as_str()).ok())
+            .map(|at| at.with_timezone(&Utc));
+        Ok(Self {
+            cursor: Cursor(info.stream_sequence),
+            event: message.payload.clone(),
+            recorded_at,
+            pending: info.pending,
+        })
+    }
+}
+
+/// The live tail of one user's queue from a cursor on.
+pub struct Follow {
+    /// Events after the start cursor when the consumer was made.
+    pub backlog: u64,
+    messages: Ordered,
+}
+
+impl Follow {
+    /// The next event, waiting for one to be stored if need be.
+    pub async fn next(&mut self) -> Option<Result<Delivered, QueueError>> {
+        let message = self.messages.next().await?;
+        Some(message.map_err(queue_error).and_then(|m| Delivered::from_message(&m)))
+    }
+}
+
+/// Handle on CHAT_DELIVERY.
+#[derive(Clone)]
+pub struct DeliveryQueue {
+    stream: Stream,
+}
+
+impl DeliveryQueue {
+    pub async fn open(js: &jetstream::Context) -> Result<Self, QueueError> {
+        let stream = js.get_stream(subjects::DELIVERY_STREAM).await.map_err(queue_error)?;
+        Ok(Self { stream })
+    }
+
+    /// The cursor of the user's newest event (0 when there is none): no valid
+    /// cursor of theirs is beyond it.
+    pub async fn latest(&self, user: UserId) -> Result<Cursor, QueueError> {
+        let subject = subject(user)?;
+        match self.stream.direct_get_last_for_subject(subject).await {
+            Ok(message) => Ok(Cursor(message.sequence)),
+            Err(err) if err.kind() == DirectGetErrorKind::NotFound => Ok(Cursor(0)),
+            Err(err) => Err(queue_error(err)),
+        }
+    }
+
+    /// Follows the user's queue from just after `after`.
+    pub async fn follow(&self, user: UserId, after: Cursor) -> Result<Follow, QueueError> {
+        let consumer = self
+            .stream
+            .create_consumer(OrderedConfig {
+                filter_subject: subject(user)?,
+                deliver_policy: DeliverPolicy::ByStartSequence { start_sequence: after.0 + 1 },
+                ..Default::default()
+            })
+            .await
+            .map_err(queue_error)?;
+        let backlog = consumer.cached_info().num_pending;
+        let messages = consumer.messages().await.map_err(queue_error)?;
+        Ok(Follow { backlog, messages })
+    }
+
+    /// Up to `limit` events after `after`, oldest first, and whether more follow.
+    pub async fn page(
+        &self,
+        user: UserId,
+        after: Cursor,
+        limit: usize,
+    ) -> Result<(Vec<Delivered>, bool), QueueError> {
+        let mut follow = self.follow(user, after).await?;
+        let wanted = usize::try_from(follow.backlog).unwrap_or(usize::MAX).min(limit);
+        let mut items = Vec::with_capacity(wanted);
+        while items.len() < wanted {
+            match tokio::time::timeout(PAGE_WAIT, follow.next()).await {
+                Ok(Some(item)) => items.push(item?),
+                Ok(None) | Err(_) => return Err(QueueError("the stream stopped delivering".into())),
+            }
+        }
+        let more = items.last().is_some_and(|last| last.pending > 0);
+        Ok((items, more))
+    }
+}
+
+fn subject(user: UserId) -> Result<String, QueueError> {
+    subjects::delivery(&user.to_string()).map_err(queue_error)
+}

@@ -1,0 +1,835 @@
+//! Realtime delivery: the WebSocket replays a user's queue from their cursor
+//! and continues live (FIFO, no gap, no duplicate), acknowledged events are
+//! not sent again, the inbox reads the same queue, several gateways serve
+//! users who talk to each other, a killed gateway loses nothing, a slow client
+//! is cut off without delaying anyone, typing and presence reach the right
+//! people, and bad credentials and frames are refused.
+
+use std::collections::HashSet;
+use std::time::{Duration, Instant};
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use chrono::Utc;
+use ciphertalk_commands::CommandMetadata;
+use ciphertalk_domain::ids::{MessageId, RoomId, UserId};
+use ciphertalk_domain::room::{JoinRule, RoomCommand, RoomKind};
+use ciphertalk_domain::user::{LastSeenVisibility, UserCommand};
+use ciphertalk_domain::values::{Ciphertext, ClientMsgId, ContentType, RoomName};
+use ciphertalk_gateway::config::{Config, Secret, Toggle};
+use ciphertalk_gateway::serve::Server;
+use futures::{SinkExt, StreamExt};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+
+use crate::support::binary::ServeProcess;
+use crate::support::{TestDb, TestNats, eventually, temp_dir};
+
+const SECRET: &str = "realtime-test-signing-key-0123456789abcdef";
+/// How long a test waits for one frame before it calls the server stuck.
+const FRAME_WAIT: Duration = Duration::from_secs(20);
+
+fn config(change: impl FnOnce(&mut Config)) -> Config {
+    let mut config = Config { listen: "127.0.0.1:0".parse().unwrap(), ..Config::default() };
+    config.auth.jwt_secret = Some(Secret::new(SECRET));
+    config.rate_limits.mode = Toggle::Off;
+    change(&mut config);
+    config
+}
+
+/// One database and one NATS, and any number of gateways on them.
+struct Rig {
+    db: TestDb,
+    nats: TestNats,
+    gateways: Vec<Server>,
+    http: reqwest::Client,
+}
+
+impl Rig {
+    async fn start(gateways: usize) -> Self {
+        Self::start_with(gateways, |_| {}).await
+    }
+
+    async fn start_with(gateways: usize, change: impl Fn(&mut Config)) -> Self {
+        let db = TestDb::new().await;
+        let nats = TestNats::start().await;
+        let mut rig = Self { db, nats, gateways: Vec::new(), http: reqwest::Client::new() };
+        for _ in 0..gateways {
+            let server = Server::start(&config(&change), &rig.db.url, &rig.nats.url()).await.unwrap();
+            rig.gateways.push(server);
+        }
+        rig
+    }
+
+    fn base(&self, gateway: usize) -> String {
+        format!("http://{}", self.gateways[gateway].addr)
+    }
+
+    fn write(&self) -> &ciphertalk_commands::WriteModel {
+        &self.gateways[0].state.write
+    }
+
+    async fn register(&self, name: &str) -> User {
+        let email = format!("{}-{}@example.org", name.to_lowercase(), uuid::Uuid::new_v4().simple());
+        let response = self
+            .http
+            .post(format!("{}/v1/auth/register", self.base(0)))
+            .json(&json!({"email": email, "password": "correct horse battery", "display_name": name}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::CREATED);
+        let body: Value = response.json().await.unwrap();
+        User {
+            id: body["user"]["id"].as_str().unwrap().parse().unwrap(),
+            token: body["access_token"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    async fn user_command(&self, user: &User, command: UserCommand) {
+        self.write().users.execute(&user.id.to_string(), command, &meta(user.id)).await.unwrap();
+    }
+
+    async fn create_group(&self, owner: &User, members: &[&User]) -> RoomId {
+        let room = RoomId::new_v7();
+        let command = RoomCommand::CreateRoom {
+            room_id: room,
+            kind: RoomKind::Group,
+            name: Some(RoomName::parse("realtime").unwrap()),
+            description: None,
+            join_rule: JoinRule::Invite,
+            creator: owner.id,
+            members: members.iter().map(|m| m.id).collect(),
+            at: Utc::now(),
+        };
+        self.write().rooms.execute(&room.to_string(), command, &meta(owner.id)).await.unwrap();
+        room
+    }
+
+    async fn send(&self, room: RoomId, sender: &User, body: &[u8]) {
+        send_with(self.write(), room, sender.id, body).await;
+    }
+
+    /// Waits until `user`'s delivery queue holds `count` events.
+    async fn queue_holds(&self, user: &User, count: u64) {
+        let js = self.gateways[0].state.jetstream.clone();
+        let subject = format!("chat.dlv.{}", user.id);
+        let filled = eventually(60, || async {
+            let stream = js.get_stream("CHAT_DELIVERY").await.unwrap();
+            let info = stream.info_with_subjects(&subject).await.unwrap();
+            let mut subjects = info.collect::<Vec<_>>().await;
+            subjects.pop().and_then(|entry| entry.ok()).map_or(0, |(_, n)| n as u64) >= count
+        })
+        .await;
+        assert!(filled, "{subject} did not reach {count} events");
+    }
+
+    async fn get(&self, gateway: usize, user: &User, path: &str) -> (StatusCode, Value) {
+        let response = self
+            .http
+            .get(format!("{}{path}", self.base(gateway)))
+            .bearer_auth(&user.token)
+            .send()
+            .await
+            .unwrap();
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    async fn stop(self) {
+        for server in self.gateways {
+            server.stop().await;
+        }
+    }
+}
+
+async fn send_with(write: &ciphertalk_commands::WriteModel, room: RoomId, sender: UserId, body: &[u8]) {
+    let id = MessageId::new_v7();
+    let command = RoomCommand::SendMessage {
+        message_id: id,
+        sender,
+        client_msg_id: ClientMsgId::parse(&id.to_string()).unwrap(),
+        ciphertext: Ciphertext::parse(&STANDARD.encode(body)).unwrap(),
+        content_type: ContentType::default(),
+        reply_to: None,
+        file_ids: Vec::new(),
+        forwarded_from: None,
+        commitment: None,
+        reporting_tag: None,
+        franking_key_id: None,
+        sent_at: Utc::now(),
+    };
+    write.rooms.execute(&room.to_string(), command, &meta(sender)).await.unwrap();
+}
+
+fn meta(actor: UserId) -> CommandMetadata {
+    CommandMetadata::new(actor.to_string(), Some("realtime-test".into()))
+}
+
+struct User {
+    id: UserId,
+    token: String,
+}
+
+/// The plaintext a test put in a message (the "ciphertext" is just base64 of it).
+fn body_of(event: &Value) -> String {
+    let bytes = STANDARD.decode(event["ciphertext"].as_str().unwrap_or_default()).unwrap_or_default();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+fn cursor_of(frame: &Value) -> u64 {
+    frame["cursor"].as_str().and_then(|c| c.parse().ok()).unwrap()
+}
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// A WebSocket client speaking the JSON frames of API.md.
+struct Client {
+    socket: Socket,
+    /// Frames read while waiting for an `acked`, handed out by `next` first.
+    stash: std::collections::VecDeque<Value>,
+}
+
+impl Client {
+    async fn connect(base: &str, user: &User, query: &str) -> Self {
+        Self::try_connect(base, Some(&user.token), query).await.unwrap()
+    }
+
+    async fn try_connect(base: &str, token: Option<&str>, query: &str) -> Result<Self, StatusCode> {
+        let url = format!("{}/v1/ws{query}", base.replace("http://", "ws://"));
+        let mut request = url.into_client_request().unwrap();
+        if let Some(token) = token {
+            request.headers_mut().insert("authorization", format!("Bearer {token}").parse().unwrap());
+        }
+        match tokio_tungstenite::connect_async(request).await {
+            Ok((socket, _)) => Ok(Self { socket, stash: Default::default() }),
+            Err(tokio_tungstenite::tungstenite::Error::Http(response)) => {
+                Err(StatusCode::from_u16(response.status().as_u16()).unwrap())
+            }
+            Err(err) => panic!("websocket connect failed: {err}"),
+        }
+    }
+
+    async fn send(&mut self, frame: Value) {
+        self.socket.send(Message::Text(frame.to_string().into())).await.unwrap();
+    }
+
+    /// The next JSON frame; `None` when the connection ends or nothing comes in `wait`.
+    async fn next_within(&mut self, wait: Duration) -> Option<Value> {
+        if let Some(frame) = self.stash.pop_front() {
+            return Some(frame);
+        }
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let message = tokio::time::timeout_at(deadline, self.socket.next()).await.ok()??.ok()?;
+            match message {
+                Message::Text(text) => return Some(serde_json::from_str(text.as_str()).unwrap()),
+                Message::Close(_) => return None,
+                _ => {}
+            }
+        }
+    }
+
+    async fn next(&mut self) -> Value {
+        self.next_within(FRAME_WAIT).await.expect("a frame")
+    }
+
+    /// The next frame of `kind`, skipping others.
+    async fn next_of(&mut self, kind: &str) -> Value {
+        self.next_where(|frame| frame["type"] == kind).await
+    }
+
+    /// The next frame `wanted` accepts, skipping others.
+    async fn next_where(&mut self, wanted: impl Fn(&Value) -> bool) -> Value {
+        loop {
+            let frame = self.next().await;
+            if wanted(&frame) {
+                return frame;
+            }
+        }
+    }
+
+    /// Frames until the server closes the connection; panics if it stays open.
+    async fn until_closed(&mut self) -> Vec<Value> {
+        let mut frames: Vec<Value> = self.stash.drain(..).collect();
+        loop {
+            match tokio::time::timeout(FRAME_WAIT, self.socket.next()).await {
+                Err(_) => panic!("the connection stayed open"),
+                Ok(None | Some(Err(_)) | Some(Ok(Message::Close(_)))) => return frames,
+                Ok(Some(Ok(Message::Text(text)))) => {
+                    frames.push(serde_json::from_str(text.as_str()).unwrap())
+                }
+                Ok(Some(Ok(_))) => {}
+            }
+        }
+    }
+
+    /// Event frames up to `ready`: (events, ready cursor).
+    async fn backlog(&mut self) -> (Vec<Value>, u64) {
+        let mut events = Vec::new();
+        loop {
+            let frame = self.next().await;
+            match frame["type"].as_str() {
+                Some("event") => events.push(frame),
+                Some("ready") => return (events, cursor_of(&frame)),
+                _ => {}
+            }
+        }
+    }
+
+    /// The next `n` `message.sent` event frames (skipping other frames and events).
+    async fn messages(&mut self, n: usize) -> Vec<Value> {
+        let mut out = Vec::with_capacity(n);
+        while out.len() < n {
+            let frame = self.next().await;
+            if frame["type"] == "event" && frame["event"]["type"] == "message.sent" {
+                out.push(frame);
+            }
+        }
+        out
+    }
+
+    /// Acknowledges `cursor`; frames that arrive meanwhile are kept for `next`.
+    async fn ack(&mut self, cursor: u64) -> u64 {
+        self.send(json!({"type": "ack", "cursor": cursor.to_string()})).await;
+        let mut stash = std::mem::take(&mut self.stash);
+        let acked = loop {
+            let frame = self.next_within(FRAME_WAIT).await.expect("an acked frame");
+            if frame["type"] == "acked" {
+                break cursor_of(&frame);
+            }
+            stash.push_back(frame);
+        };
+        self.stash = stash;
+        acked
+    }
+}
+
+fn message_events(frames: &[Value]) -> Vec<&Value> {
+    frames.iter().filter(|f| f["event"]["type"] == "message.sent").collect()
+}
+
+/// Cursors strictly increase, and no event comes twice.
+fn assert_fifo(frames: &[Value]) {
+    let cursors: Vec<u64> = frames.iter().map(cursor_of).collect();
+    assert!(cursors.windows(2).all(|w| w[0] < w[1]), "cursors not strictly increasing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_offline_user_gets_a_thousand_messages_from_three_rooms_in_order() {
+    const MESSAGES: usize = 1000;
+    let rig = Rig::start(1).await;
+    let (alice, bob) = (rig.register("Alice").await, rig.register("Bob").await);
+    let rooms = [
+        rig.create_group(&alice, &[&bob]).await,
+        rig.create_group(&alice, &[&bob]).await,
+        rig.create_group(&alice, &[&bob]).await,
+    ];
+    // Bob is online once (and acknowledges the room creations), then goes offline.
+    let mut client = Client::connect(&rig.base(0), &bob, "").await;
+    let mut seen = Vec::new();
+    while seen.len() < 3 {
+        let frame = client.next().await;
+        if frame["type"] == "event" {
+            seen.push(frame);
+        }
+    }
+    assert!(seen.iter().all(|f| f["event"]["type"] == "room.created"));
+    client.ack(cursor_of(&seen[2])).await;
+    drop(client);
+
+    for n in 0..MESSAGES {
+        rig.send(rooms[n % 3], &alice, format!("m{n}").as_bytes()).await;
+    }
+
+    let mut client = Client::connect(&rig.base(0), &bob, "").await;
+    let mut events = Vec::new();
+    while message_events(&events).len() < MESSAGES {
+        let frame = client.next().await;
+        if frame["type"] == "event" {
+            events.push(frame);
+        }
+    }
+    assert_fifo(&events);
+    let messages = message_events(&events);
+    let bodies: Vec<String> = messages.iter().map(|f| body_of(&f["event"])).collect();
+    let expected: Vec<String> = (0..MESSAGES).map(|n| format!("m{n}")).collect();
+    assert_eq!(bodies, expected, "FIFO across rooms, each message once");
+    for (i, room) in rooms.iter().enumerate() {
+        let seqs: Vec<u64> = messages
+            .iter()
+            .filter(|f| f["event"]["room_id"] == room.to_string())
+            .map(|f| f["event"]["seq"].as_u64().unwrap())
+            .collect();
+        let count = (MESSAGES - i).div_ceil(3) as u64;
+        assert_eq!(seqs, (1..=count).collect::<Vec<_>>(), "room {i} in seq order");
+    }
+    let event = &messages[0]["event"];
+    for field in
+        ["id", "room_id", "at", "seq", "sender_id", "client_msg_id", "ciphertext", "content_type", "sent_at"]
+    {
+        assert!(event.get(field).is_some(), "message.sent lacks {field}: {event}");
+    }
+    assert_eq!(event["sender_id"], alice.id.to_string());
+    assert_eq!(event["deleted"], false);
+
+    // The inbox pages through the same queue from the same cursor.
+    let mut after = cursor_of(&seen[2]);
+    let mut paged = Vec::new();
+    loop {
+        let (status, page) = rig.get(0, &bob, &format!("/v1/inbox?after={after}&limit=200")).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        for item in page["items"].as_array().unwrap() {
+            paged.push(cursor_of(item));
+        }
+        match page["next"].as_str() {
+            Some(next) => after = next.parse().unwrap(),
+            None => break,
+        }
+    }
+    assert_eq!(paged, events.iter().map(cursor_of).collect::<Vec<_>>());
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_disconnect_mid_backlog_resumes_exactly_and_acknowledged_events_do_not_return() {
+    const MESSAGES: usize = 200;
+    let rig = Rig::start(1).await;
+    let (alice, bob) = (rig.register("Alice").await, rig.register("Bob").await);
+    let room = rig.create_group(&alice, &[&bob]).await;
+    for n in 0..MESSAGES {
+        rig.send(room, &alice, format!("m{n}").as_bytes()).await;
+    }
+    rig.queue_holds(&bob, MESSAGES as u64 + 1).await;
+    let all = {
+        let mut client = Client::connect(&rig.base(0), &bob, "").await;
+        let (events, ready) = client.backlog().await;
+        assert_eq!(message_events(&events).len(), MESSAGES);
+        assert_eq!(ready, cursor_of(events.last().unwrap()));
+        events.iter().map(cursor_of).collect::<Vec<u64>>()
+    };
+
+    // Read 70 events, acknowledge the 50th, drop the connection mid-backlog.
+    let mut client = Client::connect(&rig.base(0), &bob, "").await;
+    let mut first = Vec::new();
+    for _ in 0..70 {
+        first.push(cursor_of(&client.next_of("event").await));
+    }
+    assert_eq!(first, all[..70]);
+    assert_eq!(client.ack(all[49]).await, all[49]);
+    // An older ack does not move the stored cursor back.
+    assert_eq!(client.ack(all[10]).await, all[49]);
+    drop(client);
+
+    // Without `since`: everything after the acknowledged cursor, once.
+    let mut client = Client::connect(&rig.base(0), &bob, "").await;
+    let (events, _) = client.backlog().await;
+    assert_eq!(events.iter().map(cursor_of).collect::<Vec<_>>(), all[50..]);
+    // With `since`: from there instead.
+    let mut other = Client::connect(&rig.base(0), &bob, &format!("?since={}", all[69])).await;
+    let (events, _) = other.backlog().await;
+    assert_eq!(events.iter().map(cursor_of).collect::<Vec<_>>(), all[70..]);
+    drop(other);
+
+    // Everything acknowledged: nothing comes again, only `ready`.
+    client.ack(*all.last().unwrap()).await;
+    drop(client);
+    let mut client = Client::connect(&rig.base(0), &bob, "").await;
+    let (events, ready) = client.backlog().await;
+    assert!(events.is_empty(), "acknowledged events were sent again: {events:?}");
+    assert_eq!(ready, *all.last().unwrap());
+    let (status, page) = rig.get(0, &bob, "/v1/inbox").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(page, json!({"items": [], "next": null}));
+
+    // Live from here: a new message arrives, then `pong` answers `ping`.
+    rig.send(room, &alice, b"live").await;
+    let live = client.messages(1).await;
+    assert_eq!(body_of(&live[0]["event"]), "live");
+    client.send(json!({"type": "ping"})).await;
+    client.next_of("pong").await;
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn the_backlog_runs_into_live_events_without_gap_or_duplicate() {
+    const MESSAGES: usize = 300;
+    let rig = Rig::start(1).await;
+    let (alice, bob) = (rig.register("Alice").await, rig.register("Bob").await);
+    let room = rig.create_group(&alice, &[&bob]).await;
+    let sender = async {
+        for n in 0..MESSAGES {
+            rig.send(room, &alice, format!("m{n}").as_bytes()).await;
+        }
+    };
+    let receiver = async {
+        // Connect while the messages are being written.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let mut client = Client::connect(&rig.base(0), &bob, "").await;
+        let mut frames = Vec::new();
+        let mut ready = false;
+        while message_events(&frames).len() < MESSAGES {
+            let frame = client.next().await;
+            match frame["type"].as_str() {
+                Some("event") => frames.push(frame),
+                Some("ready") => ready = true,
+                _ => {}
+            }
+        }
+        assert!(ready, "no ready frame");
+        frames
+    };
+    let ((), frames) = tokio::join!(sender, receiver);
+    assert_fifo(&frames);
+    let bodies: Vec<String> = message_events(&frames).iter().map(|f| body_of(&f["event"])).collect();
+    assert_eq!(bodies, (0..MESSAGES).map(|n| format!("m{n}")).collect::<Vec<_>>());
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn users_on_two_gateways_talk_to_each_other() {
+    let rig = Rig::start(2).await;
+    let (alice, bob) = (rig.register("Alice").await, rig.register("Bob").await);
+    let room = rig.create_group(&alice, &[&bob]).await;
+    let mut on_first = Client::connect(&rig.base(0), &alice, "").await;
+    let mut on_second = Client::connect(&rig.base(1), &bob, "").await;
+    on_first.backlog().await;
+    on_second.backlog().await;
+
+    // A message written through the second gateway reaches both.
+    send_with(&rig.gateways[1].state.write, room, bob.id, b"hello from two").await;
+    assert_eq!(body_of(&on_first.messages(1).await[0]["event"]), "hello from two");
+    assert_eq!(body_of(&on_second.messages(1).await[0]["event"]), "hello from two");
+
+    // Typing and call signals cross gateways too.
+    on_first.send(json!({"type": "typing", "room_id": room.to_string(), "typing": true})).await;
+    let typing = on_second.next_of("typing").await;
+    assert_eq!(
+        typing,
+        json!({"type": "typing", "room_id": room.to_string(), "user_id": alice.id.to_string(), "typing": true})
+    );
+    let offer = json!({"sdp": "v=0"});
+    on_second
+        .send(json!({"type": "signal", "to": alice.id.to_string(), "room_id": room.to_string(), "kind": "offer", "payload": offer}))
+        .await;
+    let signal = on_first.next_of("signal").await;
+    assert_eq!(signal["from"], bob.id.to_string());
+    assert_eq!(signal["kind"], "offer");
+    assert_eq!(signal["payload"], offer);
+
+    // Acknowledged on one gateway, resumed on the other.
+    let (status, page) = rig.get(1, &alice, "/v1/inbox?after=0").await;
+    assert_eq!(status, StatusCode::OK);
+    let last = cursor_of(page["items"].as_array().unwrap().last().unwrap());
+    on_first.ack(last).await;
+    drop(on_first);
+    let mut again = Client::connect(&rig.base(1), &alice, "").await;
+    let (events, ready) = again.backlog().await;
+    assert!(events.is_empty());
+    assert_eq!(ready, last);
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_killed_gateway_loses_nothing() {
+    const MESSAGES: usize = 300;
+    // One in-process gateway writes; two `ciphertalk serve` processes serve Bob.
+    let rig = Rig::start(1).await;
+    let env = [
+        ("DATABASE_URL", rig.db.url.clone()),
+        ("NATS_URL", rig.nats.url()),
+        ("CIPHERTALK_JWT_SECRET", SECRET.to_owned()),
+        ("CIPHERTALK_RATE_LIMITS", "off".to_owned()),
+    ];
+    let (dirs, logs) = (temp_dir("rt-serve"), temp_dir("rt-logs"));
+    let doomed = ServeProcess::start(&dirs.path().join("a"), logs.path(), &env).await;
+    let survivor = ServeProcess::start(&dirs.path().join("b"), logs.path(), &env).await;
+    let (alice, bob) = (rig.register("Alice").await, rig.register("Bob").await);
+    let room = rig.create_group(&alice, &[&bob]).await;
+
+    let write = rig.gateways[0].state.write.clone();
+    let alice_id = alice.id;
+    let sender = tokio::spawn(async move {
+        for n in 0..MESSAGES {
+            send_with(&write, room, alice_id, format!("m{n}").as_bytes()).await;
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+    });
+
+    // Bob reads on the doomed gateway, acknowledging every 10 events.
+    let mut client = Client::connect(&doomed.base, &bob, "").await;
+    let mut received: Vec<Value> = Vec::new();
+    let mut acked = 0;
+    while message_events(&received).len() < 60 {
+        let frame = client.next().await;
+        if frame["type"] == "event" {
+            received.push(frame);
+            if received.len().is_multiple_of(10) {
+                acked = client.ack(cursor_of(received.last().unwrap())).await;
+            }
+        }
+    }
+    doomed.process.signal(libc::SIGKILL).unwrap();
+    // The connection dies with the process (whatever was buffered still arrives).
+    while let Some(frame) = client.next_within(Duration::from_secs(10)).await {
+        if frame["type"] == "event" {
+            received.push(frame);
+        }
+    }
+
+    // Bob reconnects elsewhere: everything after his acknowledged cursor comes again.
+    let mut client = Client::connect(&survivor.base, &bob, "").await;
+    let first = client.next_of("event").await;
+    let expected_first = received.iter().map(cursor_of).find(|c| *c > acked).unwrap_or(u64::MAX);
+    assert!(cursor_of(&first) <= expected_first, "events after the acknowledged cursor were skipped");
+    let kept = message_events(&received).iter().filter(|f| cursor_of(f) <= acked).count();
+    let mut resumed = vec![first];
+    while message_events(&resumed).len() < MESSAGES - kept {
+        let Some(frame) = client.next_within(FRAME_WAIT).await else {
+            let got: HashSet<String> = message_events(&received)
+                .iter()
+                .chain(&message_events(&resumed))
+                .map(|f| body_of(&f["event"]))
+                .collect();
+            let missing: Vec<usize> = (0..MESSAGES).filter(|n| !got.contains(&format!("m{n}"))).collect();
+            panic!("messages never delivered (acked {acked}): {missing:?}");
+        };
+        if frame["type"] == "event" {
+            resumed.push(frame);
+        }
+    }
+    sender.await.unwrap();
+    assert_fifo(&resumed);
+    assert!(cursor_of(&resumed[0]) > acked);
+    // Before the kill up to the ack, then everything after it: every message once, in order.
+    let mut merged: Vec<&Value> = received.iter().filter(|f| cursor_of(f) <= acked).collect();
+    merged.extend(resumed.iter());
+    let bodies: Vec<String> = merged
+        .iter()
+        .filter(|f| f["event"]["type"] == "message.sent")
+        .map(|f| body_of(&f["event"]))
+        .collect();
+    assert_eq!(bodies, (0..MESSAGES).map(|n| format!("m{n}")).collect::<Vec<_>>());
+    survivor.terminate();
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_slow_consumer_is_cut_off_without_delaying_a_fast_one() {
+    const MESSAGES: usize = 150;
+    let rig = Rig::start_with(1, |config| {
+        config.realtime.queue_frames = 8;
+        config.realtime.slow_client_ms = 300;
+    })
+    .await;
+    let (alice, fast, slow) =
+        (rig.register("Alice").await, rig.register("Fast").await, rig.register("Slow").await);
+    let room = rig.create_group(&alice, &[&fast, &slow]).await;
+    let mut fast_client = Client::connect(&rig.base(0), &fast, "").await;
+    fast_client.backlog().await;
+
+    // The slow client has a tiny receive buffer and never reads.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let stream = socket.connect(rig.gateways[0].addr).await.unwrap();
+    let mut request = format!("ws://{}/v1/ws", rig.gateways[0].addr).into_client_request().unwrap();
+    request.headers_mut().insert("authorization", format!("Bearer {}", slow.token).parse().unwrap());
+    let (slow_socket, _) =
+        tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(stream)).await.unwrap();
+
+    // Big messages fill the slow client's buffers quickly.
+    let mut worst = Duration::ZERO;
+    for n in 0..MESSAGES {
+        let mut body = format!("m{n}:").into_bytes();
+        body.resize(48 * 1024, b'x');
+        let sent = Instant::now();
+        rig.send(room, &alice, &body).await;
+        let frame = fast_client.messages(1).await.remove(0);
+        worst = worst.max(sent.elapsed());
+        assert!(body_of(&frame["event"]).starts_with(&format!("m{n}:")));
+    }
+    assert!(worst < Duration::from_secs(3), "the fast client waited {worst:?} for a message");
+
+    // The slow client was disconnected: its stream ends instead of waiting for more.
+    let frames = Client { socket: slow_socket, stash: Default::default() }.until_closed().await;
+    let got = frames.iter().filter(|f| f["type"] == "event").count();
+    assert!(got < MESSAGES, "the slow client got everything: it was never cut off");
+    if let Some(error) = frames.iter().find(|f| f["type"] == "error") {
+        assert_eq!(error["code"], "slow_consumer");
+    }
+    // It resumes from its cursor when it comes back (and reads this time).
+    let mut slow_client = Client::connect(&rig.base(0), &slow, "").await;
+    let (events, _) = slow_client.backlog().await;
+    assert_eq!(message_events(&events).len(), MESSAGES);
+    let metrics =
+        rig.http.get(format!("{}/metrics", rig.base(0))).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("ciphertalk_ws_queue_drops_total"), "no queue drops recorded");
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn typing_and_presence_reach_the_other_users_as_privacy_allows() {
+    let rig = Rig::start_with(1, |config| config.realtime.presence_ttl_secs = 3).await;
+    let (alice, bob, carol, dave) = (
+        rig.register("Alice").await,
+        rig.register("Bob").await,
+        rig.register("Carol").await,
+        rig.register("Dave").await,
+    );
+    let room = rig.create_group(&alice, &[&bob, &carol]).await;
+    // Alice shows her presence to her contacts only; Bob is one, Carol is not.
+    rig.user_command(&alice, UserCommand::AddContact { contact: bob.id, at: Utc::now() }).await;
+    let settings = UserCommand::UpdateSettings {
+        last_seen_visible_to: Some(LastSeenVisibility::Contacts),
+        notifications: None,
+        at: Utc::now(),
+    };
+    rig.user_command(&alice, settings).await;
+
+    let mut bob_client = Client::connect(&rig.base(0), &bob, "").await;
+    let mut carol_client = Client::connect(&rig.base(0), &carol, "").await;
+    bob_client.backlog().await;
+    carol_client.backlog().await;
+    let mut alice_client = Client::connect(&rig.base(0), &alice, "").await;
+    alice_client.backlog().await;
+
+    let is_alice = |frame: &Value| frame["type"] == "presence" && frame["user_id"] == alice.id.to_string();
+    let online = bob_client.next_where(is_alice).await;
+    assert_eq!(online["online"], true);
+
+    // Typing goes to the other members (not back to Alice, not to outsiders).
+    alice_client.send(json!({"type": "typing", "room_id": room.to_string(), "typing": true})).await;
+    for client in [&mut bob_client, &mut carol_client] {
+        let typing = client.next_of("typing").await;
+        assert_eq!(typing["user_id"], alice.id.to_string());
+        assert_eq!(typing["typing"], true);
+    }
+    let mut dave_client = Client::connect(&rig.base(0), &dave, "").await;
+    dave_client.backlog().await;
+    dave_client.send(json!({"type": "typing", "room_id": room.to_string(), "typing": true})).await;
+    assert_eq!(dave_client.next_of("error").await["code"], "not_found");
+    dave_client
+        .send(json!({"type": "signal", "to": alice.id.to_string(), "room_id": room.to_string(), "kind": "offer", "payload": {}}))
+        .await;
+    assert_eq!(dave_client.next_of("error").await["code"], "not_found");
+
+    // Asked directly: Bob sees Alice online, Carol sees nothing.
+    bob_client.send(json!({"type": "presence", "user_id": alice.id.to_string()})).await;
+    let seen = bob_client.next_where(is_alice).await;
+    assert_eq!((seen["online"].clone(), seen["last_seen"].is_string()), (json!(true), true));
+    carol_client.send(json!({"type": "presence", "user_id": alice.id.to_string()})).await;
+    assert_eq!(
+        carol_client.next_where(is_alice).await,
+        json!({"type": "presence", "user_id": alice.id.to_string(), "online": false, "last_seen": null})
+    );
+
+    // Alice leaves: Bob learns when she was last seen; Carol never hears of it.
+    drop(alice_client);
+    let offline = bob_client.next_where(is_alice).await;
+    assert_eq!(offline["online"], false);
+    assert!(offline["last_seen"].is_string());
+    while let Some(frame) = carol_client.next_within(Duration::from_secs(2)).await {
+        assert!(!is_alice(&frame), "Carol saw Alice's presence: {frame}");
+    }
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn bad_tickets_tokens_cursors_and_frames_are_refused() {
+    let rig = Rig::start(1).await;
+    let bob = rig.register("Bob").await;
+    let base = rig.base(0);
+    assert_eq!(Client::try_connect(&base, None, "").await.err(), Some(StatusCode::UNAUTHORIZED));
+    assert_eq!(Client::try_connect(&base, Some("nonsense"), "").await.err(), Some(StatusCode::UNAUTHORIZED));
+    assert_eq!(
+        Client::try_connect(&base, None, "?ticket=forged").await.err(),
+        Some(StatusCode::UNAUTHORIZED)
+    );
+    for since in ["-1", "abc", "999999"] {
+        let refused = Client::try_connect(&base, Some(&bob.token), &format!("?since={since}")).await.err();
+        assert_eq!(refused, Some(StatusCode::UNPROCESSABLE_ENTITY), "since={since}");
+    }
+    let plain = rig.http.get(format!("{base}/v1/ws")).bearer_auth(&bob.token).send().await.unwrap();
+    assert_eq!(plain.status(), StatusCode::BAD_REQUEST);
+
+    // A ticket works once.
+    let response =
+        rig.http.post(format!("{base}/v1/ws/ticket")).bearer_auth(&bob.token).send().await.unwrap();
+    assert!(response.status().is_success());
+    let ticket = response.json::<Value>().await.unwrap()["ticket"].as_str().unwrap().to_owned();
+    let mut client = Client::try_connect(&base, None, &format!("?ticket={ticket}")).await.unwrap();
+    client.backlog().await;
+    assert_eq!(
+        Client::try_connect(&base, None, &format!("?ticket={ticket}")).await.err(),
+        Some(StatusCode::UNAUTHORIZED)
+    );
+
+    // Bad frames get error frames; the connection stays usable.
+    for (frame, code) in [
+        (Message::Text("not json".into()), "bad_frame"),
+        (Message::Text(r#"{"type":"launch"}"#.into()), "bad_frame"),
+        (Message::Text(r#"{"type":"ack","cursor":"-3"}"#.into()), "bad_frame"),
+        (Message::Text(r#"{"type":"ack","cursor":"4000000"}"#.into()), "invalid_cursor"),
+        (
+            Message::Text(
+                r#"{"type":"typing","room_id":"0192a3b4-0000-7000-8000-000000000009","typing":true}"#.into(),
+            ),
+            "not_found",
+        ),
+        (Message::Binary(vec![1, 2, 3].into()), "bad_frame"),
+        (
+            Message::Text(format!(r#"{{"type":"ping","pad":"{}"}}"#, "x".repeat(70 * 1024)).into()),
+            "too_large",
+        ),
+    ] {
+        client.socket.send(frame).await.unwrap();
+        let error = client.next_of("error").await;
+        assert_eq!(error["code"], code, "{error}");
+    }
+    client.send(json!({"type": "ping"})).await;
+    client.next_of("pong").await;
+
+    // The inbox wants a token and real cursors.
+    let inbox = rig.http.get(format!("{base}/v1/inbox")).send().await.unwrap();
+    assert_eq!(inbox.status(), StatusCode::UNAUTHORIZED);
+    let (status, _) = rig.get(0, &bob, "/v1/inbox?after=x").await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let ack = rig
+        .http
+        .post(format!("{base}/v1/inbox/ack"))
+        .bearer_auth(&bob.token)
+        .json(&json!({"cursor": "4000000"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ack.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn idle_connections_are_closed() {
+    let rig = Rig::start_with(1, |config| config.realtime.idle_timeout_secs = 1).await;
+    let bob = rig.register("Bob").await;
+    // A client that reads answers the server's pings and stays.
+    let mut client = Client::connect(&rig.base(0), &bob, "").await;
+    client.backlog().await;
+    assert!(client.next_within(Duration::from_secs(3)).await.is_none_or(|f| f["type"] != "error"));
+    client.send(json!({"type": "ping"})).await;
+    client.next_of("pong").await;
+    // One that does not read answers no ping and is closed. (Read from the raw
+    // socket: a WebSocket client would try to answer the pings and fail first.)
+    let silent = Client::connect(&rig.base(0), &bob, "").await;
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let MaybeTlsStream::Plain(mut tcp) = silent.socket.into_inner() else { panic!("plain TCP expected") };
+    let mut bytes = Vec::new();
+    let read =
+        tokio::time::timeout(FRAME_WAIT, tokio::io::AsyncReadExt::read_to_end(&mut tcp, &mut bytes)).await;
+    assert!(read.is_ok(), "the idle connection stayed open");
+    let text = String::from_utf8_lossy(&bytes);
+    assert!(text.contains(r#""code":"idle_timeout""#), "{text}");
+    rig.stop().await;
+}
