@@ -522,3 +522,27 @@ async fn commands_queued_on_a_busy_room_are_committed_together_and_each_gets_its
     assert_eq!(stored.len(), 41);
     assert!(stored.iter().skip(1).all(|(_, actor)| members.iter().any(|m| m.to_string() == *actor)));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_commit_in_another_process_wakes_the_relay_over_nats_without_polling() {
+    let mut rig = Rig::new(100).await;
+    // The relay would not poll for a minute: only a wake-up can bring it.
+    rig.start_relay(RelayOptions { idle_poll: Duration::from_secs(60), ..Default::default() });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Another process: its own write model and wake-up, no relay of its own.
+    let elsewhere = WriteModel::new(
+        rig.db.pool.clone(),
+        RelayWake::with_nats(rig.nats.client().await),
+        WriteOptions::default(),
+    );
+    let (room, member) = (room_id(), user());
+    let started = Instant::now();
+    elsewhere
+        .rooms
+        .execute(&room.to_string(), create_group(room, member, vec![]), &meta(member))
+        .await
+        .unwrap();
+    rig.await_relayed().await;
+    assert!(started.elapsed() < Duration::from_secs(10), "relayed after {:?}", started.elapsed());
+    rig.stop_relay().await;
+}

@@ -23,6 +23,7 @@
 //! processes publish a core-NATS wake message; a slow poll covers the rest.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::{self, message::PublishMessage};
@@ -45,6 +46,10 @@ const LEADER_LOCK: i64 = 0x0063_7472_656c_6179; // "ctrelay"
 pub struct RelayWake {
     local: Arc<Notify>,
     nats: Option<async_nats::Client>,
+    /// The relay of this process leads: no other process needs waking.
+    leading_here: Arc<AtomicBool>,
+    /// A NATS wake-up is on its way: later commits ride along with it.
+    sending: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for RelayWake {
@@ -56,16 +61,22 @@ impl std::fmt::Debug for RelayWake {
 impl RelayWake {
     /// Also wakes relays in other processes through core NATS.
     pub fn with_nats(client: async_nats::Client) -> Self {
-        Self { local: Arc::new(Notify::new()), nats: Some(client) }
+        Self { nats: Some(client), ..Self::default() }
     }
 
     pub fn notify(&self) {
         self.local.notify_one();
-        if let Some(client) = &self.nats {
-            let client = client.clone();
+        if self.leading_here.load(Ordering::Relaxed) {
+            return;
+        }
+        if let Some(client) = &self.nats
+            && !self.sending.swap(true, Ordering::AcqRel)
+        {
+            let (client, sending) = (client.clone(), self.sending.clone());
             // Fire and forget: the relay's poll covers a lost wake-up.
             tokio::spawn(async move {
                 let _ = client.publish(WAKE_SUBJECT, Bytes::new()).await;
+                sending.store(false, Ordering::Release);
             });
         }
     }
@@ -144,10 +155,12 @@ impl Relay {
         let mut backoff = Duration::from_millis(50);
         let mut leader: Option<PgConnection> = None;
         let mut progress: Option<Progress> = None;
+        let mut lag_recorded = Instant::now();
         while !shutdown.is_cancelled() {
             let round = async {
                 if leader.is_none() {
                     leader = self.try_lead().await?;
+                    self.wake.leading_here.store(leader.is_some(), Ordering::Relaxed);
                     progress = None;
                     if leader.is_none() {
                         return Ok(false);
@@ -166,7 +179,14 @@ impl Relay {
                 outcome = round => outcome,
             };
             match outcome {
-                Ok(true) => backoff = Duration::from_millis(50),
+                Ok(true) => {
+                    backoff = Duration::from_millis(50);
+                    // Counting the lag is a query: once a second while busy is enough.
+                    if lag_recorded.elapsed() > Duration::from_secs(1) {
+                        self.record_lag(progress.map(|p| p.cursor)).await;
+                        lag_recorded = Instant::now();
+                    }
+                }
                 Ok(false) => {
                     self.record_lag(progress.map(|p| p.cursor)).await;
                     tokio::select! {
@@ -180,6 +200,7 @@ impl Relay {
                     progress = None;
                     if matches!(err, RelayError::Database(_)) {
                         leader = None;
+                        self.wake.leading_here.store(false, Ordering::Relaxed);
                     }
                     tokio::select! {
                         () = shutdown.cancelled() => break,
@@ -189,6 +210,7 @@ impl Relay {
                 }
             }
         }
+        self.wake.leading_here.store(false, Ordering::Relaxed);
         tracing::info!("relay stopped");
     }
 
@@ -283,9 +305,7 @@ impl Relay {
         metrics::counter!("ciphertalk_relay_events_published_total").increment(events.len() as u64);
         metrics::histogram!("ciphertalk_relay_batch_duration_seconds")
             .record(started.elapsed().as_secs_f64());
-        let lag_at = Instant::now();
-        self.record_lag(Some(last.position)).await;
-        tracing::trace!(events = events.len(), lag_query_us = lag_at.elapsed().as_micros() as u64, "relayed");
+        tracing::trace!(events = events.len(), "relayed");
         Ok((Progress { cursor: last.position, stream_last_seq: last_seq }, events.len()))
     }
 
