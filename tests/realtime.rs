@@ -18,6 +18,7 @@ use ciphertalk_domain::user::{LastSeenVisibility, UserCommand};
 use ciphertalk_domain::values::{Ciphertext, ClientMsgId, ContentType, RoomName};
 use ciphertalk_gateway::config::{Config, Secret, Toggle};
 use ciphertalk_gateway::serve::Server;
+use ciphertalk_projections::Projection;
 use futures::{SinkExt, StreamExt};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -689,6 +690,10 @@ async fn typing_and_presence_reach_the_other_users_as_privacy_allows() {
         at: Utc::now(),
     };
     rig.user_command(&alice, settings).await;
+    // Presence goes to those the delivery projection knows share a room.
+    let freshness = &rig.gateways[0].state.freshness;
+    let applied = freshness.wait_for(Projection::Delivery, &room.to_string(), 1, FRAME_WAIT).await.unwrap();
+    assert!(applied, "the delivery projection did not apply the room");
 
     let mut bob_client = Client::connect(&rig.base(0), &bob, "").await;
     let mut carol_client = Client::connect(&rig.base(0), &carol, "").await;
