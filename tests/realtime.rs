@@ -732,6 +732,21 @@ async fn typing_and_presence_reach_the_other_users_as_privacy_allows() {
         json!({"type": "presence", "user_id": alice.id.to_string(), "online": false, "last_seen": null})
     );
 
+    // The same rules hold over REST.
+    let profile = |viewer: &User| {
+        let request = reqwest::Client::new()
+            .get(format!("{}/v1/users/{}", rig.base(0), alice.id))
+            .bearer_auth(viewer.token.clone());
+        async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
+    };
+    let seen_by_bob = profile(&bob).await;
+    assert_eq!((seen_by_bob["online"].clone(), seen_by_bob["last_seen"].is_string()), (json!(true), true));
+    let seen_by_carol = profile(&carol).await;
+    assert!(
+        seen_by_carol.get("online").is_none() && seen_by_carol.get("last_seen").is_none(),
+        "{seen_by_carol}"
+    );
+
     // Alice leaves: Bob learns when she was last seen; Carol never hears of it.
     drop(alice_client);
     let offline = bob_client.next_where(is_alice).await;

@@ -20,6 +20,7 @@ use super::auth::invalid;
 use super::error::{ApiError, ErrorBody};
 use super::{ApiJson, AuthUser, request_id};
 use crate::directory;
+use crate::realtime::presence::Status;
 use crate::state::AppState;
 
 pub const DEFAULT_LIMIT: i64 = 50;
@@ -121,7 +122,18 @@ pub async fn get_user(
 ) -> Result<Json<UserJson>, ApiError> {
     let id = id.parse::<UserId>().map_err(|_| ApiError::not_found())?;
     let (account, _) = load_account(&state, id).await?.ok_or_else(ApiError::not_found)?;
-    Ok(Json(if id == user.user_id { UserJson::private(&account) } else { UserJson::public(&account) }))
+    let mut json = if id == user.user_id { UserJson::private(&account) } else { UserJson::public(&account) };
+    // Presence as the subject's privacy setting lets the caller see it; it is
+    // best effort (NATS may be away) and never fails the request.
+    match state.realtime.presence_for(user.user_id, id).await {
+        Ok(status) if status != Status::HIDDEN => {
+            json.online = Some(status.online);
+            json.last_seen = status.last_seen;
+        }
+        Ok(_) => {}
+        Err(err) => tracing::warn!(error = %err, "presence unavailable"),
+    }
+    Ok(Json(json))
 }
 
 /// `null` in a patch clears the field; a missing field keeps it.
