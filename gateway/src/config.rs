@@ -745,3 +745,18 @@ mod tests {
         assert!(Config::load_from(None, env(&[("CIPHERTALK_STREAMS_DUPLICATE_WINDOW_SECS", "10")])).is_err());
     }
 }
+
+#[cfg(test)]
+mod documented {
+    /// The README's configuration table must list every setting the code reads.
+    #[test]
+    fn the_readme_lists_every_setting() {
+        let readme = include_str!("../../README.md");
+        for (var, key, _) in super::SETTINGS {
+            assert!(
+                readme.contains(&format!("| `{var}` | `{key}` |")),
+                "README.md does not document {var} ({key})"
+            );
+        }
+    }
+}
