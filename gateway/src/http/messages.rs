@@ -18,6 +18,7 @@ use ciphertalk_domain::room::{
 };
 use ciphertalk_domain::values::{Ciphertext, ClientMsgId, Commitment, ContentType};
 use ciphertalk_domain::{FileId, MessageId, RoomId};
+use ciphertalk_projections::client_event::sent_message;
 use ciphertalk_projections::timeline::{self, Window};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -107,46 +108,6 @@ impl MessageJson {
             reporting_tag: message.reporting_tag,
             franking_key_id: message.franking_key_id,
         }
-    }
-
-    /// The message a `MessageSent` event describes.
-    fn from_sent(room: RoomId, event: &RoomEvent) -> Option<Self> {
-        let RoomEvent::MessageSent {
-            message_id,
-            seq,
-            sender_id,
-            client_msg_id,
-            ciphertext,
-            content_type,
-            reply_to,
-            file_ids,
-            forwarded_from,
-            commitment,
-            reporting_tag,
-            franking_key_id,
-            sent_at,
-        } = event
-        else {
-            return None;
-        };
-        Some(Self {
-            id: message_id.as_uuid(),
-            room_id: room.as_uuid(),
-            seq: *seq,
-            sender_id: sender_id.as_uuid(),
-            client_msg_id: client_msg_id.as_str().to_owned(),
-            ciphertext: Some(ciphertext.as_str().to_owned()),
-            content_type: content_type.as_str().to_owned(),
-            reply_to: reply_to.map(|id| id.as_uuid()),
-            file_ids: file_ids.iter().map(FileId::as_uuid).collect(),
-            forwarded_from: forwarded_from.map(ref_json),
-            sent_at: *sent_at,
-            edited_at: None,
-            deleted: false,
-            commitment: commitment.as_ref().map(|c| c.as_str().to_owned()),
-            reporting_tag: reporting_tag.as_ref().map(|t| t.as_str().to_owned()),
-            franking_key_id: franking_key_id.as_ref().map(|k| k.as_str().to_owned()),
-        })
     }
 }
 
@@ -243,8 +204,11 @@ pub async fn send(
         })
         .await?;
     settle(&state, &ROOM_PROJECTIONS, &room_id, executed.sequence).await;
-    if let Some(sent) =
-        executed.events.iter().find_map(|envelope| MessageJson::from_sent(id, &envelope.payload))
+    if let Some(sent) = executed
+        .events
+        .iter()
+        .find_map(|envelope| sent_message(id, &envelope.payload))
+        .map(MessageJson::from_view)
     {
         metrics::counter!("ciphertalk_messages_sent_total").increment(1);
         return Ok((StatusCode::CREATED, Json(sent)));
