@@ -717,3 +717,79 @@ async fn the_replay_command_rebuilds_a_projection_while_the_server_serves() {
     assert!(!ok && output.contains("unknown projection"), "{output}");
     rig.server.stop().await;
 }
+
+/// The `Nats-Msg-Id` of every message in CHAT_DELIVERY, in stream order.
+async fn delivery_message_ids(js: &jetstream::Context) -> Vec<String> {
+    let mut stream = js.get_stream("CHAT_DELIVERY").await.unwrap();
+    let last = stream.info().await.unwrap().state.last_sequence;
+    let mut ids = Vec::new();
+    for seq in 1..=last {
+        let message = stream.get_raw_message(seq).await.unwrap();
+        ids.push(message.headers.get("Nats-Msg-Id").unwrap().as_str().to_owned());
+    }
+    ids
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn delivery_resumes_after_the_last_stored_message_of_a_half_published_batch() {
+    let rig = Rig::new(false).await;
+    let (alice, bob) = (rig.register("Alice").await, rig.register("Bob").await);
+    let room = rig.create_group(alice, vec![bob], "half").await;
+    for n in 0..3 {
+        rig.send(room, alice, &format!("m{n}")).await;
+    }
+    assert!(eventually(60, || async { rig.stream_last_seq().await >= rig.committed_events().await }).await);
+
+    // A first run that published all of the batch's messages, in order...
+    let (shutdown, tasks) = rig.spawn_projectors(500);
+    rig.caught_up().await;
+    shutdown.cancel();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let js = rig.js();
+    let complete = delivery_message_ids(&js).await;
+    assert!(complete.len() >= 8, "{complete:?}");
+
+    // ...is replayed as a crash between publishing half of it and committing:
+    // the stream keeps the first half, Postgres forgets the whole batch.
+    // A de-duplication window that has passed by the retry: resuming must not
+    // depend on it.
+    js.delete_stream("CHAT_DELIVERY").await.unwrap();
+    let short_window = ciphertalk_streams::TopologySettings {
+        duplicate_window: Duration::from_secs(1),
+        ..ciphertalk_streams::TopologySettings::default()
+    };
+    ciphertalk_streams::Topology::new(short_window).unwrap().ensure(&js).await.unwrap();
+    let half = complete.len() / 2;
+    for id in &complete[..half] {
+        let user = id.split_once(':').unwrap().1;
+        let publish = async_nats::jetstream::message::PublishMessage::build()
+            .payload("{}".into())
+            .message_id(id.as_str());
+        js.send_publish(format!("chat.dlv.{user}"), publish).await.unwrap().await.unwrap();
+    }
+    sqlx::query("UPDATE projection_offsets SET stream_seq = 0, applied_events = 0 WHERE name = 'delivery'")
+        .execute(rig.pool())
+        .await
+        .unwrap();
+    for table in Projection::Delivery.tables() {
+        sqlx::query(&format!("DELETE FROM {table}")).execute(rig.pool()).await.unwrap();
+    }
+    sqlx::query("DELETE FROM projection_progress WHERE projection = 'delivery'")
+        .execute(rig.pool())
+        .await
+        .unwrap();
+    let events = js.get_stream("CHAT_EVENTS").await.unwrap();
+    events.delete_consumer(&Projection::Delivery.durable_name()).await.unwrap();
+
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (shutdown, tasks) = rig.spawn_projectors(500);
+    rig.caught_up().await;
+    assert_eq!(delivery_message_ids(&js).await, complete, "every message once, in the original order");
+    shutdown.cancel();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    rig.server.stop().await;
+}
