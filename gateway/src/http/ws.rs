@@ -16,6 +16,11 @@ use crate::auth::consume_ticket;
 use crate::realtime::{Cursor, connection, cursor};
 use crate::state::AppState;
 
+/// Socket buffers per connection (frames larger than these still work; the
+/// buffers only grow for them).
+const READ_BUFFER_BYTES: usize = 4 * 1024;
+const WRITE_BUFFER_BYTES: usize = 16 * 1024;
+
 pub fn router() -> Router<AppState> {
     Router::new().route("/v1/ws", get(connect))
 }
@@ -73,6 +78,10 @@ pub async fn connect(
     Ok(upgrade
         .max_message_size(max_message)
         .max_frame_size(max_message)
+        // Clients send small frames; tungstenite's 128 KiB default read buffer
+        // per socket would dominate memory with thousands of idle connections.
+        .read_buffer_size(READ_BUFFER_BYTES)
+        .write_buffer_size(WRITE_BUFFER_BYTES)
         .on_upgrade(move |socket| connection::serve(realtime, socket, user, start)))
 }
 

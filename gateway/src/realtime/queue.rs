@@ -21,6 +21,9 @@ use futures::StreamExt;
 
 use super::cursor::Cursor;
 
+/// Messages one connection's consumer pulls from JetStream at a time.
+const FOLLOW_BATCH: i64 = 64;
+
 /// How long a page read waits for a message JetStream said was there.
 const PAGE_WAIT: Duration = Duration::from_secs(5);
 
@@ -107,6 +110,10 @@ impl DeliveryQueue {
             .create_consumer(OrderedConfig {
                 filter_subject: subject(user)?,
                 deliver_policy: DeliverPolicy::ByStartSequence { start_sequence: after.0 + 1 },
+                // Pulls of 500 (the client default) held per connection add up
+                // to gigabytes with thousands of connections; the connection's
+                // own queue already buffers what the socket has not taken.
+                max_batch: FOLLOW_BATCH,
                 ..Default::default()
             })
             .await
