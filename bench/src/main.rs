@@ -2,7 +2,10 @@
 //!
 //! `write` drives the write path (commands -> Postgres event store -> relay ->
 //! JetStream) directly, without HTTP, to measure what the spine can accept.
+//! `load` drives a whole server over its public API (HTTP sends, WebSocket
+//! deliveries) with many users, checking every delivery.
 
+mod load;
 mod stats;
 mod write;
 
@@ -21,6 +24,8 @@ struct Cli {
 enum Command {
     /// Commands per second on many rooms and on one hot room, and relay throughput.
     Write(write::Args),
+    /// Users, rooms and WebSockets over the public API: throughput, latency, loss, server CPU and memory.
+    Load(load::Args),
 }
 
 #[tokio::main]
@@ -28,6 +33,7 @@ async fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Write(args) => write::run(args).await,
+        Command::Load(args) => load::run(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -20,6 +20,11 @@ impl Samples {
         self.micros.len()
     }
 
+    /// The largest sample in milliseconds.
+    pub fn max_ms(&self) -> f64 {
+        self.micros.iter().max().map_or(0.0, |&us| us as f64 / 1000.0)
+    }
+
     /// The `q`-quantile (0..=1) in milliseconds.
     pub fn quantile_ms(&mut self, q: f64) -> f64 {
         if self.micros.is_empty() {

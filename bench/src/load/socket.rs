@@ -1,0 +1,207 @@
+//! One user's WebSocket: connect, wait for `ready`, then record every
+//! message delivered to it (which one, how late) and acknowledge the cursor
+//! periodically, as a client would.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use serde::Deserialize;
+use serde_json::json;
+use tokio::net::TcpStream;
+use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_util::sync::CancellationToken;
+
+use super::BoxError;
+use super::api::Account;
+use super::payload::{self, Clock};
+use crate::stats::Samples;
+
+/// How long the backlog before `ready` may take.
+const READY_WAIT: Duration = Duration::from_secs(60);
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// A connection that has received `ready`.
+pub struct Connected {
+    user: usize,
+    me: String,
+    socket: Socket,
+    cursor: Option<String>,
+}
+
+/// Counters all connections share, read while the run drains.
+#[derive(Debug, Default)]
+pub struct Live {
+    /// Messages of others received (duplicates included).
+    pub deliveries: AtomicU64,
+}
+
+/// What one connection saw.
+#[derive(Debug, Default)]
+pub struct Inbox {
+    pub user: usize,
+    /// Number of each message of another user received, in arrival order.
+    pub messages: Vec<u64>,
+    /// Send start to arrival, per message in `messages`.
+    pub latency: Samples,
+    /// `message.sent` frames, the user's own included.
+    pub frames: u64,
+    pub acked: u64,
+    /// Why the connection ended early, if it did.
+    pub error: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Frame<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(borrow)]
+    cursor: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    event: Option<Event<'a>>,
+    #[serde(borrow)]
+    code: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct Event<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Cow<'a, str>,
+    #[serde(borrow)]
+    sender_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    ciphertext: Option<Cow<'a, str>>,
+}
+
+/// `ws://host:port/v1/ws` for `http://host:port`.
+pub fn ws_url(base: &str) -> Result<String, BoxError> {
+    match base.strip_prefix("http://") {
+        Some(rest) => Ok(format!("ws://{rest}/v1/ws")),
+        None => Err(format!("{base}: only http:// servers can be loaded").into()),
+    }
+}
+
+/// Connects as `account` and reads the backlog up to `ready`.
+pub async fn connect(url: &str, user: usize, account: &Account) -> Result<Connected, BoxError> {
+    let mut request = url.into_client_request()?;
+    request.headers_mut().insert("authorization", format!("Bearer {}", account.token).parse()?);
+    // Frames are small: a 16 KiB read buffer instead of the default 128 KiB
+    // keeps thousands of clients light.
+    let config = WebSocketConfig::default().read_buffer_size(16 * 1024);
+    let (mut socket, _) = tokio_tungstenite::connect_async_with_config(request, Some(config), true).await?;
+    let mut cursor = None;
+    let ready = tokio::time::timeout(READY_WAIT, async {
+        while let Some(message) = socket.next().await {
+            let Message::Text(text) = message? else { continue };
+            let frame: Frame = serde_json::from_str(&text)?;
+            match frame.kind.as_ref() {
+                "ready" => return Ok(()),
+                "event" => cursor = frame.cursor.map(Cow::into_owned),
+                "error" => return Err(format!("error frame before ready: {text}").into()),
+                _ => {}
+            }
+        }
+        Err::<(), BoxError>("closed before ready".into())
+    })
+    .await;
+    ready.map_err(|_| "no ready frame within 60 s")??;
+    Ok(Connected { user, me: account.id.clone(), socket, cursor })
+}
+
+/// Receives until `stop`, acknowledging every `ack_every`.
+pub fn spawn(
+    connected: Connected,
+    clock: Clock,
+    live: Arc<Live>,
+    stop: CancellationToken,
+    ack_every: Duration,
+) -> JoinHandle<Inbox> {
+    tokio::spawn(async move {
+        let Connected { user, me, mut socket, mut cursor } = connected;
+        let mut inbox = Inbox { user, ..Inbox::default() };
+        let mut acked_cursor = cursor.clone();
+        let mut ack = tokio::time::interval(ack_every);
+        ack.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                () = stop.cancelled() => break,
+                _ = ack.tick() => {
+                    if cursor == acked_cursor {
+                        continue;
+                    }
+                    let frame = json!({"type": "ack", "cursor": cursor}).to_string();
+                    if let Err(err) = socket.send(Message::text(frame)).await {
+                        inbox.error = Some(format!("sending an ack: {err}"));
+                        break;
+                    }
+                    acked_cursor.clone_from(&cursor);
+                }
+                message = socket.next() => match message {
+                    Some(Ok(Message::Text(text))) => {
+                        if let Err(err) = inbox.receive(&text, &me, &mut cursor, clock, &live) {
+                            inbox.error = Some(err);
+                            break;
+                        }
+                    }
+                    Some(Ok(Message::Close(frame))) => {
+                        inbox.error = Some(format!("closed by the server: {frame:?}"));
+                        break;
+                    }
+                    Some(Ok(_)) => {}
+                    Some(Err(err)) => {
+                        inbox.error = Some(err.to_string());
+                        break;
+                    }
+                    None => {
+                        inbox.error = Some("connection ended".into());
+                        break;
+                    }
+                },
+            }
+        }
+        let _ = tokio::time::timeout(Duration::from_secs(1), socket.close(None)).await;
+        inbox
+    })
+}
+
+impl Inbox {
+    /// Records one frame; an error frame ends the connection.
+    fn receive(
+        &mut self,
+        text: &str,
+        me: &str,
+        cursor: &mut Option<String>,
+        clock: Clock,
+        live: &Live,
+    ) -> Result<(), String> {
+        let frame: Frame = serde_json::from_str(text).map_err(|err| format!("bad frame {text}: {err}"))?;
+        match frame.kind.as_ref() {
+            "event" => {
+                *cursor = frame.cursor.map(Cow::into_owned);
+                let Some(event) = frame.event.filter(|event| event.kind == "message.sent") else {
+                    return Ok(());
+                };
+                self.frames += 1;
+                if event.sender_id.as_deref() == Some(me) {
+                    return Ok(());
+                }
+                if let Some((message, sent_us)) = event.ciphertext.as_deref().and_then(payload::decode) {
+                    self.messages.push(message);
+                    self.latency.record(Duration::from_micros(clock.micros().saturating_sub(sent_us)));
+                    live.deliveries.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+            "acked" => self.acked += 1,
+            "error" => return Err(format!("error frame: {}", frame.code.unwrap_or_default())),
+            _ => {}
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,67 @@
+//! `ciphertalk-bench load` against an in-process server: the `small`
+//! scenario for two seconds delivers every accepted message to every other
+//! member of the room exactly once.
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use ciphertalk_gateway::config::{Config, Toggle};
+use ciphertalk_gateway::embedded::{EmbeddedNats, EmbeddedPostgres, NatsOptions, PostgresOptions};
+use ciphertalk_gateway::serve::Server;
+use serde_json::Value;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn small_scenario_delivers_everything_exactly_once() {
+    let dir = tempfile::Builder::new().prefix("ciphertalk-test-load-").tempdir().unwrap();
+    {
+        // Embedded Postgres may run as another user when we are root.
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o711)).unwrap();
+    }
+    let postgres = EmbeddedPostgres::start(PostgresOptions {
+        dir: dir.path().join("postgres"),
+        port: 0,
+        bin_dir: None,
+        database: "ciphertalk".into(),
+        durable: false,
+        max_connections: 100,
+    })
+    .await
+    .unwrap();
+    let nats = EmbeddedNats::start(NatsOptions { dir: dir.path().join("nats"), port: 0, binary: None })
+        .await
+        .unwrap();
+    let mut config = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.path().join("data"),
+        ..Config::default()
+    };
+    config.rate_limits.mode = Toggle::Off;
+    let server = Server::start(&config, &postgres.url(), &nats.url()).await.unwrap();
+
+    let run = tokio::process::Command::new(env!("CARGO_BIN_EXE_ciphertalk-bench"))
+        .args(["load", "--scenario", "small", "--seconds", "2", "--drain-secs", "10"])
+        .args(["--url", &format!("http://{}", server.addr)])
+        .args(["--server-pid", &std::process::id().to_string()])
+        .kill_on_drop(true)
+        .output();
+    let output = tokio::time::timeout(Duration::from_secs(60), run).await.unwrap().unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "load failed:\n{stdout}\n{stderr}");
+
+    let report: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    assert_eq!(report["lost"], 0, "{stdout}");
+    assert_eq!(report["duplicated"], 0, "{stdout}");
+    assert_eq!(report["unexpected"], 0, "{stdout}");
+    assert_eq!(report["disconnected"], 0, "{stdout}");
+    assert_eq!(report["send_errors"], 0, "{stdout}");
+    // 100 msg/s for 2 s, each to the 9 other members.
+    let accepted = report["accepted"].as_u64().unwrap();
+    assert!(accepted >= 150, "{stdout}");
+    assert_eq!(report["expected_deliveries"].as_u64(), Some(accepted * 9));
+    assert!(report["e2e_ms"]["p99"].as_f64().unwrap() > 0.0);
+    assert!(report["server"]["rss_mb"].as_f64().unwrap() > 0.0, "{stdout}");
+
+    server.stop().await;
+}
