@@ -72,6 +72,9 @@ pub struct Args {
     /// of this binary with embedded NATS and Postgres in a temporary folder, and stopped at the end.
     #[arg(long)]
     url: Option<String>,
+    /// Keep the log of the server started here in this file.
+    #[arg(long)]
+    server_log: Option<std::path::PathBuf>,
     /// Process id of the server at --url, to report its CPU and memory (and its children's).
     #[arg(long)]
     server_pid: Option<u32>,
@@ -181,7 +184,12 @@ pub async fn run(args: Args) -> Result<(), BoxError> {
         None => Server::spawn().await?,
     };
     let outcome = load(&plan, &server).await;
-    let stopped = server.stop().await;
+    if let Err(err) = &outcome
+        && let Some(tail) = server.log_tail()
+    {
+        eprintln!("load failed ({err}); the server's log ends with:\n{tail}");
+    }
+    let stopped = server.stop(args.server_log.as_deref()).await;
     let report = Report::new(&plan, outcome?);
     stopped?;
     report.print();
@@ -246,13 +254,19 @@ async fn load(plan: &Plan, server: &Server) -> Result<Outcome, BoxError> {
 
     let started = Instant::now();
     let url = socket::ws_url(&server.base)?;
-    let connected: Vec<socket::Connected> = stream::iter(accounts.iter().enumerate())
-        .map(|(i, account)| socket::connect(&url, i, account))
+    let attempts: Vec<(socket::Connected, Vec<String>)> = stream::iter(accounts.iter().enumerate())
+        .map(|(i, account)| socket::connect_retrying(&url, i, account))
         .buffer_unordered(concurrency)
         .try_collect()
         .await?;
     let connect_secs = started.elapsed().as_secs_f64();
-    eprintln!("connected {} WebSockets (all ready) in {connect_secs:.1} s", plan.users);
+    let connect_failures: Vec<String> = attempts.iter().flat_map(|(_, failures)| failures.clone()).collect();
+    let connected: Vec<socket::Connected> = attempts.into_iter().map(|(connected, _)| connected).collect();
+    eprintln!(
+        "connected {} WebSockets (all ready) in {connect_secs:.1} s, {} failed attempts retried",
+        plan.users,
+        connect_failures.len()
+    );
 
     let clock = Clock::start();
     let live = Arc::new(Live::default());
@@ -310,6 +324,8 @@ async fn load(plan: &Plan, server: &Server) -> Result<Outcome, BoxError> {
         inboxes,
         register_secs,
         connect_secs,
+        connect_retries: connect_failures.len(),
+        first_connect_failure: connect_failures.into_iter().next(),
         send_secs,
         delivery_secs,
         server_registered,

@@ -17,6 +17,9 @@ pub struct Outcome {
     pub inboxes: Vec<Inbox>,
     pub register_secs: f64,
     pub connect_secs: f64,
+    /// WebSocket connection attempts that failed and were retried.
+    pub connect_retries: usize,
+    pub first_connect_failure: Option<String>,
     /// From the first send to the last answer.
     pub send_secs: f64,
     /// From the first send to the end of the drain.
@@ -87,11 +90,12 @@ impl Report {
             "expected_deliveries": check.expected, "lost": check.lost, "duplicated": check.duplicated,
             "unexpected": check.unexpected,
             "http_send_ms": ms(&mut http), "e2e_ms": ms(&mut e2e),
-            "acked_frames": acked, "disconnected": disconnected,
+            "acked_frames": acked, "disconnected": disconnected, "connect_retries": outcome.connect_retries,
             "register_secs": round1(outcome.register_secs), "connect_secs": round1(outcome.connect_secs),
             "server": usage, "load_generator_cpu_percent": load_cpu,
             "load_average": outcome.load_average.map(|(before, after)| json!({"before": before, "after": after})),
             "first_send_error": first_send_error, "first_disconnect": first_disconnect,
+            "first_connect_failure": outcome.first_connect_failure,
         });
         let table = table(&json);
         Self { lost: check.lost, duplicated: check.duplicated, json, table }

@@ -2,7 +2,7 @@
 //! serve` started here from the binary beside this one, with embedded NATS
 //! and Postgres in a throwaway data dir, stopped at the end.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
@@ -96,12 +96,21 @@ impl Server {
         Ok(Self { base, pid: Some(pid), spawned: Some(Spawned { process, log, _dir: dir }) })
     }
 
-    /// Stops a server started here (SIGTERM, then a clean exit); the data dir goes with it.
-    pub async fn stop(self) -> Result<(), BoxError> {
+    /// The end of the log of a server started here.
+    pub fn log_tail(&self) -> Option<String> {
+        self.spawned.as_ref().map(|spawned| tail(&spawned.log))
+    }
+
+    /// Stops a server started here (SIGTERM, then a clean exit); the data dir
+    /// goes with it, its log is copied to `keep_log` first if given.
+    pub async fn stop(self, keep_log: Option<&Path>) -> Result<(), BoxError> {
         let Some(Spawned { mut process, log, _dir }) = self.spawned else {
             return Ok(());
         };
         let status = tokio::task::spawn_blocking(move || process.stop(Duration::from_secs(60))).await??;
+        if let Some(keep) = keep_log {
+            std::fs::copy(&log, keep)?;
+        }
         if !status.success() {
             return Err(format!("ciphertalk serve exited with {status}; its log:\n{}", tail(&log)).into());
         }
@@ -110,7 +119,7 @@ impl Server {
 }
 
 /// The last lines of a log.
-fn tail(log: &std::path::Path) -> String {
+fn tail(log: &Path) -> String {
     let text = std::fs::read_to_string(log).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(30)..].join("\n")

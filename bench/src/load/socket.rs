@@ -25,6 +25,9 @@ use crate::stats::Samples;
 
 /// How long the backlog before `ready` may take.
 const READY_WAIT: Duration = Duration::from_secs(60);
+/// Connection attempts per user before setup fails: like a real client, the
+/// load generator reconnects when the server refuses or drops it.
+const CONNECT_ATTEMPTS: usize = 5;
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -85,6 +88,30 @@ pub fn ws_url(base: &str) -> Result<String, BoxError> {
     match base.strip_prefix("http://") {
         Some(rest) => Ok(format!("ws://{rest}/v1/ws")),
         None => Err(format!("{base}: only http:// servers can be loaded").into()),
+    }
+}
+
+/// [`connect`], retried with a growing pause; also the failures on the way.
+pub async fn connect_retrying(
+    url: &str,
+    user: usize,
+    account: &Account,
+) -> Result<(Connected, Vec<String>), BoxError> {
+    let mut failures: Vec<String> = Vec::new();
+    loop {
+        match connect(url, user, account).await {
+            Ok(connected) => return Ok((connected, failures)),
+            Err(err) if failures.len() + 1 >= CONNECT_ATTEMPTS => {
+                return Err(format!(
+                    "user {user}: {CONNECT_ATTEMPTS} connection attempts failed; last: {err}"
+                )
+                .into());
+            }
+            Err(err) => {
+                failures.push(err.to_string());
+                tokio::time::sleep(Duration::from_millis(250) * failures.len() as u32).await;
+            }
+        }
     }
 }
 
