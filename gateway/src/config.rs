@@ -88,6 +88,7 @@ pub struct StreamsConfig {
     pub delivery_max_age_secs: u64,
     pub notify_max_age_secs: u64,
     pub presence_max_age_secs: u64,
+    pub max_consumers: i32,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -338,6 +339,7 @@ impl Default for StreamsConfig {
             delivery_max_age_secs: d.delivery_max_age.as_secs(),
             notify_max_age_secs: d.notify_max_age.as_secs(),
             presence_max_age_secs: d.presence_max_age.as_secs(),
+            max_consumers: d.max_consumers,
         }
     }
 }
@@ -388,6 +390,7 @@ impl StreamsConfig {
             delivery_max_age: Duration::from_secs(self.delivery_max_age_secs),
             notify_max_age: Duration::from_secs(self.notify_max_age_secs),
             presence_max_age: Duration::from_secs(self.presence_max_age_secs),
+            max_consumers: self.max_consumers,
         }
     }
 }
@@ -426,6 +429,11 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "CIPHERTALK_STREAMS_PRESENCE_MAX_AGE_SECS",
         "streams.presence_max_age_secs",
         "presence bucket max age (default 30 days)",
+    ),
+    (
+        "CIPHERTALK_STREAMS_MAX_CONSUMERS",
+        "streams.max_consumers",
+        "consumers per stream; one per WebSocket on CHAT_DELIVERY (default 100000)",
     ),
     ("CIPHERTALK_NATS_SERVER", "embedded.nats_server", "nats-server binary for embedded mode"),
     (
@@ -623,6 +631,9 @@ impl Config {
             |name: &str, message: &str| ConfigError::Invalid { name: name.into(), message: message.into() };
         if self.streams.duplicate_window_secs < 120 {
             return Err(invalid("streams.duplicate_window_secs", "must be at least 120"));
+        }
+        if self.streams.max_consumers <= 0 {
+            return Err(invalid("streams.max_consumers", "must be positive"));
         }
         if self.streams.replicas == 0 || self.streams.replicas > 5 {
             return Err(invalid("streams.replicas", "must be 1 to 5"));

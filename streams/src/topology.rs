@@ -35,6 +35,10 @@ pub struct TopologySettings {
     pub notify_max_age: Duration,
     /// How long a last-seen entry survives without being refreshed.
     pub presence_max_age: Duration,
+    /// Consumers a stream may have. Every WebSocket follows its user's queue
+    /// with one consumer on CHAT_DELIVERY, and nats-server otherwise caps a
+    /// stream at 1,000 (an unset limit is replaced by that default).
+    pub max_consumers: i32,
 }
 
 impl Default for TopologySettings {
@@ -46,6 +50,7 @@ impl Default for TopologySettings {
             delivery_max_age: Duration::from_secs(30 * 24 * 3600),
             notify_max_age: Duration::from_secs(24 * 3600),
             presence_max_age: Duration::from_secs(30 * 24 * 3600),
+            max_consumers: 100_000,
         }
     }
 }
@@ -118,12 +123,17 @@ pub enum TopologyError {
     Update { name: String, differences: Vec<Difference>, source: async_nats::Error },
     #[error("replicas must be at least 1")]
     Replicas,
+    #[error("max_consumers must be positive")]
+    MaxConsumers,
 }
 
 impl Topology {
     pub fn new(settings: TopologySettings) -> Result<Self, TopologyError> {
         if settings.replicas == 0 {
             return Err(TopologyError::Replicas);
+        }
+        if settings.max_consumers <= 0 {
+            return Err(TopologyError::MaxConsumers);
         }
         Ok(Self { settings })
     }
@@ -150,6 +160,7 @@ impl Topology {
             },
             discard: DiscardPolicy::Old,
             allow_direct: true,
+            max_consumers: s.max_consumers,
             ..Default::default()
         };
         vec![
@@ -307,6 +318,7 @@ fn stream_differences(live: &Config, desired: &Config) -> Vec<Difference> {
     compare(&mut out, "duplicate_window", &live.duplicate_window, &desired.duplicate_window);
     compare(&mut out, "discard", &live.discard, &desired.discard);
     compare(&mut out, "allow_direct", &live.allow_direct, &desired.allow_direct);
+    compare(&mut out, "max_consumers", &live.max_consumers, &desired.max_consumers);
     out
 }
 
