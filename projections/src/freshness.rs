@@ -6,7 +6,14 @@
 //! sequence they applied per aggregate (`projection_progress`) in the same
 //! transaction as the change. A waiter is woken by projectors in this process
 //! and polls as well, for projectors running in other processes.
+//!
+//! Projectors in this process also hand what they committed to the waiters
+//! in memory: when the leader of a projection runs here, a waiter reads the
+//! table once and is then answered from memory, rather than every waiter
+//! querying Postgres on every commit of every projector.
 
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -15,27 +22,81 @@ use tokio::sync::watch;
 
 use crate::projection::{Projection, to_u64};
 
-/// How often a waiter looks again when no local projector woke it.
+/// How often a waiter reads the table when the projection's leader runs elsewhere.
 const POLL: Duration = Duration::from_millis(25);
+/// How often it still reads the table when the leader runs here (a safety net).
+const POLL_LEADING_HERE: Duration = Duration::from_millis(250);
+/// Aggregates remembered per process; beyond it the memory starts afresh
+/// (waiters then read the table, which is always right).
+const REMEMBERED: usize = 100_000;
 
 /// Shared by the projectors (which announce commits) and the readers (which wait).
 #[derive(Debug, Clone)]
 pub struct Freshness {
     pool: PgPool,
     commits: watch::Sender<u64>,
+    /// Last sequence applied per projection and aggregate id, by projectors here.
+    applied_here: Arc<Mutex<HashMap<(Projection, String), u64>>>,
+    /// Projections whose leader runs in this process.
+    leading_here: Arc<Mutex<HashSet<Projection>>>,
+}
+
+/// Marks a projection as led here until dropped.
+#[derive(Debug)]
+pub(crate) struct Leading {
+    freshness: Freshness,
+    projection: Projection,
+}
+
+impl Drop for Leading {
+    fn drop(&mut self) {
+        self.freshness.leading_here.lock().unwrap_or_else(PoisonError::into_inner).remove(&self.projection);
+    }
 }
 
 impl Freshness {
     pub fn new(pool: PgPool) -> Self {
-        Self { pool, commits: watch::Sender::new(0) }
+        Self {
+            pool,
+            commits: watch::Sender::new(0),
+            applied_here: Arc::default(),
+            leading_here: Arc::default(),
+        }
+    }
+
+    /// Called by a projector when it becomes the leader of `projection`.
+    pub(crate) fn leading(&self, projection: Projection) -> Leading {
+        self.leading_here.lock().unwrap_or_else(PoisonError::into_inner).insert(projection);
+        Leading { freshness: self.clone(), projection }
+    }
+
+    fn leads_here(&self, projection: Projection) -> bool {
+        self.leading_here.lock().unwrap_or_else(PoisonError::into_inner).contains(&projection)
+    }
+
+    fn remembered(&self, projection: Projection, aggregate_id: &str) -> u64 {
+        let applied = self.applied_here.lock().unwrap_or_else(PoisonError::into_inner);
+        applied.get(&(projection, aggregate_id.to_owned())).copied().unwrap_or(0)
+    }
+
+    fn remember(&self, projection: Projection, aggregate_id: &str, sequence: u64) {
+        let mut applied = self.applied_here.lock().unwrap_or_else(PoisonError::into_inner);
+        if applied.len() >= REMEMBERED {
+            applied.clear();
+        }
+        let entry = applied.entry((projection, aggregate_id.to_owned())).or_default();
+        *entry = (*entry).max(sequence);
     }
 
     pub fn pool(&self) -> &PgPool {
         &self.pool
     }
 
-    /// Called by a projector after each commit.
-    pub(crate) fn committed(&self) {
+    /// Called by a projector after each commit, with the aggregates it advanced.
+    pub(crate) fn committed(&self, projection: Projection, progress: Vec<(String, u64)>) {
+        for (aggregate_id, sequence) in progress {
+            self.remember(projection, &aggregate_id, sequence);
+        }
         self.commits.send_modify(|count| *count = count.wrapping_add(1));
     }
 
@@ -64,21 +125,30 @@ impl Freshness {
     ) -> Result<bool, sqlx::Error> {
         let deadline = tokio::time::Instant::now() + timeout;
         let mut commits = self.commits.subscribe();
+        let mut next_read = tokio::time::Instant::now();
         loop {
             // Subscribe-then-check: a commit between the check and the wait still wakes us.
             commits.mark_unchanged();
-            if self.applied(projection, aggregate_id).await? >= sequence {
+            if self.remembered(projection, aggregate_id) >= sequence {
                 return Ok(true);
             }
-            if tokio::time::Instant::now() >= deadline {
+            let now = tokio::time::Instant::now();
+            if now >= next_read {
+                let applied = self.applied(projection, aggregate_id).await?;
+                self.remember(projection, aggregate_id, applied);
+                if applied >= sequence {
+                    return Ok(true);
+                }
+                next_read = now + if self.leads_here(projection) { POLL_LEADING_HERE } else { POLL };
+            }
+            if now >= deadline {
                 metrics::counter!("ciphertalk_projection_wait_timeouts_total", "projection" => projection.name())
                     .increment(1);
                 return Ok(false);
             }
-            let wake = deadline.min(tokio::time::Instant::now() + POLL);
             tokio::select! {
                 _ = commits.changed() => {}
-                () = tokio::time::sleep_until(wake) => {}
+                () = tokio::time::sleep_until(deadline.min(next_read)) => {}
             }
         }
     }

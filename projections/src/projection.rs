@@ -259,9 +259,13 @@ impl Applier {
     }
 
     /// Writes the sequences applied since the last call to `projection_progress`.
-    pub(crate) async fn save_progress(&mut self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+    /// Returns what it wrote, `(aggregate id, sequence)`, for in-process waiters.
+    pub(crate) async fn save_progress(
+        &mut self,
+        conn: &mut PgConnection,
+    ) -> Result<Vec<(String, u64)>, sqlx::Error> {
         if self.touched.is_empty() {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let mut types = Vec::with_capacity(self.touched.len());
         let mut ids = Vec::with_capacity(self.touched.len());
@@ -283,7 +287,7 @@ impl Applier {
         .bind(&seqs)
         .execute(conn)
         .await?;
-        Ok(())
+        Ok(ids.into_iter().zip(seqs.into_iter().map(to_u64)).collect())
     }
 
     /// Forgets cached progress after a rolled-back transaction (it may be wrong now).

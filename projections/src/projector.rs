@@ -132,6 +132,7 @@ impl Projector {
             tokio::time::sleep(self.options.standby_poll).await;
         }
         tracing::info!(projection = name, "projector is leading");
+        let _leading = self.freshness.leading(self.projection);
         sqlx::query("INSERT INTO projection_offsets (name) VALUES ($1) ON CONFLICT (name) DO NOTHING")
             .bind(name)
             .execute(&self.pool)
@@ -190,7 +191,7 @@ impl Projector {
                 }
             }
             let result = self.apply_batch(&stream, &mut applier, &batch).await;
-            let applied = match result {
+            let (applied, progress) = match result {
                 Ok(applied) => applied,
                 Err(err) => {
                     applier.reset();
@@ -198,7 +199,7 @@ impl Projector {
                 }
             };
             applied_seq = applied;
-            self.freshness.committed();
+            self.freshness.committed(self.projection, progress);
             // After the commit: a lost ack only means a redelivery, which is skipped.
             for message in &batch {
                 if let Err(err) = message.ack().await {
@@ -217,7 +218,7 @@ impl Projector {
         stream: &Stream,
         applier: &mut Applier,
         batch: &[Message],
-    ) -> Result<u64, ProjectorError> {
+    ) -> Result<(u64, Vec<(String, u64)>), ProjectorError> {
         let mut sequenced: Vec<(u64, &[u8])> = batch
             .iter()
             .filter_map(|m| m.info().ok().map(|info| (info.stream_sequence, m.payload.as_ref())))
@@ -245,12 +246,12 @@ impl Projector {
         if applied_seq == start_seq {
             // Nothing new (all redeliveries): nothing to write.
             tx.rollback().await?;
-            return Ok(applied_seq);
+            return Ok((applied_seq, Vec::new()));
         }
         // Published before the commit: a commit that fails after this
         // re-applies the batch, and JetStream drops the repeated message ids.
         publish(&self.js, applier.take_outgoing()).await?;
-        applier.save_progress(&mut tx).await?;
+        let progress = applier.save_progress(&mut tx).await?;
         let applied_events = applier.take_applied();
         sqlx::query(
             "UPDATE projection_offsets SET stream_seq = $2, applied_events = applied_events + $3, updated_at = now()
@@ -264,7 +265,7 @@ impl Projector {
         tx.commit().await?;
         metrics::counter!("ciphertalk_projection_events_total", "projection" => self.projection.name())
             .increment(applied_events);
-        Ok(applied_seq)
+        Ok((applied_seq, progress))
     }
 
     /// Applies stream sequences `from..to` read directly from the stream (they
