@@ -6,11 +6,8 @@
 //! every process sharing the data dir agrees. Its id is derived from the key,
 //! so a new key gets a new id and old tags keep naming the key they were made with.
 
-use std::io::Write;
 use std::path::Path;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ciphertalk_domain::room::Franker;
 use ciphertalk_domain::values::{Base64Bytes, FrankingKeyId};
 use hmac::{Hmac, Mac};
@@ -46,40 +43,8 @@ impl FrankingKey {
     /// The configured key, or the one kept in `<data_dir>/franking-key`
     /// (256 random bits, mode 0600, created on first start).
     pub fn load(configured: Option<&Secret>, data_dir: &Path) -> std::io::Result<Self> {
-        if let Some(secret) = configured {
-            return Ok(Self::new(secret.expose().as_bytes()));
-        }
-        let path = data_dir.join(KEY_FILE);
-        match std::fs::read_to_string(&path) {
-            Ok(text) if text.trim().len() >= 43 => return Ok(Self::new(text.trim().as_bytes())),
-            Ok(_) => {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    format!("{} is too short to be a franking key", path.display()),
-                ));
-            }
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-            Err(err) => return Err(err),
-        }
-        std::fs::create_dir_all(data_dir)?;
-        let mut random = [0_u8; 32];
-        getrandom::fill(&mut random).map_err(std::io::Error::other)?;
-        let key = URL_SAFE_NO_PAD.encode(random);
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create_new(true);
-        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-        match options.open(&path) {
-            Ok(mut file) => {
-                file.write_all(key.as_bytes())?;
-                file.sync_all()?;
-                Ok(Self::new(key.as_bytes()))
-            }
-            // Another process sharing the data dir won the race: use its key.
-            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
-                Ok(Self::new(std::fs::read_to_string(&path)?.trim().as_bytes()))
-            }
-            Err(err) => Err(err),
-        }
+        crate::secrets::configured_or_kept(configured, data_dir, KEY_FILE, "franking key")
+            .map(|key| Self::new(&key))
     }
 
     pub fn id(&self) -> &FrankingKeyId {

@@ -12,6 +12,7 @@ pub mod http;
 pub mod infra;
 pub mod projections_cli;
 pub mod realtime;
+pub mod secrets;
 pub mod serve;
 pub mod state;
 pub mod telemetry;

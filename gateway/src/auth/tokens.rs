@@ -3,12 +3,9 @@
 //! signature is looked at), and `exp`, `iat`, `sub` and `jti` must all be
 //! present and valid.
 
-use std::io::Write as _;
 use std::path::Path;
 use std::time::Duration;
 
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ciphertalk_domain::UserId;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
@@ -120,44 +117,15 @@ impl TokenService {
 /// with 256 random bits and mode 0600 on first start), so that tokens survive
 /// restarts and all processes sharing the data dir agree.
 pub fn signing_key(configured: Option<&Secret>, data_dir: &Path) -> std::io::Result<Vec<u8>> {
-    if let Some(secret) = configured {
-        return Ok(secret.expose().as_bytes().to_vec());
-    }
-    let path = data_dir.join("jwt-secret");
-    match std::fs::read_to_string(&path) {
-        Ok(text) if text.trim().len() >= 43 => return Ok(text.trim().as_bytes().to_vec()),
-        Ok(_) => {
-            return Err(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!("{} is too short to be a signing key", path.display()),
-            ));
-        }
-        Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
-        Err(err) => return Err(err),
-    }
-    std::fs::create_dir_all(data_dir)?;
-    let key = URL_SAFE_NO_PAD.encode(crate::auth::random_bytes::<32>()?);
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    match options.open(&path) {
-        Ok(mut file) => {
-            file.write_all(key.as_bytes())?;
-            file.sync_all()?;
-            Ok(key.into_bytes())
-        }
-        // Another process created it first: use theirs.
-        Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {
-            Ok(std::fs::read_to_string(&path)?.trim().as_bytes().to_vec())
-        }
-        Err(err) => Err(err),
-    }
+    crate::secrets::configured_or_kept(configured, data_dir, "jwt-secret", "signing key")
 }
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use base64::Engine as _;
+    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
     fn service() -> TokenService {
         TokenService::new(b"0123456789abcdef0123456789abcdef", Duration::from_secs(900))
