@@ -123,7 +123,10 @@ pub async fn ack(
     if body.cursor > latest {
         return Err(invalid_cursor("no event of yours has this cursor yet"));
     }
-    let cursor = cursor::acknowledge(&state.db, user.user_id, body.cursor)
+    let cursor = state
+        .realtime
+        .acks
+        .acknowledge(user.user_id, body.cursor)
         .await
         .map_err(|e| ApiError::unavailable("postgres", e))?;
     Ok(Json(Acked { cursor }))

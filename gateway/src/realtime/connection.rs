@@ -24,7 +24,7 @@ use tokio::sync::mpsc::{self, error::SendTimeoutError, error::TrySendError};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::cursor::{self, Cursor};
+use super::cursor::Cursor;
 use super::frames::{self, ClientFrame, ServerFrame};
 use super::{Realtime, signals};
 
@@ -244,7 +244,7 @@ async fn handle(
                     Err(err) => return outbox.error("unavailable", unavailable(&err)).await,
                 }
             }
-            match cursor::acknowledge(&rt.db, user, cursor).await {
+            match rt.acks.acknowledge(user, cursor).await {
                 Ok(stored) => outbox.send(&ServerFrame::Acked { cursor: stored }).await,
                 Err(err) => outbox.error("unavailable", unavailable(&err)).await,
             }

@@ -7,9 +7,13 @@
 use std::fmt;
 use std::str::FromStr;
 
+use std::collections::HashMap;
+
 use ciphertalk_domain::UserId;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sqlx::PgPool;
+use tokio::sync::{mpsc, oneshot};
+use uuid::Uuid;
 
 /// A position in a user's delivery queue; 0 is before the first event.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -67,21 +71,93 @@ pub async fn acknowledged(pool: &PgPool, user: UserId) -> Result<Cursor, sqlx::E
     Ok(Cursor(cursor.and_then(|c| u64::try_from(c).ok()).unwrap_or(0)))
 }
 
-/// Moves `user`'s acknowledged cursor to `cursor` unless it is further
-/// already (acks may arrive out of order from several devices); returns the
-/// stored cursor.
-pub async fn acknowledge(pool: &PgPool, user: UserId, cursor: Cursor) -> Result<Cursor, sqlx::Error> {
-    let stored: i64 = sqlx::query_scalar(
-        "INSERT INTO delivery_cursors (user_id, cursor) VALUES ($1, $2)
-         ON CONFLICT (user_id) DO UPDATE
-            SET cursor = GREATEST(delivery_cursors.cursor, excluded.cursor), updated_at = now()
-         RETURNING cursor",
-    )
-    .bind(user.as_uuid())
-    .bind(i64::try_from(cursor.0).unwrap_or(i64::MAX))
-    .fetch_one(pool)
-    .await?;
-    Ok(Cursor(u64::try_from(stored).unwrap_or(0)))
+/// Stores acknowledged cursors for every connection of this process, many in
+/// one statement: a thousand clients acking once a second would otherwise be a
+/// thousand Postgres transactions a second. An ack is answered once stored.
+#[derive(Debug, Clone)]
+pub struct AckWriter {
+    queue: mpsc::Sender<PendingAck>,
+}
+
+#[derive(Debug)]
+struct PendingAck {
+    user: UserId,
+    cursor: Cursor,
+    stored: oneshot::Sender<Result<Cursor, AckError>>,
+}
+
+/// Why an acknowledgement was not stored.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("acknowledgement not stored: {0}")]
+pub struct AckError(String);
+
+/// Acks waiting at most; more make callers wait for room (backpressure).
+const QUEUED_ACKS: usize = 10_000;
+/// Acks stored by one statement at most.
+const ACKS_PER_STATEMENT: usize = 1_000;
+
+impl AckWriter {
+    /// Starts the writer; it stops when every clone is dropped.
+    pub fn spawn(pool: PgPool) -> Self {
+        let (queue, pending) = mpsc::channel(QUEUED_ACKS);
+        tokio::spawn(write_acks(pool, pending));
+        Self { queue }
+    }
+
+    /// Moves `user`'s acknowledged cursor to `cursor` unless it is further
+    /// already (acks may arrive out of order from several devices); returns the
+    /// stored cursor.
+    pub async fn acknowledge(&self, user: UserId, cursor: Cursor) -> Result<Cursor, AckError> {
+        let (stored, answer) = oneshot::channel();
+        self.queue
+            .send(PendingAck { user, cursor, stored })
+            .await
+            .map_err(|_| AckError("the acknowledgement writer has stopped".into()))?;
+        answer.await.map_err(|_| AckError("the acknowledgement writer has stopped".into()))?
+    }
+}
+
+async fn write_acks(pool: PgPool, mut pending: mpsc::Receiver<PendingAck>) {
+    let mut batch = Vec::with_capacity(ACKS_PER_STATEMENT);
+    while pending.recv_many(&mut batch, ACKS_PER_STATEMENT).await > 0 {
+        // One row per user (a statement may not touch a row twice): the furthest ack wins.
+        let mut furthest: HashMap<UserId, u64> = HashMap::with_capacity(batch.len());
+        for ack in &batch {
+            let entry = furthest.entry(ack.user).or_default();
+            *entry = (*entry).max(ack.cursor.0);
+        }
+        let (users, cursors): (Vec<Uuid>, Vec<i64>) = furthest
+            .iter()
+            .map(|(user, cursor)| (user.as_uuid(), i64::try_from(*cursor).unwrap_or(i64::MAX)))
+            .unzip();
+        let stored: Result<Vec<(Uuid, i64)>, sqlx::Error> = sqlx::query_as(
+            "INSERT INTO delivery_cursors (user_id, cursor)
+             SELECT * FROM unnest($1::uuid[], $2::bigint[])
+             ON CONFLICT (user_id) DO UPDATE
+                SET cursor = GREATEST(delivery_cursors.cursor, excluded.cursor), updated_at = now()
+             RETURNING user_id, cursor",
+        )
+        .bind(&users)
+        .bind(&cursors)
+        .fetch_all(&pool)
+        .await;
+        match stored {
+            Ok(rows) => {
+                let rows: HashMap<Uuid, i64> = rows.into_iter().collect();
+                for ack in batch.drain(..) {
+                    let cursor = rows.get(&ack.user.as_uuid()).and_then(|c| u64::try_from(*c).ok());
+                    let answer = cursor.map(Cursor).ok_or_else(|| AckError("no row returned".into()));
+                    let _ = ack.stored.send(answer);
+                }
+            }
+            Err(err) => {
+                let err = AckError(err.to_string());
+                for ack in batch.drain(..) {
+                    let _ = ack.stored.send(Err(err.clone()));
+                }
+            }
+        }
+    }
 }
 
 #[cfg(test)]

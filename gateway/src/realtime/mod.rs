@@ -65,6 +65,8 @@ pub struct Realtime {
     pub nats: async_nats::Client,
     pub db: PgPool,
     pub write: Arc<WriteModel>,
+    /// Stores acknowledged cursors in batches.
+    pub acks: cursor::AckWriter,
     /// Open connections per user in this process.
     local: Mutex<HashMap<UserId, usize>>,
     shutdown: CancellationToken,
@@ -84,6 +86,7 @@ impl Realtime {
             presence: Presence::open(js, settings.presence_ttl).await?,
             settings,
             nats,
+            acks: cursor::AckWriter::spawn(db.clone()),
             db,
             write,
             local: Mutex::new(HashMap::new()),
