@@ -9,7 +9,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use chrono::Utc;
-use ciphertalk_commands::CommandMetadata;
 use ciphertalk_domain::UserId;
 use ciphertalk_domain::user::{OneTimePrekey, SignedPrekey, User, UserCommand, UserEvent};
 use ciphertalk_domain::values::Base64Bytes;
@@ -17,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
-use super::{ApiJson, AuthUser, request_id};
+use super::{ApiJson, AuthUser};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -101,7 +100,7 @@ async fn execute(
     headers: &HeaderMap,
     command: UserCommand,
 ) -> Result<StatusCode, ApiError> {
-    let meta = CommandMetadata::new(user.user_id.to_string(), request_id(headers));
+    let meta = super::write::metadata(&user, headers);
     state.write.users.execute(&user.user_id.to_string(), command, &meta).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -171,7 +170,7 @@ pub async fn bundle(
 ) -> Result<Json<PrekeyBundle>, ApiError> {
     let target = id.parse::<UserId>().map_err(|_| ApiError::not_found())?;
     let command = UserCommand::ClaimOneTimePrekey { claimed_by: user.user_id, at: Utc::now() };
-    let meta = CommandMetadata::new(user.user_id.to_string(), request_id(&headers));
+    let meta = super::write::metadata(&user, &headers);
     let executed = state
         .write
         .users

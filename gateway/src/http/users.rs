@@ -8,7 +8,6 @@ use axum::{Json, Router};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use ciphertalk_commands::CommandMetadata;
 use ciphertalk_domain::user::{Account, LastSeenVisibility, Settings, User, UserCommand};
 use ciphertalk_domain::values::{Bio, DisplayName, Username};
 use ciphertalk_domain::{FileId, UserId};
@@ -18,7 +17,7 @@ use uuid::Uuid;
 
 use super::auth::invalid;
 use super::error::{ApiError, ErrorBody};
-use super::{ApiJson, AuthUser, request_id};
+use super::{ApiJson, AuthUser};
 use crate::directory;
 use crate::realtime::presence::Status;
 use crate::state::AppState;
@@ -188,7 +187,7 @@ pub async fn update_me(
         avatar_file_id: body.avatar_file_id.map(|id| id.map(FileId::from_uuid)),
         at: Utc::now(),
     };
-    let meta = CommandMetadata::new(user.user_id.to_string(), request_id(&headers));
+    let meta = super::write::metadata(&user, &headers);
     let executed = state
         .write
         .users
@@ -269,7 +268,7 @@ pub async fn update_settings(
         notifications: body.notifications,
         at: Utc::now(),
     };
-    let meta = CommandMetadata::new(user.user_id.to_string(), request_id(&headers));
+    let meta = super::write::metadata(&user, &headers);
     let executed = state
         .write
         .users
