@@ -673,6 +673,71 @@ async fn a_slow_consumer_is_cut_off_without_delaying_a_fast_one() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn messages_reach_every_member_but_those_who_blocked_the_sender_at_the_time() {
+    let rig = Rig::start(1).await;
+    let (alice, bob, carol) =
+        (rig.register("Alice").await, rig.register("Bob").await, rig.register("Carol").await);
+    let room = rig.create_group(&alice, &[&bob, &carol]).await;
+    // Sends and blocks back to back, so they are projected in one batch.
+    rig.send(room, &alice, b"a1").await;
+    rig.send(room, &carol, b"c1").await;
+    rig.user_command(&bob, UserCommand::BlockUser { blocked: alice.id, at: Utc::now() }).await;
+    rig.send(room, &alice, b"a2").await;
+    rig.send(room, &carol, b"c2").await;
+    rig.user_command(&bob, UserCommand::UnblockUser { blocked: alice.id, at: Utc::now() }).await;
+    rig.send(room, &alice, b"a3").await;
+    rig.queue_holds(&carol, 6).await;
+    rig.queue_holds(&bob, 5).await;
+
+    let bodies = |page: &Value| -> Vec<String> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|item| item["event"]["type"] == "message.sent")
+            .map(|item| body_of(&item["event"]))
+            .collect()
+    };
+    let (status, page) = rig.get(0, &bob, "/v1/inbox?limit=100").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(bodies(&page), ["a1", "c1", "c2", "a3"]);
+    let (_, page) = rig.get(0, &carol, "/v1/inbox?limit=100").await;
+    assert_eq!(bodies(&page), ["a1", "c1", "a2", "c2", "a3"]);
+    // The sender's other devices get their own messages.
+    let (_, page) = rig.get(0, &alice, "/v1/inbox?limit=100").await;
+    assert_eq!(bodies(&page), ["a1", "c1", "a2", "c2", "a3"]);
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_lagging_client_gets_what_overflowed_its_buffer_from_the_stream() {
+    const MESSAGES: usize = 200;
+    // Buffers of two frames overflow at once; a generous grace keeps the
+    // client connected while it pauses, so what it missed live must come
+    // from the stream.
+    let rig = Rig::start_with(1, |config| {
+        config.realtime.queue_frames = 2;
+        config.realtime.slow_client_ms = 30_000;
+    })
+    .await;
+    let (alice, bob) = (rig.register("Alice").await, rig.register("Bob").await);
+    let room = rig.create_group(&alice, &[&bob]).await;
+    let mut client = Client::connect(&rig.base(0), &bob, "").await;
+    client.backlog().await;
+    for n in 0..MESSAGES {
+        rig.send(room, &alice, format!("m{n}").as_bytes()).await;
+    }
+    rig.queue_holds(&bob, MESSAGES as u64).await;
+    let frames = client.messages(MESSAGES).await;
+    assert_fifo(&frames);
+    let bodies: Vec<String> = frames.iter().map(|f| body_of(&f["event"])).collect();
+    assert_eq!(bodies, (0..MESSAGES).map(|n| format!("m{n}")).collect::<Vec<_>>());
+    // Nothing more, and nothing twice.
+    assert!(client.next_within(Duration::from_millis(500)).await.is_none());
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn typing_and_presence_reach_the_other_users_as_privacy_allows() {
     let rig = Rig::start_with(1, |config| config.realtime.presence_ttl_secs = 3).await;
     let (alice, bob, carol, dave) = (

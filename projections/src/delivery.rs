@@ -14,6 +14,8 @@
 //! twice. A rebuild recomputes the tables and publishes nothing (the messages
 //! exist already).
 
+use std::collections::HashMap;
+
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use ciphertalk_domain::ids::{RoomId, UserId};
@@ -24,6 +26,7 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::client_event::ClientEvent;
+use crate::projection::Sent;
 use crate::timeline::Message;
 
 /// Header carrying the commit time of the domain event (RFC 3339), from which
@@ -159,11 +162,100 @@ async fn apply_room(
             users
         }
     };
-    let payload = match serde_json::to_vec(&client_event) {
+    fan_out(room, &client_event, &recipients, origin, out);
+    if let RoomEvent::MemberLeft { user, .. } = &event {
+        sqlx::query("DELETE FROM delivery_members WHERE room_id = $1 AND user_id = $2")
+            .bind(room.as_uuid())
+            .bind(user.as_uuid())
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// A run of `MessageSent` events (see [`crate::projection`]): the members of
+/// every room in the run and whom they blocked among the run's senders are
+/// read in one query, the messages stored in one statement.
+pub(crate) async fn apply_sent(
+    conn: &mut PgConnection,
+    run: &[Sent],
+    out: &mut Vec<Outgoing>,
+) -> Result<(), sqlx::Error> {
+    let mut sent = Vec::with_capacity(run.len());
+    for item in run {
+        let room = RoomId::from_uuid(item.room);
+        if let Some(client_event) = ClientEvent::from_room_event(room, &item.event, None)
+            && let Some(sender) = client_event.message().map(|m| m.sender_id.as_uuid())
+        {
+            sent.push((item, room, sender, client_event));
+        }
+    }
+    let mut rooms: Vec<Uuid> = sent.iter().map(|(item, ..)| item.room).collect();
+    rooms.sort_unstable();
+    rooms.dedup();
+    let mut senders: Vec<Uuid> = sent.iter().map(|(_, _, sender, _)| *sender).collect();
+    senders.sort_unstable();
+    senders.dedup();
+    let rows: Vec<(Uuid, Uuid, Vec<Uuid>)> = sqlx::query_as(
+        "SELECT m.room_id, m.user_id,
+                ARRAY(SELECT b.blocked_id FROM delivery_blocks b
+                       WHERE b.user_id = m.user_id AND b.blocked_id = ANY($2))
+           FROM delivery_members m
+          WHERE m.room_id = ANY($1)
+          ORDER BY m.room_id, m.user_id",
+    )
+    .bind(&rooms)
+    .bind(&senders)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut members: HashMap<Uuid, Vec<(Uuid, Vec<Uuid>)>> = HashMap::with_capacity(rooms.len());
+    for (room, user, blocked) in rows {
+        members.entry(room).or_default().push((user, blocked));
+    }
+
+    let mut stored =
+        (Vec::with_capacity(sent.len()), Vec::with_capacity(sent.len()), Vec::with_capacity(sent.len()));
+    for (item, room, sender, client_event) in &sent {
+        let recipients: Vec<Uuid> = members
+            .get(&item.room)
+            .into_iter()
+            .flatten()
+            .filter(|(_, blocked)| !blocked.contains(sender))
+            .map(|(user, _)| *user)
+            .collect();
+        fan_out(*room, client_event, &recipients, item.origin, out);
+        if let Some(message) = client_event.message() {
+            stored.0.push(item.room);
+            stored.1.push(message.id.as_uuid());
+            stored.2.push(metadata(message)?);
+        }
+    }
+    sqlx::query(
+        "INSERT INTO delivery_messages (room_id, message_id, message)
+         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::jsonb[])
+         ON CONFLICT (room_id, message_id) DO NOTHING",
+    )
+    .bind(&stored.0)
+    .bind(&stored.1)
+    .bind(&stored.2)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Queues `client_event` for each of `recipients`, in order.
+fn fan_out(
+    room: RoomId,
+    client_event: &ClientEvent,
+    recipients: &[Uuid],
+    origin: Origin,
+    out: &mut Vec<Outgoing>,
+) {
+    let payload = match serde_json::to_vec(client_event) {
         Ok(payload) => Bytes::from(payload),
         Err(err) => {
             tracing::error!(%room, error = %err, "a client event does not serialize; not delivered");
-            return Ok(());
+            return;
         }
     };
     for user in recipients {
@@ -177,15 +269,6 @@ async fn apply_room(
             payload: payload.clone(),
         });
     }
-
-    if let RoomEvent::MemberLeft { user, .. } = &event {
-        sqlx::query("DELETE FROM delivery_members WHERE room_id = $1 AND user_id = $2")
-            .bind(room.as_uuid())
-            .bind(user.as_uuid())
-            .execute(conn)
-            .await?;
-    }
-    Ok(())
 }
 
 /// Members of the room, except those who blocked `sender` (when there is one),
@@ -223,10 +306,15 @@ async fn stored_message(
     Ok(json.and_then(|json| serde_json::from_value(json).ok()))
 }
 
-async fn store_message(conn: &mut PgConnection, message: &Message) -> Result<(), sqlx::Error> {
+/// What `delivery_messages` keeps of a message: all but the ciphertext.
+fn metadata(message: &Message) -> Result<serde_json::Value, sqlx::Error> {
     let mut metadata = message.clone();
     metadata.ciphertext = None;
-    let json = serde_json::to_value(&metadata).map_err(|err| sqlx::Error::Encode(Box::new(err)))?;
+    serde_json::to_value(&metadata).map_err(|err| sqlx::Error::Encode(Box::new(err)))
+}
+
+async fn store_message(conn: &mut PgConnection, message: &Message) -> Result<(), sqlx::Error> {
+    let json = metadata(message)?;
     sqlx::query(
         "INSERT INTO delivery_messages (room_id, message_id, message) VALUES ($1, $2, $3)
          ON CONFLICT (room_id, message_id) DO UPDATE SET message = excluded.message",

@@ -6,6 +6,12 @@
 //! [`Applier`] remembers the last sequence it applied per aggregate, which also
 //! guards against one event stored twice in the stream.
 //!
+//! Messages are most of the stream and need nothing but inserts, so the
+//! [`Applier`] gathers consecutive `MessageSent` events into a run that each
+//! projection applies in a few statements (one round trip per table instead of
+//! one per message); any other event first applies the run before it, so every
+//! event still sees all earlier ones.
+//!
 //! `delivery` is the one projection with output besides its tables: messages
 //! for users' delivery queues, collected while a batch is applied and
 //! published by the projector before it commits.
@@ -19,6 +25,9 @@ use cqrs_es::Aggregate;
 use cqrs_es::persist::{EventUpcaster, SerializedEvent};
 use serde::de::DeserializeOwned;
 use sqlx::PgConnection;
+
+use ciphertalk_domain::room::RoomEvent;
+use ciphertalk_domain::user::UserEvent;
 
 use crate::delivery::{self, Followed, Origin, Outgoing};
 use crate::{contacts, rooms, timeline};
@@ -89,33 +98,69 @@ impl Projection {
         format!("projection_{}", self.name())
     }
 
-    async fn apply(
-        self,
-        conn: &mut PgConnection,
-        event: &WireEvent,
-        stream_seq: u64,
-        out: &mut Vec<Outgoing>,
-    ) -> Result<(), ApplyError> {
+    /// Decodes an event of an aggregate type this projection follows.
+    fn decode(self, event: &WireEvent) -> Result<Decoded, Undecodable> {
         let aggregate = event
             .aggregate_id
             .parse::<uuid::Uuid>()
-            .map_err(|err| ApplyError::Decode(format!("aggregate id: {err}")))?;
-        match self {
-            Self::Rooms => rooms::apply(conn, aggregate, decode(event)?).await?,
-            Self::Timeline => timeline::apply(conn, aggregate, decode(event)?).await?,
-            Self::Contacts => contacts::apply(conn, aggregate, decode(event)?).await?,
-            Self::Delivery => {
-                let followed = if event.aggregate_type == ROOM {
-                    Followed::Room(decode(event)?)
-                } else {
-                    Followed::User(decode(event)?)
-                };
-                let origin = Origin { stream_seq, recorded_at: event.recorded_at };
-                delivery::apply(conn, aggregate, followed, origin, out).await?;
-            }
+            .map_err(|err| Undecodable(format!("aggregate id: {err}")))?;
+        if event.aggregate_type == ROOM {
+            Ok(Decoded::Room(aggregate, decode(event)?))
+        } else {
+            Ok(Decoded::User(aggregate, decode(event)?))
         }
-        Ok(())
     }
+
+    async fn apply(
+        self,
+        conn: &mut PgConnection,
+        event: Decoded,
+        origin: Origin,
+        out: &mut Vec<Outgoing>,
+    ) -> Result<(), sqlx::Error> {
+        match (self, event) {
+            (Self::Rooms, Decoded::Room(room, event)) => rooms::apply(conn, room, event).await,
+            (Self::Timeline, Decoded::Room(room, event)) => timeline::apply(conn, room, event).await,
+            (Self::Contacts, Decoded::User(user, event)) => contacts::apply(conn, user, event).await,
+            (Self::Delivery, Decoded::Room(room, event)) => {
+                delivery::apply(conn, room, Followed::Room(event), origin, out).await
+            }
+            (Self::Delivery, Decoded::User(user, event)) => {
+                delivery::apply(conn, user, Followed::User(event), origin, out).await
+            }
+            // `follows` keeps other aggregate types away.
+            _ => Ok(()),
+        }
+    }
+
+    /// Applies a run of consecutive `MessageSent` events in a few statements.
+    async fn apply_run(
+        self,
+        conn: &mut PgConnection,
+        run: &[Sent],
+        out: &mut Vec<Outgoing>,
+    ) -> Result<(), sqlx::Error> {
+        match self {
+            Self::Rooms => rooms::apply_sent(conn, run).await,
+            Self::Timeline => timeline::apply_sent(conn, run).await,
+            Self::Delivery => delivery::apply_sent(conn, run, out).await,
+            Self::Contacts => Ok(()),
+        }
+    }
+}
+
+/// A decoded event with its aggregate's id.
+enum Decoded {
+    Room(uuid::Uuid, RoomEvent),
+    User(uuid::Uuid, UserEvent),
+}
+
+/// A `MessageSent` event waiting in the [`Applier`]'s run.
+pub(crate) struct Sent {
+    pub room: uuid::Uuid,
+    /// Always `RoomEvent::MessageSent`.
+    pub event: RoomEvent,
+    pub origin: Origin,
 }
 
 impl std::fmt::Display for Projection {
@@ -124,19 +169,14 @@ impl std::fmt::Display for Projection {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-enum ApplyError {
-    /// The event cannot be read: logged and skipped, never retried forever.
-    #[error("undecodable event: {0}")]
-    Decode(String),
-    #[error(transparent)]
-    Database(#[from] sqlx::Error),
-}
+/// An event that cannot be read: logged and skipped, never retried forever.
+#[derive(Debug)]
+struct Undecodable(String);
 
 static UPCASTERS: LazyLock<Vec<Box<dyn EventUpcaster>>> = LazyLock::new(upcasters);
 
 /// Lifts the stored payload to the current event shape, then decodes it.
-fn decode<E: DeserializeOwned>(event: &WireEvent) -> Result<E, ApplyError> {
+fn decode<E: DeserializeOwned>(event: &WireEvent) -> Result<E, Undecodable> {
     let serialized = SerializedEvent {
         aggregate_id: event.aggregate_id.clone(),
         sequence: usize::try_from(event.sequence).unwrap_or(usize::MAX),
@@ -147,7 +187,7 @@ fn decode<E: DeserializeOwned>(event: &WireEvent) -> Result<E, ApplyError> {
         metadata: serde_json::Value::Null,
     };
     let current = upcast(serialized, &UPCASTERS);
-    serde_json::from_value(current.payload).map_err(|err| ApplyError::Decode(err.to_string()))
+    serde_json::from_value(current.payload).map_err(|err| Undecodable(err.to_string()))
 }
 
 /// Where the per-aggregate sequences already applied come from.
@@ -172,6 +212,8 @@ pub(crate) struct Applier {
     applied: u64,
     /// Delivery messages of the events applied since the last `take_outgoing`.
     outgoing: Vec<Outgoing>,
+    /// Consecutive `MessageSent` events not applied yet.
+    run: Vec<Sent>,
 }
 
 impl Applier {
@@ -183,6 +225,7 @@ impl Applier {
             touched: HashSet::new(),
             applied: 0,
             outgoing: Vec::new(),
+            run: Vec::new(),
         }
     }
 
@@ -212,19 +255,41 @@ impl Applier {
                 .increment(1);
             return Ok(());
         }
-        match self.projection.apply(conn, &event, stream_seq, &mut self.outgoing).await {
-            Ok(()) => {}
-            Err(ApplyError::Decode(reason)) => self.skip_undecodable(&reason),
-            Err(ApplyError::Database(err)) => return Err(err),
-        }
-        if self.source == KnownProgress::InMemory {
-            // A rebuild recomputes state; what was delivered stays delivered.
-            self.outgoing.clear();
+        let origin = Origin { stream_seq, recorded_at: event.recorded_at };
+        match self.projection.decode(&event) {
+            Ok(Decoded::Room(room, event @ RoomEvent::MessageSent { .. })) => {
+                self.run.push(Sent { room, event, origin });
+            }
+            Ok(decoded) => {
+                self.flush(conn).await?;
+                self.projection.apply(conn, decoded, origin, &mut self.outgoing).await?;
+                self.discard_outgoing_in_rebuild();
+            }
+            Err(Undecodable(reason)) => self.skip_undecodable(&reason),
         }
         self.progress.insert(key.clone(), event.sequence);
         self.touched.insert(key);
         self.applied += 1;
         Ok(())
+    }
+
+    /// Applies the pending run of `MessageSent` events. Done before any other
+    /// event and before the batch's progress is saved.
+    pub(crate) async fn flush(&mut self, conn: &mut PgConnection) -> Result<(), sqlx::Error> {
+        if self.run.is_empty() {
+            return Ok(());
+        }
+        let run = std::mem::take(&mut self.run);
+        self.projection.apply_run(conn, &run, &mut self.outgoing).await?;
+        self.discard_outgoing_in_rebuild();
+        Ok(())
+    }
+
+    fn discard_outgoing_in_rebuild(&mut self) {
+        if self.source == KnownProgress::InMemory {
+            // A rebuild recomputes state; what was delivered stays delivered.
+            self.outgoing.clear();
+        }
     }
 
     fn skip_undecodable(&self, reason: &str) {
@@ -258,12 +323,14 @@ impl Applier {
         Ok(seq)
     }
 
-    /// Writes the sequences applied since the last call to `projection_progress`.
-    /// Returns what it wrote, `(aggregate id, sequence)`, for in-process waiters.
+    /// Applies the pending run, then writes the sequences applied since the
+    /// last call to `projection_progress`. Returns what it wrote, `(aggregate
+    /// id, sequence)`, for in-process waiters.
     pub(crate) async fn save_progress(
         &mut self,
         conn: &mut PgConnection,
     ) -> Result<Vec<(String, u64)>, sqlx::Error> {
+        self.flush(conn).await?;
         if self.touched.is_empty() {
             return Ok(Vec::new());
         }
@@ -298,6 +365,7 @@ impl Applier {
         self.touched.clear();
         self.applied = 0;
         self.outgoing.clear();
+        self.run.clear();
     }
 
     /// Events applied since the last call.

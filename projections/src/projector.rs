@@ -248,10 +248,10 @@ impl Projector {
             tx.rollback().await?;
             return Ok((applied_seq, Vec::new()));
         }
+        let progress = applier.save_progress(&mut tx).await?;
         // Published before the commit: a commit that fails after this
         // re-applies the batch, and JetStream drops the repeated message ids.
         publish(&self.js, applier.take_outgoing()).await?;
-        let progress = applier.save_progress(&mut tx).await?;
         let applied_events = applier.take_applied();
         sqlx::query(
             "UPDATE projection_offsets SET stream_seq = $2, applied_events = applied_events + $3, updated_at = now()

@@ -224,6 +224,7 @@ impl Replay<'_> {
             self.reached = seq;
             count += 1;
         }
+        applier.flush(conn).await?;
         Ok(())
     }
 

@@ -14,7 +14,7 @@ use sqlx::{PgConnection, PgPool, Row};
 use uuid::Uuid;
 
 use crate::page::{Page, QueryError, clamp_limit, enum_text, parse_enum};
-use crate::projection::{to_i64, to_u64};
+use crate::projection::{Sent, to_i64, to_u64};
 
 /// A room as API.md shows it (`members` only on single-room reads, `unread`
 /// only in the caller's room list).
@@ -42,6 +42,45 @@ pub struct Member {
     pub joined_at: DateTime<Utc>,
 }
 
+/// A run of `MessageSent` events (see [`crate::projection`]): who sent each
+/// (for unread counts) and each room's latest seq and activity, in one statement.
+pub(crate) async fn apply_sent(conn: &mut PgConnection, run: &[Sent]) -> Result<(), sqlx::Error> {
+    let mut rooms = Vec::with_capacity(run.len());
+    let mut seqs = Vec::with_capacity(run.len());
+    let mut senders = Vec::with_capacity(run.len());
+    let mut times = Vec::with_capacity(run.len());
+    for sent in run {
+        if let RoomEvent::MessageSent { seq, sender_id, sent_at, .. } = &sent.event {
+            rooms.push(sent.room);
+            seqs.push(to_i64(*seq));
+            senders.push(sender_id.as_uuid());
+            times.push(*sent_at);
+        }
+    }
+    sqlx::query(
+        "WITH sent AS (
+             SELECT * FROM unnest($1::uuid[], $2::bigint[], $3::uuid[], $4::timestamptz[])
+                 AS t(room_id, seq, sender_id, sent_at)
+         ), senders AS (
+             INSERT INTO room_message_senders (room_id, seq, sender_id)
+             SELECT room_id, seq, sender_id FROM sent
+             ON CONFLICT (room_id, seq) DO NOTHING
+         )
+         UPDATE rooms r SET last_seq = GREATEST(r.last_seq, latest.seq),
+                            last_activity_at = GREATEST(r.last_activity_at, latest.at)
+           FROM (SELECT room_id, max(seq) AS seq, max(sent_at) AS at FROM sent GROUP BY room_id) latest
+          WHERE r.room_id = latest.room_id",
+    )
+    .bind(&rooms)
+    .bind(&seqs)
+    .bind(&senders)
+    .bind(&times)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Applies any room event but `MessageSent` (applied in runs by [`apply_sent`]).
 pub(crate) async fn apply(conn: &mut PgConnection, room: Uuid, event: RoomEvent) -> Result<(), sqlx::Error> {
     match event {
         RoomEvent::RoomCreated { kind, name, description, join_rule, creator, members, at, .. } => {
@@ -112,27 +151,6 @@ pub(crate) async fn apply(conn: &mut PgConnection, room: Uuid, event: RoomEvent)
                 .execute(conn)
                 .await?;
         }
-        RoomEvent::MessageSent { seq, sender_id, sent_at, .. } => {
-            sqlx::query(
-                "UPDATE rooms SET last_seq = GREATEST(last_seq, $2),
-                                  last_activity_at = GREATEST(last_activity_at, $3)
-                  WHERE room_id = $1",
-            )
-            .bind(room)
-            .bind(to_i64(seq))
-            .bind(sent_at)
-            .execute(&mut *conn)
-            .await?;
-            sqlx::query(
-                "INSERT INTO room_message_senders (room_id, seq, sender_id) VALUES ($1, $2, $3)
-                 ON CONFLICT (room_id, seq) DO NOTHING",
-            )
-            .bind(room)
-            .bind(to_i64(seq))
-            .bind(sender_id.as_uuid())
-            .execute(conn)
-            .await?;
-        }
         RoomEvent::ReceiptUpdated { user, kind: ReceiptKind::Read, up_to_seq, .. } => {
             sqlx::query(
                 "UPDATE room_members SET read_up_to = GREATEST(read_up_to, $3)
@@ -149,7 +167,9 @@ pub(crate) async fn apply(conn: &mut PgConnection, room: Uuid, event: RoomEvent)
         | RoomEvent::MessageEdited { .. }
         | RoomEvent::MessageDeleted { .. }
         | RoomEvent::MessageHidden { .. }
-        | RoomEvent::MessageTakenDown { .. } => {}
+        | RoomEvent::MessageTakenDown { .. }
+        // Applied in runs by `apply_sent`.
+        | RoomEvent::MessageSent { .. } => {}
     }
     Ok(())
 }

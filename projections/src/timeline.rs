@@ -11,7 +11,7 @@ use sqlx::{PgConnection, PgPool, Row};
 use uuid::Uuid;
 
 use crate::page::{Page, clamp_limit};
-use crate::projection::{to_i64, to_u64};
+use crate::projection::{Sent, to_i64, to_u64};
 
 /// A message as API.md shows it; `ciphertext` is `None` on tombstones.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,9 +53,11 @@ pub enum Window {
     Latest,
 }
 
-pub(crate) async fn apply(conn: &mut PgConnection, room: Uuid, event: RoomEvent) -> Result<(), sqlx::Error> {
-    match event {
-        RoomEvent::MessageSent {
+/// A run of `MessageSent` events (see [`crate::projection`]), inserted in one statement.
+pub(crate) async fn apply_sent(conn: &mut PgConnection, run: &[Sent]) -> Result<(), sqlx::Error> {
+    let mut rows = SentRows::default();
+    for sent in run {
+        if let RoomEvent::MessageSent {
             message_id,
             seq,
             sender_id,
@@ -69,33 +71,89 @@ pub(crate) async fn apply(conn: &mut PgConnection, room: Uuid, event: RoomEvent)
             reporting_tag,
             franking_key_id,
             sent_at,
-        } => {
-            let file_ids: Vec<Uuid> = file_ids.iter().map(FileId::as_uuid).collect();
-            sqlx::query(
-                "INSERT INTO timeline_messages (room_id, seq, message_id, sender_id, client_msg_id, ciphertext,
-                        content_type, reply_to, file_ids, forwarded_room_id, forwarded_message_id, sent_at,
-                        commitment, reporting_tag, franking_key_id)
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
-                 ON CONFLICT (room_id, seq) DO NOTHING",
-            )
-            .bind(room)
-            .bind(to_i64(seq))
-            .bind(message_id.as_uuid())
-            .bind(sender_id.as_uuid())
-            .bind(client_msg_id.as_str())
-            .bind(ciphertext.as_str())
-            .bind(content_type.as_str())
-            .bind(reply_to.map(|id| id.as_uuid()))
-            .bind(&file_ids)
-            .bind(forwarded_from.map(|f| f.room_id.as_uuid()))
-            .bind(forwarded_from.map(|f| f.message_id.as_uuid()))
-            .bind(sent_at)
-            .bind(commitment.map(String::from))
-            .bind(reporting_tag.map(String::from))
-            .bind(franking_key_id.map(String::from))
-            .execute(conn)
-            .await?;
+        } = &sent.event
+        {
+            rows.room_id.push(sent.room);
+            rows.seq.push(to_i64(*seq));
+            rows.message_id.push(message_id.as_uuid());
+            rows.sender_id.push(sender_id.as_uuid());
+            rows.client_msg_id.push(client_msg_id.as_str());
+            rows.ciphertext.push(ciphertext.as_str());
+            rows.content_type.push(content_type.as_str());
+            rows.reply_to.push(reply_to.map(|id| id.as_uuid()));
+            rows.file_ids.push(uuid_array_literal(file_ids.iter().map(FileId::as_uuid)));
+            rows.forwarded_room_id.push(forwarded_from.map(|f| f.room_id.as_uuid()));
+            rows.forwarded_message_id.push(forwarded_from.map(|f| f.message_id.as_uuid()));
+            rows.sent_at.push(*sent_at);
+            rows.commitment.push(commitment.as_ref().map(|c| c.as_str()));
+            rows.reporting_tag.push(reporting_tag.as_ref().map(|t| t.as_str()));
+            rows.franking_key_id.push(franking_key_id.as_ref().map(|k| k.as_str()));
         }
+    }
+    sqlx::query(
+        "INSERT INTO timeline_messages (room_id, seq, message_id, sender_id, client_msg_id, ciphertext,
+                content_type, reply_to, file_ids, forwarded_room_id, forwarded_message_id, sent_at,
+                commitment, reporting_tag, franking_key_id)
+         SELECT room_id, seq, message_id, sender_id, client_msg_id, ciphertext, content_type, reply_to,
+                file_ids::uuid[], forwarded_room_id, forwarded_message_id, sent_at, commitment, reporting_tag,
+                franking_key_id
+           FROM unnest($1::uuid[], $2::bigint[], $3::uuid[], $4::uuid[], $5::text[], $6::text[], $7::text[],
+                       $8::uuid[], $9::text[], $10::uuid[], $11::uuid[], $12::timestamptz[], $13::text[],
+                       $14::text[], $15::text[])
+             AS t(room_id, seq, message_id, sender_id, client_msg_id, ciphertext, content_type, reply_to,
+                  file_ids, forwarded_room_id, forwarded_message_id, sent_at, commitment, reporting_tag,
+                  franking_key_id)
+         ON CONFLICT (room_id, seq) DO NOTHING",
+    )
+    .bind(&rows.room_id)
+    .bind(&rows.seq)
+    .bind(&rows.message_id)
+    .bind(&rows.sender_id)
+    .bind(&rows.client_msg_id)
+    .bind(&rows.ciphertext)
+    .bind(&rows.content_type)
+    .bind(&rows.reply_to)
+    .bind(&rows.file_ids)
+    .bind(&rows.forwarded_room_id)
+    .bind(&rows.forwarded_message_id)
+    .bind(&rows.sent_at)
+    .bind(&rows.commitment)
+    .bind(&rows.reporting_tag)
+    .bind(&rows.franking_key_id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// The columns of a run's `timeline_messages` rows, one array each.
+#[derive(Default)]
+struct SentRows<'a> {
+    room_id: Vec<Uuid>,
+    seq: Vec<i64>,
+    message_id: Vec<Uuid>,
+    sender_id: Vec<Uuid>,
+    client_msg_id: Vec<&'a str>,
+    ciphertext: Vec<&'a str>,
+    content_type: Vec<&'a str>,
+    reply_to: Vec<Option<Uuid>>,
+    /// Postgres array literals (`{id,id}`): arrays of arrays must be rectangular.
+    file_ids: Vec<String>,
+    forwarded_room_id: Vec<Option<Uuid>>,
+    forwarded_message_id: Vec<Option<Uuid>>,
+    sent_at: Vec<DateTime<Utc>>,
+    commitment: Vec<Option<&'a str>>,
+    reporting_tag: Vec<Option<&'a str>>,
+    franking_key_id: Vec<Option<&'a str>>,
+}
+
+fn uuid_array_literal(ids: impl Iterator<Item = Uuid>) -> String {
+    let ids: Vec<String> = ids.map(|id| id.to_string()).collect();
+    format!("{{{}}}", ids.join(","))
+}
+
+/// Applies any room event but `MessageSent` (applied in runs by [`apply_sent`]).
+pub(crate) async fn apply(conn: &mut PgConnection, room: Uuid, event: RoomEvent) -> Result<(), sqlx::Error> {
+    match event {
         RoomEvent::MessageEdited { message_id, ciphertext, at, .. } => {
             sqlx::query(
                 "UPDATE timeline_messages SET ciphertext = $3, edited_at = $4
@@ -154,7 +212,9 @@ pub(crate) async fn apply(conn: &mut PgConnection, room: Uuid, event: RoomEvent)
         | RoomEvent::MemberInvited { .. }
         | RoomEvent::MemberJoined { .. }
         | RoomEvent::MemberLeft { .. }
-        | RoomEvent::MemberRoleChanged { .. } => {}
+        | RoomEvent::MemberRoleChanged { .. }
+        // Applied in runs by `apply_sent`.
+        | RoomEvent::MessageSent { .. } => {}
     }
     Ok(())
 }

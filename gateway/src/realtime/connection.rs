@@ -1,14 +1,14 @@
 //! One WebSocket connection of one user.
 //!
-//! Four tasks share the connection: the delivery pump (the user's queue from
-//! the start cursor on, through one ordered consumer, so the backlog runs into
-//! the live events with no gap and no duplicate), the signal pump (typing,
+//! Four tasks share the connection: the delivery pump (the user's backlog
+//! from the start cursor, read from the stream, then the live events from the
+//! process's feed, with no gap and no duplicate at the seam), the signal pump (typing,
 //! presence and call frames from core NATS), the presence heartbeat, and the
 //! reader (client frames, idle timeout). They hand frames to one writer
 //! through a bounded queue. A client that does not drain it within the grace
 //! period is disconnected (`slow_consumer`) instead of holding anything up:
-//! every connection has its own consumer, so others never wait for it, and
-//! it resumes from its acknowledged cursor when it reconnects.
+//! the feed never waits for one connection, and the client resumes from its
+//! acknowledged cursor when it reconnects.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
@@ -26,6 +26,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::cursor::Cursor;
 use super::frames::{self, ClientFrame, ServerFrame};
+use super::queue::{Delivered, QueueError};
 use super::{Realtime, signals};
 
 /// How long the farewell (error frame and close) may take.
@@ -300,42 +301,92 @@ async fn may_signal(
 /// The user's queue from `start` on: backlog, `ready`, then live.
 async fn pump_delivery(rt: Arc<Realtime>, user: UserId, start: Cursor, outbox: Outbox, sent: Arc<AtomicU64>) {
     let closing = outbox.closing.clone();
-    let mut follow = match rt.queue.follow(user, start).await {
-        Ok(follow) => follow,
-        Err(err) => {
-            tracing::warn!(error = %err, "cannot read the delivery queue");
-            return closing.close(Reason::Unavailable);
-        }
+    let unavailable = |err: &dyn std::fmt::Display| {
+        tracing::warn!(error = %err, "cannot read the delivery queue");
+        closing.close(Reason::Unavailable);
     };
-    let mut ready = follow.backlog == 0;
-    if ready && outbox.send(&ServerFrame::Ready { cursor: start }).await.is_err() {
+    // Subscribed first: live messages after `live.position` are kept while
+    // the backlog up to it is read from the stream.
+    let mut live = match rt.feed.subscribe(user) {
+        Ok(live) => live,
+        Err(err) => return unavailable(&err),
+    };
+    let mut last = match catch_up(&rt, user, start, live.position, &outbox, &sent).await {
+        Ok(last) => last,
+        Err(Missed::Queue(err)) => return unavailable(&err),
+        Err(Missed::Gone) => return,
+    };
+    if outbox.send(&ServerFrame::Ready { cursor: last }).await.is_err() {
         return;
     }
-    loop {
-        let delivered = match follow.next().await {
-            Some(Ok(delivered)) => delivered,
-            Some(Err(err)) => {
-                tracing::warn!(error = %err, "the delivery queue failed");
-                return closing.close(Reason::Unavailable);
-            }
-            None => return closing.close(Reason::Unavailable),
-        };
-        let Some(text) = frames::event(delivered.cursor, &delivered.event) else {
-            tracing::error!(cursor = %delivered.cursor, "skipping a delivery that is not JSON");
+    while let Some(delivered) = live.recv().await {
+        if live.take_overflow() {
+            // Some live messages were dropped while this connection lagged:
+            // they are in the stream, up to where the feed is now.
+            let upto = live.feed().position();
+            last = match catch_up(&rt, user, last, upto, &outbox, &sent).await {
+                Ok(last) => last,
+                Err(Missed::Queue(err)) => return unavailable(&err),
+                Err(Missed::Gone) => return,
+            };
+        }
+        if delivered.cursor <= last {
             continue;
-        };
-        if outbox.push(Frame { text, recorded_at: delivered.recorded_at }).await.is_err() {
+        }
+        if send_event(&outbox, &sent, &delivered).await.is_err() {
             return;
         }
-        sent.fetch_max(delivered.cursor.0, Ordering::AcqRel);
-        // "ready" once the consumer has nothing more stored for us.
-        if !ready && delivered.pending == 0 {
-            ready = true;
-            if outbox.send(&ServerFrame::Ready { cursor: delivered.cursor }).await.is_err() {
-                return;
-            }
+        last = delivered.cursor;
+    }
+    unavailable(&"the live delivery feed stopped");
+}
+
+/// Why a catch-up stopped short.
+enum Missed {
+    Queue(QueueError),
+    Gone,
+}
+
+/// Sends the user's events stored after `after`, at least up to stream
+/// sequence `upto`; returns the cursor of the last one sent.
+async fn catch_up(
+    rt: &Realtime,
+    user: UserId,
+    after: Cursor,
+    upto: u64,
+    outbox: &Outbox,
+    sent: &AtomicU64,
+) -> Result<Cursor, Missed> {
+    // One lookup in the subject index answers the common case: nothing new.
+    if rt.queue.latest(user).await.map_err(Missed::Queue)? <= after {
+        return Ok(after);
+    }
+    let mut follow = rt.queue.follow(user, after).await.map_err(Missed::Queue)?;
+    let mut last = after;
+    while follow.backlog > 0 {
+        let delivered = match follow.next().await {
+            Some(Ok(delivered)) => delivered,
+            Some(Err(err)) => return Err(Missed::Queue(err)),
+            None => return Err(Missed::Queue(QueueError::new("the stream stopped delivering"))),
+        };
+        send_event(outbox, sent, &delivered).await.map_err(|Gone| Missed::Gone)?;
+        last = delivered.cursor;
+        // Nothing more stored for the user, or the live feed has the rest.
+        if delivered.pending == 0 || last.0 >= upto {
+            break;
         }
     }
+    Ok(last)
+}
+
+/// Queues one event frame for the client.
+async fn send_event(outbox: &Outbox, sent: &AtomicU64, delivered: &Delivered) -> Result<(), Gone> {
+    match frames::event(delivered.cursor, &delivered.event) {
+        Some(text) => outbox.push(Frame { text, recorded_at: delivered.recorded_at }).await?,
+        None => tracing::error!(cursor = %delivered.cursor, "skipping a delivery that is not JSON"),
+    }
+    sent.fetch_max(delivered.cursor.0, Ordering::AcqRel);
+    Ok(())
 }
 
 /// Typing, presence and signal frames addressed to the user.

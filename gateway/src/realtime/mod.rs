@@ -2,7 +2,8 @@
 //! queue from a cursor and continue live, acknowledged cursors, presence, and
 //! ephemeral frames routed between gateways over core NATS.
 //!
-//! - [`queue`]: reading a user's queue in CHAT_DELIVERY (WebSocket and inbox).
+//! - [`queue`]: reading a user's queue in CHAT_DELIVERY (backlog and inbox).
+//! - [`feed`]: the live events of CHAT_DELIVERY, routed to this process's connections.
 //! - [`cursor`]: cursors and the acknowledged cursor per user.
 //! - [`connection`]: one WebSocket connection.
 //! - [`frames`]: the frames of API.md.
@@ -14,6 +15,7 @@
 
 pub mod connection;
 pub mod cursor;
+pub mod feed;
 pub mod frames;
 pub mod presence;
 pub mod queue;
@@ -61,6 +63,7 @@ pub enum RealtimeError {
 pub struct Realtime {
     pub settings: RealtimeSettings,
     pub queue: DeliveryQueue,
+    pub feed: feed::Feed,
     pub presence: Presence,
     pub nats: async_nats::Client,
     pub db: PgPool,
@@ -81,8 +84,12 @@ impl Realtime {
         write: Arc<WriteModel>,
         shutdown: CancellationToken,
     ) -> Result<Self, RealtimeError> {
+        let queue = DeliveryQueue::open(js).await?;
+        let feed =
+            feed::Feed::start(queue.stream().clone(), settings.queue_frames, shutdown.child_token()).await?;
         Ok(Self {
-            queue: DeliveryQueue::open(js).await?,
+            queue,
+            feed,
             presence: Presence::open(js, settings.presence_ttl).await?,
             settings,
             nats,

@@ -1,10 +1,9 @@
 //! Reading one user's delivery queue, `chat.dlv.<user_id>` in CHAT_DELIVERY,
 //! where the `delivery` projection puts every event the user should see.
 //!
-//! Both the WebSocket and `GET /v1/inbox` read it with an ordered consumer
-//! filtered to the user's subject, starting just after a cursor: JetStream
-//! hands over the stored backlog and then, on the same consumer, whatever is
-//! stored later, so nothing falls between "backlog" and "live".
+//! A WebSocket's backlog and `GET /v1/inbox` read it with an ordered consumer
+//! filtered to the user's subject, starting just after a cursor; live events
+//! reach connections through the process's [`super::feed`].
 
 use std::time::Duration;
 
@@ -31,7 +30,13 @@ const PAGE_WAIT: Duration = Duration::from_secs(5);
 #[error("delivery queue: {0}")]
 pub struct QueueError(String);
 
-fn queue_error(err: impl std::fmt::Display) -> QueueError {
+impl QueueError {
+    pub(super) fn new(message: &str) -> Self {
+        Self(message.to_owned())
+    }
+}
+
+pub(super) fn queue_error(err: impl std::fmt::Display) -> QueueError {
     QueueError(err.to_string())
 }
 
@@ -48,7 +53,7 @@ pub struct Delivered {
 }
 
 impl Delivered {
-    fn from_message(message: &Message) -> Result<Self, QueueError> {
+    pub(super) fn from_message(message: &Message) -> Result<Self, QueueError> {
         let info = message.info().map_err(queue_error)?;
         let recorded_at = message
             .headers
@@ -65,7 +70,7 @@ impl Delivered {
     }
 }
 
-/// The live tail of one user's queue from a cursor on.
+/// One user's queue from a cursor on: what is stored, then what comes.
 pub struct Follow {
     /// Events after the start cursor when the consumer was made.
     pub backlog: u64,
@@ -90,6 +95,10 @@ impl DeliveryQueue {
     pub async fn open(js: &jetstream::Context) -> Result<Self, QueueError> {
         let stream = js.get_stream(subjects::DELIVERY_STREAM).await.map_err(queue_error)?;
         Ok(Self { stream })
+    }
+
+    pub fn stream(&self) -> &Stream {
+        &self.stream
     }
 
     /// The cursor of the user's newest event (0 when there is none): no valid
@@ -144,6 +153,6 @@ impl DeliveryQueue {
     }
 }
 
-fn subject(user: UserId) -> Result<String, QueueError> {
+pub(super) fn subject(user: UserId) -> Result<String, QueueError> {
     subjects::delivery(&user.to_string()).map_err(queue_error)
 }
