@@ -178,17 +178,14 @@ impl Relay {
                 () = shutdown.cancelled() => break,
                 outcome = round => outcome,
             };
+            // Counting the lag is a query: once a second is enough.
+            if outcome.is_ok() && lag_recorded.elapsed() > Duration::from_secs(1) {
+                self.record_lag(progress.map(|p| p.cursor)).await;
+                lag_recorded = Instant::now();
+            }
             match outcome {
-                Ok(true) => {
-                    backoff = Duration::from_millis(50);
-                    // Counting the lag is a query: once a second while busy is enough.
-                    if lag_recorded.elapsed() > Duration::from_secs(1) {
-                        self.record_lag(progress.map(|p| p.cursor)).await;
-                        lag_recorded = Instant::now();
-                    }
-                }
+                Ok(true) => backoff = Duration::from_millis(50),
                 Ok(false) => {
-                    self.record_lag(progress.map(|p| p.cursor)).await;
                     tokio::select! {
                         () = shutdown.cancelled() => break,
                         () = woken() => {}

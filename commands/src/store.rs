@@ -1,4 +1,6 @@
-//! Loading and committing aggregates over postgres-es, with bounded loads.
+//! Loading and committing aggregates over postgres-es's tables, with bounded
+//! loads. Events are read through postgres-es's repository and appended with
+//! one multi-row statement per commit.
 //!
 //! A load reads the aggregate's snapshot (if any) and then only the events
 //! after it, so the cost of accepting a command does not grow with history.
@@ -188,7 +190,7 @@ impl AggregateStore {
             .flatten()
             .map(SerializedEvent::try_from)
             .collect::<Result<Vec<_>, PersistenceError>>()?;
-        self.repo.persist::<A>(&serialized, None).await?;
+        self.append::<A>(&serialized).await?;
 
         if next / self.snapshot_every > base_sequence / self.snapshot_every
             && let Err(err) = self.save_snapshot(id, next, after).await
@@ -196,6 +198,41 @@ impl AggregateStore {
             tracing::warn!(aggregate = A::TYPE, id, error = %err, "snapshot not saved; loads replay more events");
         }
         Ok(envelopes)
+    }
+
+    /// Inserts `events` into postgres-es's `events` table in one statement,
+    /// which is its own transaction: one round trip and one commit, where
+    /// postgres-es's `persist` takes a transaction and a statement per event.
+    /// A sequence another writer took first is a unique violation: a conflict.
+    async fn append<A: Aggregate>(&self, events: &[SerializedEvent]) -> Result<(), StoreError> {
+        let json = |value: &serde_json::Value| value.to_string();
+        let ids: Vec<&str> = events.iter().map(|e| e.aggregate_id.as_str()).collect();
+        let sequences: Vec<i64> =
+            events.iter().map(|e| i64::try_from(e.sequence).unwrap_or(i64::MAX)).collect();
+        let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
+        let versions: Vec<&str> = events.iter().map(|e| e.event_version.as_str()).collect();
+        let payloads: Vec<String> = events.iter().map(|e| json(&e.payload)).collect();
+        let metadata: Vec<String> = events.iter().map(|e| json(&e.metadata)).collect();
+        let inserted = sqlx::query(
+            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
+             SELECT $1, t.id, t.seq, t.kind, t.version, t.payload::json, t.metadata::json
+               FROM unnest($2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[])
+                 AS t(id, seq, kind, version, payload, metadata)",
+        )
+        .bind(A::TYPE)
+        .bind(&ids)
+        .bind(&sequences)
+        .bind(&types)
+        .bind(&versions)
+        .bind(&payloads)
+        .bind(&metadata)
+        .execute(&self.pool)
+        .await;
+        match inserted {
+            Ok(_) => Ok(()),
+            Err(sqlx::Error::Database(err)) if err.is_unique_violation() => Err(StoreError::Conflict),
+            Err(err) => Err(err.into()),
+        }
     }
 
     async fn save_snapshot<A: Aggregate>(

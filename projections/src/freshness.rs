@@ -125,7 +125,12 @@ impl Freshness {
     ) -> Result<bool, sqlx::Error> {
         let deadline = tokio::time::Instant::now() + timeout;
         let mut commits = self.commits.subscribe();
+        // With the leader here, memory answers: the table is read only as a
+        // safety net (progress applied by an earlier leader elsewhere).
         let mut next_read = tokio::time::Instant::now();
+        if self.leads_here(projection) {
+            next_read += POLL_LEADING_HERE;
+        }
         loop {
             // Subscribe-then-check: a commit between the check and the wait still wakes us.
             commits.mark_unchanged();

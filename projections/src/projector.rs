@@ -2,20 +2,21 @@
 //! CHAT_EVENTS through a durable pull consumer shared by every projector
 //! process.
 //!
-//! Exactly once. Each batch is one Postgres transaction that starts by locking
-//! the projection's `projection_offsets` row, skips every message at or below
-//! the stored stream sequence, applies the rest, stores the new sequence, and
-//! commits; messages are acknowledged only after the commit. A crash before the
-//! commit loses nothing (the messages come again); a crash after it changes
-//! nothing (they are skipped).
+//! Exactly once. Each batch is one Postgres transaction that skips every
+//! message at or below the stream sequence the leader last stored, applies the
+//! rest, and stores the new sequence only if the stored one is still where the
+//! leader left it; messages are acknowledged only after the commit. A crash
+//! before the commit loses nothing (the messages come again); a crash after it
+//! changes nothing (they are skipped).
 //!
 //! One at a time, in order. Only the holder of the projection's advisory lock
 //! (kept on a dedicated connection, released when that connection dies)
-//! consumes; others stand by and take over. Should two ever overlap, the row
-//! lock serialises their batches, and a batch that would leave a hole (its
-//! first message is beyond the next expected sequence, e.g. because another
-//! consumer holds the messages in between) first fetches the missing
-//! sequences straight from the stream, so nothing is skipped or reordered.
+//! consumes; others stand by and take over. Should two ever overlap, the
+//! conditional offset update lets one batch commit and rolls the other back,
+//! and a batch that would leave a hole (its first message is beyond the next
+//! expected sequence, e.g. because another consumer holds the messages in
+//! between) first fetches the missing sequences straight from the stream, so
+//! nothing is skipped or reordered.
 
 use std::time::{Duration, Instant};
 
@@ -30,7 +31,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::delivery::{self, Outgoing};
 use crate::freshness::Freshness;
-use crate::projection::{Applier, KnownProgress, Projection, to_i64, to_u64};
+use crate::projection::{Applier, KnownProgress, Projection, to_i64};
 
 /// Advisory-lock class of projector leadership ("proj"); the key is the name's hash.
 pub(crate) const LEADER_LOCK_CLASS: i32 = 0x7072_6f6a;
@@ -131,6 +132,12 @@ impl Projector {
             }
             tokio::time::sleep(self.options.standby_poll).await;
         }
+        // Batches run on the leader's own connection. Their commits need not
+        // wait for the disk: a read model and its offset commit together, so
+        // a crash that loses the last commits loses both, and they are applied
+        // again (delivery messages then come again with the same message ids,
+        // which JetStream drops).
+        sqlx::query("SET synchronous_commit = off").execute(&mut lock).await?;
         tracing::info!(projection = name, "projector is leading");
         let _leading = self.freshness.leading(self.projection);
         sqlx::query("INSERT INTO projection_offsets (name) VALUES ($1) ON CONFLICT (name) DO NOTHING")
@@ -190,7 +197,7 @@ impl Projector {
                     _ => break,
                 }
             }
-            let result = self.apply_batch(&stream, &mut applier, &batch).await;
+            let result = self.apply_batch(&mut lock, &stream, &mut applier, &batch, applied_seq).await;
             let (applied, progress) = match result {
                 Ok(applied) => applied,
                 Err(err) => {
@@ -212,26 +219,23 @@ impl Projector {
         }
     }
 
-    /// Applies one batch in one transaction; returns the stream sequence reached.
+    /// Applies one batch in one transaction, after `stored` (the stream
+    /// sequence this leader last committed); returns the sequence reached.
     async fn apply_batch(
         &self,
+        conn: &mut PgConnection,
         stream: &Stream,
         applier: &mut Applier,
         batch: &[Message],
+        stored: u64,
     ) -> Result<(u64, Vec<(String, u64)>), ProjectorError> {
         let mut sequenced: Vec<(u64, &[u8])> = batch
             .iter()
             .filter_map(|m| m.info().ok().map(|info| (info.stream_sequence, m.payload.as_ref())))
             .collect();
         sequenced.sort_by_key(|(seq, _)| *seq);
-        let mut conn = self.pool.acquire().await?;
         let mut tx = conn.begin().await?;
-        let stored: i64 =
-            sqlx::query_scalar("SELECT stream_seq FROM projection_offsets WHERE name = $1 FOR UPDATE")
-                .bind(self.projection.name())
-                .fetch_one(&mut *tx)
-                .await?;
-        let mut applied_seq = to_u64(stored);
+        let mut applied_seq = stored;
         let start_seq = applied_seq;
         for (seq, body) in sequenced {
             if seq <= applied_seq {
@@ -253,15 +257,22 @@ impl Projector {
         // re-applies the batch, and JetStream drops the repeated message ids.
         publish(&self.js, applier.take_outgoing()).await?;
         let applied_events = applier.take_applied();
-        sqlx::query(
+        // Only from where this leader left it: if anyone else moved the offset
+        // (two leaders overlapping), this batch rolls back and the leader starts over.
+        let moved = sqlx::query(
             "UPDATE projection_offsets SET stream_seq = $2, applied_events = applied_events + $3, updated_at = now()
-              WHERE name = $1",
+              WHERE name = $1 AND stream_seq = $4",
         )
         .bind(self.projection.name())
         .bind(to_i64(applied_seq))
         .bind(to_i64(applied_events))
+        .bind(to_i64(start_seq))
         .execute(&mut *tx)
         .await?;
+        if moved.rows_affected() != 1 {
+            tx.rollback().await?;
+            return Err(ProjectorError::LostLeadership);
+        }
         tx.commit().await?;
         metrics::counter!("ciphertalk_projection_events_total", "projection" => self.projection.name())
             .increment(applied_events);
