@@ -19,7 +19,8 @@ use ciphertalk_gateway::config::{Config, ProjectionsConfig};
 use ciphertalk_gateway::serve::Server;
 use ciphertalk_projections::timeline::Window;
 use ciphertalk_projections::{
-    Freshness, Projection, ProjectorOptions, blocks, contacts, freshness, projector, rebuild, rooms, timeline,
+    Freshness, HEADER_DELIVERY_ID, Projection, ProjectorOptions, blocks, contacts, freshness, projector,
+    rebuild, rooms, timeline,
 };
 use ciphertalk_streams::WireEvent;
 use sqlx::PgPool;
@@ -718,14 +719,14 @@ async fn the_replay_command_rebuilds_a_projection_while_the_server_serves() {
     rig.server.stop().await;
 }
 
-/// The `Nats-Msg-Id` of every message in CHAT_DELIVERY, in stream order.
+/// The delivery id of every message in CHAT_DELIVERY, in stream order.
 async fn delivery_message_ids(js: &jetstream::Context) -> Vec<String> {
     let mut stream = js.get_stream("CHAT_DELIVERY").await.unwrap();
     let last = stream.info().await.unwrap().state.last_sequence;
     let mut ids = Vec::new();
     for seq in 1..=last {
         let message = stream.get_raw_message(seq).await.unwrap();
-        ids.push(message.headers.get("Nats-Msg-Id").unwrap().as_str().to_owned());
+        ids.push(message.headers.get(HEADER_DELIVERY_ID).unwrap().as_str().to_owned());
     }
     ids
 }
@@ -764,11 +765,28 @@ async fn delivery_resumes_after_the_last_stored_message_of_a_half_published_batc
     let half = complete.len() / 2;
     for id in &complete[..half] {
         let user = id.split_once(':').unwrap().1;
-        let publish = async_nats::jetstream::message::PublishMessage::build()
-            .payload("{}".into())
-            .message_id(id.as_str());
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert(HEADER_DELIVERY_ID, id.as_str());
+        let publish =
+            async_nats::jetstream::message::PublishMessage::build().payload("{}".into()).headers(headers);
         js.send_publish(format!("chat.dlv.{user}"), publish).await.unwrap().await.unwrap();
     }
+    forget_delivery_progress(&rig).await;
+
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (shutdown, tasks) = rig.spawn_projectors(500);
+    rig.caught_up().await;
+    assert_eq!(delivery_message_ids(&js).await, complete, "every message once, in the original order");
+    shutdown.cancel();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    rig.server.stop().await;
+}
+
+/// As if Postgres lost the delivery projection's commits: its tables, offset
+/// and progress start over, while CHAT_DELIVERY keeps what was published.
+async fn forget_delivery_progress(rig: &Rig) {
     sqlx::query("UPDATE projection_offsets SET stream_seq = 0, applied_events = 0 WHERE name = 'delivery'")
         .execute(rig.pool())
         .await
@@ -780,13 +798,40 @@ async fn delivery_resumes_after_the_last_stored_message_of_a_half_published_batc
         .execute(rig.pool())
         .await
         .unwrap();
-    let events = js.get_stream("CHAT_EVENTS").await.unwrap();
+    let events = rig.js().get_stream("CHAT_EVENTS").await.unwrap();
     events.delete_consumer(&Projection::Delivery.durable_name()).await.unwrap();
+}
 
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let (shutdown, tasks) = rig.spawn_projectors(500);
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batches_applied_again_after_lost_commits_publish_nothing_twice() {
+    let rig = Rig::new(false).await;
+    let (alice, bob, carol) =
+        (rig.register("Alice").await, rig.register("Bob").await, rig.register("Carol").await);
+    let room = rig.create_group(alice, vec![bob, carol], "lost").await;
+    for n in 0..20 {
+        rig.send(room, alice, &format!("m{n}")).await;
+    }
+    assert!(eventually(60, || async { rig.stream_last_seq().await >= rig.committed_events().await }).await);
+
+    // Small batches, so the replay below crosses many of them.
+    let (shutdown, tasks) = rig.spawn_projectors(3);
     rig.caught_up().await;
-    assert_eq!(delivery_message_ids(&js).await, complete, "every message once, in the original order");
+    shutdown.cancel();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let js = rig.js();
+    let complete = delivery_message_ids(&js).await;
+    assert!(complete.len() >= 60, "{complete:?}");
+
+    // Every batch is applied again; the stream's tail lies beyond all but the last.
+    forget_delivery_progress(&rig).await;
+    let (shutdown, tasks) = rig.spawn_projectors(3);
+    rig.caught_up().await;
+    assert_eq!(delivery_message_ids(&js).await, complete, "nothing published twice");
+    // And new events still go out after them.
+    rig.send(room, alice, "after").await;
+    assert!(eventually(60, || async { delivery_message_ids(&js).await.len() == complete.len() + 3 }).await);
     shutdown.cancel();
     for task in tasks {
         task.await.unwrap();

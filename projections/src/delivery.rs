@@ -7,12 +7,11 @@
 //! tables (members, blocks, message metadata), which it keeps from the same
 //! ordered stream, so a replay decides exactly as the live run did.
 //!
-//! Exactly once per user. The projector publishes a batch's messages and
-//! waits for JetStream's acks before it commits the batch; each message's
-//! `Nats-Msg-Id` is `<CHAT_EVENTS seq>:<user_id>`, so a batch applied again
-//! after a failed commit is de-duplicated by JetStream instead of delivered
-//! twice. A rebuild recomputes the tables and publishes nothing (the messages
-//! exist already).
+//! Exactly once per user. The projector publishes a batch's messages (see
+//! [`crate::publish`]) and makes sure JetStream holds them before it commits
+//! the batch; a batch applied again resumes after the last message stored. A
+//! rebuild recomputes the tables and publishes nothing (the messages exist
+//! already).
 
 use std::collections::HashMap;
 
@@ -21,12 +20,12 @@ use chrono::{DateTime, Utc};
 use ciphertalk_domain::ids::{RoomId, UserId};
 use ciphertalk_domain::room::RoomEvent;
 use ciphertalk_domain::user::UserEvent;
-use ciphertalk_streams::subjects;
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::client_event::ClientEvent;
 use crate::projection::Sent;
+use crate::publish::{DeliveryId, Outgoing};
 use crate::timeline::Message;
 
 /// Header carrying the commit time of the domain event (RFC 3339), from which
@@ -34,17 +33,6 @@ use crate::timeline::Message;
 pub use ciphertalk_streams::envelope::HEADER_RECORDED_AT;
 /// Header carrying the client event type, for operators reading the stream.
 pub const HEADER_CLIENT_EVENT: &str = "Ct-Client-Event";
-
-/// One message for one user's delivery queue.
-#[derive(Debug, Clone, PartialEq)]
-pub(crate) struct Outgoing {
-    pub subject: String,
-    /// `<CHAT_EVENTS seq>:<user_id>`.
-    pub message_id: String,
-    pub recorded_at: DateTime<Utc>,
-    pub event_type: &'static str,
-    pub payload: Bytes,
-}
 
 /// A decoded event of an aggregate type this projection follows.
 pub(crate) enum Followed {
@@ -259,11 +247,8 @@ fn fan_out(
         }
     };
     for user in recipients {
-        let user = user.to_string();
-        let Ok(subject) = subjects::delivery(&user) else { continue };
         out.push(Outgoing {
-            subject,
-            message_id: format!("{}:{user}", origin.stream_seq),
+            id: DeliveryId { event_seq: origin.stream_seq, user: *user },
             recorded_at: origin.recorded_at,
             event_type: client_event.type_name(),
             payload: payload.clone(),

@@ -6,6 +6,7 @@
 //! - [`rooms`], [`timeline`], [`contacts`], [`blocks`]: read models and their queries.
 //! - [`delivery`]: each room event fanned out to its members' delivery queues
 //!   ([`client_event`] is what clients receive).
+//! - [`publish`]: a batch's delivery messages into CHAT_DELIVERY, in order, once.
 //! - [`freshness`]: how far each projection has got, and bounded waits on it.
 //! - [`rebuild`]: rebuilding one read model from sequence 1 beside the live one.
 
@@ -17,6 +18,7 @@ pub mod freshness;
 pub mod page;
 mod projection;
 pub mod projector;
+mod publish;
 pub mod rebuild;
 pub mod rooms;
 pub mod timeline;
@@ -25,4 +27,5 @@ pub use freshness::{Freshness, ProjectionStatus};
 pub use page::{Page, QueryError};
 pub use projection::Projection;
 pub use projector::{Projector, ProjectorError, ProjectorOptions};
+pub use publish::{DeliveryId, HEADER_DELIVERY_ID};
 pub use rebuild::{RebuildError, RebuildProgress, RebuildReport, rebuild};

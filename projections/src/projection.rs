@@ -29,7 +29,8 @@ use sqlx::PgConnection;
 use ciphertalk_domain::room::RoomEvent;
 use ciphertalk_domain::user::UserEvent;
 
-use crate::delivery::{self, Followed, Origin, Outgoing};
+use crate::delivery::{self, Followed, Origin};
+use crate::publish::Outgoing;
 use crate::{contacts, rooms, timeline};
 
 /// One read model fed from CHAT_EVENTS.

@@ -21,7 +21,6 @@
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
-use async_nats::jetstream::message::PublishMessage;
 use async_nats::jetstream::stream::{LastRawMessageErrorKind, Stream};
 use async_nats::jetstream::{self, Message};
 use ciphertalk_streams::subjects;
@@ -29,9 +28,9 @@ use futures::{FutureExt, StreamExt};
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 
-use crate::delivery::{self, Outgoing};
 use crate::freshness::Freshness;
 use crate::projection::{Applier, KnownProgress, Projection, to_i64};
+use crate::publish::publish;
 
 /// Advisory-lock class of projector leadership ("proj"); the key is the name's hash.
 pub(crate) const LEADER_LOCK_CLASS: i32 = 0x7072_6f6a;
@@ -306,50 +305,6 @@ impl Projector {
         metrics::gauge!("ciphertalk_projection_lag_events", "projection" => self.projection.name())
             .set(stream_last.saturating_sub(applied) as f64);
     }
-}
-
-/// Publishes delivery messages, pipelined on one connection, and waits until
-/// JetStream has stored them all.
-///
-/// Order holds even across failures: each publish names the stream sequence
-/// its predecessor got (`Nats-Expected-Last-Sequence`), so a failed publish
-/// can never be overtaken by a later one, and a retried batch resumes right
-/// after the last message the stream holds (found by its `Nats-Msg-Id`). Only
-/// the delivery projector's leader writes to CHAT_DELIVERY.
-async fn publish(js: &jetstream::Context, outgoing: Vec<Outgoing>) -> Result<(), ProjectorError> {
-    if outgoing.is_empty() {
-        return Ok(());
-    }
-    let mut stream = js.get_stream(subjects::DELIVERY_STREAM).await.map_err(js_error)?;
-    let last = stream.info().await.map_err(js_error)?.state.last_sequence;
-    let tail_id = match last {
-        0 => None,
-        seq => stream.get_raw_message(seq).await.ok().and_then(|message| {
-            message.headers.get(async_nats::header::NATS_MESSAGE_ID).map(|id| id.as_str().to_owned())
-        }),
-    };
-    // Messages of this batch already stored by an earlier, failed attempt.
-    let stored = tail_id
-        .and_then(|id| outgoing.iter().position(|message| message.message_id == id))
-        .map_or(0, |index| index + 1);
-    let count = (outgoing.len() - stored) as u64;
-    let mut acks = Vec::with_capacity(outgoing.len() - stored);
-    for (i, message) in outgoing.into_iter().skip(stored).enumerate() {
-        let mut headers = async_nats::HeaderMap::new();
-        headers.insert(delivery::HEADER_RECORDED_AT, message.recorded_at.to_rfc3339().as_str());
-        headers.insert(delivery::HEADER_CLIENT_EVENT, message.event_type);
-        let publish = PublishMessage::build()
-            .payload(message.payload)
-            .headers(headers)
-            .message_id(message.message_id)
-            .expected_last_sequence(last + i as u64);
-        acks.push(js.send_publish(message.subject, publish).await.map_err(js_error)?);
-    }
-    for ack in acks {
-        ack.await.map_err(js_error)?;
-    }
-    metrics::counter!("ciphertalk_delivery_messages_total").increment(count);
-    Ok(())
 }
 
 /// Starts one projector per projection; they stop when `shutdown` is cancelled.

@@ -1,0 +1,164 @@
+//! Publishing a batch's delivery messages into CHAT_DELIVERY, in order,
+//! exactly once, without a JetStream round trip per message.
+//!
+//! Order and completeness come from a chain: every message names the stream
+//! sequence its predecessor must have got (`Nats-Expected-Last-Sequence`), so
+//! JetStream stores none after one it refused. Most messages are therefore
+//! published without asking for an acknowledgement; every
+//! [`CONFIRM_EVERY`]th and the last one ask for it, and that acknowledgement
+//! (at the sequence the chain predicts) proves every message before it is
+//! stored. Only the delivery projector's leader writes to CHAT_DELIVERY.
+//!
+//! Exactly once: a batch applied again (its commit failed, or was lost with a
+//! crash) resumes after the last message the stream holds, found by its
+//! [`HEADER_DELIVERY_ID`]: messages are published in the order of their
+//! events and, within an event, of their recipients, so everything up to that
+//! one is stored already. This needs no de-duplication window.
+
+use std::fmt;
+use std::str::FromStr;
+
+use async_nats::HeaderMap;
+use async_nats::jetstream::{self, message::PublishMessage};
+use bytes::Bytes;
+use chrono::{DateTime, Utc};
+use ciphertalk_streams::subjects;
+use uuid::Uuid;
+
+use crate::delivery::{HEADER_CLIENT_EVENT, HEADER_RECORDED_AT};
+use crate::projector::{ProjectorError, js_error};
+
+/// Header naming a delivery message: `<CHAT_EVENTS seq>:<user_id>`.
+pub const HEADER_DELIVERY_ID: &str = "Ct-Delivery-Id";
+
+/// Messages published between two acknowledged ones.
+const CONFIRM_EVERY: usize = 256;
+
+/// Which event a delivery message carries, and for whom.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DeliveryId {
+    /// The CHAT_EVENTS sequence of the event.
+    pub event_seq: u64,
+    pub user: Uuid,
+}
+
+impl fmt::Display for DeliveryId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}", self.event_seq, self.user)
+    }
+}
+
+impl FromStr for DeliveryId {
+    type Err = ();
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (seq, user) = s.split_once(':').ok_or(())?;
+        Ok(Self { event_seq: seq.parse().map_err(|_| ())?, user: user.parse().map_err(|_| ())? })
+    }
+}
+
+/// One message for one user's delivery queue.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) struct Outgoing {
+    pub id: DeliveryId,
+    pub recorded_at: DateTime<Utc>,
+    pub event_type: &'static str,
+    pub payload: Bytes,
+}
+
+/// Publishes `outgoing` (in stream order) and returns once JetStream holds all of it.
+pub(crate) async fn publish(js: &jetstream::Context, outgoing: Vec<Outgoing>) -> Result<(), ProjectorError> {
+    if outgoing.is_empty() {
+        return Ok(());
+    }
+    let mut stream = js.get_stream(subjects::DELIVERY_STREAM).await.map_err(js_error)?;
+    let last = stream.info().await.map_err(js_error)?.state.last_sequence;
+    let tail = match last {
+        0 => None,
+        seq => stream.get_raw_message(seq).await.ok().and_then(|message| {
+            message.headers.get(HEADER_DELIVERY_ID).and_then(|id| id.as_str().parse::<DeliveryId>().ok())
+        }),
+    };
+    let stored = tail.map_or(0, |tail| already_stored(&outgoing, tail));
+    let count = outgoing.len() - stored;
+    let client = js.client();
+    let mut confirmations = Vec::new();
+    for (i, message) in outgoing.into_iter().skip(stored).enumerate() {
+        let expected_last = last + i as u64;
+        let subject = subjects::delivery(&message.id.user.to_string()).map_err(js_error)?;
+        let mut headers = HeaderMap::new();
+        headers.insert(HEADER_DELIVERY_ID, message.id.to_string().as_str());
+        headers.insert(HEADER_RECORDED_AT, message.recorded_at.to_rfc3339().as_str());
+        headers.insert(HEADER_CLIENT_EVENT, message.event_type);
+        if (i + 1) % CONFIRM_EVERY == 0 || i + 1 == count {
+            let publish = PublishMessage::build()
+                .payload(message.payload)
+                .headers(headers)
+                .expected_last_sequence(expected_last);
+            let ack = js.send_publish(subject, publish).await.map_err(js_error)?;
+            confirmations.push((ack, expected_last + 1));
+        } else {
+            headers
+                .insert(async_nats::header::NATS_EXPECTED_LAST_SEQUENCE, expected_last.to_string().as_str());
+            client.publish_with_headers(subject, headers, message.payload).await.map_err(js_error)?;
+        }
+    }
+    for (ack, expected) in confirmations {
+        let ack = ack.await.map_err(js_error)?;
+        if ack.sequence != expected {
+            return Err(ProjectorError::JetStream(format!(
+                "delivery message stored at {}, expected {expected}",
+                ack.sequence
+            )));
+        }
+    }
+    metrics::counter!("ciphertalk_delivery_messages_total").increment(count as u64);
+    Ok(())
+}
+
+/// How many of `outgoing` the stream holds already, given the last message
+/// it holds: those of earlier events, and of the tail's event those up to
+/// and including the tail's recipient.
+fn already_stored(outgoing: &[Outgoing], tail: DeliveryId) -> usize {
+    match outgoing.iter().position(|message| message.id == tail) {
+        Some(index) => index + 1,
+        None => outgoing.iter().take_while(|message| message.id.event_seq <= tail.event_seq).count(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn outgoing(event_seq: u64, user: u128) -> Outgoing {
+        Outgoing {
+            id: DeliveryId { event_seq, user: Uuid::from_u128(user) },
+            recorded_at: DateTime::<Utc>::MIN_UTC,
+            event_type: "message.sent",
+            payload: Bytes::new(),
+        }
+    }
+
+    #[test]
+    fn delivery_ids_round_trip() {
+        let id = DeliveryId { event_seq: 42, user: Uuid::from_u128(7) };
+        assert_eq!(id.to_string().parse::<DeliveryId>(), Ok(id));
+        assert!("42".parse::<DeliveryId>().is_err());
+        assert!("x:00000000-0000-0000-0000-000000000007".parse::<DeliveryId>().is_err());
+    }
+
+    #[test]
+    fn a_retried_batch_resumes_after_the_streams_last_message() {
+        let batch = [outgoing(5, 1), outgoing(5, 2), outgoing(6, 1), outgoing(8, 3)];
+        let id = |seq, user| DeliveryId { event_seq: seq, user: Uuid::from_u128(user) };
+        // The tail is in this batch: everything up to it is stored.
+        assert_eq!(already_stored(&batch, id(5, 2)), 2);
+        assert_eq!(already_stored(&batch, id(8, 3)), 4);
+        // The tail comes from an earlier batch: nothing is stored.
+        assert_eq!(already_stored(&batch, id(4, 9)), 0);
+        // The tail comes from a later batch (a lost commit replayed): all is stored.
+        assert_eq!(already_stored(&batch, id(9, 1)), 4);
+        // The tail's event has no message here (e.g. no recipient left).
+        assert_eq!(already_stored(&batch, id(7, 1)), 3);
+    }
+}
