@@ -13,7 +13,7 @@
 //! rebuild recomputes the tables and publishes nothing (the messages exist
 //! already).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
@@ -162,8 +162,8 @@ async fn apply_room(
 }
 
 /// A run of `MessageSent` events (see [`crate::projection`]): the members of
-/// every room in the run and whom they blocked among the run's senders are
-/// read in one query, the messages stored in one statement.
+/// every room in the run, and who blocked any of its senders, are read in
+/// two queries, the messages stored in one statement.
 pub(crate) async fn apply_sent(
     conn: &mut PgConnection,
     run: &[Sent],
@@ -184,38 +184,40 @@ pub(crate) async fn apply_sent(
     let mut senders: Vec<Uuid> = sent.iter().map(|(_, _, sender, _)| *sender).collect();
     senders.sort_unstable();
     senders.dedup();
-    let rows: Vec<(Uuid, Uuid, Vec<Uuid>)> = sqlx::query_as(
-        "SELECT m.room_id, m.user_id,
-                ARRAY(SELECT b.blocked_id FROM delivery_blocks b
-                       WHERE b.user_id = m.user_id AND b.blocked_id = ANY($2))
-           FROM delivery_members m
-          WHERE m.room_id = ANY($1)
-          ORDER BY m.room_id, m.user_id",
+    let rows: Vec<(Uuid, Uuid)> = sqlx::query_as(
+        "SELECT room_id, user_id FROM delivery_members WHERE room_id = ANY($1) ORDER BY room_id, user_id",
     )
     .bind(&rooms)
-    .bind(&senders)
     .fetch_all(&mut *conn)
     .await?;
-    let mut members: HashMap<Uuid, Vec<(Uuid, Vec<Uuid>)>> = HashMap::with_capacity(rooms.len());
-    for (room, user, blocked) in rows {
-        members.entry(room).or_default().push((user, blocked));
+    let mut members: HashMap<Uuid, Vec<Uuid>> = HashMap::with_capacity(rooms.len());
+    for (room, user) in rows {
+        members.entry(room).or_default().push(user);
     }
+    // (blocker, blocked) pairs among the run's senders: few, and rare.
+    let blocks: HashSet<(Uuid, Uuid)> = sqlx::query_as::<_, (Uuid, Uuid)>(
+        "SELECT user_id, blocked_id FROM delivery_blocks WHERE blocked_id = ANY($1)",
+    )
+    .bind(&senders)
+    .fetch_all(&mut *conn)
+    .await?
+    .into_iter()
+    .collect();
 
-    let mut stored =
-        (Vec::with_capacity(sent.len()), Vec::with_capacity(sent.len()), Vec::with_capacity(sent.len()));
+    let (mut room_ids, mut message_ids, mut metadata_rows) = (Vec::new(), Vec::new(), Vec::new());
     for (item, room, sender, client_event) in &sent {
         let recipients: Vec<Uuid> = members
             .get(&item.room)
             .into_iter()
             .flatten()
-            .filter(|(_, blocked)| !blocked.contains(sender))
-            .map(|(user, _)| *user)
+            .filter(|user| !blocks.contains(&(**user, *sender)))
+            .copied()
             .collect();
         fan_out(*room, client_event, &recipients, item.origin, out);
         if let Some(message) = client_event.message() {
-            stored.0.push(item.room);
-            stored.1.push(message.id.as_uuid());
-            stored.2.push(metadata(message)?);
+            room_ids.push(item.room);
+            message_ids.push(message.id.as_uuid());
+            metadata_rows.push(metadata(message)?);
         }
     }
     sqlx::query(
@@ -223,9 +225,9 @@ pub(crate) async fn apply_sent(
          SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::jsonb[])
          ON CONFLICT (room_id, message_id) DO NOTHING",
     )
-    .bind(&stored.0)
-    .bind(&stored.1)
-    .bind(&stored.2)
+    .bind(&room_ids)
+    .bind(&message_ids)
+    .bind(&metadata_rows)
     .execute(conn)
     .await?;
     Ok(())
