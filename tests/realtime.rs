@@ -462,18 +462,23 @@ async fn the_backlog_runs_into_live_events_without_gap_or_duplicate() {
     let rig = Rig::start(1).await;
     let (alice, bob) = (rig.register("Alice").await, rig.register("Bob").await);
     let room = rig.create_group(&alice, &[&bob]).await;
+    let backlog_stored = tokio::sync::Notify::new();
     let sender = async {
         for n in 0..MESSAGES {
             rig.send(room, &alice, format!("m{n}").as_bytes()).await;
+            if n == MESSAGES / 3 {
+                rig.queue_holds(&bob, n as u64).await;
+                backlog_stored.notify_one();
+            }
         }
     };
     let receiver = async {
-        // Connect while the messages are being written.
-        tokio::time::sleep(Duration::from_millis(300)).await;
+        // Connect while the messages are being written, with a backlog stored.
+        backlog_stored.notified().await;
         let mut client = Client::connect(&rig.base(0), &bob, "").await;
         let mut frames = Vec::new();
         let mut ready = false;
-        while message_events(&frames).len() < MESSAGES {
+        while message_events(&frames).len() < MESSAGES || !ready {
             let frame = client.next().await;
             match frame["type"].as_str() {
                 Some("event") => frames.push(frame),
