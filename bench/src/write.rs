@@ -1,4 +1,5 @@
-//! The write-path benchmark.
+//! The write-path benchmark: many rooms, one hot room, and optionally a room
+//! with a long history against a new one.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -9,7 +10,8 @@ use ciphertalk_commands::{
     CommandError, CommandMetadata, Relay, RelayOptions, RelayWake, WriteModel, WriteOptions,
 };
 use ciphertalk_domain::ids::{MessageId, RoomId, UserId};
-use ciphertalk_domain::room::{JoinRule, RoomCommand, RoomKind};
+use ciphertalk_domain::room::{JoinRule, RoomCommand, RoomEvent, RoomKind};
+use cqrs_es::Aggregate;
 use ciphertalk_domain::values::{Ciphertext, ClientMsgId, ContentType};
 use ciphertalk_gateway::embedded::{EmbeddedNats, EmbeddedPostgres, NatsOptions, PostgresOptions};
 use ciphertalk_streams::{Topology, TopologySettings};
@@ -32,6 +34,10 @@ pub struct Args {
     /// Events between snapshots.
     #[arg(long, default_value_t = 100)]
     snapshot_every: usize,
+    /// Also compare one writer on a room with this many past messages against
+    /// one on a new room (0 = skip). Seeding a million takes a few minutes.
+    #[arg(long, default_value_t = 0)]
+    history: usize,
     /// Use this Postgres instead of starting one (durable, fsync on).
     #[arg(long, env = "DATABASE_URL")]
     database_url: Option<String>,
@@ -102,12 +108,127 @@ pub async fn run(args: Args) -> Result<(), BoxError> {
     let seconds = Duration::from_secs(args.seconds);
     let many = scenario(&write, &pool, &js, "many-rooms", args.rooms, 1, seconds).await?;
     let hot = scenario(&write, &pool, &js, "hot-room", 1, args.hot_writers, seconds).await?;
-    println!("{}", json!({"bench": "write", "seconds": args.seconds, "results": [many, hot]}));
+    let mut results = vec![many, hot];
+    if args.history > 0 {
+        let fresh_model = || {
+            WriteModel::new(
+                pool.clone(),
+                RelayWake::with_nats(client.clone()),
+                WriteOptions { snapshot_every: args.snapshot_every, ..Default::default() },
+            )
+        };
+        results.extend(history(&write, fresh_model, &pool, &js, args.history, seconds).await?);
+    }
+    println!("{}", json!({"bench": "write", "seconds": args.seconds, "results": results}));
 
     shutdown.cancel();
     let _ = relay.await;
     pool.close().await;
     Ok(())
+}
+
+/// One writer on a room with `past` messages, then one on a new room, each
+/// for `duration`, both on a write model that has not loaded either yet.
+async fn history(
+    write: &Arc<WriteModel>,
+    fresh_model: impl Fn() -> WriteModel,
+    pool: &sqlx::PgPool,
+    js: &jetstream::Context,
+    past: usize,
+    duration: Duration,
+) -> Result<Vec<serde_json::Value>, BoxError> {
+    let (old_room, owner) = create_room(write, &[UserId::new_v7()]).await?;
+    let seeding = Instant::now();
+    seed(write, old_room, owner, past).await?;
+    drain(pool, js).await?;
+    eprintln!("seeded {past} messages (relayed to JetStream) in {:.0} s", seeding.elapsed().as_secs_f64());
+    let (new_room, new_owner) = create_room(write, &[UserId::new_v7()]).await?;
+
+    let mut results = Vec::new();
+    for (name, room, sender) in
+        [(format!("{past}-past"), old_room, owner), ("new-room".to_owned(), new_room, new_owner)]
+    {
+        let model = Arc::new(fresh_model());
+        let started = Instant::now();
+        let (mut samples, _) = writer(model, room, sender, Instant::now() + duration).await?;
+        let rate = samples.len() as f64 / started.elapsed().as_secs_f64();
+        let (p50, p95, p99) = (samples.quantile_ms(0.5), samples.quantile_ms(0.95), samples.quantile_ms(0.99));
+        println!("{name:<12} {:>8} {rate:>10.0} {p50:>9.2} {p95:>9.2} {p99:>9.2}", 1);
+        results.push(json!({
+            "scenario": name, "writers": 1, "commands_per_sec": rate.round(),
+            "p50_ms": p50, "p95_ms": p95, "p99_ms": p99,
+        }));
+    }
+    Ok(results)
+}
+
+/// Appends `count` messages to `room` straight through the event store, a
+/// thousand per commit (snapshots are taken as in normal operation).
+async fn seed(write: &WriteModel, room: RoomId, sender: UserId, count: usize) -> Result<(), BoxError> {
+    let id = room.to_string();
+    let mut state = write.rooms.load(&id).await?;
+    let metadata = CommandMetadata::new(sender.to_string(), None).to_map();
+    let ciphertext = Ciphertext::parse(&"QUJD".repeat(64))?;
+    let mut written = 0;
+    while written < count {
+        let mut events = Vec::new();
+        let mut after = state.aggregate.clone();
+        for _ in 0..1000.min(count - written) {
+            written += 1;
+            let event = RoomEvent::MessageSent {
+                message_id: MessageId::new_v7(),
+                seq: after.next_seq(),
+                sender_id: sender,
+                client_msg_id: ClientMsgId::parse(&format!("seed{written}"))?,
+                ciphertext: ciphertext.clone(),
+                content_type: ContentType::default(),
+                reply_to: None,
+                file_ids: Vec::new(),
+                forwarded_from: None,
+                commitment: None,
+                reporting_tag: None,
+                franking_key_id: None,
+                sent_at: Utc::now(),
+            };
+            after.apply(event.clone());
+            events.push(event);
+        }
+        let committed = write.store.commit(&id, state.sequence, &after, events, &metadata).await?;
+        state.sequence += committed.len();
+        state.aggregate = after;
+    }
+    Ok(())
+}
+
+/// A group room whose first member is its owner.
+async fn create_room(write: &WriteModel, members: &[UserId]) -> Result<(RoomId, UserId), BoxError> {
+    let room = RoomId::new_v7();
+    let owner = members[0];
+    let create = RoomCommand::CreateRoom {
+        room_id: room,
+        kind: RoomKind::Group,
+        name: None,
+        description: None,
+        join_rule: JoinRule::Invite,
+        creator: owner,
+        members: members[1..].to_vec(),
+        at: Utc::now(),
+    };
+    write.rooms.execute(&room.to_string(), create, &CommandMetadata::new(owner.to_string(), None)).await?;
+    Ok((room, owner))
+}
+
+/// Waits until JetStream holds every committed event; returns how long that took.
+async fn drain(pool: &sqlx::PgPool, js: &jetstream::Context) -> Result<Duration, BoxError> {
+    let committed: i64 = sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(pool).await?;
+    let started = Instant::now();
+    loop {
+        let messages = js.get_stream("CHAT_EVENTS").await?.info().await?.state.messages;
+        if messages as i64 >= committed {
+            return Ok(started.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
 }
 
 /// `rooms` rooms, `writers_per_room` writers each, for `duration`.
@@ -124,23 +245,8 @@ async fn scenario(
     let deadline = Instant::now() + duration;
     let started = Instant::now();
     for _ in 0..rooms {
-        let room = RoomId::new_v7();
         let members: Vec<UserId> = (0..writers_per_room).map(|_| UserId::new_v7()).collect();
-        let owner = members[0];
-        let create = RoomCommand::CreateRoom {
-            room_id: room,
-            kind: RoomKind::Group,
-            name: None,
-            description: None,
-            join_rule: JoinRule::Invite,
-            creator: owner,
-            members: members[1..].to_vec(),
-            at: Utc::now(),
-        };
-        write
-            .rooms
-            .execute(&room.to_string(), create, &CommandMetadata::new(owner.to_string(), None))
-            .await?;
+        let (room, _) = create_room(write, &members).await?;
         for member in members {
             tasks.push(tokio::spawn(writer(write.clone(), room, member, deadline)));
         }
@@ -156,16 +262,7 @@ async fn scenario(
     let accepted = samples.len();
 
     // How long the relay needs to have everything committed in JetStream.
-    let committed: i64 = sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(pool).await?;
-    let drain_started = Instant::now();
-    loop {
-        let messages = js.get_stream("CHAT_EVENTS").await?.info().await?.state.messages;
-        if messages as i64 >= committed {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-    let drain = drain_started.elapsed().as_secs_f64() * 1000.0;
+    let drain = drain(pool, js).await?.as_secs_f64() * 1000.0;
     let rate = accepted as f64 / elapsed;
     let (p50, p95, p99) = (samples.quantile_ms(0.5), samples.quantile_ms(0.95), samples.quantile_ms(0.99));
     println!(
