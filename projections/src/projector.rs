@@ -151,7 +151,8 @@ impl Projector {
                 pull::Config {
                     durable_name: Some(self.projection.durable_name()),
                     description: Some(format!("projection {name}")),
-                    ack_policy: AckPolicy::Explicit,
+                    // One ack per batch: acknowledging its last message acknowledges all.
+                    ack_policy: AckPolicy::All,
                     ack_wait: self.options.ack_wait,
                     // A fresh consumer starts where Postgres says the projection is.
                     deliver_policy: DeliverPolicy::ByStartSequence { start_sequence: offset + 1 },
@@ -161,6 +162,8 @@ impl Projector {
             )
             .await
             .map_err(js_error)?;
+        // A consumer made before acks were cumulative keeps its policy.
+        let ack_all = consumer.cached_info().config.ack_policy == AckPolicy::All;
         let mut messages = consumer
             .stream()
             .max_messages_per_batch(self.options.batch_size)
@@ -207,7 +210,11 @@ impl Projector {
             applied_seq = applied;
             self.freshness.committed(self.projection, progress);
             // After the commit: a lost ack only means a redelivery, which is skipped.
-            for message in &batch {
+            let to_ack = match batch.last() {
+                Some(last) if ack_all => std::slice::from_ref(last),
+                _ => &batch[..],
+            };
+            for message in to_ack {
                 if let Err(err) = message.ack().await {
                     tracing::debug!(projection = name, error = %err, "ack failed; the message will be skipped on redelivery");
                 }
