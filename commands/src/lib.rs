@@ -12,6 +12,7 @@
 //! correct snapshot path, and [`service::CommandService`] adds caching, retries
 //! and metadata.
 
+mod appender;
 pub mod lookup;
 pub mod metadata;
 pub mod relay;

@@ -1,6 +1,6 @@
 //! Loading and committing aggregates over postgres-es's tables, with bounded
-//! loads. Events are read through postgres-es's repository and appended with
-//! one multi-row statement per commit.
+//! loads. Events are read through postgres-es's repository and appended by
+//! the [`crate::appender`], which commits many aggregates' events together.
 //!
 //! A load reads the aggregate's snapshot (if any) and then only the events
 //! after it, so the cost of accepting a command does not grow with history.
@@ -16,6 +16,8 @@ use cqrs_es::persist::{EventUpcaster, PersistedEventRepository, PersistenceError
 use cqrs_es::{Aggregate, EventEnvelope};
 use postgres_es::PostgresEventRepository;
 use sqlx::PgPool;
+
+use crate::appender::{Appender, EventRow};
 
 /// An aggregate as of its last applied event.
 #[derive(Debug, Clone)]
@@ -67,6 +69,7 @@ impl From<PersistenceError> for StoreError {
 #[derive(Clone)]
 pub struct AggregateStore {
     pool: PgPool,
+    appender: Appender,
     repo: Arc<PostgresEventRepository>,
     snapshot_every: usize,
     upcasters: Arc<Vec<Box<dyn EventUpcaster>>>,
@@ -78,6 +81,7 @@ impl AggregateStore {
     pub fn new(pool: PgPool, snapshot_every: usize, upcasters: Vec<Box<dyn EventUpcaster>>) -> Self {
         Self {
             repo: Arc::new(PostgresEventRepository::new(pool.clone())),
+            appender: Appender::new(pool.clone()),
             pool,
             snapshot_every: snapshot_every.max(1),
             upcasters: Arc::new(upcasters),
@@ -200,39 +204,22 @@ impl AggregateStore {
         Ok(envelopes)
     }
 
-    /// Inserts `events` into postgres-es's `events` table in one statement,
-    /// which is its own transaction: one round trip and one commit, where
-    /// postgres-es's `persist` takes a transaction and a statement per event.
-    /// A sequence another writer took first is a unique violation: a conflict.
+    /// Hands `events` to the appender, which writes them (possibly with other
+    /// aggregates' events) in one statement.
     async fn append<A: Aggregate>(&self, events: &[SerializedEvent]) -> Result<(), StoreError> {
-        let json = |value: &serde_json::Value| value.to_string();
-        let ids: Vec<&str> = events.iter().map(|e| e.aggregate_id.as_str()).collect();
-        let sequences: Vec<i64> =
-            events.iter().map(|e| i64::try_from(e.sequence).unwrap_or(i64::MAX)).collect();
-        let types: Vec<&str> = events.iter().map(|e| e.event_type.as_str()).collect();
-        let versions: Vec<&str> = events.iter().map(|e| e.event_version.as_str()).collect();
-        let payloads: Vec<String> = events.iter().map(|e| json(&e.payload)).collect();
-        let metadata: Vec<String> = events.iter().map(|e| json(&e.metadata)).collect();
-        let inserted = sqlx::query(
-            "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
-             SELECT $1, t.id, t.seq, t.kind, t.version, t.payload::json, t.metadata::json
-               FROM unnest($2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[])
-                 AS t(id, seq, kind, version, payload, metadata)",
-        )
-        .bind(A::TYPE)
-        .bind(&ids)
-        .bind(&sequences)
-        .bind(&types)
-        .bind(&versions)
-        .bind(&payloads)
-        .bind(&metadata)
-        .execute(&self.pool)
-        .await;
-        match inserted {
-            Ok(_) => Ok(()),
-            Err(sqlx::Error::Database(err)) if err.is_unique_violation() => Err(StoreError::Conflict),
-            Err(err) => Err(err.into()),
-        }
+        let rows = events
+            .iter()
+            .map(|event| EventRow {
+                aggregate_type: A::TYPE,
+                aggregate_id: event.aggregate_id.clone(),
+                sequence: i64::try_from(event.sequence).unwrap_or(i64::MAX),
+                event_type: event.event_type.clone(),
+                event_version: event.event_version.clone(),
+                payload: event.payload.to_string(),
+                metadata: event.metadata.to_string(),
+            })
+            .collect();
+        self.appender.append(rows).await
     }
 
     async fn save_snapshot<A: Aggregate>(

@@ -1,0 +1,142 @@
+//! Group commit across aggregates: events that command services append while
+//! earlier appends are being written are gathered and inserted together, in
+//! one statement (its own transaction: one round trip, one WAL flush) into
+//! postgres-es's `events` table.
+//!
+//! Each aggregate's events stay all-or-nothing. A statement fails whole; when
+//! it fails on a unique key (another process took one of the sequences), each
+//! request is written again on its own, so only the one that lost the race
+//! sees the conflict.
+
+use std::sync::{Arc, OnceLock};
+
+use sqlx::PgPool;
+use tokio::sync::{Mutex, mpsc, oneshot};
+
+use crate::store::StoreError;
+
+/// Statements in flight at once.
+const WRITERS: usize = 4;
+/// Most appends gathered into one statement.
+const MOST_PER_STATEMENT: usize = 256;
+
+/// One row of `events`.
+#[derive(Debug, Clone)]
+pub(crate) struct EventRow {
+    pub aggregate_type: &'static str,
+    pub aggregate_id: String,
+    pub sequence: i64,
+    pub event_type: String,
+    pub event_version: String,
+    /// JSON text.
+    pub payload: String,
+    /// JSON text.
+    pub metadata: String,
+}
+
+struct Append {
+    rows: Vec<EventRow>,
+    reply: oneshot::Sender<Result<(), StoreError>>,
+}
+
+#[derive(Clone)]
+pub(crate) struct Appender {
+    pool: PgPool,
+    /// Started on first use, inside the runtime.
+    queue: Arc<OnceLock<mpsc::Sender<Append>>>,
+}
+
+impl Appender {
+    pub(crate) fn new(pool: PgPool) -> Self {
+        Self { pool, queue: Arc::default() }
+    }
+
+    /// Appends `rows` (one aggregate's events); [`StoreError::Conflict`] when
+    /// another writer took one of their sequences first.
+    pub(crate) async fn append(&self, rows: Vec<EventRow>) -> Result<(), StoreError> {
+        let queue = self.queue.get_or_init(|| start(self.pool.clone()));
+        let (reply, answer) = oneshot::channel();
+        let stopped = || StoreError::Batch("the event writer stopped".into());
+        queue.send(Append { rows, reply }).await.map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+}
+
+fn start(pool: PgPool) -> mpsc::Sender<Append> {
+    let (queue, pending) = mpsc::channel(MOST_PER_STATEMENT * WRITERS);
+    let pending = Arc::new(Mutex::new(pending));
+    for _ in 0..WRITERS {
+        tokio::spawn(write_batches(pool.clone(), pending.clone()));
+    }
+    queue
+}
+
+/// Takes whatever is queued (waiting for one if none is) and writes it, until
+/// every [`Appender`] is gone.
+async fn write_batches(pool: PgPool, pending: Arc<Mutex<mpsc::Receiver<Append>>>) {
+    loop {
+        let batch = {
+            let mut pending = pending.lock().await;
+            let Some(first) = pending.recv().await else { return };
+            let mut batch = vec![first];
+            while batch.len() < MOST_PER_STATEMENT
+                && let Ok(next) = pending.try_recv()
+            {
+                batch.push(next);
+            }
+            batch
+        };
+        write(&pool, batch).await;
+    }
+}
+
+async fn write(pool: &PgPool, batch: Vec<Append>) {
+    if batch.len() > 1 {
+        metrics::histogram!("ciphertalk_event_appends_per_commit").record(batch.len() as f64);
+        let rows: Vec<&EventRow> = batch.iter().flat_map(|append| &append.rows).collect();
+        match insert(pool, &rows).await {
+            Ok(()) => {
+                for append in batch {
+                    let _ = append.reply.send(Ok(()));
+                }
+                return;
+            }
+            // Someone else's sequence: find out whose, one by one.
+            Err(StoreError::Conflict) => {}
+            Err(err) => {
+                let reason = err.to_string();
+                for append in batch {
+                    let _ = append.reply.send(Err(StoreError::Batch(reason.clone())));
+                }
+                return;
+            }
+        }
+    }
+    for append in batch {
+        let rows: Vec<&EventRow> = append.rows.iter().collect();
+        let _ = append.reply.send(insert(pool, &rows).await);
+    }
+}
+
+async fn insert(pool: &PgPool, rows: &[&EventRow]) -> Result<(), StoreError> {
+    let inserted = sqlx::query(
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
+         SELECT t.kind, t.id, t.seq, t.event, t.version, t.payload::json, t.metadata::json
+           FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[])
+             AS t(kind, id, seq, event, version, payload, metadata)",
+    )
+    .bind(rows.iter().map(|row| row.aggregate_type).collect::<Vec<_>>())
+    .bind(rows.iter().map(|row| row.aggregate_id.as_str()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|row| row.sequence).collect::<Vec<_>>())
+    .bind(rows.iter().map(|row| row.event_type.as_str()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|row| row.event_version.as_str()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|row| row.payload.as_str()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|row| row.metadata.as_str()).collect::<Vec<_>>())
+    .execute(pool)
+    .await;
+    match inserted {
+        Ok(_) => Ok(()),
+        Err(sqlx::Error::Database(err)) if err.is_unique_violation() => Err(StoreError::Conflict),
+        Err(err) => Err(err.into()),
+    }
+}
