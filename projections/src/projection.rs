@@ -100,7 +100,7 @@ impl Projection {
     }
 
     /// Decodes an event of an aggregate type this projection follows.
-    fn decode(self, event: &WireEvent) -> Result<Decoded, Undecodable> {
+    fn decode(self, event: WireEvent) -> Result<Decoded, Undecodable> {
         let aggregate = event
             .aggregate_id
             .parse::<uuid::Uuid>()
@@ -177,14 +177,14 @@ struct Undecodable(String);
 static UPCASTERS: LazyLock<Vec<Box<dyn EventUpcaster>>> = LazyLock::new(upcasters);
 
 /// Lifts the stored payload to the current event shape, then decodes it.
-fn decode<E: DeserializeOwned>(event: &WireEvent) -> Result<E, Undecodable> {
+fn decode<E: DeserializeOwned>(event: WireEvent) -> Result<E, Undecodable> {
     let serialized = SerializedEvent {
-        aggregate_id: event.aggregate_id.clone(),
+        aggregate_id: event.aggregate_id,
         sequence: usize::try_from(event.sequence).unwrap_or(usize::MAX),
-        aggregate_type: event.aggregate_type.clone(),
-        event_type: event.event_type.clone(),
-        event_version: event.event_version.clone(),
-        payload: event.payload.clone(),
+        aggregate_type: event.aggregate_type,
+        event_type: event.event_type,
+        event_version: event.event_version,
+        payload: event.payload,
         metadata: serde_json::Value::Null,
     };
     let current = upcast(serialized, &UPCASTERS);
@@ -257,7 +257,8 @@ impl Applier {
             return Ok(());
         }
         let origin = Origin { stream_seq, recorded_at: event.recorded_at };
-        match self.projection.decode(&event) {
+        let sequence = event.sequence;
+        match self.projection.decode(event) {
             Ok(Decoded::Room(room, event @ RoomEvent::MessageSent { .. })) => {
                 self.run.push(Sent { room, event, origin });
             }
@@ -268,7 +269,7 @@ impl Applier {
             }
             Err(Undecodable(reason)) => self.skip_undecodable(&reason),
         }
-        self.progress.insert(key.clone(), event.sequence);
+        self.progress.insert(key.clone(), sequence);
         self.touched.insert(key);
         self.applied += 1;
         Ok(())

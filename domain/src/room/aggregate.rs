@@ -2,6 +2,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
+use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use cqrs_es::Aggregate;
@@ -47,7 +48,9 @@ pub struct Receipt {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecentMessage {
     pub sender: UserId,
-    pub client_msg_id: ClientMsgId,
+    /// Shared, not owned: the room is cloned for every command it decides,
+    /// and this window is most of it.
+    pub client_msg_id: Arc<str>,
     pub message_id: MessageId,
     pub seq: u64,
 }
@@ -206,7 +209,7 @@ impl Room {
         self.recent
             .iter()
             .rev()
-            .find(|recent| recent.sender == sender && recent.client_msg_id == *client_msg_id)
+            .find(|recent| recent.sender == sender && *recent.client_msg_id == *client_msg_id.as_str())
             .map(|recent| (recent.message_id, recent.seq))
     }
 
@@ -620,6 +623,7 @@ impl Aggregate for Room {
             }
             RoomEvent::MessageSent { message_id, seq, sender_id, client_msg_id, .. } => {
                 self.last_seq = self.last_seq.max(seq);
+                let client_msg_id = Arc::from(client_msg_id.as_str());
                 self.recent.push_back(RecentMessage { sender: sender_id, client_msg_id, message_id, seq });
                 // FIFO eviction here, in `apply`, so every replay and every
                 // snapshot agrees on the window's content.
