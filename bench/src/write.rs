@@ -2,16 +2,16 @@
 //! with a long history against a new one.
 
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream;
 use chrono::Utc;
 use ciphertalk_commands::{
-    CommandError, CommandMetadata, Relay, RelayOptions, RelayWake, WriteModel, WriteOptions,
+    CommandError, CommandMetadata, Relay, RelayOptions, RelayWake, ServiceOptions, WriteModel, WriteOptions,
 };
 use ciphertalk_domain::ids::{MessageId, RoomId, UserId};
-use ciphertalk_domain::room::{JoinRule, RoomCommand, RoomEvent, RoomKind};
-use cqrs_es::Aggregate;
+use ciphertalk_domain::room::{JoinRule, RoomCommand, RoomKind};
 use ciphertalk_domain::values::{Ciphertext, ClientMsgId, ContentType};
 use ciphertalk_gateway::embedded::{EmbeddedNats, EmbeddedPostgres, NatsOptions, PostgresOptions};
 use ciphertalk_streams::{Topology, TopologySettings};
@@ -110,14 +110,14 @@ pub async fn run(args: Args) -> Result<(), BoxError> {
     let hot = scenario(&write, &pool, &js, "hot-room", 1, args.hot_writers, seconds).await?;
     let mut results = vec![many, hot];
     if args.history > 0 {
-        let fresh_model = || {
+        let new_model = |service| {
             WriteModel::new(
                 pool.clone(),
                 RelayWake::with_nats(client.clone()),
-                WriteOptions { snapshot_every: args.snapshot_every, ..Default::default() },
+                WriteOptions { snapshot_every: args.snapshot_every, service, ..Default::default() },
             )
         };
-        results.extend(history(&write, fresh_model, &pool, &js, args.history, seconds).await?);
+        results.extend(history(new_model, &pool, &js, args.history, seconds).await?);
     }
     println!("{}", json!({"bench": "write", "seconds": args.seconds, "results": results}));
 
@@ -130,29 +130,27 @@ pub async fn run(args: Args) -> Result<(), BoxError> {
 /// One writer on a room with `past` messages, then one on a new room, each
 /// for `duration`, both on a write model that has not loaded either yet.
 async fn history(
-    write: &Arc<WriteModel>,
-    fresh_model: impl Fn() -> WriteModel,
+    new_model: impl Fn(ServiceOptions) -> WriteModel,
     pool: &sqlx::PgPool,
     js: &jetstream::Context,
     past: usize,
     duration: Duration,
 ) -> Result<Vec<serde_json::Value>, BoxError> {
-    let (old_room, owner) = create_room(write, &[UserId::new_v7()]).await?;
     let seeding = Instant::now();
-    seed(write, old_room, owner, past).await?;
+    let big_batches = ServiceOptions { max_batch: 1000, ..ServiceOptions::default() };
+    let old = seed(Arc::new(new_model(big_batches)), past).await?;
     drain(pool, js).await?;
     eprintln!("seeded {past} messages (relayed to JetStream) in {:.0} s", seeding.elapsed().as_secs_f64());
-    let (new_room, new_owner) = create_room(write, &[UserId::new_v7()]).await?;
+    let new = create_room(&new_model(ServiceOptions::default()), &[UserId::new_v7()]).await?;
 
     let mut results = Vec::new();
-    for (name, room, sender) in
-        [(format!("{past}-past"), old_room, owner), ("new-room".to_owned(), new_room, new_owner)]
-    {
-        let model = Arc::new(fresh_model());
+    for (name, (room, sender)) in [(format!("{past}-past"), old), ("new-room".to_owned(), new)] {
+        let model = Arc::new(new_model(ServiceOptions::default()));
         let started = Instant::now();
-        let (mut samples, _) = writer(model, room, sender, Instant::now() + duration).await?;
+        let (mut samples, _) = writer(model, room, sender, Budget::Until(Instant::now() + duration)).await?;
         let rate = samples.len() as f64 / started.elapsed().as_secs_f64();
-        let (p50, p95, p99) = (samples.quantile_ms(0.5), samples.quantile_ms(0.95), samples.quantile_ms(0.99));
+        let (p50, p95, p99) =
+            (samples.quantile_ms(0.5), samples.quantile_ms(0.95), samples.quantile_ms(0.99));
         println!("{name:<12} {:>8} {rate:>10.0} {p50:>9.2} {p95:>9.2} {p99:>9.2}", 1);
         results.push(json!({
             "scenario": name, "writers": 1, "commands_per_sec": rate.round(),
@@ -162,42 +160,21 @@ async fn history(
     Ok(results)
 }
 
-/// Appends `count` messages to `room` straight through the event store, a
-/// thousand per commit (snapshots are taken as in normal operation).
-async fn seed(write: &WriteModel, room: RoomId, sender: UserId, count: usize) -> Result<(), BoxError> {
-    let id = room.to_string();
-    let mut state = write.rooms.load(&id).await?;
-    let metadata = CommandMetadata::new(sender.to_string(), None).to_map();
-    let ciphertext = Ciphertext::parse(&"QUJD".repeat(64))?;
-    let mut written = 0;
-    while written < count {
-        let mut events = Vec::new();
-        let mut after = state.aggregate.clone();
-        for _ in 0..1000.min(count - written) {
-            written += 1;
-            let event = RoomEvent::MessageSent {
-                message_id: MessageId::new_v7(),
-                seq: after.next_seq(),
-                sender_id: sender,
-                client_msg_id: ClientMsgId::parse(&format!("seed{written}"))?,
-                ciphertext: ciphertext.clone(),
-                content_type: ContentType::default(),
-                reply_to: None,
-                file_ids: Vec::new(),
-                forwarded_from: None,
-                commitment: None,
-                reporting_tag: None,
-                franking_key_id: None,
-                sent_at: Utc::now(),
-            };
-            after.apply(event.clone());
-            events.push(event);
-        }
-        let committed = write.store.commit(&id, state.sequence, &after, events, &metadata).await?;
-        state.sequence += committed.len();
-        state.aggregate = after;
+/// Sends `count` messages to a new room through the command path, from 256
+/// members at once, so that group commit writes them in large batches.
+/// Returns the room and one of its members.
+async fn seed(write: Arc<WriteModel>, count: usize) -> Result<(RoomId, UserId), BoxError> {
+    let members: Vec<UserId> = (0..256).map(|_| UserId::new_v7()).collect();
+    let (room, owner) = create_room(&write, &members).await?;
+    let budget = Budget::Count(Arc::new(AtomicUsize::new(count)));
+    let tasks: Vec<_> = members
+        .into_iter()
+        .map(|member| tokio::spawn(writer(write.clone(), room, member, budget.clone())))
+        .collect();
+    for task in tasks {
+        task.await??;
     }
-    Ok(())
+    Ok((room, owner))
 }
 
 /// A group room whose first member is its owner.
@@ -248,7 +225,7 @@ async fn scenario(
         let members: Vec<UserId> = (0..writers_per_room).map(|_| UserId::new_v7()).collect();
         let (room, _) = create_room(write, &members).await?;
         for member in members {
-            tasks.push(tokio::spawn(writer(write.clone(), room, member, deadline)));
+            tasks.push(tokio::spawn(writer(write.clone(), room, member, Budget::Until(deadline))));
         }
     }
     let mut samples = Samples::default();
@@ -276,18 +253,38 @@ async fn scenario(
     }))
 }
 
+/// How long a writer goes on.
+#[derive(Clone)]
+enum Budget {
+    Until(Instant),
+    /// Messages left to send, shared by all writers.
+    Count(Arc<AtomicUsize>),
+}
+
+impl Budget {
+    /// Whether one more message may be sent (and it is counted).
+    fn take(&self) -> bool {
+        match self {
+            Self::Until(deadline) => Instant::now() < *deadline,
+            Self::Count(left) => {
+                left.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1)).is_ok()
+            }
+        }
+    }
+}
+
 async fn writer(
     write: Arc<WriteModel>,
     room: RoomId,
     sender: UserId,
-    deadline: Instant,
+    budget: Budget,
 ) -> Result<(Samples, u64), CommandError<ciphertalk_domain::DomainError>> {
     let mut samples = Samples::default();
     let mut conflicts = 0;
     let meta = CommandMetadata::new(sender.to_string(), None);
     let ciphertext = Ciphertext::parse(&"QUJD".repeat(64)).map_err(|e| CommandError::Rejected(e.into()))?;
     let mut n = 0u64;
-    while Instant::now() < deadline {
+    while budget.take() {
         n += 1;
         let command = RoomCommand::SendMessage {
             message_id: MessageId::new_v7(),
