@@ -16,7 +16,8 @@
 //! position and skips live messages it has already sent. The dispatcher never
 //! waits for a connection: when a subscription's buffer is full the message is
 //! dropped and the subscription marked, and the connection reads what it
-//! missed from the stream (where it is stored) before going on.
+//! missed from the stream (where it is stored) before going on. When the feed
+//! itself fails, every subscription ends, and so do their connections.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -168,6 +169,9 @@ async fn follow(stream: Stream, shared: Arc<Shared>, shutdown: CancellationToken
         };
         if let Err(err) = outcome {
             tracing::warn!(error = %err, retry_in_ms = backoff.as_millis() as u64, "the live delivery feed failed; resuming");
+            // Their live events would stall until the feed is back: the
+            // connections end (`unavailable`) and their clients reconnect.
+            shared.routes().by_subject.clear();
         }
         tokio::select! {
             () = shutdown.cancelled() => return,
