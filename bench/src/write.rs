@@ -180,7 +180,7 @@ async fn seed(write: Arc<WriteModel>, count: usize) -> Result<(RoomId, UserId), 
 /// A group room whose first member is its owner.
 async fn create_room(write: &WriteModel, members: &[UserId]) -> Result<(RoomId, UserId), BoxError> {
     let room = RoomId::new_v7();
-    let owner = members[0];
+    let (&owner, others) = members.split_first().ok_or("a room needs an owner")?;
     let create = RoomCommand::CreateRoom {
         room_id: room,
         kind: RoomKind::Group,
@@ -188,7 +188,7 @@ async fn create_room(write: &WriteModel, members: &[UserId]) -> Result<(RoomId, 
         description: None,
         join_rule: JoinRule::Invite,
         creator: owner,
-        members: members[1..].to_vec(),
+        members: others.to_vec(),
         at: Utc::now(),
     };
     write.rooms.execute(&room.to_string(), create, &CommandMetadata::new(owner.to_string(), None)).await?;
