@@ -121,20 +121,12 @@ pub struct Relay {
     options: RelayOptions,
 }
 
-/// Where the relay stands: the last event published and the stream sequence
-/// it got, and the cursor last saved.
+/// Where the relay stands: the last event published and the stream sequence it got.
 #[derive(Debug, Clone, Copy)]
 struct Progress {
     cursor: LogPosition,
     stream_last_seq: u64,
-    saved: LogPosition,
-    saved_at: Instant,
 }
-
-/// How stale the saved cursor may get while the relay is busy. It is only a
-/// hint: a relay starting up resumes after the stream's last event when that
-/// is further, so saving after every batch would only cost a commit each.
-const SAVE_CURSOR_EVERY: Duration = Duration::from_secs(1);
 
 impl Relay {
     pub fn new(pool: PgPool, client: async_nats::Client, wake: RelayWake, options: RelayOptions) -> Self {
@@ -178,15 +170,7 @@ impl Relay {
                     Some(p) => p,
                     None => self.sync().await?,
                 };
-                let (mut next, published) = self.publish_batch(current).await?;
-                // Saved when the relay goes idle, and once in a while when busy.
-                if next.cursor != next.saved
-                    && (published == 0 || next.saved_at.elapsed() >= SAVE_CURSOR_EVERY)
-                {
-                    self.save_cursor(next.cursor).await?;
-                    next.saved = next.cursor;
-                    next.saved_at = Instant::now();
-                }
+                let (next, published) = self.publish_batch(current).await?;
                 progress = Some(next);
                 Ok::<bool, RelayError>(published > 0)
             };
@@ -267,7 +251,7 @@ impl Relay {
             }
             _ => saved,
         };
-        Ok(Progress { cursor, stream_last_seq: last_seq, saved: cursor, saved_at: Instant::now() })
+        Ok(Progress { cursor, stream_last_seq: last_seq })
     }
 
     async fn publish_batch(&self, progress: Progress) -> Result<(Progress, usize), RelayError> {
@@ -314,11 +298,12 @@ impl Relay {
             last_seq = ack.sequence;
         }
         let Some(last) = events.last() else { return Ok((progress, 0)) };
+        self.save_cursor(last.position).await?;
         metrics::counter!("ciphertalk_relay_events_published_total").increment(events.len() as u64);
         metrics::histogram!("ciphertalk_relay_batch_duration_seconds")
             .record(started.elapsed().as_secs_f64());
         tracing::trace!(events = events.len(), "relayed");
-        Ok((Progress { cursor: last.position, stream_last_seq: last_seq, ..progress }, events.len()))
+        Ok((Progress { cursor: last.position, stream_last_seq: last_seq }, events.len()))
     }
 
     async fn saved_cursor(&self) -> Result<LogPosition, RelayError> {
