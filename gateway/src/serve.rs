@@ -13,7 +13,7 @@ use tokio_util::sync::CancellationToken;
 use crate::config::Config;
 use crate::franking::FrankingKey;
 use crate::infra::Infra;
-use crate::state::AppState;
+use crate::state::{AppState, Shared};
 use crate::{db, http, telemetry};
 
 #[derive(Debug, thiserror::Error)]
@@ -143,7 +143,7 @@ impl Server {
             shutdown.child_token(),
         )
         .await?;
-        let state = AppState {
+        let state = AppState::new(Shared {
             config: Arc::new(config.clone()),
             db: pool,
             nats,
@@ -153,7 +153,7 @@ impl Server {
             freshness,
             auth,
             realtime: Arc::new(realtime),
-        };
+        });
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
             .map_err(|source| ServeError::Listen { addr: config.listen, source })?;

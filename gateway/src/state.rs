@@ -11,8 +11,26 @@ use crate::auth::Auth;
 use crate::config::Config;
 use crate::realtime::Realtime;
 
+/// Cheap to clone (one reference count): handlers and middleware take it by
+/// value on every request.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl AppState {
+    pub fn new(shared: Shared) -> Self {
+        Self(Arc::new(shared))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+pub struct Shared {
     pub config: Arc<Config>,
     pub db: PgPool,
     pub nats: async_nats::Client,
