@@ -69,6 +69,13 @@ impl Rig {
         (shutdown, tasks)
     }
 
+    /// Runs projectors until every projection has caught up, then stops them.
+    async fn project_everything(&self, batch_size: usize) {
+        let (shutdown, tasks) = self.spawn_projectors(batch_size);
+        self.caught_up().await;
+        stop_projectors(shutdown, tasks).await;
+    }
+
     async fn stream_last_seq(&self) -> u64 {
         let mut stream = self.js().get_stream("CHAT_EVENTS").await.unwrap();
         stream.info().await.unwrap().state.last_sequence
@@ -412,10 +419,7 @@ async fn redelivered_and_duplicated_events_change_nothing() {
     rig.caught_up().await;
 
     // Every message delivered again from the start.
-    shutdown.cancel();
-    for task in tasks {
-        task.await.unwrap();
-    }
+    stop_projectors(shutdown, tasks).await;
     reset_consumers(&js).await;
     let (shutdown, tasks) = rig.spawn_projectors(50);
     assert!(eventually(30, || consumers_drained(&js)).await, "redeliveries were not all acknowledged");
@@ -425,10 +429,7 @@ async fn redelivered_and_duplicated_events_change_nothing() {
     let applied_after: Vec<u64> =
         futures::future::join_all(Projection::ALL.map(|p| rig.applied_events(p))).await;
     assert_eq!(applied, applied_after, "an event was applied twice");
-    shutdown.cancel();
-    for task in tasks {
-        task.await.unwrap();
-    }
+    stop_projectors(shutdown, tasks).await;
     rig.server.stop().await;
 }
 
@@ -486,10 +487,7 @@ async fn a_projector_killed_mid_stream_and_restarted_applies_everything_once() {
     assert_eq!(count as usize, MESSAGES);
     let listed = rooms::list_for_user(rig.pool(), alice, 10, None).await.unwrap();
     assert_eq!(listed.items[0].unread, Some((MESSAGES / 2) as u64), "bob's messages, each counted once");
-    shutdown.cancel();
-    for task in tasks {
-        task.await.unwrap();
-    }
+    stop_projectors(shutdown, tasks).await;
     rig.server.stop().await;
 }
 
@@ -719,6 +717,13 @@ async fn the_replay_command_rebuilds_a_projection_while_the_server_serves() {
     rig.server.stop().await;
 }
 
+async fn stop_projectors(shutdown: CancellationToken, tasks: Vec<tokio::task::JoinHandle<()>>) {
+    shutdown.cancel();
+    for task in tasks {
+        task.await.unwrap();
+    }
+}
+
 /// The delivery id of every message in CHAT_DELIVERY, in stream order.
 async fn delivery_message_ids(js: &jetstream::Context) -> Vec<String> {
     let mut stream = js.get_stream("CHAT_DELIVERY").await.unwrap();
@@ -742,12 +747,7 @@ async fn delivery_resumes_after_the_last_stored_message_of_a_half_published_batc
     assert!(eventually(60, || async { rig.stream_last_seq().await >= rig.committed_events().await }).await);
 
     // A first run that published all of the batch's messages, in order...
-    let (shutdown, tasks) = rig.spawn_projectors(500);
-    rig.caught_up().await;
-    shutdown.cancel();
-    for task in tasks {
-        task.await.unwrap();
-    }
+    rig.project_everything(500).await;
     let js = rig.js();
     let complete = delivery_message_ids(&js).await;
     assert!(complete.len() >= 8, "{complete:?}");
@@ -777,10 +777,7 @@ async fn delivery_resumes_after_the_last_stored_message_of_a_half_published_batc
     let (shutdown, tasks) = rig.spawn_projectors(500);
     rig.caught_up().await;
     assert_eq!(delivery_message_ids(&js).await, complete, "every message once, in the original order");
-    shutdown.cancel();
-    for task in tasks {
-        task.await.unwrap();
-    }
+    stop_projectors(shutdown, tasks).await;
     rig.server.stop().await;
 }
 
@@ -814,12 +811,7 @@ async fn batches_applied_again_after_lost_commits_publish_nothing_twice() {
     assert!(eventually(60, || async { rig.stream_last_seq().await >= rig.committed_events().await }).await);
 
     // Small batches, so the replay below crosses many of them.
-    let (shutdown, tasks) = rig.spawn_projectors(3);
-    rig.caught_up().await;
-    shutdown.cancel();
-    for task in tasks {
-        task.await.unwrap();
-    }
+    rig.project_everything(3).await;
     let js = rig.js();
     let complete = delivery_message_ids(&js).await;
     assert!(complete.len() >= 60, "{complete:?}");
@@ -832,9 +824,6 @@ async fn batches_applied_again_after_lost_commits_publish_nothing_twice() {
     // And new events still go out after them.
     rig.send(room, alice, "after").await;
     assert!(eventually(60, || async { delivery_message_ids(&js).await.len() == complete.len() + 3 }).await);
-    shutdown.cancel();
-    for task in tasks {
-        task.await.unwrap();
-    }
+    stop_projectors(shutdown, tasks).await;
     rig.server.stop().await;
 }

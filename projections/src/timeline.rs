@@ -10,6 +10,7 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgPool, Row};
 use uuid::Uuid;
 
+use crate::client_event::sent_message;
 use crate::page::{Page, clamp_limit};
 use crate::projection::{Sent, to_i64, to_u64};
 
@@ -55,40 +56,25 @@ pub enum Window {
 
 /// A run of `MessageSent` events (see [`crate::projection`]), inserted in one statement.
 pub(crate) async fn apply_sent(conn: &mut PgConnection, run: &[Sent]) -> Result<(), sqlx::Error> {
+    let messages: Vec<Message> =
+        run.iter().filter_map(|sent| sent_message(RoomId::from_uuid(sent.room), &sent.event)).collect();
     let mut rows = SentRows::default();
-    for sent in run {
-        if let RoomEvent::MessageSent {
-            message_id,
-            seq,
-            sender_id,
-            client_msg_id,
-            ciphertext,
-            content_type,
-            reply_to,
-            file_ids,
-            forwarded_from,
-            commitment,
-            reporting_tag,
-            franking_key_id,
-            sent_at,
-        } = &sent.event
-        {
-            rows.room_id.push(sent.room);
-            rows.seq.push(to_i64(*seq));
-            rows.message_id.push(message_id.as_uuid());
-            rows.sender_id.push(sender_id.as_uuid());
-            rows.client_msg_id.push(client_msg_id.as_str());
-            rows.ciphertext.push(ciphertext.as_str());
-            rows.content_type.push(content_type.as_str());
-            rows.reply_to.push(reply_to.map(|id| id.as_uuid()));
-            rows.file_ids.push(uuid_array_literal(file_ids.iter().map(FileId::as_uuid)));
-            rows.forwarded_room_id.push(forwarded_from.map(|f| f.room_id.as_uuid()));
-            rows.forwarded_message_id.push(forwarded_from.map(|f| f.message_id.as_uuid()));
-            rows.sent_at.push(*sent_at);
-            rows.commitment.push(commitment.as_ref().map(|c| c.as_str()));
-            rows.reporting_tag.push(reporting_tag.as_ref().map(|t| t.as_str()));
-            rows.franking_key_id.push(franking_key_id.as_ref().map(|k| k.as_str()));
-        }
+    for message in &messages {
+        rows.room_id.push(message.room_id.as_uuid());
+        rows.seq.push(to_i64(message.seq));
+        rows.message_id.push(message.id.as_uuid());
+        rows.sender_id.push(message.sender_id.as_uuid());
+        rows.client_msg_id.push(&message.client_msg_id);
+        rows.ciphertext.push(message.ciphertext.as_deref());
+        rows.content_type.push(&message.content_type);
+        rows.reply_to.push(message.reply_to.map(|id| id.as_uuid()));
+        rows.file_ids.push(uuid_array_literal(message.file_ids.iter().map(FileId::as_uuid)));
+        rows.forwarded_room_id.push(message.forwarded_from.map(|f| f.room_id.as_uuid()));
+        rows.forwarded_message_id.push(message.forwarded_from.map(|f| f.message_id.as_uuid()));
+        rows.sent_at.push(message.sent_at);
+        rows.commitment.push(message.commitment.as_deref());
+        rows.reporting_tag.push(message.reporting_tag.as_deref());
+        rows.franking_key_id.push(message.franking_key_id.as_deref());
     }
     sqlx::query(
         "INSERT INTO timeline_messages (room_id, seq, message_id, sender_id, client_msg_id, ciphertext,
@@ -133,7 +119,7 @@ struct SentRows<'a> {
     message_id: Vec<Uuid>,
     sender_id: Vec<Uuid>,
     client_msg_id: Vec<&'a str>,
-    ciphertext: Vec<&'a str>,
+    ciphertext: Vec<Option<&'a str>>,
     content_type: Vec<&'a str>,
     reply_to: Vec<Option<Uuid>>,
     /// Postgres array literals (`{id,id}`): arrays of arrays must be rectangular.

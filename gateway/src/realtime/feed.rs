@@ -198,10 +198,12 @@ async fn dispatch(stream: &Stream, shared: &Shared, dispatched: &AtomicU64) -> R
     let mut messages = consumer.messages().await.map_err(queue_error)?;
     while let Some(message) = messages.next().await {
         let message = message.map_err(queue_error)?;
-        let delivered = Delivered::from_message(&message)?;
+        let sequence = message.info().map_err(queue_error)?.stream_sequence;
         let mut routes = shared.routes();
-        routes.position = routes.position.max(delivered.cursor.0);
+        routes.position = routes.position.max(sequence);
+        // Only messages for users connected here are decoded.
         if let Some(list) = routes.by_subject.get(message.subject.as_str()) {
+            let delivered = Delivered::from_message(&message)?;
             for route in list {
                 if let Err(mpsc::error::TrySendError::Full(_)) = route.tx.try_send(delivered.clone()) {
                     route.overflowed.store(true, Ordering::Release);
