@@ -236,7 +236,11 @@ async fn every_committed_event_reaches_the_stream_once_in_order_under_concurrent
         .await
         .into_iter()
         .filter(|e| e.aggregate_id == hot.to_string() && e.event_type == "MessageSent")
-        .map(|e| e.payload["MessageSent"]["seq"].as_u64().unwrap())
+        .map(|e| {
+            serde_json::from_str::<serde_json::Value>(e.payload.get()).unwrap()["MessageSent"]["seq"]
+                .as_u64()
+                .unwrap()
+        })
         .collect();
     assert_eq!(seqs, (1..=hot_room.aggregate.last_seq()).collect::<Vec<_>>());
 

@@ -14,7 +14,8 @@
 //! `Nats-Expected-Last-Sequence` = the stream sequence the previous event got.
 //! JetStream refuses a publish whose predecessor is not the one expected, so a
 //! lost or failed publish can never be overtaken by a later one, and a second
-//! relay (two processes briefly both leading) cannot interleave. After any
+//! relay (two processes briefly both leading) cannot interleave; batches go out
+//! as one [`chain`], acknowledged every few hundred events. After any
 //! failure the relay re-reads where the stream ends (the `Ct-Log-Position`
 //! header of its last message) and resumes right after it, so it depends on
 //! neither the de-duplication window nor its own cursor having been saved.
@@ -26,12 +27,13 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use async_nats::jetstream::{self, message::PublishMessage};
+use async_nats::jetstream;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use ciphertalk_streams::{LogPosition, WireEvent, subjects};
+use ciphertalk_streams::{ChainError, Link, LogPosition, WireEvent, chain, subjects};
 use futures::StreamExt;
-use sqlx::{PgConnection, PgPool, Row, postgres::PgRow};
+use serde_json::value::RawValue;
+use sqlx::{PgConnection, PgPool, Row, postgres::PgRow, types::Json};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
@@ -88,8 +90,8 @@ pub struct RelayOptions {
     pub batch_size: i64,
     /// How often an idle relay looks for events nobody woke it for.
     pub idle_poll: Duration,
-    /// Fault injection for tests: abort the process after publishing this many
-    /// events of a batch, before the cursor is saved.
+    /// Fault injection for tests: publish at most this many events of the
+    /// first batch, then abort the process before the cursor is saved.
     pub abort_after_publishing: Option<usize>,
 }
 
@@ -107,6 +109,8 @@ pub enum RelayError {
     JetStream(String),
     #[error(transparent)]
     Envelope(#[from] ciphertalk_streams::EnvelopeError),
+    #[error("jetstream: {0}")]
+    Chain(#[from] ChainError),
 }
 
 fn js_error(err: impl std::fmt::Display) -> RelayError {
@@ -273,29 +277,20 @@ impl Relay {
             return Ok((progress, 0));
         }
         let started = Instant::now();
-        let events = rows.iter().map(wire_event).collect::<Result<Vec<_>, _>>()?;
-        let mut acks = Vec::with_capacity(events.len());
-        for (i, event) in events.iter().enumerate() {
-            let message = PublishMessage::build()
-                .payload(event.to_body()?)
-                .headers(event.headers())
-                .expected_last_sequence(progress.stream_last_seq + i as u64);
-            acks.push(self.js.send_publish(event.subject()?, message).await.map_err(js_error)?);
-            if self.options.abort_after_publishing == Some(i + 1) {
-                // Let the publishes reach the server, then die before the cursor is saved.
-                let _ = self.client.flush().await;
-                tracing::error!("fault injection: aborting after publishing {} events", i + 1);
-                std::process::abort();
-            }
+        let mut events = rows.iter().map(wire_event).collect::<Result<Vec<_>, _>>()?;
+        if let Some(n) = self.options.abort_after_publishing {
+            events.truncate(n);
         }
-        let mut last_seq = progress.stream_last_seq;
-        for ack in acks {
-            let ack = ack.await.map_err(js_error)?;
-            if ack.duplicate {
-                // Already stored: our idea of the stream's end is stale.
-                return Err(RelayError::JetStream(format!("duplicate at stream sequence {}", ack.sequence)));
-            }
-            last_seq = ack.sequence;
+        let links = events
+            .iter()
+            .map(|event| {
+                Ok(Link { subject: event.subject()?, headers: event.headers(), payload: event.to_body()? })
+            })
+            .collect::<Result<Vec<_>, RelayError>>()?;
+        let last_seq = chain::publish(&self.js, progress.stream_last_seq, links.into_iter()).await?;
+        if self.options.abort_after_publishing.is_some() {
+            tracing::error!("fault injection: aborting after publishing {} events", events.len());
+            std::process::abort();
         }
         let Some(last) = events.last() else { return Ok((progress, 0)) };
         self.save_cursor(last.position).await?;
@@ -363,7 +358,7 @@ fn wire_event(row: &PgRow) -> Result<WireEvent, sqlx::Error> {
         event_type: row.try_get("event_type")?,
         event_version: row.try_get("event_version")?,
         recorded_at,
-        payload: row.try_get("payload")?,
-        metadata: row.try_get("metadata")?,
+        payload: row.try_get::<Json<Box<RawValue>>, _>("payload")?.0,
+        metadata: row.try_get::<Json<Box<RawValue>>, _>("metadata")?.0,
     })
 }

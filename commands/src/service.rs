@@ -82,9 +82,27 @@ struct Queued<A: Aggregate> {
     reply: oneshot::Sender<Outcome<A>>,
 }
 
+/// An aggregate's committed state, shared with the callers that read it after
+/// their command: one clone per batch (the candidate), not one per reader.
+struct Current<A> {
+    aggregate: Arc<A>,
+    sequence: usize,
+    events_read: usize,
+}
+
+impl<A> From<Loaded<A>> for Current<A> {
+    fn from(loaded: Loaded<A>) -> Self {
+        Self {
+            aggregate: Arc::new(loaded.aggregate),
+            sequence: loaded.sequence,
+            events_read: loaded.events_read,
+        }
+    }
+}
+
 /// One aggregate: its loaded state (the lock) and the commands queued for it.
 struct AggregateSlot<A: Aggregate> {
-    state: tokio::sync::Mutex<Option<Loaded<A>>>,
+    state: tokio::sync::Mutex<Option<Current<A>>>,
     queue: Mutex<VecDeque<Queued<A>>>,
 }
 
@@ -206,7 +224,7 @@ where
     }
 
     /// Decides and commits a batch of queued commands, answering each.
-    async fn process(&self, id: &str, cached: &mut Option<Loaded<A>>, batch: Vec<Queued<A>>) {
+    async fn process(&self, id: &str, cached: &mut Option<Current<A>>, batch: Vec<Queued<A>>) {
         if batch.is_empty() {
             return;
         }
@@ -215,14 +233,14 @@ where
         let (mut loaded, mut fresh) = match cached.take() {
             Some(loaded) => (loaded, false),
             None => match self.store.load::<A>(id).await {
-                Ok(loaded) => (loaded, true),
+                Ok(loaded) => (loaded.into(), true),
                 Err(err) => return answer_all(batch, &err),
             },
         };
         // Events read for this batch: all of a fresh load, only catch-ups of a cached one.
         let read_before = if fresh { 0 } else { loaded.events_read };
         for attempt in 1..=self.options.max_attempts {
-            let mut candidate = loaded.aggregate.clone();
+            let mut candidate = A::clone(&loaded.aggregate);
             let mut decided = Vec::with_capacity(batch.len());
             for queued in &batch {
                 let sink = EventSink::default();
@@ -235,7 +253,7 @@ where
             // another process since; decide on fresh state before refusing.
             if !fresh && decided.iter().any(Result::is_err) {
                 let before = loaded.sequence;
-                if let Err(err) = self.store.catch_up(id, &mut loaded).await {
+                if let Err(err) = self.catch_up(id, &mut loaded).await {
                     return answer_all(batch, &err);
                 }
                 fresh = true;
@@ -256,9 +274,9 @@ where
                     }
                     let base = loaded.sequence;
                     loaded.sequence += count;
-                    loaded.aggregate = candidate;
+                    loaded.aggregate = Arc::new(candidate);
                     let replayed = loaded.events_read - read_before;
-                    let shared = Arc::new(loaded.aggregate.clone());
+                    let shared = loaded.aggregate.clone();
                     *cached = Some(loaded);
                     let mut envelopes = envelopes.into_iter();
                     let mut sequence = base;
@@ -278,7 +296,7 @@ where
                 Err(StoreError::Conflict) => {
                     metrics::counter!("ciphertalk_command_conflicts_total", "aggregate" => A::TYPE)
                         .increment(1);
-                    if let Err(err) = self.store.catch_up(id, &mut loaded).await {
+                    if let Err(err) = self.catch_up(id, &mut loaded).await {
                         return answer_all(batch, &err);
                     }
                     fresh = true;
@@ -293,6 +311,18 @@ where
         for queued in batch {
             let _ = queued.reply.send(Err(CommandError::Conflict { attempts: self.options.max_attempts }));
         }
+    }
+
+    /// Applies the events committed after `current` by other processes.
+    async fn catch_up(&self, id: &str, current: &mut Current<A>) -> Result<(), StoreError> {
+        let mut loaded = Loaded {
+            aggregate: A::clone(&current.aggregate),
+            sequence: current.sequence,
+            events_read: current.events_read,
+        };
+        self.store.catch_up(id, &mut loaded).await?;
+        *current = loaded.into();
+        Ok(())
     }
 
     /// The lock and cached state of one aggregate. When the cache is full, the

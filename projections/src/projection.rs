@@ -177,18 +177,24 @@ struct Undecodable(String);
 static UPCASTERS: LazyLock<Vec<Box<dyn EventUpcaster>>> = LazyLock::new(upcasters);
 
 /// Lifts the stored payload to the current event shape, then decodes it.
+/// Events no upcaster touches (all but old versions) decode straight from
+/// their raw JSON.
 fn decode<E: DeserializeOwned>(event: WireEvent) -> Result<E, Undecodable> {
+    let undecodable = |err: serde_json::Error| Undecodable(err.to_string());
+    if !UPCASTERS.iter().any(|upcaster| upcaster.can_upcast(&event.event_type, &event.event_version)) {
+        return serde_json::from_str(event.payload.get()).map_err(undecodable);
+    }
     let serialized = SerializedEvent {
         aggregate_id: event.aggregate_id,
         sequence: usize::try_from(event.sequence).unwrap_or(usize::MAX),
         aggregate_type: event.aggregate_type,
         event_type: event.event_type,
         event_version: event.event_version,
-        payload: event.payload,
+        payload: serde_json::from_str(event.payload.get()).map_err(undecodable)?,
         metadata: serde_json::Value::Null,
     };
     let current = upcast(serialized, &UPCASTERS);
-    serde_json::from_value(current.payload).map_err(|err| Undecodable(err.to_string()))
+    serde_json::from_value(current.payload).map_err(undecodable)
 }
 
 /// Where the per-aggregate sequences already applied come from.

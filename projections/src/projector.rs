@@ -30,7 +30,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::freshness::Freshness;
 use crate::projection::{Applier, KnownProgress, Projection, to_i64};
-use crate::publish::publish;
+use crate::publish::DeliveryPublisher;
 
 /// Advisory-lock class of projector leadership ("proj"); the key is the name's hash.
 pub(crate) const LEADER_LOCK_CLASS: i32 = 0x7072_6f6a;
@@ -134,8 +134,7 @@ impl Projector {
         // Batches run on the leader's own connection. Their commits need not
         // wait for the disk: a read model and its offset commit together, so
         // a crash that loses the last commits loses both, and they are applied
-        // again (delivery messages then come again with the same message ids,
-        // which JetStream drops).
+        // again (their delivery messages resume after what CHAT_DELIVERY holds).
         sqlx::query("SET synchronous_commit = off").execute(&mut lock).await?;
         tracing::info!(projection = name, "projector is leading");
         let _leading = self.freshness.leading(self.projection);
@@ -171,6 +170,7 @@ impl Projector {
             .await
             .map_err(js_error)?;
         let mut applier = Applier::new(self.projection, KnownProgress::Stored);
+        let mut publisher = DeliveryPublisher::new(self.js.clone());
         let mut lock_checked = Instant::now();
         let mut applied_seq = offset;
         loop {
@@ -199,7 +199,8 @@ impl Projector {
                     _ => break,
                 }
             }
-            let result = self.apply_batch(&mut lock, &stream, &mut applier, &batch, applied_seq).await;
+            let result =
+                self.apply_batch(&mut lock, &stream, &mut applier, &mut publisher, &batch, applied_seq).await;
             let (applied, progress) = match result {
                 Ok(applied) => applied,
                 Err(err) => {
@@ -232,6 +233,7 @@ impl Projector {
         conn: &mut PgConnection,
         stream: &Stream,
         applier: &mut Applier,
+        publisher: &mut DeliveryPublisher,
         batch: &[Message],
         stored: u64,
     ) -> Result<(u64, Vec<(String, u64)>), ProjectorError> {
@@ -260,8 +262,8 @@ impl Projector {
         }
         let progress = applier.save_progress(&mut tx).await?;
         // Published before the commit: a commit that fails after this
-        // re-applies the batch, and JetStream drops the repeated message ids.
-        publish(&self.js, applier.take_outgoing()).await?;
+        // re-applies the batch, which resumes after what the stream holds.
+        publisher.publish(applier.take_outgoing()).await?;
         let applied_events = applier.take_applied();
         // Only from where this leader left it: if anyone else moved the offset
         // (two leaders overlapping), this batch rolls back and the leader starts over.

@@ -1,28 +1,24 @@
 //! Publishing a batch's delivery messages into CHAT_DELIVERY, in order,
-//! exactly once, without a JetStream round trip per message.
-//!
-//! Order and completeness come from a chain: every message names the stream
-//! sequence its predecessor must have got (`Nats-Expected-Last-Sequence`), so
-//! JetStream stores none after one it refused. Most messages are therefore
-//! published without asking for an acknowledgement; every
-//! [`CONFIRM_EVERY`]th and the last one ask for it, and that acknowledgement
-//! (at the sequence the chain predicts) proves every message before it is
-//! stored. Only the delivery projector's leader writes to CHAT_DELIVERY.
+//! exactly once, through a [`chain`] (one JetStream acknowledgement per few
+//! hundred messages). Only the delivery projector's leader writes to
+//! CHAT_DELIVERY.
 //!
 //! Exactly once: a batch applied again (its commit failed, or was lost with a
 //! crash) resumes after the last message the stream holds, found by its
 //! [`HEADER_DELIVERY_ID`]: messages are published in the order of their
 //! events and, within an event, of their recipients, so everything up to that
-//! one is stored already. This needs no de-duplication window.
+//! one is stored already. This needs no de-duplication window. A leader reads
+//! the stream's end once; after that its own chain says where the stream ends
+//! until something fails (and a failure ends its leadership session).
 
 use std::fmt;
 use std::str::FromStr;
 
 use async_nats::HeaderMap;
-use async_nats::jetstream::{self, message::PublishMessage};
+use async_nats::jetstream;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use ciphertalk_streams::subjects;
+use ciphertalk_streams::{Link, chain, subjects};
 use uuid::Uuid;
 
 use crate::delivery::{HEADER_CLIENT_EVENT, HEADER_RECORDED_AT};
@@ -30,9 +26,6 @@ use crate::projector::{ProjectorError, js_error};
 
 /// Header naming a delivery message: `<CHAT_EVENTS seq>:<user_id>`.
 pub const HEADER_DELIVERY_ID: &str = "Ct-Delivery-Id";
-
-/// Messages published between two acknowledged ones.
-const CONFIRM_EVERY: usize = 256;
 
 /// Which event a delivery message carries, and for whom.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,54 +59,68 @@ pub(crate) struct Outgoing {
     pub payload: Bytes,
 }
 
-/// Publishes `outgoing` (in stream order) and returns once JetStream holds all of it.
-pub(crate) async fn publish(js: &jetstream::Context, outgoing: Vec<Outgoing>) -> Result<(), ProjectorError> {
-    if outgoing.is_empty() {
-        return Ok(());
+/// Publishes one leader session's delivery messages.
+pub(crate) struct DeliveryPublisher {
+    js: jetstream::Context,
+    /// Where the stream ends, as this session read it or its last chain left it.
+    end: Option<StreamEnd>,
+}
+
+/// The stream's last sequence and which message is stored there.
+#[derive(Debug, Clone, Copy)]
+struct StreamEnd {
+    last_seq: u64,
+    tail: Option<DeliveryId>,
+}
+
+impl DeliveryPublisher {
+    pub(crate) fn new(js: jetstream::Context) -> Self {
+        Self { js, end: None }
     }
-    let mut stream = js.get_stream(subjects::DELIVERY_STREAM).await.map_err(js_error)?;
-    let last = stream.info().await.map_err(js_error)?.state.last_sequence;
-    let tail = match last {
-        0 => None,
-        seq => stream.get_raw_message(seq).await.ok().and_then(|message| {
-            message.headers.get(HEADER_DELIVERY_ID).and_then(|id| id.as_str().parse::<DeliveryId>().ok())
-        }),
-    };
-    let stored = tail.map_or(0, |tail| already_stored(&outgoing, tail));
-    let count = outgoing.len() - stored;
-    let client = js.client();
-    let mut confirmations = Vec::new();
-    for (i, message) in outgoing.into_iter().skip(stored).enumerate() {
-        let expected_last = last + i as u64;
-        let subject = subjects::delivery(&message.id.user.to_string()).map_err(js_error)?;
-        let mut headers = HeaderMap::new();
-        headers.insert(HEADER_DELIVERY_ID, message.id.to_string().as_str());
-        headers.insert(HEADER_RECORDED_AT, message.recorded_at.to_rfc3339().as_str());
-        headers.insert(HEADER_CLIENT_EVENT, message.event_type);
-        if (i + 1) % CONFIRM_EVERY == 0 || i + 1 == count {
-            let publish = PublishMessage::build()
-                .payload(message.payload)
-                .headers(headers)
-                .expected_last_sequence(expected_last);
-            let ack = js.send_publish(subject, publish).await.map_err(js_error)?;
-            confirmations.push((ack, expected_last + 1));
-        } else {
-            headers
-                .insert(async_nats::header::NATS_EXPECTED_LAST_SEQUENCE, expected_last.to_string().as_str());
-            client.publish_with_headers(subject, headers, message.payload).await.map_err(js_error)?;
+
+    /// Publishes `outgoing` (in stream order) and returns once JetStream holds all of it.
+    pub(crate) async fn publish(&mut self, outgoing: Vec<Outgoing>) -> Result<(), ProjectorError> {
+        let Some(tail) = outgoing.last().map(|message| message.id) else { return Ok(()) };
+        // Taken: if anything below fails, the next batch re-reads the stream's end.
+        let end = match self.end.take() {
+            Some(end) => end,
+            None => self.read_end().await?,
+        };
+        let stored = end.tail.map_or(0, |tail| already_stored(&outgoing, tail));
+        let count = outgoing.len() - stored;
+        if count == 0 {
+            self.end = Some(end);
+            return Ok(());
         }
+        let links = outgoing
+            .into_iter()
+            .skip(stored)
+            .map(|message| {
+                let subject = subjects::delivery(&message.id.user.to_string()).map_err(js_error)?;
+                let mut headers = HeaderMap::new();
+                headers.insert(HEADER_DELIVERY_ID, message.id.to_string().as_str());
+                headers.insert(HEADER_RECORDED_AT, message.recorded_at.to_rfc3339().as_str());
+                headers.insert(HEADER_CLIENT_EVENT, message.event_type);
+                Ok(Link { subject, headers, payload: message.payload })
+            })
+            .collect::<Result<Vec<_>, ProjectorError>>()?;
+        let last_seq = chain::publish(&self.js, end.last_seq, links.into_iter()).await.map_err(js_error)?;
+        self.end = Some(StreamEnd { last_seq, tail: Some(tail) });
+        metrics::counter!("ciphertalk_delivery_messages_total").increment(count as u64);
+        Ok(())
     }
-    for (ack, expected) in confirmations {
-        let ack = ack.await.map_err(js_error)?;
-        if ack.sequence != expected {
-            return Err(ProjectorError::JetStream(format!(
-                "delivery message stored at {}, expected {expected}",
-                ack.sequence
-            )));
-        }
+
+    async fn read_end(&self) -> Result<StreamEnd, ProjectorError> {
+        let mut stream = self.js.get_stream(subjects::DELIVERY_STREAM).await.map_err(js_error)?;
+        let last_seq = stream.info().await.map_err(js_error)?.state.last_sequence;
+        let tail = match last_seq {
+            0 => None,
+            seq => stream.get_raw_message(seq).await.ok().and_then(|message| {
+                message.headers.get(HEADER_DELIVERY_ID).and_then(|id| id.as_str().parse::<DeliveryId>().ok())
+            }),
+        };
+        Ok(StreamEnd { last_seq, tail })
     }
-    metrics::counter!("ciphertalk_delivery_messages_total").increment(count as u64);
-    Ok(())
 }
 
 /// How many of `outgoing` the stream holds already, given the last message

@@ -12,6 +12,7 @@ use async_nats::HeaderMap;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
 
 use crate::subjects;
 
@@ -49,7 +50,7 @@ impl FromStr for LogPosition {
 }
 
 /// One committed domain event as it travels through JetStream.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct WireEvent {
     pub position: LogPosition,
     pub aggregate_type: String,
@@ -59,10 +60,26 @@ pub struct WireEvent {
     pub event_type: String,
     pub event_version: String,
     pub recorded_at: DateTime<Utc>,
-    /// The stored event, exactly as in Postgres. Ciphertext inside stays opaque.
-    pub payload: serde_json::Value,
+    /// The stored event, exactly as in Postgres. Ciphertext inside stays
+    /// opaque. Kept as raw JSON: reading an envelope does not build a tree of
+    /// every payload, and each consumer decodes only the events it follows.
+    pub payload: Box<RawValue>,
     /// Actor, request id and time of the command that produced the event.
-    pub metadata: serde_json::Value,
+    pub metadata: Box<RawValue>,
+}
+
+impl PartialEq for WireEvent {
+    fn eq(&self, other: &Self) -> bool {
+        self.position == other.position
+            && self.aggregate_type == other.aggregate_type
+            && self.aggregate_id == other.aggregate_id
+            && self.sequence == other.sequence
+            && self.event_type == other.event_type
+            && self.event_version == other.event_version
+            && self.recorded_at == other.recorded_at
+            && self.payload.get() == other.payload.get()
+            && self.metadata.get() == other.metadata.get()
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -127,8 +144,8 @@ mod tests {
             event_type: "MessageSent".into(),
             event_version: "1".into(),
             recorded_at: DateTime::parse_from_rfc3339("2026-11-22T10:00:00Z").unwrap().into(),
-            payload: serde_json::json!({"MessageSent": {"ciphertext": "AAEC"}}),
-            metadata: serde_json::json!({"actor": "u1"}),
+            payload: RawValue::from_string(r#"{"MessageSent": {"ciphertext": "AAEC"}}"#.into()).unwrap(),
+            metadata: RawValue::from_string(r#"{"actor": "u1"}"#.into()).unwrap(),
         }
     }
 

@@ -4,10 +4,12 @@
 //! Operators see exactly this topology with the NATS CLI (`nats stream ls`,
 //! `nats kv ls`); `ciphertalk streams` compares it with the live server.
 
+pub mod chain;
 pub mod connect;
 pub mod envelope;
 pub mod subjects;
 pub mod topology;
 
+pub use chain::{ChainError, Link};
 pub use envelope::{EnvelopeError, LogPosition, WireEvent};
 pub use topology::{Topology, TopologyError, TopologySettings, TopologyStatus};
