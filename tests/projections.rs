@@ -799,6 +799,52 @@ async fn forget_delivery_progress(rig: &Rig) {
     events.delete_consumer(&Projection::Delivery.durable_name()).await.unwrap();
 }
 
+/// Projections pass over long runs of events they do not follow (contacts
+/// and room messages) without a transaction per batch; what they store lets
+/// a successor resume, and what they follow in between is applied once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn projections_pass_over_events_they_do_not_follow_and_successors_resume() {
+    let rig = Rig::new(false).await;
+    let (alice, bob, carol) =
+        (rig.register("Alice").await, rig.register("Bob").await, rig.register("Carol").await);
+    let room = rig.create_group(alice, vec![bob, carol], "passing").await;
+    rig.project_everything(50).await;
+    let at = chrono::Utc::now();
+
+    // More room messages than a leader lets its stored offset lag, then a user event.
+    for n in 0..1_200 {
+        rig.send(room, alice, &format!("m{n}")).await;
+    }
+    rig.user(alice, UserCommand::BlockUser { blocked: carol, at }).await;
+    let (shutdown, tasks) = rig.spawn_projectors(100);
+    rig.caught_up().await;
+    for projection in Projection::ALL {
+        assert_eq!(rig.applied_events(projection).await, rig.events_of(projection).await, "{projection}");
+    }
+    let blocks = rig.snapshot(Projection::Contacts).await;
+    assert!(
+        blocks.iter().any(|(table, rows)| table == "blocks" && rows.as_array().is_some_and(|r| r.len() == 1))
+    );
+
+    // A few more passed over (stored once the leader is idle), then a successor.
+    for n in 0..20 {
+        rig.send(room, bob, &format!("n{n}")).await;
+    }
+    rig.caught_up().await;
+    stop_projectors(shutdown, tasks).await;
+    rig.user(alice, UserCommand::UnblockUser { blocked: carol, at }).await;
+    rig.send(room, carol, "after").await;
+    rig.project_everything(100).await;
+    for projection in Projection::ALL {
+        assert_eq!(rig.applied_events(projection).await, rig.events_of(projection).await, "{projection}");
+    }
+    let blocks = rig.snapshot(Projection::Contacts).await;
+    assert!(
+        blocks.iter().any(|(table, rows)| table == "blocks" && rows.as_array().is_some_and(Vec::is_empty))
+    );
+    rig.server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batches_applied_again_after_lost_commits_publish_nothing_twice() {
     let rig = Rig::new(false).await;

@@ -20,7 +20,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
 use ciphertalk_domain::upcast::{upcast, upcasters};
-use ciphertalk_streams::WireEvent;
+use ciphertalk_streams::{WireEvent, subjects};
 use cqrs_es::Aggregate;
 use cqrs_es::persist::{EventUpcaster, SerializedEvent};
 use serde::de::DeserializeOwned;
@@ -91,6 +91,11 @@ impl Projection {
 
     fn follows(self, aggregate_type: &str) -> bool {
         self.aggregate_types().contains(&aggregate_type)
+    }
+
+    /// Whether a CHAT_EVENTS message (by its subject) may concern this projection.
+    pub(crate) fn follows_subject(self, subject: &str) -> bool {
+        subjects::event_aggregate_type(subject).is_none_or(|aggregate_type| self.follows(aggregate_type))
     }
 
     /// The JetStream durable consumer shared by every projector of this projection.

@@ -32,6 +32,11 @@ use crate::freshness::Freshness;
 use crate::projection::{Applier, KnownProgress, Projection, to_i64};
 use crate::publish::DeliveryPublisher;
 
+/// Most stream sequences a leader lets its stored offset fall behind while
+/// it passes over events its projection does not follow, without a
+/// transaction. Bounds what a successor re-reads from the stream.
+const UNSTORED_SKIPS: u64 = 1000;
+
 /// Advisory-lock class of projector leadership ("proj"); the key is the name's hash.
 pub(crate) const LEADER_LOCK_CLASS: i32 = 0x7072_6f6a;
 
@@ -72,6 +77,15 @@ pub enum ProjectorError {
 
 pub(crate) fn js_error(err: impl std::fmt::Display) -> ProjectorError {
     ProjectorError::JetStream(err.to_string())
+}
+
+/// Where a leader stands before a batch.
+#[derive(Debug, Clone, Copy)]
+struct Stored {
+    /// Applied or passed over up to this stream sequence.
+    applied: u64,
+    /// What `projection_offsets` holds (at most [`UNSTORED_SKIPS`] behind).
+    offset: u64,
 }
 
 pub struct Projector {
@@ -172,7 +186,9 @@ impl Projector {
         let mut applier = Applier::new(self.projection, KnownProgress::Stored);
         let mut publisher = DeliveryPublisher::new(self.js.clone());
         let mut lock_checked = Instant::now();
+        // Applied (or passed over) up to here; `projection_offsets` says `stored_seq`.
         let mut applied_seq = offset;
+        let mut stored_seq = offset;
         loop {
             if lock_checked.elapsed() > self.options.idle * 5 {
                 sqlx::query("SELECT 1")
@@ -183,6 +199,10 @@ impl Projector {
             }
             let first = match tokio::time::timeout(self.options.idle, messages.next()).await {
                 Err(_) => {
+                    if stored_seq < applied_seq {
+                        self.store_offset(&mut lock, stored_seq, applied_seq).await?;
+                        stored_seq = applied_seq;
+                    }
                     let mut info_stream = stream.clone();
                     if let Ok(info) = info_stream.info().await {
                         self.record_lag(info.state.last_sequence, applied_seq);
@@ -199,17 +219,26 @@ impl Projector {
                     _ => break,
                 }
             }
-            let result =
-                self.apply_batch(&mut lock, &stream, &mut applier, &mut publisher, &batch, applied_seq).await;
-            let (applied, progress) = match result {
-                Ok(applied) => applied,
-                Err(err) => {
-                    applier.reset();
-                    return Err(err);
-                }
-            };
-            applied_seq = applied;
-            self.freshness.committed(self.projection, progress);
+            if let Some(last) = self.passes_over(&batch, applied_seq)
+                && last - stored_seq <= UNSTORED_SKIPS
+            {
+                // Nothing this projection follows: no transaction.
+                applied_seq = last;
+            } else {
+                let stored = Stored { applied: applied_seq, offset: stored_seq };
+                let result =
+                    self.apply_batch(&mut lock, &stream, &mut applier, &mut publisher, &batch, stored).await;
+                let (applied, progress) = match result {
+                    Ok(applied) => applied,
+                    Err(err) => {
+                        applier.reset();
+                        return Err(err);
+                    }
+                };
+                applied_seq = applied;
+                stored_seq = applied;
+                self.freshness.committed(self.projection, progress);
+            }
             // After the commit: a lost ack only means a redelivery, which is skipped.
             let to_ack = match batch.last() {
                 Some(last) if ack_all => std::slice::from_ref(last),
@@ -226,8 +255,38 @@ impl Projector {
         }
     }
 
-    /// Applies one batch in one transaction, after `stored` (the stream
-    /// sequence this leader last committed); returns the sequence reached.
+    /// The batch's last sequence, if it follows `applied` without a gap and
+    /// holds no event of an aggregate this projection follows.
+    fn passes_over(&self, batch: &[Message], applied: u64) -> Option<u64> {
+        let mut last = applied;
+        let mut seqs: Vec<u64> =
+            batch.iter().filter_map(|m| m.info().ok()).map(|i| i.stream_sequence).collect();
+        seqs.sort_unstable();
+        for seq in seqs {
+            if seq > last + 1 {
+                return None;
+            }
+            last = last.max(seq);
+        }
+        let followed = batch.iter().any(|message| self.projection.follows_subject(&message.subject));
+        (!followed && last > applied).then_some(last)
+    }
+
+    /// Moves the stored offset over sequences passed over without a transaction.
+    async fn store_offset(&self, conn: &mut PgConnection, from: u64, to: u64) -> Result<(), ProjectorError> {
+        let moved = sqlx::query(
+            "UPDATE projection_offsets SET stream_seq = $2, updated_at = now() WHERE name = $1 AND stream_seq = $3",
+        )
+        .bind(self.projection.name())
+        .bind(to_i64(to))
+        .bind(to_i64(from))
+        .execute(conn)
+        .await?;
+        if moved.rows_affected() == 1 { Ok(()) } else { Err(ProjectorError::LostLeadership) }
+    }
+
+    /// Applies one batch in one transaction, after `stored.applied`, and moves
+    /// the offset from `stored.offset`; returns the sequence reached.
     async fn apply_batch(
         &self,
         conn: &mut PgConnection,
@@ -235,7 +294,7 @@ impl Projector {
         applier: &mut Applier,
         publisher: &mut DeliveryPublisher,
         batch: &[Message],
-        stored: u64,
+        stored: Stored,
     ) -> Result<(u64, Vec<(String, u64)>), ProjectorError> {
         let mut sequenced: Vec<(u64, &[u8])> = batch
             .iter()
@@ -243,7 +302,7 @@ impl Projector {
             .collect();
         sequenced.sort_by_key(|(seq, _)| *seq);
         let mut tx = conn.begin().await?;
-        let mut applied_seq = stored;
+        let mut applied_seq = stored.applied;
         let start_seq = applied_seq;
         for (seq, body) in sequenced {
             if seq <= applied_seq {
@@ -255,7 +314,7 @@ impl Projector {
             applier.apply_body(&mut tx, seq, body).await?;
             applied_seq = seq;
         }
-        if applied_seq == start_seq {
+        if applied_seq == start_seq && stored.offset == start_seq {
             // Nothing new (all redeliveries): nothing to write.
             tx.rollback().await?;
             return Ok((applied_seq, Vec::new()));
@@ -274,7 +333,7 @@ impl Projector {
         .bind(self.projection.name())
         .bind(to_i64(applied_seq))
         .bind(to_i64(applied_events))
-        .bind(to_i64(start_seq))
+        .bind(to_i64(stored.offset))
         .execute(&mut *tx)
         .await?;
         if moved.rows_affected() != 1 {

@@ -19,6 +19,11 @@ pub fn event(aggregate_type: &str, aggregate_id: &str, event_type: &str) -> Resu
     Ok(format!("chat.evt.{}.{}.{}", token(aggregate_type)?, token(aggregate_id)?, token(event_type)?))
 }
 
+/// The aggregate type an event subject names (`chat.evt.<aggregate>.…`).
+pub fn event_aggregate_type(subject: &str) -> Option<&str> {
+    subject.strip_prefix("chat.evt.")?.split('.').next()
+}
+
 /// Every event of one aggregate: `chat.evt.<aggregate>.<id>.>`.
 pub fn aggregate_events(aggregate_type: &str, aggregate_id: &str) -> Result<String, InvalidToken> {
     Ok(format!("chat.evt.{}.{}.>", token(aggregate_type)?, token(aggregate_id)?))
