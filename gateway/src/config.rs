@@ -123,6 +123,8 @@ pub struct ProjectionsConfig {
     /// Run the projectors in this process (several processes may; one applies at a time).
     pub run: bool,
     pub batch_size: usize,
+    /// How long a projector batch waits for more events after its first.
+    pub linger_ms: u64,
     /// How long a read waits for the caller's own write to reach the read model.
     pub read_your_writes_ms: u64,
 }
@@ -358,7 +360,7 @@ impl Default for RelayConfig {
 
 impl Default for ProjectionsConfig {
     fn default() -> Self {
-        Self { run: true, batch_size: 500, read_your_writes_ms: 2000 }
+        Self { run: true, batch_size: 500, linger_ms: 2, read_your_writes_ms: 2000 }
     }
 }
 
@@ -366,6 +368,7 @@ impl ProjectionsConfig {
     pub fn projector(&self) -> ciphertalk_projections::ProjectorOptions {
         ciphertalk_projections::ProjectorOptions {
             batch_size: self.batch_size,
+            linger: Duration::from_millis(self.linger_ms),
             ..ciphertalk_projections::ProjectorOptions::default()
         }
     }
@@ -466,6 +469,11 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "CIPHERTALK_PROJECTIONS_BATCH_SIZE",
         "projections.batch_size",
         "events applied per projection transaction (default 500)",
+    ),
+    (
+        "CIPHERTALK_PROJECTIONS_LINGER_MS",
+        "projections.linger_ms",
+        "how long a projection batch waits for more events after its first (default 2)",
     ),
     (
         "CIPHERTALK_READ_YOUR_WRITES_MS",

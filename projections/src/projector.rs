@@ -44,6 +44,8 @@ pub(crate) const LEADER_LOCK_CLASS: i32 = 0x7072_6f6a;
 pub struct ProjectorOptions {
     /// Most messages applied in one transaction.
     pub batch_size: usize,
+    /// How long a batch waits for more messages after its first.
+    pub linger: Duration,
     /// How long to wait for a message before housekeeping (lag, leadership check).
     pub idle: Duration,
     /// How often a standby tries to take over.
@@ -58,6 +60,7 @@ impl Default for ProjectorOptions {
     fn default() -> Self {
         Self {
             batch_size: 500,
+            linger: Duration::from_millis(2),
             idle: Duration::from_secs(1),
             standby_poll: Duration::from_millis(500),
             ack_wait: Duration::from_secs(5),
@@ -213,9 +216,16 @@ impl Projector {
                 Ok(Some(message)) => message.map_err(js_error)?,
             };
             let mut batch = vec![first];
+            // What arrives within the linger joins the batch: fewer, larger
+            // transactions under load, at most `linger` more latency.
+            let deadline = tokio::time::Instant::now() + self.options.linger;
             while batch.len() < self.options.batch_size {
-                match messages.next().now_or_never() {
-                    Some(Some(Ok(message))) => batch.push(message),
+                let next = match messages.next().now_or_never() {
+                    Some(next) => next,
+                    None => tokio::time::timeout_at(deadline, messages.next()).await.ok().flatten(),
+                };
+                match next {
+                    Some(Ok(message)) => batch.push(message),
                     _ => break,
                 }
             }
