@@ -10,7 +10,7 @@
 
 use std::sync::{Arc, OnceLock};
 
-use sqlx::PgPool;
+use sqlx::{PgConnection, PgPool};
 use tokio::sync::{Mutex, mpsc, oneshot};
 
 use crate::store::StoreError;
@@ -74,6 +74,7 @@ fn start(pool: PgPool) -> mpsc::Sender<Append> {
 /// Takes whatever is queued (waiting for one if none is) and writes it, until
 /// every [`Appender`] is gone.
 async fn write_batches(pool: PgPool, pending: Arc<Mutex<mpsc::Receiver<Append>>>) {
+    let mut writer = Writer { pool, conn: None };
     loop {
         let batch = {
             let mut pending = pending.lock().await;
@@ -86,39 +87,62 @@ async fn write_batches(pool: PgPool, pending: Arc<Mutex<mpsc::Receiver<Append>>>
             }
             batch
         };
-        write(&pool, batch).await;
+        writer.write(batch).await;
     }
 }
 
-async fn write(pool: &PgPool, batch: Vec<Append>) {
-    if batch.len() > 1 {
-        metrics::histogram!("ciphertalk_event_appends_per_commit").record(batch.len() as f64);
-        let rows: Vec<&EventRow> = batch.iter().flat_map(|append| &append.rows).collect();
-        match insert(pool, &rows).await {
-            Ok(()) => {
-                for append in batch {
-                    let _ = append.reply.send(Ok(()));
+/// One writer's connection: its own, not the pool's (sqlx pings a pooled
+/// connection on every release: a second round trip per append).
+struct Writer {
+    pool: PgPool,
+    conn: Option<PgConnection>,
+}
+
+impl Writer {
+    async fn write(&mut self, batch: Vec<Append>) {
+        if batch.len() > 1 {
+            metrics::histogram!("ciphertalk_event_appends_per_commit").record(batch.len() as f64);
+            let rows: Vec<&EventRow> = batch.iter().flat_map(|append| &append.rows).collect();
+            match self.insert(&rows).await {
+                Ok(()) => {
+                    for append in batch {
+                        let _ = append.reply.send(Ok(()));
+                    }
+                    return;
                 }
-                return;
-            }
-            // Someone else's sequence: find out whose, one by one.
-            Err(StoreError::Conflict) => {}
-            Err(err) => {
-                let reason = err.to_string();
-                for append in batch {
-                    let _ = append.reply.send(Err(StoreError::Batch(reason.clone())));
+                // Someone else's sequence: find out whose, one by one.
+                Err(StoreError::Conflict) => {}
+                Err(err) => {
+                    let reason = err.to_string();
+                    for append in batch {
+                        let _ = append.reply.send(Err(StoreError::Batch(reason.clone())));
+                    }
+                    return;
                 }
-                return;
             }
         }
+        for append in batch {
+            let rows: Vec<&EventRow> = append.rows.iter().collect();
+            let _ = append.reply.send(self.insert(&rows).await);
+        }
     }
-    for append in batch {
-        let rows: Vec<&EventRow> = append.rows.iter().collect();
-        let _ = append.reply.send(insert(pool, &rows).await);
+
+    /// Inserts on this writer's connection, opened on first use and dropped
+    /// after any failure but a conflict (the next insert opens another).
+    async fn insert(&mut self, rows: &[&EventRow]) -> Result<(), StoreError> {
+        let conn = match &mut self.conn {
+            Some(conn) => conn,
+            slot => slot.insert(self.pool.acquire().await?.detach()),
+        };
+        let inserted = insert(conn, rows).await;
+        if matches!(inserted, Err(ref err) if !matches!(err, StoreError::Conflict)) {
+            self.conn = None;
+        }
+        inserted
     }
 }
 
-async fn insert(pool: &PgPool, rows: &[&EventRow]) -> Result<(), StoreError> {
+async fn insert(conn: &mut PgConnection, rows: &[&EventRow]) -> Result<(), StoreError> {
     let inserted = sqlx::query(
         "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
          SELECT t.kind, t.id, t.seq, t.event, t.version, t.payload::json, t.metadata::json
@@ -132,7 +156,7 @@ async fn insert(pool: &PgPool, rows: &[&EventRow]) -> Result<(), StoreError> {
     .bind(rows.iter().map(|row| row.event_version.as_str()).collect::<Vec<_>>())
     .bind(rows.iter().map(|row| row.payload.as_str()).collect::<Vec<_>>())
     .bind(rows.iter().map(|row| row.metadata.as_str()).collect::<Vec<_>>())
-    .execute(pool)
+    .execute(conn)
     .await;
     match inserted {
         Ok(_) => Ok(()),

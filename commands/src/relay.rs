@@ -166,15 +166,15 @@ impl Relay {
                     leader = self.try_lead().await?;
                     self.wake.leading_here.store(leader.is_some(), Ordering::Relaxed);
                     progress = None;
-                    if leader.is_none() {
-                        return Ok(false);
-                    }
                 }
+                // The relay's queries run on its leadership connection: no pool
+                // round trips (sqlx pings a pooled connection on every release).
+                let Some(conn) = leader.as_mut() else { return Ok(false) };
                 let current = match progress {
                     Some(p) => p,
-                    None => self.sync().await?,
+                    None => self.sync(conn).await?,
                 };
-                let (next, published) = self.publish_batch(current).await?;
+                let (next, published) = self.publish_batch(conn, current).await?;
                 progress = Some(next);
                 Ok::<bool, RelayError>(published > 0)
             };
@@ -183,8 +183,11 @@ impl Relay {
                 outcome = round => outcome,
             };
             // Counting the lag is a query: once a second is enough.
-            if outcome.is_ok() && lag_recorded.elapsed() > Duration::from_secs(1) {
-                self.record_lag(progress.map(|p| p.cursor)).await;
+            if outcome.is_ok()
+                && lag_recorded.elapsed() > Duration::from_secs(1)
+                && let Some(conn) = leader.as_mut()
+            {
+                self.record_lag(conn, progress.map(|p| p.cursor)).await;
                 lag_recorded = Instant::now();
             }
             match outcome {
@@ -234,8 +237,8 @@ impl Relay {
 
     /// Finds where to resume: after whichever is further, the saved cursor or
     /// the last event the stream actually holds.
-    async fn sync(&self) -> Result<Progress, RelayError> {
-        let saved = self.saved_cursor().await?;
+    async fn sync(&self, conn: &mut PgConnection) -> Result<Progress, RelayError> {
+        let saved = self.saved_cursor(conn).await?;
         let mut stream = self.js.get_stream(subjects::EVENTS_STREAM).await.map_err(js_error)?;
         let last_seq = stream.info().await.map_err(js_error)?.state.last_sequence;
         let tail = if last_seq == 0 {
@@ -250,7 +253,7 @@ impl Relay {
         let cursor = match tail {
             Some(tail) if tail > saved => {
                 tracing::info!(%tail, %saved, "stream is ahead of the saved cursor; resuming after the stream");
-                self.save_cursor(tail).await?;
+                self.save_cursor(conn, tail).await?;
                 tail
             }
             _ => saved,
@@ -258,7 +261,11 @@ impl Relay {
         Ok(Progress { cursor, stream_last_seq: last_seq })
     }
 
-    async fn publish_batch(&self, progress: Progress) -> Result<(Progress, usize), RelayError> {
+    async fn publish_batch(
+        &self,
+        conn: &mut PgConnection,
+        progress: Progress,
+    ) -> Result<(Progress, usize), RelayError> {
         let rows = sqlx::query(
             "SELECT tx_id::text::bigint AS tx, position, aggregate_type, aggregate_id, sequence,
                     event_type, event_version, payload, metadata, recorded_at
@@ -271,7 +278,7 @@ impl Relay {
         .bind(i64::try_from(progress.cursor.tx).unwrap_or(i64::MAX))
         .bind(i64::try_from(progress.cursor.pos).unwrap_or(i64::MAX))
         .bind(self.options.batch_size)
-        .fetch_all(&self.pool)
+        .fetch_all(&mut *conn)
         .await?;
         if rows.is_empty() {
             return Ok((progress, 0));
@@ -293,7 +300,7 @@ impl Relay {
             std::process::abort();
         }
         let Some(last) = events.last() else { return Ok((progress, 0)) };
-        self.save_cursor(last.position).await?;
+        self.save_cursor(conn, last.position).await?;
         metrics::counter!("ciphertalk_relay_events_published_total").increment(events.len() as u64);
         metrics::histogram!("ciphertalk_relay_batch_duration_seconds")
             .record(started.elapsed().as_secs_f64());
@@ -301,10 +308,10 @@ impl Relay {
         Ok((Progress { cursor: last.position, stream_last_seq: last_seq }, events.len()))
     }
 
-    async fn saved_cursor(&self) -> Result<LogPosition, RelayError> {
+    async fn saved_cursor(&self, conn: &mut PgConnection) -> Result<LogPosition, RelayError> {
         let row: Option<(i64, i64)> = sqlx::query_as("SELECT tx, pos FROM relay_cursor WHERE name = $1")
             .bind(CURSOR_NAME)
-            .fetch_optional(&self.pool)
+            .fetch_optional(conn)
             .await?;
         Ok(row.map_or_else(LogPosition::default, |(tx, pos)| LogPosition {
             tx: u64::try_from(tx).unwrap_or_default(),
@@ -312,7 +319,7 @@ impl Relay {
         }))
     }
 
-    async fn save_cursor(&self, position: LogPosition) -> Result<(), RelayError> {
+    async fn save_cursor(&self, conn: &mut PgConnection, position: LogPosition) -> Result<(), RelayError> {
         sqlx::query(
             "INSERT INTO relay_cursor (name, tx, pos) VALUES ($1, $2, $3)
              ON CONFLICT (name) DO UPDATE SET tx = excluded.tx, pos = excluded.pos, updated_at = now()",
@@ -320,13 +327,13 @@ impl Relay {
         .bind(CURSOR_NAME)
         .bind(i64::try_from(position.tx).unwrap_or(i64::MAX))
         .bind(i64::try_from(position.pos).unwrap_or(i64::MAX))
-        .execute(&self.pool)
+        .execute(conn)
         .await?;
         Ok(())
     }
 
     /// Relay lag: events committed (or about to be) but not yet acknowledged by JetStream.
-    async fn record_lag(&self, cursor: Option<LogPosition>) {
+    async fn record_lag(&self, conn: &mut PgConnection, cursor: Option<LogPosition>) {
         let Some(cursor) = cursor else { return };
         let lag: Result<i64, _> = sqlx::query_scalar(
             "SELECT count(*) FROM (SELECT 1 FROM events
@@ -334,7 +341,7 @@ impl Relay {
         )
         .bind(i64::try_from(cursor.tx).unwrap_or(i64::MAX))
         .bind(i64::try_from(cursor.pos).unwrap_or(i64::MAX))
-        .fetch_one(&self.pool)
+        .fetch_one(conn)
         .await;
         if let Ok(lag) = lag {
             metrics::gauge!("ciphertalk_relay_lag_events").set(lag as f64);
