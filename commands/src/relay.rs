@@ -125,6 +125,20 @@ pub struct Relay {
     options: RelayOptions,
 }
 
+/// What a relay round found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Round {
+    /// Events published: look again at once.
+    Published,
+    /// Events committed but behind an older transaction still in flight.
+    HeldBack,
+    /// Nothing committed since the last round.
+    Idle,
+}
+
+/// First wait after a round that found events held back; doubles up to the idle poll.
+const HELD_BACK_POLL: Duration = Duration::from_millis(1);
+
 /// Where the relay stands: the last event published and the stream sequence it got.
 #[derive(Debug, Clone, Copy)]
 struct Progress {
@@ -149,13 +163,17 @@ impl Relay {
             }
         };
         let local = self.wake.local.clone();
-        let mut woken = async || {
+        let mut woken = async |poll: Duration| {
             tokio::select! {
                 () = local.notified() => {}
                 Some(_) = async { match wake_messages.as_mut() { Some(s) => s.next().await, None => None } } => {}
-                () = tokio::time::sleep(self.options.idle_poll) => {}
+                () = tokio::time::sleep(poll) => {}
             }
         };
+        // A round that finds events held back by an older transaction still in
+        // flight looks again soon: that transaction's commit may wake nobody
+        // (it need not be a command's).
+        let mut held_back_poll = HELD_BACK_POLL;
         let mut backoff = Duration::from_millis(50);
         let mut leader: Option<PgConnection> = None;
         let mut progress: Option<Progress> = None;
@@ -169,14 +187,14 @@ impl Relay {
                 }
                 // The relay's queries run on its leadership connection: no pool
                 // round trips (sqlx pings a pooled connection on every release).
-                let Some(conn) = leader.as_mut() else { return Ok(false) };
+                let Some(conn) = leader.as_mut() else { return Ok(Round::Idle) };
                 let current = match progress {
                     Some(p) => p,
                     None => self.sync(conn).await?,
                 };
-                let (next, published) = self.publish_batch(conn, current).await?;
+                let (next, round) = self.publish_batch(conn, current).await?;
                 progress = Some(next);
-                Ok::<bool, RelayError>(published > 0)
+                Ok::<Round, RelayError>(round)
             };
             let outcome = tokio::select! {
                 () = shutdown.cancelled() => break,
@@ -191,11 +209,21 @@ impl Relay {
                 lag_recorded = Instant::now();
             }
             match outcome {
-                Ok(true) => backoff = Duration::from_millis(50),
-                Ok(false) => {
+                Ok(Round::Published) => {
+                    backoff = Duration::from_millis(50);
+                    held_back_poll = HELD_BACK_POLL;
+                }
+                Ok(Round::HeldBack) => {
                     tokio::select! {
                         () = shutdown.cancelled() => break,
-                        () = woken() => {}
+                        () = woken(held_back_poll) => {}
+                    }
+                    held_back_poll = (held_back_poll * 2).min(self.options.idle_poll);
+                }
+                Ok(Round::Idle) => {
+                    tokio::select! {
+                        () = shutdown.cancelled() => break,
+                        () = woken(self.options.idle_poll) => {}
                     }
                 }
                 Err(err) => {
@@ -265,7 +293,7 @@ impl Relay {
         &self,
         conn: &mut PgConnection,
         progress: Progress,
-    ) -> Result<(Progress, usize), RelayError> {
+    ) -> Result<(Progress, Round), RelayError> {
         let rows = sqlx::query(
             "SELECT tx_id::text::bigint AS tx, position, aggregate_type, aggregate_id, sequence,
                     event_type, event_version, payload, metadata, recorded_at
@@ -281,7 +309,14 @@ impl Relay {
         .fetch_all(&mut *conn)
         .await?;
         if rows.is_empty() {
-            return Ok((progress, 0));
+            let pending: bool = sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM events WHERE (tx_id, position) > ($1::bigint::text::xid8, $2))",
+            )
+            .bind(i64::try_from(progress.cursor.tx).unwrap_or(i64::MAX))
+            .bind(i64::try_from(progress.cursor.pos).unwrap_or(i64::MAX))
+            .fetch_one(&mut *conn)
+            .await?;
+            return Ok((progress, if pending { Round::HeldBack } else { Round::Idle }));
         }
         let started = Instant::now();
         let mut events = rows.iter().map(wire_event).collect::<Result<Vec<_>, _>>()?;
@@ -299,13 +334,13 @@ impl Relay {
             tracing::error!("fault injection: aborting after publishing {} events", events.len());
             std::process::abort();
         }
-        let Some(last) = events.last() else { return Ok((progress, 0)) };
+        let Some(last) = events.last() else { return Ok((progress, Round::Idle)) };
         self.save_cursor(conn, last.position).await?;
         metrics::counter!("ciphertalk_relay_events_published_total").increment(events.len() as u64);
         metrics::histogram!("ciphertalk_relay_batch_duration_seconds")
             .record(started.elapsed().as_secs_f64());
         tracing::trace!(events = events.len(), "relayed");
-        Ok((Progress { cursor: last.position, stream_last_seq: last_seq }, events.len()))
+        Ok((Progress { cursor: last.position, stream_last_seq: last_seq }, Round::Published))
     }
 
     async fn saved_cursor(&self, conn: &mut PgConnection) -> Result<LogPosition, RelayError> {
