@@ -309,14 +309,18 @@ impl Relay {
         .fetch_all(&mut *conn)
         .await?;
         if rows.is_empty() {
-            let pending: bool = sqlx::query_scalar(
-                "SELECT EXISTS (SELECT 1 FROM events WHERE (tx_id, position) > ($1::bigint::text::xid8, $2))",
+            // Ordered and limited like the batch query, so that it reads the
+            // log index from the cursor (an EXISTS drops the order and was
+            // planned as a table scan).
+            let pending: Option<i32> = sqlx::query_scalar(
+                "SELECT 1 FROM events WHERE (tx_id, position) > ($1::bigint::text::xid8, $2)
+                  ORDER BY tx_id, position LIMIT 1",
             )
             .bind(i64::try_from(progress.cursor.tx).unwrap_or(i64::MAX))
             .bind(i64::try_from(progress.cursor.pos).unwrap_or(i64::MAX))
-            .fetch_one(&mut *conn)
+            .fetch_optional(&mut *conn)
             .await?;
-            return Ok((progress, if pending { Round::HeldBack } else { Round::Idle }));
+            return Ok((progress, if pending.is_some() { Round::HeldBack } else { Round::Idle }));
         }
         let started = Instant::now();
         let mut events = rows.iter().map(wire_event).collect::<Result<Vec<_>, _>>()?;
@@ -372,7 +376,8 @@ impl Relay {
         let Some(cursor) = cursor else { return };
         let lag: Result<i64, _> = sqlx::query_scalar(
             "SELECT count(*) FROM (SELECT 1 FROM events
-               WHERE (tx_id, position) > ($1::bigint::text::xid8, $2) LIMIT 1000000) AS pending",
+               WHERE (tx_id, position) > ($1::bigint::text::xid8, $2)
+               ORDER BY tx_id, position LIMIT 1000000) AS pending",
         )
         .bind(i64::try_from(cursor.tx).unwrap_or(i64::MAX))
         .bind(i64::try_from(cursor.pos).unwrap_or(i64::MAX))
