@@ -136,8 +136,12 @@ enum Round {
     Idle,
 }
 
-/// First wait after a round that found events held back; doubles up to the idle poll.
+/// First wait after a round that found events held back; doubles up to
+/// [`HELD_BACK_POLL_MAX`]. Kept short: while senders wait for their writes to
+/// be read back, no new commit may come to wake the relay (a doubling up to
+/// the idle poll was measured adding 250 ms at the tail).
 const HELD_BACK_POLL: Duration = Duration::from_millis(1);
+const HELD_BACK_POLL_MAX: Duration = Duration::from_millis(8);
 
 /// Where the relay stands: the last event published and the stream sequence it got.
 #[derive(Debug, Clone, Copy)]
@@ -218,7 +222,7 @@ impl Relay {
                         () = shutdown.cancelled() => break,
                         () = woken(held_back_poll) => {}
                     }
-                    held_back_poll = (held_back_poll * 2).min(self.options.idle_poll);
+                    held_back_poll = (held_back_poll * 2).min(HELD_BACK_POLL_MAX);
                 }
                 Ok(Round::Idle) => {
                     tokio::select! {
