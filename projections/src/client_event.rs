@@ -78,24 +78,6 @@ pub enum ClientEvent {
 }
 
 impl ClientEvent {
-    /// The `type` a client sees.
-    #[must_use]
-    pub const fn type_name(&self) -> &'static str {
-        match self {
-            Self::RoomCreated { .. } => "room.created",
-            Self::RoomUpdated { .. } => "room.updated",
-            Self::MemberInvited { .. } => "member.invited",
-            Self::MemberJoined { .. } => "member.joined",
-            Self::MemberLeft { .. } => "member.left",
-            Self::MemberRoleChanged { .. } => "member.role_changed",
-            Self::MessageSent { .. } => "message.sent",
-            Self::MessageEdited { .. } => "message.edited",
-            Self::MessageDeleted { .. } => "message.deleted",
-            Self::MessageHidden { .. } => "message.hidden",
-            Self::ReceiptUpdated { .. } => "receipt.updated",
-        }
-    }
-
     /// The client event of a room event. `message` is the message an edit or
     /// deletion concerns as it stood before the event (`None` for the other
     /// events, or when it is unknown, in which case nothing is sent).

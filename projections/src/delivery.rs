@@ -31,8 +31,6 @@ use crate::timeline::Message;
 /// Header carrying the commit time of the domain event (RFC 3339), from which
 /// gateways measure delivery latency.
 pub use ciphertalk_streams::envelope::HEADER_RECORDED_AT;
-/// Header carrying the client event type, for operators reading the stream.
-pub const HEADER_CLIENT_EVENT: &str = "Ct-Client-Event";
 
 /// A decoded event of an aggregate type this projection follows.
 pub(crate) enum Followed {
@@ -252,7 +250,6 @@ fn fan_out(
         out.push(Outgoing {
             id: DeliveryId { event_seq: origin.stream_seq, user: *user },
             recorded_at: origin.recorded_at,
-            event_type: client_event.type_name(),
             payload: payload.clone(),
         });
     }

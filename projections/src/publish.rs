@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 use ciphertalk_streams::{Link, chain, subjects};
 use uuid::Uuid;
 
-use crate::delivery::{HEADER_CLIENT_EVENT, HEADER_RECORDED_AT};
+use crate::delivery::HEADER_RECORDED_AT;
 use crate::projector::{ProjectorError, js_error};
 
 /// Header naming a delivery message: `<CHAT_EVENTS seq>:<user_id>`.
@@ -55,7 +55,6 @@ impl FromStr for DeliveryId {
 pub(crate) struct Outgoing {
     pub id: DeliveryId,
     pub recorded_at: DateTime<Utc>,
-    pub event_type: &'static str,
     pub payload: Bytes,
 }
 
@@ -100,7 +99,6 @@ impl DeliveryPublisher {
                 let mut headers = HeaderMap::new();
                 headers.insert(HEADER_DELIVERY_ID, message.id.to_string().as_str());
                 headers.insert(HEADER_RECORDED_AT, message.recorded_at.to_rfc3339().as_str());
-                headers.insert(HEADER_CLIENT_EVENT, message.event_type);
                 Ok(Link { subject, headers, payload: message.payload })
             })
             .collect::<Result<Vec<_>, ProjectorError>>()?;
@@ -141,7 +139,6 @@ mod tests {
         Outgoing {
             id: DeliveryId { event_seq, user: Uuid::from_u128(user) },
             recorded_at: DateTime::<Utc>::MIN_UTC,
-            event_type: "message.sent",
             payload: Bytes::new(),
         }
     }

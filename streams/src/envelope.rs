@@ -1,9 +1,13 @@
 //! The event envelope on the wire: what the relay publishes to CHAT_EVENTS and
 //! what every projection consumes.
 //!
-//! The JSON body carries the whole envelope; the headers repeat the fields an
-//! operator filters on (`nats stream view`, `nats stream get`), and
-//! `Nats-Msg-Id` makes republishing the same event a no-op in JetStream.
+//! The JSON body carries the whole envelope and the subject names the
+//! aggregate, its id and the event type (what an operator filters on with
+//! `nats stream view` / `nats stream get`). Headers carry only what is needed
+//! without reading the body: `Nats-Msg-Id` makes republishing the same event
+//! a no-op in JetStream, `Ct-Log-Position` tells the relay where the stream
+//! ends, `Ct-Event-Version` which shape the payload has. Every header is
+//! parsed by every consumer of every event, so there are no more.
 
 use std::fmt;
 use std::str::FromStr;
@@ -16,11 +20,7 @@ use serde_json::value::RawValue;
 
 use crate::subjects;
 
-pub const HEADER_EVENT_TYPE: &str = "Ct-Event-Type";
 pub const HEADER_EVENT_VERSION: &str = "Ct-Event-Version";
-pub const HEADER_AGGREGATE_TYPE: &str = "Ct-Aggregate-Type";
-pub const HEADER_AGGREGATE_ID: &str = "Ct-Aggregate-Id";
-pub const HEADER_AGGREGATE_SEQUENCE: &str = "Ct-Aggregate-Sequence";
 pub const HEADER_RECORDED_AT: &str = "Ct-Recorded-At";
 pub const HEADER_LOG_POSITION: &str = "Ct-Log-Position";
 
@@ -105,13 +105,8 @@ impl WireEvent {
     pub fn headers(&self) -> HeaderMap {
         let mut headers = HeaderMap::new();
         headers.insert(async_nats::header::NATS_MESSAGE_ID, self.message_id().as_str());
-        headers.insert(HEADER_EVENT_TYPE, self.event_type.as_str());
-        headers.insert(HEADER_EVENT_VERSION, self.event_version.as_str());
-        headers.insert(HEADER_AGGREGATE_TYPE, self.aggregate_type.as_str());
-        headers.insert(HEADER_AGGREGATE_ID, self.aggregate_id.as_str());
-        headers.insert(HEADER_AGGREGATE_SEQUENCE, self.sequence.to_string().as_str());
-        headers.insert(HEADER_RECORDED_AT, self.recorded_at.to_rfc3339().as_str());
         headers.insert(HEADER_LOG_POSITION, self.position.to_string().as_str());
+        headers.insert(HEADER_EVENT_VERSION, self.event_version.as_str());
         headers
     }
 
@@ -161,7 +156,7 @@ mod tests {
         assert_eq!(back, event);
         let headers = event.headers();
         assert_eq!(WireEvent::position_from_headers(&headers).unwrap(), Some(event.position));
-        assert_eq!(headers.get(HEADER_EVENT_TYPE).unwrap().as_str(), "MessageSent");
+        assert_eq!(headers.get(HEADER_EVENT_VERSION).unwrap().as_str(), "1");
         assert_eq!(
             event.subject().unwrap(),
             "chat.evt.room.0192a3b4-0000-7000-8000-000000000001.MessageSent"
