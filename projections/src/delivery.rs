@@ -182,27 +182,48 @@ pub(crate) async fn apply_sent(
     let mut senders: Vec<Uuid> = sent.iter().map(|(_, _, sender, _)| *sender).collect();
     senders.sort_unstable();
     senders.dedup();
-    let rows: Vec<(Uuid, Uuid)> = sqlx::query_as(
-        "SELECT room_id, user_id FROM delivery_members WHERE room_id = ANY($1) ORDER BY room_id, user_id",
+    let (mut room_ids, mut message_ids, mut metadata_rows) = (Vec::new(), Vec::new(), Vec::new());
+    for (item, _, _, client_event) in &sent {
+        if let Some(message) = client_event.message() {
+            room_ids.push(item.room);
+            message_ids.push(message.id.as_uuid());
+            metadata_rows.push(metadata(message)?);
+        }
+    }
+    // One round trip: the messages' metadata stored; the rooms' members, and
+    // the (blocker, blocked) pairs among the run's senders (few, and rare).
+    let rows: Vec<(Option<Uuid>, Uuid, Option<Uuid>)> = sqlx::query_as(
+        "WITH stored AS (
+             INSERT INTO delivery_messages (room_id, message_id, message)
+             SELECT * FROM unnest($3::uuid[], $4::uuid[], $5::jsonb[])
+             ON CONFLICT (room_id, message_id) DO NOTHING
+         )
+         SELECT room_id, user_id, NULL::uuid FROM delivery_members WHERE room_id = ANY($1)
+         UNION ALL
+         SELECT NULL::uuid, user_id, blocked_id FROM delivery_blocks WHERE blocked_id = ANY($2)",
     )
     .bind(&rooms)
-    .fetch_all(&mut *conn)
+    .bind(&senders)
+    .bind(&room_ids)
+    .bind(&message_ids)
+    .bind(&metadata_rows)
+    .fetch_all(conn)
     .await?;
     let mut members: HashMap<Uuid, Vec<Uuid>> = HashMap::with_capacity(rooms.len());
-    for (room, user) in rows {
-        members.entry(room).or_default().push(user);
+    let mut blocks: HashSet<(Uuid, Uuid)> = HashSet::new();
+    for row in rows {
+        match row {
+            (Some(room), user, _) => members.entry(room).or_default().push(user),
+            (None, blocker, Some(blocked)) => {
+                blocks.insert((blocker, blocked));
+            }
+            (None, _, None) => {}
+        }
     }
-    // (blocker, blocked) pairs among the run's senders: few, and rare.
-    let blocks: HashSet<(Uuid, Uuid)> = sqlx::query_as::<_, (Uuid, Uuid)>(
-        "SELECT user_id, blocked_id FROM delivery_blocks WHERE blocked_id = ANY($1)",
-    )
-    .bind(&senders)
-    .fetch_all(&mut *conn)
-    .await?
-    .into_iter()
-    .collect();
-
-    let (mut room_ids, mut message_ids, mut metadata_rows) = (Vec::new(), Vec::new(), Vec::new());
+    // Recipients in user order: a retried batch finds where it stopped by it.
+    for users in members.values_mut() {
+        users.sort_unstable();
+    }
     for (item, room, sender, client_event) in &sent {
         let recipients: Vec<Uuid> = members
             .get(&item.room)
@@ -212,22 +233,7 @@ pub(crate) async fn apply_sent(
             .copied()
             .collect();
         fan_out(*room, client_event, &recipients, item.origin, out);
-        if let Some(message) = client_event.message() {
-            room_ids.push(item.room);
-            message_ids.push(message.id.as_uuid());
-            metadata_rows.push(metadata(message)?);
-        }
     }
-    sqlx::query(
-        "INSERT INTO delivery_messages (room_id, message_id, message)
-         SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::jsonb[])
-         ON CONFLICT (room_id, message_id) DO NOTHING",
-    )
-    .bind(&room_ids)
-    .bind(&message_ids)
-    .bind(&metadata_rows)
-    .execute(conn)
-    .await?;
     Ok(())
 }
 

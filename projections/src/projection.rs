@@ -211,6 +211,16 @@ pub(crate) enum KnownProgress {
     InMemory,
 }
 
+/// A batch's move of a projection's offset (`projection_offsets`).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct OffsetMove {
+    /// Where the leader left it.
+    pub from: u64,
+    pub to: u64,
+    /// Events applied (not skipped) by the batch.
+    pub applied_events: u64,
+}
+
 /// An aggregate, as `projection_progress` keys it: `(aggregate_type, aggregate_id)`.
 type AggregateKey = (String, String);
 
@@ -336,17 +346,17 @@ impl Applier {
         Ok(seq)
     }
 
-    /// Applies the pending run, then writes the sequences applied since the
-    /// last call to `projection_progress`. Returns what it wrote, `(aggregate
-    /// id, sequence)`, for in-process waiters.
+    /// Applies the pending run, then, in one statement, writes the sequences
+    /// applied since the last call and moves the projection's offset to
+    /// `offset.to`, only from `offset.from` (where this leader left it; anyone
+    /// else moving it means another leader). Returns the progress written, or
+    /// `None` when the offset was not where expected (the caller rolls back).
     pub(crate) async fn save_progress(
         &mut self,
         conn: &mut PgConnection,
-    ) -> Result<Vec<(String, u64)>, sqlx::Error> {
+        offset: OffsetMove,
+    ) -> Result<Option<Vec<(String, u64)>>, sqlx::Error> {
         self.flush(conn).await?;
-        if self.touched.is_empty() {
-            return Ok(Vec::new());
-        }
         let mut types = Vec::with_capacity(self.touched.len());
         let mut ids = Vec::with_capacity(self.touched.len());
         let mut seqs = Vec::with_capacity(self.touched.len());
@@ -355,19 +365,29 @@ impl Applier {
             types.push(key.0);
             ids.push(key.1);
         }
-        sqlx::query(
-            "INSERT INTO projection_progress (projection, aggregate_type, aggregate_id, sequence)
-             SELECT $1, t.kind, t.id, t.seq FROM unnest($2::text[], $3::text[], $4::bigint[]) AS t(kind, id, seq)
-             ON CONFLICT (projection, aggregate_type, aggregate_id)
-             DO UPDATE SET sequence = GREATEST(projection_progress.sequence, excluded.sequence)",
+        let moved = sqlx::query(
+            "WITH progress AS (
+                 INSERT INTO projection_progress (projection, aggregate_type, aggregate_id, sequence)
+                 SELECT $1, t.kind, t.id, t.seq FROM unnest($2::text[], $3::text[], $4::bigint[]) AS t(kind, id, seq)
+                 ON CONFLICT (projection, aggregate_type, aggregate_id)
+                 DO UPDATE SET sequence = GREATEST(projection_progress.sequence, excluded.sequence)
+             )
+             UPDATE projection_offsets SET stream_seq = $5, applied_events = applied_events + $6, updated_at = now()
+              WHERE name = $1 AND stream_seq = $7",
         )
         .bind(self.projection.name())
         .bind(&types)
         .bind(&ids)
         .bind(&seqs)
+        .bind(to_i64(offset.to))
+        .bind(to_i64(offset.applied_events))
+        .bind(to_i64(offset.from))
         .execute(conn)
         .await?;
-        Ok(ids.into_iter().zip(seqs.into_iter().map(to_u64)).collect())
+        if moved.rows_affected() != 1 {
+            return Ok(None);
+        }
+        Ok(Some(ids.into_iter().zip(seqs.into_iter().map(to_u64)).collect()))
     }
 
     /// Forgets cached progress after a rolled-back transaction (it may be wrong now).

@@ -29,7 +29,7 @@ use sqlx::{Connection, PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 
 use crate::freshness::Freshness;
-use crate::projection::{Applier, KnownProgress, Projection, to_i64};
+use crate::projection::{Applier, KnownProgress, OffsetMove, Projection, to_i64};
 use crate::publish::DeliveryPublisher;
 
 /// Most stream sequences a leader lets its stored offset fall behind while
@@ -329,27 +329,17 @@ impl Projector {
             tx.rollback().await?;
             return Ok((applied_seq, Vec::new()));
         }
-        let progress = applier.save_progress(&mut tx).await?;
+        let applied_events = applier.take_applied();
+        let offset = OffsetMove { from: stored.offset, to: applied_seq, applied_events };
+        let Some(progress) = applier.save_progress(&mut tx, offset).await? else {
+            // Someone else moved the offset (two leaders overlapping): this
+            // batch rolls back and the leader starts over.
+            tx.rollback().await?;
+            return Err(ProjectorError::LostLeadership);
+        };
         // Published before the commit: a commit that fails after this
         // re-applies the batch, which resumes after what the stream holds.
         publisher.publish(applier.take_outgoing()).await?;
-        let applied_events = applier.take_applied();
-        // Only from where this leader left it: if anyone else moved the offset
-        // (two leaders overlapping), this batch rolls back and the leader starts over.
-        let moved = sqlx::query(
-            "UPDATE projection_offsets SET stream_seq = $2, applied_events = applied_events + $3, updated_at = now()
-              WHERE name = $1 AND stream_seq = $4",
-        )
-        .bind(self.projection.name())
-        .bind(to_i64(applied_seq))
-        .bind(to_i64(applied_events))
-        .bind(to_i64(stored.offset))
-        .execute(&mut *tx)
-        .await?;
-        if moved.rows_affected() != 1 {
-            tx.rollback().await?;
-            return Err(ProjectorError::LostLeadership);
-        }
         tx.commit().await?;
         metrics::counter!("ciphertalk_projection_events_total", "projection" => self.projection.name())
             .increment(applied_events);
