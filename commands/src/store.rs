@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use cqrs_es::persist::{EventUpcaster, PersistedEventRepository, PersistenceError, SerializedEvent};
-use cqrs_es::{Aggregate, EventEnvelope};
+use cqrs_es::{Aggregate, DomainEvent, EventEnvelope};
 use postgres_es::PostgresEventRepository;
 use sqlx::PgPool;
 
@@ -189,12 +189,7 @@ impl AggregateStore {
         if next == base_sequence {
             return Ok(envelopes);
         }
-        let serialized = envelopes
-            .iter()
-            .flatten()
-            .map(SerializedEvent::try_from)
-            .collect::<Result<Vec<_>, PersistenceError>>()?;
-        self.append::<A>(&serialized).await?;
+        self.append(id, envelopes.iter().flatten()).await?;
 
         if next / self.snapshot_every > base_sequence / self.snapshot_every
             && let Err(err) = self.save_snapshot(id, next, after).await
@@ -205,20 +200,28 @@ impl AggregateStore {
     }
 
     /// Hands `events` to the appender, which writes them (possibly with other
-    /// aggregates' events) in one statement.
-    async fn append<A: Aggregate>(&self, events: &[SerializedEvent]) -> Result<(), StoreError> {
+    /// aggregates' events) in one statement. Payloads are serialized straight
+    /// to JSON text (as cqrs-es would store them, without a `Value` between).
+    async fn append<'a, A: Aggregate + 'a>(
+        &self,
+        id: &str,
+        events: impl Iterator<Item = &'a EventEnvelope<A>>,
+    ) -> Result<(), StoreError> {
+        let corrupt =
+            |source| StoreError::Corrupt { what: "event", aggregate: A::TYPE, id: id.to_owned(), source };
         let rows = events
-            .iter()
-            .map(|event| EventRow {
-                aggregate_type: A::TYPE,
-                aggregate_id: event.aggregate_id.clone(),
-                sequence: i64::try_from(event.sequence).unwrap_or(i64::MAX),
-                event_type: event.event_type.clone(),
-                event_version: event.event_version.clone(),
-                payload: event.payload.to_string(),
-                metadata: event.metadata.to_string(),
+            .map(|event| {
+                Ok(EventRow {
+                    aggregate_type: A::TYPE,
+                    aggregate_id: event.aggregate_id.clone(),
+                    sequence: i64::try_from(event.sequence).unwrap_or(i64::MAX),
+                    event_type: event.payload.event_type(),
+                    event_version: event.payload.event_version(),
+                    payload: serde_json::to_string(&event.payload).map_err(corrupt)?,
+                    metadata: serde_json::to_string(&event.metadata).map_err(corrupt)?,
+                })
             })
-            .collect();
+            .collect::<Result<_, StoreError>>()?;
         self.appender.append(rows).await
     }
 
@@ -228,7 +231,7 @@ impl AggregateStore {
         sequence: usize,
         state: &A,
     ) -> Result<(), StoreError> {
-        let state = serde_json::to_value(state).map_err(|source| StoreError::Corrupt {
+        let state = serde_json::to_string(state).map_err(|source| StoreError::Corrupt {
             what: "snapshot",
             aggregate: A::TYPE,
             id: id.to_owned(),
@@ -237,7 +240,7 @@ impl AggregateStore {
         // Only ever move a snapshot forward: two writers may race here.
         sqlx::query(
             "INSERT INTO aggregate_snapshots (aggregate_type, aggregate_id, sequence, state)
-             VALUES ($1, $2, $3, $4)
+             VALUES ($1, $2, $3, $4::json)
              ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE
                SET sequence = excluded.sequence, state = excluded.state, taken_at = now()
                WHERE aggregate_snapshots.sequence < excluded.sequence",

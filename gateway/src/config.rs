@@ -348,7 +348,7 @@ impl Default for StreamsConfig {
 
 impl Default for WriteConfig {
     fn default() -> Self {
-        Self { snapshot_every: 100, command_attempts: 10, aggregate_cache: 10_000, max_batch: 64 }
+        Self { snapshot_every: 1000, command_attempts: 10, aggregate_cache: 10_000, max_batch: 64 }
     }
 }
 
@@ -446,7 +446,11 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     ),
     ("CIPHERTALK_EMBEDDED_NATS_PORT", "embedded.nats_port", "embedded nats-server port (0 = free port)"),
     ("CIPHERTALK_EMBEDDED_POSTGRES_PORT", "embedded.postgres_port", "embedded Postgres port (0 = free port)"),
-    ("CIPHERTALK_SNAPSHOT_EVERY", "write.snapshot_every", "events between aggregate snapshots (default 100)"),
+    (
+        "CIPHERTALK_SNAPSHOT_EVERY",
+        "write.snapshot_every",
+        "events between aggregate snapshots (default 1000)",
+    ),
     (
         "CIPHERTALK_COMMAND_ATTEMPTS",
         "write.command_attempts",
