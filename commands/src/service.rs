@@ -161,7 +161,9 @@ where
 
     /// Like [`Self::execute`], then `read` sees the aggregate as committed (for
     /// answers such as "this client_msg_id was already sent as message X").
-    #[tracing::instrument(name = "command", skip_all, fields(aggregate = A::TYPE, id))]
+    // Debug level: a send already runs in the request's and its handler's spans, and
+    // every span at the enabled level costs its fields' formatting.
+    #[tracing::instrument(name = "command", level = "debug", skip_all, fields(aggregate = A::TYPE, id))]
     pub async fn execute_and_read<R>(
         &self,
         id: &str,
