@@ -12,7 +12,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use cqrs_es::persist::{EventUpcaster, PersistedEventRepository, PersistenceError, SerializedEvent};
+use ciphertalk_domain::upcast::upcast;
+use cqrs_es::persist::{EventUpcaster, PersistedEventRepository, PersistenceError};
 use cqrs_es::{Aggregate, DomainEvent, EventEnvelope};
 use postgres_es::PostgresEventRepository;
 use sqlx::PgPool;
@@ -121,7 +122,7 @@ impl AggregateStore {
     /// Applies the events committed after `loaded.sequence` (by anyone).
     pub async fn catch_up<A: Aggregate>(&self, id: &str, loaded: &mut Loaded<A>) -> Result<(), StoreError> {
         for stored in self.repo.get_last_events::<A>(id, loaded.sequence).await? {
-            let stored = self.upcast(stored);
+            let stored = upcast(stored, &self.upcasters);
             let expected = loaded.sequence + 1;
             if stored.sequence != expected {
                 return Err(StoreError::Gap {
@@ -252,15 +253,5 @@ impl AggregateStore {
         .execute(&self.pool)
         .await?;
         Ok(())
-    }
-
-    fn upcast(&self, event: SerializedEvent) -> SerializedEvent {
-        self.upcasters.iter().fold(event, |event, upcaster| {
-            if upcaster.can_upcast(&event.event_type, &event.event_version) {
-                upcaster.upcast(event)
-            } else {
-                event
-            }
-        })
     }
 }
