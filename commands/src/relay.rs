@@ -21,7 +21,9 @@
 //! neither the de-duplication window nor its own cursor having been saved.
 //!
 //! Wake-up. Commands in this process wake the relay directly; commands in other
-//! processes publish a core-NATS wake message; a slow poll covers the rest.
+//! processes publish a core-NATS wake message; a slow poll covers the rest. A
+//! round that finds events held back by an older transaction looks again within
+//! milliseconds, since that transaction's commit may wake nobody.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
