@@ -339,7 +339,7 @@ impl Relay {
                 Ok(Link { subject: event.subject()?, headers: event.headers(), payload: event.to_body()? })
             })
             .collect::<Result<Vec<_>, RelayError>>()?;
-        let last_seq = chain::publish(&self.js, progress.stream_last_seq, links.into_iter()).await?;
+        let last_seq = chain::publish(&self.js, progress.stream_last_seq, links).await?;
         if self.options.abort_after_publishing.is_some() {
             tracing::error!("fault injection: aborting after publishing {} events", events.len());
             std::process::abort();

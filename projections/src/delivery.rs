@@ -30,7 +30,7 @@ use crate::timeline::Message;
 
 /// Header carrying the commit time of the domain event (RFC 3339), from which
 /// gateways measure delivery latency.
-pub use ciphertalk_streams::envelope::HEADER_RECORDED_AT;
+pub const HEADER_RECORDED_AT: &str = "Ct-Recorded-At";
 
 /// A decoded event of an aggregate type this projection follows.
 pub(crate) enum Followed {

@@ -29,7 +29,7 @@ use sqlx::{Connection, PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 
 use crate::freshness::Freshness;
-use crate::projection::{Applier, KnownProgress, OffsetMove, Projection, to_i64};
+use crate::projection::{Applier, KnownProgress, OffsetMove, Projection};
 use crate::publish::DeliveryPublisher;
 
 /// Most stream sequences a leader lets its stored offset fall behind while
@@ -203,7 +203,12 @@ impl Projector {
             let first = match tokio::time::timeout(self.options.idle, messages.next()).await {
                 Err(_) => {
                     if stored_seq < applied_seq {
-                        self.store_offset(&mut lock, stored_seq, applied_seq).await?;
+                        // Sequences passed over without a transaction: store them now.
+                        let offset = OffsetMove { from: stored_seq, to: applied_seq, applied_events: 0 };
+                        applier
+                            .save_progress(&mut lock, offset)
+                            .await?
+                            .ok_or(ProjectorError::LostLeadership)?;
                         stored_seq = applied_seq;
                     }
                     let mut info_stream = stream.clone();
@@ -280,19 +285,6 @@ impl Projector {
         }
         let followed = batch.iter().any(|message| self.projection.follows_subject(&message.subject));
         (!followed && last > applied).then_some(last)
-    }
-
-    /// Moves the stored offset over sequences passed over without a transaction.
-    async fn store_offset(&self, conn: &mut PgConnection, from: u64, to: u64) -> Result<(), ProjectorError> {
-        let moved = sqlx::query(
-            "UPDATE projection_offsets SET stream_seq = $2, updated_at = now() WHERE name = $1 AND stream_seq = $3",
-        )
-        .bind(self.projection.name())
-        .bind(to_i64(to))
-        .bind(to_i64(from))
-        .execute(conn)
-        .await?;
-        if moved.rows_affected() == 1 { Ok(()) } else { Err(ProjectorError::LostLeadership) }
     }
 
     /// Applies one batch in one transaction, after `stored.applied`, and moves

@@ -102,7 +102,7 @@ impl DeliveryPublisher {
                 Ok(Link { subject, headers, payload: message.payload })
             })
             .collect::<Result<Vec<_>, ProjectorError>>()?;
-        let last_seq = chain::publish(&self.js, end.last_seq, links.into_iter()).await.map_err(js_error)?;
+        let last_seq = chain::publish(&self.js, end.last_seq, links).await.map_err(js_error)?;
         self.end = Some(StreamEnd { last_seq, tail: Some(tail) });
         metrics::counter!("ciphertalk_delivery_messages_total").increment(count as u64);
         Ok(())

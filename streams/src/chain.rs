@@ -46,15 +46,11 @@ fn publish_error(err: impl std::fmt::Display) -> ChainError {
 /// Publishes `links` after stream sequence `last_seq` (the stream's last
 /// message) and returns the sequence of the last one once JetStream holds
 /// them all.
-pub async fn publish(
-    js: &jetstream::Context,
-    last_seq: u64,
-    links: impl ExactSizeIterator<Item = Link>,
-) -> Result<u64, ChainError> {
+pub async fn publish(js: &jetstream::Context, last_seq: u64, links: Vec<Link>) -> Result<u64, ChainError> {
     let count = links.len();
     let client = js.client();
     let mut confirmations = Vec::with_capacity(count / CONFIRM_EVERY + 1);
-    for (i, link) in links.enumerate() {
+    for (i, link) in links.into_iter().enumerate() {
         let expected_last = last_seq + i as u64;
         if (i + 1) % CONFIRM_EVERY == 0 || i + 1 == count {
             let message = PublishMessage::build()

@@ -21,7 +21,6 @@ use serde_json::value::RawValue;
 use crate::subjects;
 
 pub const HEADER_EVENT_VERSION: &str = "Ct-Event-Version";
-pub const HEADER_RECORDED_AT: &str = "Ct-Recorded-At";
 pub const HEADER_LOG_POSITION: &str = "Ct-Log-Position";
 
 /// Where an event stands in the Postgres event log: the id of the transaction
