@@ -149,8 +149,12 @@ impl Rig {
 }
 
 async fn send_with(write: &ciphertalk_commands::WriteModel, room: RoomId, sender: UserId, body: &[u8]) {
+    write.rooms.execute(&room.to_string(), send_command(sender, body), &meta(sender)).await.unwrap();
+}
+
+fn send_command(sender: UserId, body: &[u8]) -> RoomCommand {
     let id = MessageId::new_v7();
-    let command = RoomCommand::SendMessage {
+    RoomCommand::SendMessage {
         message_id: id,
         sender,
         client_msg_id: ClientMsgId::parse(&id.to_string()).unwrap(),
@@ -163,8 +167,7 @@ async fn send_with(write: &ciphertalk_commands::WriteModel, room: RoomId, sender
         reporting_tag: None,
         franking_key_id: None,
         sent_at: Utc::now(),
-    };
-    write.rooms.execute(&room.to_string(), command, &meta(sender)).await.unwrap();
+    }
 }
 
 fn meta(actor: UserId) -> CommandMetadata {
@@ -711,6 +714,79 @@ async fn messages_reach_every_member_but_those_who_blocked_the_sender_at_the_tim
     // The sender's other devices get their own messages.
     let (_, page) = rig.get(0, &alice, "/v1/inbox?limit=100").await;
     assert_eq!(bodies(&page), ["a1", "c1", "a2", "c2", "a3"]);
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn edits_and_deletions_reach_members_as_whole_messages() {
+    let rig = Rig::start(1).await;
+    let (alice, bob) = (rig.register("Alice").await, rig.register("Bob").await);
+    let room = rig.create_group(&alice, &[&bob]).await;
+    let (kept, deleted) = (MessageId::new_v7(), MessageId::new_v7());
+    let room_command = |command: RoomCommand| {
+        let write = rig.write();
+        async move { write.rooms.execute(&room.to_string(), command, &meta(alice.id)).await.unwrap() }
+    };
+    let send = |message_id: MessageId, body: &[u8]| {
+        let mut command = send_command(alice.id, body);
+        if let RoomCommand::SendMessage { message_id: id, .. } = &mut command {
+            *id = message_id;
+        }
+        command
+    };
+    let edit = |body: &[u8]| RoomCommand::EditMessage {
+        actor: alice.id,
+        message_id: kept,
+        ciphertext: Ciphertext::parse(&STANDARD.encode(body)).unwrap(),
+        at: Utc::now(),
+    };
+    let delete = |message_id| RoomCommand::DeleteMessage {
+        actor: alice.id,
+        message_id,
+        scope: ciphertalk_domain::room::DeleteScope::ForEveryone,
+        at: Utc::now(),
+    };
+    room_command(send(kept, b"first")).await;
+    room_command(send(deleted, b"gone")).await;
+    room_command(edit(b"second")).await;
+    room_command(delete(deleted)).await;
+    room_command(edit(b"third")).await;
+    room_command(delete(kept)).await;
+    rig.queue_holds(&bob, 7).await;
+
+    let (status, page) = rig.get(0, &bob, "/v1/inbox?limit=100").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let events: Vec<&Value> = page["items"].as_array().unwrap().iter().map(|item| &item["event"]).collect();
+    let types: Vec<&str> = events.iter().filter_map(|event| event["type"].as_str()).collect();
+    assert_eq!(
+        types,
+        [
+            "room.created",
+            "message.sent",
+            "message.sent",
+            "message.edited",
+            "message.deleted",
+            "message.edited",
+            "message.deleted"
+        ]
+    );
+    let (sent, first_edit, gone, second_edit, tombstone) =
+        (events[1], events[3], events[4], events[5], events[6]);
+    // Each carries the whole message as it then stood, under its original seq and sender.
+    for event in [first_edit, second_edit, tombstone] {
+        assert_eq!(event["id"], sent["id"]);
+        assert_eq!(event["seq"], sent["seq"]);
+        assert_eq!(event["sender_id"], sent["sender_id"]);
+        assert_eq!(event["sent_at"], sent["sent_at"]);
+    }
+    assert_eq!((body_of(first_edit), body_of(second_edit)), ("second".into(), "third".into()));
+    assert_eq!(first_edit["edited_at"], first_edit["at"]);
+    assert_eq!(second_edit["edited_at"], second_edit["at"]);
+    assert!(tombstone["ciphertext"].is_null() && tombstone["deleted"] == true, "{tombstone}");
+    assert_eq!(tombstone["edited_at"], second_edit["at"], "a tombstone keeps the last edit time");
+    assert_eq!(gone["id"], deleted.to_string());
+    assert!(gone["ciphertext"].is_null() && gone["edited_at"].is_null() && gone["deleted"] == true, "{gone}");
+    assert_eq!(gone["by"], alice.id.to_string());
     rig.stop().await;
 }
 

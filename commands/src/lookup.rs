@@ -6,10 +6,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use ciphertalk_domain::error::LookupError;
 use ciphertalk_domain::ids::{MessageId, RoomId, UserId};
-use ciphertalk_domain::room::Room;
 use ciphertalk_domain::room::{MessageFacts, RoomLookup};
 use ciphertalk_domain::user::User;
-use cqrs_es::Aggregate;
 
 use crate::store::AggregateStore;
 
@@ -38,12 +36,13 @@ struct SentFields {
 impl RoomLookup for EventStoreLookup {
     async fn message(&self, room: RoomId, message: MessageId) -> Result<Option<MessageFacts>, LookupError> {
         let rows: Vec<(String, serde_json::Value)> = sqlx::query_as(
+            // Literals, not parameters, where they match `events_room_message`'s
+            // predicate: a generic plan can only use that partial index then.
             "SELECT event_type, payload -> event_type FROM events
-              WHERE aggregate_type = $1 AND aggregate_id = $2
+              WHERE aggregate_type = 'room' AND aggregate_id = $1
                 AND event_type IN ('MessageSent', 'MessageDeleted', 'MessageTakenDown')
-                AND (payload -> event_type ->> 'message_id') = $3",
+                AND (payload -> event_type ->> 'message_id') = $2",
         )
-        .bind(Room::TYPE)
         .bind(room.to_string())
         .bind(message.to_string())
         .fetch_all(self.store.pool())

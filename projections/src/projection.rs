@@ -29,7 +29,7 @@ use sqlx::PgConnection;
 use ciphertalk_domain::room::RoomEvent;
 use ciphertalk_domain::user::UserEvent;
 
-use crate::delivery::{self, Followed, Origin};
+use crate::delivery::{self, Fanout, Followed, Origin};
 use crate::publish::Outgoing;
 use crate::{contacts, rooms, timeline};
 
@@ -74,7 +74,7 @@ impl Projection {
             Self::Rooms => &["rooms", "room_members", "room_message_senders"],
             Self::Timeline => &["timeline_messages", "timeline_hidden", "timeline_receipts"],
             Self::Contacts => &["contact_profiles", "contacts", "blocks"],
-            Self::Delivery => &["delivery_members", "delivery_blocks", "delivery_messages"],
+            Self::Delivery => &["delivery_members", "delivery_blocks"],
         }
     }
 
@@ -122,17 +122,17 @@ impl Projection {
         conn: &mut PgConnection,
         event: Decoded,
         origin: Origin,
-        out: &mut Vec<Outgoing>,
+        fanout: &mut Fanout,
     ) -> Result<(), sqlx::Error> {
         match (self, event) {
             (Self::Rooms, Decoded::Room(room, event)) => rooms::apply(conn, room, event).await,
             (Self::Timeline, Decoded::Room(room, event)) => timeline::apply(conn, room, event).await,
             (Self::Contacts, Decoded::User(user, event)) => contacts::apply(conn, user, event).await,
             (Self::Delivery, Decoded::Room(room, event)) => {
-                delivery::apply(conn, room, Followed::Room(event), origin, out).await
+                delivery::apply(conn, room, Followed::Room(event), origin, fanout).await
             }
             (Self::Delivery, Decoded::User(user, event)) => {
-                delivery::apply(conn, user, Followed::User(event), origin, out).await
+                delivery::apply(conn, user, Followed::User(event), origin, fanout).await
             }
             // `follows` keeps other aggregate types away.
             _ => Ok(()),
@@ -144,12 +144,12 @@ impl Projection {
         self,
         conn: &mut PgConnection,
         run: &[Sent],
-        out: &mut Vec<Outgoing>,
+        fanout: &mut Fanout,
     ) -> Result<(), sqlx::Error> {
         match self {
             Self::Rooms => rooms::apply_sent(conn, run).await,
             Self::Timeline => timeline::apply_sent(conn, run).await,
-            Self::Delivery => delivery::apply_sent(conn, run, out).await,
+            Self::Delivery => delivery::apply_sent(conn, run, fanout).await,
             Self::Contacts => Ok(()),
         }
     }
@@ -177,7 +177,7 @@ impl std::fmt::Display for Projection {
 
 /// An event that cannot be read: logged and skipped, never retried forever.
 #[derive(Debug)]
-struct Undecodable(String);
+pub(crate) struct Undecodable(String);
 
 static UPCASTERS: LazyLock<Vec<Box<dyn EventUpcaster>>> = LazyLock::new(upcasters);
 
@@ -198,8 +198,13 @@ fn decode<E: DeserializeOwned>(event: WireEvent) -> Result<E, Undecodable> {
         payload: serde_json::from_str(event.payload.get()).map_err(undecodable)?,
         metadata: serde_json::Value::Null,
     };
-    let current = upcast(serialized, &UPCASTERS);
-    serde_json::from_value(current.payload).map_err(undecodable)
+    decode_stored(serialized)
+}
+
+/// Decodes an event as the event store holds it, lifted to the current shape.
+pub(crate) fn decode_stored<E: DeserializeOwned>(event: SerializedEvent) -> Result<E, Undecodable> {
+    let current = upcast(event, &UPCASTERS);
+    serde_json::from_value(current.payload).map_err(|err| Undecodable(err.to_string()))
 }
 
 /// Where the per-aggregate sequences already applied come from.
@@ -232,8 +237,8 @@ pub(crate) struct Applier {
     touched: HashSet<AggregateKey>,
     /// Events applied (not skipped) since the last `take_applied`.
     applied: u64,
-    /// Delivery messages of the events applied since the last `take_outgoing`.
-    outgoing: Vec<Outgoing>,
+    /// The delivery projection's messages to publish, members and blocks.
+    fanout: Fanout,
     /// Consecutive `MessageSent` events not applied yet.
     run: Vec<Sent>,
 }
@@ -246,7 +251,7 @@ impl Applier {
             progress: HashMap::new(),
             touched: HashSet::new(),
             applied: 0,
-            outgoing: Vec::new(),
+            fanout: Fanout::new(source == KnownProgress::Stored),
             run: Vec::new(),
         }
     }
@@ -277,7 +282,7 @@ impl Applier {
                 .increment(1);
             return Ok(());
         }
-        let origin = Origin { stream_seq, recorded_at: event.recorded_at };
+        let origin = Origin { stream_seq, sequence: event.sequence, recorded_at: event.recorded_at };
         let sequence = event.sequence;
         match self.projection.decode(event) {
             Ok(Decoded::Room(room, event @ RoomEvent::MessageSent { .. })) => {
@@ -285,8 +290,7 @@ impl Applier {
             }
             Ok(decoded) => {
                 self.flush(conn).await?;
-                self.projection.apply(conn, decoded, origin, &mut self.outgoing).await?;
-                self.discard_outgoing_in_rebuild();
+                self.projection.apply(conn, decoded, origin, &mut self.fanout).await?;
             }
             Err(Undecodable(reason)) => self.skip_undecodable(&reason),
         }
@@ -303,16 +307,8 @@ impl Applier {
             return Ok(());
         }
         let run = std::mem::take(&mut self.run);
-        self.projection.apply_run(conn, &run, &mut self.outgoing).await?;
-        self.discard_outgoing_in_rebuild();
+        self.projection.apply_run(conn, &run, &mut self.fanout).await?;
         Ok(())
-    }
-
-    fn discard_outgoing_in_rebuild(&mut self) {
-        if self.source == KnownProgress::InMemory {
-            // A rebuild recomputes state; what was delivered stays delivered.
-            self.outgoing.clear();
-        }
     }
 
     fn skip_undecodable(&self, reason: &str) {
@@ -390,14 +386,15 @@ impl Applier {
         Ok(Some(ids.into_iter().zip(seqs.into_iter().map(to_u64)).collect()))
     }
 
-    /// Forgets cached progress after a rolled-back transaction (it may be wrong now).
+    /// Forgets cached progress, members and blocks after a rolled-back
+    /// transaction (they may be wrong now).
     pub(crate) fn reset(&mut self) {
         if self.source == KnownProgress::Stored {
             self.progress.clear();
         }
         self.touched.clear();
         self.applied = 0;
-        self.outgoing.clear();
+        self.fanout = Fanout::new(self.source == KnownProgress::Stored);
         self.run.clear();
     }
 
@@ -408,7 +405,7 @@ impl Applier {
 
     /// Delivery messages produced since the last call, in stream order.
     pub(crate) fn take_outgoing(&mut self) -> Vec<Outgoing> {
-        std::mem::take(&mut self.outgoing)
+        self.fanout.take_outgoing()
     }
 }
 
