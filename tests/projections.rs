@@ -845,6 +845,39 @@ async fn projections_pass_over_events_they_do_not_follow_and_successors_resume()
     rig.server.stop().await;
 }
 
+/// `delivery` publishes runs of messages without a transaction and stores its
+/// offset later; a leader stopped before it did leaves a successor to apply
+/// them again, which publishes nothing twice and counts every event once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sends_published_without_a_transaction_are_not_published_twice_by_a_successor() {
+    let rig = Rig::new(false).await;
+    let (alice, bob) = (rig.register("Alice").await, rig.register("Bob").await);
+    let room = rig.create_group(alice, vec![bob], "unstored").await;
+    rig.project_everything(50).await;
+    let js = rig.js();
+    let before = delivery_message_ids(&js).await.len();
+
+    let (shutdown, tasks) = rig.spawn_projectors(10);
+    for n in 0..40 {
+        rig.send(room, alice, &format!("m{n}")).await;
+    }
+    assert!(eventually(60, || async { delivery_message_ids(&js).await.len() == before + 80 }).await);
+    // Stopped at once: well within the idle time after which it stores its offset.
+    stop_projectors(shutdown, tasks).await;
+    let last = rig.stream_last_seq().await;
+    let delivery = freshness::status(rig.pool()).await.unwrap();
+    let delivery = delivery.iter().find(|s| s.projection == Projection::Delivery).unwrap();
+    assert!(delivery.stream_seq < last, "the offset was stored with the sends: {delivery:?}");
+
+    let published = delivery_message_ids(&js).await;
+    rig.project_everything(10).await;
+    assert_eq!(delivery_message_ids(&js).await, published, "nothing published twice");
+    let distinct: std::collections::HashSet<&String> = published.iter().collect();
+    assert_eq!(distinct.len(), published.len());
+    assert_eq!(rig.applied_events(Projection::Delivery).await, rig.events_of(Projection::Delivery).await);
+    rig.server.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batches_applied_again_after_lost_commits_publish_nothing_twice() {
     let rig = Rig::new(false).await;

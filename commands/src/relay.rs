@@ -262,6 +262,11 @@ impl Relay {
             .fetch_one(&mut conn)
             .await?;
         if locked {
+            // The saved cursor is a hint: a leader resumes after the stream's
+            // own last event when that is further (see `sync`), so a cursor
+            // write lost with a crash costs nothing, and need not wait for
+            // the disk (nor queue with the event writers' commits for it).
+            sqlx::query("SET synchronous_commit = off").execute(&mut conn).await?;
             tracing::info!("relay is leading");
             Ok(Some(conn))
         } else {

@@ -92,7 +92,8 @@ impl Fanout {
         rooms: impl IntoIterator<Item = Uuid>,
         senders: impl IntoIterator<Item = Uuid>,
     ) -> Result<(), sqlx::Error> {
-        let mut rooms: Vec<Uuid> = rooms.into_iter().filter(|room| !self.members.contains_key(room)).collect();
+        let mut rooms: Vec<Uuid> =
+            rooms.into_iter().filter(|room| !self.members.contains_key(room)).collect();
         let mut senders: Vec<Uuid> =
             senders.into_iter().filter(|sender| !self.blockers.contains_key(sender)).collect();
         if rooms.is_empty() && senders.is_empty() {
@@ -111,7 +112,8 @@ impl Fanout {
         .bind(&senders)
         .fetch_all(conn)
         .await?;
-        let mut members: HashMap<Uuid, Vec<Uuid>> = rooms.into_iter().map(|room| (room, Vec::new())).collect();
+        let mut members: HashMap<Uuid, Vec<Uuid>> =
+            rooms.into_iter().map(|room| (room, Vec::new())).collect();
         let mut blockers: HashMap<Uuid, Vec<Uuid>> =
             senders.into_iter().map(|sender| (sender, Vec::new())).collect();
         for (is_member, key, user) in rows {

@@ -98,6 +98,30 @@ impl Projection {
         subjects::event_aggregate_type(subject).is_none_or(|aggregate_type| self.follows(aggregate_type))
     }
 
+    /// Whether applying this CHAT_EVENTS message body writes nothing: an
+    /// event this projection does not follow, or, for `delivery`, a
+    /// `MessageSent` in its current shape (its recipients are read from
+    /// memory). A batch of such messages needs no transaction.
+    pub(crate) fn reads_only(self, body: &[u8]) -> bool {
+        #[derive(serde::Deserialize)]
+        struct Kind<'a> {
+            #[serde(borrow)]
+            aggregate_type: std::borrow::Cow<'a, str>,
+            #[serde(borrow)]
+            event_type: std::borrow::Cow<'a, str>,
+            #[serde(borrow)]
+            event_version: std::borrow::Cow<'a, str>,
+        }
+        let Ok(kind) = serde_json::from_slice::<Kind<'_>>(body) else { return false };
+        if !self.follows(&kind.aggregate_type) {
+            return true;
+        }
+        self == Self::Delivery
+            && kind.aggregate_type == ROOM
+            && kind.event_type == "MessageSent"
+            && !UPCASTERS.iter().any(|upcaster| upcaster.can_upcast(&kind.event_type, &kind.event_version))
+    }
+
     /// The JetStream durable consumer shared by every projector of this projection.
     #[must_use]
     pub fn durable_name(self) -> String {

@@ -82,6 +82,12 @@ pub(crate) fn js_error(err: impl std::fmt::Display) -> ProjectorError {
     ProjectorError::JetStream(err.to_string())
 }
 
+/// What a leader session keeps between batches.
+struct Session {
+    applier: Applier,
+    publisher: DeliveryPublisher,
+}
+
 /// Where a leader stands before a batch.
 #[derive(Debug, Clone, Copy)]
 struct Stored {
@@ -186,12 +192,27 @@ impl Projector {
             .messages()
             .await
             .map_err(js_error)?;
-        let mut applier = Applier::new(self.projection, KnownProgress::Stored);
-        let mut publisher = DeliveryPublisher::new(self.js.clone());
+        let mut session = Session {
+            applier: Applier::new(self.projection, KnownProgress::Stored),
+            publisher: DeliveryPublisher::new(self.js.clone()),
+        };
         let mut lock_checked = Instant::now();
         // Applied (or passed over) up to here; `projection_offsets` says `stored_seq`.
         let mut applied_seq = offset;
         let mut stored_seq = offset;
+        // A predecessor acknowledges what it passed over or published without
+        // a transaction before it stores the offset; the consumer does not
+        // deliver that again, so it is read again from the stream here.
+        let acknowledged = consumer.cached_info().ack_floor.stream_sequence;
+        if acknowledged > offset {
+            let stored = Stored { applied: offset, offset };
+            let result =
+                self.apply_batch(&mut lock, &stream, &mut session, &[], stored, Some(acknowledged)).await;
+            let (applied, progress) = result.inspect_err(|_| session.applier.reset())?;
+            applied_seq = applied;
+            stored_seq = applied;
+            self.freshness.committed(self.projection, progress);
+        }
         loop {
             if lock_checked.elapsed() > self.options.idle * 5 {
                 sqlx::query("SELECT 1")
@@ -203,12 +224,15 @@ impl Projector {
             let first = match tokio::time::timeout(self.options.idle, messages.next()).await {
                 Err(_) => {
                     if stored_seq < applied_seq {
-                        // Sequences passed over without a transaction: store them now.
-                        let offset = OffsetMove { from: stored_seq, to: applied_seq, applied_events: 0 };
-                        applier
+                        // Sequences applied or passed over without a transaction: store them now.
+                        let applied_events = session.applier.take_applied();
+                        let offset = OffsetMove { from: stored_seq, to: applied_seq, applied_events };
+                        session
+                            .applier
                             .save_progress(&mut lock, offset)
                             .await?
                             .ok_or(ProjectorError::LostLeadership)?;
+                        self.count_applied(applied_events);
                         stored_seq = applied_seq;
                     }
                     let mut info_stream = stream.clone();
@@ -234,22 +258,24 @@ impl Projector {
                     _ => break,
                 }
             }
-            if let Some(last) = self.passes_over(&batch, applied_seq)
-                && last - stored_seq <= UNSTORED_SKIPS
+            let unstored =
+                contiguous_end(&batch, applied_seq).filter(|last| last - stored_seq <= UNSTORED_SKIPS);
+            if let Some(last) = unstored
+                && !batch.iter().any(|message| self.projection.follows_subject(&message.subject))
             {
                 // Nothing this projection follows: no transaction.
                 applied_seq = last;
+            } else if let Some(last) = unstored
+                && batch.iter().all(|message| self.projection.reads_only(&message.payload))
+            {
+                // Deliveries to publish and nothing to write: no transaction either.
+                let result = self.publish_only(&mut lock, &mut session, &batch, applied_seq).await;
+                result.inspect_err(|_| session.applier.reset())?;
+                applied_seq = last;
             } else {
                 let stored = Stored { applied: applied_seq, offset: stored_seq };
-                let result =
-                    self.apply_batch(&mut lock, &stream, &mut applier, &mut publisher, &batch, stored).await;
-                let (applied, progress) = match result {
-                    Ok(applied) => applied,
-                    Err(err) => {
-                        applier.reset();
-                        return Err(err);
-                    }
-                };
+                let result = self.apply_batch(&mut lock, &stream, &mut session, &batch, stored, None).await;
+                let (applied, progress) = result.inspect_err(|_| session.applier.reset())?;
                 applied_seq = applied;
                 stored_seq = applied;
                 self.freshness.committed(self.projection, progress);
@@ -270,60 +296,68 @@ impl Projector {
         }
     }
 
-    /// The batch's last sequence, if it follows `applied` without a gap and
-    /// holds no event of an aggregate this projection follows.
-    fn passes_over(&self, batch: &[Message], applied: u64) -> Option<u64> {
-        let mut last = applied;
-        let mut seqs: Vec<u64> =
-            batch.iter().filter_map(|m| m.info().ok()).map(|i| i.stream_sequence).collect();
-        seqs.sort_unstable();
-        for seq in seqs {
-            if seq > last + 1 {
-                return None;
+    /// Applies a batch that writes nothing (see [`Projection::reads_only`])
+    /// on the leader's connection, outside any transaction, and publishes its
+    /// deliveries. Its offset is stored with a later batch: a successor
+    /// applies it again and publishes only what the stream does not hold.
+    async fn publish_only(
+        &self,
+        conn: &mut PgConnection,
+        session: &mut Session,
+        batch: &[Message],
+        applied: u64,
+    ) -> Result<(), ProjectorError> {
+        for (seq, body) in in_stream_order(batch) {
+            if seq > applied {
+                session.applier.apply_body(conn, seq, body).await?;
             }
-            last = last.max(seq);
         }
-        let followed = batch.iter().any(|message| self.projection.follows_subject(&message.subject));
-        (!followed && last > applied).then_some(last)
+        session.applier.flush(conn).await?;
+        session.publisher.publish(session.applier.take_outgoing()).await
     }
 
-    /// Applies one batch in one transaction, after `stored.applied`, and moves
-    /// the offset from `stored.offset`; returns the sequence reached.
+    fn count_applied(&self, events: u64) {
+        metrics::counter!("ciphertalk_projection_events_total", "projection" => self.projection.name())
+            .increment(events);
+    }
+
+    /// Applies one batch in one transaction, after `stored.applied` (and on
+    /// through `through`, read from the stream), and moves the offset from
+    /// `stored.offset`; returns the sequence reached.
     async fn apply_batch(
         &self,
         conn: &mut PgConnection,
         stream: &Stream,
-        applier: &mut Applier,
-        publisher: &mut DeliveryPublisher,
+        session: &mut Session,
         batch: &[Message],
         stored: Stored,
+        through: Option<u64>,
     ) -> Result<(u64, Vec<(String, u64)>), ProjectorError> {
-        let mut sequenced: Vec<(u64, &[u8])> = batch
-            .iter()
-            .filter_map(|m| m.info().ok().map(|info| (info.stream_sequence, m.payload.as_ref())))
-            .collect();
-        sequenced.sort_by_key(|(seq, _)| *seq);
         let mut tx = conn.begin().await?;
         let mut applied_seq = stored.applied;
         let start_seq = applied_seq;
-        for (seq, body) in sequenced {
+        for (seq, body) in in_stream_order(batch) {
             if seq <= applied_seq {
                 continue;
             }
             if seq > applied_seq + 1 {
-                self.fill_gap(stream, applier, &mut tx, applied_seq + 1, seq).await?;
+                self.fill_gap(stream, &mut session.applier, &mut tx, applied_seq + 1, seq).await?;
             }
-            applier.apply_body(&mut tx, seq, body).await?;
+            session.applier.apply_body(&mut tx, seq, body).await?;
             applied_seq = seq;
+        }
+        if let Some(through) = through.filter(|through| *through > applied_seq) {
+            self.fill_gap(stream, &mut session.applier, &mut tx, applied_seq + 1, through + 1).await?;
+            applied_seq = through;
         }
         if applied_seq == start_seq && stored.offset == start_seq {
             // Nothing new (all redeliveries): nothing to write.
             tx.rollback().await?;
             return Ok((applied_seq, Vec::new()));
         }
-        let applied_events = applier.take_applied();
+        let applied_events = session.applier.take_applied();
         let offset = OffsetMove { from: stored.offset, to: applied_seq, applied_events };
-        let Some(progress) = applier.save_progress(&mut tx, offset).await? else {
+        let Some(progress) = session.applier.save_progress(&mut tx, offset).await? else {
             // Someone else moved the offset (two leaders overlapping): this
             // batch rolls back and the leader starts over.
             tx.rollback().await?;
@@ -331,10 +365,9 @@ impl Projector {
         };
         // Published before the commit: a commit that fails after this
         // re-applies the batch, which resumes after what the stream holds.
-        publisher.publish(applier.take_outgoing()).await?;
+        session.publisher.publish(session.applier.take_outgoing()).await?;
         tx.commit().await?;
-        metrics::counter!("ciphertalk_projection_events_total", "projection" => self.projection.name())
-            .increment(applied_events);
+        self.count_applied(applied_events);
         Ok((applied_seq, progress))
     }
 
@@ -365,6 +398,30 @@ impl Projector {
         metrics::gauge!("ciphertalk_projection_lag_events", "projection" => self.projection.name())
             .set(stream_last.saturating_sub(applied) as f64);
     }
+}
+
+/// The batch's stream sequences and bodies, in stream order.
+fn in_stream_order(batch: &[Message]) -> Vec<(u64, &[u8])> {
+    let mut sequenced: Vec<(u64, &[u8])> = batch
+        .iter()
+        .filter_map(|m| m.info().ok().map(|info| (info.stream_sequence, m.payload.as_ref())))
+        .collect();
+    sequenced.sort_by_key(|(seq, _)| *seq);
+    sequenced
+}
+
+/// The batch's last sequence, if it is beyond `applied` and follows it without a gap.
+fn contiguous_end(batch: &[Message], applied: u64) -> Option<u64> {
+    let mut last = applied;
+    let mut seqs: Vec<u64> = batch.iter().filter_map(|m| m.info().ok()).map(|i| i.stream_sequence).collect();
+    seqs.sort_unstable();
+    for seq in seqs {
+        if seq > last + 1 {
+            return None;
+        }
+        last = last.max(seq);
+    }
+    (last > applied).then_some(last)
 }
 
 /// Starts one projector per projection; they stop when `shutdown` is cancelled.
