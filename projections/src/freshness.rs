@@ -10,7 +10,8 @@
 //! Projectors in this process also hand what they committed to the waiters
 //! in memory: when the leader of a projection runs here, a waiter reads the
 //! table once and is then answered from memory, rather than every waiter
-//! querying Postgres on every commit of every projector.
+//! querying Postgres on every commit of every projector. Each aggregate has
+//! its own watch, so a commit wakes only those waiting on what it advanced.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -30,13 +31,16 @@ const POLL_LEADING_HERE: Duration = Duration::from_millis(250);
 /// (waiters then read the table, which is always right).
 const REMEMBERED: usize = 100_000;
 
+/// Per aggregate id, the last sequence applied by a projector in this process.
+type AppliedHere = HashMap<String, watch::Sender<u64>>;
+
 /// Shared by the projectors (which announce commits) and the readers (which wait).
 #[derive(Debug, Clone)]
 pub struct Freshness {
     pool: PgPool,
-    commits: watch::Sender<u64>,
-    /// Last sequence applied per projection and aggregate id, by projectors here.
-    applied_here: Arc<Mutex<HashMap<(Projection, String), u64>>>,
+    /// Last sequence applied per projection and aggregate id, by projectors
+    /// here, as watches that waiters subscribe to.
+    applied_here: Arc<Mutex<HashMap<Projection, AppliedHere>>>,
     /// Projections whose leader runs in this process.
     leading_here: Arc<Mutex<HashSet<Projection>>>,
 }
@@ -58,7 +62,6 @@ impl Freshness {
     pub fn new(pool: PgPool) -> Self {
         Self {
             pool,
-            commits: watch::Sender::new(0),
             applied_here: Arc::default(),
             leading_here: Arc::default(),
         }
@@ -74,18 +77,33 @@ impl Freshness {
         self.leading_here.lock().unwrap_or_else(PoisonError::into_inner).contains(&projection)
     }
 
-    fn remembered(&self, projection: Projection, aggregate_id: &str) -> u64 {
-        let applied = self.applied_here.lock().unwrap_or_else(PoisonError::into_inner);
-        applied.get(&(projection, aggregate_id.to_owned())).copied().unwrap_or(0)
+    /// The aggregate's last sequence applied here, as a watch. Forgotten
+    /// (the memory started afresh) when `changed` fails: subscribe again.
+    fn watch(&self, projection: Projection, aggregate_id: &str) -> watch::Receiver<u64> {
+        let mut applied = self.applied_here.lock().unwrap_or_else(PoisonError::into_inner);
+        let aggregates = applied.entry(projection).or_default();
+        if let Some(sender) = aggregates.get(aggregate_id) {
+            return sender.subscribe();
+        }
+        if aggregates.len() >= REMEMBERED {
+            aggregates.clear();
+        }
+        let (sender, receiver) = watch::channel(0);
+        aggregates.insert(aggregate_id.to_owned(), sender);
+        receiver
     }
 
-    fn remember(&self, projection: Projection, aggregate_id: &str, sequence: u64) {
+    fn remember(&self, projection: Projection, aggregate_id: String, sequence: u64) {
         let mut applied = self.applied_here.lock().unwrap_or_else(PoisonError::into_inner);
-        if applied.len() >= REMEMBERED {
-            applied.clear();
+        let aggregates = applied.entry(projection).or_default();
+        if !aggregates.contains_key(&aggregate_id) && aggregates.len() >= REMEMBERED {
+            aggregates.clear();
         }
-        let entry = applied.entry((projection, aggregate_id.to_owned())).or_default();
-        *entry = (*entry).max(sequence);
+        aggregates.entry(aggregate_id).or_insert_with(|| watch::Sender::new(0)).send_if_modified(|applied| {
+            let advanced = sequence > *applied;
+            *applied = (*applied).max(sequence);
+            advanced
+        });
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -95,9 +113,8 @@ impl Freshness {
     /// Called by a projector after each commit, with the aggregates it advanced.
     pub(crate) fn committed(&self, projection: Projection, progress: Vec<(String, u64)>) {
         for (aggregate_id, sequence) in progress {
-            self.remember(projection, &aggregate_id, sequence);
+            self.remember(projection, aggregate_id, sequence);
         }
-        self.commits.send_modify(|count| *count = count.wrapping_add(1));
     }
 
     /// The last sequence of the aggregate that `projection` has applied (0 = none).
@@ -124,7 +141,7 @@ impl Freshness {
         timeout: Duration,
     ) -> Result<bool, sqlx::Error> {
         let deadline = tokio::time::Instant::now() + timeout;
-        let mut commits = self.commits.subscribe();
+        let mut applied_here = self.watch(projection, aggregate_id);
         // With the leader here, memory answers: the table is read only as a
         // safety net (progress applied by an earlier leader elsewhere).
         let mut next_read = tokio::time::Instant::now();
@@ -132,15 +149,14 @@ impl Freshness {
             next_read += POLL_LEADING_HERE;
         }
         loop {
-            // Subscribe-then-check: a commit between the check and the wait still wakes us.
-            commits.mark_unchanged();
-            if self.remembered(projection, aggregate_id) >= sequence {
+            // Subscribed before the check: a commit between the check and the wait still wakes us.
+            if *applied_here.borrow_and_update() >= sequence {
                 return Ok(true);
             }
             let now = tokio::time::Instant::now();
             if now >= next_read {
                 let applied = self.applied(projection, aggregate_id).await?;
-                self.remember(projection, aggregate_id, applied);
+                self.remember(projection, aggregate_id.to_owned(), applied);
                 if applied >= sequence {
                     return Ok(true);
                 }
@@ -152,7 +168,11 @@ impl Freshness {
                 return Ok(false);
             }
             tokio::select! {
-                _ = commits.changed() => {}
+                changed = applied_here.changed() => {
+                    if changed.is_err() {
+                        applied_here = self.watch(projection, aggregate_id);
+                    }
+                }
                 () = tokio::time::sleep_until(deadline.min(next_read)) => {}
             }
         }
