@@ -7,7 +7,11 @@
 //! rest, and stores the new sequence only if the stored one is still where the
 //! leader left it; messages are acknowledged only after the commit. A crash
 //! before the commit loses nothing (the messages come again); a crash after it
-//! changes nothing (they are skipped).
+//! changes nothing (they are skipped). A batch that writes nothing (events
+//! the projection does not follow; for `delivery`, messages sent) needs no
+//! transaction: it is acknowledged at once and its offset stored with a later
+//! batch, and a new leader first applies again, from the stream, whatever was
+//! acknowledged beyond the stored offset.
 //!
 //! One at a time, in order. Only the holder of the projection's advisory lock
 //! (kept on a dedicated connection, released when that connection dies)
