@@ -62,8 +62,14 @@ impl Rig {
 
     /// Projectors of every projection, as another process would run them.
     fn spawn_projectors(&self, batch_size: usize) -> (CancellationToken, Vec<tokio::task::JoinHandle<()>>) {
+        self.spawn_projectors_with(ProjectorOptions { batch_size, ..ProjectorOptions::default() })
+    }
+
+    fn spawn_projectors_with(
+        &self,
+        options: ProjectorOptions,
+    ) -> (CancellationToken, Vec<tokio::task::JoinHandle<()>>) {
         let shutdown = CancellationToken::new();
-        let options = ProjectorOptions { batch_size, ..ProjectorOptions::default() };
         let tasks =
             projector::spawn_all(&self.js(), &Freshness::new(self.db.pool.clone()), &options, &shutdown);
         (shutdown, tasks)
@@ -857,12 +863,14 @@ async fn sends_published_without_a_transaction_are_not_published_twice_by_a_succ
     let js = rig.js();
     let before = delivery_message_ids(&js).await.len();
 
-    let (shutdown, tasks) = rig.spawn_projectors(10);
+    // Idle for longer than the test runs: the leader never stores its offset when idle.
+    let options =
+        ProjectorOptions { batch_size: 10, idle: Duration::from_secs(120), ..ProjectorOptions::default() };
+    let (shutdown, tasks) = rig.spawn_projectors_with(options);
     for n in 0..40 {
         rig.send(room, alice, &format!("m{n}")).await;
     }
     assert!(eventually(60, || async { delivery_message_ids(&js).await.len() == before + 80 }).await);
-    // Stopped at once: well within the idle time after which it stores its offset.
     stop_projectors(shutdown, tasks).await;
     let last = rig.stream_last_seq().await;
     let delivery = freshness::status(rig.pool()).await.unwrap();

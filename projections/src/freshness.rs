@@ -60,11 +60,7 @@ impl Drop for Leading {
 
 impl Freshness {
     pub fn new(pool: PgPool) -> Self {
-        Self {
-            pool,
-            applied_here: Arc::default(),
-            leading_here: Arc::default(),
-        }
+        Self { pool, applied_here: Arc::default(), leading_here: Arc::default() }
     }
 
     /// Called by a projector when it becomes the leader of `projection`.
