@@ -13,7 +13,7 @@ use base64::engine::general_purpose::STANDARD;
 use chrono::Utc;
 use ciphertalk_commands::CommandMetadata;
 use ciphertalk_domain::ids::{MessageId, RoomId, UserId};
-use ciphertalk_domain::room::{JoinRule, RoomCommand, RoomKind};
+use ciphertalk_domain::room::{JoinRule, Role, RoomCommand, RoomKind};
 use ciphertalk_domain::user::{LastSeenVisibility, UserCommand};
 use ciphertalk_domain::values::{Ciphertext, ClientMsgId, ContentType, RoomName};
 use ciphertalk_gateway::config::{Config, Secret, Toggle};
@@ -714,6 +714,53 @@ async fn messages_reach_every_member_but_those_who_blocked_the_sender_at_the_tim
     // The sender's other devices get their own messages.
     let (_, page) = rig.get(0, &alice, "/v1/inbox?limit=100").await;
     assert_eq!(bodies(&page), ["a1", "c1", "a2", "c2", "a3"]);
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn joins_and_leaves_change_who_receives_from_the_next_event_on() {
+    let rig = Rig::start(1).await;
+    let (alice, bob, carol) =
+        (rig.register("Alice").await, rig.register("Bob").await, rig.register("Carol").await);
+    let room = rig.create_group(&alice, &[&bob]).await;
+    let room_command = |actor: UserId, command: RoomCommand| {
+        let write = rig.write();
+        async move { write.rooms.execute(&room.to_string(), command, &meta(actor)).await.unwrap() }
+    };
+    // The delivery projector has read the room's members by the time they change.
+    rig.send(room, &alice, b"m1").await;
+    rig.queue_holds(&bob, 2).await;
+    let add = RoomCommand::AddMember { actor: alice.id, user: carol.id, role: Role::Member, at: Utc::now() };
+    room_command(alice.id, add).await;
+    rig.send(room, &alice, b"m2").await;
+    room_command(bob.id, RoomCommand::LeaveRoom { user: bob.id, at: Utc::now() }).await;
+    rig.send(room, &alice, b"m3").await;
+    rig.queue_holds(&carol, 4).await;
+
+    let inbox = |user: &User| {
+        let user = User { id: user.id, token: user.token.clone() };
+        let rig = &rig;
+        async move {
+            let (status, page) = rig.get(0, &user, "/v1/inbox?limit=100").await;
+            assert_eq!(status, StatusCode::OK, "{page}");
+            page["items"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|item| match item["event"]["type"].as_str() {
+                    Some("message.sent") => body_of(&item["event"]),
+                    other => format!(
+                        "{} {}",
+                        other.unwrap_or_default(),
+                        item["event"]["user_id"].as_str().unwrap_or("")
+                    ),
+                })
+                .collect::<Vec<String>>()
+        }
+    };
+    let (joined, left) = (format!("member.joined {}", carol.id), format!("member.left {}", bob.id));
+    assert_eq!(inbox(&carol).await, [joined.as_str(), "m2", left.as_str(), "m3"]);
+    assert_eq!(inbox(&bob).await, ["room.created ", "m1", joined.as_str(), "m2", left.as_str()]);
     rig.stop().await;
 }
 
