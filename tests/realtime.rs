@@ -95,6 +95,10 @@ impl Rig {
         self.write().users.execute(&user.id.to_string(), command, &meta(user.id)).await.unwrap();
     }
 
+    async fn room_command(&self, room: RoomId, actor: &User, command: RoomCommand) {
+        self.write().rooms.execute(&room.to_string(), command, &meta(actor.id)).await.unwrap();
+    }
+
     async fn create_group(&self, owner: &User, members: &[&User]) -> RoomId {
         let room = RoomId::new_v7();
         let command = RoomCommand::CreateRoom {
@@ -717,50 +721,45 @@ async fn messages_reach_every_member_but_those_who_blocked_the_sender_at_the_tim
     rig.stop().await;
 }
 
+/// The user's inbox, a line per event: a message's text, else its type and user.
+async fn inbox_summary(rig: &Rig, user: &User) -> Vec<String> {
+    let (status, page) = rig.get(0, user, "/v1/inbox?limit=100").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    page["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|item| match item["event"]["type"].as_str() {
+            Some("message.sent") => body_of(&item["event"]),
+            other => {
+                format!("{} {}", other.unwrap_or_default(), item["event"]["user_id"].as_str().unwrap_or(""))
+            }
+        })
+        .collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn joins_and_leaves_change_who_receives_from_the_next_event_on() {
     let rig = Rig::start(1).await;
     let (alice, bob, carol) =
         (rig.register("Alice").await, rig.register("Bob").await, rig.register("Carol").await);
     let room = rig.create_group(&alice, &[&bob]).await;
-    let room_command = |actor: UserId, command: RoomCommand| {
-        let write = rig.write();
-        async move { write.rooms.execute(&room.to_string(), command, &meta(actor)).await.unwrap() }
-    };
     // The delivery projector has read the room's members by the time they change.
     rig.send(room, &alice, b"m1").await;
     rig.queue_holds(&bob, 2).await;
     let add = RoomCommand::AddMember { actor: alice.id, user: carol.id, role: Role::Member, at: Utc::now() };
-    room_command(alice.id, add).await;
+    rig.room_command(room, &alice, add).await;
     rig.send(room, &alice, b"m2").await;
-    room_command(bob.id, RoomCommand::LeaveRoom { user: bob.id, at: Utc::now() }).await;
+    rig.room_command(room, &bob, RoomCommand::LeaveRoom { user: bob.id, at: Utc::now() }).await;
     rig.send(room, &alice, b"m3").await;
     rig.queue_holds(&carol, 4).await;
 
-    let inbox = |user: &User| {
-        let user = User { id: user.id, token: user.token.clone() };
-        let rig = &rig;
-        async move {
-            let (status, page) = rig.get(0, &user, "/v1/inbox?limit=100").await;
-            assert_eq!(status, StatusCode::OK, "{page}");
-            page["items"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|item| match item["event"]["type"].as_str() {
-                    Some("message.sent") => body_of(&item["event"]),
-                    other => format!(
-                        "{} {}",
-                        other.unwrap_or_default(),
-                        item["event"]["user_id"].as_str().unwrap_or("")
-                    ),
-                })
-                .collect::<Vec<String>>()
-        }
-    };
     let (joined, left) = (format!("member.joined {}", carol.id), format!("member.left {}", bob.id));
-    assert_eq!(inbox(&carol).await, [joined.as_str(), "m2", left.as_str(), "m3"]);
-    assert_eq!(inbox(&bob).await, ["room.created ", "m1", joined.as_str(), "m2", left.as_str()]);
+    assert_eq!(inbox_summary(&rig, &carol).await, [joined.as_str(), "m2", left.as_str(), "m3"]);
+    assert_eq!(
+        inbox_summary(&rig, &bob).await,
+        ["room.created ", "m1", joined.as_str(), "m2", left.as_str()]
+    );
     rig.stop().await;
 }
 
@@ -770,10 +769,6 @@ async fn edits_and_deletions_reach_members_as_whole_messages() {
     let (alice, bob) = (rig.register("Alice").await, rig.register("Bob").await);
     let room = rig.create_group(&alice, &[&bob]).await;
     let (kept, deleted) = (MessageId::new_v7(), MessageId::new_v7());
-    let room_command = |command: RoomCommand| {
-        let write = rig.write();
-        async move { write.rooms.execute(&room.to_string(), command, &meta(alice.id)).await.unwrap() }
-    };
     let send = |message_id: MessageId, body: &[u8]| {
         let mut command = send_command(alice.id, body);
         if let RoomCommand::SendMessage { message_id: id, .. } = &mut command {
@@ -793,12 +788,12 @@ async fn edits_and_deletions_reach_members_as_whole_messages() {
         scope: ciphertalk_domain::room::DeleteScope::ForEveryone,
         at: Utc::now(),
     };
-    room_command(send(kept, b"first")).await;
-    room_command(send(deleted, b"gone")).await;
-    room_command(edit(b"second")).await;
-    room_command(delete(deleted)).await;
-    room_command(edit(b"third")).await;
-    room_command(delete(kept)).await;
+    rig.room_command(room, &alice, send(kept, b"first")).await;
+    rig.room_command(room, &alice, send(deleted, b"gone")).await;
+    rig.room_command(room, &alice, edit(b"second")).await;
+    rig.room_command(room, &alice, delete(deleted)).await;
+    rig.room_command(room, &alice, edit(b"third")).await;
+    rig.room_command(room, &alice, delete(kept)).await;
     rig.queue_holds(&bob, 7).await;
 
     let (status, page) = rig.get(0, &bob, "/v1/inbox?limit=100").await;

@@ -76,30 +76,33 @@ impl Freshness {
     /// The aggregate's last sequence applied here, as a watch. Forgotten
     /// (the memory started afresh) when `changed` fails: subscribe again.
     fn watch(&self, projection: Projection, aggregate_id: &str) -> watch::Receiver<u64> {
-        let mut applied = self.applied_here.lock().unwrap_or_else(PoisonError::into_inner);
-        let aggregates = applied.entry(projection).or_default();
-        if let Some(sender) = aggregates.get(aggregate_id) {
-            return sender.subscribe();
-        }
-        if aggregates.len() >= REMEMBERED {
-            aggregates.clear();
-        }
-        let (sender, receiver) = watch::channel(0);
-        aggregates.insert(aggregate_id.to_owned(), sender);
-        receiver
+        self.with_sender(projection, aggregate_id.to_owned(), |sender| sender.subscribe())
     }
 
     fn remember(&self, projection: Projection, aggregate_id: String, sequence: u64) {
+        self.with_sender(projection, aggregate_id, |sender| {
+            sender.send_if_modified(|applied| {
+                let advanced = sequence > *applied;
+                *applied = (*applied).max(sequence);
+                advanced
+            });
+        });
+    }
+
+    /// Runs `f` on the aggregate's watch, made at 0 if new (memory starts
+    /// afresh first when it holds [`REMEMBERED`] aggregates).
+    fn with_sender<T>(
+        &self,
+        projection: Projection,
+        aggregate_id: String,
+        f: impl FnOnce(&watch::Sender<u64>) -> T,
+    ) -> T {
         let mut applied = self.applied_here.lock().unwrap_or_else(PoisonError::into_inner);
         let aggregates = applied.entry(projection).or_default();
         if !aggregates.contains_key(&aggregate_id) && aggregates.len() >= REMEMBERED {
             aggregates.clear();
         }
-        aggregates.entry(aggregate_id).or_insert_with(|| watch::Sender::new(0)).send_if_modified(|applied| {
-            let advanced = sequence > *applied;
-            *applied = (*applied).max(sequence);
-            advanced
-        });
+        f(aggregates.entry(aggregate_id).or_insert_with(|| watch::Sender::new(0)))
     }
 
     pub fn pool(&self) -> &PgPool {

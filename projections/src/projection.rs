@@ -20,7 +20,7 @@ use std::collections::{HashMap, HashSet};
 use std::sync::LazyLock;
 
 use ciphertalk_domain::upcast::{upcast, upcasters};
-use ciphertalk_streams::{WireEvent, subjects};
+use ciphertalk_streams::{EnvelopeError, WireEvent, subjects};
 use cqrs_es::Aggregate;
 use cqrs_es::persist::{EventUpcaster, SerializedEvent};
 use serde::de::DeserializeOwned;
@@ -98,28 +98,19 @@ impl Projection {
         subjects::event_aggregate_type(subject).is_none_or(|aggregate_type| self.follows(aggregate_type))
     }
 
-    /// Whether applying this CHAT_EVENTS message body writes nothing: an
-    /// event this projection does not follow, or, for `delivery`, a
-    /// `MessageSent` in its current shape (its recipients are read from
-    /// memory). A batch of such messages needs no transaction.
-    pub(crate) fn reads_only(self, body: &[u8]) -> bool {
-        #[derive(serde::Deserialize)]
-        struct Kind<'a> {
-            #[serde(borrow)]
-            aggregate_type: std::borrow::Cow<'a, str>,
-            #[serde(borrow)]
-            event_type: std::borrow::Cow<'a, str>,
-            #[serde(borrow)]
-            event_version: std::borrow::Cow<'a, str>,
-        }
-        let Ok(kind) = serde_json::from_slice::<Kind<'_>>(body) else { return false };
-        if !self.follows(&kind.aggregate_type) {
+    /// Whether applying this CHAT_EVENTS message writes nothing: an event
+    /// this projection does not follow, or, for `delivery`, a `MessageSent`
+    /// in its current shape (its recipients are read from memory). A batch
+    /// of such messages needs no transaction.
+    pub(crate) fn reads_only(self, envelope: &Envelope) -> bool {
+        let Ok(event) = envelope else { return false };
+        if !self.follows(&event.aggregate_type) {
             return true;
         }
         self == Self::Delivery
-            && kind.aggregate_type == ROOM
-            && kind.event_type == "MessageSent"
-            && !UPCASTERS.iter().any(|upcaster| upcaster.can_upcast(&kind.event_type, &kind.event_version))
+            && event.aggregate_type == ROOM
+            && event.event_type == "MessageSent"
+            && !UPCASTERS.iter().any(|upcaster| upcaster.can_upcast(&event.event_type, &event.event_version))
     }
 
     /// The JetStream durable consumer shared by every projector of this projection.
@@ -178,6 +169,9 @@ impl Projection {
         }
     }
 }
+
+/// A CHAT_EVENTS message body read as an envelope, or why it could not be.
+pub(crate) type Envelope = Result<WireEvent, EnvelopeError>;
 
 /// A decoded event with its aggregate's id.
 enum Decoded {
@@ -289,7 +283,17 @@ impl Applier {
         stream_seq: u64,
         body: &[u8],
     ) -> Result<(), sqlx::Error> {
-        let event = match WireEvent::from_body(body) {
+        self.apply_envelope(conn, stream_seq, WireEvent::from_body(body)).await
+    }
+
+    /// [`Self::apply_body`] for a body already read as an envelope.
+    pub(crate) async fn apply_envelope(
+        &mut self,
+        conn: &mut PgConnection,
+        stream_seq: u64,
+        envelope: Envelope,
+    ) -> Result<(), sqlx::Error> {
+        let event = match envelope {
             Ok(event) => event,
             Err(err) => {
                 self.skip_undecodable(&err.to_string());

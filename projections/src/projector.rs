@@ -27,13 +27,13 @@ use std::time::{Duration, Instant};
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
 use async_nats::jetstream::stream::{LastRawMessageErrorKind, Stream};
 use async_nats::jetstream::{self, Message};
-use ciphertalk_streams::subjects;
+use ciphertalk_streams::{WireEvent, subjects};
 use futures::{FutureExt, StreamExt};
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 
 use crate::freshness::Freshness;
-use crate::projection::{Applier, KnownProgress, OffsetMove, Projection};
+use crate::projection::{Applier, Envelope, KnownProgress, OffsetMove, Projection};
 use crate::publish::DeliveryPublisher;
 
 /// Most stream sequences a leader lets its stored offset fall behind while
@@ -210,8 +210,9 @@ impl Projector {
         let acknowledged = consumer.cached_info().ack_floor.stream_sequence;
         if acknowledged > offset {
             let stored = Stored { applied: offset, offset };
-            let result =
-                self.apply_batch(&mut lock, &stream, &mut session, &[], stored, Some(acknowledged)).await;
+            let result = self
+                .apply_batch(&mut lock, &stream, &mut session, Vec::new(), stored, Some(acknowledged))
+                .await;
             let (applied, progress) = result.inspect_err(|_| session.applier.reset())?;
             applied_seq = applied;
             stored_seq = applied;
@@ -269,20 +270,24 @@ impl Projector {
             {
                 // Nothing this projection follows: no transaction.
                 applied_seq = last;
-            } else if let Some(last) = unstored
-                && batch.iter().all(|message| self.projection.reads_only(&message.payload))
-            {
-                // Deliveries to publish and nothing to write: no transaction either.
-                let result = self.publish_only(&mut lock, &mut session, &batch, applied_seq).await;
-                result.inspect_err(|_| session.applier.reset())?;
-                applied_seq = last;
             } else {
-                let stored = Stored { applied: applied_seq, offset: stored_seq };
-                let result = self.apply_batch(&mut lock, &stream, &mut session, &batch, stored, None).await;
-                let (applied, progress) = result.inspect_err(|_| session.applier.reset())?;
-                applied_seq = applied;
-                stored_seq = applied;
-                self.freshness.committed(self.projection, progress);
+                let envelopes = envelopes_in_order(&batch);
+                if let Some(last) = unstored
+                    && envelopes.iter().all(|(_, envelope)| self.projection.reads_only(envelope))
+                {
+                    // Deliveries to publish and nothing to write: no transaction either.
+                    let result = self.publish_only(&mut lock, &mut session, envelopes, applied_seq).await;
+                    result.inspect_err(|_| session.applier.reset())?;
+                    applied_seq = last;
+                } else {
+                    let stored = Stored { applied: applied_seq, offset: stored_seq };
+                    let result =
+                        self.apply_batch(&mut lock, &stream, &mut session, envelopes, stored, None).await;
+                    let (applied, progress) = result.inspect_err(|_| session.applier.reset())?;
+                    applied_seq = applied;
+                    stored_seq = applied;
+                    self.freshness.committed(self.projection, progress);
+                }
             }
             // After the commit: a lost ack only means a redelivery, which is skipped.
             let to_ack = match batch.last() {
@@ -308,12 +313,12 @@ impl Projector {
         &self,
         conn: &mut PgConnection,
         session: &mut Session,
-        batch: &[Message],
+        envelopes: Vec<(u64, Envelope)>,
         applied: u64,
     ) -> Result<(), ProjectorError> {
-        for (seq, body) in in_stream_order(batch) {
+        for (seq, envelope) in envelopes {
             if seq > applied {
-                session.applier.apply_body(conn, seq, body).await?;
+                session.applier.apply_envelope(conn, seq, envelope).await?;
             }
         }
         session.applier.flush(conn).await?;
@@ -333,21 +338,21 @@ impl Projector {
         conn: &mut PgConnection,
         stream: &Stream,
         session: &mut Session,
-        batch: &[Message],
+        envelopes: Vec<(u64, Envelope)>,
         stored: Stored,
         through: Option<u64>,
     ) -> Result<(u64, Vec<(String, u64)>), ProjectorError> {
         let mut tx = conn.begin().await?;
         let mut applied_seq = stored.applied;
         let start_seq = applied_seq;
-        for (seq, body) in in_stream_order(batch) {
+        for (seq, envelope) in envelopes {
             if seq <= applied_seq {
                 continue;
             }
             if seq > applied_seq + 1 {
                 self.fill_gap(stream, &mut session.applier, &mut tx, applied_seq + 1, seq).await?;
             }
-            session.applier.apply_body(&mut tx, seq, body).await?;
+            session.applier.apply_envelope(&mut tx, seq, envelope).await?;
             applied_seq = seq;
         }
         if let Some(through) = through.filter(|through| *through > applied_seq) {
@@ -404,14 +409,14 @@ impl Projector {
     }
 }
 
-/// The batch's stream sequences and bodies, in stream order.
-fn in_stream_order(batch: &[Message]) -> Vec<(u64, &[u8])> {
-    let mut sequenced: Vec<(u64, &[u8])> = batch
+/// The batch's messages read as envelopes, once, in stream order.
+fn envelopes_in_order(batch: &[Message]) -> Vec<(u64, Envelope)> {
+    let mut envelopes: Vec<(u64, Envelope)> = batch
         .iter()
-        .filter_map(|m| m.info().ok().map(|info| (info.stream_sequence, m.payload.as_ref())))
+        .filter_map(|m| m.info().ok().map(|info| (info.stream_sequence, WireEvent::from_body(&m.payload))))
         .collect();
-    sequenced.sort_by_key(|(seq, _)| *seq);
-    sequenced
+    envelopes.sort_by_key(|(seq, _)| *seq);
+    envelopes
 }
 
 /// The batch's last sequence, if it is beyond `applied` and follows it without a gap.
