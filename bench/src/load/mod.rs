@@ -28,7 +28,7 @@ use self::payload::Clock;
 use self::report::{Outcome, Report};
 use self::server::Server;
 use self::socket::Live;
-use crate::stats::Samples;
+use crate::stats::BySecond;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
@@ -53,9 +53,13 @@ pub struct Args {
     /// [default: 100].
     #[arg(long)]
     rate: Option<f64>,
-    /// Seconds of sending.
+    /// Seconds of sending measured.
     #[arg(long, default_value_t = 10)]
     seconds: u64,
+    /// Seconds of sending before those measured: their messages are checked like all others but left
+    /// out of rates and latencies (caches and connections filling after a start).
+    #[arg(long, default_value_t = 0)]
+    warmup_secs: u64,
     /// Longest wait for outstanding deliveries once sending stops.
     #[arg(long, default_value_t = 15)]
     drain_secs: u64,
@@ -115,6 +119,7 @@ pub struct Plan {
     /// Messages per second over all senders; `None` = unbounded.
     pub rate: Option<f64>,
     pub seconds: u64,
+    pub warmup: Duration,
     drain: Duration,
     message_bytes: usize,
     ack_every: Duration,
@@ -151,6 +156,7 @@ impl Plan {
             senders,
             rate: (rate > 0.0).then_some(rate),
             seconds: args.seconds,
+            warmup: Duration::from_secs(args.warmup_secs),
             drain: Duration::from_secs(args.drain_secs),
             message_bytes: args.message_bytes,
             ack_every: Duration::from_millis(args.ack_every_ms.max(1)),
@@ -206,7 +212,10 @@ pub struct Sent {
     pub user: usize,
     /// Numbers of the messages the server accepted.
     pub accepted: Vec<u64>,
-    pub latency: Samples,
+    /// How many of them were sent after the warm-up.
+    pub measured: u64,
+    /// From send start to answer, by the second the send started in.
+    pub latency: BySecond,
     pub errors: u64,
     pub first_error: Option<String>,
 }
@@ -268,22 +277,21 @@ async fn load(plan: &Plan, server: &Server) -> Result<Outcome, BoxError> {
         connect_failures.len()
     );
 
-    let clock = Clock::start();
+    // Sending starts once the connections have settled (1 s).
+    let start = Instant::now() + Duration::from_millis(1100);
+    let measured_from = start + plan.warmup;
+    let deadline = measured_from + Duration::from_secs(plan.seconds);
+    let clock = Clock::starting_at(start);
     let live = Arc::new(Live::default());
     let stop = CancellationToken::new();
     let clients: Vec<_> = connected
         .into_iter()
-        .map(|c| socket::spawn(c, clock, live.clone(), stop.clone(), plan.ack_every))
+        .map(|c| socket::spawn(c, clock, plan.warmup, live.clone(), stop.clone(), plan.ack_every))
         .collect();
-    // Let the connections settle before measuring the connected, idle server.
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    tokio::time::sleep_until((start - Duration::from_millis(100)).into()).await;
     let server_connected = server.pid.and_then(procfs::snapshot);
-    let self_before = procfs::snapshot(std::process::id());
-    let load_before = procfs::load_average();
 
-    eprintln!("sending for {} s", plan.seconds);
-    let start = Instant::now() + Duration::from_millis(100);
-    let deadline = start + Duration::from_secs(plan.seconds);
+    eprintln!("sending for {} s after {} s of warm-up", plan.seconds, plan.warmup.as_secs());
     let senders: Vec<_> = (0..plan.senders)
         .map(|k| {
             let (room, user) = plan.sender(k);
@@ -298,11 +306,15 @@ async fn load(plan: &Plan, server: &Server) -> Result<Outcome, BoxError> {
             tokio::spawn(sender.run(room, user, start, deadline))
         })
         .collect();
+    tokio::time::sleep_until(measured_from.into()).await;
+    let server_measured = server.pid.and_then(procfs::snapshot);
+    let self_before = procfs::snapshot(std::process::id());
+    let load_before = procfs::load_average();
     let mut sent = Vec::with_capacity(senders.len());
     for sender in senders {
         sent.push(sender.await?);
     }
-    let send_secs = start.elapsed().as_secs_f64();
+    let send_secs = measured_from.elapsed().as_secs_f64();
     let server_sent = server.pid.and_then(procfs::snapshot);
     let self_sent = procfs::snapshot(std::process::id());
     let load_after = procfs::load_average();
@@ -313,7 +325,7 @@ async fn load(plan: &Plan, server: &Server) -> Result<Outcome, BoxError> {
     while live.deliveries.load(Ordering::Relaxed) < expected && Instant::now() < drain_deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
-    let delivery_secs = start.elapsed().as_secs_f64();
+    let delivery_secs = measured_from.elapsed().as_secs_f64();
     stop.cancel();
     let mut inboxes = Vec::with_capacity(clients.len());
     for client in clients {
@@ -330,6 +342,7 @@ async fn load(plan: &Plan, server: &Server) -> Result<Outcome, BoxError> {
         delivery_secs,
         server_registered,
         server_connected,
+        server_measured,
         server_sent,
         self_usage: self_before.zip(self_sent),
         load_average: load_before.zip(load_after),
@@ -353,7 +366,8 @@ impl Sender {
             room,
             user,
             accepted: Vec::new(),
-            latency: Samples::default(),
+            measured: 0,
+            latency: BySecond::default(),
             errors: 0,
             first_error: None,
         };
@@ -382,10 +396,12 @@ impl Sender {
             let sent_us = self.clock.micros();
             let ciphertext = payload::encode(message, sent_us, self.plan.message_bytes);
             let began = Instant::now();
+            let sent_at = began.saturating_duration_since(start);
             match self.api.send(&self.account, &self.room_id, &format!("load-{message}"), &ciphertext).await {
                 Ok(()) => {
-                    sent.latency.record(began.elapsed());
+                    sent.latency.record(sent_at, began.elapsed());
                     sent.accepted.push(message);
+                    sent.measured += u64::from(sent_at >= self.plan.warmup);
                 }
                 Err(err) => {
                     sent.errors += 1;

@@ -10,7 +10,7 @@ use base64::engine::general_purpose::STANDARD;
 /// Marks plaintexts written by the load generator.
 const TAG: &str = "ctbench";
 
-/// Microseconds since the run started, shared by senders and receivers (one
+/// Microseconds since sending started, shared by senders and receivers (one
 /// process, one monotonic clock, so latencies need no clock sync).
 #[derive(Debug, Clone, Copy)]
 pub struct Clock {
@@ -18,8 +18,9 @@ pub struct Clock {
 }
 
 impl Clock {
-    pub fn start() -> Self {
-        Self { epoch: Instant::now() }
+    /// A clock reading 0 until `epoch`.
+    pub fn starting_at(epoch: Instant) -> Self {
+        Self { epoch }
     }
 
     pub fn micros(&self) -> u64 {

@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use super::procfs::{self, Snapshot};
 use super::socket::Inbox;
 use super::{Plan, Sent};
-use crate::stats::Samples;
+use crate::stats::{BySecond, Samples};
 
 /// What a run produced, before it is judged.
 #[derive(Debug)]
@@ -20,16 +20,17 @@ pub struct Outcome {
     /// WebSocket connection attempts that failed and were retried.
     pub connect_retries: usize,
     pub first_connect_failure: Option<String>,
-    /// From the first send to the last answer.
+    /// From the end of the warm-up to the last answer.
     pub send_secs: f64,
-    /// From the first send to the end of the drain.
+    /// From the end of the warm-up to the end of the drain.
     pub delivery_secs: f64,
     /// The server once the users were registered, once all clients were
-    /// connected, and when sending ended.
+    /// connected, after the warm-up, and when sending ended.
     pub server_registered: Option<Snapshot>,
     pub server_connected: Option<Snapshot>,
+    pub server_measured: Option<Snapshot>,
     pub server_sent: Option<Snapshot>,
-    /// This process over the sending.
+    /// This process over the measured sending.
     pub self_usage: Option<(Snapshot, Snapshot)>,
     pub load_average: Option<([f64; 3], [f64; 3])>,
 }
@@ -47,10 +48,11 @@ impl Report {
         let check = check(plan, &outcome.sent, &outcome.inboxes);
         let usage = server_usage(&outcome);
         let accepted: usize = outcome.sent.iter().map(|s| s.accepted.len()).sum();
+        let measured: u64 = outcome.sent.iter().map(|s| s.measured).sum();
         let send_errors: u64 = outcome.sent.iter().map(|s| s.errors).sum();
         let first_send_error = outcome.sent.iter().find_map(|s| s.first_error.clone());
-        let mut http = Samples::default();
-        let mut e2e = Samples::default();
+        let mut http = BySecond::default();
+        let mut e2e = BySecond::default();
         let (mut frames, mut acked, mut disconnected) = (0u64, 0u64, 0usize);
         let mut first_disconnect = None;
         for sent in outcome.sent {
@@ -65,9 +67,11 @@ impl Report {
                 first_disconnect.get_or_insert(error);
             }
         }
-        let accepted_per_sec = accepted as f64 / outcome.send_secs;
+        let accepted_per_sec = measured as f64 / outcome.send_secs;
         let frames_per_sec = frames as f64 / outcome.delivery_secs;
-        let ms = |samples: &mut Samples| {
+        let warmup = usize::try_from(plan.warmup.as_secs()).unwrap_or(usize::MAX);
+        let ms = |by_second: &BySecond| {
+            let mut samples: Samples = by_second.since(warmup);
             json!({
                 "p50": round2(samples.quantile_ms(0.50)), "p95": round2(samples.quantile_ms(0.95)),
                 "p99": round2(samples.quantile_ms(0.99)), "max": round2(samples.max_ms()),
@@ -84,12 +88,15 @@ impl Report {
             "bench": "load",
             "scenario": plan.scenario,
             "users": plan.users, "rooms": plan.rooms, "room_size": plan.room_size, "senders": plan.senders,
-            "target_msgs_per_sec": plan.rate, "seconds": plan.seconds, "message_bytes": plan.message_bytes,
+            "target_msgs_per_sec": plan.rate, "seconds": plan.seconds, "warmup_secs": plan.warmup.as_secs(),
+            "message_bytes": plan.message_bytes,
             "accepted": accepted, "accepted_msgs_per_sec": round1(accepted_per_sec), "send_errors": send_errors,
             "delivered_frames": frames, "delivered_frames_per_sec": round1(frames_per_sec),
             "expected_deliveries": check.expected, "lost": check.lost, "duplicated": check.duplicated,
             "unexpected": check.unexpected,
-            "http_send_ms": ms(&mut http), "e2e_ms": ms(&mut e2e),
+            "http_send_ms": ms(&http), "e2e_ms": ms(&e2e),
+            "http_send_p99_ms_by_second": http.quantile_ms_by_second(0.99).into_iter().map(round1).collect::<Vec<_>>(),
+            "e2e_p99_ms_by_second": e2e.quantile_ms_by_second(0.99).into_iter().map(round1).collect::<Vec<_>>(),
             "acked_frames": acked, "disconnected": disconnected, "connect_retries": outcome.connect_retries,
             "register_secs": round1(outcome.register_secs), "connect_secs": round1(outcome.connect_secs),
             "server": usage, "load_generator_cpu_percent": load_cpu,
@@ -142,7 +149,9 @@ fn check(plan: &Plan, sent: &[Sent], inboxes: &[Inbox]) -> Check {
 
 /// CPU over the sending and memory of the server and each kind of process it started.
 fn server_usage(outcome: &Outcome) -> Value {
-    let (Some(before), Some(after)) = (&outcome.server_connected, &outcome.server_sent) else {
+    let (Some(connected), Some(before), Some(after)) =
+        (&outcome.server_connected, &outcome.server_measured, &outcome.server_sent)
+    else {
         return Value::Null;
     };
     let seconds = after.at.duration_since(before.at).as_secs_f64();
@@ -151,7 +160,7 @@ fn server_usage(outcome: &Outcome) -> Value {
         "cpu_percent": round1(procfs::cpu_percent(&before.root, &after.root, seconds)),
         "rss_mb": mb(after.root.rss_kb),
         "rss_registered_mb": outcome.server_registered.as_ref().map(|s| mb(s.root.rss_kb)),
-        "rss_connected_mb": mb(before.root.rss_kb),
+        "rss_connected_mb": mb(connected.root.rss_kb),
         "peak_rss_mb": mb(after.root.peak_rss_kb),
     });
     let children: serde_json::Map<String, Value> = after
@@ -174,7 +183,7 @@ fn server_usage(outcome: &Outcome) -> Value {
 fn table(report: &Value) -> String {
     let r = report;
     let mut out = format!(
-        "load {}: {} users, {} rooms of {}, {} senders, target {} msg/s, {} s\n",
+        "load {}: {} users, {} rooms of {}, {} senders, target {} msg/s, {} s after {} s of warm-up\n",
         r["scenario"].as_str().unwrap_or_default(),
         r["users"],
         r["rooms"],
@@ -182,6 +191,7 @@ fn table(report: &Value) -> String {
         r["senders"],
         r["target_msgs_per_sec"].as_f64().map_or("unbounded".to_owned(), |rate| rate.to_string()),
         r["seconds"],
+        r["warmup_secs"],
     );
     let line = |out: &mut String, name: &str, value: String| out.push_str(&format!("  {name:<22} {value}\n"));
     line(
@@ -205,6 +215,7 @@ fn table(report: &Value) -> String {
             format!("p50 {}  p95 {}  p99 {}  max {}", q["p50"], q["p95"], q["p99"], q["max"]),
         );
     }
+    line(&mut out, "e2e p99 by second", r["e2e_p99_ms_by_second"].to_string());
     line(
         &mut out,
         "lost / duplicated",
@@ -259,7 +270,7 @@ mod tests {
     use super::*;
 
     fn sent(room: usize, user: usize, accepted: Vec<u64>) -> Sent {
-        Sent { room, user, accepted, latency: Samples::default(), errors: 0, first_error: None }
+        Sent { room, user, accepted, measured: 0, latency: BySecond::default(), errors: 0, first_error: None }
     }
 
     fn inbox(user: usize, messages: Vec<u64>) -> Inbox {
@@ -275,6 +286,7 @@ mod tests {
             senders: 1,
             rate: None,
             seconds: 1,
+            warmup: std::time::Duration::ZERO,
             drain: std::time::Duration::ZERO,
             message_bytes: 16,
             ack_every: std::time::Duration::from_secs(1),

@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 use super::BoxError;
 use super::api::Account;
 use super::payload::{self, Clock};
-use crate::stats::Samples;
+use crate::stats::BySecond;
 
 /// How long the backlog before `ready` may take.
 const READY_WAIT: Duration = Duration::from_secs(60);
@@ -52,9 +52,9 @@ pub struct Inbox {
     pub user: usize,
     /// Number of each message of another user received, in arrival order.
     pub messages: Vec<u64>,
-    /// Send start to arrival, per message in `messages`.
-    pub latency: Samples,
-    /// `message.sent` frames, the user's own included.
+    /// Send start to arrival, per message in `messages`, by the second it was sent in.
+    pub latency: BySecond,
+    /// `message.sent` frames of messages sent after the warm-up, the user's own included.
     pub frames: u64,
     pub acked: u64,
     /// Why the connection ended early, if it did.
@@ -146,6 +146,7 @@ pub async fn connect(url: &str, user: usize, account: &Account) -> Result<Connec
 pub fn spawn(
     connected: Connected,
     clock: Clock,
+    warmup: Duration,
     live: Arc<Live>,
     stop: CancellationToken,
     ack_every: Duration,
@@ -172,7 +173,7 @@ pub fn spawn(
                 }
                 message = socket.next() => match message {
                     Some(Ok(Message::Text(text))) => {
-                        if let Err(err) = inbox.receive(&text, &me, &mut cursor, clock, &live) {
+                        if let Err(err) = inbox.receive(&text, &me, &mut cursor, (clock, warmup), &live) {
                             inbox.error = Some(err);
                             break;
                         }
@@ -205,7 +206,7 @@ impl Inbox {
         text: &str,
         me: &str,
         cursor: &mut Option<String>,
-        clock: Clock,
+        (clock, warmup): (Clock, Duration),
         live: &Live,
     ) -> Result<(), String> {
         let frame: Frame = serde_json::from_str(text).map_err(|err| format!("bad frame {text}: {err}"))?;
@@ -215,15 +216,19 @@ impl Inbox {
                 let Some(event) = frame.event.filter(|event| event.kind == "message.sent") else {
                     return Ok(());
                 };
-                self.frames += 1;
+                let Some((message, sent_us)) = event.ciphertext.as_deref().and_then(payload::decode) else {
+                    return Ok(());
+                };
+                let sent_at = Duration::from_micros(sent_us);
+                if sent_at >= warmup {
+                    self.frames += 1;
+                }
                 if event.sender_id.as_deref() == Some(me) {
                     return Ok(());
                 }
-                if let Some((message, sent_us)) = event.ciphertext.as_deref().and_then(payload::decode) {
-                    self.messages.push(message);
-                    self.latency.record(Duration::from_micros(clock.micros().saturating_sub(sent_us)));
-                    live.deliveries.fetch_add(1, Ordering::Relaxed);
-                }
+                self.messages.push(message);
+                self.latency.record(sent_at, Duration::from_micros(clock.micros().saturating_sub(sent_us)));
+                live.deliveries.fetch_add(1, Ordering::Relaxed);
             }
             "acked" => self.acked += 1,
             "error" => return Err(format!("error frame: {}", frame.code.unwrap_or_default())),
