@@ -861,6 +861,42 @@ async fn a_lagging_client_gets_what_overflowed_its_buffer_from_the_stream() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn reading_a_backlog_leaves_no_consumer_behind() {
+    let rig = Rig::start(1).await;
+    let (alice, bob) = (rig.register("Alice").await, rig.register("Bob").await);
+    let room = rig.create_group(&alice, &[&bob]).await;
+    for n in 0..3 {
+        rig.send(room, &alice, format!("m{n}").as_bytes()).await;
+    }
+    rig.queue_holds(&bob, 4).await;
+    let js = rig.gateways[0].state.jetstream.clone();
+    let consumers = || async {
+        let mut stream = js.get_stream("CHAT_DELIVERY").await.unwrap();
+        stream.info().await.unwrap().state.consumer_count
+    };
+    // The gateway's live feed.
+    let feed = consumers().await;
+
+    // A connection reads its backlog, then stays; the inbox reads a page.
+    let mut client = Client::connect(&rig.base(0), &bob, "").await;
+    let (events, _) = client.backlog().await;
+    assert_eq!(message_events(&events).len(), 3);
+    let (status, page) = rig.get(0, &bob, "/v1/inbox").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(page["items"].as_array().map(Vec::len), Some(4));
+
+    // Their consumers go as soon as they are read: left to expire (30 s),
+    // each would be handed the user's next messages for nobody.
+    assert!(
+        eventually(10, || async { consumers().await == feed }).await,
+        "a backlog's consumer was left behind"
+    );
+    rig.send(room, &alice, b"live").await;
+    assert_eq!(body_of(&client.messages(1).await[0]["event"]), "live");
+    rig.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn typing_and_presence_reach_the_other_users_as_privacy_allows() {
     let rig = Rig::start_with(1, |config| config.realtime.presence_ttl_secs = 3).await;
     let (alice, bob, carol, dave) = (
