@@ -27,7 +27,7 @@ use self::api::{Account, Api};
 use self::payload::Clock;
 use self::report::{Outcome, Report};
 use self::server::Server;
-use self::socket::Live;
+use self::socket::{AckSchedule, Live};
 use crate::stats::BySecond;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -286,7 +286,11 @@ async fn load(plan: &Plan, server: &Server) -> Result<Outcome, BoxError> {
     let stop = CancellationToken::new();
     let clients: Vec<_> = connected
         .into_iter()
-        .map(|c| socket::spawn(c, clock, plan.warmup, live.clone(), stop.clone(), plan.ack_every))
+        .enumerate()
+        .map(|(i, c)| {
+            let acks = AckSchedule::spread(plan.ack_every, i, plan.users);
+            socket::spawn(c, clock, plan.warmup, live.clone(), stop.clone(), acks)
+        })
         .collect();
     tokio::time::sleep_until((start - Duration::from_millis(100)).into()).await;
     let server_connected = server.pid.and_then(procfs::snapshot);

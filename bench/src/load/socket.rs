@@ -142,20 +142,39 @@ pub async fn connect(url: &str, user: usize, account: &Account) -> Result<Connec
     Ok(Connected { user, me: account.id.clone(), socket, cursor })
 }
 
-/// Receives until `stop`, acknowledging every `ack_every`.
+/// When one client acknowledges what it received.
+#[derive(Debug, Clone, Copy)]
+pub struct AckSchedule {
+    every: Duration,
+    /// Offset of this client's acks within `every`.
+    phase: Duration,
+}
+
+impl AckSchedule {
+    /// Client `index` of `clients`: phases spread evenly over the period, as
+    /// independent clients' would be, instead of every client acknowledging
+    /// in the same millisecond.
+    pub fn spread(every: Duration, index: usize, clients: usize) -> Self {
+        let share = index as f64 / clients.max(1) as f64;
+        Self { every, phase: every.mul_f64(share) }
+    }
+}
+
+/// Receives until `stop`, acknowledging on `acks`.
 pub fn spawn(
     connected: Connected,
     clock: Clock,
     warmup: Duration,
     live: Arc<Live>,
     stop: CancellationToken,
-    ack_every: Duration,
+    acks: AckSchedule,
 ) -> JoinHandle<Inbox> {
     tokio::spawn(async move {
         let Connected { user, me, mut socket, mut cursor } = connected;
         let mut inbox = Inbox { user, ..Inbox::default() };
         let mut acked_cursor = cursor.clone();
-        let mut ack = tokio::time::interval(ack_every);
+        let first = tokio::time::Instant::now() + acks.phase;
+        let mut ack = tokio::time::interval_at(first, acks.every);
         ack.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
