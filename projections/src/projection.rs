@@ -345,6 +345,55 @@ impl Applier {
         tracing::error!(projection = self.projection.name(), %reason, "skipping an event that cannot be decoded");
     }
 
+    /// Reads in one query the stored progress of every aggregate in
+    /// `envelopes` this applier knows nothing of yet. A batch after a start
+    /// touches many aggregates at once; a query each, in turn, held the
+    /// first batches up (and every delivery behind them) for hundreds of
+    /// milliseconds.
+    pub(crate) async fn recall_progress(
+        &mut self,
+        conn: &mut PgConnection,
+        envelopes: &[(u64, Envelope)],
+    ) -> Result<(), sqlx::Error> {
+        if self.source != KnownProgress::Stored {
+            return Ok(());
+        }
+        let mut unknown: HashSet<AggregateKey> = HashSet::new();
+        for (_, envelope) in envelopes {
+            let Ok(event) = envelope else { continue };
+            if !self.projection.follows(&event.aggregate_type) {
+                continue;
+            }
+            let key = (event.aggregate_type.clone(), event.aggregate_id.clone());
+            if !self.progress.contains_key(&key) {
+                unknown.insert(key);
+            }
+        }
+        if unknown.is_empty() {
+            return Ok(());
+        }
+        let (types, ids): (Vec<&str>, Vec<&str>) =
+            unknown.iter().map(|(kind, id)| (kind.as_str(), id.as_str())).unzip();
+        let stored: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT p.aggregate_type, p.aggregate_id, p.sequence
+               FROM unnest($2::text[], $3::text[]) AS k(kind, id)
+               JOIN projection_progress p
+                 ON p.projection = $1 AND p.aggregate_type = k.kind AND p.aggregate_id = k.id",
+        )
+        .bind(self.projection.name())
+        .bind(&types)
+        .bind(&ids)
+        .fetch_all(&mut *conn)
+        .await?;
+        for key in unknown {
+            self.progress.insert(key, 0);
+        }
+        for (kind, id, sequence) in stored {
+            self.progress.insert((kind, id), to_u64(sequence));
+        }
+        Ok(())
+    }
+
     async fn last_applied(
         &mut self,
         conn: &mut PgConnection,

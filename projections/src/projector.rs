@@ -316,6 +316,7 @@ impl Projector {
         envelopes: Vec<(u64, Envelope)>,
         applied: u64,
     ) -> Result<(), ProjectorError> {
+        session.applier.recall_progress(conn, &envelopes).await?;
         for (seq, envelope) in envelopes {
             if seq > applied {
                 session.applier.apply_envelope(conn, seq, envelope).await?;
@@ -343,6 +344,7 @@ impl Projector {
         through: Option<u64>,
     ) -> Result<(u64, Vec<(String, u64)>), ProjectorError> {
         let mut tx = conn.begin().await?;
+        session.applier.recall_progress(&mut tx, &envelopes).await?;
         let mut applied_seq = stored.applied;
         let start_seq = applied_seq;
         for (seq, envelope) in envelopes {
