@@ -1,12 +1,13 @@
 //! The room aggregate's state and rules.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BTreeSet, HashSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use cqrs_es::Aggregate;
 use cqrs_es::event_sink::EventSink;
+use imbl::Vector;
 use serde::{Deserialize, Serialize};
 
 use super::commands::{DeleteScope, RoomCommand};
@@ -71,7 +72,9 @@ pub struct Room {
     direct_pair: Option<[UserId; 2]>,
     last_seq: u64,
     receipts: BTreeMap<UserId, Receipt>,
-    recent: VecDeque<RecentMessage>,
+    /// Persistent (structurally shared): a clone shares all but the chunks
+    /// the next command touches, instead of copying 1,024 entries per command.
+    recent: Vector<RecentMessage>,
     next_seniority: u64,
 }
 
@@ -194,7 +197,7 @@ impl Room {
 
     /// The idempotency window, oldest first.
     #[must_use]
-    pub fn recent_messages(&self) -> &VecDeque<RecentMessage> {
+    pub fn recent_messages(&self) -> &Vector<RecentMessage> {
         &self.recent
     }
 
