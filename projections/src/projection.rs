@@ -346,10 +346,9 @@ impl Applier {
     }
 
     /// Reads in one query the stored progress of every aggregate in
-    /// `envelopes` this applier knows nothing of yet. A batch after a start
-    /// touches many aggregates at once; a query each, in turn, held the
-    /// first batches up (and every delivery behind them) for hundreds of
-    /// milliseconds.
+    /// `envelopes` this applier knows nothing of yet: the first batches after
+    /// a start touch many aggregates at once, and a round trip for each, in
+    /// turn, holds up the batch and every delivery behind it.
     pub(crate) async fn recall_progress(
         &mut self,
         conn: &mut PgConnection,
