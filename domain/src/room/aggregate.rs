@@ -7,20 +7,16 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeDelta, Utc};
 use cqrs_es::Aggregate;
 use cqrs_es::event_sink::EventSink;
-use imbl::Vector;
 use serde::{Deserialize, Serialize};
 
 use super::commands::{DeleteScope, RoomCommand};
 use super::events::{JoinRule, ReceiptKind, Role, RoomEvent, RoomKind};
 use super::franking::FrankingInput;
 use super::services::{MessageFacts, RoomServices};
+use super::window::{IdempotencyWindow, RecentMessage};
 use crate::error::DomainError;
 use crate::ids::{FileId, MessageId, RoomId, UserId};
 use crate::values::{ClientMsgId, RoomDescription, RoomName};
-
-/// How many recent `(sender, client_msg_id)` pairs a room remembers to make
-/// sends idempotent. Fixed, so the room's size does not grow with traffic.
-pub const IDEMPOTENCY_WINDOW: usize = 1024;
 
 /// How long after sending a message its sender may edit it.
 pub const EDIT_WINDOW: TimeDelta = TimeDelta::hours(48);
@@ -45,19 +41,8 @@ pub struct Receipt {
     pub read_up_to: u64,
 }
 
-/// One entry of the idempotency window.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct RecentMessage {
-    pub sender: UserId,
-    /// Shared, not owned: the room is cloned for every command it decides,
-    /// and this window is most of it.
-    pub client_msg_id: Arc<str>,
-    pub message_id: MessageId,
-    pub seq: u64,
-}
-
 /// A room: settings, members, receipts and message-stream metadata. Bounded
-/// by its member count plus [`IDEMPOTENCY_WINDOW`], never by its message count.
+/// by its member count plus [`super::IDEMPOTENCY_WINDOW`], never by its message count.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Room {
     id: Option<RoomId>,
@@ -72,9 +57,7 @@ pub struct Room {
     direct_pair: Option<[UserId; 2]>,
     last_seq: u64,
     receipts: BTreeMap<UserId, Receipt>,
-    /// Persistent (structurally shared): a clone shares all but the chunks
-    /// the next command touches, instead of copying 1,024 entries per command.
-    recent: Vector<RecentMessage>,
+    recent: IdempotencyWindow,
     next_seniority: u64,
 }
 
@@ -197,7 +180,7 @@ impl Room {
 
     /// The idempotency window, oldest first.
     #[must_use]
-    pub fn recent_messages(&self) -> &Vector<RecentMessage> {
+    pub fn recent_messages(&self) -> &IdempotencyWindow {
         &self.recent
     }
 
@@ -209,11 +192,7 @@ impl Room {
         sender: UserId,
         client_msg_id: &ClientMsgId,
     ) -> Option<(MessageId, u64)> {
-        self.recent
-            .iter()
-            .rev()
-            .find(|recent| recent.sender == sender && *recent.client_msg_id == *client_msg_id.as_str())
-            .map(|recent| (recent.message_id, recent.seq))
+        self.recent.find(sender, client_msg_id.as_str())
     }
 
     fn require_created(&self) -> Result<RoomId, DomainError> {
@@ -627,12 +606,9 @@ impl Aggregate for Room {
             RoomEvent::MessageSent { message_id, seq, sender_id, client_msg_id, .. } => {
                 self.last_seq = self.last_seq.max(seq);
                 let client_msg_id = Arc::from(client_msg_id.as_str());
-                self.recent.push_back(RecentMessage { sender: sender_id, client_msg_id, message_id, seq });
                 // FIFO eviction here, in `apply`, so every replay and every
                 // snapshot agrees on the window's content.
-                while self.recent.len() > IDEMPOTENCY_WINDOW {
-                    self.recent.pop_front();
-                }
+                self.recent.push(RecentMessage { sender: sender_id, client_msg_id, message_id, seq });
             }
             RoomEvent::ReceiptUpdated { user, kind, up_to_seq, .. } => {
                 let receipt = self.receipts.entry(user).or_default();

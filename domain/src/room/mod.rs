@@ -10,10 +10,10 @@ mod commands;
 mod events;
 pub mod franking;
 mod services;
+mod window;
 
-pub use aggregate::{
-    EDIT_WINDOW, IDEMPOTENCY_WINDOW, MAX_FILES_PER_MESSAGE, Member, Receipt, RecentMessage, Room,
-};
+pub use aggregate::{EDIT_WINDOW, MAX_FILES_PER_MESSAGE, Member, Receipt, Room};
 pub use commands::{DeleteScope, RoomCommand};
 pub use events::{JoinRule, MessageRef, ReceiptKind, Role, RoomEvent, RoomKind};
 pub use services::{Franker, MessageFacts, RoomLookup, RoomServices};
+pub use window::{IDEMPOTENCY_WINDOW, IdempotencyWindow, RecentMessage};
