@@ -426,6 +426,10 @@ async fn heartbeat(rt: Arc<Realtime>, user: UserId, closing: Closing) {
     }
 }
 
+/// Queued frames written before one flush: a connection that fell behind
+/// catches up with one `write` call for many frames instead of one each.
+const FRAMES_PER_FLUSH: usize = 64;
+
 /// Writes queued frames (and keep-alive pings) until the connection closes,
 /// then says why and closes.
 async fn write(
@@ -436,6 +440,8 @@ async fn write(
 ) {
     let ping_every = ping_every.max(Duration::from_millis(100));
     let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
+    // Commit times of the queued frames written by one flush.
+    let mut flushed: Vec<Option<DateTime<Utc>>> = Vec::with_capacity(FRAMES_PER_FLUSH);
     loop {
         let (message, recorded_at) = tokio::select! {
             biased;
@@ -446,19 +452,29 @@ async fn write(
             },
             _ = ping.tick() => (Message::Ping(Default::default()), None),
         };
+        flushed.clear();
+        flushed.extend(recorded_at);
         let written = tokio::select! {
-            written = sink.send(message) => written,
+            written = async {
+                sink.feed(message).await?;
+                // What queued meanwhile goes out with it, in one write.
+                while flushed.len() < FRAMES_PER_FLUSH {
+                    let Ok(frame) = rx.try_recv() else { break };
+                    sink.feed(Message::Text(frame.text.into())).await?;
+                    flushed.push(frame.recorded_at);
+                }
+                sink.flush().await
+            } => written,
             () = closing.token.cancelled() => break,
         };
         if written.is_err() {
             closing.close(Reason::ClientGone);
             break;
         }
-        if let Some(recorded_at) = recorded_at {
-            metrics::counter!("ciphertalk_ws_frames_sent_total").increment(1);
-            if let Some(at) = recorded_at
-                && let Ok(latency) = (Utc::now() - at).to_std()
-            {
+        metrics::counter!("ciphertalk_ws_frames_sent_total").increment(flushed.len() as u64);
+        let now = Utc::now();
+        for at in flushed.iter().flatten() {
+            if let Ok(latency) = (now - *at).to_std() {
                 metrics::histogram!("ciphertalk_delivery_latency_seconds").record(latency.as_secs_f64());
             }
         }
