@@ -115,6 +115,13 @@ impl Rig {
         room
     }
 
+    /// Two users and a group room of theirs, Alice its owner.
+    async fn alice_and_bob_in_a_group(&self) -> (User, User, RoomId) {
+        let (alice, bob) = (self.register("Alice").await, self.register("Bob").await);
+        let room = self.create_group(&alice, &[&bob]).await;
+        (alice, bob, room)
+    }
+
     async fn send(&self, room: RoomId, sender: &User, body: &[u8]) {
         send_with(self.write(), room, sender.id, body).await;
     }
@@ -407,8 +414,7 @@ async fn an_offline_user_gets_a_thousand_messages_from_three_rooms_in_order() {
 async fn a_disconnect_mid_backlog_resumes_exactly_and_acknowledged_events_do_not_return() {
     const MESSAGES: usize = 200;
     let rig = Rig::start(1).await;
-    let (alice, bob) = (rig.register("Alice").await, rig.register("Bob").await);
-    let room = rig.create_group(&alice, &[&bob]).await;
+    let (alice, bob, room) = rig.alice_and_bob_in_a_group().await;
     for n in 0..MESSAGES {
         rig.send(room, &alice, format!("m{n}").as_bytes()).await;
     }
@@ -467,8 +473,7 @@ async fn a_disconnect_mid_backlog_resumes_exactly_and_acknowledged_events_do_not
 async fn the_backlog_runs_into_live_events_without_gap_or_duplicate() {
     const MESSAGES: usize = 300;
     let rig = Rig::start(1).await;
-    let (alice, bob) = (rig.register("Alice").await, rig.register("Bob").await);
-    let room = rig.create_group(&alice, &[&bob]).await;
+    let (alice, bob, room) = rig.alice_and_bob_in_a_group().await;
     let backlog_stored = tokio::sync::Notify::new();
     let sender = async {
         for n in 0..MESSAGES {
@@ -506,8 +511,7 @@ async fn the_backlog_runs_into_live_events_without_gap_or_duplicate() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn users_on_two_gateways_talk_to_each_other() {
     let rig = Rig::start(2).await;
-    let (alice, bob) = (rig.register("Alice").await, rig.register("Bob").await);
-    let room = rig.create_group(&alice, &[&bob]).await;
+    let (alice, bob, room) = rig.alice_and_bob_in_a_group().await;
     let mut on_first = Client::connect(&rig.base(0), &alice, "").await;
     let mut on_second = Client::connect(&rig.base(1), &bob, "").await;
     on_first.backlog().await;
@@ -561,8 +565,7 @@ async fn a_killed_gateway_loses_nothing() {
     let (dirs, logs) = (temp_dir("rt-serve"), temp_dir("rt-logs"));
     let doomed = ServeProcess::start(&dirs.path().join("a"), logs.path(), &env).await;
     let survivor = ServeProcess::start(&dirs.path().join("b"), logs.path(), &env).await;
-    let (alice, bob) = (rig.register("Alice").await, rig.register("Bob").await);
-    let room = rig.create_group(&alice, &[&bob]).await;
+    let (alice, bob, room) = rig.alice_and_bob_in_a_group().await;
 
     let write = rig.gateways[0].state.write.clone();
     let alice_id = alice.id;
@@ -766,8 +769,7 @@ async fn joins_and_leaves_change_who_receives_from_the_next_event_on() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn edits_and_deletions_reach_members_as_whole_messages() {
     let rig = Rig::start(1).await;
-    let (alice, bob) = (rig.register("Alice").await, rig.register("Bob").await);
-    let room = rig.create_group(&alice, &[&bob]).await;
+    let (alice, bob, room) = rig.alice_and_bob_in_a_group().await;
     let (kept, deleted) = (MessageId::new_v7(), MessageId::new_v7());
     let send = |message_id: MessageId, body: &[u8]| {
         let mut command = send_command(alice.id, body);
@@ -843,8 +845,7 @@ async fn a_lagging_client_gets_what_overflowed_its_buffer_from_the_stream() {
         config.realtime.slow_client_ms = 30_000;
     })
     .await;
-    let (alice, bob) = (rig.register("Alice").await, rig.register("Bob").await);
-    let room = rig.create_group(&alice, &[&bob]).await;
+    let (alice, bob, room) = rig.alice_and_bob_in_a_group().await;
     let mut client = Client::connect(&rig.base(0), &bob, "").await;
     client.backlog().await;
     for n in 0..MESSAGES {
@@ -863,8 +864,7 @@ async fn a_lagging_client_gets_what_overflowed_its_buffer_from_the_stream() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn reading_a_backlog_leaves_no_consumer_behind() {
     let rig = Rig::start(1).await;
-    let (alice, bob) = (rig.register("Alice").await, rig.register("Bob").await);
-    let room = rig.create_group(&alice, &[&bob]).await;
+    let (alice, bob, room) = rig.alice_and_bob_in_a_group().await;
     for n in 0..3 {
         rig.send(room, &alice, format!("m{n}").as_bytes()).await;
     }

@@ -77,11 +77,6 @@ impl IdempotencyWindow {
     pub fn front(&self) -> Option<&RecentMessage> {
         self.entries.front()
     }
-
-    /// Oldest first.
-    pub fn iter(&self) -> impl DoubleEndedIterator<Item = &RecentMessage> {
-        self.entries.iter()
-    }
 }
 
 impl PartialEq for IdempotencyWindow {
