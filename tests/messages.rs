@@ -3,6 +3,7 @@
 //! receipts, and who may do what (the authorization matrix).
 
 use std::collections::HashMap;
+use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -122,6 +123,47 @@ async fn the_same_client_msg_id_returns_the_original_message() {
     assert!(answers.iter().all(|(_, body)| body["id"] == answers[0].1["id"]));
     let (_, page) = chat.get(&alice, &path).await;
     assert_eq!(seqs(&page), vec![1, 2, 3]);
+    chat.stop().await;
+}
+
+/// Sends answer at their commit; reads of the room wait (bounded) until its
+/// read models hold what was committed. A slow projector is played by
+/// locking the rooms and timeline offsets: their next commits wait on it.
+#[tokio::test]
+async fn a_send_answers_at_its_commit_and_reads_of_the_room_wait_for_it() {
+    let chat = Chat::start_with(|config| config.projections.read_your_writes_ms = 20_000).await;
+    let (alice, bob) = (chat.person("Alice").await, chat.person("Bob").await);
+    let room = chat.group(&alice, &[&bob]).await;
+    chat.send(&alice, &room, "first").await;
+
+    let mut hold = chat.server.state.db.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM projection_offsets WHERE name IN ('rooms', 'timeline') FOR UPDATE")
+        .execute(&mut *hold)
+        .await
+        .unwrap();
+    let sent = tokio::time::timeout(Duration::from_secs(10), chat.send(&alice, &room, "second"))
+        .await
+        .expect("the send answers while the read models are held back");
+    assert_eq!(sent["seq"], 2);
+    let (page, list, shown) =
+        (format!("/v1/rooms/{room}/messages"), "/v1/rooms".to_owned(), format!("/v1/rooms/{room}"));
+    let reads = Box::pin(async {
+        tokio::join!(chat.get(&bob, &page), chat.get(&alice, &list), chat.get(&alice, &shown))
+    });
+    let reads = match futures::future::select(reads, Box::pin(tokio::time::sleep(Duration::from_millis(500))))
+        .await
+    {
+        futures::future::Either::Left(_) => {
+            panic!("reads answered while the read models lacked an answered message")
+        }
+        futures::future::Either::Right(((), reads)) => reads,
+    };
+    hold.rollback().await.unwrap();
+    let ((status, page), (_, list), (_, shown)) = reads.await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(seqs(&page), vec![1, 2]);
+    assert_eq!(list["items"][0]["last_seq"], 2, "{list}");
+    assert_eq!(shown["last_seq"], 2, "{shown}");
     chat.stop().await;
 }
 

@@ -177,6 +177,51 @@ impl Freshness {
         }
     }
 
+    /// Waits until `projections` have applied every event committed so far to
+    /// each of `aggregate_ids` (of `aggregate_type`), or `timeout` passes.
+    /// Returns whether they got there.
+    ///
+    /// What a read waits for when the writes it must reflect answered at
+    /// their commit, without waiting for the read models themselves: the
+    /// event store says how far each aggregate is, wherever it was written,
+    /// and one query finds the aggregates a projection is still behind on
+    /// (none, almost always).
+    pub async fn settle_committed(
+        &self,
+        projections: &[Projection],
+        aggregate_type: &str,
+        aggregate_ids: &[String],
+        timeout: Duration,
+    ) -> Result<bool, sqlx::Error> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let names: Vec<&str> = projections.iter().map(|projection| projection.name()).collect();
+        let behind: Vec<(String, String, i64)> = sqlx::query_as(
+            "WITH committed AS (
+                 SELECT k.id, (SELECT max(e.sequence) FROM events e
+                                WHERE e.aggregate_type = $2 AND e.aggregate_id = k.id) AS sequence
+                   FROM unnest($3::text[]) AS k(id)
+             )
+             SELECT proj.name, c.id, c.sequence
+               FROM committed c CROSS JOIN unnest($1::text[]) AS proj(name)
+               LEFT JOIN projection_progress p
+                 ON p.projection = proj.name AND p.aggregate_type = $2 AND p.aggregate_id = c.id
+              WHERE c.sequence > COALESCE(p.sequence, 0)",
+        )
+        .bind(&names)
+        .bind(aggregate_type)
+        .bind(aggregate_ids)
+        .fetch_all(&self.pool)
+        .await?;
+        for (name, aggregate_id, sequence) in behind {
+            let Some(projection) = Projection::from_name(&name) else { continue };
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            if !self.wait_for(projection, &aggregate_id, to_u64(sequence), left).await? {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
     /// Waits for several projections at once (a write that several read models reflect).
     pub async fn wait_for_all(
         &self,

@@ -240,6 +240,15 @@ pub async fn role_of(pool: &PgPool, room: RoomId, user: UserId) -> Result<Option
     role.map(parse_enum).transpose()
 }
 
+/// The rooms the user is a member of, in no order.
+pub async fn room_ids_of(pool: &PgPool, user: UserId) -> Result<Vec<RoomId>, sqlx::Error> {
+    let rooms: Vec<Uuid> = sqlx::query_scalar("SELECT room_id FROM room_members WHERE user_id = $1")
+        .bind(user.as_uuid())
+        .fetch_all(pool)
+        .await?;
+    Ok(rooms.into_iter().map(RoomId::from_uuid).collect())
+}
+
 /// The user's rooms, most recent activity first, each with `unread`.
 /// `cursor` is the `next` of the previous page.
 pub async fn list_for_user(

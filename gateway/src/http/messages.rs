@@ -18,6 +18,7 @@ use ciphertalk_domain::room::{
 };
 use ciphertalk_domain::values::{Ciphertext, ClientMsgId, Commitment, ContentType};
 use ciphertalk_domain::{FileId, MessageId, RoomId};
+use ciphertalk_projections::Projection;
 use ciphertalk_projections::client_event::sent_message;
 use ciphertalk_projections::timeline::{self, Window};
 use serde::{Deserialize, Serialize};
@@ -26,7 +27,7 @@ use uuid::Uuid;
 
 use super::error::{ApiError, ErrorBody};
 use super::rooms::{DEFAULT_LIMIT, ROOM_PROJECTIONS, require_member, room_error};
-use super::write::{metadata, now, settle};
+use super::write::{metadata, now, settle, settle_rooms};
 use super::{ApiJson, ApiPath, ApiQuery, AuthUser};
 use crate::state::AppState;
 
@@ -203,7 +204,7 @@ pub async fn send(
             room.find_client_message(sender, &client_msg_id)
         })
         .await?;
-    settle(&state, &ROOM_PROJECTIONS, &room_id, executed.sequence).await;
+    // Answered at the commit: reads of the room wait for it (`settle_rooms`).
     if let Some(sent) = executed
         .events
         .iter()
@@ -213,8 +214,9 @@ pub async fn send(
         metrics::counter!("ciphertalk_messages_sent_total").increment(1);
         return Ok((StatusCode::CREATED, Json(sent)));
     }
-    // No event: a repeated client_msg_id. Answer with the original.
+    // No event: a repeated client_msg_id. Answer with the original, as the timeline has it.
     let (original, _) = executed.read.ok_or_else(|| ApiError::internal("a send emitted nothing"))?;
+    settle(&state, &[Projection::Timeline], &room_id, executed.sequence).await;
     Ok((StatusCode::OK, Json(read_message(&state, id, original).await?)))
 }
 
@@ -280,6 +282,7 @@ pub async fn list(
             ));
         }
     };
+    settle_rooms(&state, &[Projection::Timeline], &[id]).await;
     require_member(&state, id, user.user_id).await?;
     let page = timeline::page(&state.db, id, user.user_id, window, query.limit.unwrap_or(DEFAULT_LIMIT))
         .await

@@ -23,7 +23,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::error::{ApiError, ErrorBody};
-use super::write::{all_registered, metadata, now, settle};
+use super::write::{all_registered, metadata, now, settle, settle_rooms};
 use super::{ApiJson, ApiPath, ApiQuery, AuthUser};
 use crate::state::AppState;
 
@@ -308,6 +308,10 @@ pub async fn list(
     user: AuthUser,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<RoomPage>, ApiError> {
+    let rooms = read::room_ids_of(&state.db, user.user_id)
+        .await
+        .map_err(|err| ApiError::unavailable("the database", err))?;
+    settle_rooms(&state, &[Projection::Rooms], &rooms).await;
     let page = read::list_for_user(
         &state.db,
         user.user_id,
@@ -334,6 +338,7 @@ pub async fn show(
     user: AuthUser,
     ApiPath(id): ApiPath<RoomId>,
 ) -> Result<Json<RoomJson>, ApiError> {
+    settle_rooms(&state, &[Projection::Rooms], &[id]).await;
     require_member(&state, id, user.user_id).await?;
     let view = read::get_with_members(&state.db, id)
         .await

@@ -1,12 +1,14 @@
 //! What the room, message and contact routes share around a command: its
-//! metadata, the read-your-writes wait after it, and whether the users it
-//! names exist.
+//! metadata, the read-your-writes waits (after most commands; before reads
+//! of rooms, for sends, which answer at their commit), and whether the users
+//! it names exist.
 
 use axum::http::HeaderMap;
 use chrono::{DateTime, SubsecRound, Utc};
 use ciphertalk_commands::CommandMetadata;
-use ciphertalk_domain::UserId;
+use ciphertalk_domain::room::Room;
 use ciphertalk_domain::user::User;
+use ciphertalk_domain::{RoomId, UserId};
 use ciphertalk_projections::Projection;
 use cqrs_es::Aggregate;
 
@@ -36,6 +38,22 @@ pub async fn settle(state: &AppState, projections: &[Projection], aggregate_id: 
     match state.freshness.wait_for_all(projections, aggregate_id, sequence, timeout).await {
         Ok(true) => {}
         Ok(false) => tracing::warn!(aggregate_id, sequence, "read model did not catch up in time"),
+        Err(err) => tracing::warn!(error = %err, "cannot check read-model progress"),
+    }
+}
+
+/// Waits (bounded like [`settle`]) until `projections` hold every event
+/// committed to `rooms` so far. Sends answer once committed, without waiting
+/// for the read models (the hot path stays one commit long); every read of a
+/// room's read models waits here instead, so it reflects every message
+/// answered before it began: the caller's own, and those announced to them
+/// over the WebSocket. A timeout is not an error: the read model is only late.
+pub async fn settle_rooms(state: &AppState, projections: &[Projection], rooms: &[RoomId]) {
+    let timeout = state.config.projections.read_your_writes();
+    let ids: Vec<String> = rooms.iter().map(ToString::to_string).collect();
+    match state.freshness.settle_committed(projections, Room::TYPE, &ids, timeout).await {
+        Ok(true) => {}
+        Ok(false) => tracing::warn!(rooms = ids.len(), "room read models did not catch up in time"),
         Err(err) => tracing::warn!(error = %err, "cannot check read-model progress"),
     }
 }
