@@ -18,6 +18,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::support::chat::{Chat, FRANKING_KEY, Person, assert_error, b64};
+use crate::support::eventually;
 
 fn seqs(page: &Value) -> Vec<u64> {
     page["items"].as_array().unwrap().iter().map(|m| m["seq"].as_u64().unwrap()).collect()
@@ -164,6 +165,39 @@ async fn a_send_answers_at_its_commit_and_reads_of_the_room_wait_for_it() {
     assert_eq!(seqs(&page), vec![1, 2]);
     assert_eq!(list["items"][0]["last_seq"], 2, "{list}");
     assert_eq!(shown["last_seq"], 2, "{shown}");
+    chat.stop().await;
+}
+
+/// While a projection trails the stream by more than
+/// `projections.max_backlog_events`, a send waits (bounded) before it is
+/// accepted. Here no projector runs and the delivery projection's consumer
+/// holds every event, so the send waits out the whole bound.
+#[tokio::test]
+async fn sends_wait_while_the_read_side_is_behind() {
+    const BOUND: Duration = Duration::from_millis(1500);
+    let chat = Chat::start_with(|config| {
+        config.projections.run = false;
+        config.projections.max_backlog_events = 1;
+        config.projections.read_your_writes_ms = BOUND.as_millis() as u64;
+    })
+    .await;
+    let (alice, bob) = (chat.person("Alice").await, chat.person("Bob").await);
+    let room = chat.group(&alice, &[&bob]).await;
+    let started = std::time::Instant::now();
+    chat.send(&alice, &room, "no backlog seen yet").await;
+    assert!(started.elapsed() < BOUND, "a send waited with no backlog in sight");
+
+    let stream = chat.server.state.jetstream.get_stream("CHAT_EVENTS").await.unwrap();
+    let config = async_nats::jetstream::consumer::pull::Config {
+        durable_name: Some(ciphertalk_projections::Projection::Delivery.durable_name()),
+        ..Default::default()
+    };
+    stream.create_consumer(config).await.unwrap();
+    let backlog = chat.server.state.backlog.clone().unwrap();
+    assert!(eventually(10, || async { backlog.events() > 1 }).await);
+    let started = std::time::Instant::now();
+    chat.send(&alice, &room, "behind a backlog").await;
+    assert!(started.elapsed() >= BOUND, "the send did not wait: {:?}", started.elapsed());
     chat.stop().await;
 }
 

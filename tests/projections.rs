@@ -19,8 +19,8 @@ use ciphertalk_gateway::config::{Config, ProjectionsConfig};
 use ciphertalk_gateway::serve::Server;
 use ciphertalk_projections::timeline::Window;
 use ciphertalk_projections::{
-    Freshness, HEADER_DELIVERY_ID, Projection, ProjectorOptions, blocks, contacts, freshness, projector,
-    rebuild, rooms, timeline,
+    Backlog, Freshness, HEADER_DELIVERY_ID, Projection, ProjectorOptions, blocks, contacts, freshness,
+    projector, rebuild, rooms, timeline,
 };
 use ciphertalk_streams::WireEvent;
 use sqlx::PgPool;
@@ -912,5 +912,40 @@ async fn batches_applied_again_after_lost_commits_publish_nothing_twice() {
     rig.send(room, alice, "after").await;
     assert!(eventually(60, || async { delivery_message_ids(&js).await.len() == complete.len() + 3 }).await);
     stop_projectors(shutdown, tasks).await;
+    rig.server.stop().await;
+}
+
+/// The backlog senders are held back by: what a projection's consumer still
+/// holds, read from JetStream; it falls to nothing once the projectors apply.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_backlog_is_what_the_projections_have_still_to_apply() {
+    let rig = Rig::new(false).await;
+    script(&rig).await;
+    let events = rig.committed_events().await;
+    assert!(eventually(30, || async { rig.stream_last_seq().await >= events }).await);
+    // The delivery projection's consumer as its projector makes it, nothing applied yet.
+    let stream = rig.js().get_stream("CHAT_EVENTS").await.unwrap();
+    let durable = Projection::Delivery.durable_name();
+    let config =
+        pull::Config { durable_name: Some(durable), ack_policy: AckPolicy::All, ..Default::default() };
+    stream.create_consumer(config).await.unwrap();
+
+    let following = CancellationToken::new();
+    let backlog = Backlog::follow(rig.js(), following.clone());
+    assert!(
+        eventually(10, || async { backlog.events() >= events }).await,
+        "backlog {} of {events} events",
+        backlog.events()
+    );
+    assert!(!backlog.wait_within(events - 1, Duration::from_millis(600)).await);
+
+    let (shutdown, tasks) = rig.spawn_projectors(50);
+    assert!(
+        backlog.wait_within(0, Duration::from_secs(30)).await,
+        "backlog {} with the projectors running",
+        backlog.events()
+    );
+    stop_projectors(shutdown, tasks).await;
+    following.cancel();
     rig.server.stop().await;
 }

@@ -125,8 +125,11 @@ pub struct ProjectionsConfig {
     pub batch_size: usize,
     /// How long a projector batch waits for more events after its first.
     pub linger_ms: u64,
-    /// How long a read waits for the caller's own write to reach the read model.
+    /// How long a read waits for the read models to hold what it must reflect.
     pub read_your_writes_ms: u64,
+    /// Sends wait (bounded by `read_your_writes_ms`) while a projection trails
+    /// the stream by more events than this; 0 = never.
+    pub max_backlog_events: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -360,7 +363,7 @@ impl Default for RelayConfig {
 
 impl Default for ProjectionsConfig {
     fn default() -> Self {
-        Self { run: true, batch_size: 500, linger_ms: 2, read_your_writes_ms: 2000 }
+        Self { run: true, batch_size: 500, linger_ms: 2, read_your_writes_ms: 2000, max_backlog_events: 5000 }
     }
 }
 
@@ -482,7 +485,12 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     (
         "CIPHERTALK_READ_YOUR_WRITES_MS",
         "projections.read_your_writes_ms",
-        "longest wait of a read for the caller's own write (default 2000)",
+        "longest wait for the read models: of a room read, of a write other than a send (default 2000)",
+    ),
+    (
+        "CIPHERTALK_PROJECTIONS_MAX_BACKLOG_EVENTS",
+        "projections.max_backlog_events",
+        "sends wait while a projection trails the stream by more events than this (default 5000, 0 = never)",
     ),
     (
         "CIPHERTALK_HTTP_MAX_BODY_BYTES",

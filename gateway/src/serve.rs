@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::serve::ListenerExt;
 use ciphertalk_commands::{Relay, RelayOptions, RelayWake, ServiceOptions, WriteModel, WriteOptions};
-use ciphertalk_projections::{Freshness, projector};
+use ciphertalk_projections::{Backlog, Freshness, projector};
 use ciphertalk_streams::Topology;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -133,6 +133,9 @@ impl Server {
             ));
         }
 
+        let backlog = (config.projections.max_backlog_events > 0)
+            .then(|| Backlog::follow(jetstream.clone(), shutdown.child_token()));
+
         let auth = crate::auth::Auth::new(config, pool.clone())?;
         tasks.push(tokio::spawn(crate::auth::sweep(pool.clone(), shutdown.child_token())));
         let realtime = crate::realtime::Realtime::new(
@@ -152,6 +155,7 @@ impl Server {
             metrics: telemetry::metrics(),
             write,
             freshness,
+            backlog,
             auth,
             realtime: Arc::new(realtime),
         });

@@ -3,7 +3,7 @@
 use std::sync::Arc;
 
 use ciphertalk_commands::WriteModel;
-use ciphertalk_projections::Freshness;
+use ciphertalk_projections::{Backlog, Freshness};
 use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
 
@@ -39,6 +39,8 @@ pub struct Shared {
     pub write: Arc<WriteModel>,
     /// Read-your-writes waits on the projections (which also hold the read pool).
     pub freshness: Freshness,
+    /// How far the projections trail the stream; `None` when sends never wait for it.
+    pub backlog: Option<Backlog>,
     pub auth: Arc<Auth>,
     /// WebSocket connections, delivery queues, presence.
     pub realtime: Arc<Realtime>,

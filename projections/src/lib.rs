@@ -8,8 +8,10 @@
 //!   ([`client_event`] is what clients receive).
 //! - [`publish`]: a batch's delivery messages into CHAT_DELIVERY, in order, once.
 //! - [`freshness`]: how far each projection has got, and bounded waits on it.
+//! - [`backlog`]: how far the projections trail the stream, for holding senders back.
 //! - [`rebuild`]: rebuilding one read model from sequence 1 beside the live one.
 
+pub mod backlog;
 pub mod blocks;
 pub mod client_event;
 pub mod contacts;
@@ -23,6 +25,7 @@ pub mod rebuild;
 pub mod rooms;
 pub mod timeline;
 
+pub use backlog::Backlog;
 pub use freshness::{Freshness, ProjectionStatus};
 pub use page::{Page, QueryError};
 pub use projection::Projection;

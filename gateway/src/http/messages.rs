@@ -27,7 +27,7 @@ use uuid::Uuid;
 
 use super::error::{ApiError, ErrorBody};
 use super::rooms::{DEFAULT_LIMIT, ROOM_PROJECTIONS, require_member, room_error};
-use super::write::{metadata, now, settle, settle_rooms};
+use super::write::{admit_send, metadata, now, settle, settle_rooms};
 use super::{ApiJson, ApiPath, ApiQuery, AuthUser};
 use crate::state::AppState;
 
@@ -173,6 +173,7 @@ pub async fn send(
     ApiJson(body): ApiJson<SendBody>,
 ) -> Result<(StatusCode, Json<MessageJson>), ApiError> {
     check_size(&state, &body.ciphertext)?;
+    admit_send(&state).await;
     let forwarded_from = body.forwarded_from.map(|from| MessageRef {
         room_id: RoomId::from_uuid(from.room_id),
         message_id: MessageId::from_uuid(from.message_id),

@@ -58,6 +58,22 @@ pub async fn settle_rooms(state: &AppState, projections: &[Projection], rooms: &
     }
 }
 
+/// Holds a send back (bounded like [`settle`]) while a projection trails the
+/// stream by more than `projections.max_backlog_events`. Sends answer at
+/// their commit, so without this an overload would let the deliveries fall
+/// ever further behind the accepted messages; with it, senders slow down.
+pub async fn admit_send(state: &AppState) {
+    let Some(backlog) = &state.backlog else { return };
+    let limit = state.config.projections.max_backlog_events;
+    if backlog.events() <= limit {
+        return;
+    }
+    metrics::counter!("ciphertalk_sends_held_back_total").increment(1);
+    if !backlog.wait_within(limit, state.config.projections.read_your_writes()).await {
+        tracing::debug!(backlog = backlog.events(), "the read side is still behind; the send goes ahead");
+    }
+}
+
 /// Whether every one of `users` is registered. The first event of a user
 /// aggregate is its registration, so the event store answers exactly.
 pub async fn all_registered(state: &AppState, users: &[UserId]) -> Result<bool, ApiError> {
