@@ -363,7 +363,7 @@ impl Default for RelayConfig {
 
 impl Default for ProjectionsConfig {
     fn default() -> Self {
-        Self { run: true, batch_size: 500, linger_ms: 2, read_your_writes_ms: 2000, max_backlog_events: 5000 }
+        Self { run: true, batch_size: 500, linger_ms: 2, read_your_writes_ms: 2000, max_backlog_events: 2000 }
     }
 }
 
@@ -490,7 +490,7 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     (
         "CIPHERTALK_PROJECTIONS_MAX_BACKLOG_EVENTS",
         "projections.max_backlog_events",
-        "sends wait while a projection trails the stream by more events than this (default 5000, 0 = never)",
+        "sends wait while a projection trails the stream by more events than this (default 2000, 0 = never)",
     ),
     (
         "CIPHERTALK_HTTP_MAX_BODY_BYTES",
