@@ -18,7 +18,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::support::chat::{Chat, FRANKING_KEY, Person, assert_error, b64};
-use crate::support::eventually;
+use crate::support::{eventually, hold_projections, pending_for};
 
 fn seqs(page: &Value) -> Vec<u64> {
     page["items"].as_array().unwrap().iter().map(|m| m["seq"].as_u64().unwrap()).collect()
@@ -137,28 +137,17 @@ async fn a_send_answers_at_its_commit_and_reads_of_the_room_wait_for_it() {
     let room = chat.group(&alice, &[&bob]).await;
     chat.send(&alice, &room, "first").await;
 
-    let mut hold = chat.server.state.db.begin().await.unwrap();
-    sqlx::query("SELECT 1 FROM projection_offsets WHERE name IN ('rooms', 'timeline') FOR UPDATE")
-        .execute(&mut *hold)
-        .await
-        .unwrap();
+    let hold = hold_projections(&chat.server.state.db, &["rooms", "timeline"]).await;
     let sent = tokio::time::timeout(Duration::from_secs(10), chat.send(&alice, &room, "second"))
         .await
         .expect("the send answers while the read models are held back");
     assert_eq!(sent["seq"], 2);
     let (page, list, shown) =
         (format!("/v1/rooms/{room}/messages"), "/v1/rooms".to_owned(), format!("/v1/rooms/{room}"));
-    let reads = Box::pin(async {
-        tokio::join!(chat.get(&bob, &page), chat.get(&alice, &list), chat.get(&alice, &shown))
-    });
-    let reads = match futures::future::select(reads, Box::pin(tokio::time::sleep(Duration::from_millis(500))))
-        .await
-    {
-        futures::future::Either::Left(_) => {
-            panic!("reads answered while the read models lacked an answered message")
-        }
-        futures::future::Either::Right(((), reads)) => reads,
-    };
+    let reads =
+        async { tokio::join!(chat.get(&bob, &page), chat.get(&alice, &list), chat.get(&alice, &shown)) };
+    // They wait while the read models lack a message already answered.
+    let reads = pending_for(reads, Duration::from_millis(500)).await;
     hold.rollback().await.unwrap();
     let ((status, page), (_, list), (_, shown)) = reads.await;
     assert_eq!(status, StatusCode::OK, "{page}");

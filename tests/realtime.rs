@@ -28,7 +28,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 use crate::support::binary::ServeProcess;
-use crate::support::{TestDb, TestNats, eventually, temp_dir};
+use crate::support::{TestDb, TestNats, eventually, hold_projections, pending_for, temp_dir};
 
 const SECRET: &str = "realtime-test-signing-key-0123456789abcdef";
 /// How long a test waits for one frame before it calls the server stuck.
@@ -505,6 +505,28 @@ async fn the_backlog_runs_into_live_events_without_gap_or_duplicate() {
     assert_fifo(&frames);
     let bodies: Vec<String> = message_events(&frames).iter().map(|f| body_of(&f["event"])).collect();
     assert_eq!(bodies, (0..MESSAGES).map(|n| format!("m{n}")).collect::<Vec<_>>());
+    rig.stop().await;
+}
+
+/// A send answered by one gateway is in the next read through another, even
+/// while the timeline lags: the reading gateway finds the room's committed
+/// sequence in the event store and waits for the projection to reach it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_send_through_one_gateway_is_in_the_next_read_through_another() {
+    let rig = Rig::start_with(2, |config| config.projections.read_your_writes_ms = 20_000).await;
+    let (alice, bob, room) = rig.alice_and_bob_in_a_group().await;
+    let hold = hold_projections(&rig.db.pool, &["timeline"]).await;
+    let messages = |gateway: usize| format!("{}/v1/rooms/{room}/messages", rig.base(gateway));
+    let body = json!({"client_msg_id": "across", "ciphertext": STANDARD.encode("across")});
+    let sent = rig.http.post(messages(0)).bearer_auth(&alice.token).json(&body).send().await.unwrap();
+    assert_eq!(sent.status(), StatusCode::CREATED);
+    let sent: Value = sent.json().await.unwrap();
+
+    let read = rig.http.get(messages(1)).bearer_auth(&bob.token).send();
+    let read = pending_for(read, Duration::from_millis(500)).await;
+    hold.rollback().await.unwrap();
+    let page: Value = read.await.unwrap().json().await.unwrap();
+    assert_eq!(page["items"].as_array().unwrap().last().unwrap()["id"], sent["id"], "{page}");
     rig.stop().await;
 }
 

@@ -114,6 +114,29 @@ where
     false
 }
 
+/// Holds back the named projections' next commits, as a slow projector
+/// would, until the returned transaction ends: it locks their offsets.
+pub async fn hold_projections(pool: &PgPool, names: &[&str]) -> sqlx::Transaction<'static, sqlx::Postgres> {
+    let mut hold = pool.begin().await.unwrap();
+    sqlx::query("SELECT 1 FROM projection_offsets WHERE name = ANY($1) FOR UPDATE")
+        .bind(names)
+        .execute(&mut *hold)
+        .await
+        .unwrap();
+    hold
+}
+
+/// Polls `future` for `how_long`, failing the test if it finishes by then;
+/// returns it, still pending, to be awaited later.
+pub async fn pending_for<F: std::future::Future>(
+    future: F,
+    how_long: std::time::Duration,
+) -> std::pin::Pin<Box<F>> {
+    let mut future = Box::pin(future);
+    assert!(tokio::time::timeout(how_long, &mut future).await.is_err(), "finished within {how_long:?}");
+    future
+}
+
 #[allow(dead_code)]
 pub fn data_path(dir: &tempfile::TempDir, rest: &str) -> PathBuf {
     dir.path().join(rest)
