@@ -18,7 +18,8 @@
 //! as one [`chain`], acknowledged every few hundred events. After any
 //! failure the relay re-reads where the stream ends (the `Ct-Log-Position`
 //! header of its last message) and resumes right after it, so it depends on
-//! neither the de-duplication window nor its own cursor having been saved.
+//! neither the de-duplication window nor its own cursor having been saved
+//! (a busy relay saves it once a second).
 //!
 //! Wake-up. Commands in this process wake the relay directly; commands in other
 //! processes publish a core-NATS wake message; a slow poll covers the rest. A
@@ -139,17 +140,24 @@ enum Round {
 }
 
 /// First wait after a round that found events held back; doubles up to
-/// [`HELD_BACK_POLL_MAX`]. Kept short: while senders wait for their writes to
-/// be read back, no new commit may come to wake the relay (a doubling up to
-/// the idle poll was measured adding 250 ms at the tail).
+/// [`HELD_BACK_POLL_MAX`]. Kept short: once senders pause, no new commit may
+/// come to wake the relay, and the held-back events would wait for the idle
+/// poll (a doubling up to it was measured adding 250 ms at the tail).
 const HELD_BACK_POLL: Duration = Duration::from_millis(1);
 const HELD_BACK_POLL_MAX: Duration = Duration::from_millis(8);
+
+/// How often a busy relay saves its cursor (an idle one saves at once). The
+/// cursor is a hint (see [`Relay::sync`]): saving it every round was a
+/// statement and a commit per round.
+const CURSOR_SAVE_EVERY: Duration = Duration::from_secs(1);
 
 /// Where the relay stands: the last event published and the stream sequence it got.
 #[derive(Debug, Clone, Copy)]
 struct Progress {
     cursor: LogPosition,
     stream_last_seq: u64,
+    /// The cursor as `relay_cursor` holds it.
+    saved: LogPosition,
 }
 
 impl Relay {
@@ -184,6 +192,7 @@ impl Relay {
         let mut leader: Option<PgConnection> = None;
         let mut progress: Option<Progress> = None;
         let mut lag_recorded = Instant::now();
+        let mut cursor_saved = Instant::now();
         while !shutdown.is_cancelled() {
             let round = async {
                 if leader.is_none() {
@@ -198,7 +207,14 @@ impl Relay {
                     Some(p) => p,
                     None => self.sync(conn).await?,
                 };
-                let (next, round) = self.publish_batch(conn, current).await?;
+                let (mut next, round) = self.publish_batch(conn, current).await?;
+                if next.saved != next.cursor
+                    && (round == Round::Idle || cursor_saved.elapsed() >= CURSOR_SAVE_EVERY)
+                {
+                    self.save_cursor(conn, next.cursor).await?;
+                    next.saved = next.cursor;
+                    cursor_saved = Instant::now();
+                }
                 progress = Some(next);
                 Ok::<Round, RelayError>(round)
             };
@@ -297,7 +313,7 @@ impl Relay {
             }
             _ => saved,
         };
-        Ok(Progress { cursor, stream_last_seq: last_seq })
+        Ok(Progress { cursor, stream_last_seq: last_seq, saved: cursor })
     }
 
     async fn publish_batch(
@@ -305,12 +321,16 @@ impl Relay {
         conn: &mut PgConnection,
         progress: Progress,
     ) -> Result<(Progress, Round), RelayError> {
+        // Every row after the cursor, each marked whether its transaction is
+        // older than every one still in flight: those come first (the order
+        // is by transaction), and only they are published. One statement
+        // tells a round with nothing committed from one held back.
         let rows = sqlx::query(
             "SELECT tx_id::text::bigint AS tx, position, aggregate_type, aggregate_id, sequence,
-                    event_type, event_version, payload, metadata, recorded_at
-               FROM events
+                    event_type, event_version, payload, metadata, recorded_at,
+                    tx_id < horizon.xmin AS settled
+               FROM events, (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin) AS horizon
               WHERE (tx_id, position) > ($1::bigint::text::xid8, $2)
-                AND tx_id < pg_snapshot_xmin(pg_current_snapshot())
               ORDER BY tx_id, position
               LIMIT $3",
         )
@@ -319,20 +339,12 @@ impl Relay {
         .bind(self.options.batch_size)
         .fetch_all(&mut *conn)
         .await?;
-        if rows.is_empty() {
-            // Ordered and limited like the batch query, so that it reads the
-            // log index from the cursor (an EXISTS drops the order and was
-            // planned as a table scan).
-            let pending: Option<i32> = sqlx::query_scalar(
-                "SELECT 1 FROM events WHERE (tx_id, position) > ($1::bigint::text::xid8, $2)
-                  ORDER BY tx_id, position LIMIT 1",
-            )
-            .bind(i64::try_from(progress.cursor.tx).unwrap_or(i64::MAX))
-            .bind(i64::try_from(progress.cursor.pos).unwrap_or(i64::MAX))
-            .fetch_optional(&mut *conn)
-            .await?;
-            return Ok((progress, if pending.is_some() { Round::HeldBack } else { Round::Idle }));
+        let settled =
+            rows.iter().take_while(|row| row.try_get::<bool, _>("settled").unwrap_or(false)).count();
+        if settled == 0 {
+            return Ok((progress, if rows.is_empty() { Round::Idle } else { Round::HeldBack }));
         }
+        let rows = &rows[..settled];
         let started = Instant::now();
         let mut events = rows.iter().map(wire_event).collect::<Result<Vec<_>, _>>()?;
         if let Some(n) = self.options.abort_after_publishing {
@@ -350,12 +362,11 @@ impl Relay {
             std::process::abort();
         }
         let Some(last) = events.last() else { return Ok((progress, Round::Idle)) };
-        self.save_cursor(conn, last.position).await?;
         metrics::counter!("ciphertalk_relay_events_published_total").increment(events.len() as u64);
         metrics::histogram!("ciphertalk_relay_batch_duration_seconds")
             .record(started.elapsed().as_secs_f64());
         tracing::trace!(events = events.len(), "relayed");
-        Ok((Progress { cursor: last.position, stream_last_seq: last_seq }, Round::Published))
+        Ok((Progress { cursor: last.position, stream_last_seq: last_seq, ..progress }, Round::Published))
     }
 
     async fn saved_cursor(&self, conn: &mut PgConnection) -> Result<LogPosition, RelayError> {

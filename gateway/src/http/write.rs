@@ -1,7 +1,7 @@
 //! What the room, message and contact routes share around a command: its
 //! metadata, the read-your-writes waits (after most commands; before reads
-//! of rooms, for sends, which answer at their commit), and whether the users
-//! it names exist.
+//! of rooms, for sends, which answer at their commit), holding sends back
+//! while the read side is behind, and whether the users it names exist.
 
 use axum::http::HeaderMap;
 use chrono::{DateTime, SubsecRound, Utc};
