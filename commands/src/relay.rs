@@ -19,7 +19,7 @@
 //! failure the relay re-reads where the stream ends (the `Ct-Log-Position`
 //! header of its last message) and resumes right after it, so it depends on
 //! neither the de-duplication window nor its own cursor having been saved
-//! (a busy relay saves it once a second).
+//! (it is saved once a second).
 //!
 //! Wake-up. Commands in this process wake the relay directly; commands in other
 //! processes publish a core-NATS wake message; a slow poll covers the rest. A
@@ -146,8 +146,9 @@ enum Round {
 const HELD_BACK_POLL: Duration = Duration::from_millis(1);
 const HELD_BACK_POLL_MAX: Duration = Duration::from_millis(8);
 
-/// How often a busy relay saves its cursor (an idle one saves at once). The
-/// cursor is a hint (see [`Relay::sync`]): saving it every round was a
+/// How often the relay saves its cursor (an idle relay still runs a round
+/// every `idle_poll`, so the saved cursor is at most about this far behind).
+/// The cursor is a hint (see [`Relay::sync`]): saving it every round was a
 /// statement and a commit per round.
 const CURSOR_SAVE_EVERY: Duration = Duration::from_secs(1);
 
@@ -208,9 +209,7 @@ impl Relay {
                     None => self.sync(conn).await?,
                 };
                 let (mut next, round) = self.publish_batch(conn, current).await?;
-                if next.saved != next.cursor
-                    && (round == Round::Idle || cursor_saved.elapsed() >= CURSOR_SAVE_EVERY)
-                {
+                if next.saved != next.cursor && cursor_saved.elapsed() >= CURSOR_SAVE_EVERY {
                     self.save_cursor(conn, next.cursor).await?;
                     next.saved = next.cursor;
                     cursor_saved = Instant::now();
