@@ -320,30 +320,37 @@ impl Relay {
         conn: &mut PgConnection,
         progress: Progress,
     ) -> Result<(Progress, Round), RelayError> {
-        // Every row after the cursor, each marked whether its transaction is
-        // older than every one still in flight: those come first (the order
-        // is by transaction), and only they are published. One statement
-        // tells a round with nothing committed from one held back.
+        // The events after the cursor whose transactions are older than every
+        // one still in flight (`settled`), and, in the same statement, the
+        // first one that is not: it tells a round with nothing committed from
+        // one held back without a second query (ordered and limited, so that
+        // it reads the log index from the cursor).
         let rows = sqlx::query(
-            "SELECT tx_id::text::bigint AS tx, position, aggregate_type, aggregate_id, sequence,
-                    event_type, event_version, payload, metadata, recorded_at,
-                    tx_id < horizon.xmin AS settled
-               FROM events, (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin) AS horizon
-              WHERE (tx_id, position) > ($1::bigint::text::xid8, $2)
-              ORDER BY tx_id, position
-              LIMIT $3",
+            "WITH horizon AS (SELECT pg_snapshot_xmin(pg_current_snapshot()) AS xmin)
+             (SELECT tx_id::text::bigint AS tx, position, aggregate_type, aggregate_id, sequence,
+                     event_type, event_version, payload, metadata, recorded_at, true AS settled
+                FROM events, horizon
+               WHERE (tx_id, position) > ($1::bigint::text::xid8, $2) AND tx_id < horizon.xmin
+               ORDER BY tx_id, position
+               LIMIT $3)
+             UNION ALL
+             (SELECT tx_id::text::bigint, position, aggregate_type, aggregate_id, sequence,
+                     event_type, event_version, payload, metadata, recorded_at, false
+                FROM events, horizon
+               WHERE (tx_id, position) > ($1::bigint::text::xid8, $2) AND tx_id >= horizon.xmin
+               ORDER BY tx_id, position
+               LIMIT 1)",
         )
         .bind(i64::try_from(progress.cursor.tx).unwrap_or(i64::MAX))
         .bind(i64::try_from(progress.cursor.pos).unwrap_or(i64::MAX))
         .bind(self.options.batch_size)
         .fetch_all(&mut *conn)
         .await?;
-        let settled =
-            rows.iter().take_while(|row| row.try_get::<bool, _>("settled").unwrap_or(false)).count();
-        if settled == 0 {
-            return Ok((progress, if rows.is_empty() { Round::Idle } else { Round::HeldBack }));
+        let (rows, held_back): (Vec<PgRow>, Vec<PgRow>) =
+            rows.into_iter().partition(|row| row.try_get::<bool, _>("settled").unwrap_or(false));
+        if rows.is_empty() {
+            return Ok((progress, if held_back.is_empty() { Round::Idle } else { Round::HeldBack }));
         }
-        let rows = &rows[..settled];
         let started = Instant::now();
         let mut events = rows.iter().map(wire_event).collect::<Result<Vec<_>, _>>()?;
         if let Some(n) = self.options.abort_after_publishing {
