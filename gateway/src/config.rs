@@ -485,7 +485,7 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     (
         "CIPHERTALK_READ_YOUR_WRITES_MS",
         "projections.read_your_writes_ms",
-        "longest wait for the read models: of a room read, of a write other than a send (default 2000)",
+        "longest wait for the read models: of a room read, of a write (other than a send), of a send held back by the backlog (default 2000)",
     ),
     (
         "CIPHERTALK_PROJECTIONS_MAX_BACKLOG_EVENTS",
