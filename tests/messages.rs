@@ -18,7 +18,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::support::chat::{Chat, FRANKING_KEY, Person, assert_error, b64};
-use crate::support::{eventually, hold_projections, pending_for};
+use crate::support::{delivery_consumer_without_projector, eventually, hold_projections, pending_for};
 
 fn seqs(page: &Value) -> Vec<u64> {
     page["items"].as_array().unwrap().iter().map(|m| m["seq"].as_u64().unwrap()).collect()
@@ -176,12 +176,7 @@ async fn sends_wait_while_the_read_side_is_behind() {
     chat.send(&alice, &room, "no backlog seen yet").await;
     assert!(started.elapsed() < BOUND, "a send waited with no backlog in sight");
 
-    let stream = chat.server.state.jetstream.get_stream("CHAT_EVENTS").await.unwrap();
-    let config = async_nats::jetstream::consumer::pull::Config {
-        durable_name: Some(ciphertalk_projections::Projection::Delivery.durable_name()),
-        ..Default::default()
-    };
-    stream.create_consumer(config).await.unwrap();
+    delivery_consumer_without_projector(&chat.server.state.jetstream).await;
     let backlog = chat.server.state.backlog.clone().unwrap();
     assert!(eventually(10, || async { backlog.events() > 1 }).await);
     let started = std::time::Instant::now();

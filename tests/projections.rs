@@ -26,7 +26,7 @@ use ciphertalk_streams::WireEvent;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
-use crate::support::{TestDb, TestNats, eventually};
+use crate::support::{TestDb, TestNats, delivery_consumer_without_projector, eventually};
 
 struct Rig {
     db: TestDb,
@@ -923,12 +923,7 @@ async fn the_backlog_is_what_the_projections_have_still_to_apply() {
     script(&rig).await;
     let events = rig.committed_events().await;
     assert!(eventually(30, || async { rig.stream_last_seq().await >= events }).await);
-    // The delivery projection's consumer as its projector makes it, nothing applied yet.
-    let stream = rig.js().get_stream("CHAT_EVENTS").await.unwrap();
-    let durable = Projection::Delivery.durable_name();
-    let config =
-        pull::Config { durable_name: Some(durable), ack_policy: AckPolicy::All, ..Default::default() };
-    stream.create_consumer(config).await.unwrap();
+    delivery_consumer_without_projector(&rig.js()).await;
 
     let following = CancellationToken::new();
     let backlog = Backlog::follow(rig.js(), following.clone());

@@ -126,6 +126,20 @@ pub async fn hold_projections(pool: &PgPool, names: &[&str]) -> sqlx::Transactio
     hold
 }
 
+/// Makes the delivery projection's consumer on CHAT_EVENTS as its projector
+/// would, for a test in which no projector runs: it holds every event, a
+/// backlog nobody works off.
+pub async fn delivery_consumer_without_projector(js: &async_nats::jetstream::Context) {
+    use async_nats::jetstream::consumer::{AckPolicy, pull};
+    let stream = js.get_stream("CHAT_EVENTS").await.unwrap();
+    let config = pull::Config {
+        durable_name: Some(ciphertalk_projections::Projection::Delivery.durable_name()),
+        ack_policy: AckPolicy::All,
+        ..Default::default()
+    };
+    stream.create_consumer(config).await.unwrap();
+}
+
 /// Polls `future` for `how_long`, failing the test if it finishes by then;
 /// returns it, still pending, to be awaited later.
 pub async fn pending_for<F: std::future::Future>(
