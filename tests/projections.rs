@@ -70,8 +70,13 @@ impl Rig {
         options: ProjectorOptions,
     ) -> (CancellationToken, Vec<tokio::task::JoinHandle<()>>) {
         let shutdown = CancellationToken::new();
-        let tasks =
-            projector::spawn_all(&self.js(), &Freshness::new(self.db.pool.clone()), &options, &shutdown);
+        let tasks = projector::spawn_all(
+            &self.js(),
+            &Freshness::new(self.db.pool.clone()),
+            &options,
+            None,
+            &shutdown,
+        );
         (shutdown, tasks)
     }
 

@@ -17,8 +17,11 @@ use ciphertalk_domain::room::{JoinRule, Role, RoomCommand, RoomKind};
 use ciphertalk_domain::user::{LastSeenVisibility, UserCommand};
 use ciphertalk_domain::values::{Ciphertext, ClientMsgId, ContentType, RoomName};
 use ciphertalk_gateway::config::{Config, Secret, Toggle};
+use ciphertalk_gateway::realtime::feed::Feed;
 use ciphertalk_gateway::serve::Server;
 use ciphertalk_projections::Projection;
+use ciphertalk_projections::handoff::{self, StoredDelivery, StoredRun};
+use ciphertalk_streams::{Topology, TopologySettings, subjects};
 use futures::{SinkExt, StreamExt};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -26,6 +29,7 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
+use tokio_util::sync::CancellationToken;
 
 use crate::support::binary::ServeProcess;
 use crate::support::{TestDb, TestNats, eventually, hold_projections, pending_for, temp_dir};
@@ -1098,4 +1102,89 @@ async fn idle_connections_are_closed() {
     let text = String::from_utf8_lossy(&bytes);
     assert!(text.contains(r#""code":"idle_timeout""#), "{text}");
     rig.stop().await;
+}
+
+/// The live feed dispatches the runs the local delivery leader hands over,
+/// reads the stream for whatever it was not handed (a run that leaves a gap,
+/// messages another writer stored), and dispatches every stream sequence
+/// once, in order. Runs carry a payload other than the stored one here, so
+/// each frame shows which way it came.
+#[tokio::test]
+async fn the_live_feed_takes_handed_over_runs_and_reads_the_stream_for_the_rest() {
+    let nats = TestNats::start().await;
+    let js = async_nats::jetstream::new(nats.client().await);
+    Topology::new(TopologySettings::default()).unwrap().ensure(&js).await.unwrap();
+    let stream = js.get_stream(subjects::DELIVERY_STREAM).await.unwrap();
+    let (handoff, handed_over) = handoff::channel();
+    let shutdown = CancellationToken::new();
+    let feed = Feed::start(stream, 64, handed_over, shutdown.clone()).await.unwrap();
+    let user = UserId::new_v7();
+    let subject = subjects::delivery(&user.to_string()).unwrap();
+    let mut subscription = feed.subscribe(user).unwrap();
+
+    let store = |text: String| {
+        let (js, subject) = (js.clone(), subject.clone());
+        async move { js.publish(subject, text.into()).await.unwrap().await.unwrap().sequence }
+    };
+    let offer = |first_seq: u64, texts: &[String]| {
+        let messages = texts
+            .iter()
+            .map(|text| StoredDelivery {
+                subject: subject.clone(),
+                recorded_at: Utc::now(),
+                payload: text.clone().into(),
+            })
+            .collect();
+        handoff.offer(StoredRun { first_seq, messages });
+    };
+    let mut received = Vec::new();
+    let mut next = async || {
+        let delivered = tokio::time::timeout(FRAME_WAIT, subscription.recv()).await.unwrap().unwrap();
+        let text = String::from_utf8(delivered.event.to_vec()).unwrap();
+        received.push(delivered.cursor.0);
+        (delivered.cursor.0, text)
+    };
+
+    // Nothing handed over: read from the stream.
+    let seq = store("stored-1".into()).await;
+    assert_eq!(next().await, (seq, "stored-1".to_owned()));
+
+    // A run that continues the feed is taken (once the feed has read up to
+    // it, which may take a run or two that the stream delivers first).
+    let mut taken = false;
+    for n in 2..40 {
+        let seq = store(format!("stored-{n}")).await;
+        offer(seq, &[format!("handed-{n}")]);
+        let (cursor, text) = next().await;
+        assert_eq!(cursor, seq);
+        if text == format!("handed-{n}") {
+            taken = true;
+            break;
+        }
+        assert_eq!(text, format!("stored-{n}"));
+    }
+    assert!(taken, "no handed-over run was ever taken");
+
+    // Taking runs, the feed reads nothing else.
+    let seq = store("stored-a".into()).await;
+    offer(seq, &["handed-a".into()]);
+    assert_eq!(next().await, (seq, "handed-a".to_owned()));
+
+    // A run that leaves a gap: the gap is read from the stream, the run follows.
+    let first = store("stored-b".into()).await;
+    let second = store("stored-c".into()).await;
+    offer(second, &["handed-c".into()]);
+    assert_eq!(next().await, (first, "stored-b".to_owned()));
+    assert_eq!(next().await, (second, "handed-c".to_owned()));
+
+    // Stored by another writer, with no run: read from the stream all the same.
+    let seq = store("stored-d".into()).await;
+    assert_eq!(next().await, (seq, "stored-d".to_owned()));
+
+    // Nothing skipped, nothing twice.
+    let last = store("stored-e".into()).await;
+    offer(last, &["handed-e".into()]);
+    assert_eq!(next().await.0, last);
+    assert_eq!(received, (1..=last).collect::<Vec<_>>());
+    shutdown.cancel();
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use axum::serve::ListenerExt;
 use ciphertalk_commands::{Relay, RelayOptions, RelayWake, ServiceOptions, WriteModel, WriteOptions};
-use ciphertalk_projections::{Backlog, Freshness, projector};
+use ciphertalk_projections::{Backlog, Freshness, handoff, projector};
 use ciphertalk_streams::Topology;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -124,11 +124,14 @@ impl Server {
         );
         let mut tasks = vec![tokio::spawn(relay.run(shutdown.child_token()))];
         let freshness = Freshness::new(pool.clone());
+        // Delivery messages this process's projector stores reach its live feed directly.
+        let (handoff, handed_over) = handoff::channel();
         if config.projections.run {
             tasks.extend(projector::spawn_all(
                 &jetstream,
                 &freshness,
                 &config.projections.projector(),
+                Some(handoff),
                 &shutdown,
             ));
         }
@@ -144,6 +147,7 @@ impl Server {
             &jetstream,
             pool.clone(),
             write.clone(),
+            handed_over,
             shutdown.child_token(),
         )
         .await?;

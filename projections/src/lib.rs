@@ -17,6 +17,7 @@ pub mod client_event;
 pub mod contacts;
 pub mod delivery;
 pub mod freshness;
+pub mod handoff;
 pub mod page;
 mod projection;
 pub mod projector;

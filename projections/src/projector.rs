@@ -33,6 +33,7 @@ use sqlx::{Connection, PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 
 use crate::freshness::Freshness;
+use crate::handoff::HandoffSender;
 use crate::projection::{Applier, Envelope, KnownProgress, OffsetMove, Projection};
 use crate::publish::DeliveryPublisher;
 
@@ -107,6 +108,8 @@ pub struct Projector {
     js: jetstream::Context,
     freshness: Freshness,
     options: ProjectorOptions,
+    /// Where the delivery projection offers what it stored to this process's live feed.
+    handoff: Option<HandoffSender>,
 }
 
 impl Projector {
@@ -116,7 +119,14 @@ impl Projector {
         freshness: Freshness,
         options: ProjectorOptions,
     ) -> Self {
-        Self { projection, pool: freshness.pool().clone(), js, freshness, options }
+        Self { projection, pool: freshness.pool().clone(), js, freshness, options, handoff: None }
+    }
+
+    /// Offers the delivery messages this projector stores to `handoff`
+    /// (only the delivery projection stores any).
+    pub fn with_handoff(mut self, handoff: HandoffSender) -> Self {
+        self.handoff = Some(handoff);
+        self
     }
 
     /// Runs until `shutdown`, standing by while another process leads and
@@ -198,7 +208,7 @@ impl Projector {
             .map_err(js_error)?;
         let mut session = Session {
             applier: Applier::new(self.projection, KnownProgress::Stored),
-            publisher: DeliveryPublisher::new(self.js.clone()),
+            publisher: DeliveryPublisher::new(self.js.clone(), self.handoff.clone()),
         };
         let mut lock_checked = Instant::now();
         // Applied (or passed over) up to here; `projection_offsets` says `stored_seq`.
@@ -436,16 +446,21 @@ fn contiguous_end(batch: &[Message], applied: u64) -> Option<u64> {
 }
 
 /// Starts one projector per projection; they stop when `shutdown` is cancelled.
+/// The delivery projector offers what it stores to `handoff`, when given.
 pub fn spawn_all(
     js: &jetstream::Context,
     freshness: &Freshness,
     options: &ProjectorOptions,
+    handoff: Option<HandoffSender>,
     shutdown: &CancellationToken,
 ) -> Vec<tokio::task::JoinHandle<()>> {
     Projection::ALL
         .into_iter()
         .map(|projection| {
-            let projector = Projector::new(projection, js.clone(), freshness.clone(), options.clone());
+            let mut projector = Projector::new(projection, js.clone(), freshness.clone(), options.clone());
+            if let (Projection::Delivery, Some(handoff)) = (projection, &handoff) {
+                projector = projector.with_handoff(handoff.clone());
+            }
             tokio::spawn(projector.run(shutdown.child_token()))
         })
         .collect()

@@ -10,6 +10,9 @@
 //! one is stored already. This needs no de-duplication window. A leader reads
 //! the stream's end once; after that its own chain says where the stream ends
 //! until something fails (and a failure ends its leadership session).
+//!
+//! What a chain stored is then offered to this process's live feed
+//! ([`crate::handoff`]), with the stream sequences it got.
 
 use std::fmt;
 use std::str::FromStr;
@@ -22,6 +25,7 @@ use ciphertalk_streams::{Link, chain, subjects};
 use uuid::Uuid;
 
 use crate::delivery::HEADER_RECORDED_AT;
+use crate::handoff::{HandoffSender, StoredDelivery, StoredRun};
 use crate::projector::{ProjectorError, js_error};
 
 /// Header naming a delivery message: `<CHAT_EVENTS seq>:<user_id>`.
@@ -63,6 +67,7 @@ pub(crate) struct DeliveryPublisher {
     js: jetstream::Context,
     /// Where the stream ends, as this session read it or its last chain left it.
     end: Option<StreamEnd>,
+    handoff: Option<HandoffSender>,
 }
 
 /// The stream's last sequence and which message is stored there.
@@ -73,8 +78,8 @@ struct StreamEnd {
 }
 
 impl DeliveryPublisher {
-    pub(crate) fn new(js: jetstream::Context) -> Self {
-        Self { js, end: None }
+    pub(crate) fn new(js: jetstream::Context, handoff: Option<HandoffSender>) -> Self {
+        Self { js, end: None, handoff }
     }
 
     /// Publishes `outgoing` (in stream order) and returns once JetStream holds all of it.
@@ -91,6 +96,7 @@ impl DeliveryPublisher {
             self.end = Some(end);
             return Ok(());
         }
+        let mut handed = Vec::with_capacity(if self.handoff.is_some() { count } else { 0 });
         let links = outgoing
             .into_iter()
             .skip(stored)
@@ -99,10 +105,20 @@ impl DeliveryPublisher {
                 let mut headers = HeaderMap::new();
                 headers.insert(HEADER_DELIVERY_ID, message.id.to_string().as_str());
                 headers.insert(HEADER_RECORDED_AT, message.recorded_at.to_rfc3339().as_str());
+                if self.handoff.is_some() {
+                    handed.push(StoredDelivery {
+                        subject: subject.clone(),
+                        recorded_at: message.recorded_at,
+                        payload: message.payload.clone(),
+                    });
+                }
                 Ok(Link { subject, headers, payload: message.payload })
             })
             .collect::<Result<Vec<_>, ProjectorError>>()?;
         let last_seq = chain::publish(&self.js, end.last_seq, links).await.map_err(js_error)?;
+        if let Some(handoff) = &self.handoff {
+            handoff.offer(StoredRun { first_seq: end.last_seq + 1, messages: handed });
+        }
         self.end = Some(StreamEnd { last_seq, tail: Some(tail) });
         metrics::counter!("ciphertalk_delivery_messages_total").increment(count as u64);
         Ok(())

@@ -28,6 +28,7 @@ use std::time::Duration;
 use ciphertalk_commands::WriteModel;
 use ciphertalk_domain::UserId;
 use ciphertalk_projections::delivery;
+use ciphertalk_projections::handoff::HandoffReceiver;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
@@ -82,11 +83,17 @@ impl Realtime {
         js: &async_nats::jetstream::Context,
         db: PgPool,
         write: Arc<WriteModel>,
+        handed_over: HandoffReceiver,
         shutdown: CancellationToken,
     ) -> Result<Self, RealtimeError> {
         let queue = DeliveryQueue::open(js).await?;
-        let feed =
-            feed::Feed::start(queue.stream().clone(), settings.queue_frames, shutdown.child_token()).await?;
+        let feed = feed::Feed::start(
+            queue.stream().clone(),
+            settings.queue_frames,
+            handed_over,
+            shutdown.child_token(),
+        )
+        .await?;
         Ok(Self {
             queue,
             feed,
