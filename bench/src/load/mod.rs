@@ -237,7 +237,7 @@ async fn load(plan: &Plan, server: &Server) -> Result<Outcome, BoxError> {
         .await?;
     let register_secs = started.elapsed().as_secs_f64();
     eprintln!("registered {} users in {register_secs:.1} s", plan.users);
-    let server_registered = server.pid.and_then(procfs::snapshot);
+    let server_registered = procfs::snapshot_aside(server.pid).await;
 
     let started = Instant::now();
     let rooms: Vec<String> =
@@ -293,7 +293,7 @@ async fn load(plan: &Plan, server: &Server) -> Result<Outcome, BoxError> {
         })
         .collect();
     tokio::time::sleep_until((start - Duration::from_millis(100)).into()).await;
-    let server_connected = server.pid.and_then(procfs::snapshot);
+    let server_connected = procfs::snapshot_aside(server.pid).await;
 
     eprintln!("sending for {} s after {} s of warm-up", plan.seconds, plan.warmup.as_secs());
     let senders: Vec<_> = (0..plan.senders)
@@ -311,16 +311,16 @@ async fn load(plan: &Plan, server: &Server) -> Result<Outcome, BoxError> {
         })
         .collect();
     tokio::time::sleep_until(measured_from.into()).await;
-    let server_measured = server.pid.and_then(procfs::snapshot);
-    let self_before = procfs::snapshot(std::process::id());
+    let server_measured = procfs::snapshot_aside(server.pid).await;
+    let self_before = procfs::snapshot_aside(Some(std::process::id())).await;
     let load_before = procfs::load_average();
     let mut sent = Vec::with_capacity(senders.len());
     for sender in senders {
         sent.push(sender.await?);
     }
     let send_secs = measured_from.elapsed().as_secs_f64();
-    let server_sent = server.pid.and_then(procfs::snapshot);
-    let self_sent = procfs::snapshot(std::process::id());
+    let server_sent = procfs::snapshot_aside(server.pid).await;
+    let self_sent = procfs::snapshot_aside(Some(std::process::id())).await;
     let load_after = procfs::load_average();
 
     // Wait for the deliveries still on their way.

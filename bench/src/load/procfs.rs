@@ -37,6 +37,14 @@ struct Stat {
     cpu_ticks: u64,
 }
 
+/// [`snapshot`] on a blocking thread: reading /proc (every process's stat,
+/// each descendant's smaps) takes milliseconds that would otherwise stall the
+/// WebSocket clients sharing a runtime thread, right as sending starts.
+pub async fn snapshot_aside(root: Option<u32>) -> Option<Snapshot> {
+    let root = root?;
+    tokio::task::spawn_blocking(move || snapshot(root)).await.ok().flatten()
+}
+
 /// `None` when `root` does not exist (or this is not Linux).
 pub fn snapshot(root: u32) -> Option<Snapshot> {
     let at = Instant::now();
