@@ -3,6 +3,7 @@
 use std::time::Duration;
 
 use ciphertalk_gateway::config::Config;
+use ciphertalk_gateway::embedded::{EmbeddedNats, NatsOptions};
 use ciphertalk_gateway::serve::Server;
 use ciphertalk_streams::topology::State;
 use ciphertalk_streams::{Topology, TopologySettings};
@@ -107,6 +108,34 @@ async fn health_names_nats_while_it_is_down_and_recovers_and_streams_follow_the_
     let up = eventually(30, || async { matches!(health(&serve.base).await, Some((200, _))) }).await;
     assert!(up, "health did not recover; log:\n{}", serve.log_tail());
     assert!(serve.terminate().success());
+}
+
+/// The embedded nats-server runs with the configured collector target, and
+/// with its own when told 0.
+#[tokio::test]
+async fn the_embedded_nats_server_gets_its_gc_target() {
+    let gogc_of = |pid: u32| {
+        let environ = std::fs::read(format!("/proc/{pid}/environ")).unwrap();
+        environ.split(|byte| *byte == 0).find_map(|var| {
+            var.strip_prefix(b"GOGC=").map(|value| String::from_utf8_lossy(value).into_owned())
+        })
+    };
+    let dir = temp_dir("nats-gogc");
+    let mut tuned =
+        EmbeddedNats::start(NatsOptions { gogc: 250, ..NatsOptions::in_dir(dir.path().join("tuned")) })
+            .await
+            .unwrap();
+    assert_eq!(gogc_of(tuned.pid()).as_deref(), Some("250"));
+    tuned.restart().await.unwrap();
+    assert_eq!(gogc_of(tuned.pid()).as_deref(), Some("250"), "a restart keeps it");
+    let mut plain =
+        EmbeddedNats::start(NatsOptions { gogc: 0, ..NatsOptions::in_dir(dir.path().join("plain")) })
+            .await
+            .unwrap();
+    let inherited = std::env::var("GOGC").ok();
+    assert_eq!(gogc_of(plain.pid()), inherited);
+    tuned.stop().unwrap();
+    plain.stop().unwrap();
 }
 
 #[tokio::test]

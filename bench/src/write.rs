@@ -76,9 +76,7 @@ pub async fn run(args: Args) -> Result<(), BoxError> {
     let nats_url = match args.nats_url.clone() {
         Some(url) => url,
         None => {
-            let nats =
-                EmbeddedNats::start(NatsOptions { dir: dir.path().join("nats"), port: 0, binary: None })
-                    .await?;
+            let nats = EmbeddedNats::start(NatsOptions::in_dir(dir.path().join("nats"))).await?;
             let url = nats.url();
             _nats = Some(nats);
             url

@@ -28,9 +28,7 @@ async fn small_scenario_delivers_everything_exactly_once() {
     })
     .await
     .unwrap();
-    let nats = EmbeddedNats::start(NatsOptions { dir: dir.path().join("nats"), port: 0, binary: None })
-        .await
-        .unwrap();
+    let nats = EmbeddedNats::start(NatsOptions::in_dir(dir.path().join("nats"))).await.unwrap();
     let mut config = Config {
         listen: "127.0.0.1:0".parse().unwrap(),
         data_dir: dir.path().join("data"),

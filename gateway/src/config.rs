@@ -8,6 +8,8 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
+use crate::embedded::NatsOptions;
+
 /// A value that must never be printed: connection strings with passwords,
 /// signing keys. Debug and Display show only that it is set.
 #[derive(Clone, Deserialize, PartialEq, Eq)]
@@ -91,7 +93,7 @@ pub struct StreamsConfig {
     pub max_consumers: i32,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EmbeddedConfig {
     pub nats_server: Option<PathBuf>,
@@ -99,6 +101,20 @@ pub struct EmbeddedConfig {
     /// 0 = a free port at each start.
     pub nats_port: u16,
     pub postgres_port: u16,
+    /// `GOGC` of the embedded nats-server; 0 = nats-server's own.
+    pub nats_gogc: u32,
+}
+
+impl Default for EmbeddedConfig {
+    fn default() -> Self {
+        Self {
+            nats_server: None,
+            postgres_bin_dir: None,
+            nats_port: 0,
+            postgres_port: 0,
+            nats_gogc: NatsOptions::DEFAULT_GOGC,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -449,6 +465,11 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     ),
     ("CIPHERTALK_EMBEDDED_NATS_PORT", "embedded.nats_port", "embedded nats-server port (0 = free port)"),
     ("CIPHERTALK_EMBEDDED_POSTGRES_PORT", "embedded.postgres_port", "embedded Postgres port (0 = free port)"),
+    (
+        "CIPHERTALK_EMBEDDED_NATS_GOGC",
+        "embedded.nats_gogc",
+        "GOGC of the embedded nats-server (default 400; 0 = its own, 100)",
+    ),
     (
         "CIPHERTALK_SNAPSHOT_EVERY",
         "write.snapshot_every",

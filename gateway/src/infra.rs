@@ -147,6 +147,7 @@ fn nats_options(config: &Config) -> NatsOptions {
         dir: config.data_dir.join("nats"),
         port: config.embedded.nats_port,
         binary: config.embedded.nats_server.clone(),
+        gogc: config.embedded.nats_gogc,
     }
 }
 

@@ -57,10 +57,7 @@ pub struct TestNats {
 impl TestNats {
     pub async fn start() -> Self {
         let dir = temp_dir("nats");
-        let server =
-            EmbeddedNats::start(NatsOptions { dir: dir.path().to_path_buf(), port: 0, binary: None })
-                .await
-                .unwrap();
+        let server = EmbeddedNats::start(NatsOptions::in_dir(dir.path().to_path_buf())).await.unwrap();
         Self { server, _dir: dir }
     }
 
