@@ -35,7 +35,7 @@ pub struct StoredRun {
 impl StoredRun {
     /// The stream sequence of the last message (`first_seq - 1` when empty).
     pub fn last_seq(&self) -> u64 {
-        self.first_seq + self.messages.len() as u64 - 1
+        (self.first_seq + self.messages.len() as u64).saturating_sub(1)
     }
 }
 

@@ -390,7 +390,7 @@ impl HandedOver {
                             })
                         })?;
                     }
-                    dispatched.fetch_add((run.messages.len() - from) as u64, Ordering::Relaxed);
+                    dispatched.fetch_add(run.messages.len().saturating_sub(from) as u64, Ordering::Relaxed);
                     spliced = true;
                 }
             }
