@@ -96,7 +96,8 @@ impl DeliveryPublisher {
             self.end = Some(end);
             return Ok(());
         }
-        let mut handed = Vec::with_capacity(if self.handoff.is_some() { count } else { 0 });
+        // What the live feed is handed, when there is one to hand it to.
+        let mut handed = self.handoff.as_ref().map(|_| Vec::with_capacity(count));
         let links = outgoing
             .into_iter()
             .skip(stored)
@@ -105,7 +106,7 @@ impl DeliveryPublisher {
                 let mut headers = HeaderMap::new();
                 headers.insert(HEADER_DELIVERY_ID, message.id.to_string().as_str());
                 headers.insert(HEADER_RECORDED_AT, message.recorded_at.to_rfc3339().as_str());
-                if self.handoff.is_some() {
+                if let Some(handed) = handed.as_mut() {
                     handed.push(StoredDelivery {
                         subject: subject.clone(),
                         recorded_at: message.recorded_at,
@@ -116,8 +117,8 @@ impl DeliveryPublisher {
             })
             .collect::<Result<Vec<_>, ProjectorError>>()?;
         let last_seq = chain::publish(&self.js, end.last_seq, links).await.map_err(js_error)?;
-        if let Some(handoff) = &self.handoff {
-            handoff.offer(StoredRun { first_seq: end.last_seq + 1, messages: handed });
+        if let (Some(handoff), Some(messages)) = (&self.handoff, handed) {
+            handoff.offer(StoredRun { first_seq: end.last_seq + 1, messages });
         }
         self.end = Some(StreamEnd { last_seq, tail: Some(tail) });
         metrics::counter!("ciphertalk_delivery_messages_total").increment(count as u64);
