@@ -65,6 +65,7 @@ pub async fn run(args: Args) -> Result<(), BoxError> {
                 database: "ciphertalk".into(),
                 durable: true,
                 max_connections: 200,
+                idle_in_transaction_timeout_secs: 60,
             })
             .await?;
             let url = pg.url();

@@ -25,6 +25,7 @@ async fn small_scenario_delivers_everything_exactly_once() {
         database: "ciphertalk".into(),
         durable: false,
         max_connections: 100,
+        idle_in_transaction_timeout_secs: 60,
     })
     .await
     .unwrap();

@@ -25,6 +25,11 @@
 //! processes publish a core-NATS wake message; a slow poll covers the rest. A
 //! round that finds events held back by an older transaction looks again within
 //! milliseconds, since that transaction's commit may wake nobody.
+//!
+//! Never stuck in silence. Held back longer than the alarm (any session of
+//! the cluster idle in a transaction does it), the relay logs the backend
+//! holding it and reports itself on `/health`; failing round after round on
+//! the same event, likewise (see [`ciphertalk_streams::Stalls`]).
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,7 +38,7 @@ use std::time::{Duration, Instant};
 use async_nats::jetstream;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use ciphertalk_streams::{ChainError, Link, LogPosition, WireEvent, chain, subjects};
+use ciphertalk_streams::{ChainError, Link, LogPosition, Stalls, WireEvent, chain, subjects};
 use futures::StreamExt;
 use serde_json::value::RawValue;
 use sqlx::{PgConnection, PgPool, Row, postgres::PgRow, types::Json};
@@ -96,13 +101,30 @@ pub struct RelayOptions {
     /// Fault injection for tests: publish at most this many events of the
     /// first batch, then abort the process before the cursor is saved.
     pub abort_after_publishing: Option<usize>,
+    /// Where the relay reports itself stuck.
+    pub stalls: Stalls,
+    /// Failed rounds at one position before the relay is reported stuck.
+    pub stall_rounds: u32,
+    /// Held back this long, the relay names the holder and reports itself stuck.
+    pub held_back_alarm: Duration,
 }
 
 impl Default for RelayOptions {
     fn default() -> Self {
-        Self { batch_size: 1000, idle_poll: Duration::from_millis(200), abort_after_publishing: None }
+        Self {
+            batch_size: 1000,
+            idle_poll: Duration::from_millis(200),
+            abort_after_publishing: None,
+            stalls: Stalls::default(),
+            stall_rounds: 10,
+            held_back_alarm: Duration::from_secs(10),
+        }
     }
 }
+
+/// Names the relay goes by in [`Stalls`].
+pub const STALL_FAILING: &str = "relay";
+pub const STALL_HELD_BACK: &str = "relay_held_back";
 
 #[derive(Debug, thiserror::Error)]
 pub enum RelayError {
@@ -194,6 +216,10 @@ impl Relay {
         let mut progress: Option<Progress> = None;
         let mut lag_recorded = Instant::now();
         let mut cursor_saved = Instant::now();
+        let mut failing = self.options.stalls.tracker(STALL_FAILING, self.options.stall_rounds);
+        let mut held = HeldBack::default();
+        // Where the relay stood last (kept across the resyncs after failures).
+        let mut at = LogPosition::default();
         while !shutdown.is_cancelled() {
             let round = async {
                 if leader.is_none() {
@@ -228,6 +254,16 @@ impl Relay {
             {
                 self.record_lag(conn, progress.map(|p| p.cursor)).await;
                 lag_recorded = Instant::now();
+            }
+            if let Some(p) = progress {
+                at = p.cursor;
+            }
+            match &outcome {
+                Ok(round) => {
+                    failing.progressed();
+                    self.watch_held_back(&mut held, *round == Round::HeldBack, leader.as_mut()).await;
+                }
+                Err(err) => failing.failed(&at, err),
             }
             match outcome {
                 Ok(Round::Published) => {
@@ -265,6 +301,48 @@ impl Relay {
         }
         self.wake.leading_here.store(false, Ordering::Relaxed);
         tracing::info!("relay stopped");
+    }
+
+    /// Keeps the held-back time (metric) and, past the alarm, names the
+    /// backend holding the horizon (log, `/health`) once per alarm period.
+    async fn watch_held_back(&self, held: &mut HeldBack, held_back: bool, conn: Option<&mut PgConnection>) {
+        if !held_back {
+            if held.since.take().is_some() {
+                metrics::gauge!("ciphertalk_relay_held_back_seconds").set(0.0);
+                self.options.stalls.clear(STALL_HELD_BACK);
+                held.named = None;
+            }
+            return;
+        }
+        let since = *held.since.get_or_insert_with(Instant::now);
+        let seconds = since.elapsed().as_secs_f64();
+        metrics::gauge!("ciphertalk_relay_held_back_seconds").set(seconds);
+        let alarm = self.options.held_back_alarm;
+        if since.elapsed() < alarm || held.named.is_some_and(|named| named.elapsed() < alarm) {
+            return;
+        }
+        held.named = Some(Instant::now());
+        let holder = match conn {
+            Some(conn) => oldest_transaction(conn).await,
+            None => None,
+        };
+        let reason = match &holder {
+            Some(h) => {
+                tracing::warn!(held_back_secs = seconds as u64, pid = h.pid, application_name = %h.application_name,
+                    state = %h.state, transaction_secs = h.transaction_secs as u64,
+                    "relay held back: events wait for an older transaction still open");
+                format!(
+                    "held back {}s by backend pid {} (application_name {:?}, state {:?}, in its transaction for {}s)",
+                    seconds as u64, h.pid, h.application_name, h.state, h.transaction_secs as u64
+                )
+            }
+            None => {
+                tracing::warn!(held_back_secs = seconds as u64,
+                    "relay held back by an older transaction; no session shows it (a prepared transaction?)");
+                format!("held back {}s by an older transaction", seconds as u64)
+            }
+        };
+        self.options.stalls.report(STALL_HELD_BACK, reason);
     }
 
     /// Takes the leadership lock on a dedicated connection, if free. The
@@ -413,6 +491,49 @@ impl Relay {
         .await;
         if let Ok(lag) = lag {
             metrics::gauge!("ciphertalk_relay_lag_events").set(lag as f64);
+        }
+    }
+}
+
+/// How long the relay has been held back, and when it last named the holder.
+#[derive(Debug, Default)]
+struct HeldBack {
+    since: Option<Instant>,
+    named: Option<Instant>,
+}
+
+/// A session of the cluster with a transaction open (`pg_stat_activity`).
+#[derive(Debug)]
+struct Holder {
+    pid: i32,
+    application_name: String,
+    state: String,
+    transaction_secs: f64,
+}
+
+/// The session whose transaction is the oldest with an id: the one holding
+/// the relay's horizon (`pg_snapshot_xmin`). Other users' sessions show their
+/// names and states only to a role with `pg_read_all_stats`.
+async fn oldest_transaction(conn: &mut PgConnection) -> Option<Holder> {
+    let row: Result<Option<(i32, Option<String>, Option<String>, Option<f64>)>, _> = sqlx::query_as(
+        "SELECT pid, application_name, state, extract(epoch FROM now() - xact_start)::float8
+           FROM pg_stat_activity
+          WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()
+          ORDER BY age(backend_xid) DESC
+          LIMIT 1",
+    )
+    .fetch_optional(conn)
+    .await;
+    match row {
+        Ok(row) => row.map(|(pid, application_name, state, transaction_secs)| Holder {
+            pid,
+            application_name: application_name.unwrap_or_default(),
+            state: state.unwrap_or_default(),
+            transaction_secs: transaction_secs.unwrap_or_default(),
+        }),
+        Err(err) => {
+            tracing::debug!(error = %err, "cannot read pg_stat_activity");
+            None
         }
     }
 }

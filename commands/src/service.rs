@@ -226,7 +226,7 @@ where
     }
 
     /// Decides and commits a batch of queued commands, answering each.
-    async fn process(&self, id: &str, cached: &mut Option<Current<A>>, batch: Vec<Queued<A>>) {
+    async fn process(&self, id: &str, cached: &mut Option<Current<A>>, mut batch: Vec<Queued<A>>) {
         if batch.is_empty() {
             return;
         }
@@ -241,7 +241,9 @@ where
         };
         // Events read for this batch: all of a fresh load, only catch-ups of a cached one.
         let read_before = if fresh { 0 } else { loaded.events_read };
-        for attempt in 1..=self.options.max_attempts {
+        let mut attempt = 0;
+        while attempt < self.options.max_attempts {
+            attempt += 1;
             let mut candidate = A::clone(&loaded.aggregate);
             let mut decided = Vec::with_capacity(batch.len());
             for queued in &batch {
@@ -305,6 +307,23 @@ where
                     // Jitter so that writers in several processes stop colliding.
                     let ceiling = 2u64 << attempt.min(6);
                     tokio::time::sleep(Duration::from_micros(fastrand::u64(0..ceiling * 100))).await;
+                }
+                Err(StoreError::TooLarge { command, bytes, limit }) => {
+                    // Only that command is refused; the rest are decided
+                    // again without it (not an attempt: nobody else wrote).
+                    let Some(index) =
+                        decided.iter().enumerate().filter(|(_, d)| d.is_ok()).map(|(i, _)| i).nth(command)
+                    else {
+                        return answer_all(batch, &StoreError::TooLarge { command, bytes, limit });
+                    };
+                    let refused = batch.remove(index);
+                    let too_large = StoreError::TooLarge { command: 0, bytes, limit };
+                    let _ = refused.reply.send(Err(CommandError::Store(too_large)));
+                    if batch.is_empty() {
+                        *cached = Some(loaded);
+                        return;
+                    }
+                    attempt -= 1;
                 }
                 Err(err) => return answer_all(batch, &err),
             }

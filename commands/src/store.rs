@@ -18,7 +18,13 @@ use cqrs_es::{Aggregate, DomainEvent, EventEnvelope};
 use postgres_es::PostgresEventRepository;
 use sqlx::PgPool;
 
+use ciphertalk_streams::WireEvent;
+
 use crate::appender::{Appender, EventRow};
+
+/// Default bound on an event on the wire: NATS's default `max_payload` (1 MiB)
+/// less room for the delivery messages made from it, which repeat its fields.
+pub const DEFAULT_MAX_EVENT_BYTES: usize = 960 * 1024;
 
 /// An aggregate as of its last applied event.
 #[derive(Debug, Clone)]
@@ -56,6 +62,11 @@ pub enum StoreError {
     Batch(String),
     #[error("{aggregate} {id}: expected event {expected}, found {found}")]
     Gap { aggregate: &'static str, id: String, expected: usize, found: usize },
+    /// One of the command's events would not fit in a NATS message: nothing
+    /// was committed (a committed event the relay cannot publish would hold
+    /// back every later one). `command` is its index in the batch.
+    #[error("an event of {bytes} bytes is over the limit of {limit}")]
+    TooLarge { command: usize, bytes: usize, limit: usize },
 }
 
 impl From<PersistenceError> for StoreError {
@@ -74,6 +85,7 @@ pub struct AggregateStore {
     repo: Arc<PostgresEventRepository>,
     snapshot_every: usize,
     upcasters: Arc<Vec<Box<dyn EventUpcaster>>>,
+    max_event_bytes: usize,
 }
 
 impl AggregateStore {
@@ -86,7 +98,16 @@ impl AggregateStore {
             pool,
             snapshot_every: snapshot_every.max(1),
             upcasters: Arc::new(upcasters),
+            max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
         }
+    }
+
+    /// Refuses ([`StoreError::TooLarge`]) commands with an event that would
+    /// take more than `bytes` on the wire.
+    #[must_use]
+    pub fn with_max_event_bytes(mut self, bytes: usize) -> Self {
+        self.max_event_bytes = bytes;
+        self
     }
 
     pub fn pool(&self) -> &PgPool {
@@ -161,7 +182,8 @@ impl AggregateStore {
 
     /// Appends the events of several commands, each with its own metadata, in
     /// one transaction (group commit: one fsync for the lot). Returns each
-    /// command's envelopes, in order.
+    /// command's envelopes, in order. Commits nothing when an event of any of
+    /// them is too large ([`StoreError::TooLarge`] names which).
     pub async fn commit_batch<A: Aggregate>(
         &self,
         id: &str,
@@ -190,7 +212,13 @@ impl AggregateStore {
         if next == base_sequence {
             return Ok(envelopes);
         }
-        self.append(id, envelopes.iter().flatten()).await?;
+        let mut rows = Vec::with_capacity(next - base_sequence);
+        for (command, events) in envelopes.iter().enumerate() {
+            let first = rows.len();
+            rows.extend(self.rows(id, events)?);
+            self.check_sizes(command, &rows[first..])?;
+        }
+        self.appender.append(rows).await?;
 
         if next / self.snapshot_every > base_sequence / self.snapshot_every
             && let Err(err) = self.save_snapshot(id, next, after).await
@@ -200,17 +228,15 @@ impl AggregateStore {
         Ok(envelopes)
     }
 
-    /// Hands `events` to the appender, which writes them (possibly with other
-    /// aggregates' events) in one statement. Payloads are serialized straight
-    /// to JSON text (as cqrs-es would store them, without a `Value` between).
-    async fn append<'a, A: Aggregate + 'a>(
-        &self,
-        id: &str,
-        events: impl Iterator<Item = &'a EventEnvelope<A>>,
-    ) -> Result<(), StoreError> {
+    /// The rows the appender writes (possibly with other aggregates' events,
+    /// in one statement). Payloads are serialized straight to JSON text (as
+    /// cqrs-es would store them, without a `Value` between), and measured as
+    /// such: Postgres's `json` keeps the text, and the relay sends it as is.
+    fn rows<A: Aggregate>(&self, id: &str, events: &[EventEnvelope<A>]) -> Result<Vec<EventRow>, StoreError> {
         let corrupt =
             |source| StoreError::Corrupt { what: "event", aggregate: A::TYPE, id: id.to_owned(), source };
-        let rows = events
+        events
+            .iter()
             .map(|event| {
                 Ok(EventRow {
                     aggregate_type: A::TYPE,
@@ -222,8 +248,27 @@ impl AggregateStore {
                     metadata: serde_json::to_string(&event.metadata).map_err(corrupt)?,
                 })
             })
-            .collect::<Result<_, StoreError>>()?;
-        self.appender.append(rows).await
+            .collect()
+    }
+
+    /// Refuses command `command` when one of its rows would not fit on the wire.
+    fn check_sizes(&self, command: usize, rows: &[EventRow]) -> Result<(), StoreError> {
+        for row in rows {
+            let bytes = WireEvent::wire_size_bound(
+                row.aggregate_type,
+                &row.aggregate_id,
+                &row.event_type,
+                &row.event_version,
+                row.payload.len(),
+                row.metadata.len(),
+            );
+            if bytes > self.max_event_bytes {
+                metrics::counter!("ciphertalk_events_refused_too_large_total", "aggregate" => row.aggregate_type)
+                    .increment(1);
+                return Err(StoreError::TooLarge { command, bytes, limit: self.max_event_bytes });
+            }
+        }
+        Ok(())
     }
 
     async fn save_snapshot<A: Aggregate>(

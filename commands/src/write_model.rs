@@ -25,11 +25,21 @@ pub struct WriteOptions {
     /// Makes reporting tags for messages sent with a franking commitment;
     /// without one such sends are refused.
     pub franker: Option<Arc<dyn Franker>>,
+    /// Most bytes one event may take on the wire (see [`AggregateStore::with_max_event_bytes`]).
+    pub max_event_bytes: usize,
+    /// Most members a room may have.
+    pub room_max_members: usize,
 }
 
 impl Default for WriteOptions {
     fn default() -> Self {
-        Self { snapshot_every: 1000, service: ServiceOptions::default(), franker: None }
+        Self {
+            snapshot_every: 1000,
+            service: ServiceOptions::default(),
+            franker: None,
+            max_event_bytes: crate::store::DEFAULT_MAX_EVENT_BYTES,
+            room_max_members: ciphertalk_domain::room::DEFAULT_MAX_MEMBERS,
+        }
     }
 }
 
@@ -39,6 +49,8 @@ impl std::fmt::Debug for WriteOptions {
             .field("snapshot_every", &self.snapshot_every)
             .field("service", &self.service)
             .field("franker", &self.franker.as_ref().map(|franker| franker.key_id().as_str()))
+            .field("max_event_bytes", &self.max_event_bytes)
+            .field("room_max_members", &self.room_max_members)
             .finish()
     }
 }
@@ -53,8 +65,10 @@ pub struct WriteModel {
 
 impl WriteModel {
     pub fn new(pool: PgPool, wake: RelayWake, options: WriteOptions) -> Self {
-        let store = AggregateStore::new(pool, options.snapshot_every, upcasters());
-        let mut room_services = RoomServices::new(Arc::new(EventStoreLookup::new(store.clone())));
+        let store = AggregateStore::new(pool, options.snapshot_every, upcasters())
+            .with_max_event_bytes(options.max_event_bytes);
+        let mut room_services = RoomServices::new(Arc::new(EventStoreLookup::new(store.clone())))
+            .with_max_members(options.room_max_members);
         if let Some(franker) = options.franker {
             room_services = room_services.with_franker(franker);
         }

@@ -85,6 +85,9 @@ pub enum DomainError {
     /// The user is already a member of the room.
     #[error("already a member")]
     AlreadyMember,
+    /// The room has as many members as a room may have.
+    #[error("the room is full")]
+    RoomFull,
     /// One side of a direct conversation has blocked the other.
     #[error("blocked")]
     Blocked,
@@ -124,6 +127,7 @@ impl DomainError {
             Self::Forbidden(_) => "forbidden",
             Self::EditWindowClosed => "edit_window_closed",
             Self::AlreadyMember => "already_member",
+            Self::RoomFull => "room_full",
             Self::Blocked => "blocked",
             Self::Invalid(_) => "invalid_value",
             Self::TooLarge(_) => "too_large",
@@ -146,9 +150,11 @@ impl DomainError {
             | Self::ReportNotFound
             | Self::KeysNotPublished => ErrorKind::NotFound,
             Self::NotAMember | Self::Forbidden(_) | Self::Blocked => ErrorKind::Forbidden,
-            Self::EditWindowClosed | Self::AlreadyMember | Self::AlreadyExists | Self::Conflict(_) => {
-                ErrorKind::Conflict
-            }
+            Self::EditWindowClosed
+            | Self::AlreadyMember
+            | Self::RoomFull
+            | Self::AlreadyExists
+            | Self::Conflict(_) => ErrorKind::Conflict,
             Self::Invalid(_) => ErrorKind::Invalid,
             Self::TooLarge(_) => ErrorKind::TooLarge,
             Self::Gone => ErrorKind::Gone,
@@ -173,6 +179,7 @@ mod tests {
             (DomainError::RoomNotFound, "room_not_found", ErrorKind::NotFound),
             (DomainError::NotAMember, "not_a_member", ErrorKind::Forbidden),
             (DomainError::EditWindowClosed, "edit_window_closed", ErrorKind::Conflict),
+            (DomainError::RoomFull, "room_full", ErrorKind::Conflict),
             (DomainError::invalid("email", "bad"), "invalid_value", ErrorKind::Invalid),
             (DomainError::Gone, "gone", ErrorKind::Gone),
             (DomainError::Unavailable(LookupError("db".into())), "unavailable", ErrorKind::Unavailable),

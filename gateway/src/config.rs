@@ -64,6 +64,40 @@ pub struct Config {
     pub rate_limits: RateLimitsConfig,
     pub messages: MessagesConfig,
     pub realtime: RealtimeConfig,
+    pub events: EventsConfig,
+    pub rooms: RoomsConfig,
+}
+
+/// What every committed event must fit in, and when a component that keeps
+/// failing on one event is reported stalled.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EventsConfig {
+    /// Most bytes one event may take on the wire; at most the NATS server's
+    /// `max_payload` (checked at start-up). Larger commands are refused (413).
+    pub max_event_bytes: usize,
+    /// Failed rounds at the same position after which the relay or a
+    /// projector is reported on `/health` and `ciphertalk_stalled`.
+    pub stall_rounds: u32,
+}
+
+impl Default for EventsConfig {
+    fn default() -> Self {
+        Self { max_event_bytes: ciphertalk_commands::store::DEFAULT_MAX_EVENT_BYTES, stall_rounds: 10 }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RoomsConfig {
+    /// Most members a room may have, the creator included.
+    pub max_members: usize,
+}
+
+impl Default for RoomsConfig {
+    fn default() -> Self {
+        Self { max_members: ciphertalk_domain::room::DEFAULT_MAX_MEMBERS }
+    }
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -103,6 +137,11 @@ pub struct EmbeddedConfig {
     pub postgres_port: u16,
     /// `GOGC` of the embedded nats-server; 0 = nats-server's own.
     pub nats_gogc: u32,
+    /// `max_payload` of the embedded nats-server.
+    pub nats_max_payload: usize,
+    /// The embedded Postgres ends a session idle inside a transaction for
+    /// this long (it holds the relay back); 0 = never.
+    pub postgres_idle_in_transaction_timeout_secs: u64,
 }
 
 impl Default for EmbeddedConfig {
@@ -113,6 +152,8 @@ impl Default for EmbeddedConfig {
             nats_port: 0,
             postgres_port: 0,
             nats_gogc: NatsOptions::DEFAULT_GOGC,
+            nats_max_payload: NatsOptions::DEFAULT_MAX_PAYLOAD,
+            postgres_idle_in_transaction_timeout_secs: 60,
         }
     }
 }
@@ -131,6 +172,9 @@ pub struct WriteConfig {
 pub struct RelayConfig {
     pub batch_size: i64,
     pub idle_poll_ms: u64,
+    /// Held back by an older transaction this long, the relay logs the
+    /// backend holding it and reports itself on `/health`.
+    pub held_back_alarm_secs: u64,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -153,6 +197,8 @@ pub struct ProjectionsConfig {
 pub struct HttpConfig {
     pub max_body_bytes: usize,
     pub request_timeout_secs: u64,
+    /// A longer client `X-Request-Id` (or one that is not visible ASCII) is replaced.
+    pub max_request_id_bytes: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -346,6 +392,8 @@ impl Default for Config {
             rate_limits: RateLimitsConfig::default(),
             messages: MessagesConfig::default(),
             realtime: RealtimeConfig::default(),
+            events: EventsConfig::default(),
+            rooms: RoomsConfig::default(),
         }
     }
 }
@@ -373,7 +421,7 @@ impl Default for WriteConfig {
 
 impl Default for RelayConfig {
     fn default() -> Self {
-        Self { batch_size: 1000, idle_poll_ms: 200 }
+        Self { batch_size: 1000, idle_poll_ms: 200, held_back_alarm_secs: 10 }
     }
 }
 
@@ -399,7 +447,7 @@ impl ProjectionsConfig {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        Self { max_body_bytes: 1 << 20, request_timeout_secs: 30 }
+        Self { max_body_bytes: 1 << 20, request_timeout_secs: 30, max_request_id_bytes: 64 }
     }
 }
 
@@ -614,6 +662,41 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "online marker lifetime after the last heartbeat (default 30)",
     ),
     ("CIPHERTALK_WS_MAX_FRAME_BYTES", "realtime.max_frame_bytes", "largest client frame (default 65536)"),
+    (
+        "CIPHERTALK_HTTP_MAX_REQUEST_ID_BYTES",
+        "http.max_request_id_bytes",
+        "a client X-Request-Id longer than this or not visible ASCII is replaced by a fresh one (default 64)",
+    ),
+    (
+        "CIPHERTALK_MAX_EVENT_BYTES",
+        "events.max_event_bytes",
+        "most bytes one event takes on the wire, at most NATS's max_payload; larger commands get 413 (default 983040)",
+    ),
+    (
+        "CIPHERTALK_STALL_ROUNDS",
+        "events.stall_rounds",
+        "failed rounds at one position before the relay or a projector is reported stalled (default 10)",
+    ),
+    (
+        "CIPHERTALK_ROOM_MAX_MEMBERS",
+        "rooms.max_members",
+        "most members of a room, creator included (default 10000)",
+    ),
+    (
+        "CIPHERTALK_RELAY_HELD_BACK_ALARM_SECS",
+        "relay.held_back_alarm_secs",
+        "held back this long by an older transaction, the relay logs its holder and shows on /health (default 10)",
+    ),
+    (
+        "CIPHERTALK_EMBEDDED_NATS_MAX_PAYLOAD",
+        "embedded.nats_max_payload",
+        "max_payload of the embedded nats-server (default 1048576)",
+    ),
+    (
+        "CIPHERTALK_EMBEDDED_POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT_SECS",
+        "embedded.postgres_idle_in_transaction_timeout_secs",
+        "idle_in_transaction_session_timeout of the embedded Postgres (default 60, 0 = off)",
+    ),
 ];
 
 /// Variables that are not settings but are read elsewhere (scripts, tools).
@@ -716,6 +799,18 @@ impl Config {
                 "realtime",
                 "queue_frames, idle_timeout_secs and max_frame_bytes must be positive, presence_ttl_secs at least 3",
             ));
+        }
+        if self.events.max_event_bytes < 4096 || self.events.stall_rounds == 0 {
+            return Err(invalid("events", "max_event_bytes must be at least 4096, stall_rounds positive"));
+        }
+        if self.rooms.max_members < 2 {
+            return Err(invalid("rooms.max_members", "must be at least 2"));
+        }
+        if self.http.max_request_id_bytes == 0 {
+            return Err(invalid("http.max_request_id_bytes", "must be positive"));
+        }
+        if self.relay.held_back_alarm_secs == 0 {
+            return Err(invalid("relay.held_back_alarm_secs", "must be positive"));
         }
         if self.rate_limits.window_secs == 0 {
             return Err(invalid("rate_limits.window_secs", "must be positive"));

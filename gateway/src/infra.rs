@@ -148,6 +148,7 @@ fn nats_options(config: &Config) -> NatsOptions {
         port: config.embedded.nats_port,
         binary: config.embedded.nats_server.clone(),
         gogc: config.embedded.nats_gogc,
+        max_payload: config.embedded.nats_max_payload,
     }
 }
 
@@ -159,6 +160,7 @@ fn postgres_options(config: &Config) -> PostgresOptions {
         database: DATABASE.to_owned(),
         durable: true,
         max_connections: 200,
+        idle_in_transaction_timeout_secs: config.embedded.postgres_idle_in_transaction_timeout_secs,
     }
 }
 

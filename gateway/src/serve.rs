@@ -7,7 +7,7 @@ use std::time::Duration;
 use axum::serve::ListenerExt;
 use ciphertalk_commands::{Relay, RelayOptions, RelayWake, ServiceOptions, WriteModel, WriteOptions};
 use ciphertalk_projections::{Backlog, Freshness, handoff, projector};
-use ciphertalk_streams::Topology;
+use ciphertalk_streams::{Stalls, Topology};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -35,6 +35,11 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
     #[error("realtime: {0}")]
     Realtime(#[from] crate::realtime::RealtimeError),
+    #[error(
+        "events.max_event_bytes is {max_event_bytes} but the NATS server takes messages of at most \
+         {max_payload} bytes (its max_payload): lower the one or raise the other"
+    )]
+    EventLimit { max_event_bytes: usize, max_payload: usize },
 }
 
 pub async fn connect_nats(url: &str) -> Result<async_nats::Client, async_nats::ConnectError> {
@@ -90,6 +95,11 @@ impl Server {
             tokio::time::timeout(Duration::from_secs(30), connect_nats(nats_url)).await.map_err(|_| {
                 std::io::Error::new(std::io::ErrorKind::TimedOut, "NATS did not answer within 30 s")
             })??;
+        // Every committed event must be publishable, or the relay stops at it.
+        let max_payload = nats.server_info().max_payload;
+        if config.events.max_event_bytes > max_payload {
+            return Err(ServeError::EventLimit { max_event_bytes: config.events.max_event_bytes, max_payload });
+        }
         let jetstream = async_nats::jetstream::new(nats.clone());
         let topology = Topology::new(config.streams.topology())?;
         for status in topology.ensure(&jetstream).await? {
@@ -97,6 +107,7 @@ impl Server {
         }
 
         let shutdown = CancellationToken::new();
+        let stalls = Stalls::default();
         let wake = RelayWake::with_nats(nats.clone());
         let franking = Arc::new(FrankingKey::load(config.messages.franking_key.as_ref(), &config.data_dir)?);
         let write = Arc::new(WriteModel::new(
@@ -110,6 +121,8 @@ impl Server {
                     max_batch: config.write.max_batch,
                 },
                 franker: Some(franking),
+                max_event_bytes: config.events.max_event_bytes,
+                room_max_members: config.rooms.max_members,
             },
         ));
         let relay = Relay::new(
@@ -120,6 +133,9 @@ impl Server {
                 batch_size: config.relay.batch_size,
                 idle_poll: Duration::from_millis(config.relay.idle_poll_ms),
                 abort_after_publishing: None,
+                stalls: stalls.clone(),
+                stall_rounds: config.events.stall_rounds,
+                held_back_alarm: Duration::from_secs(config.relay.held_back_alarm_secs),
             },
         );
         let mut tasks = vec![tokio::spawn(relay.run(shutdown.child_token()))];
@@ -127,10 +143,15 @@ impl Server {
         // Delivery messages this process's projector stores reach its live feed directly.
         let (handoff, handed_over) = handoff::channel();
         if config.projections.run {
+            let options = ciphertalk_projections::ProjectorOptions {
+                stalls: stalls.clone(),
+                stall_rounds: config.events.stall_rounds,
+                ..config.projections.projector()
+            };
             tasks.extend(projector::spawn_all(
                 &jetstream,
                 &freshness,
-                &config.projections.projector(),
+                &options,
                 Some(handoff),
                 &shutdown,
             ));
@@ -162,6 +183,7 @@ impl Server {
             backlog,
             auth,
             realtime: Arc::new(realtime),
+            stalls,
         });
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await

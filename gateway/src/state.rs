@@ -44,4 +44,6 @@ pub struct Shared {
     pub auth: Arc<Auth>,
     /// WebSocket connections, delivery queues, presence.
     pub realtime: Arc<Realtime>,
+    /// The relay and projectors of this process that cannot make progress.
+    pub stalls: ciphertalk_streams::Stalls,
 }

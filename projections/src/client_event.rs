@@ -11,7 +11,6 @@ use ciphertalk_domain::ids::{FileId, MessageId, RoomId, UserId};
 use ciphertalk_domain::room::{JoinRule, ReceiptKind, Role, RoomEvent, RoomKind};
 use serde::Serialize;
 
-use crate::rooms::Member;
 use crate::timeline::Message;
 
 /// One event as a client receives it.
@@ -27,7 +26,12 @@ pub enum ClientEvent {
         description: Option<String>,
         join_rule: JoinRule,
         created_at: DateTime<Utc>,
-        members: Vec<Member>,
+        /// The creator (owner) and the other members, who are in the room
+        /// from the start. A count, not the list: the event goes to every
+        /// member, so a list would grow the fan-out with the square of the
+        /// room's size; clients read it with `GET /v1/rooms/{id}`.
+        member_count: usize,
+        owner_id: UserId,
     },
     #[serde(rename = "room.updated")]
     RoomUpdated {
@@ -85,12 +89,7 @@ impl ClientEvent {
     pub fn from_room_event(room_id: RoomId, event: &RoomEvent, message: Option<Message>) -> Option<Self> {
         let event = match event.clone() {
             RoomEvent::RoomCreated { kind, name, description, join_rule, creator, members, at, .. } => {
-                let owner = Member { user_id: creator, role: Role::Owner, joined_at: at };
-                let others = members.into_iter().filter(|user| *user != creator).map(|user_id| Member {
-                    user_id,
-                    role: Role::Member,
-                    joined_at: at,
-                });
+                let others = members.iter().filter(|user| **user != creator).count();
                 Self::RoomCreated {
                     room_id,
                     at,
@@ -99,7 +98,8 @@ impl ClientEvent {
                     description: description.map(String::from),
                     join_rule,
                     created_at: at,
-                    members: std::iter::once(owner).chain(others).collect(),
+                    member_count: 1 + others,
+                    owner_id: creator,
                 }
             }
             RoomEvent::RoomUpdated { name, description, photo_file_id, join_rule, by, at } => {

@@ -21,13 +21,17 @@
 //! expected sequence, e.g. because another consumer holds the messages in
 //! between) first fetches the missing sequences straight from the stream, so
 //! nothing is skipped or reordered.
+//!
+//! A projector that fails again and again at the same stream sequence is
+//! reported stuck (`/health`, `ciphertalk_stalled`): it is retried forever,
+//! and nothing after that event reaches its read model.
 
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
 use async_nats::jetstream::stream::{LastRawMessageErrorKind, Stream};
 use async_nats::jetstream::{self, Message};
-use ciphertalk_streams::{WireEvent, subjects};
+use ciphertalk_streams::{StallTracker, Stalls, WireEvent, subjects};
 use futures::{FutureExt, StreamExt};
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
@@ -59,6 +63,10 @@ pub struct ProjectorOptions {
     /// short: messages a dead leader had pulled are held for this long before
     /// the next leader receives them (redeliveries of applied ones are skipped).
     pub ack_wait: Duration,
+    /// Where a projector reports itself stuck (as `projection_<name>`).
+    pub stalls: Stalls,
+    /// Failed attempts at one stream sequence before it is reported stuck.
+    pub stall_rounds: u32,
 }
 
 impl Default for ProjectorOptions {
@@ -69,6 +77,8 @@ impl Default for ProjectorOptions {
             idle: Duration::from_secs(1),
             standby_poll: Duration::from_millis(500),
             ack_wait: Duration::from_secs(5),
+            stalls: Stalls::default(),
+            stall_rounds: 10,
         }
     }
 }
@@ -135,12 +145,16 @@ impl Projector {
     pub async fn run(self, shutdown: CancellationToken) {
         let name = self.projection.name();
         let mut backoff = Duration::from_millis(100);
+        let mut failing = self.options.stalls.tracker(format!("projection_{name}"), self.options.stall_rounds);
+        // The stream sequence the projector has applied up to (where a failure happened).
+        let mut at = 0;
         loop {
             let outcome = tokio::select! {
                 () = shutdown.cancelled() => break,
-                outcome = self.lead() => outcome,
+                outcome = self.lead(&mut at, &mut failing) => outcome,
             };
             if let Err(err) = outcome {
+                failing.failed(&at, &err);
                 metrics::counter!("ciphertalk_projection_errors_total", "projection" => name).increment(1);
                 tracing::warn!(projection = name, error = %err, retry_in_ms = backoff.as_millis() as u64, "projector failed; restarting");
             }
@@ -154,7 +168,7 @@ impl Projector {
     }
 
     /// Waits for leadership, then applies batches until something fails.
-    async fn lead(&self) -> Result<(), ProjectorError> {
+    async fn lead(&self, at: &mut u64, failing: &mut StallTracker) -> Result<(), ProjectorError> {
         let name = self.projection.name();
         let mut lock = self.pool.acquire().await?.detach();
         loop {
@@ -180,6 +194,7 @@ impl Projector {
             .execute(&self.pool)
             .await?;
         let offset = crate::freshness::offset(&self.pool, self.projection).await?;
+        *at = offset;
         let stream = self.js.get_stream(subjects::EVENTS_STREAM).await.map_err(js_error)?;
         let consumer = stream
             .get_or_create_consumer(
@@ -254,6 +269,8 @@ impl Projector {
                     if let Ok(info) = info_stream.info().await {
                         self.record_lag(info.state.last_sequence, applied_seq);
                     }
+                    *at = applied_seq;
+                    failing.progressed();
                     continue;
                 }
                 Ok(None) => return Err(ProjectorError::JetStream("consumer stream ended".into())),
@@ -312,6 +329,8 @@ impl Projector {
             if let Some(last) = batch.last().and_then(|m| m.info().ok()) {
                 self.record_lag(last.stream_sequence + last.pending, applied_seq);
             }
+            *at = applied_seq;
+            failing.progressed();
         }
     }
 

@@ -117,6 +117,28 @@ impl WireEvent {
         Ok(serde_json::from_slice(body)?)
     }
 
+    /// The most bytes an event can take on the wire (envelope body, headers
+    /// and subject) given its stored parts: the writer bounds this below the
+    /// server's `max_payload` before it commits, so every committed event can
+    /// be published. Positions and sequences count at their widest (20 digits).
+    #[must_use]
+    pub fn wire_size_bound(
+        aggregate_type: &str,
+        aggregate_id: &str,
+        event_type: &str,
+        event_version: &str,
+        payload_bytes: usize,
+        metadata_bytes: usize,
+    ) -> usize {
+        // The body's field names, numbers and time, the header block's
+        // framing and names, and the widest positions and sequences.
+        const FIXED: usize = 512;
+        // The names appear in the body, the subject and `Nats-Msg-Id`; JSON
+        // escaping at most doubles ids (they are plain tokens in practice).
+        let names = aggregate_type.len() + aggregate_id.len() + event_type.len() + event_version.len();
+        FIXED + 4 * names + payload_bytes + metadata_bytes
+    }
+
     /// Reads the log position from a stored message's headers without parsing
     /// the body (the relay does this to find where the stream ends).
     pub fn position_from_headers(headers: &HeaderMap) -> Result<Option<LogPosition>, EnvelopeError> {
@@ -160,6 +182,31 @@ mod tests {
             event.subject().unwrap(),
             "chat.evt.room.0192a3b4-0000-7000-8000-000000000001.MessageSent"
         );
+    }
+
+    #[test]
+    fn the_wire_size_bound_covers_body_headers_and_subject_at_their_widest() {
+        let mut event = sample();
+        event.position = LogPosition { tx: u64::MAX, pos: u64::MAX };
+        event.sequence = u64::MAX;
+        event.recorded_at = DateTime::parse_from_rfc3339("2026-11-22T10:00:00.123456789+00:00").unwrap().into();
+        let mut headers = event.headers();
+        headers.insert(async_nats::header::NATS_EXPECTED_LAST_SEQUENCE, u64::MAX.to_string().as_str());
+        let header_bytes: usize = headers
+            .iter()
+            .map(|(name, values)| values.iter().map(|v| name.as_ref().len() + v.as_str().len() + 4).sum::<usize>())
+            .sum::<usize>()
+            + "NATS/1.0\r\n\r\n".len();
+        let actual = event.to_body().unwrap().len() + header_bytes + event.subject().unwrap().len();
+        let bound = WireEvent::wire_size_bound(
+            &event.aggregate_type,
+            &event.aggregate_id,
+            &event.event_type,
+            &event.event_version,
+            event.payload.get().len(),
+            event.metadata.get().len(),
+        );
+        assert!(actual <= bound, "{actual} bytes on the wire, bound {bound}");
     }
 
     #[test]

@@ -7,9 +7,11 @@
 pub mod chain;
 pub mod connect;
 pub mod envelope;
+pub mod stall;
 pub mod subjects;
 pub mod topology;
 
 pub use chain::{ChainError, Link};
 pub use envelope::{EnvelopeError, LogPosition, WireEvent};
+pub use stall::{StallTracker, Stalls};
 pub use topology::{Topology, TopologyError, TopologySettings, TopologyStatus};

@@ -41,6 +41,7 @@ fn start() -> Cluster {
                 database: "postgres".into(),
                 durable: false,
                 max_connections: 1000,
+                idle_in_transaction_timeout_secs: 60,
             };
             let postgres = runtime.block_on(EmbeddedPostgres::start(options));
             match postgres {

@@ -210,6 +210,13 @@ impl Room {
         }
     }
 
+    fn require_room_for_one_more(&self, services: &RoomServices) -> Result<(), DomainError> {
+        if self.members.len() >= services.max_members() {
+            return Err(DomainError::RoomFull);
+        }
+        Ok(())
+    }
+
     /// Who owns the room once `leaving` (the owner) is gone: the
     /// longest-standing admin, else the longest-standing member.
     fn successor(&self, leaving: UserId) -> Option<UserId> {
@@ -244,6 +251,10 @@ impl Room {
                 let mut seen = BTreeSet::from([creator]);
                 let members: Vec<UserId> =
                     members.into_iter().filter(|member| seen.insert(*member)).collect();
+                let max = services.max_members();
+                if members.len() >= max {
+                    return Err(DomainError::invalid("members", format!("a room has at most {max} members")));
+                }
                 let join_rule = match kind {
                     RoomKind::Group => join_rule,
                     RoomKind::Direct => {
@@ -326,6 +337,7 @@ impl Room {
                 if self.join_rule != JoinRule::Open && !self.invited.contains(&user) {
                     return Err(DomainError::Forbidden("the room is invite-only"));
                 }
+                self.require_room_for_one_more(services)?;
                 Ok(vec![RoomEvent::MemberJoined { user, role: Role::Member, by: user, at }])
             }
             RoomCommand::LeaveRoom { user, at } => {
@@ -355,6 +367,7 @@ impl Room {
                 if self.is_member(user) {
                     return Err(DomainError::AlreadyMember);
                 }
+                self.require_room_for_one_more(services)?;
                 Ok(vec![RoomEvent::MemberJoined { user, role, by: actor, at }])
             }
             RoomCommand::ChangeRole { actor, user, role, at } => {

@@ -15,5 +15,5 @@ mod window;
 pub use aggregate::{EDIT_WINDOW, MAX_FILES_PER_MESSAGE, Member, Receipt, Room};
 pub use commands::{DeleteScope, RoomCommand};
 pub use events::{JoinRule, MessageRef, ReceiptKind, Role, RoomEvent, RoomKind};
-pub use services::{Franker, MessageFacts, RoomLookup, RoomServices};
+pub use services::{DEFAULT_MAX_MEMBERS, Franker, MessageFacts, RoomLookup, RoomServices};
 pub use window::{IDEMPOTENCY_WINDOW, IdempotencyWindow, RecentMessage};

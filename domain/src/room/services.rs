@@ -48,18 +48,36 @@ pub trait Franker: Send + Sync {
     fn tag(&self, encoded: &[u8]) -> Base64Bytes;
 }
 
+/// Most members a room has unless configured otherwise: an organisation's
+/// all-hands room.
+pub const DEFAULT_MAX_MEMBERS: usize = 10_000;
+
 /// The services of the room aggregate.
 #[derive(Clone)]
 pub struct RoomServices {
     lookup: Arc<dyn RoomLookup>,
     franker: Option<Arc<dyn Franker>>,
+    max_members: usize,
 }
 
 impl RoomServices {
     /// Services backed by `lookup`, without franking.
     #[must_use]
     pub fn new(lookup: Arc<dyn RoomLookup>) -> Self {
-        Self { lookup, franker: None }
+        Self { lookup, franker: None, max_members: DEFAULT_MAX_MEMBERS }
+    }
+
+    /// Rooms have at most `max` members (the creator included).
+    #[must_use]
+    pub fn with_max_members(mut self, max: usize) -> Self {
+        self.max_members = max;
+        self
+    }
+
+    /// Most members a room may have.
+    #[must_use]
+    pub fn max_members(&self) -> usize {
+        self.max_members
     }
 
     /// Also frank messages sent with a commitment.

@@ -18,6 +18,9 @@ pub struct NatsOptions {
     /// The Go collector's target (`GOGC`, percent heap growth between
     /// collections); 0 leaves nats-server's own (100).
     pub gogc: u32,
+    /// Largest message the server accepts. Set, not left to the server's
+    /// default, because every committed event must fit in it.
+    pub max_payload: usize,
 }
 
 impl NatsOptions {
@@ -26,9 +29,12 @@ impl NatsOptions {
     /// nats-server collect again and again; its memory 100 -> 200 MB.
     pub const DEFAULT_GOGC: u32 = 400;
 
+    /// nats-server's own default, 1 MiB, made explicit.
+    pub const DEFAULT_MAX_PAYLOAD: usize = 1024 * 1024;
+
     /// A server in `dir` on a free port, with the default binary and tuning.
     pub fn in_dir(dir: PathBuf) -> Self {
-        Self { dir, port: 0, binary: None, gogc: Self::DEFAULT_GOGC }
+        Self { dir, port: 0, binary: None, gogc: Self::DEFAULT_GOGC, max_payload: Self::DEFAULT_MAX_PAYLOAD }
     }
 }
 
@@ -140,9 +146,11 @@ fn spawn(
     // Credentials go in a 0600 config file, not on the command line where `ps` shows them.
     let config = format!(
         "listen: \"127.0.0.1:{port}\"\nserver_name: ciphertalk_embedded\n\
+         max_payload: {max_payload}\n\
          jetstream {{ store_dir: \"{store}\" }}\n\
          authorization {{ user: \"{USER}\", password: \"{password}\" }}\n",
         store = dir.join("jetstream").display(),
+        max_payload = options.max_payload,
     );
     let config_path = dir.join("nats-server.conf");
     super::write_private(&config_path, config.as_bytes())?;

@@ -26,6 +26,10 @@ pub struct PostgresOptions {
     /// Off only for throwaway test clusters: skips fsync for speed.
     pub durable: bool,
     pub max_connections: u32,
+    /// `idle_in_transaction_session_timeout`: a session left idle inside a
+    /// transaction holds the relay back (it publishes only below the oldest
+    /// running transaction), so Postgres ends it after this long; 0 = never.
+    pub idle_in_transaction_timeout_secs: u64,
 }
 
 #[derive(Debug)]
@@ -204,6 +208,7 @@ fn spawn(
         .args(["-p", &port.to_string()])
         .args(["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="])
         .args(["-c", &format!("max_connections={}", options.max_connections)])
+        .args(["-c", &format!("idle_in_transaction_session_timeout={}s", options.idle_in_transaction_timeout_secs)])
         .current_dir(&options.dir);
     if !options.durable {
         command.args(["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]);

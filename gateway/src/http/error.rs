@@ -7,7 +7,7 @@ use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use ciphertalk_commands::CommandError;
+use ciphertalk_commands::{CommandError, StoreError};
 use ciphertalk_domain::{DomainError, ErrorKind};
 use serde_json::{Value, json};
 
@@ -104,7 +104,8 @@ impl From<DomainError> for ApiError {
 }
 
 /// A command that did not commit: refusals keep their code, conflicts that
-/// outlasted the retries are 409 (the client may retry), store failures 503.
+/// outlasted the retries are 409 (the client may retry), events too large to
+/// publish 413, other store failures 503.
 impl From<CommandError<DomainError>> for ApiError {
     fn from(err: CommandError<DomainError>) -> Self {
         match err {
@@ -112,6 +113,12 @@ impl From<CommandError<DomainError>> for ApiError {
             CommandError::Conflict { .. } => {
                 Self::new(StatusCode::CONFLICT, "conflict", "concurrent changes; retry the request")
             }
+            CommandError::Store(StoreError::TooLarge { limit, .. }) => Self::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                "the change is too large to store as one event",
+            )
+            .with_details(json!({"limit_bytes": limit})),
             CommandError::Store(store) => Self::unavailable("the event store", store),
         }
     }

@@ -1,4 +1,5 @@
-//! `GET /health`: NATS and Postgres, checked for real on every call.
+//! `GET /health`: NATS and Postgres, checked for real on every call, and the
+//! relay and projectors of this process that cannot make progress, by name.
 
 use std::time::Duration;
 
@@ -13,16 +14,21 @@ const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
 pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
     let (nats, postgres) = tokio::join!(check_nats(&state), check_postgres(&state));
+    let stuck = state.stalls.stuck();
     let down: Vec<&str> = [("nats", &nats), ("postgres", &postgres)]
         .into_iter()
         .filter(|(_, result)| result.is_err())
         .map(|(name, _)| name)
+        .chain(stuck.keys().map(String::as_str))
         .collect();
     let show = |result: &Result<(), String>| match result {
         Ok(()) => "ok".to_owned(),
         Err(reason) => format!("down: {reason}"),
     };
     let mut body = json!({"status": "ok", "nats": show(&nats), "postgres": show(&postgres)});
+    if !stuck.is_empty() {
+        body["stalled"] = json!(stuck);
+    }
     if down.is_empty() {
         return (StatusCode::OK, Json(body));
     }

@@ -11,6 +11,7 @@ pub mod keys;
 pub mod messages;
 pub mod metrics;
 pub mod openapi;
+pub mod request_id;
 pub mod rooms;
 pub mod users;
 pub mod write;
@@ -32,7 +33,8 @@ pub use extract::{ApiJson, ApiPath, ApiQuery, AuthUser, ClientIp};
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
-/// The request id the request-id layer put on the request, for event metadata.
+/// The request id the request-id layer put on the request (the client's when
+/// [`request_id::is_acceptable`], else a fresh one), for event metadata.
 pub fn request_id(headers: &axum::http::HeaderMap) -> Option<String> {
     headers.get(REQUEST_ID).and_then(|value| value.to_str().ok()).map(str::to_owned)
 }
@@ -72,5 +74,6 @@ pub fn router(state: AppState) -> Router {
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(trace)
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), request_id::replace_unacceptable))
         .with_state(state)
 }
