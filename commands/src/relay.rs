@@ -307,7 +307,7 @@ impl Relay {
     /// backend holding the horizon (log, `/health`) once per alarm period.
     async fn watch_held_back(&self, held: &mut HeldBack, held_back: bool, conn: Option<&mut PgConnection>) {
         if !held_back {
-            if held.since.take().is_some() {
+            if held.since.take().is_some_and(|since| since.elapsed() >= HELD_BACK_SHOWN_AFTER) {
                 metrics::gauge!("ciphertalk_relay_held_back_seconds").set(0.0);
                 self.options.stalls.clear(STALL_HELD_BACK);
                 held.named = None;
@@ -316,7 +316,10 @@ impl Relay {
         }
         let since = *held.since.get_or_insert_with(Instant::now);
         let seconds = since.elapsed().as_secs_f64();
-        metrics::gauge!("ciphertalk_relay_held_back_seconds").set(seconds);
+        // Held back for milliseconds is the normal case under load (a commit in flight).
+        if since.elapsed() >= HELD_BACK_SHOWN_AFTER {
+            metrics::gauge!("ciphertalk_relay_held_back_seconds").set(seconds);
+        }
         let alarm = self.options.held_back_alarm;
         if since.elapsed() < alarm || held.named.is_some_and(|named| named.elapsed() < alarm) {
             return;
@@ -494,6 +497,9 @@ impl Relay {
         }
     }
 }
+
+/// Held back for less than this, the relay's metric stays at 0.
+const HELD_BACK_SHOWN_AFTER: Duration = Duration::from_millis(100);
 
 /// How long the relay has been held back, and when it last named the holder.
 #[derive(Debug, Default)]

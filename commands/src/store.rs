@@ -300,3 +300,43 @@ impl AggregateStore {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use chrono::Utc;
+    use ciphertalk_domain::ids::{RoomId, UserId};
+    use ciphertalk_domain::room::{DEFAULT_MAX_MEMBERS, JoinRule, RoomEvent, RoomKind};
+    use ciphertalk_domain::values::{RoomDescription, RoomName};
+    use cqrs_es::DomainEvent;
+
+    use super::*;
+    use crate::CommandMetadata;
+
+    /// The one event that grows with a room's size: at the default maximum,
+    /// with the longest name and description, it still fits.
+    #[test]
+    fn a_room_created_at_the_default_maximum_size_fits_in_the_default_event_limit() {
+        let creator = UserId::new_v7();
+        let event = RoomEvent::RoomCreated {
+            room_id: RoomId::new_v7(),
+            kind: RoomKind::Group,
+            name: Some(RoomName::parse(&"\u{1F600}".repeat(128)).unwrap()),
+            description: Some(RoomDescription::parse(&"\u{1F600}".repeat(1000)).unwrap()),
+            join_rule: JoinRule::Invite,
+            creator,
+            members: (1..DEFAULT_MAX_MEMBERS).map(|_| UserId::new_v7()).collect(),
+            at: Utc::now(),
+        };
+        let metadata = CommandMetadata::new(creator.to_string(), Some("r".repeat(64))).to_map();
+        let bytes = WireEvent::wire_size_bound(
+            "room",
+            &RoomId::new_v7().to_string(),
+            &event.event_type(),
+            &event.event_version(),
+            serde_json::to_string(&event).unwrap().len(),
+            serde_json::to_string(&metadata).unwrap().len(),
+        );
+        assert!(bytes <= DEFAULT_MAX_EVENT_BYTES, "{bytes} bytes, limit {DEFAULT_MAX_EVENT_BYTES}");
+    }
+}

@@ -194,7 +194,7 @@ mod tests {
         headers.insert(async_nats::header::NATS_EXPECTED_LAST_SEQUENCE, u64::MAX.to_string().as_str());
         let header_bytes: usize = headers
             .iter()
-            .map(|(name, values)| values.iter().map(|v| name.as_ref().len() + v.as_str().len() + 4).sum::<usize>())
+            .map(|(name, values)| values.iter().map(|v| name.to_string().len() + v.as_str().len() + 4).sum::<usize>())
             .sum::<usize>()
             + "NATS/1.0\r\n\r\n".len();
         let actual = event.to_body().unwrap().len() + header_bytes + event.subject().unwrap().len();
