@@ -79,6 +79,8 @@ pub fn keep_private(path: &Path) -> std::io::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use std::os::unix::fs::PermissionsExt;
 
     use super::*;

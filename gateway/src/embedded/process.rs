@@ -106,6 +106,8 @@ pub fn is_root() -> bool {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use std::os::unix::fs::PermissionsExt;
 
     use super::*;

@@ -310,6 +310,8 @@ pub fn parse_cursor<T: FromStr>(raw: &str) -> Result<T, ApiError> {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
 
     #[test]

@@ -56,11 +56,13 @@ pub async fn guard(State(rules): State<BodyRules>, request: Request, next: Next)
         (Ok(response), Some(body)) => {
             let fits = declared.is_none_or(|length| length <= rules.max_bytes);
             if fits && drain(body, rules.max_bytes, deadline).await {
+                metrics::counter!("ciphertalk_http_unread_bodies_total", "outcome" => "drained").increment(1);
                 return response;
             }
             response
         }
     };
+    metrics::counter!("ciphertalk_http_unread_bodies_total", "outcome" => "closed").increment(1);
     response.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
     response
 }
@@ -125,6 +127,8 @@ impl Stream for Watched {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
+
     use super::*;
 
     fn headers(pairs: &[(&'static str, &'static str)]) -> HeaderMap {
