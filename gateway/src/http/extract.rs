@@ -114,8 +114,16 @@ fn has_json_content_type(headers: &HeaderMap) -> bool {
     let Some(value) = headers.get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok()) else {
         return false;
     };
-    let essence = value.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
-    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    let starts =
+        |prefix: &str| essence.get(..prefix.len()).is_some_and(|head| head.eq_ignore_ascii_case(prefix));
+    let ends = |suffix: &str| {
+        essence.len() >= suffix.len()
+            && essence
+                .get(essence.len() - suffix.len()..)
+                .is_some_and(|tail| tail.eq_ignore_ascii_case(suffix))
+    };
+    essence.eq_ignore_ascii_case("application/json") || (starts("application/") && ends("+json"))
 }
 
 fn missing_json_content_type() -> ApiError {
@@ -321,6 +329,22 @@ mod tests {
         assert!(!has_nul_escape(br#"{"a": "\\u0000"}"#));
         assert!(!has_nul_escape(br#"{"a": "\u0001", "b": "\n"}"#));
         assert!(!has_nul_escape(br#"{"a": "plain"}"#));
+    }
+
+    #[test]
+    fn json_content_types() {
+        let with = |value: &'static str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::CONTENT_TYPE, axum::http::HeaderValue::from_static(value));
+            has_json_content_type(&headers)
+        };
+        for yes in ["application/json", "Application/JSON; charset=utf-8", "application/merge-patch+json"] {
+            assert!(with(yes), "{yes}");
+        }
+        for no in ["text/plain", "application/jsonx", "+json", "text/json"] {
+            assert!(!with(no), "{no}");
+        }
+        assert!(!has_json_content_type(&HeaderMap::new()));
     }
 
     #[test]
