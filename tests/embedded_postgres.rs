@@ -2,6 +2,8 @@
 //! the app database, no superuser; data dirs made before that role existed
 //! are handed over to it on start.
 
+use std::os::unix::fs::PermissionsExt;
+
 use ciphertalk_gateway::db;
 use ciphertalk_gateway::embedded::{EmbeddedPostgres, PostgresOptions};
 
@@ -41,8 +43,12 @@ async fn the_app_connects_as_the_database_owner_without_superuser_also_on_an_old
     sqlx::query("DROP ROLE ciphertalk").execute(&admin).await.unwrap();
     admin.close().await;
     postgres.stop().unwrap();
+    // A password file loosened meanwhile (a copy, a restore) is made private again.
+    let password = dir.path().join("postgres/password");
+    std::fs::set_permissions(&password, std::fs::Permissions::from_mode(0o644)).unwrap();
 
     let postgres = EmbeddedPostgres::start(options).await.unwrap();
+    assert_eq!(std::fs::metadata(&password).unwrap().permissions().mode() & 0o777, 0o600);
     let app = db::connect(&postgres.url(), 2).await.unwrap();
     assert_eq!(whoami(&app).await, ("ciphertalk".to_owned(), false, "ciphertalk".to_owned()));
     db::migrate(&app).await.unwrap();

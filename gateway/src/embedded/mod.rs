@@ -46,9 +46,10 @@ pub fn free_port() -> Result<u16, EmbeddedError> {
     Ok(listener.local_addr().map_err(|e| io_error("finding a free port", e))?.port())
 }
 
-/// Writes a file only its owner can read.
+/// Writes a file only its owner can read (also when it existed, looser).
 fn write_private(path: &Path, contents: &[u8]) -> Result<(), EmbeddedError> {
     use std::os::unix::fs::OpenOptionsExt;
+    crate::secrets::keep_private(path).map_err(|e| io_error(format!("chmod {}", path.display()), e))?;
     let mut file = std::fs::File::options()
         .write(true)
         .create(true)
