@@ -38,6 +38,9 @@ pub async fn guard(State(rules): State<BodyRules>, request: Request, next: Next)
         return tokio::time::timeout_at(deadline, next.run(request)).await.unwrap_or_else(|_| too_slow());
     }
     let declared = declared_length(request.headers());
+    // A client waiting for `100 Continue` has not sent the body: asking for
+    // it just to drop it would waste its upload.
+    let awaits_continue = request.headers().contains_key(header::EXPECT);
     let (parts, body) = request.into_parts();
     let slot = Arc::new(Mutex::new(Slot { body: Some(body.into_data_stream()), ended: false }));
     let request = Request::from_parts(parts, Body::from_stream(Watched(slot.clone())));
@@ -55,7 +58,7 @@ pub async fn guard(State(rules): State<BodyRules>, request: Request, next: Next)
         }
         (Ok(response), Some(body)) => {
             let fits = declared.is_none_or(|length| length <= rules.max_bytes);
-            if fits && drain(body, rules.max_bytes, deadline).await {
+            if fits && !awaits_continue && drain(body, rules.max_bytes, deadline).await {
                 metrics::counter!("ciphertalk_http_unread_bodies_total", "outcome" => "drained").increment(1);
                 return response;
             }
