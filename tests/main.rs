@@ -4,6 +4,8 @@
 #![allow(clippy::unwrap_used)]
 
 mod auth;
+mod bad_input;
+mod embedded_postgres;
 mod foundation;
 mod limits;
 mod messages;

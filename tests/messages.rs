@@ -385,12 +385,14 @@ async fn a_thousand_messages_page_backwards_and_forwards_without_gaps() {
     }
     assert_eq!(backwards, (1..=1000).collect::<Vec<_>>());
 
-    // Forwards with `after`, in odd-sized pages; limit is capped at 200.
+    // Forwards with `after`, in the largest pages; a limit over 200 is refused.
+    let (status, _) = chat.get(&bob, &format!("{path}?after=0&limit=333")).await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     let mut forwards: Vec<u64> = Vec::new();
     let mut after = 0;
     let mut pages = 0;
     loop {
-        let (_, page) = chat.get(&bob, &format!("{path}?after={after}&limit=333")).await;
+        let (_, page) = chat.get(&bob, &format!("{path}?after={after}&limit=200")).await;
         let got = seqs(&page);
         assert!(got.len() <= 200);
         forwards.extend(&got);

@@ -260,7 +260,7 @@ async fn my_rooms_come_most_recent_first_with_unread_counts_and_pages() {
     let (_, list) = chat.get(&bob, "/v1/rooms?limit=1").await;
     assert_eq!(list["items"][0]["unread"], 0);
     let (status, body) = chat.get(&bob, "/v1/rooms?cursor=garbage").await;
-    assert_error(status, &body, 400, "bad_cursor");
+    assert_error(status, &body, 422, "invalid_cursor");
     chat.stop().await;
 }
 
@@ -328,11 +328,11 @@ async fn bad_input_gets_a_4xx_in_the_error_format_never_a_500() {
         ("POST", "/v1/rooms".into(), Some(json!({"kind": "group", "name": ""})), 422, "invalid_value"),
         ("POST", "/v1/rooms".into(), Some(json!({"kind": "group", "extra": 1})), 422, "invalid_value"),
         ("PATCH", format!("/v1/rooms/{room}"), Some(json!({"join_rule": "maybe"})), 422, "invalid_value"),
-        ("GET", format!("/v1/rooms/{room}/messages?before=abc"), None, 400, "bad_request"),
-        ("GET", format!("/v1/rooms/{room}/messages?before=1&after=2"), None, 400, "bad_request"),
-        ("GET", format!("/v1/rooms/{room}/messages?limit=-1"), None, 400, "bad_request"),
-        ("GET", "/v1/rooms?limit=x".into(), None, 400, "bad_request"),
-        ("DELETE", format!("/v1/rooms/{room}/messages/{unknown}?for=them"), None, 400, "bad_request"),
+        ("GET", format!("/v1/rooms/{room}/messages?before=abc"), None, 422, "invalid_cursor"),
+        ("GET", format!("/v1/rooms/{room}/messages?before=1&after=2"), None, 422, "invalid_value"),
+        ("GET", format!("/v1/rooms/{room}/messages?limit=-1"), None, 422, "invalid_value"),
+        ("GET", "/v1/rooms?limit=x".into(), None, 422, "invalid_value"),
+        ("DELETE", format!("/v1/rooms/{room}/messages/{unknown}?for=them"), None, 422, "invalid_value"),
         ("DELETE", format!("/v1/rooms/{room}/messages/{unknown}"), None, 404, "message_not_found"),
         (
             "POST",

@@ -566,7 +566,11 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "http.max_body_bytes",
         "largest accepted request body (default 1 MiB)",
     ),
-    ("CIPHERTALK_HTTP_REQUEST_TIMEOUT_SECS", "http.request_timeout_secs", "per-request timeout (default 30)"),
+    (
+        "CIPHERTALK_HTTP_REQUEST_TIMEOUT_SECS",
+        "http.request_timeout_secs",
+        "per-request timeout (default 30): 408 while the body is still arriving, else 503",
+    ),
     (
         "CIPHERTALK_JWT_SECRET",
         "auth.jwt_secret",

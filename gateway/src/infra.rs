@@ -6,7 +6,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, Secret};
-use crate::embedded::{EmbeddedError, EmbeddedNats, EmbeddedPostgres, NatsOptions, PostgresOptions};
+use crate::embedded::{
+    EmbeddedError, EmbeddedNats, EmbeddedPostgres, NatsOptions, PostgresOptions, postgres,
+};
 
 /// Written by a running `serve` in embedded mode so that `ciphertalk migrate`
 /// and `ciphertalk streams` can reach its servers.
@@ -85,9 +87,11 @@ impl Infra {
                 config.nats_url = Some(Secret::new(format!("nats://ciphertalk:{password}@127.0.0.1:{port}")));
             }
             if let (None, Some(port)) = (&config.database_url, runtime.postgres_port) {
-                let password = read_secret(&config.data_dir.join("postgres/password"))?;
+                let password =
+                    read_secret(&config.data_dir.join("postgres").join(postgres::APP_PASSWORD_FILE))?;
+                let role = postgres::APP_ROLE;
                 config.database_url =
-                    Some(Secret::new(format!("postgres://postgres:{password}@127.0.0.1:{port}/{DATABASE}")));
+                    Some(Secret::new(format!("postgres://{role}:{password}@127.0.0.1:{port}/{DATABASE}")));
             }
             return Self::launch(&config, false, needs).await;
         }

@@ -46,7 +46,7 @@ fn start() -> Cluster {
             let postgres = runtime.block_on(EmbeddedPostgres::start(options));
             match postgres {
                 Ok(postgres) => {
-                    let url = postgres.url();
+                    let url = postgres.admin_url();
                     *RUNNING.lock().unwrap() = Some((postgres, dir, workdir));
                     // SAFETY: registers a plain extern "C" function without captures.
                     unsafe { libc::atexit(stop_at_exit) };

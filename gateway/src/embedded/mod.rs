@@ -46,9 +46,10 @@ pub fn free_port() -> Result<u16, EmbeddedError> {
     Ok(listener.local_addr().map_err(|e| io_error("finding a free port", e))?.port())
 }
 
-/// Writes a file only its owner can read.
+/// Writes a file only its owner can read (also when it existed, looser).
 fn write_private(path: &Path, contents: &[u8]) -> Result<(), EmbeddedError> {
     use std::os::unix::fs::OpenOptionsExt;
+    crate::secrets::keep_private(path).map_err(|e| io_error(format!("chmod {}", path.display()), e))?;
     let mut file = std::fs::File::options()
         .write(true)
         .create(true)
@@ -59,8 +60,10 @@ fn write_private(path: &Path, contents: &[u8]) -> Result<(), EmbeddedError> {
     file.write_all(contents).map_err(|e| io_error(format!("writing {}", path.display()), e))
 }
 
-/// Reads a generated secret, creating it on first use (128 random bits, hex).
+/// Reads a generated secret, creating it on first use (128 random bits, hex);
+/// one found readable by others is made 0600 first.
 fn secret_file(path: &Path) -> Result<String, EmbeddedError> {
+    crate::secrets::keep_private(path).map_err(|e| io_error(format!("chmod {}", path.display()), e))?;
     if let Ok(existing) = std::fs::read_to_string(path) {
         let existing = existing.trim();
         if !existing.is_empty() {

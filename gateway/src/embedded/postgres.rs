@@ -1,5 +1,9 @@
 //! An embedded PostgreSQL cluster: initdb on first start, data kept under one
-//! folder, loopback TCP only, password authentication.
+//! folder, loopback TCP only, password authentication. The superuser is for
+//! initdb and administration only; CipherTalk connects as [`APP_ROLE`], which
+//! owns its database and everything in it but is no superuser. Each start
+//! makes sure of that, so data dirs from before the role existed (everything
+//! owned by the superuser) are handed over.
 //!
 //! Postgres refuses to run as root; when we are root its processes run as the
 //! `postgres` system user (created by Debian's `postgresql` package), which then
@@ -40,9 +44,16 @@ pub struct EmbeddedPostgres {
     run_as: Option<(u32, u32)>,
     port: u16,
     password: String,
+    app_password: String,
 }
 
 const SUPERUSER: &str = "postgres";
+
+/// The role CipherTalk's connections use: LOGIN, owner of its database, no SUPERUSER.
+pub const APP_ROLE: &str = "ciphertalk";
+
+/// The app role's password, next to the superuser's `password` in the cluster folder.
+pub const APP_PASSWORD_FILE: &str = "app-password";
 
 impl EmbeddedPostgres {
     pub async fn start(options: PostgresOptions) -> Result<Self, EmbeddedError> {
@@ -58,25 +69,32 @@ impl EmbeddedPostgres {
         }
         set_mode(&options.dir, 0o700)?;
         let password = secret_file(&options.dir.join("password"))?;
+        let app_password = secret_file(&options.dir.join(APP_PASSWORD_FILE))?;
         let pgdata = options.dir.join("data");
         if !pgdata.join("PG_VERSION").is_file() {
             initdb(&bin_dir, &options, &pgdata, &password, run_as).await?;
         }
         let port = if options.port == 0 { free_port()? } else { options.port };
         let process = spawn(&bin_dir, &options, port, run_as)?;
-        let mut postgres = Self { process, bin_dir, options, run_as, port, password };
+        let mut postgres = Self { process, bin_dir, options, run_as, port, password, app_password };
         postgres.wait_ready().await?;
         postgres.ensure_database().await?;
         Ok(postgres)
     }
 
-    /// URL of CipherTalk's database, password included (treat it as a secret).
+    /// URL of CipherTalk's database as the app role, password included
+    /// (treat it as a secret).
     pub fn url(&self) -> String {
-        self.url_for(&self.options.database)
+        format!(
+            "postgres://{APP_ROLE}:{}@127.0.0.1:{}/{}",
+            self.app_password, self.port, self.options.database
+        )
     }
 
-    pub fn url_for(&self, database: &str) -> String {
-        format!("postgres://{SUPERUSER}:{}@127.0.0.1:{}/{database}", self.password, self.port)
+    /// URL of CipherTalk's database as the superuser: for administration
+    /// (and test harnesses that create databases), never for the app.
+    pub fn admin_url(&self) -> String {
+        format!("postgres://{SUPERUSER}:{}@127.0.0.1:{}/{}", self.password, self.port, self.options.database)
     }
 
     pub fn port(&self) -> u16 {
@@ -133,20 +151,82 @@ impl EmbeddedPostgres {
         }
     }
 
+    /// The app role (password kept in step with its file), its database, and
+    /// the hand-over of whatever in that database the superuser still owns.
     async fn ensure_database(&self) -> Result<(), EmbeddedError> {
         let mut conn = sqlx::PgConnection::connect_with(&self.connect_options("postgres")).await?;
+        let role_exists: bool =
+            sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = $1)")
+                .bind(APP_ROLE)
+                .fetch_one(&mut conn)
+                .await?;
+        // The password is generated hex; quoting keeps it a literal regardless.
+        let password = self.app_password.replace('\'', "''");
+        let verb = if role_exists { "ALTER" } else { "CREATE" };
+        sqlx::query(&format!(
+            "{verb} ROLE \"{APP_ROLE}\" LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOREPLICATION PASSWORD '{password}'"
+        ))
+        .execute(&mut conn)
+        .await?;
         let exists: bool = sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1)")
             .bind(&self.options.database)
             .fetch_one(&mut conn)
             .await?;
-        if !exists {
-            let name = self.options.database.replace('"', "\"\"");
-            sqlx::query(&format!("CREATE DATABASE \"{name}\"")).execute(&mut conn).await?;
+        let name = self.options.database.replace('"', "\"\"");
+        if exists {
+            sqlx::query(&format!("ALTER DATABASE \"{name}\" OWNER TO \"{APP_ROLE}\""))
+                .execute(&mut conn)
+                .await?;
+        } else {
+            sqlx::query(&format!("CREATE DATABASE \"{name}\" OWNER \"{APP_ROLE}\""))
+                .execute(&mut conn)
+                .await?;
         }
+        conn.close().await?;
+        let mut conn =
+            sqlx::PgConnection::connect_with(&self.connect_options(&self.options.database)).await?;
+        sqlx::query(HAND_OVER).execute(&mut conn).await?;
         conn.close().await?;
         Ok(())
     }
 }
+
+/// Gives the app role ([`APP_ROLE`]) what the superuser owns in the app database's own
+/// schemas (all of it, in a data dir made before the role existed):
+/// schemas, tables, views, free-standing sequences (those of a column follow
+/// their table) and routines.
+const HAND_OVER: &str = r#"
+DO $$
+DECLARE
+    statement text;
+BEGIN
+    FOR statement IN
+        SELECT format('ALTER SCHEMA %I OWNER TO ciphertalk', n.nspname)
+        FROM pg_namespace n
+        WHERE n.nspowner = 'postgres'::regrole AND n.nspname NOT LIKE 'pg\_%' AND n.nspname <> 'information_schema'
+        UNION ALL
+        SELECT format('ALTER %s %I.%I OWNER TO ciphertalk',
+                      CASE c.relkind WHEN 'S' THEN 'SEQUENCE' WHEN 'v' THEN 'VIEW'
+                                     WHEN 'm' THEN 'MATERIALIZED VIEW' ELSE 'TABLE' END,
+                      n.nspname, c.relname)
+        FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relowner = 'postgres'::regrole
+          AND c.relkind IN ('r', 'p', 'v', 'm', 'S')
+          AND n.nspname NOT LIKE 'pg\_%' AND n.nspname <> 'information_schema'
+          AND (c.relkind <> 'S' OR NOT EXISTS (SELECT 1 FROM pg_depend d
+                                               WHERE d.classid = 'pg_class'::regclass AND d.objid = c.oid
+                                                 AND d.deptype IN ('a', 'i')))
+        UNION ALL
+        SELECT format('ALTER ROUTINE %s OWNER TO ciphertalk', p.oid::regprocedure)
+        FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+        WHERE p.proowner = 'postgres'::regrole
+          AND n.nspname NOT LIKE 'pg\_%' AND n.nspname <> 'information_schema'
+    LOOP
+        EXECUTE statement;
+    END LOOP;
+END
+$$
+"#;
 
 async fn initdb(
     bin_dir: &Path,

@@ -7,6 +7,7 @@
 
 use std::fs::File;
 use std::io;
+use std::os::unix::fs::OpenOptionsExt;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -27,10 +28,12 @@ pub struct ChildProcess {
 }
 
 impl ChildProcess {
-    /// Starts `command` with its output appended to `log`; the kernel sends
-    /// `stop_signal` to the child if the thread that spawned it dies.
+    /// Starts `command` with its output appended to `log` (0600: server logs
+    /// can name users and queries); the kernel sends `stop_signal` to the
+    /// child if the thread that spawned it dies.
     pub fn spawn(name: &'static str, mut command: Command, log: &Path, stop_signal: i32) -> io::Result<Self> {
-        let out = File::options().create(true).append(true).open(log)?;
+        let out = File::options().create(true).append(true).mode(0o600).open(log)?;
+        crate::secrets::keep_private(log)?;
         let err = out.try_clone()?;
         command.stdin(Stdio::null()).stdout(out).stderr(err);
         // SAFETY: prctl is async-signal-safe and touches no memory of ours; it
@@ -99,4 +102,32 @@ impl Drop for ChildProcess {
 pub fn is_root() -> bool {
     // SAFETY: geteuid cannot fail and has no side effects.
     unsafe { libc::geteuid() == 0 }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    fn mode(path: &Path) -> u32 {
+        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+    }
+
+    #[test]
+    fn server_logs_are_for_their_owner_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let fresh = dir.path().join("fresh.log");
+        let mut child = ChildProcess::spawn("true", Command::new("true"), &fresh, SIGTERM).unwrap();
+        assert_eq!(mode(&fresh), 0o600);
+        let loose = dir.path().join("loose.log");
+        std::fs::write(&loose, "old lines\n").unwrap();
+        std::fs::set_permissions(&loose, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let mut again = ChildProcess::spawn("true", Command::new("true"), &loose, SIGTERM).unwrap();
+        assert_eq!(mode(&loose), 0o600);
+        child.stop(Duration::from_secs(5)).unwrap();
+        again.stop(Duration::from_secs(5)).unwrap();
+    }
 }

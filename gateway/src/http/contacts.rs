@@ -16,13 +16,9 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::error::{ApiError, ErrorBody};
-use super::rooms::DEFAULT_LIMIT;
 use super::write::{all_registered, metadata, now, settle};
-use super::{ApiPath, ApiQuery, AuthUser};
+use super::{ApiPath, ApiQuery, AuthUser, Limit, parse_cursor};
 use crate::state::AppState;
-
-/// The largest page, as for every list.
-const MAX_LIMIT: u32 = 200;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -66,8 +62,10 @@ pub struct BlockPage {
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
-    /// Page size, default 50, at most 200.
-    pub limit: Option<u32>,
+    /// Page size, default 50, 1 to 200.
+    #[serde(default)]
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
+    pub limit: Limit,
     /// The `next` of the previous page.
     pub cursor: Option<String>,
 }
@@ -75,13 +73,11 @@ pub struct ListQuery {
 /// One page of an in-memory list. Contact and block lists are per user and
 /// small, so the cursor is simply how many entries came before.
 fn paginate<T>(items: Vec<T>, query: &ListQuery) -> Result<(Vec<T>, Option<String>), ApiError> {
-    let skip = match &query.cursor {
+    let skip: usize = match &query.cursor {
         None => 0,
-        Some(cursor) => cursor
-            .parse::<usize>()
-            .map_err(|_| ApiError::new(StatusCode::BAD_REQUEST, "bad_cursor", "the cursor is not valid"))?,
+        Some(cursor) => parse_cursor(cursor)?,
     };
-    let limit = query.limit.unwrap_or(DEFAULT_LIMIT).clamp(1, MAX_LIMIT) as usize;
+    let limit = query.limit.as_usize();
     let total = items.len();
     let page: Vec<T> = items.into_iter().skip(skip).take(limit).collect();
     let end = skip.saturating_add(page.len());
@@ -107,7 +103,7 @@ async fn execute(
 }
 
 #[utoipa::path(get, path = "/v1/contacts", tag = "contacts", security(("bearer" = [])), params(ListQuery),
-    responses((status = 200, body = ContactPage), (status = 400, description = "bad_cursor", body = ErrorBody)))]
+    responses((status = 200, body = ContactPage), (status = 422, description = "invalid_cursor, or invalid_value (limit)", body = ErrorBody)))]
 #[tracing::instrument(skip_all, fields(user_id = %user.user_id))]
 pub async fn list_contacts(
     State(state): State<AppState>,
@@ -163,7 +159,7 @@ pub async fn remove_contact(
 }
 
 #[utoipa::path(get, path = "/v1/blocks", tag = "contacts", security(("bearer" = [])), params(ListQuery),
-    responses((status = 200, body = BlockPage), (status = 400, description = "bad_cursor", body = ErrorBody)))]
+    responses((status = 200, body = BlockPage), (status = 422, description = "invalid_cursor, or invalid_value (limit)", body = ErrorBody)))]
 #[tracing::instrument(skip_all, fields(user_id = %user.user_id))]
 pub async fn list_blocks(
     State(state): State<AppState>,

@@ -124,8 +124,8 @@ impl From<CommandError<DomainError>> for ApiError {
     }
 }
 
-/// Gives error answers made outside our handlers (axum's 405, the body limit's
-/// 413, the timeout's 503, path and query rejections) the API's error format.
+/// Gives error answers made outside our handlers (axum's 405, the body
+/// limit's 413, path and query rejections) the API's error format.
 pub async fn normalize(request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     let status = response.status();

@@ -1,15 +1,22 @@
 //! Extractors every route group uses: the authenticated user, JSON bodies,
 //! path ids and query strings whose rejections speak the API's error format,
-//! and the client's address.
+//! and the client's address. Bad input gets one answer per kind, on every
+//! route (README "Bad input"): 400 `malformed_json` for a body that is not
+//! JSON, 422 `invalid_value` for a value that is not valid (body or query,
+//! `limit` included), 422 `invalid_cursor` for any cursor, 404 for a path id.
 
 use std::net::{IpAddr, SocketAddr};
 
-use axum::extract::rejection::{JsonRejection, QueryRejection};
+use std::str::FromStr;
+
+use axum::body::Bytes;
+use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::{StatusCode, header};
+use axum::http::{HeaderMap, StatusCode, header};
 use ciphertalk_domain::UserId;
-use serde::de::DeserializeOwned;
+use serde::de::{DeserializeOwned, IgnoredAny};
+use serde::{Deserialize, Deserializer};
 
 use crate::auth::TokenError;
 use crate::http::error::ApiError;
@@ -55,9 +62,10 @@ fn unauthenticated(message: &str) -> ApiError {
 }
 
 /// `axum::Json`, but a bad body answers in the API's error format: 400
-/// `malformed_json` for syntax (or a missing JSON content type), 422
-/// `invalid_value` with serde's message for wrong types, missing fields or
-/// values that fail validation, 413 `too_large` over the body limit.
+/// `malformed_json` for syntax or a missing JSON content type, 422
+/// `invalid_value` with serde's message for wrong types, missing fields,
+/// values that fail validation or strings holding NUL (Postgres cannot store
+/// it), 413 `too_large` over the body limit.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ApiJson<T>(pub T);
 
@@ -69,31 +77,112 @@ where
     type Rejection = ApiError;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(request, state).await {
-            Ok(axum::Json(value)) => Ok(Self(value)),
-            Err(rejection) => Err(json_rejection(rejection)),
+        if !has_json_content_type(request.headers()) {
+            return Err(missing_json_content_type());
         }
+        let body = Bytes::from_request(request, state).await.map_err(body_rejection)?;
+        parse_json(&body).map(Self)
     }
 }
 
-fn json_rejection(rejection: JsonRejection) -> ApiError {
-    match rejection {
-        JsonRejection::JsonDataError(err) => {
-            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", err.body_text())
+/// A JSON body that may be left out: an empty body is `None`, anything else
+/// is read as [`ApiJson`] reads it (content type included).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OptionalJson<T>(pub Option<T>);
+
+impl<T, S> FromRequest<S> for OptionalJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let is_json = has_json_content_type(request.headers());
+        let body = Bytes::from_request(request, state).await.map_err(body_rejection)?;
+        if body.is_empty() {
+            return Ok(Self(None));
         }
-        JsonRejection::JsonSyntaxError(err) => {
-            ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", err.body_text())
+        if !is_json {
+            return Err(missing_json_content_type());
         }
-        JsonRejection::MissingJsonContentType(_) => ApiError::new(
-            StatusCode::BAD_REQUEST,
-            "malformed_json",
-            "expected a body with Content-Type: application/json",
-        ),
-        JsonRejection::BytesRejection(err) if err.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", "the request body is too large")
-        }
-        other => ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", other.body_text()),
+        parse_json(&body).map(|value| Self(Some(value)))
     }
+}
+
+fn has_json_content_type(headers: &HeaderMap) -> bool {
+    let Some(value) = headers.get(header::CONTENT_TYPE).and_then(|value| value.to_str().ok()) else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or_default().trim();
+    let starts =
+        |prefix: &str| essence.get(..prefix.len()).is_some_and(|head| head.eq_ignore_ascii_case(prefix));
+    let ends = |suffix: &str| {
+        essence.len() >= suffix.len()
+            && essence
+                .get(essence.len() - suffix.len()..)
+                .is_some_and(|tail| tail.eq_ignore_ascii_case(suffix))
+    };
+    essence.eq_ignore_ascii_case("application/json") || (starts("application/") && ends("+json"))
+}
+
+fn missing_json_content_type() -> ApiError {
+    ApiError::new(
+        StatusCode::BAD_REQUEST,
+        "malformed_json",
+        "expected a body with Content-Type: application/json",
+    )
+}
+
+fn body_rejection(rejection: BytesRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", "the request body is too large")
+    } else {
+        ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", rejection.body_text())
+    }
+}
+
+fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let value = match axum::Json::<T>::from_bytes(body) {
+        Ok(axum::Json(value)) => value,
+        // serde may stop at an unknown field before it sees the text is
+        // broken: broken text is 400 whatever the target type.
+        Err(JsonRejection::JsonDataError(_)) if serde_json::from_slice::<IgnoredAny>(body).is_err() => {
+            return Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "malformed_json",
+                "the body is not valid JSON",
+            ));
+        }
+        Err(JsonRejection::JsonDataError(err)) => {
+            return Err(ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", err.body_text()));
+        }
+        Err(other) => {
+            return Err(ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", other.body_text()));
+        }
+    };
+    if has_nul_escape(body) {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_value",
+            "strings may not contain NUL",
+        ));
+    }
+    Ok(value)
+}
+
+/// Whether a (syntactically valid) JSON text holds a `\u0000` escape: a raw
+/// NUL is a syntax error already. In valid JSON every backslash starts a
+/// two-character escape, so stepping over pairs finds exactly the real ones.
+fn has_nul_escape(json: &[u8]) -> bool {
+    let mut rest = json;
+    while let Some(at) = rest.iter().position(|byte| *byte == b'\\') {
+        if rest.get(at + 1..at + 6) == Some(&b"u0000"[..]) {
+            return true;
+        }
+        rest = rest.get(at + 2..).unwrap_or_default();
+    }
+    false
 }
 
 /// The client's address: the TCP peer (the server runs with connect info).
@@ -130,8 +219,9 @@ where
     }
 }
 
-/// `axum::extract::Query`, but a bad query string answers 400 `bad_request`
-/// with serde's reason in the API's format.
+/// `axum::extract::Query`, but a bad query string answers 422 `invalid_value`
+/// with serde's reason in the API's format: a value of the wrong type or out
+/// of range, an unknown parameter, or a NUL (`%00`, which Postgres cannot store).
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ApiQuery<T>(pub T);
 
@@ -143,12 +233,126 @@ where
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        if parts.uri.query().is_some_and(|query| query.contains("%00")) {
+            return Err(invalid_value("the query string may not contain NUL"));
+        }
         match axum::extract::Query::<T>::from_request_parts(parts, state).await {
             Ok(axum::extract::Query(value)) => Ok(Self(value)),
-            Err(QueryRejection::FailedToDeserializeQueryString(err)) => {
-                Err(ApiError::new(StatusCode::BAD_REQUEST, "bad_request", err.body_text()))
+            Err(QueryRejection::FailedToDeserializeQueryString(err)) => Err(invalid_value(err.body_text())),
+            Err(other) => Err(invalid_value(other.body_text())),
+        }
+    }
+}
+
+fn invalid_value(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", message)
+}
+
+/// A list's page size (`limit=`): 1 to 200, 50 when absent (API.md). Anything
+/// else, 0, negative, over 200 or not a number, is 422 `invalid_value` on
+/// every list; nothing is clamped silently.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limit(u32);
+
+impl Limit {
+    pub const DEFAULT: u32 = 50;
+    pub const MAX: u32 = 200;
+
+    pub fn get(self) -> u32 {
+        self.0
+    }
+
+    pub fn as_usize(self) -> usize {
+        self.0 as usize
+    }
+
+    fn parse(raw: &str) -> Option<Self> {
+        raw.parse::<u32>().ok().filter(|n| (1..=Self::MAX).contains(n)).map(Self)
+    }
+}
+
+impl Default for Limit {
+    fn default() -> Self {
+        Self(Self::DEFAULT)
+    }
+}
+
+impl<'de> Deserialize<'de> for Limit {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Limit;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                write!(f, "an integer from 1 to {}", Limit::MAX)
             }
-            Err(other) => Err(ApiError::new(StatusCode::BAD_REQUEST, "bad_request", other.body_text())),
+
+            fn visit_str<E: serde::de::Error>(self, raw: &str) -> Result<Limit, E> {
+                Limit::parse(raw).ok_or_else(|| E::custom(LIMIT_RULE))
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, n: u64) -> Result<Limit, E> {
+                self.visit_str(&n.to_string())
+            }
+
+            fn visit_i64<E: serde::de::Error>(self, n: i64) -> Result<Limit, E> {
+                self.visit_str(&n.to_string())
+            }
+        }
+        deserializer.deserialize_any(Visitor)
+    }
+}
+
+const LIMIT_RULE: &str = "limit: must be an integer from 1 to 200";
+
+/// The one answer to a cursor that does not parse or points past what
+/// exists, whichever list or stream it belongs to.
+pub fn invalid_cursor(message: &str) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_cursor", message)
+}
+
+/// A cursor from a query string or body, parsed as its list's type.
+pub fn parse_cursor<T: FromStr>(raw: &str) -> Result<T, ApiError> {
+    raw.parse().map_err(|_| invalid_cursor("the cursor is not one this list gave out"))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn only_a_real_nul_escape_counts() {
+        assert!(has_nul_escape(br#"{"a": "x\u0000"}"#));
+        assert!(has_nul_escape(br#"{"a": "\\\u0000"}"#));
+        assert!(!has_nul_escape(br#"{"a": "\\u0000"}"#));
+        assert!(!has_nul_escape(br#"{"a": "\u0001", "b": "\n"}"#));
+        assert!(!has_nul_escape(br#"{"a": "plain"}"#));
+    }
+
+    #[test]
+    fn json_content_types() {
+        let with = |value: &'static str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::CONTENT_TYPE, axum::http::HeaderValue::from_static(value));
+            has_json_content_type(&headers)
+        };
+        for yes in ["application/json", "Application/JSON; charset=utf-8", "application/merge-patch+json"] {
+            assert!(with(yes), "{yes}");
+        }
+        for no in ["text/plain", "application/jsonx", "+json", "text/json"] {
+            assert!(!with(no), "{no}");
+        }
+        assert!(!has_json_content_type(&HeaderMap::new()));
+    }
+
+    #[test]
+    fn a_limit_is_one_to_two_hundred() {
+        assert_eq!(Limit::parse("1"), Some(Limit(1)));
+        assert_eq!(Limit::parse("200"), Some(Limit(200)));
+        for bad in ["0", "-1", "201", "9223372036854775808", "18446744073709551615", "x", "", " 5"] {
+            assert_eq!(Limit::parse(bad), None, "{bad}");
         }
     }
 }

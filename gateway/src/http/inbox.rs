@@ -1,32 +1,32 @@
 //! The offline inbox over the same cursor as the WebSocket:
 //! `GET /v1/inbox?after=<cursor>&limit=` and `POST /v1/inbox/ack {cursor}`.
 
-use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use ciphertalk_domain::UserId;
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use utoipa::{IntoParams, ToSchema};
 
 use super::error::{ApiError, ErrorBody};
-use super::ws::invalid_cursor;
-use super::{ApiJson, AuthUser};
+use super::{ApiJson, ApiQuery, AuthUser, Limit, invalid_cursor, parse_cursor};
 use crate::realtime::{Cursor, cursor};
 use crate::state::AppState;
-
-const DEFAULT_LIMIT: usize = 50;
-const MAX_LIMIT: usize = 200;
 
 pub fn router() -> Router<AppState> {
     Router::new().route("/v1/inbox", get(list)).route("/v1/inbox/ack", post(ack))
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct InboxParams {
     /// Events after this cursor; default: the acknowledged cursor.
     pub after: Option<String>,
-    pub limit: Option<String>,
+    /// Default 50, 1 to 200.
+    #[serde(default)]
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
+    pub limit: Limit,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -53,22 +53,10 @@ pub struct InboxPage {
 pub async fn list(
     State(state): State<AppState>,
     user: AuthUser,
-    Query(params): Query<InboxParams>,
+    ApiQuery(params): ApiQuery<InboxParams>,
 ) -> Result<Json<InboxPage>, ApiError> {
-    let limit = match params.limit.as_deref() {
-        None => DEFAULT_LIMIT,
-        Some(raw) => {
-            raw.parse::<usize>().ok().filter(|n| *n > 0).map(|n| n.min(MAX_LIMIT)).ok_or_else(|| {
-                ApiError::new(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    "invalid_value",
-                    "limit must be a positive integer",
-                )
-            })?
-        }
-    };
     let after = match params.after.as_deref() {
-        Some(raw) => raw.parse::<Cursor>().map_err(|err| invalid_cursor(&err.to_string()))?,
+        Some(raw) => issued(&state, user.user_id, parse_cursor(raw)?).await?,
         None => cursor::acknowledged(&state.db, user.user_id)
             .await
             .map_err(|e| ApiError::unavailable("postgres", e))?,
@@ -76,7 +64,7 @@ pub async fn list(
     let (delivered, more) = state
         .realtime
         .queue
-        .page(user.user_id, after, limit)
+        .page(user.user_id, after, params.limit.as_usize())
         .await
         .map_err(|e| ApiError::unavailable("the delivery queue", e))?;
     let mut items = Vec::with_capacity(delivered.len());
@@ -94,9 +82,10 @@ pub async fn list(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct AckBody {
-    /// Everything up to this cursor has been received.
+    /// Everything up to this cursor has been received. Read as a cursor
+    /// (not by serde), so that a bad one is `invalid_cursor` as everywhere.
     #[schema(value_type = String, example = "1234")]
-    pub cursor: Cursor,
+    pub cursor: serde_json::Value,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -114,20 +103,28 @@ pub async fn ack(
     user: AuthUser,
     ApiJson(body): ApiJson<AckBody>,
 ) -> Result<Json<Acked>, ApiError> {
-    let latest = state
-        .realtime
-        .queue
-        .latest(user.user_id)
-        .await
-        .map_err(|e| ApiError::unavailable("the delivery queue", e))?;
-    if body.cursor > latest {
-        return Err(invalid_cursor("no event of yours has this cursor yet"));
-    }
+    let cursor = Cursor::deserialize(&body.cursor).map_err(|err| invalid_cursor(&err.to_string()))?;
+    let cursor = issued(&state, user.user_id, cursor).await?;
     let cursor = state
         .realtime
         .acks
-        .acknowledge(user.user_id, body.cursor)
+        .acknowledge(user.user_id, cursor)
         .await
         .map_err(|e| ApiError::unavailable("postgres", e))?;
     Ok(Json(Acked { cursor }))
+}
+
+/// `cursor`, if the user's queue has reached it: a cursor beyond the newest
+/// event was never handed out (and would overflow the stream's start).
+pub(super) async fn issued(state: &AppState, user: UserId, cursor: Cursor) -> Result<Cursor, ApiError> {
+    let latest = state
+        .realtime
+        .queue
+        .latest(user)
+        .await
+        .map_err(|e| ApiError::unavailable("the delivery queue", e))?;
+    if cursor > latest {
+        return Err(invalid_cursor("no event of yours has this cursor yet"));
+    }
+    Ok(cursor)
 }

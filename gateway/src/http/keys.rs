@@ -4,7 +4,7 @@
 //! prekey leaves the pool in the same commit that hands it out and can never
 //! be handed out twice, however many fetches race.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
-use super::{ApiJson, AuthUser};
+use super::{ApiJson, ApiPath, AuthUser};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -166,9 +166,8 @@ pub async fn bundle(
     State(state): State<AppState>,
     user: AuthUser,
     headers: HeaderMap,
-    Path(id): Path<String>,
+    ApiPath(target): ApiPath<UserId>,
 ) -> Result<Json<PrekeyBundle>, ApiError> {
-    let target = id.parse::<UserId>().map_err(|_| ApiError::not_found())?;
     let command = UserCommand::ClaimOneTimePrekey { claimed_by: user.user_id, at: Utc::now() };
     let meta = super::write::metadata(&user, &headers);
     let executed = state

@@ -26,9 +26,9 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::error::{ApiError, ErrorBody};
-use super::rooms::{DEFAULT_LIMIT, ROOM_PROJECTIONS, require_member, room_error};
+use super::rooms::{ROOM_PROJECTIONS, require_member, room_error};
 use super::write::{admit_send, metadata, now, settle, settle_rooms};
-use super::{ApiJson, ApiPath, ApiQuery, AuthUser};
+use super::{ApiJson, ApiPath, ApiQuery, AuthUser, Limit, parse_cursor};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -251,18 +251,22 @@ async fn check_forward(state: &AppState, user: &AuthUser, source: MessageRef) ->
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
-    /// The `limit` messages just below this seq.
-    pub before: Option<u64>,
+    /// The `limit` messages just below this seq (a cursor: the `next` of a page).
+    #[param(value_type = Option<u64>)]
+    pub before: Option<String>,
     /// The `limit` messages just above this seq.
-    pub after: Option<u64>,
-    /// Default 50, at most 200.
-    pub limit: Option<u32>,
+    #[param(value_type = Option<u64>)]
+    pub after: Option<String>,
+    /// Default 50, 1 to 200.
+    #[serde(default)]
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
+    pub limit: Limit,
 }
 
 #[utoipa::path(get, path = "/v1/rooms/{id}/messages", tag = "messages", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "room id"), PageQuery),
     responses((status = 200, body = MessagePage, description = "ascending seq; without before/after the newest"),
-        (status = 400, description = "before and after together, or not numbers", body = ErrorBody),
+        (status = 422, description = "invalid_cursor (before/after not a seq), invalid_value (both, or limit)", body = ErrorBody),
         (status = 404, description = "no such room, or not a member", body = ErrorBody)))]
 #[tracing::instrument(skip_all, fields(user_id = %user.user_id, room_id = %id))]
 pub async fn list(
@@ -271,21 +275,21 @@ pub async fn list(
     ApiPath(id): ApiPath<RoomId>,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<MessagePage>, ApiError> {
-    let window = match (query.before, query.after) {
-        (Some(before), None) => Window::Before(before),
-        (None, Some(after)) => Window::After(after),
+    let window = match (query.before.as_deref(), query.after.as_deref()) {
+        (Some(before), None) => Window::Before(parse_cursor(before)?),
+        (None, Some(after)) => Window::After(parse_cursor(after)?),
         (None, None) => Window::Latest,
         (Some(_), Some(_)) => {
             return Err(ApiError::new(
-                StatusCode::BAD_REQUEST,
-                "bad_request",
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_value",
                 "give before or after, not both",
             ));
         }
     };
     settle_rooms(&state, &[Projection::Timeline], &[id]).await;
     require_member(&state, id, user.user_id).await?;
-    let page = timeline::page(&state.db, id, user.user_id, window, query.limit.unwrap_or(DEFAULT_LIMIT))
+    let page = timeline::page(&state.db, id, user.user_id, window, query.limit.get())
         .await
         .map_err(|err| ApiError::unavailable("the database", err))?;
     Ok(Json(MessagePage {

@@ -11,6 +11,7 @@ pub mod keys;
 pub mod messages;
 pub mod metrics;
 pub mod openapi;
+pub mod request_body;
 pub mod request_id;
 pub mod rooms;
 pub mod users;
@@ -20,16 +21,17 @@ pub mod ws;
 use std::time::Duration;
 
 use axum::Router;
-use axum::http::{HeaderName, Request, StatusCode};
+use axum::http::{HeaderName, Request};
 use axum::routing::get;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
-use tower_http::timeout::TimeoutLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::state::AppState;
 
-pub use extract::{ApiJson, ApiPath, ApiQuery, AuthUser, ClientIp};
+pub use extract::{
+    ApiJson, ApiPath, ApiQuery, AuthUser, ClientIp, Limit, OptionalJson, invalid_cursor, parse_cursor,
+};
 
 pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -66,11 +68,15 @@ pub fn router(state: AppState) -> Router {
         .fallback(error::fallback)
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(RequestBodyLimitLayer::new(http.max_body_bytes))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            Duration::from_secs(http.request_timeout_secs),
-        ))
         .layer(axum::middleware::from_fn(error::normalize))
+        // Outside `normalize`, so that its `Connection: close` survives the rewrite.
+        .layer(axum::middleware::from_fn_with_state(
+            request_body::BodyRules {
+                timeout: Duration::from_secs(http.request_timeout_secs),
+                max_bytes: http.max_body_bytes,
+            },
+            request_body::guard,
+        ))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(trace)
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))

@@ -6,7 +6,6 @@
 //! (bounded) for the read models before answering, so the caller's next read
 //! reflects it. Rooms the caller is not in are 404, as if they did not exist.
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
@@ -24,14 +23,11 @@ use uuid::Uuid;
 
 use super::error::{ApiError, ErrorBody};
 use super::write::{all_registered, metadata, now, settle, settle_rooms};
-use super::{ApiJson, ApiPath, ApiQuery, AuthUser};
+use super::{ApiJson, ApiPath, ApiQuery, AuthUser, Limit, OptionalJson, invalid_cursor};
 use crate::state::AppState;
 
 /// Both read models a room command can change.
 pub const ROOM_PROJECTIONS: [Projection; 2] = [Projection::Rooms, Projection::Timeline];
-
-/// Default page size of every list (API.md "Conventions").
-pub const DEFAULT_LIMIT: u32 = 50;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -293,15 +289,17 @@ async fn claim_direct_room(state: &AppState, a: UserId, b: UserId) -> Result<Roo
 #[derive(Debug, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
-    /// Page size, default 50, at most 200.
-    pub limit: Option<u32>,
+    /// Page size, default 50, 1 to 200.
+    #[serde(default)]
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
+    pub limit: Limit,
     /// The `next` of the previous page.
     pub cursor: Option<String>,
 }
 
 #[utoipa::path(get, path = "/v1/rooms", tag = "rooms", security(("bearer" = [])), params(ListQuery),
     responses((status = 200, body = RoomPage, description = "my rooms, most recent activity first"),
-        (status = 400, description = "bad_cursor", body = ErrorBody)))]
+        (status = 422, description = "invalid_cursor, or invalid_value (limit)", body = ErrorBody)))]
 #[tracing::instrument(skip_all, fields(user_id = %user.user_id))]
 pub async fn list(
     State(state): State<AppState>,
@@ -312,19 +310,12 @@ pub async fn list(
         .await
         .map_err(|err| ApiError::unavailable("the database", err))?;
     settle_rooms(&state, &[Projection::Rooms], &rooms).await;
-    let page = read::list_for_user(
-        &state.db,
-        user.user_id,
-        query.limit.unwrap_or(DEFAULT_LIMIT),
-        query.cursor.as_deref(),
-    )
-    .await
-    .map_err(|err| match err {
-        QueryError::BadCursor => {
-            ApiError::new(StatusCode::BAD_REQUEST, "bad_cursor", "the cursor is not valid")
-        }
-        QueryError::Database(err) => ApiError::unavailable("the database", err),
-    })?;
+    let page = read::list_for_user(&state.db, user.user_id, query.limit.get(), query.cursor.as_deref())
+        .await
+        .map_err(|err| match err {
+            QueryError::BadCursor => invalid_cursor("the cursor is not one this list gave out"),
+            QueryError::Database(err) => ApiError::unavailable("the database", err),
+        })?;
     Ok(Json(RoomPage { items: page.items.into_iter().map(RoomJson::from_view).collect(), next: page.next }))
 }
 
@@ -415,8 +406,9 @@ pub async fn join(
     let command = RoomCommand::JoinRoom { user: user.user_id, at: now() };
     let executed = execute(&state, &user, &headers, id, command, RoomJson::from_aggregate).await.map_err(
         |err| match err {
-            // Rooms one may not join are rooms one may not see.
-            CommandError::Rejected(DomainError::Forbidden(_)) => ApiError::not_found(),
+            // Rooms one may not join are rooms one may not see; a room
+            // everyone has left is one of them (410 would say it existed).
+            CommandError::Rejected(DomainError::Forbidden(_) | DomainError::Gone) => ApiError::not_found(),
             other => room_error(other),
         },
     )?;
@@ -459,17 +451,10 @@ pub async fn put_member(
     user: AuthUser,
     headers: HeaderMap,
     ApiPath((id, member)): ApiPath<(RoomId, UserId)>,
-    body: Bytes,
+    OptionalJson(body): OptionalJson<MemberBody>,
 ) -> Result<Json<MemberJson>, ApiError> {
     // The body is optional: none means "add as a member".
-    let role = if body.is_empty() {
-        None
-    } else {
-        serde_json::from_slice::<MemberBody>(&body)
-            .map_err(|err| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", err.to_string()))?
-            .role
-    };
-    let role = role.unwrap_or(Role::Member);
+    let role = body.and_then(|body| body.role).unwrap_or(Role::Member);
     let loaded = state
         .write
         .rooms

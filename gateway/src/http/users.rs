@@ -1,7 +1,7 @@
 //! `/v1/users/*`: profiles (read from the User aggregate, so always current),
 //! profile and settings changes, and the directory search.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, patch};
 use axum::{Json, Router};
@@ -17,13 +17,10 @@ use uuid::Uuid;
 
 use super::auth::invalid;
 use super::error::{ApiError, ErrorBody};
-use super::{ApiJson, AuthUser};
+use super::{ApiJson, ApiPath, ApiQuery, AuthUser, Limit, invalid_cursor};
 use crate::directory;
 use crate::realtime::presence::Status;
 use crate::state::AppState;
-
-pub const DEFAULT_LIMIT: i64 = 50;
-pub const MAX_LIMIT: i64 = 200;
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -117,9 +114,8 @@ pub async fn load_account(state: &AppState, user_id: UserId) -> Result<Option<(A
 pub async fn get_user(
     State(state): State<AppState>,
     user: AuthUser,
-    Path(id): Path<String>,
+    ApiPath(id): ApiPath<UserId>,
 ) -> Result<Json<UserJson>, ApiError> {
-    let id = id.parse::<UserId>().map_err(|_| ApiError::not_found())?;
     let (account, _) = load_account(&state, id).await?.ok_or_else(ApiError::not_found)?;
     let mut json = if id == user.user_id { UserJson::private(&account) } else { UserJson::public(&account) };
     // Presence as the subject's privacy setting lets the caller see it; it is
@@ -279,11 +275,14 @@ pub async fn update_settings(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 pub struct SearchParams {
     /// Username or display-name prefix, case-insensitive.
     pub query: String,
-    /// Default 50, at most 200.
-    pub limit: Option<i64>,
+    /// Default 50, 1 to 200.
+    #[serde(default)]
+    #[param(value_type = Option<u32>, minimum = 1, maximum = 200)]
+    pub limit: Limit,
     /// `next` from the previous page.
     pub cursor: Option<String>,
 }
@@ -310,23 +309,19 @@ fn decode_cursor(cursor: &str) -> Option<(String, Uuid)> {
 pub async fn search(
     State(state): State<AppState>,
     _user: AuthUser,
-    params: Result<Query<SearchParams>, axum::extract::rejection::QueryRejection>,
+    ApiQuery(params): ApiQuery<SearchParams>,
 ) -> Result<Json<UserPage>, ApiError> {
-    let Query(params) = params
-        .map_err(|e| ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_value", e.body_text()))?;
     let query = params.query.trim();
     if query.is_empty() || query.chars().count() > 64 {
         return Err(invalid(ciphertalk_domain::ValidationError::new("query", "must be 1 to 64 characters")));
     }
-    let limit = params.limit.unwrap_or(DEFAULT_LIMIT);
-    if !(1..=MAX_LIMIT).contains(&limit) {
-        return Err(invalid(ciphertalk_domain::ValidationError::new("limit", "must be 1 to 200")));
-    }
+    let limit = i64::from(params.limit.get());
     let after = match params.cursor.as_deref() {
         None => None,
-        Some(cursor) => Some(decode_cursor(cursor).ok_or_else(|| {
-            invalid(ciphertalk_domain::ValidationError::new("cursor", "is not a cursor from this list"))
-        })?),
+        Some(cursor) => Some(
+            decode_cursor(cursor)
+                .ok_or_else(|| invalid_cursor("the cursor is not one this list gave out"))?,
+        ),
     };
     let after_ref = after.as_ref().map(|(name, id)| (name.as_str(), *id));
     let mut entries = directory::search(&state.db, query, after_ref, limit + 1)

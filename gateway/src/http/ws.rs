@@ -3,17 +3,17 @@
 //! the acknowledged one) and hands the socket to [`crate::realtime::connection`].
 
 use axum::Router;
-use axum::extract::{FromRequestParts, Query, Request, State, WebSocketUpgrade};
+use axum::extract::{FromRequestParts, Request, State, WebSocketUpgrade};
 use axum::http::{StatusCode, header};
 use axum::response::Response;
 use axum::routing::get;
 use ciphertalk_domain::UserId;
 use serde::Deserialize;
 
-use super::AuthUser;
 use super::error::ApiError;
+use super::{ApiQuery, AuthUser, parse_cursor};
 use crate::auth::consume_ticket;
-use crate::realtime::{Cursor, connection, cursor};
+use crate::realtime::{connection, cursor};
 use crate::state::AppState;
 
 /// Socket buffers per connection (frames larger than these still work; the
@@ -36,7 +36,7 @@ pub struct WsParams {
 #[tracing::instrument(skip_all)]
 pub async fn connect(
     State(state): State<AppState>,
-    Query(params): Query<WsParams>,
+    ApiQuery(params): ApiQuery<WsParams>,
     request: Request,
 ) -> Result<Response, ApiError> {
     let (mut parts, _body) = request.into_parts();
@@ -53,18 +53,7 @@ pub async fn connect(
     };
     let realtime = state.realtime.clone();
     let start = match params.since.as_deref() {
-        Some(since) => {
-            let since = since.parse::<Cursor>().map_err(|err| invalid_cursor(&err.to_string()))?;
-            let latest = realtime
-                .queue
-                .latest(user)
-                .await
-                .map_err(|e| ApiError::unavailable("the delivery queue", e))?;
-            if since > latest {
-                return Err(invalid_cursor("no event of yours has this cursor yet"));
-            }
-            since
-        }
+        Some(since) => super::inbox::issued(&state, user, parse_cursor(since)?).await?,
         None => {
             cursor::acknowledged(&state.db, user).await.map_err(|e| ApiError::unavailable("postgres", e))?
         }
@@ -95,8 +84,4 @@ async fn redeem(state: &AppState, ticket: &str) -> Result<UserId, ApiError> {
         )),
         Err(err) => Err(ApiError::unavailable("postgres", err)),
     }
-}
-
-pub(crate) fn invalid_cursor(message: &str) -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_cursor", message)
 }

@@ -42,6 +42,8 @@ enum Reason {
     ServerShutdown,
     /// NATS or the delivery queue failed; the client should reconnect.
     Unavailable,
+    /// A frame far over the limit: the socket cannot read past it.
+    TooLarge,
 }
 
 impl Reason {
@@ -57,6 +59,7 @@ impl Reason {
             Self::IdleTimeout => Some(("idle_timeout", "nothing was received for too long", 1000)),
             Self::ServerShutdown => Some(("server_shutdown", "the server is shutting down; reconnect", 1012)),
             Self::Unavailable => Some(("unavailable", "delivery is unavailable; reconnect", 1011)),
+            Self::TooLarge => Some(("too_large", "a frame was far over the size limit", 1009)),
         }
     }
 }
@@ -198,6 +201,7 @@ async fn read(
         };
         let message = match next {
             Err(_) => return closing.close(Reason::IdleTimeout),
+            Ok(Some(Err(err))) if is_over_capacity(&err) => return closing.close(Reason::TooLarge),
             Ok(None | Some(Err(_))) => return closing.close(Reason::ClientGone),
             Ok(Some(Ok(message))) => message,
         };
@@ -429,6 +433,13 @@ async fn heartbeat(rt: Arc<Realtime>, user: UserId, closing: Closing) {
 /// Queued frames written before one flush: a connection that fell behind
 /// catches up with one `write` call for many frames instead of one each.
 const FRAMES_PER_FLUSH: usize = 64;
+
+/// Whether reading failed on a frame or message over the socket's size limit.
+fn is_over_capacity(err: &axum::Error) -> bool {
+    std::error::Error::source(err)
+        .and_then(|source| source.downcast_ref::<tungstenite::Error>())
+        .is_some_and(|err| matches!(err, tungstenite::Error::Capacity(_)))
+}
 
 /// Writes queued frames (and keep-alive pings) until the connection closes,
 /// then says why and closes.
