@@ -1188,3 +1188,43 @@ async fn the_live_feed_takes_handed_over_runs_and_reads_the_stream_for_the_rest(
     assert_eq!(received, (1..=last).collect::<Vec<_>>());
     shutdown.cancel();
 }
+
+/// Who may exchange typing and signal frames is read from the room aggregate:
+/// while the delivery projection lags a removal, the removed member neither
+/// sends these frames nor receives them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_removed_member_exchanges_no_typing_or_signals_while_the_projection_lags() {
+    let rig = Rig::start(1).await;
+    let (alice, bob, carol) = (rig.register("Alice").await, rig.register("Bob").await, rig.register("Carol").await);
+    let room = rig.create_group(&alice, &[&bob, &carol]).await;
+    let freshness = &rig.gateways[0].state.freshness;
+    assert!(freshness.wait_for(Projection::Delivery, &room.to_string(), 1, FRAME_WAIT).await.unwrap());
+    let mut clients = Vec::new();
+    for user in [&alice, &bob, &carol] {
+        let mut client = Client::connect(&rig.base(0), user, "").await;
+        client.backlog().await;
+        clients.push(client);
+    }
+    let [alice_client, bob_client, carol_client] = &mut clients[..] else { unreachable!() };
+
+    let hold = hold_projections(&rig.db.pool, &["delivery"]).await;
+    rig.room_command(room, &alice, RoomCommand::RemoveMember { actor: alice.id, user: carol.id, at: Utc::now() })
+        .await;
+    carol_client.send(json!({"type": "typing", "room_id": room.to_string(), "typing": true})).await;
+    assert_eq!(carol_client.next_of("error").await["code"], "not_found");
+    carol_client
+        .send(json!({"type": "signal", "to": alice.id.to_string(), "room_id": room.to_string(), "kind": "offer", "payload": {}}))
+        .await;
+    assert_eq!(carol_client.next_of("error").await["code"], "not_found");
+    alice_client
+        .send(json!({"type": "signal", "to": carol.id.to_string(), "room_id": room.to_string(), "kind": "offer", "payload": {}}))
+        .await;
+    assert_eq!(alice_client.next_of("error").await["code"], "not_found");
+    alice_client.send(json!({"type": "typing", "room_id": room.to_string(), "typing": true})).await;
+    assert_eq!(bob_client.next_of("typing").await["user_id"], alice.id.to_string());
+    while let Some(frame) = carol_client.next_within(Duration::from_secs(2)).await {
+        assert!(frame["type"] != "typing" && frame["type"] != "signal", "Carol, removed, got {frame}");
+    }
+    hold.rollback().await.unwrap();
+    rig.stop().await;
+}

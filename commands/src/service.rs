@@ -345,6 +345,26 @@ where
         slot
     }
 
+    /// Reads the aggregate as committed now, wherever it was written: the
+    /// cached state brought up to date (one query for the events after it),
+    /// or a load when it is not cached. For checks that must not trust a
+    /// read model that may lag (who is a member right now).
+    pub async fn read<R>(&self, id: &str, read: impl FnOnce(&A) -> R) -> Result<R, StoreError> {
+        let slot = self.slot(id);
+        let mut state = slot.state.lock().await;
+        // Taken out: on an error the slot stays empty and the next user reloads.
+        let current = match state.take() {
+            Some(mut current) => {
+                self.catch_up(id, &mut current).await?;
+                current
+            }
+            None => self.store.load::<A>(id).await?.into(),
+        };
+        let answer = read(&current.aggregate);
+        *state = Some(current);
+        Ok(answer)
+    }
+
     /// Loads an aggregate for reading, bypassing the cache (tests, admin tools).
     pub async fn load(&self, id: &str) -> Result<Loaded<A>, StoreError> {
         self.store.load(id).await

@@ -59,6 +59,8 @@ pub struct ProjectorOptions {
     /// short: messages a dead leader had pulled are held for this long before
     /// the next leader receives them (redeliveries of applied ones are skipped).
     pub ack_wait: Duration,
+    /// Rooms (and senders' blockers) the delivery projection keeps in memory.
+    pub delivery_memory: usize,
 }
 
 impl Default for ProjectorOptions {
@@ -69,6 +71,7 @@ impl Default for ProjectorOptions {
             idle: Duration::from_secs(1),
             standby_poll: Duration::from_millis(500),
             ack_wait: Duration::from_secs(5),
+            delivery_memory: crate::delivery::DEFAULT_REMEMBERED,
         }
     }
 }
@@ -207,7 +210,7 @@ impl Projector {
             .await
             .map_err(js_error)?;
         let mut session = Session {
-            applier: Applier::new(self.projection, KnownProgress::Stored),
+            applier: Applier::new(self.projection, KnownProgress::Stored, self.options.delivery_memory),
             publisher: DeliveryPublisher::new(self.js.clone(), self.handoff.clone()),
         };
         let mut lock_checked = Instant::now();

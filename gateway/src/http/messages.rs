@@ -27,7 +27,7 @@ use uuid::Uuid;
 
 use super::error::{ApiError, ErrorBody};
 use super::rooms::{DEFAULT_LIMIT, ROOM_PROJECTIONS, require_member, room_error};
-use super::write::{admit_send, metadata, now, settle, settle_rooms};
+use super::write::{admit_send, metadata, now, require_settled_rooms, settle};
 use super::{ApiJson, ApiPath, ApiQuery, AuthUser};
 use crate::state::AppState;
 
@@ -205,7 +205,7 @@ pub async fn send(
             room.find_client_message(sender, &client_msg_id)
         })
         .await?;
-    // Answered at the commit: reads of the room wait for it (`settle_rooms`).
+    // Answered at the commit: reads of the room wait for it (`require_settled_rooms`).
     if let Some(sent) = executed
         .events
         .iter()
@@ -283,7 +283,8 @@ pub async fn list(
             ));
         }
     };
-    settle_rooms(&state, &[Projection::Timeline], &[id]).await;
+    // Membership is read from `rooms`: it must hold the room's events too.
+    require_settled_rooms(&state, &[Projection::Timeline, Projection::Rooms], &[id]).await?;
     require_member(&state, id, user.user_id).await?;
     let page = timeline::page(&state.db, id, user.user_id, window, query.limit.unwrap_or(DEFAULT_LIMIT))
         .await

@@ -23,7 +23,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::error::{ApiError, ErrorBody};
-use super::write::{all_registered, metadata, now, settle, settle_rooms};
+use super::write::{all_registered, metadata, now, require_settled_rooms, settle, settle_rooms};
 use super::{ApiJson, ApiPath, ApiQuery, AuthUser};
 use crate::state::AppState;
 
@@ -338,7 +338,7 @@ pub async fn show(
     user: AuthUser,
     ApiPath(id): ApiPath<RoomId>,
 ) -> Result<Json<RoomJson>, ApiError> {
-    settle_rooms(&state, &[Projection::Rooms], &[id]).await;
+    require_settled_rooms(&state, &[Projection::Rooms], &[id]).await?;
     require_member(&state, id, user.user_id).await?;
     let view = read::get_with_members(&state.db, id)
         .await
