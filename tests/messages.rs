@@ -637,3 +637,30 @@ async fn a_removed_member_reads_no_new_messages_while_the_read_model_lags() {
     assert!(eventually(10, || async { chat.get(&bob, &path).await.0 == StatusCode::NOT_FOUND }).await);
     chat.stop().await;
 }
+
+/// A retry whose client_msg_id has left the room's idempotency window still
+/// returns the original message: the event store refuses a second copy, and
+/// the send answers with the first (also for retries racing each other).
+#[tokio::test]
+async fn a_retry_older_than_the_idempotency_window_returns_the_original() {
+    let chat = Chat::start().await;
+    let alice = chat.person("Alice").await;
+    let room = chat.group(&alice, &[]).await;
+    let path = format!("/v1/rooms/{room}/messages");
+    let (status, first) = chat.post(&alice, &path, json!({"client_msg_id": "early", "ciphertext": b64("one")})).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    seed(&chat, &alice, &room, ciphertalk_domain::room::IDEMPOTENCY_WINDOW + 1, Utc::now()).await;
+
+    let retry = json!({"client_msg_id": "early", "ciphertext": b64("one")});
+    let (status, again) = chat.post(&alice, &path, retry.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again["id"], first["id"]);
+    let racing = futures::future::join_all((0..4).map(|_| chat.post(&alice, &path, retry.clone()))).await;
+    for (status, body) in &racing {
+        assert_eq!((*status, &body["id"]), (StatusCode::OK, &first["id"]), "{body}");
+    }
+    let (_, page) = chat.get(&alice, &format!("{path}?limit=1")).await;
+    let last = ciphertalk_domain::room::IDEMPOTENCY_WINDOW as u64 + 2;
+    assert_eq!(seqs(&page), vec![last], "no second message");
+    chat.stop().await;
+}

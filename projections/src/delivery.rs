@@ -308,9 +308,18 @@ async fn deliver(
         // Only the member who hid it (their other devices).
         RoomEvent::MessageHidden { user, .. } => vec![user.as_uuid()],
         _ => {
-            let sender = client_event.message().map(|m| m.sender_id.as_uuid());
-            fanout.remember(conn, [room.as_uuid()], sender).await?;
-            let mut users = fanout.accepting(room.as_uuid(), sender);
+            // A receipt is its reader's, as a message is its sender's.
+            let author = match event {
+                RoomEvent::ReceiptUpdated { user, .. } => Some(user.as_uuid()),
+                _ => client_event.message().map(|m| m.sender_id.as_uuid()),
+            };
+            fanout.remember(conn, [room.as_uuid()], author).await?;
+            let mut users = fanout.accepting(room.as_uuid(), author);
+            if let RoomEvent::ReceiptUpdated { user, .. } = event {
+                // Nor does a blocker's reading show to those they blocked.
+                let blocked = blocked_by(conn, *user).await?;
+                users.retain(|member| !blocked.contains(member));
+            }
             if let Some(user) = extra.filter(|u| !users.contains(&u.as_uuid())) {
                 users.push(user.as_uuid());
             }
@@ -349,6 +358,14 @@ pub(crate) async fn apply_sent(
         fanout.push(*room, client_event, &recipients, item.origin);
     }
     Ok(())
+}
+
+/// Everyone `user` has blocked (receipts are rare enough to read this each time).
+async fn blocked_by(conn: &mut PgConnection, user: UserId) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("SELECT blocked_id FROM delivery_blocks WHERE user_id = $1")
+        .bind(user.as_uuid())
+        .fetch_all(conn)
+        .await
 }
 
 /// The message `message_id` as it stood before the room's event `sequence`:

@@ -112,6 +112,11 @@ impl From<CommandError<DomainError>> for ApiError {
             CommandError::Conflict { .. } => {
                 Self::new(StatusCode::CONFLICT, "conflict", "concurrent changes; retry the request")
             }
+            // Callers that can repeat a unique key answer it themselves (a send
+            // retried beyond the window gets the original message).
+            CommandError::Duplicate => {
+                Self::new(StatusCode::CONFLICT, "conflict", "this was done before; read it instead")
+            }
             CommandError::Store(store) => Self::unavailable("the event store", store),
         }
     }

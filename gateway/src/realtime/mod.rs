@@ -147,7 +147,7 @@ impl Realtime {
     /// Tells everyone who follows `user` and may see their presence about it.
     async fn announce(&self, user: UserId, status: Status) {
         let visibility = match Visibility::of(&self.write, user).await {
-            Ok(Visibility::Nobody) => return,
+            Ok(visibility) if visibility.is_nobody() => return,
             Ok(visibility) => visibility,
             Err(err) => {
                 tracing::warn!(error = %err, "presence not announced");
