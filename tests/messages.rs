@@ -647,7 +647,8 @@ async fn a_retry_older_than_the_idempotency_window_returns_the_original() {
     let alice = chat.person("Alice").await;
     let room = chat.group(&alice, &[]).await;
     let path = format!("/v1/rooms/{room}/messages");
-    let (status, first) = chat.post(&alice, &path, json!({"client_msg_id": "early", "ciphertext": b64("one")})).await;
+    let (status, first) =
+        chat.post(&alice, &path, json!({"client_msg_id": "early", "ciphertext": b64("one")})).await;
     assert_eq!(status, StatusCode::CREATED, "{first}");
     seed(&chat, &alice, &room, ciphertalk_domain::room::IDEMPOTENCY_WINDOW + 1, Utc::now()).await;
 

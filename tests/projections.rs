@@ -975,7 +975,8 @@ async fn delivered_messages(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tiny_delivery_memory_loses_no_delivery_and_lets_no_blocked_sender_through() {
     let rig = Rig::new(false).await;
-    let (alice, bob, carol) = (rig.register("Alice").await, rig.register("Bob").await, rig.register("Carol").await);
+    let (alice, bob, carol) =
+        (rig.register("Alice").await, rig.register("Bob").await, rig.register("Carol").await);
     let mut rooms = Vec::new();
     for name in ["one", "two", "three"] {
         rooms.push(rig.create_group(alice, vec![bob, carol], name).await);
@@ -985,7 +986,8 @@ async fn a_tiny_delivery_memory_loses_no_delivery_and_lets_no_blocked_sender_thr
     // after a receipt ends that run, one naming every room and both senders.
     let mut from_alice = vec![];
     let mut from_bob = vec![rig.send(rooms[0], bob, "first").await];
-    let receipt = RoomCommand::UpdateReceipt { user: alice, up_to_seq: 1, kind: ReceiptKind::Read, at: Utc::now() };
+    let receipt =
+        RoomCommand::UpdateReceipt { user: alice, up_to_seq: 1, kind: ReceiptKind::Read, at: Utc::now() };
     rig.room(rooms[0], alice, receipt).await;
     for room in &rooms {
         from_alice.push(rig.send(*room, alice, "hello").await);

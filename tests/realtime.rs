@@ -1195,7 +1195,8 @@ async fn the_live_feed_takes_handed_over_runs_and_reads_the_stream_for_the_rest(
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_removed_member_exchanges_no_typing_or_signals_while_the_projection_lags() {
     let rig = Rig::start(1).await;
-    let (alice, bob, carol) = (rig.register("Alice").await, rig.register("Bob").await, rig.register("Carol").await);
+    let (alice, bob, carol) =
+        (rig.register("Alice").await, rig.register("Bob").await, rig.register("Carol").await);
     let room = rig.create_group(&alice, &[&bob, &carol]).await;
     let freshness = &rig.gateways[0].state.freshness;
     assert!(freshness.wait_for(Projection::Delivery, &room.to_string(), 1, FRAME_WAIT).await.unwrap());
@@ -1208,8 +1209,12 @@ async fn a_removed_member_exchanges_no_typing_or_signals_while_the_projection_la
     let [alice_client, bob_client, carol_client] = &mut clients[..] else { unreachable!() };
 
     let hold = hold_projections(&rig.db.pool, &["delivery"]).await;
-    rig.room_command(room, &alice, RoomCommand::RemoveMember { actor: alice.id, user: carol.id, at: Utc::now() })
-        .await;
+    rig.room_command(
+        room,
+        &alice,
+        RoomCommand::RemoveMember { actor: alice.id, user: carol.id, at: Utc::now() },
+    )
+    .await;
     carol_client.send(json!({"type": "typing", "room_id": room.to_string(), "typing": true})).await;
     assert_eq!(carol_client.next_of("error").await["code"], "not_found");
     carol_client
@@ -1236,13 +1241,19 @@ async fn a_removed_member_exchanges_no_typing_or_signals_while_the_projection_la
 async fn a_block_hides_presence_receipts_and_history_too() {
     use ciphertalk_domain::room::ReceiptKind;
     let rig = Rig::start(1).await;
-    let (alice, bob, carol) = (rig.register("Alice").await, rig.register("Bob").await, rig.register("Carol").await);
+    let (alice, bob, carol) =
+        (rig.register("Alice").await, rig.register("Bob").await, rig.register("Carol").await);
     let room = rig.create_group(&alice, &[&bob, &carol]).await;
     rig.send(room, &bob, b"from bob").await;
     rig.send(room, &carol, b"from carol").await;
     rig.user_command(&alice, UserCommand::BlockUser { blocked: bob.id, at: Utc::now() }).await;
     for reader in [&alice, &bob, &carol] {
-        let read = RoomCommand::UpdateReceipt { user: reader.id, up_to_seq: 2, kind: ReceiptKind::Read, at: Utc::now() };
+        let read = RoomCommand::UpdateReceipt {
+            user: reader.id,
+            up_to_seq: 2,
+            kind: ReceiptKind::Read,
+            at: Utc::now(),
+        };
         rig.room_command(room, reader, read).await;
     }
     let freshness = &rig.gateways[0].state.freshness;
@@ -1253,10 +1264,14 @@ async fn a_block_hides_presence_receipts_and_history_too() {
     let receipt_of = |user: &User| format!("receipt.updated {}", user.id);
     assert_eq!(readers(inbox_summary(&rig, &alice).await), [receipt_of(&alice), receipt_of(&carol)]);
     assert_eq!(readers(inbox_summary(&rig, &bob).await), [receipt_of(&bob), receipt_of(&carol)]);
-    assert_eq!(readers(inbox_summary(&rig, &carol).await), [receipt_of(&alice), receipt_of(&bob), receipt_of(&carol)]);
+    assert_eq!(
+        readers(inbox_summary(&rig, &carol).await),
+        [receipt_of(&alice), receipt_of(&bob), receipt_of(&carol)]
+    );
 
     // History: Alice's page has no message of Bob's; Carol's has both.
-    let texts = |page: &Value| -> Vec<String> { page["items"].as_array().unwrap().iter().map(body_of).collect() };
+    let texts =
+        |page: &Value| -> Vec<String> { page["items"].as_array().unwrap().iter().map(body_of).collect() };
     let path = format!("/v1/rooms/{room}/messages");
     assert!(eventually(10, || async { texts(&rig.get(0, &alice, &path).await.1) == ["from carol"] }).await);
     assert_eq!(texts(&rig.get(0, &carol, &path).await.1), ["from bob", "from carol"]);

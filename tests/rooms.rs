@@ -395,7 +395,8 @@ async fn a_direct_room_left_by_one_of_the_pair_is_theirs_again_when_opened() {
     assert_eq!(status, StatusCode::NO_CONTENT);
 
     // Alice opens it again: Bob is back, and receives what she says.
-    let (status, opened) = chat.post(&alice, "/v1/rooms", json!({"kind": "direct", "members": [bob.id]})).await;
+    let (status, opened) =
+        chat.post(&alice, "/v1/rooms", json!({"kind": "direct", "members": [bob.id]})).await;
     assert_eq!(status, StatusCode::OK, "{opened}");
     assert_eq!(opened["id"], room.as_str());
     assert_eq!(opened["members"].as_array().unwrap().len(), 2, "{opened}");

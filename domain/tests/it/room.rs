@@ -293,10 +293,20 @@ mod invite_and_join {
         let left = |user| RoomEvent::MemberLeft { user, by: user, at: at(1) };
         given(vec![direct_created(), left(BOB)])
             .when(RoomCommand::JoinRoom { user: BOB, at: at(2) })
-            .then_expect_events(vec![RoomEvent::MemberJoined { user: BOB, role: Role::Member, by: BOB, at: at(2) }]);
+            .then_expect_events(vec![RoomEvent::MemberJoined {
+                user: BOB,
+                role: Role::Member,
+                by: BOB,
+                at: at(2),
+            }]);
         given(vec![direct_created(), left(BOB)])
             .when(RoomCommand::JoinRoom { user: ALICE, at: at(2) })
-            .then_expect_events(vec![RoomEvent::MemberJoined { user: BOB, role: Role::Member, by: ALICE, at: at(2) }]);
+            .then_expect_events(vec![RoomEvent::MemberJoined {
+                user: BOB,
+                role: Role::Member,
+                by: ALICE,
+                at: at(2),
+            }]);
         // Both gone: the first back owns the room again.
         given(vec![direct_created(), left(ALICE), left(BOB)])
             .when(RoomCommand::JoinRoom { user: BOB, at: at(2) })

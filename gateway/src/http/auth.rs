@@ -263,7 +263,8 @@ pub async fn refresh(
     state.auth.limits.check(Action::Refresh, None, family.as_deref()).await?;
     let issued = state.auth.refresh.rotate(&body.refresh_token).await?;
     let loaded =
-        accounts::load_for_login(&state.write, &state.auth.admins, request_id(&headers), issued.user_id).await?;
+        accounts::load_for_login(&state.write, &state.auth.admins, request_id(&headers), issued.user_id)
+            .await?;
     let (account, is_admin) = loaded.ok_or_else(invalid_refresh)?;
     tracing::info!(user_id = %issued.user_id, "refreshed");
     Ok(Json(session(&state, UserJson::private(&account), is_admin, issued.token).await?))

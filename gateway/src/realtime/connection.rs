@@ -249,15 +249,17 @@ async fn handle(
                 Err(err) => outbox.error("unavailable", unavailable(&err)).await,
             }
         }
-        ClientFrame::Typing { room_id, typing } => match membership::audience(&rt.write, &rt.db, room_id, user).await {
-            Ok(Some(members)) => {
-                let frame = ServerFrame::Typing { room_id, user_id: user, typing };
-                signals::send(&rt.nats, &members, &frame.to_text()).await;
-                Ok(())
+        ClientFrame::Typing { room_id, typing } => {
+            match membership::audience(&rt.write, &rt.db, room_id, user).await {
+                Ok(Some(members)) => {
+                    let frame = ServerFrame::Typing { room_id, user_id: user, typing };
+                    signals::send(&rt.nats, &members, &frame.to_text()).await;
+                    Ok(())
+                }
+                Ok(None) => outbox.error("not_found", "no such room").await,
+                Err(err) => outbox.error("unavailable", unavailable(&err)).await,
             }
-            Ok(None) => outbox.error("not_found", "no such room").await,
-            Err(err) => outbox.error("unavailable", unavailable(&err)).await,
-        },
+        }
         ClientFrame::Signal { to, room_id, kind, payload } => {
             match membership::may_signal(&rt.write, &rt.db, user, to, room_id).await {
                 Ok(true) => {
