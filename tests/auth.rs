@@ -427,6 +427,31 @@ async fn admins_named_in_the_configuration_get_admin_tokens() {
     app.stop().await;
 }
 
+/// `CIPHERTALK_ADMINS` is checked again at every login and refresh: once an
+/// address leaves it, that user's next tokens are a user's.
+#[tokio::test]
+async fn an_address_removed_from_the_admins_demotes_at_the_next_refresh_and_login() {
+    let app = App::start_with(|config| config.auth.admins = "root@example.org".into()).await;
+    let root = app.register("root@example.org", "Root").await;
+    assert_eq!(claims_of(&token(&root, "access_token"))["adm"], true);
+
+    // The same database and NATS, restarted with nobody named.
+    let App { server, http, _db, _nats, _dir, .. } = app;
+    server.stop().await;
+    let (sms_url, sms) = sms_webhook().await;
+    let server = Server::start(&test_config(&_dir, &sms_url), &_db.url, &_nats.url()).await.unwrap();
+    let app = App { base: format!("http://{}", server.addr), server, http, sms, _db, _nats, _dir };
+    let (status, refreshed) =
+        app.post("/v1/auth/refresh", json!({"refresh_token": token(&root, "refresh_token")})).await;
+    assert_eq!(status, StatusCode::OK, "{refreshed}");
+    assert_eq!(claims_of(&token(&refreshed, "access_token"))["adm"], false);
+    let login = json!({"email": "root@example.org", "password": "correct horse battery"});
+    let (status, logged_in) = app.post("/v1/auth/login", login).await;
+    assert_eq!(status, StatusCode::OK, "{logged_in}");
+    assert_eq!(claims_of(&token(&logged_in, "access_token"))["adm"], false);
+    app.stop().await;
+}
+
 #[tokio::test]
 async fn phone_login_creates_the_user_on_first_verify_and_limits_attempts() {
     let app = App::start_with(|config| config.auth.phone_code_ttl_secs = 2).await;

@@ -614,3 +614,56 @@ async fn authorization_matrix_of_every_room_and_message_route() {
     chat.send(owner, &direct, "from the blocker").await;
     chat.stop().await;
 }
+
+/// A removed member reads no new messages while the read model that knows
+/// of the removal lags: the read waits for it, then answers 503 rather than
+/// trust a stale membership.
+#[tokio::test]
+async fn a_removed_member_reads_no_new_messages_while_the_read_model_lags() {
+    let chat = Chat::start_with(|config| config.projections.read_your_writes_ms = 300).await;
+    let (alice, bob) = (chat.person("Alice").await, chat.person("Bob").await);
+    let room = chat.group(&alice, &[&bob]).await;
+    chat.send(&alice, &room, "before").await;
+    let path = format!("/v1/rooms/{room}/messages");
+
+    let hold = hold_projections(&chat.server.state.db, &["rooms"]).await;
+    let (status, body) = chat.delete(&alice, &format!("/v1/rooms/{room}/members/{}", bob.id)).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    chat.send(&alice, &room, "after the removal").await;
+    let (status, body) = chat.get(&bob, &path).await;
+    assert_error(status, &body, 503, "dependency_down");
+    let (status, body) = chat.get(&bob, &format!("/v1/rooms/{room}")).await;
+    assert_error(status, &body, 503, "dependency_down");
+
+    hold.rollback().await.unwrap();
+    assert!(eventually(10, || async { chat.get(&bob, &path).await.0 == StatusCode::NOT_FOUND }).await);
+    chat.stop().await;
+}
+
+/// A retry whose client_msg_id has left the room's idempotency window still
+/// returns the original message: the event store refuses a second copy, and
+/// the send answers with the first (also for retries racing each other).
+#[tokio::test]
+async fn a_retry_older_than_the_idempotency_window_returns_the_original() {
+    let chat = Chat::start().await;
+    let alice = chat.person("Alice").await;
+    let room = chat.group(&alice, &[]).await;
+    let path = format!("/v1/rooms/{room}/messages");
+    let (status, first) =
+        chat.post(&alice, &path, json!({"client_msg_id": "early", "ciphertext": b64("one")})).await;
+    assert_eq!(status, StatusCode::CREATED, "{first}");
+    seed(&chat, &alice, &room, ciphertalk_domain::room::IDEMPOTENCY_WINDOW + 1, Utc::now()).await;
+
+    let retry = json!({"client_msg_id": "early", "ciphertext": b64("one")});
+    let (status, again) = chat.post(&alice, &path, retry.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{again}");
+    assert_eq!(again["id"], first["id"]);
+    let racing = futures::future::join_all((0..4).map(|_| chat.post(&alice, &path, retry.clone()))).await;
+    for (status, body) in &racing {
+        assert_eq!((*status, &body["id"]), (StatusCode::OK, &first["id"]), "{body}");
+    }
+    let (_, page) = chat.get(&alice, &format!("{path}?limit=1")).await;
+    let last = ciphertalk_domain::room::IDEMPOTENCY_WINDOW as u64 + 2;
+    assert_eq!(seqs(&page), vec![last], "no second message");
+    chat.stop().await;
+}

@@ -949,3 +949,63 @@ async fn the_backlog_is_what_the_projections_have_still_to_apply() {
     following.cancel();
     rig.server.stop().await;
 }
+
+/// The ids of the messages (`message.sent`) delivered to each user, from CHAT_DELIVERY.
+async fn delivered_messages(
+    js: &jetstream::Context,
+) -> std::collections::HashMap<String, std::collections::BTreeSet<String>> {
+    let mut stream = js.get_stream("CHAT_DELIVERY").await.unwrap();
+    let last = stream.info().await.unwrap().state.last_sequence;
+    let mut delivered: std::collections::HashMap<_, std::collections::BTreeSet<_>> = Default::default();
+    for seq in 1..=last {
+        let message = stream.get_raw_message(seq).await.unwrap();
+        let event: serde_json::Value = serde_json::from_slice(&message.payload).unwrap();
+        if event["type"] == "message.sent" {
+            let user = message.subject.as_str().trim_start_matches("chat.dlv.").to_owned();
+            delivered.entry(user).or_default().insert(event["id"].as_str().unwrap().to_owned());
+        }
+    }
+    delivered
+}
+
+/// The delivery projection's memory of members and blockers is bounded
+/// (`projections.delivery_memory`), and making room never drops what the
+/// batch at hand needs: with room for one entry, runs of messages to three
+/// rooms from two senders still reach every member, and a block still holds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_tiny_delivery_memory_loses_no_delivery_and_lets_no_blocked_sender_through() {
+    let rig = Rig::new(false).await;
+    let (alice, bob, carol) =
+        (rig.register("Alice").await, rig.register("Bob").await, rig.register("Carol").await);
+    let mut rooms = Vec::new();
+    for name in ["one", "two", "three"] {
+        rooms.push(rig.create_group(alice, vec![bob, carol], name).await);
+    }
+    rig.user(carol, UserCommand::BlockUser { blocked: bob, at: Utc::now() }).await;
+    // A run from Bob alone (his blockers and room one remembered), then,
+    // after a receipt ends that run, one naming every room and both senders.
+    let mut from_alice = vec![];
+    let mut from_bob = vec![rig.send(rooms[0], bob, "first").await];
+    let receipt =
+        RoomCommand::UpdateReceipt { user: alice, up_to_seq: 1, kind: ReceiptKind::Read, at: Utc::now() };
+    rig.room(rooms[0], alice, receipt).await;
+    for room in &rooms {
+        from_alice.push(rig.send(*room, alice, "hello").await);
+        from_bob.push(rig.send(*room, bob, "hi").await);
+    }
+    assert!(eventually(60, || async { rig.stream_last_seq().await >= rig.committed_events().await }).await);
+
+    let options = ProjectorOptions { delivery_memory: 1, ..ProjectorOptions::default() };
+    let (shutdown, tasks) = rig.spawn_projectors_with(options);
+    rig.caught_up().await;
+    let delivered = delivered_messages(&rig.js()).await;
+    let ids = |messages: &[MessageId]| messages.iter().map(ToString::to_string).collect::<Vec<_>>();
+    let everything: std::collections::BTreeSet<String> =
+        ids(&from_alice).into_iter().chain(ids(&from_bob)).collect();
+    let get = |user: UserId| delivered.get(&user.to_string()).cloned().unwrap_or_default();
+    assert_eq!(get(alice), everything, "every message reaches Alice");
+    assert_eq!(get(bob), everything, "every message reaches Bob");
+    assert_eq!(get(carol), ids(&from_alice).into_iter().collect(), "Carol gets Alice's, none of Bob's");
+    stop_projectors(shutdown, tasks).await;
+    rig.server.stop().await;
+}

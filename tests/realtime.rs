@@ -1188,3 +1188,109 @@ async fn the_live_feed_takes_handed_over_runs_and_reads_the_stream_for_the_rest(
     assert_eq!(received, (1..=last).collect::<Vec<_>>());
     shutdown.cancel();
 }
+
+/// Who may exchange typing and signal frames is read from the room aggregate:
+/// while the delivery projection lags a removal, the removed member neither
+/// sends these frames nor receives them.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_removed_member_exchanges_no_typing_or_signals_while_the_projection_lags() {
+    let rig = Rig::start(1).await;
+    let (alice, bob, carol) =
+        (rig.register("Alice").await, rig.register("Bob").await, rig.register("Carol").await);
+    let room = rig.create_group(&alice, &[&bob, &carol]).await;
+    let freshness = &rig.gateways[0].state.freshness;
+    assert!(freshness.wait_for(Projection::Delivery, &room.to_string(), 1, FRAME_WAIT).await.unwrap());
+    let mut clients = Vec::new();
+    for user in [&alice, &bob, &carol] {
+        let mut client = Client::connect(&rig.base(0), user, "").await;
+        client.backlog().await;
+        clients.push(client);
+    }
+    let [alice_client, bob_client, carol_client] = &mut clients[..] else { unreachable!() };
+
+    let hold = hold_projections(&rig.db.pool, &["delivery"]).await;
+    rig.room_command(
+        room,
+        &alice,
+        RoomCommand::RemoveMember { actor: alice.id, user: carol.id, at: Utc::now() },
+    )
+    .await;
+    carol_client.send(json!({"type": "typing", "room_id": room.to_string(), "typing": true})).await;
+    assert_eq!(carol_client.next_of("error").await["code"], "not_found");
+    carol_client
+        .send(json!({"type": "signal", "to": alice.id.to_string(), "room_id": room.to_string(), "kind": "offer", "payload": {}}))
+        .await;
+    assert_eq!(carol_client.next_of("error").await["code"], "not_found");
+    alice_client
+        .send(json!({"type": "signal", "to": carol.id.to_string(), "room_id": room.to_string(), "kind": "offer", "payload": {}}))
+        .await;
+    assert_eq!(alice_client.next_of("error").await["code"], "not_found");
+    alice_client.send(json!({"type": "typing", "room_id": room.to_string(), "typing": true})).await;
+    assert_eq!(bob_client.next_of("typing").await["user_id"], alice.id.to_string());
+    while let Some(frame) = carol_client.next_within(Duration::from_secs(2)).await {
+        assert!(frame["type"] != "typing" && frame["type"] != "signal", "Carol, removed, got {frame}");
+    }
+    hold.rollback().await.unwrap();
+    rig.stop().await;
+}
+
+/// A block hides more than messages: the blocker's presence and receipts from
+/// the blocked user, the blocked user's receipts from the blocker, and the
+/// blocked user's messages from the blocker's history.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_block_hides_presence_receipts_and_history_too() {
+    use ciphertalk_domain::room::ReceiptKind;
+    let rig = Rig::start(1).await;
+    let (alice, bob, carol) =
+        (rig.register("Alice").await, rig.register("Bob").await, rig.register("Carol").await);
+    let room = rig.create_group(&alice, &[&bob, &carol]).await;
+    rig.send(room, &bob, b"from bob").await;
+    rig.send(room, &carol, b"from carol").await;
+    rig.user_command(&alice, UserCommand::BlockUser { blocked: bob.id, at: Utc::now() }).await;
+    for reader in [&alice, &bob, &carol] {
+        let read = RoomCommand::UpdateReceipt {
+            user: reader.id,
+            up_to_seq: 2,
+            kind: ReceiptKind::Read,
+            at: Utc::now(),
+        };
+        rig.room_command(room, reader, read).await;
+    }
+    let freshness = &rig.gateways[0].state.freshness;
+    assert!(freshness.wait_for(Projection::Delivery, &room.to_string(), 6, FRAME_WAIT).await.unwrap());
+    let readers = |summary: Vec<String>| -> Vec<String> {
+        summary.into_iter().filter(|line| line.starts_with("receipt.updated")).collect()
+    };
+    let receipt_of = |user: &User| format!("receipt.updated {}", user.id);
+    assert_eq!(readers(inbox_summary(&rig, &alice).await), [receipt_of(&alice), receipt_of(&carol)]);
+    assert_eq!(readers(inbox_summary(&rig, &bob).await), [receipt_of(&bob), receipt_of(&carol)]);
+    assert_eq!(
+        readers(inbox_summary(&rig, &carol).await),
+        [receipt_of(&alice), receipt_of(&bob), receipt_of(&carol)]
+    );
+
+    // History: Alice's page has no message of Bob's; Carol's has both.
+    let texts =
+        |page: &Value| -> Vec<String> { page["items"].as_array().unwrap().iter().map(body_of).collect() };
+    let path = format!("/v1/rooms/{room}/messages");
+    assert!(eventually(10, || async { texts(&rig.get(0, &alice, &path).await.1) == ["from carol"] }).await);
+    assert_eq!(texts(&rig.get(0, &carol, &path).await.1), ["from bob", "from carol"]);
+
+    // Presence: Alice is online, and Bob cannot tell.
+    let mut alice_client = Client::connect(&rig.base(0), &alice, "").await;
+    alice_client.backlog().await;
+    let is_alice = |frame: &Value| frame["type"] == "presence" && frame["user_id"] == alice.id.to_string();
+    for (viewer, online) in [(&carol, true), (&bob, false)] {
+        let mut client = Client::connect(&rig.base(0), viewer, "").await;
+        client.backlog().await;
+        let online_now = eventually(10, || async {
+            let (_, profile) = rig.get(0, viewer, &format!("/v1/users/{}", alice.id)).await;
+            profile["online"] == json!(true)
+        })
+        .await;
+        assert_eq!(online_now, online, "over REST");
+        client.send(json!({"type": "presence", "user_id": alice.id.to_string()})).await;
+        assert_eq!(client.next_where(is_alice).await["online"], json!(online), "over the WebSocket");
+    }
+    rig.stop().await;
+}

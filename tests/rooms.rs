@@ -382,3 +382,40 @@ async fn bad_input_gets_a_4xx_in_the_error_format_never_a_500() {
     assert_error(status, &body, 401, "unauthenticated");
     chat.stop().await;
 }
+
+/// A former member of a direct room comes back when either of the pair opens
+/// it again (POST /v1/rooms, or joining it), and the two can talk again.
+#[tokio::test]
+async fn a_direct_room_left_by_one_of_the_pair_is_theirs_again_when_opened() {
+    let chat = Chat::start().await;
+    let (alice, bob) = (chat.person("Alice").await, chat.person("Bob").await);
+    let (_, room) = chat.post(&alice, "/v1/rooms", json!({"kind": "direct", "members": [bob.id]})).await;
+    let room = room["id"].as_str().unwrap().to_owned();
+    let (status, _) = chat.post(&bob, &format!("/v1/rooms/{room}/leave"), json!({})).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+
+    // Alice opens it again: Bob is back, and receives what she says.
+    let (status, opened) =
+        chat.post(&alice, "/v1/rooms", json!({"kind": "direct", "members": [bob.id]})).await;
+    assert_eq!(status, StatusCode::OK, "{opened}");
+    assert_eq!(opened["id"], room.as_str());
+    assert_eq!(opened["members"].as_array().unwrap().len(), 2, "{opened}");
+    chat.send(&alice, &room, "welcome back").await;
+    let (status, page) = chat.get(&bob, &format!("/v1/rooms/{room}/messages")).await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    assert_eq!(page["items"].as_array().unwrap().len(), 1);
+
+    // Alice leaves; Bob joins the room by its route, and she is back too.
+    let (status, _) = chat.post(&alice, &format!("/v1/rooms/{room}/leave"), json!({})).await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (status, joined) = chat.post(&bob, &format!("/v1/rooms/{room}/join"), json!({})).await;
+    assert_eq!(status, StatusCode::OK, "{joined}");
+    assert_eq!(joined["members"].as_array().unwrap().len(), 2, "{joined}");
+    let (status, _) = chat.get(&alice, &format!("/v1/rooms/{room}")).await;
+    assert_eq!(status, StatusCode::OK);
+    // Nobody else gets in.
+    let eve = chat.person("Eve").await;
+    let (status, _) = chat.post(&eve, &format!("/v1/rooms/{room}/join"), json!({})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    chat.stop().await;
+}

@@ -15,6 +15,10 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 
 use crate::store::StoreError;
 
+/// The unique index that refuses a second send of one `client_msg_id`
+/// (migration 0009): its violation is [`StoreError::Duplicate`], not a conflict.
+const CLIENT_MSG_INDEX: &str = "events_room_client_msg";
+
 /// Statements in flight at once.
 const WRITERS: usize = 4;
 /// Most appends gathered into one statement.
@@ -110,8 +114,8 @@ impl Writer {
                     }
                     return;
                 }
-                // Someone else's sequence: find out whose, one by one.
-                Err(StoreError::Conflict) => {}
+                // Someone else's sequence, or a repeated send: find out whose, one by one.
+                Err(StoreError::Conflict | StoreError::Duplicate) => {}
                 Err(err) => {
                     let reason = err.to_string();
                     for append in batch {
@@ -128,14 +132,14 @@ impl Writer {
     }
 
     /// Inserts on this writer's connection, opened on first use and dropped
-    /// after any failure but a conflict (the next insert opens another).
+    /// after any failure but a unique key's (the next insert opens another).
     async fn insert(&mut self, rows: &[&EventRow]) -> Result<(), StoreError> {
         let conn = match &mut self.conn {
             Some(conn) => conn,
             slot => slot.insert(self.pool.acquire().await?.detach()),
         };
         let inserted = insert(conn, rows).await;
-        if matches!(inserted, Err(ref err) if !matches!(err, StoreError::Conflict)) {
+        if matches!(inserted, Err(ref err) if !matches!(err, StoreError::Conflict | StoreError::Duplicate)) {
             self.conn = None;
         }
         inserted
@@ -160,7 +164,13 @@ async fn insert(conn: &mut PgConnection, rows: &[&EventRow]) -> Result<(), Store
     .await;
     match inserted {
         Ok(_) => Ok(()),
-        Err(sqlx::Error::Database(err)) if err.is_unique_violation() => Err(StoreError::Conflict),
+        Err(sqlx::Error::Database(err)) if err.is_unique_violation() => {
+            if err.constraint() == Some(CLIENT_MSG_INDEX) {
+                Err(StoreError::Duplicate)
+            } else {
+                Err(StoreError::Conflict)
+            }
+        }
         Err(err) => Err(err.into()),
     }
 }

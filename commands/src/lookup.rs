@@ -21,6 +21,33 @@ impl EventStoreLookup {
     }
 }
 
+impl EventStoreLookup {
+    /// The message `sender`'s send with `client_msg_id` produced in `room`,
+    /// from the event store: for a retry the room's idempotency window no
+    /// longer remembers (the store's unique index refused its second copy).
+    pub async fn client_message(
+        &self,
+        room: RoomId,
+        sender: UserId,
+        client_msg_id: &str,
+    ) -> Result<Option<MessageId>, LookupError> {
+        let found: Option<String> = sqlx::query_scalar(
+            // Literals where they match `events_room_client_msg`'s predicate.
+            "SELECT payload -> 'MessageSent' ->> 'message_id' FROM events
+              WHERE aggregate_type = 'room' AND event_type = 'MessageSent' AND aggregate_id = $1
+                AND (payload -> 'MessageSent' ->> 'sender_id') = $2
+                AND (payload -> 'MessageSent' ->> 'client_msg_id') = $3",
+        )
+        .bind(room.to_string())
+        .bind(sender.to_string())
+        .bind(client_msg_id)
+        .fetch_optional(self.store.pool())
+        .await
+        .map_err(lookup_error)?;
+        found.map(|id| id.parse().map_err(lookup_error)).transpose()
+    }
+}
+
 fn lookup_error(err: impl std::fmt::Display) -> LookupError {
     LookupError(err.to_string())
 }

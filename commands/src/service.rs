@@ -47,6 +47,11 @@ pub enum CommandError<E: std::error::Error> {
     /// Concurrent writers kept winning; the client may retry.
     #[error("the command kept conflicting with concurrent writers ({attempts} attempts)")]
     Conflict { attempts: u32 },
+    /// The event store holds an earlier event with a unique key this
+    /// command's events repeat ([`StoreError::Duplicate`]): the caller looks
+    /// up that earlier event (a send retried beyond the idempotency window).
+    #[error("the command repeats one committed before")]
+    Duplicate,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -177,6 +182,7 @@ where
             Ok(_) => "ok",
             Err(CommandError::Rejected(_)) => "rejected",
             Err(CommandError::Conflict { .. }) => "conflict",
+            Err(CommandError::Duplicate) => "duplicate",
             Err(CommandError::Store(_)) => "error",
         };
         metrics::counter!("ciphertalk_commands_total", "aggregate" => A::TYPE, "outcome" => outcome)
@@ -211,7 +217,11 @@ where
                         break Ok(result);
                     }
                     let batch = slot.take_batch(self.options.max_batch);
-                    self.process(id, &mut state, batch).await;
+                    for queued in self.process(id, &mut state, batch).await {
+                        // A repeated unique key: each is decided on its own,
+                        // so only the command that repeats it is refused.
+                        let _ = self.process(id, &mut state, vec![queued]).await;
+                    }
                 }
             }
         };
@@ -225,10 +235,17 @@ where
         })
     }
 
-    /// Decides and commits a batch of queued commands, answering each.
-    async fn process(&self, id: &str, cached: &mut Option<Current<A>>, mut batch: Vec<Queued<A>>) {
+    /// Decides and commits a batch of queued commands, answering each; or,
+    /// when several were committed together and one repeats a unique key,
+    /// answers none and returns them all to be decided one by one.
+    async fn process(
+        &self,
+        id: &str,
+        cached: &mut Option<Current<A>>,
+        mut batch: Vec<Queued<A>>,
+    ) -> Vec<Queued<A>> {
         if batch.is_empty() {
-            return;
+            return Vec::new();
         }
         // Taken out of the slot: on any error below the slot stays empty and
         // the next command reloads from the store rather than trusting it.
@@ -236,7 +253,10 @@ where
             Some(loaded) => (loaded, false),
             None => match self.store.load::<A>(id).await {
                 Ok(loaded) => (loaded.into(), true),
-                Err(err) => return answer_all(batch, &err),
+                Err(err) => {
+                    answer_all(batch, &err);
+                    return Vec::new();
+                }
             },
         };
         // Events read for this batch: all of a fresh load, only catch-ups of a cached one.
@@ -258,7 +278,8 @@ where
             if !fresh && decided.iter().any(Result::is_err) {
                 let before = loaded.sequence;
                 if let Err(err) = self.catch_up(id, &mut loaded).await {
-                    return answer_all(batch, &err);
+                    answer_all(batch, &err);
+                    return Vec::new();
                 }
                 fresh = true;
                 if loaded.sequence != before {
@@ -295,13 +316,24 @@ where
                         };
                         let _ = queued.reply.send(result);
                     }
-                    return;
+                    return Vec::new();
+                }
+                Err(StoreError::Duplicate) => {
+                    *cached = Some(loaded);
+                    if batch.len() > 1 {
+                        return batch;
+                    }
+                    for queued in batch {
+                        let _ = queued.reply.send(Err(CommandError::Duplicate));
+                    }
+                    return Vec::new();
                 }
                 Err(StoreError::Conflict) => {
                     metrics::counter!("ciphertalk_command_conflicts_total", "aggregate" => A::TYPE)
                         .increment(1);
                     if let Err(err) = self.catch_up(id, &mut loaded).await {
-                        return answer_all(batch, &err);
+                        answer_all(batch, &err);
+                        return Vec::new();
                     }
                     fresh = true;
                     // Jitter so that writers in several processes stop colliding.
@@ -314,24 +346,29 @@ where
                     let Some(index) =
                         decided.iter().enumerate().filter(|(_, d)| d.is_ok()).map(|(i, _)| i).nth(command)
                     else {
-                        return answer_all(batch, &StoreError::TooLarge { command, bytes, limit });
+                        answer_all(batch, &StoreError::TooLarge { command, bytes, limit });
+                        return Vec::new();
                     };
                     let refused = batch.remove(index);
                     let too_large = StoreError::TooLarge { command: 0, bytes, limit };
                     let _ = refused.reply.send(Err(CommandError::Store(too_large)));
                     if batch.is_empty() {
                         *cached = Some(loaded);
-                        return;
+                        return Vec::new();
                     }
                     attempt -= 1;
                 }
-                Err(err) => return answer_all(batch, &err),
+                Err(err) => {
+                    answer_all(batch, &err);
+                    return Vec::new();
+                }
             }
         }
         *cached = Some(loaded);
         for queued in batch {
             let _ = queued.reply.send(Err(CommandError::Conflict { attempts: self.options.max_attempts }));
         }
+        Vec::new()
     }
 
     /// Applies the events committed after `current` by other processes.
@@ -362,6 +399,26 @@ where
         });
         slots.insert(id.to_owned(), slot.clone());
         slot
+    }
+
+    /// Reads the aggregate as committed now, wherever it was written: the
+    /// cached state brought up to date (one query for the events after it),
+    /// or a load when it is not cached. For checks that must not trust a
+    /// read model that may lag (who is a member right now).
+    pub async fn read<R>(&self, id: &str, read: impl FnOnce(&A) -> R) -> Result<R, StoreError> {
+        let slot = self.slot(id);
+        let mut state = slot.state.lock().await;
+        // Taken out: on an error the slot stays empty and the next user reloads.
+        let current = match state.take() {
+            Some(mut current) => {
+                self.catch_up(id, &mut current).await?;
+                current
+            }
+            None => self.store.load::<A>(id).await?.into(),
+        };
+        let answer = read(&current.aggregate);
+        *state = Some(current);
+        Ok(answer)
     }
 
     /// Loads an aggregate for reading, bypassing the cache (tests, admin tools).

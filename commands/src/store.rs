@@ -51,6 +51,10 @@ pub enum StoreError {
     /// Another writer appended to the aggregate first.
     #[error("another command changed the aggregate first")]
     Conflict,
+    /// An event repeats a unique key an earlier event of the aggregate holds
+    /// (a send's `client_msg_id`, retried after the room's window forgot it).
+    #[error("an event repeats the unique key of an earlier one")]
+    Duplicate,
     #[error("event store: {0}")]
     Database(#[from] sqlx::Error),
     #[error("event store: {0}")]

@@ -190,6 +190,8 @@ pub struct ProjectionsConfig {
     /// Sends wait (bounded by `read_your_writes_ms`) while a projection trails
     /// the stream by more events than this; 0 = never.
     pub max_backlog_events: u64,
+    /// Rooms (and senders' blockers) the delivery projection keeps in memory.
+    pub delivery_memory: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -427,7 +429,14 @@ impl Default for RelayConfig {
 
 impl Default for ProjectionsConfig {
     fn default() -> Self {
-        Self { run: true, batch_size: 500, linger_ms: 2, read_your_writes_ms: 2000, max_backlog_events: 2000 }
+        Self {
+            run: true,
+            batch_size: 500,
+            linger_ms: 2,
+            read_your_writes_ms: 2000,
+            max_backlog_events: 2000,
+            delivery_memory: ciphertalk_projections::delivery::DEFAULT_REMEMBERED,
+        }
     }
 }
 
@@ -436,6 +445,7 @@ impl ProjectionsConfig {
         ciphertalk_projections::ProjectorOptions {
             batch_size: self.batch_size,
             linger: Duration::from_millis(self.linger_ms),
+            delivery_memory: self.delivery_memory,
             ..ciphertalk_projections::ProjectorOptions::default()
         }
     }
@@ -560,6 +570,11 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "CIPHERTALK_PROJECTIONS_MAX_BACKLOG_EVENTS",
         "projections.max_backlog_events",
         "sends wait while a projection trails the stream by more events than this (default 2000, 0 = never)",
+    ),
+    (
+        "CIPHERTALK_PROJECTIONS_DELIVERY_MEMORY",
+        "projections.delivery_memory",
+        "rooms (and senders' blockers) the delivery projection keeps in memory; a batch's own are never dropped (default 100000)",
     ),
     (
         "CIPHERTALK_HTTP_MAX_BODY_BYTES",

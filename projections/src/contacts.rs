@@ -86,7 +86,8 @@ pub(crate) async fn apply(conn: &mut PgConnection, user: Uuid, event: UserEvent)
         | UserEvent::KeysPublished { .. }
         | UserEvent::OneTimePrekeysAdded { .. }
         | UserEvent::OneTimePrekeyClaimed { .. }
-        | UserEvent::AdminGranted { .. } => {}
+        | UserEvent::AdminGranted { .. }
+        | UserEvent::AdminRevoked { .. } => {}
     }
     Ok(())
 }

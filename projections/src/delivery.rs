@@ -12,7 +12,8 @@
 //! it has read: the leader is the only writer of these tables, every write
 //! here drops the entries it changes, and a batch that rolls back ends the
 //! session and its memory with it. A message only costs a query when its room
-//! or sender is new to the session.
+//! or sender is new to the session. That memory is bounded; making room never
+//! forgets what the batch at hand needs (it is not read again).
 //!
 //! Exactly once per user. The projector publishes a batch's messages (see
 //! [`crate::publish`]) and makes sure JetStream holds them before it commits
@@ -20,7 +21,7 @@
 //! rebuild recomputes the tables and publishes nothing (the messages exist
 //! already).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use bytes::Bytes;
@@ -42,9 +43,10 @@ use crate::timeline::Message;
 /// gateways measure delivery latency.
 pub const HEADER_RECORDED_AT: &str = "Ct-Recorded-At";
 
-/// Rooms (and, separately, blocked users) a [`Fanout`] remembers; beyond it
-/// that memory starts afresh and is read again as needed.
-const REMEMBERED: usize = 100_000;
+/// Rooms (and, separately, senders' blockers) a [`Fanout`] remembers by
+/// default; beyond it the entries the batch at hand does not need are
+/// dropped and read again when needed.
+pub const DEFAULT_REMEMBERED: usize = 100_000;
 
 /// A decoded event of an aggregate type this projection follows.
 pub(crate) enum Followed {
@@ -72,11 +74,19 @@ pub(crate) struct Fanout {
     members: HashMap<Uuid, Arc<[Uuid]>>,
     /// Who has blocked each user (almost always nobody).
     blockers: HashMap<Uuid, Arc<[Uuid]>>,
+    /// Most entries kept in each of `members` and `blockers` (but for those one batch needs).
+    remembered: usize,
 }
 
 impl Fanout {
-    pub(crate) fn new(publishes: bool) -> Self {
-        Self { publishes, outgoing: Vec::new(), members: HashMap::new(), blockers: HashMap::new() }
+    pub(crate) fn new(publishes: bool, remembered: usize) -> Self {
+        Self {
+            publishes,
+            outgoing: Vec::new(),
+            members: HashMap::new(),
+            blockers: HashMap::new(),
+            remembered: remembered.max(1),
+        }
     }
 
     /// Delivery messages produced since the last call, in stream order.
@@ -92,10 +102,12 @@ impl Fanout {
         rooms: impl IntoIterator<Item = Uuid>,
         senders: impl IntoIterator<Item = Uuid>,
     ) -> Result<(), sqlx::Error> {
+        let needed_rooms: Vec<Uuid> = rooms.into_iter().collect();
+        let needed_senders: Vec<Uuid> = senders.into_iter().collect();
         let mut rooms: Vec<Uuid> =
-            rooms.into_iter().filter(|room| !self.members.contains_key(room)).collect();
+            needed_rooms.iter().filter(|room| !self.members.contains_key(room)).copied().collect();
         let mut senders: Vec<Uuid> =
-            senders.into_iter().filter(|sender| !self.blockers.contains_key(sender)).collect();
+            needed_senders.iter().filter(|sender| !self.blockers.contains_key(sender)).copied().collect();
         if rooms.is_empty() && senders.is_empty() {
             return Ok(());
         }
@@ -120,8 +132,8 @@ impl Fanout {
             let users = if is_member { members.get_mut(&key) } else { blockers.get_mut(&key) };
             users.into_iter().for_each(|users| users.push(user));
         }
-        remember_sorted(&mut self.members, members);
-        remember_sorted(&mut self.blockers, blockers);
+        remember_sorted(&mut self.members, members, &needed_rooms, self.remembered);
+        remember_sorted(&mut self.blockers, blockers, &needed_senders, self.remembered);
         Ok(())
     }
 
@@ -152,9 +164,20 @@ impl Fanout {
     }
 }
 
-fn remember_sorted(memory: &mut HashMap<Uuid, Arc<[Uuid]>>, read: HashMap<Uuid, Vec<Uuid>>) {
-    if memory.len() + read.len() > REMEMBERED {
-        memory.clear();
+/// Keeps what was `read`, making room first when the memory would grow past
+/// `limit`: it drops every entry but those `needed` by the batch at hand,
+/// which are only read when missing (dropping one would lose its deliveries,
+/// or let a blocked sender through).
+fn remember_sorted(
+    memory: &mut HashMap<Uuid, Arc<[Uuid]>>,
+    read: HashMap<Uuid, Vec<Uuid>>,
+    needed: &[Uuid],
+    limit: usize,
+) {
+    if memory.len() + read.len() > limit {
+        let needed: HashSet<&Uuid> = needed.iter().collect();
+        memory.retain(|key, _| needed.contains(key));
+        metrics::counter!("ciphertalk_delivery_memory_evictions_total").increment(1);
     }
     for (key, mut users) in read {
         users.sort_unstable();
@@ -285,9 +308,18 @@ async fn deliver(
         // Only the member who hid it (their other devices).
         RoomEvent::MessageHidden { user, .. } => vec![user.as_uuid()],
         _ => {
-            let sender = client_event.message().map(|m| m.sender_id.as_uuid());
-            fanout.remember(conn, [room.as_uuid()], sender).await?;
-            let mut users = fanout.accepting(room.as_uuid(), sender);
+            // A receipt is its reader's, as a message is its sender's.
+            let author = match event {
+                RoomEvent::ReceiptUpdated { user, .. } => Some(user.as_uuid()),
+                _ => client_event.message().map(|m| m.sender_id.as_uuid()),
+            };
+            fanout.remember(conn, [room.as_uuid()], author).await?;
+            let mut users = fanout.accepting(room.as_uuid(), author);
+            if let RoomEvent::ReceiptUpdated { user, .. } = event {
+                // Nor does a blocker's reading show to those they blocked.
+                let blocked = blocked_by(conn, *user).await?;
+                users.retain(|member| !blocked.contains(member));
+            }
             if let Some(user) = extra.filter(|u| !users.contains(&u.as_uuid())) {
                 users.push(user.as_uuid());
             }
@@ -328,23 +360,12 @@ pub(crate) async fn apply_sent(
     Ok(())
 }
 
-/// Members of the room, except those who blocked `sender` (when there is one),
-/// in a stable order.
-async fn members_accepting(
-    conn: &mut PgConnection,
-    room: RoomId,
-    sender: Option<Uuid>,
-) -> Result<Vec<Uuid>, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT m.user_id FROM delivery_members m
-          WHERE m.room_id = $1
-            AND NOT EXISTS (SELECT 1 FROM delivery_blocks b WHERE b.user_id = m.user_id AND b.blocked_id = $2)
-          ORDER BY m.user_id",
-    )
-    .bind(room.as_uuid())
-    .bind(sender)
-    .fetch_all(conn)
-    .await
+/// Everyone `user` has blocked (receipts are rare enough to read this each time).
+async fn blocked_by(conn: &mut PgConnection, user: UserId) -> Result<Vec<Uuid>, sqlx::Error> {
+    sqlx::query_scalar("SELECT blocked_id FROM delivery_blocks WHERE user_id = $1")
+        .bind(user.as_uuid())
+        .fetch_all(conn)
+        .await
 }
 
 /// The message `message_id` as it stood before the room's event `sequence`:
@@ -391,28 +412,13 @@ async fn message_before(
     Ok(message)
 }
 
-/// The members of `room` other than `sender` who have not blocked them, or
-/// `None` when `sender` is not a member (typing indicators go to these).
-pub async fn audience(
-    pool: &PgPool,
-    room: RoomId,
-    sender: UserId,
-) -> Result<Option<Vec<UserId>>, sqlx::Error> {
-    if !is_member(pool, room, sender).await? {
-        return Ok(None);
-    }
-    let mut conn = pool.acquire().await?;
-    let users = members_accepting(&mut conn, room, Some(sender.as_uuid())).await?;
-    Ok(Some(users.into_iter().filter(|u| *u != sender.as_uuid()).map(UserId::from_uuid).collect()))
-}
-
-/// Whether `user` is a member of `room` (as the delivery projection has it).
-pub async fn is_member(pool: &PgPool, room: RoomId, user: UserId) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM delivery_members WHERE room_id = $1 AND user_id = $2)")
-        .bind(room.as_uuid())
+/// Who has blocked `user` (as the delivery projection has it).
+pub async fn blockers_of(pool: &PgPool, user: UserId) -> Result<Vec<UserId>, sqlx::Error> {
+    let users: Vec<Uuid> = sqlx::query_scalar("SELECT user_id FROM delivery_blocks WHERE blocked_id = $1")
         .bind(user.as_uuid())
-        .fetch_one(pool)
-        .await
+        .fetch_all(pool)
+        .await?;
+    Ok(users.into_iter().map(UserId::from_uuid).collect())
 }
 
 /// Whether `blocker` has blocked `blocked` (as the delivery projection has it).

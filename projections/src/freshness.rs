@@ -89,8 +89,8 @@ impl Freshness {
         });
     }
 
-    /// Runs `f` on the aggregate's watch, made at 0 if new (memory starts
-    /// afresh first when it holds [`REMEMBERED`] aggregates).
+    /// Runs `f` on the aggregate's watch, made at 0 if new (when memory holds
+    /// [`REMEMBERED`] aggregates, the watches nobody waits on are dropped first).
     fn with_sender<T>(
         &self,
         projection: Projection,
@@ -100,7 +100,9 @@ impl Freshness {
         let mut applied = self.applied_here.lock().unwrap_or_else(PoisonError::into_inner);
         let aggregates = applied.entry(projection).or_default();
         if !aggregates.contains_key(&aggregate_id) && aggregates.len() >= REMEMBERED {
-            aggregates.clear();
+            // Only the watches nobody waits on: a waiter's would end and it
+            // would miss the commit that made room (until a poll of the table).
+            aggregates.retain(|_, sender| sender.receiver_count() > 0);
         }
         f(aggregates.entry(aggregate_id).or_insert_with(|| watch::Sender::new(0)))
     }
@@ -281,4 +283,22 @@ pub async fn offset(pool: &PgPool, projection: Projection) -> Result<u64, sqlx::
         .fetch_optional(pool)
         .await?;
     Ok(seq.map_or(0, to_u64))
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[tokio::test]
+    async fn making_room_keeps_the_watches_someone_waits_on() {
+        let freshness = Freshness::new(PgPool::connect_lazy("postgres://localhost/unused").unwrap());
+        let mut waiting = freshness.watch(Projection::Rooms, "waited on");
+        for n in 0..REMEMBERED {
+            freshness.remember(Projection::Rooms, n.to_string(), 1);
+        }
+        freshness.remember(Projection::Rooms, "waited on".to_owned(), 7);
+        assert!(waiting.has_changed().unwrap(), "the waiter's watch was dropped");
+        assert_eq!(*waiting.borrow_and_update(), 7);
+    }
 }

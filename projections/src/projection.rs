@@ -259,18 +259,22 @@ pub(crate) struct Applier {
     fanout: Fanout,
     /// Consecutive `MessageSent` events not applied yet.
     run: Vec<Sent>,
+    /// The bound of the fanout's memory (see [`Fanout`]).
+    remembered: usize,
 }
 
 impl Applier {
-    pub(crate) fn new(projection: Projection, source: KnownProgress) -> Self {
+    /// `remembered`: the most rooms (and senders) the delivery fanout keeps in memory.
+    pub(crate) fn new(projection: Projection, source: KnownProgress, remembered: usize) -> Self {
         Self {
             projection,
             source,
             progress: HashMap::new(),
             touched: HashSet::new(),
             applied: 0,
-            fanout: Fanout::new(source == KnownProgress::Stored),
+            fanout: Fanout::new(source == KnownProgress::Stored, remembered),
             run: Vec::new(),
+            remembered,
         }
     }
 
@@ -470,7 +474,7 @@ impl Applier {
         }
         self.touched.clear();
         self.applied = 0;
-        self.fanout = Fanout::new(self.source == KnownProgress::Stored);
+        self.fanout = Fanout::new(self.source == KnownProgress::Stored, self.remembered);
         self.run.clear();
     }
 

@@ -67,6 +67,8 @@ pub struct ProjectorOptions {
     pub stalls: Stalls,
     /// Failed attempts at one stream sequence before it is reported stuck.
     pub stall_rounds: u32,
+    /// Rooms (and senders' blockers) the delivery projection keeps in memory.
+    pub delivery_memory: usize,
 }
 
 impl Default for ProjectorOptions {
@@ -79,6 +81,7 @@ impl Default for ProjectorOptions {
             ack_wait: Duration::from_secs(5),
             stalls: Stalls::default(),
             stall_rounds: 10,
+            delivery_memory: crate::delivery::DEFAULT_REMEMBERED,
         }
     }
 }
@@ -222,7 +225,7 @@ impl Projector {
             .await
             .map_err(js_error)?;
         let mut session = Session {
-            applier: Applier::new(self.projection, KnownProgress::Stored),
+            applier: Applier::new(self.projection, KnownProgress::Stored, self.options.delivery_memory),
             publisher: DeliveryPublisher::new(self.js.clone(), self.handoff.clone()),
         };
         let mut lock_checked = Instant::now();

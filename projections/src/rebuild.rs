@@ -103,7 +103,7 @@ pub async fn rebuild(
         .await
         .map_err(js_error)?;
     let mut replay = Replay { messages: &mut messages, pending: None, reached: 0 };
-    let mut applier = Applier::new(projection, KnownProgress::InMemory);
+    let mut applier = Applier::new(projection, KnownProgress::InMemory, crate::delivery::DEFAULT_REMEMBERED);
     let mut applied_events = 0;
 
     // Catch up with the live projection, batch by batch, without blocking it.

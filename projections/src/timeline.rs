@@ -236,7 +236,7 @@ fn message_from_row(row: &PgRow) -> Result<Message, sqlx::Error> {
 }
 
 /// A page of a room's messages as `viewer` sees them (without the ones they
-/// hid), in ascending `seq` order. `next` continues in the same direction:
+/// hid, nor those of users they blocked), in ascending `seq` order. `next` continues in the same direction:
 /// further back for `Before`/`Latest`, further on for `After`.
 pub async fn page(
     pool: &PgPool,
@@ -256,6 +256,7 @@ pub async fn page(
           WHERE m.room_id = $1 AND {condition}
             AND NOT EXISTS (SELECT 1 FROM timeline_hidden h
                              WHERE h.room_id = m.room_id AND h.user_id = $2 AND h.seq = m.seq)
+            AND NOT EXISTS (SELECT 1 FROM blocks b WHERE b.user_id = $2 AND b.blocked_id = m.sender_id)
           ORDER BY m.seq {order} LIMIT $4"
     ))
     .bind(room.as_uuid())

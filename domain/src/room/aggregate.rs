@@ -227,6 +227,39 @@ impl Room {
             .map(|(id, _)| *id)
     }
 
+    /// One of a direct room's pair opens it again: whoever of the two is not
+    /// a member any more returns (the first back owns it when nobody does),
+    /// unless either blocked the other. Nobody else ever joins it.
+    async fn return_to_direct_room(
+        &self,
+        services: &RoomServices,
+        pair: [UserId; 2],
+        user: UserId,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<RoomEvent>, DomainError> {
+        if !pair.contains(&user) {
+            return Err(DomainError::Forbidden("direct rooms cannot be joined"));
+        }
+        let away: Vec<UserId> = pair.into_iter().filter(|member| !self.is_member(*member)).collect();
+        if away.is_empty() {
+            return Err(DomainError::AlreadyMember);
+        }
+        let [a, b] = pair;
+        let lookup = services.lookup();
+        if lookup.is_blocked(a, b).await? || lookup.is_blocked(b, a).await? {
+            return Err(DomainError::Blocked);
+        }
+        let mut owned = self.owner().is_some();
+        Ok(away
+            .into_iter()
+            .map(|member| {
+                let role = if owned { Role::Member } else { Role::Owner };
+                owned = true;
+                RoomEvent::MemberJoined { user: member, role, by: user, at }
+            })
+            .collect())
+    }
+
     async fn message_facts(
         &self,
         services: &RoomServices,
@@ -325,7 +358,9 @@ impl Room {
             }
             RoomCommand::JoinRoom { user, at } => {
                 self.require_created()?;
-                self.require_group("direct rooms cannot be joined")?;
+                if let Some(pair) = self.direct_pair {
+                    return self.return_to_direct_room(services, pair, user, at).await;
+                }
                 if self.is_member(user) {
                     return Err(DomainError::AlreadyMember);
                 }

@@ -50,7 +50,8 @@ pub enum RoomCommand {
     },
     /// Let `user` join (any member of a group may invite).
     InviteMember { actor: UserId, user: UserId, at: DateTime<Utc> },
-    /// Join an open room, or one the user was invited to.
+    /// Join an open room, or one the user was invited to; in a direct room,
+    /// one of its pair opening it again: whoever of the two had left returns.
     JoinRoom { user: UserId, at: DateTime<Utc> },
     /// Leave; an owner hands ownership on first.
     LeaveRoom { user: UserId, at: DateTime<Utc> },

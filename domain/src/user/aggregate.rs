@@ -44,6 +44,10 @@ pub struct User {
     account: Option<Account>,
     settings: Settings,
     role: InstanceRole,
+    /// Whether the admin role came from the configuration's list (not from
+    /// another admin): only such an admin is demoted when the list drops them.
+    #[serde(default)]
+    admin_by_configuration: bool,
     keys: KeyDirectory,
     contacts: BTreeSet<UserId>,
     blocks: BTreeSet<UserId>,
@@ -78,6 +82,12 @@ impl User {
     #[must_use]
     pub fn is_admin(&self) -> bool {
         self.role == InstanceRole::Admin
+    }
+
+    /// Whether the user is an admin because the configuration names them.
+    #[must_use]
+    pub fn is_admin_by_configuration(&self) -> bool {
+        self.is_admin() && self.admin_by_configuration
     }
 
     /// The key directory (identity key, signed prekey, one-time pool).
@@ -221,6 +231,10 @@ impl User {
                     vec![UserEvent::AdminGranted { by, at }]
                 }
             }
+            UserCommand::RevokeAdmin { by, at } => {
+                let demotable = if by.is_some() { self.is_admin() } else { self.is_admin_by_configuration() };
+                if demotable { vec![UserEvent::AdminRevoked { by, at }] } else { Vec::new() }
+            }
         };
         Ok(events)
     }
@@ -313,7 +327,14 @@ impl Aggregate for User {
             UserEvent::UserUnblocked { blocked, .. } => {
                 self.blocks.remove(&blocked);
             }
-            UserEvent::AdminGranted { .. } => self.role = InstanceRole::Admin,
+            UserEvent::AdminGranted { by, .. } => {
+                self.role = InstanceRole::Admin;
+                self.admin_by_configuration = by.is_none();
+            }
+            UserEvent::AdminRevoked { .. } => {
+                self.role = InstanceRole::User;
+                self.admin_by_configuration = false;
+            }
         }
     }
 }

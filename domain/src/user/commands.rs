@@ -58,4 +58,7 @@ pub enum UserCommand {
     /// Make this user an instance admin. The caller checks that `by` is an
     /// admin; `None` means named by configuration.
     GrantAdmin { by: Option<UserId>, at: DateTime<Utc> },
+    /// Make this admin a user again. `None`: their address left the
+    /// configuration's list, which demotes only an admin it had named.
+    RevokeAdmin { by: Option<UserId>, at: DateTime<Utc> },
 }

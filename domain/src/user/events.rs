@@ -109,6 +109,9 @@ pub enum UserEvent {
     UserUnblocked { blocked: UserId, at: DateTime<Utc> },
     /// The user became an instance admin; `by` is `None` when named by configuration.
     AdminGranted { by: Option<UserId>, at: DateTime<Utc> },
+    /// The user is an instance admin no more; `by` is `None` when their
+    /// address left the configuration's list.
+    AdminRevoked { by: Option<UserId>, at: DateTime<Utc> },
 }
 
 impl DomainEvent for UserEvent {
@@ -125,6 +128,7 @@ impl DomainEvent for UserEvent {
             Self::UserBlocked { .. } => "UserBlocked",
             Self::UserUnblocked { .. } => "UserUnblocked",
             Self::AdminGranted { .. } => "AdminGranted",
+            Self::AdminRevoked { .. } => "AdminRevoked",
         };
         name.to_owned()
     }

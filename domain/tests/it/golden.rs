@@ -106,6 +106,7 @@ fn user_events() {
             UserEvent::UserBlocked { blocked: EVE, at: at(8) },
             UserEvent::UserUnblocked { blocked: EVE, at: at(9) },
             UserEvent::AdminGranted { by: Some(CAROL), at: at(10) },
+            UserEvent::AdminRevoked { by: None, at: at(11) },
         ],
         &[
             "UserRegistered",
@@ -119,6 +120,7 @@ fn user_events() {
             "UserBlocked",
             "UserUnblocked",
             "AdminGranted",
+            "AdminRevoked",
         ],
     );
 }

@@ -287,6 +287,42 @@ mod invite_and_join {
             .when(RoomCommand::JoinRoom { user: EVE, at: at(1) })
             .then_expect_error(DomainError::RoomNotFound);
     }
+
+    #[test]
+    fn either_of_a_direct_pair_opening_it_again_brings_back_whoever_left() {
+        let left = |user| RoomEvent::MemberLeft { user, by: user, at: at(1) };
+        given(vec![direct_created(), left(BOB)])
+            .when(RoomCommand::JoinRoom { user: BOB, at: at(2) })
+            .then_expect_events(vec![RoomEvent::MemberJoined {
+                user: BOB,
+                role: Role::Member,
+                by: BOB,
+                at: at(2),
+            }]);
+        given(vec![direct_created(), left(BOB)])
+            .when(RoomCommand::JoinRoom { user: ALICE, at: at(2) })
+            .then_expect_events(vec![RoomEvent::MemberJoined {
+                user: BOB,
+                role: Role::Member,
+                by: ALICE,
+                at: at(2),
+            }]);
+        // Both gone: the first back owns the room again.
+        given(vec![direct_created(), left(ALICE), left(BOB)])
+            .when(RoomCommand::JoinRoom { user: BOB, at: at(2) })
+            .then_expect_events(vec![
+                RoomEvent::MemberJoined { user: ALICE, role: Role::Owner, by: BOB, at: at(2) },
+                RoomEvent::MemberJoined { user: BOB, role: Role::Member, by: BOB, at: at(2) },
+            ]);
+        given(vec![direct_created()])
+            .when(RoomCommand::JoinRoom { user: BOB, at: at(2) })
+            .then_expect_error(DomainError::AlreadyMember);
+        let lookup = InMemoryRoomLookup::new();
+        lookup.block(ALICE, BOB);
+        given_with(&lookup, vec![direct_created(), left(BOB)])
+            .when(RoomCommand::JoinRoom { user: BOB, at: at(2) })
+            .then_expect_error(DomainError::Blocked);
+    }
 }
 
 mod leave_room {

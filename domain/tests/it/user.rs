@@ -364,4 +364,27 @@ mod admin {
             .when(UserCommand::GrantAdmin { by: Some(BOB), at: at(2) })
             .then_expect_events(vec![]);
     }
+
+    #[test]
+    fn the_configuration_demotes_only_the_admins_it_named() {
+        let revoke = |by| UserCommand::RevokeAdmin { by, at: at(2) };
+        given(vec![registered(), UserEvent::AdminGranted { by: None, at: at(1) }])
+            .when(revoke(None))
+            .then_expect_events(vec![UserEvent::AdminRevoked { by: None, at: at(2) }]);
+        given(vec![registered(), UserEvent::AdminGranted { by: Some(BOB), at: at(1) }])
+            .when(revoke(None))
+            .then_expect_events(vec![]);
+        given(vec![registered(), UserEvent::AdminGranted { by: None, at: at(1) }])
+            .when(revoke(Some(BOB)))
+            .then_expect_events(vec![UserEvent::AdminRevoked { by: Some(BOB), at: at(2) }]);
+        given(vec![registered()]).when(revoke(None)).then_expect_events(vec![]);
+        let demoted = vec![
+            registered(),
+            UserEvent::AdminGranted { by: None, at: at(1) },
+            UserEvent::AdminRevoked { by: None, at: at(2) },
+        ];
+        given(demoted)
+            .when(UserCommand::GrantAdmin { by: None, at: at(3) })
+            .then_expect_events(vec![UserEvent::AdminGranted { by: None, at: at(3) }]);
+    }
 }

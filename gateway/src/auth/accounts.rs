@@ -133,9 +133,10 @@ pub async fn find_or_register_phone(
     Ok(user_id)
 }
 
-/// Loads a user and, if their email is in `CIPHERTALK_ADMINS`, makes them an
-/// instance admin. Returns the account and whether they are an admin; `None`
-/// when the user is not registered.
+/// Loads a user and squares their role with `CIPHERTALK_ADMINS` (at every
+/// login and refresh): a listed email makes them an instance admin, and an
+/// admin the list had named is demoted once it no longer does. Returns the
+/// account and whether they are an admin; `None` when the user is not registered.
 pub async fn load_for_login(
     write: &WriteModel,
     admins: &[String],
@@ -146,9 +147,15 @@ pub async fn load_for_login(
     let Some(account) = loaded.aggregate.account().cloned() else { return Ok(None) };
     let mut is_admin = loaded.aggregate.is_admin();
     let named = account.email.as_ref().is_some_and(|email| admins.iter().any(|a| a == email.as_str()));
-    if named && !is_admin {
+    let command = if named && !is_admin {
+        Some(UserCommand::GrantAdmin { by: None, at: Utc::now() })
+    } else if !named && loaded.aggregate.is_admin_by_configuration() {
+        Some(UserCommand::RevokeAdmin { by: None, at: Utc::now() })
+    } else {
+        None
+    };
+    if let Some(command) = command {
         let meta = CommandMetadata::new("system:config-admins", request_id);
-        let command = UserCommand::GrantAdmin { by: None, at: Utc::now() };
         is_admin =
             write.users.execute_and_read(&user_id.to_string(), command, &meta, User::is_admin).await?.read;
     }

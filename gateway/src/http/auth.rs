@@ -254,6 +254,7 @@ pub async fn login(
 pub async fn refresh(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<RefreshBody>,
 ) -> Result<Json<Tokens>, ApiError> {
     state.auth.limits.check(Action::Refresh, ip, None).await?;
@@ -261,7 +262,10 @@ pub async fn refresh(
     let family = family.map(|id| id.to_string());
     state.auth.limits.check(Action::Refresh, None, family.as_deref()).await?;
     let issued = state.auth.refresh.rotate(&body.refresh_token).await?;
-    let (account, is_admin) = load_account(&state, issued.user_id).await?.ok_or_else(invalid_refresh)?;
+    let loaded =
+        accounts::load_for_login(&state.write, &state.auth.admins, request_id(&headers), issued.user_id)
+            .await?;
+    let (account, is_admin) = loaded.ok_or_else(invalid_refresh)?;
     tracing::info!(user_id = %issued.user_id, "refreshed");
     Ok(Json(session(&state, UserJson::private(&account), is_admin, issued.token).await?))
 }

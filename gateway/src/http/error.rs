@@ -119,6 +119,11 @@ impl From<CommandError<DomainError>> for ApiError {
                 "the change is too large to store as one event",
             )
             .with_details(json!({"limit_bytes": limit})),
+            // Callers that can repeat a unique key answer it themselves (a send
+            // retried beyond the window gets the original message).
+            CommandError::Duplicate => {
+                Self::new(StatusCode::CONFLICT, "conflict", "this was done before; read it instead")
+            }
             CommandError::Store(store) => Self::unavailable("the event store", store),
         }
     }

@@ -12,6 +12,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{patch, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
+use ciphertalk_commands::CommandError;
 use ciphertalk_commands::lookup::EventStoreLookup;
 use ciphertalk_domain::room::{
     DeleteScope, MessageRef, ReceiptKind, Room, RoomCommand, RoomEvent, RoomLookup,
@@ -27,7 +28,7 @@ use uuid::Uuid;
 
 use super::error::{ApiError, ErrorBody};
 use super::rooms::{ROOM_PROJECTIONS, require_member, room_error};
-use super::write::{admit_send, metadata, now, settle, settle_rooms};
+use super::write::{admit_send, metadata, now, require_settled_rooms, settle, settle_rooms};
 use super::{ApiJson, ApiPath, ApiQuery, AuthUser, Limit, parse_cursor};
 use crate::state::AppState;
 
@@ -198,14 +199,28 @@ pub async fn send(
         sent_at: now(),
     };
     let room_id = id.to_string();
-    let executed = state
+    let executed = match state
         .write
         .rooms
         .execute_and_read(&room_id, command, &metadata(&user, &headers), |room: &Room| {
             room.find_client_message(sender, &client_msg_id)
         })
-        .await?;
-    // Answered at the commit: reads of the room wait for it (`settle_rooms`).
+        .await
+    {
+        Ok(executed) => executed,
+        // Retried after the room's window forgot it: the store holds the original.
+        Err(CommandError::Duplicate) => {
+            let original = EventStoreLookup::new(state.write.store.clone())
+                .client_message(id, sender, client_msg_id.as_str())
+                .await
+                .map_err(|err| ApiError::unavailable("the event store", err))?
+                .ok_or_else(|| ApiError::internal("a repeated send has no original"))?;
+            require_settled_rooms(&state, &[Projection::Timeline], &[id]).await?;
+            return Ok((StatusCode::OK, Json(read_message(&state, id, original).await?)));
+        }
+        Err(err) => return Err(err.into()),
+    };
+    // Answered at the commit: reads of the room wait for it (`require_settled_rooms`).
     if let Some(sent) = executed
         .events
         .iter()
@@ -287,7 +302,8 @@ pub async fn list(
             ));
         }
     };
-    settle_rooms(&state, &[Projection::Timeline], &[id]).await;
+    // Membership is read from `rooms`: it must hold the room's events too.
+    require_settled_rooms(&state, &[Projection::Timeline, Projection::Rooms], &[id]).await?;
     require_member(&state, id, user.user_id).await?;
     let page = timeline::page(&state.db, id, user.user_id, window, query.limit.get())
         .await

@@ -22,7 +22,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::error::{ApiError, ErrorBody};
-use super::write::{all_registered, metadata, now, settle, settle_rooms};
+use super::write::{all_registered, metadata, now, require_settled_rooms, settle, settle_rooms};
 use super::{ApiJson, ApiPath, ApiQuery, AuthUser, Limit, OptionalJson, invalid_cursor};
 use crate::state::AppState;
 
@@ -240,8 +240,17 @@ pub async fn create(
                 .load(&room_id.to_string())
                 .await
                 .map_err(|err| ApiError::unavailable("the event store", err))?;
+            let room = &loaded.aggregate;
+            if room.direct_pair().is_some_and(|pair| pair.iter().any(|member| !room.is_member(*member))) {
+                // One of the pair had left: opening it again brings them back.
+                let command = RoomCommand::JoinRoom { user: user.user_id, at: now() };
+                let executed = execute(&state, &user, &headers, room_id, command, RoomJson::from_aggregate)
+                    .await
+                    .map_err(room_error)?;
+                return Ok((StatusCode::OK, Json(executed.read)));
+            }
             settle(&state, &ROOM_PROJECTIONS, &room_id.to_string(), loaded.sequence).await;
-            Ok((StatusCode::OK, Json(RoomJson::from_aggregate(&loaded.aggregate))))
+            Ok((StatusCode::OK, Json(RoomJson::from_aggregate(room))))
         }
         Err(err) => Err(room_error(err)),
     }
@@ -329,7 +338,7 @@ pub async fn show(
     user: AuthUser,
     ApiPath(id): ApiPath<RoomId>,
 ) -> Result<Json<RoomJson>, ApiError> {
-    settle_rooms(&state, &[Projection::Rooms], &[id]).await;
+    require_settled_rooms(&state, &[Projection::Rooms], &[id]).await?;
     require_member(&state, id, user.user_id).await?;
     let view = read::get_with_members(&state.db, id)
         .await

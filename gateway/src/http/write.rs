@@ -48,13 +48,34 @@ pub async fn settle(state: &AppState, projections: &[Projection], aggregate_id: 
 /// room's read models waits here instead, so it reflects every message
 /// answered before it began: the caller's own, and those announced to them
 /// over the WebSocket. A timeout is not an error: the read model is only late.
-pub async fn settle_rooms(state: &AppState, projections: &[Projection], rooms: &[RoomId]) {
+pub async fn settle_rooms(state: &AppState, projections: &[Projection], rooms: &[RoomId]) -> bool {
     let timeout = state.config.projections.read_your_writes();
     let ids: Vec<String> = rooms.iter().map(ToString::to_string).collect();
     match state.freshness.settle_committed(projections, Room::TYPE, &ids, timeout).await {
-        Ok(true) => {}
-        Ok(false) => tracing::warn!(rooms = ids.len(), "room read models did not catch up in time"),
-        Err(err) => tracing::warn!(error = %err, "cannot check read-model progress"),
+        Ok(true) => true,
+        Ok(false) => {
+            tracing::warn!(rooms = ids.len(), "room read models did not catch up in time");
+            false
+        }
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot check read-model progress");
+            false
+        }
+    }
+}
+
+/// [`settle_rooms`] for a read that decides who may see it: a read model
+/// still behind after the wait may not know of a removal yet, so the answer
+/// is 503, never one made from stale membership.
+pub async fn require_settled_rooms(
+    state: &AppState,
+    projections: &[Projection],
+    rooms: &[RoomId],
+) -> Result<(), ApiError> {
+    if settle_rooms(state, projections, rooms).await {
+        Ok(())
+    } else {
+        Err(ApiError::unavailable("the read models", "they did not catch up in time"))
     }
 }
 

@@ -17,7 +17,6 @@ use std::time::Duration;
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use chrono::{DateTime, Utc};
 use ciphertalk_domain::UserId;
-use ciphertalk_projections::delivery;
 use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
 use tokio::sync::mpsc::{self, error::SendTimeoutError, error::TrySendError};
@@ -27,7 +26,7 @@ use tokio_util::sync::CancellationToken;
 use super::cursor::Cursor;
 use super::frames::{self, ClientFrame, ServerFrame};
 use super::queue::{Delivered, QueueError};
-use super::{Realtime, signals};
+use super::{Realtime, membership, signals};
 
 /// How long the farewell (error frame and close) may take.
 const FAREWELL: Duration = Duration::from_secs(1);
@@ -254,17 +253,19 @@ async fn handle(
                 Err(err) => outbox.error("unavailable", unavailable(&err)).await,
             }
         }
-        ClientFrame::Typing { room_id, typing } => match delivery::audience(&rt.db, room_id, user).await {
-            Ok(Some(members)) => {
-                let frame = ServerFrame::Typing { room_id, user_id: user, typing };
-                signals::send(&rt.nats, &members, &frame.to_text()).await;
-                Ok(())
+        ClientFrame::Typing { room_id, typing } => {
+            match membership::audience(&rt.write, &rt.db, room_id, user).await {
+                Ok(Some(members)) => {
+                    let frame = ServerFrame::Typing { room_id, user_id: user, typing };
+                    signals::send(&rt.nats, &members, &frame.to_text()).await;
+                    Ok(())
+                }
+                Ok(None) => outbox.error("not_found", "no such room").await,
+                Err(err) => outbox.error("unavailable", unavailable(&err)).await,
             }
-            Ok(None) => outbox.error("not_found", "no such room").await,
-            Err(err) => outbox.error("unavailable", unavailable(&err)).await,
-        },
+        }
         ClientFrame::Signal { to, room_id, kind, payload } => {
-            match may_signal(&rt.db, user, to, room_id).await {
+            match membership::may_signal(&rt.write, &rt.db, user, to, room_id).await {
                 Ok(true) => {
                     let frame = ServerFrame::Signal { from: user, room_id, kind, payload: &payload };
                     signals::send(&rt.nats, &[to], &frame.to_text()).await;
@@ -287,19 +288,6 @@ async fn handle(
             Err(err) => outbox.error("unavailable", unavailable(&err)).await,
         },
     }
-}
-
-/// `from` may signal `to` in `room`: both are members and `to` has not blocked `from`.
-async fn may_signal(
-    db: &sqlx::PgPool,
-    from: UserId,
-    to: UserId,
-    room: ciphertalk_domain::RoomId,
-) -> Result<bool, sqlx::Error> {
-    Ok(from != to
-        && delivery::is_member(db, room, from).await?
-        && delivery::is_member(db, room, to).await?
-        && !delivery::has_blocked(db, to, from).await?)
 }
 
 /// The user's queue from `start` on: backlog, `ready`, then live.

@@ -8,6 +8,7 @@
 //! - [`connection`]: one WebSocket connection.
 //! - [`frames`]: the frames of API.md.
 //! - [`presence`], [`signals`]: online/last seen, and typing/signal routing.
+//! - [`membership`]: who may exchange typing and signal frames in a room.
 //!
 //! Gateways keep no state another gateway needs: a user may connect to any of
 //! them, and a gateway that dies loses nothing (its clients reconnect
@@ -17,6 +18,7 @@ pub mod connection;
 pub mod cursor;
 pub mod feed;
 pub mod frames;
+pub mod membership;
 pub mod presence;
 pub mod queue;
 pub mod signals;
@@ -145,7 +147,7 @@ impl Realtime {
     /// Tells everyone who follows `user` and may see their presence about it.
     async fn announce(&self, user: UserId, status: Status) {
         let visibility = match Visibility::of(&self.write, user).await {
-            Ok(Visibility::Nobody) => return,
+            Ok(visibility) if visibility.is_nobody() => return,
             Ok(visibility) => visibility,
             Err(err) => {
                 tracing::warn!(error = %err, "presence not announced");

@@ -8,8 +8,10 @@
 //! their last-seen time is the last heartbeat's.
 //!
 //! A user's presence is shown as their `last_seen_visible_to` setting allows:
-//! to everybody, to their contacts, or to nobody (then they look offline).
+//! to everybody, to their contacts, or to nobody (then they look offline);
+//! never to a user they blocked.
 
+use std::collections::BTreeSet;
 use std::time::Duration;
 
 use async_nats::HeaderMap;
@@ -113,11 +115,18 @@ fn online_key(user: UserId) -> String {
     format!("{user}.online")
 }
 
-/// Who may see `subject`'s presence, decided from their settings and contacts.
+/// Who may see `subject`'s presence, decided from their settings, contacts
+/// and blocks: a user they blocked never does.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Visibility {
+pub struct Visibility {
+    rule: Rule,
+    blocked: BTreeSet<UserId>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Rule {
     Everybody,
-    Contacts(std::collections::BTreeSet<UserId>),
+    Contacts(BTreeSet<UserId>),
     Nobody,
 }
 
@@ -126,18 +135,25 @@ impl Visibility {
     pub async fn of(write: &WriteModel, subject: UserId) -> Result<Self, PresenceError> {
         let loaded = write.users.load(&subject.to_string()).await.map_err(presence_error)?;
         let user = loaded.aggregate;
-        Ok(match user.settings().last_seen_visible_to {
-            LastSeenVisibility::Everybody => Self::Everybody,
-            LastSeenVisibility::Contacts => Self::Contacts(user.contacts().clone()),
-            LastSeenVisibility::Nobody => Self::Nobody,
-        })
+        let rule = match user.settings().last_seen_visible_to {
+            LastSeenVisibility::Everybody => Rule::Everybody,
+            LastSeenVisibility::Contacts => Rule::Contacts(user.contacts().clone()),
+            LastSeenVisibility::Nobody => Rule::Nobody,
+        };
+        Ok(Self { rule, blocked: user.blocks().clone() })
+    }
+
+    /// Whether nobody may see it.
+    pub fn is_nobody(&self) -> bool {
+        self.rule == Rule::Nobody
     }
 
     pub fn allows(&self, viewer: UserId) -> bool {
-        match self {
-            Self::Everybody => true,
-            Self::Contacts(contacts) => contacts.contains(&viewer),
-            Self::Nobody => false,
-        }
+        !self.blocked.contains(&viewer)
+            && match &self.rule {
+                Rule::Everybody => true,
+                Rule::Contacts(contacts) => contacts.contains(&viewer),
+                Rule::Nobody => false,
+            }
     }
 }
