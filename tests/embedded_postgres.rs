@@ -30,6 +30,7 @@ async fn the_app_connects_as_the_database_owner_without_superuser_also_on_an_old
         database: "ciphertalk".into(),
         durable: false,
         max_connections: 20,
+        idle_in_transaction_timeout_secs: 60,
     };
     let mut postgres = EmbeddedPostgres::start(options.clone()).await.unwrap();
     let app = db::connect(&postgres.url(), 2).await.unwrap();

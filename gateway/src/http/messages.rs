@@ -28,7 +28,7 @@ use uuid::Uuid;
 
 use super::error::{ApiError, ErrorBody};
 use super::rooms::{ROOM_PROJECTIONS, require_member, room_error};
-use super::write::{admit_send, metadata, now, require_settled_rooms, settle, settle_rooms};
+use super::write::{admit_send, metadata, now, require_settled_rooms, settle};
 use super::{ApiJson, ApiPath, ApiQuery, AuthUser, Limit, parse_cursor};
 use crate::state::AppState;
 
