@@ -15,6 +15,7 @@ use crate::config::Config;
 use crate::franking::FrankingKey;
 use crate::infra::Infra;
 use crate::state::{AppState, Shared};
+use crate::throttle::Throttle;
 use crate::{db, http, telemetry};
 
 #[derive(Debug, thiserror::Error)]
@@ -141,8 +142,13 @@ impl Server {
 
         let auth = crate::auth::Auth::new(config, pool.clone())?;
         tasks.push(tokio::spawn(crate::auth::sweep(pool.clone(), shutdown.child_token())));
+        let throttle = Arc::new(
+            Throttle::new(config.rate_limits.mode, &config.write_limits).map_err(std::io::Error::other)?,
+        );
+        tasks.push(throttle.spawn_cleanup(shutdown.child_token()));
         let realtime = crate::realtime::Realtime::new(
             config.realtime.settings(),
+            throttle.clone(),
             nats.clone(),
             &jetstream,
             pool.clone(),
@@ -162,6 +168,7 @@ impl Server {
             backlog,
             auth,
             realtime: Arc::new(realtime),
+            throttle,
         });
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await

@@ -10,6 +10,7 @@ use sqlx::PgPool;
 use crate::auth::Auth;
 use crate::config::Config;
 use crate::realtime::Realtime;
+use crate::throttle::Throttle;
 
 /// Cheap to clone (one reference count): handlers and middleware take it by
 /// value on every request.
@@ -44,4 +45,6 @@ pub struct Shared {
     pub auth: Arc<Auth>,
     /// WebSocket connections, delivery queues, presence.
     pub realtime: Arc<Realtime>,
+    /// Rate limits on writes and frames (this process's share).
+    pub throttle: Arc<Throttle>,
 }
