@@ -5,6 +5,7 @@
 
 mod auth;
 mod foundation;
+mod limits;
 mod messages;
 mod projections;
 mod realtime;

@@ -6,8 +6,9 @@ use std::time::Duration;
 
 use axum::serve::ListenerExt;
 use ciphertalk_commands::{Relay, RelayOptions, RelayWake, ServiceOptions, WriteModel, WriteOptions};
-use ciphertalk_projections::{Backlog, Freshness, handoff, projector};
+use ciphertalk_projections::{Backlog, Freshness, ProjectorOptions, handoff, projector};
 use ciphertalk_streams::Topology;
+use ciphertalk_streams::connect::Reconnects;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
@@ -39,7 +40,19 @@ pub enum ServeError {
 }
 
 pub async fn connect_nats(url: &str) -> Result<async_nats::Client, async_nats::ConnectError> {
-    ciphertalk_streams::connect::connect(url, "ciphertalk", ciphertalk_streams::connect::Retry::Forever).await
+    Ok(connect_nats_watched(url).await?.0)
+}
+
+/// [`connect_nats`], and the client's reconnections (to recreate consumers at once).
+pub async fn connect_nats_watched(
+    url: &str,
+) -> Result<(async_nats::Client, Reconnects), async_nats::ConnectError> {
+    ciphertalk_streams::connect::connect_watched(
+        url,
+        "ciphertalk",
+        ciphertalk_streams::connect::Retry::Forever,
+    )
+    .await
 }
 
 pub async fn run(config: Config) -> Result<(), ServeError> {
@@ -85,12 +98,13 @@ pub struct Server {
 impl Server {
     /// Migrates, provisions the JetStream topology, starts the relay and listens.
     pub async fn start(config: &Config, database_url: &str, nats_url: &str) -> Result<Self, ServeError> {
-        let pool = db::connect(database_url, config.database_max_connections).await?;
+        let acquire_timeout = Duration::from_millis(config.database_acquire_timeout_ms);
+        let pool = db::connect_with(database_url, config.database_max_connections, acquire_timeout).await?;
         db::migrate(&pool).await?;
-        let nats =
-            tokio::time::timeout(Duration::from_secs(30), connect_nats(nats_url)).await.map_err(|_| {
-                std::io::Error::new(std::io::ErrorKind::TimedOut, "NATS did not answer within 30 s")
-            })??;
+        let (nats, reconnects) =
+            tokio::time::timeout(Duration::from_secs(30), connect_nats_watched(nats_url)).await.map_err(
+                |_| std::io::Error::new(std::io::ErrorKind::TimedOut, "NATS did not answer within 30 s"),
+            )??;
         let jetstream = async_nats::jetstream::new(nats.clone());
         let topology = Topology::new(config.streams.topology())?;
         for status in topology.ensure(&jetstream).await? {
@@ -131,7 +145,7 @@ impl Server {
             tasks.extend(projector::spawn_all(
                 &jetstream,
                 &freshness,
-                &config.projections.projector(),
+                &ProjectorOptions { reconnects: reconnects.clone(), ..config.projections.projector() },
                 Some(handoff),
                 &shutdown,
             ));
@@ -154,9 +168,11 @@ impl Server {
             pool.clone(),
             write.clone(),
             handed_over,
+            reconnects.clone(),
             shutdown.child_token(),
         )
         .await?;
+        tasks.push(tokio::spawn(count_reconnects(reconnects, shutdown.child_token())));
         let state = AppState::new(Shared {
             config: Arc::new(config.clone()),
             db: pool,
@@ -204,6 +220,16 @@ impl Server {
         }
         let _ = self.state.nats.drain().await;
         self.state.db.close().await;
+    }
+}
+
+/// `ciphertalk_nats_reconnects_total`.
+async fn count_reconnects(mut reconnects: Reconnects, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = reconnects.next() => metrics::counter!("ciphertalk_nats_reconnects_total").increment(1),
+        }
     }
 }
 

@@ -93,7 +93,10 @@ impl Action {
             | "/v1/rooms/{id}/leave"
             | "/v1/rooms/{id}/members/{user_id}" => Self::Membership,
             "/v1/ws/ticket" => Self::WsTicket,
-            "/v1/auth/register" | "/v1/auth/login" | "/v1/auth/refresh" | "/v1/auth/phone/start"
+            "/v1/auth/register"
+            | "/v1/auth/login"
+            | "/v1/auth/refresh"
+            | "/v1/auth/phone/start"
             | "/v1/auth/phone/verify" => return None,
             _ => Self::Write,
         })
@@ -115,8 +118,9 @@ impl Limited {
 
 impl From<Limited> for ApiError {
     fn from(limited: Limited) -> Self {
-        let mut error = ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many requests; slow down")
-            .with_details(serde_json::json!({"action": limited.action.name()}));
+        let mut error =
+            ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many requests; slow down")
+                .with_details(serde_json::json!({"action": limited.action.name()}));
         error.retry_after = Some(limited.retry_after_secs().max(1));
         error
     }
@@ -358,7 +362,13 @@ mod tests {
         assert_eq!(throttle.client_ip(ip("192.0.2.7"), &headers), ip("198.51.100.4"));
         assert_eq!(throttle.client_ip(ip("198.51.100.1"), &headers), ip("198.51.100.1"));
         assert_eq!(throttle.client_ip(ip("10.0.0.1"), &HeaderMap::new()), ip("10.0.0.1"));
-        assert!(Throttle::new(Toggle::On, &WriteLimitsConfig { trusted_proxies: "nope".into(), ..Default::default() }).is_err());
+        assert!(
+            Throttle::new(
+                Toggle::On,
+                &WriteLimitsConfig { trusted_proxies: "nope".into(), ..Default::default() }
+            )
+            .is_err()
+        );
     }
 
     #[test]
@@ -384,7 +394,10 @@ mod tests {
         use axum::http::Method;
         assert_eq!(Action::of_route(&Method::POST, "/v1/rooms/{id}/messages"), Some(Action::Send));
         assert_eq!(Action::of_route(&Method::GET, "/v1/rooms/{id}/messages"), None);
-        assert_eq!(Action::of_route(&Method::DELETE, "/v1/rooms/{id}/messages/{message_id}"), Some(Action::Edit));
+        assert_eq!(
+            Action::of_route(&Method::DELETE, "/v1/rooms/{id}/messages/{message_id}"),
+            Some(Action::Edit)
+        );
         assert_eq!(Action::of_route(&Method::GET, "/v1/users/{id}/prekey-bundle"), Some(Action::PrekeyClaim));
         assert_eq!(Action::of_route(&Method::POST, "/v1/auth/login"), None);
         assert_eq!(Action::of_route(&Method::PATCH, "/v1/users/me"), Some(Action::Write));

@@ -36,7 +36,11 @@ pub struct TicketHolder {
 }
 
 /// A new ticket for `holder` and when it expires.
-pub async fn issue(pool: &PgPool, holder: TicketHolder, ttl: Duration) -> Result<(String, DateTime<Utc>), TicketError> {
+pub async fn issue(
+    pool: &PgPool,
+    holder: TicketHolder,
+    ttl: Duration,
+) -> Result<(String, DateTime<Utc>), TicketError> {
     let ticket = URL_SAFE_NO_PAD.encode(random_bytes::<32>()?);
     let token_expires_at = holder
         .token_expires_at

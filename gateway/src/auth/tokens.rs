@@ -88,7 +88,12 @@ impl TokenService {
         self.ttl
     }
 
-    pub fn issue(&self, user_id: UserId, is_admin: bool, session: Option<Uuid>) -> Result<String, TokenError> {
+    pub fn issue(
+        &self,
+        user_id: UserId,
+        is_admin: bool,
+        session: Option<Uuid>,
+    ) -> Result<String, TokenError> {
         let now = jsonwebtoken::get_current_timestamp();
         let claims = AccessClaims {
             sub: user_id.to_string(),

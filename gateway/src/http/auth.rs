@@ -20,9 +20,9 @@ use crate::auth::passwords::{MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS};
 use crate::auth::phone::{PhoneError, is_code_shaped};
 use crate::auth::rate_limit::{Action, LimitError};
 use crate::auth::refresh::RefreshError;
-use crate::realtime::sessions::{self, Ending};
 use crate::auth::sms::SmsError;
 use crate::auth::tickets;
+use crate::realtime::sessions::{self, Ending};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {

@@ -9,13 +9,13 @@ use axum::response::Response;
 use axum::routing::get;
 use serde::Deserialize;
 
-use super::{AuthUser, ClientIp};
 use super::error::ApiError;
+use super::{AuthUser, ClientIp};
 use crate::auth::consume_ticket;
 use crate::auth::tickets::TicketHolder;
-use crate::throttle::Action;
 use crate::realtime::{Cursor, connection, cursor};
 use crate::state::AppState;
+use crate::throttle::Action;
 
 /// Socket buffers per connection (frames larger than these still work; the
 /// buffers only grow for them).
@@ -67,7 +67,8 @@ pub async fn connect(
         error.retry_after = Some(1);
         error
     })?;
-    let peer = connection::Peer { user, ip, session: holder.session, token_expires_at: holder.token_expires_at };
+    let peer =
+        connection::Peer { user, ip, session: holder.session, token_expires_at: holder.token_expires_at };
     let start = match params.since.as_deref() {
         Some(since) => {
             let since = since.parse::<Cursor>().map_err(|err| invalid_cursor(&err.to_string()))?;

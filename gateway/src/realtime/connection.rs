@@ -148,15 +148,17 @@ impl Outbox {
         let size = u32::try_from(frame.text.len()).unwrap_or(u32::MAX).clamp(1, self.budget);
         let permit = match self.bytes.clone().try_acquire_many_owned(size) {
             Ok(permit) => permit,
-            Err(_) => match tokio::time::timeout(self.grace, self.bytes.clone().acquire_many_owned(size)).await {
-                Ok(Ok(permit)) => permit,
-                Ok(Err(_)) => return Err(Gone),
-                Err(_) => {
-                    metrics::counter!("ciphertalk_ws_queue_drops_total").increment(1);
-                    self.closing.close(Reason::SlowConsumer);
-                    return Err(Gone);
+            Err(_) => {
+                match tokio::time::timeout(self.grace, self.bytes.clone().acquire_many_owned(size)).await {
+                    Ok(Ok(permit)) => permit,
+                    Ok(Err(_)) => return Err(Gone),
+                    Err(_) => {
+                        metrics::counter!("ciphertalk_ws_queue_drops_total").increment(1);
+                        self.closing.close(Reason::SlowConsumer);
+                        return Err(Gone);
+                    }
                 }
-            },
+            }
         };
         frame.budget = Some(permit);
         let frame = match self.tx.try_send(frame) {
@@ -283,7 +285,13 @@ async fn read(
     }
 }
 
-async fn handle(rt: &Realtime, peer: Peer, text: &str, outbox: &Outbox, sent: &AtomicU64) -> Result<(), Gone> {
+async fn handle(
+    rt: &Realtime,
+    peer: Peer,
+    text: &str,
+    outbox: &Outbox,
+    sent: &AtomicU64,
+) -> Result<(), Gone> {
     let user = peer.user;
     let parsed = if text.len() > rt.settings.max_frame_bytes {
         Err(None)
@@ -297,7 +305,8 @@ async fn handle(rt: &Realtime, peer: Peer, text: &str, outbox: &Outbox, sent: &A
         Ok(ClientFrame::Ack { .. } | ClientFrame::Ping) | Err(_) => Action::Frame,
     };
     if let Err(limited) = rt.throttle.check(action, Some(user), peer.ip) {
-        let message = format!("too many {} frames; retry in {} s", action.name(), limited.retry_after_secs().max(1));
+        let message =
+            format!("too many {} frames; retry in {} s", action.name(), limited.retry_after_secs().max(1));
         return outbox.error("rate_limited", &message).await;
     }
     let frame = match parsed {

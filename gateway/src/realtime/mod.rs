@@ -30,6 +30,7 @@ use ciphertalk_commands::WriteModel;
 use ciphertalk_domain::UserId;
 use ciphertalk_projections::delivery;
 use ciphertalk_projections::handoff::HandoffReceiver;
+use ciphertalk_streams::connect::Reconnects;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
@@ -94,6 +95,7 @@ impl Realtime {
         db: PgPool,
         write: Arc<WriteModel>,
         handed_over: HandoffReceiver,
+        reconnects: Reconnects,
         shutdown: CancellationToken,
     ) -> Result<Self, RealtimeError> {
         let queue = DeliveryQueue::open(js).await?;
@@ -101,6 +103,7 @@ impl Realtime {
             queue.stream().clone(),
             settings.queue_frames,
             handed_over,
+            reconnects,
             shutdown.child_token(),
         )
         .await?;
