@@ -96,11 +96,19 @@ pub struct RelayOptions {
     /// Fault injection for tests: publish at most this many events of the
     /// first batch, then abort the process before the cursor is saved.
     pub abort_after_publishing: Option<usize>,
+    /// The NATS client's reconnections: a round in flight then is given up
+    /// (its acks were lost with the connection) and resynced at once.
+    pub reconnects: ciphertalk_streams::connect::Reconnects,
 }
 
 impl Default for RelayOptions {
     fn default() -> Self {
-        Self { batch_size: 1000, idle_poll: Duration::from_millis(200), abort_after_publishing: None }
+        Self {
+            batch_size: 1000,
+            idle_poll: Duration::from_millis(200),
+            abort_after_publishing: None,
+            reconnects: Default::default(),
+        }
     }
 }
 
@@ -194,6 +202,7 @@ impl Relay {
         let mut progress: Option<Progress> = None;
         let mut lag_recorded = Instant::now();
         let mut cursor_saved = Instant::now();
+        let mut reconnects = self.options.reconnects.clone();
         while !shutdown.is_cancelled() {
             let round = async {
                 if leader.is_none() {
@@ -219,6 +228,15 @@ impl Relay {
             };
             let outcome = tokio::select! {
                 () = shutdown.cancelled() => break,
+                () = reconnects.next() => {
+                    tracing::info!("NATS reconnected; the relay resyncs");
+                    // The round may have stopped mid-query: its connection goes too.
+                    progress = None;
+                    leader = None;
+                    self.wake.leading_here.store(false, Ordering::Relaxed);
+                    backoff = Duration::from_millis(50);
+                    continue;
+                }
                 outcome = round => outcome,
             };
             // Counting the lag is a query: once a second is enough.
@@ -255,8 +273,10 @@ impl Relay {
                         leader = None;
                         self.wake.leading_here.store(false, Ordering::Relaxed);
                     }
+                    // A wake-up (a commit, NATS reconnecting) cuts the pause short.
                     tokio::select! {
                         () = shutdown.cancelled() => break,
+                        () = local.notified() => {}
                         () = tokio::time::sleep(backoff) => {}
                     }
                     backoff = (backoff * 2).min(Duration::from_secs(5));

@@ -130,11 +130,12 @@ impl Server {
         let relay = Relay::new(
             pool.clone(),
             nats.clone(),
-            wake,
+            wake.clone(),
             RelayOptions {
                 batch_size: config.relay.batch_size,
                 idle_poll: Duration::from_millis(config.relay.idle_poll_ms),
                 abort_after_publishing: None,
+                reconnects: reconnects.clone(),
             },
         );
         let mut tasks = vec![tokio::spawn(relay.run(shutdown.child_token()))];
@@ -172,7 +173,7 @@ impl Server {
             shutdown.child_token(),
         )
         .await?;
-        tasks.push(tokio::spawn(count_reconnects(reconnects, shutdown.child_token())));
+        tasks.push(tokio::spawn(on_reconnect(reconnects, wake.clone(), shutdown.child_token())));
         let state = AppState::new(Shared {
             config: Arc::new(config.clone()),
             db: pool,
@@ -223,12 +224,16 @@ impl Server {
     }
 }
 
-/// `ciphertalk_nats_reconnects_total`.
-async fn count_reconnects(mut reconnects: Reconnects, shutdown: CancellationToken) {
+/// Counts reconnections (`ciphertalk_nats_reconnects_total`) and wakes the
+/// relay, which publishes what was committed meanwhile at once.
+async fn on_reconnect(mut reconnects: Reconnects, wake: RelayWake, shutdown: CancellationToken) {
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return,
-            () = reconnects.next() => metrics::counter!("ciphertalk_nats_reconnects_total").increment(1),
+            () = reconnects.next() => {
+                metrics::counter!("ciphertalk_nats_reconnects_total").increment(1);
+                wake.notify();
+            }
         }
     }
 }

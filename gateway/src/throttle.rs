@@ -181,6 +181,11 @@ impl Throttle {
         })
     }
 
+    /// Off (`CIPHERTALK_RATE_LIMITS=off`): every check passes.
+    pub fn is_enabled(&self) -> bool {
+        self.enabled
+    }
+
     /// Takes one token from the user's and the address's bucket for `action`.
     pub fn check(&self, action: Action, user: Option<UserId>, ip: Option<IpAddr>) -> Result<(), Limited> {
         if !self.enabled {

@@ -16,7 +16,7 @@ pub async fn limit(State(state): State<AppState>, request: Request, next: Next) 
         .extensions()
         .get::<MatchedPath>()
         .and_then(|path| Action::of_route(request.method(), path.as_str()));
-    let Some(action) = action else { return next.run(request).await };
+    let Some(action) = action.filter(|_| state.throttle.is_enabled()) else { return next.run(request).await };
     let (mut parts, body) = request.into_parts();
     let Ok(ClientIp(ip)) = ClientIp::from_request_parts(&mut parts, &state).await;
     // An unauthenticated request counts against its address only; its handler refuses it.
