@@ -17,7 +17,7 @@ use ciphertalk_domain::room::{JoinRule, Role, RoomCommand, RoomKind};
 use ciphertalk_domain::user::{LastSeenVisibility, UserCommand};
 use ciphertalk_domain::values::{Ciphertext, ClientMsgId, ContentType, RoomName};
 use ciphertalk_gateway::config::{Config, Secret, Toggle};
-use ciphertalk_gateway::realtime::feed::Feed;
+use ciphertalk_gateway::realtime::feed::{Feed, Signals};
 use ciphertalk_gateway::serve::Server;
 use ciphertalk_projections::Projection;
 use ciphertalk_projections::handoff::{self, StoredDelivery, StoredRun};
@@ -1117,7 +1117,10 @@ async fn the_live_feed_takes_handed_over_runs_and_reads_the_stream_for_the_rest(
     let stream = js.get_stream(subjects::DELIVERY_STREAM).await.unwrap();
     let (handoff, handed_over) = handoff::channel();
     let shutdown = CancellationToken::new();
-    let feed = Feed::start(stream, 64, handed_over, Default::default(), shutdown.clone()).await.unwrap();
+    let feed =
+        Feed::start(stream, 64, Signals { handed_over, reconnects: Default::default() }, shutdown.clone())
+            .await
+            .unwrap();
     let user = UserId::new_v7();
     let subject = subjects::delivery(&user.to_string()).unwrap();
     let mut subscription = feed.subscribe(user).unwrap();

@@ -165,11 +165,9 @@ impl Server {
             config.realtime.settings(),
             throttle.clone(),
             nats.clone(),
-            &jetstream,
             pool.clone(),
             write.clone(),
-            handed_over,
-            reconnects.clone(),
+            crate::realtime::feed::Signals { handed_over, reconnects: reconnects.clone() },
             shutdown.child_token(),
         )
         .await?;

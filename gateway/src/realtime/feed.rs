@@ -113,6 +113,13 @@ impl Routes {
     }
 }
 
+/// What the feed listens to besides the stream: the runs the local delivery
+/// leader hands over, and the NATS client's reconnections.
+pub struct Signals {
+    pub handed_over: HandoffReceiver,
+    pub reconnects: Reconnects,
+}
+
 /// The live feed of one gateway process.
 #[derive(Clone)]
 pub struct Feed {
@@ -125,10 +132,10 @@ impl Feed {
     pub async fn start(
         stream: Stream,
         buffer: usize,
-        handed_over: HandoffReceiver,
-        reconnects: Reconnects,
+        signals: Signals,
         shutdown: CancellationToken,
     ) -> Result<Self, QueueError> {
+        let Signals { handed_over, reconnects } = signals;
         let mut info_stream = stream.clone();
         let position = info_stream.info().await.map_err(queue_error)?.state.last_sequence;
         let shared = Arc::new(Shared {

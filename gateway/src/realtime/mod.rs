@@ -29,8 +29,6 @@ use std::time::Duration;
 use ciphertalk_commands::WriteModel;
 use ciphertalk_domain::UserId;
 use ciphertalk_projections::delivery;
-use ciphertalk_projections::handoff::HandoffReceiver;
-use ciphertalk_streams::connect::Reconnects;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
@@ -91,26 +89,24 @@ impl Realtime {
         settings: RealtimeSettings,
         throttle: Arc<Throttle>,
         nats: async_nats::Client,
-        js: &async_nats::jetstream::Context,
         db: PgPool,
         write: Arc<WriteModel>,
-        handed_over: HandoffReceiver,
-        reconnects: Reconnects,
+        feed_signals: feed::Signals,
         shutdown: CancellationToken,
     ) -> Result<Self, RealtimeError> {
-        let queue = DeliveryQueue::open(js).await?;
+        let js = async_nats::jetstream::new(nats.clone());
+        let queue = DeliveryQueue::open(&js).await?;
         let feed = feed::Feed::start(
             queue.stream().clone(),
             settings.queue_frames,
-            handed_over,
-            reconnects,
+            feed_signals,
             shutdown.child_token(),
         )
         .await?;
         Ok(Self {
             queue,
             feed,
-            presence: Presence::open(js, settings.presence_ttl).await?,
+            presence: Presence::open(&js, settings.presence_ttl).await?,
             settings,
             nats,
             acks: cursor::AckWriter::spawn(db.clone()),
