@@ -1427,11 +1427,29 @@ async fn with_postgres_down_requests_answer_503_within_a_second() {
     let alice = rig.register("Alice").await;
     assert_eq!(rig.get(0, &alice, "/v1/rooms").await.0, StatusCode::OK);
     postgres.stop().unwrap();
+    let room = uuid::Uuid::new_v4();
     for _ in 0..3 {
         let asked = Instant::now();
         let (status, body) = rig.get(0, &alice, "/v1/rooms").await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
-        assert!(asked.elapsed() < Duration::from_secs(1), "answered after {:?}", asked.elapsed());
+        assert!(asked.elapsed() < Duration::from_secs(1), "a read answered after {:?}", asked.elapsed());
+        let asked = Instant::now();
+        let response = rig
+            .http
+            .post(format!("{}/v1/rooms/{room}/messages", rig.base(0)))
+            .bearer_auth(&alice.token)
+            .json(&json!({"client_msg_id": "c1", "ciphertext": STANDARD.encode(b"hi")}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(asked.elapsed() < Duration::from_secs(1), "a send answered after {:?}", asked.elapsed());
+        let asked = Instant::now();
+        assert_eq!(
+            Client::try_connect(&rig.base(0), Some(&alice.token), "").await.err(),
+            Some(StatusCode::SERVICE_UNAVAILABLE)
+        );
+        assert!(asked.elapsed() < Duration::from_secs(1), "a connect answered after {:?}", asked.elapsed());
     }
     rig.stop().await;
 }
