@@ -687,7 +687,7 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     (
         "CIPHERTALK_WRITE_LIMIT_SEND_PER_IP",
         "write_limits.send_per_ip",
-        "message sends per client IP per minute (default 3000, 0 = no limit)",
+        "message sends per client IP per minute (default 6000, 0 = no limit)",
     ),
     (
         "CIPHERTALK_WRITE_LIMIT_EDIT_PER_USER",
@@ -697,7 +697,7 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     (
         "CIPHERTALK_WRITE_LIMIT_EDIT_PER_IP",
         "write_limits.edit_per_ip",
-        "message edits and deletions per client IP per minute (default 600, 0 = no limit)",
+        "message edits and deletions per client IP per minute (default 1200, 0 = no limit)",
     ),
     (
         "CIPHERTALK_WRITE_LIMIT_ROOM_CREATE_PER_USER",
@@ -707,7 +707,7 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     (
         "CIPHERTALK_WRITE_LIMIT_ROOM_CREATE_PER_IP",
         "write_limits.room_create_per_ip",
-        "rooms created per client IP per minute (default 120, 0 = no limit)",
+        "rooms created per client IP per minute (default 300, 0 = no limit)",
     ),
     (
         "CIPHERTALK_WRITE_LIMIT_MEMBERSHIP_PER_USER",
@@ -717,7 +717,7 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     (
         "CIPHERTALK_WRITE_LIMIT_MEMBERSHIP_PER_IP",
         "write_limits.membership_per_ip",
-        "joins, leaves, member and room changes per client IP per minute (default 600, 0 = no limit)",
+        "joins, leaves, member and room changes per client IP per minute (default 1200, 0 = no limit)",
     ),
     (
         "CIPHERTALK_WRITE_LIMIT_RECEIPT_PER_USER",
@@ -727,7 +727,7 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     (
         "CIPHERTALK_WRITE_LIMIT_RECEIPT_PER_IP",
         "write_limits.receipt_per_ip",
-        "read receipts per client IP per minute (default 3000, 0 = no limit)",
+        "read receipts per client IP per minute (default 6000, 0 = no limit)",
     ),
     (
         "CIPHERTALK_WRITE_LIMIT_WRITE_PER_USER",
@@ -737,7 +737,7 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     (
         "CIPHERTALK_WRITE_LIMIT_WRITE_PER_IP",
         "write_limits.write_per_ip",
-        "other writes (profile, settings, contacts, blocks, keys, inbox acks, logout) per client IP per minute (default 600, 0 = no limit)",
+        "other writes (profile, settings, contacts, blocks, keys, inbox acks, logout) per client IP per minute (default 1200, 0 = no limit)",
     ),
     (
         "CIPHERTALK_WRITE_LIMIT_TYPING_PER_USER",
@@ -747,7 +747,7 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     (
         "CIPHERTALK_WRITE_LIMIT_TYPING_PER_IP",
         "write_limits.typing_per_ip",
-        "typing frames per client IP per minute (default 600, 0 = no limit)",
+        "typing frames per client IP per minute (default 1200, 0 = no limit)",
     ),
     (
         "CIPHERTALK_WRITE_LIMIT_PRESENCE_PER_USER",
@@ -757,7 +757,7 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     (
         "CIPHERTALK_WRITE_LIMIT_PRESENCE_PER_IP",
         "write_limits.presence_per_ip",
-        "presence frames per client IP per minute (default 1500, 0 = no limit)",
+        "presence frames per client IP per minute (default 3000, 0 = no limit)",
     ),
     (
         "CIPHERTALK_WRITE_LIMIT_SIGNAL_PER_USER",
@@ -767,17 +767,17 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     (
         "CIPHERTALK_WRITE_LIMIT_SIGNAL_PER_IP",
         "write_limits.signal_per_ip",
-        "signal frames per client IP per minute (default 3000, 0 = no limit)",
+        "signal frames per client IP per minute (default 6000, 0 = no limit)",
     ),
     (
         "CIPHERTALK_WRITE_LIMIT_FRAME_PER_USER",
         "write_limits.frame_per_user",
-        "other WebSocket frames (acks, pings) per user per minute (default 600, 0 = no limit)",
+        "other WebSocket frames (acks, pings) per user per minute (default 3000, 0 = no limit)",
     ),
     (
         "CIPHERTALK_WRITE_LIMIT_FRAME_PER_IP",
         "write_limits.frame_per_ip",
-        "other WebSocket frames (acks, pings) per client IP per minute (default 3000, 0 = no limit)",
+        "other WebSocket frames (acks, pings) per client IP per minute (default 30000, 0 = no limit)",
     ),
     (
         "CIPHERTALK_WRITE_LIMIT_WS_CONNECT_PER_USER",
@@ -787,7 +787,7 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     (
         "CIPHERTALK_WRITE_LIMIT_WS_CONNECT_PER_IP",
         "write_limits.ws_connect_per_ip",
-        "WebSocket connections opened per client IP per minute (default 300, 0 = no limit)",
+        "WebSocket connections opened per client IP per minute (default 600, 0 = no limit)",
     ),
     (
         "CIPHERTALK_WRITE_LIMIT_WS_TICKET_PER_USER",
@@ -797,7 +797,7 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     (
         "CIPHERTALK_WRITE_LIMIT_WS_TICKET_PER_IP",
         "write_limits.ws_ticket_per_ip",
-        "WebSocket tickets issued per client IP per minute (default 300, 0 = no limit)",
+        "WebSocket tickets issued per client IP per minute (default 600, 0 = no limit)",
     ),
     (
         "CIPHERTALK_WRITE_LIMIT_PREKEY_CLAIM_PER_USER",
@@ -807,7 +807,7 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     (
         "CIPHERTALK_WRITE_LIMIT_PREKEY_CLAIM_PER_IP",
         "write_limits.prekey_claim_per_ip",
-        "prekey bundles claimed per client IP per minute (default 600, 0 = no limit)",
+        "prekey bundles claimed per client IP per minute (default 1200, 0 = no limit)",
     ),
     (
         "CIPHERTALK_WRITE_LIMIT_PREKEY_CLAIM_PER_TARGET",
