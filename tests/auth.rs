@@ -817,8 +817,9 @@ async fn websocket_tickets_are_single_use_and_short_lived() {
     let consume = ciphertalk_gateway::auth::consume_ticket;
     let expected = Some(registered_id(&user));
     let results = futures::future::join_all((0..5).map(|_| consume(pool, &ticket))).await;
-    let winners: Vec<_> = results.into_iter().map(Result::unwrap).filter(Option::is_some).collect();
-    assert_eq!(winners, vec![expected], "exactly one use");
+    let winners: Vec<_> =
+        results.into_iter().map(Result::unwrap).filter_map(|holder| holder.map(|h| h.user_id)).collect();
+    assert_eq!(winners.into_iter().map(Some).collect::<Vec<_>>(), vec![expected], "exactly one use");
     assert_eq!(consume(pool, "never-issued").await.unwrap(), None);
     let (_, late) = app.call("POST", "/v1/ws/ticket", Some(&access), None).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;

@@ -10,6 +10,7 @@ mod foundation;
 mod limits;
 mod messages;
 mod projections;
+mod rate_limits;
 mod realtime;
 mod rooms;
 mod routes;

@@ -107,6 +107,9 @@ pub struct RelayOptions {
     pub stall_rounds: u32,
     /// Held back this long, the relay names the holder and reports itself stuck.
     pub held_back_alarm: Duration,
+    /// The NATS client's reconnections: a round in flight then is given up
+    /// (its acks were lost with the connection) and resynced at once.
+    pub reconnects: ciphertalk_streams::connect::Reconnects,
 }
 
 impl Default for RelayOptions {
@@ -118,6 +121,7 @@ impl Default for RelayOptions {
             stalls: Stalls::default(),
             stall_rounds: 10,
             held_back_alarm: Duration::from_secs(10),
+            reconnects: Default::default(),
         }
     }
 }
@@ -220,6 +224,7 @@ impl Relay {
         let mut held = HeldBack::default();
         // Where the relay stood last (kept across the resyncs after failures).
         let mut at = LogPosition::default();
+        let mut reconnects = self.options.reconnects.clone();
         while !shutdown.is_cancelled() {
             let round = async {
                 if leader.is_none() {
@@ -245,6 +250,15 @@ impl Relay {
             };
             let outcome = tokio::select! {
                 () = shutdown.cancelled() => break,
+                () = reconnects.next() => {
+                    tracing::info!("NATS reconnected; the relay resyncs");
+                    // The round may have stopped mid-query: its connection goes too.
+                    progress = None;
+                    leader = None;
+                    self.wake.leading_here.store(false, Ordering::Relaxed);
+                    backoff = Duration::from_millis(50);
+                    continue;
+                }
                 outcome = round => outcome,
             };
             // Counting the lag is a query: once a second is enough.
@@ -291,8 +305,10 @@ impl Relay {
                         leader = None;
                         self.wake.leading_here.store(false, Ordering::Relaxed);
                     }
+                    // A wake-up (a commit, NATS reconnecting) cuts the pause short.
                     tokio::select! {
                         () = shutdown.cancelled() => break,
+                        () = local.notified() => {}
                         () = tokio::time::sleep(backoff) => {}
                     }
                     backoff = (backoff * 2).min(Duration::from_secs(5));

@@ -52,6 +52,8 @@ pub struct Config {
     /// tracing filter directives, e.g. `info,ciphertalk_commands=debug`.
     pub log_filter: String,
     pub database_max_connections: u32,
+    /// How long a query waits for a pooled connection (with Postgres down: the 503's delay).
+    pub database_acquire_timeout_ms: u64,
     pub streams: StreamsConfig,
     pub embedded: EmbeddedConfig,
     pub write: WriteConfig,
@@ -62,6 +64,7 @@ pub struct Config {
     pub sms: SmsConfig,
     pub keys: KeysConfig,
     pub rate_limits: RateLimitsConfig,
+    pub write_limits: WriteLimitsConfig,
     pub messages: MessagesConfig,
     pub realtime: RealtimeConfig,
     pub events: EventsConfig,
@@ -262,6 +265,10 @@ pub struct RealtimeConfig {
     pub presence_ttl_secs: u64,
     /// Largest client frame accepted.
     pub max_frame_bytes: usize,
+    /// Bytes of frames queued for one connection before it counts as slow.
+    pub queue_bytes: usize,
+    /// Open WebSockets of one user on one gateway.
+    pub max_connections_per_user: usize,
 }
 
 impl Default for RealtimeConfig {
@@ -272,6 +279,8 @@ impl Default for RealtimeConfig {
             idle_timeout_secs: 60,
             presence_ttl_secs: 30,
             max_frame_bytes: 64 * 1024,
+            queue_bytes: 4 << 20,
+            max_connections_per_user: 32,
         }
     }
 }
@@ -284,6 +293,8 @@ impl RealtimeConfig {
             idle_timeout: Duration::from_secs(self.idle_timeout_secs),
             presence_ttl: Duration::from_secs(self.presence_ttl_secs),
             max_frame_bytes: self.max_frame_bytes,
+            queue_bytes: self.queue_bytes,
+            max_connections_per_user: self.max_connections_per_user,
         }
     }
 }
@@ -312,6 +323,80 @@ pub struct RateLimitsConfig {
     pub phone_start_per_account: u32,
     pub phone_verify_per_ip: u32,
     pub phone_verify_per_account: u32,
+}
+
+/// Token buckets on writes and WebSocket frames, kept in each gateway's
+/// memory (see `throttle`): per minute, the burst being the same number;
+/// 0 = no limit. Switched off with the other limits (`rate_limits.mode`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WriteLimitsConfig {
+    pub send_per_user: u32,
+    pub send_per_ip: u32,
+    pub edit_per_user: u32,
+    pub edit_per_ip: u32,
+    pub room_create_per_user: u32,
+    pub room_create_per_ip: u32,
+    pub membership_per_user: u32,
+    pub membership_per_ip: u32,
+    pub receipt_per_user: u32,
+    pub receipt_per_ip: u32,
+    pub write_per_user: u32,
+    pub write_per_ip: u32,
+    pub typing_per_user: u32,
+    pub typing_per_ip: u32,
+    pub presence_per_user: u32,
+    pub presence_per_ip: u32,
+    pub signal_per_user: u32,
+    pub signal_per_ip: u32,
+    pub frame_per_user: u32,
+    pub frame_per_ip: u32,
+    pub ws_connect_per_user: u32,
+    pub ws_connect_per_ip: u32,
+    pub ws_ticket_per_user: u32,
+    pub ws_ticket_per_ip: u32,
+    pub prekey_claim_per_user: u32,
+    pub prekey_claim_per_ip: u32,
+    /// Prekey bundles claimed from one user per minute, whoever asks.
+    pub prekey_claim_per_target: u32,
+    /// Comma-separated addresses or CIDRs of proxies whose `X-Forwarded-For`
+    /// names the client (for these limits and the authentication ones).
+    pub trusted_proxies: String,
+}
+
+impl Default for WriteLimitsConfig {
+    fn default() -> Self {
+        Self {
+            send_per_user: 600,
+            send_per_ip: 6000,
+            edit_per_user: 120,
+            edit_per_ip: 1200,
+            room_create_per_user: 30,
+            room_create_per_ip: 300,
+            membership_per_user: 120,
+            membership_per_ip: 1200,
+            receipt_per_user: 600,
+            receipt_per_ip: 6000,
+            write_per_user: 120,
+            write_per_ip: 1200,
+            typing_per_user: 120,
+            typing_per_ip: 1200,
+            presence_per_user: 300,
+            presence_per_ip: 3000,
+            signal_per_user: 600,
+            signal_per_ip: 6000,
+            frame_per_user: 3000,
+            frame_per_ip: 30000,
+            ws_connect_per_user: 60,
+            ws_connect_per_ip: 600,
+            ws_ticket_per_user: 60,
+            ws_ticket_per_ip: 600,
+            prekey_claim_per_user: 120,
+            prekey_claim_per_ip: 1200,
+            prekey_claim_per_target: 300,
+            trusted_proxies: String::new(),
+        }
+    }
 }
 
 impl Default for AuthConfig {
@@ -382,6 +467,7 @@ impl Default for Config {
             log_format: LogFormat::Text,
             log_filter: "info".to_owned(),
             database_max_connections: 32,
+            database_acquire_timeout_ms: crate::db::ACQUIRE_TIMEOUT.as_millis() as u64,
             streams: StreamsConfig::default(),
             embedded: EmbeddedConfig::default(),
             write: WriteConfig::default(),
@@ -392,6 +478,7 @@ impl Default for Config {
             sms: SmsConfig::default(),
             keys: KeysConfig::default(),
             rate_limits: RateLimitsConfig::default(),
+            write_limits: WriteLimitsConfig::default(),
             messages: MessagesConfig::default(),
             realtime: RealtimeConfig::default(),
             events: EventsConfig::default(),
@@ -484,6 +571,11 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     ("CIPHERTALK_LOG_FORMAT", "log_format", "text or json (default text)"),
     ("CIPHERTALK_LOG", "log_filter", "tracing filter (default info)"),
     ("CIPHERTALK_DATABASE_MAX_CONNECTIONS", "database_max_connections", "Postgres pool size (default 32)"),
+    (
+        "CIPHERTALK_DATABASE_ACQUIRE_TIMEOUT_MS",
+        "database_acquire_timeout_ms",
+        "longest wait for a pooled connection; with Postgres down requests answer 503 within it (default 800)",
+    ),
     ("CIPHERTALK_STREAMS_REPLICAS", "streams.replicas", "JetStream replicas (1 local, 3 in a cluster)"),
     (
         "CIPHERTALK_STREAMS_EVENTS_MAX_AGE_SECS",
@@ -655,6 +747,146 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "per phone number per window (default 10)",
     ),
     (
+        "CIPHERTALK_WRITE_LIMIT_SEND_PER_USER",
+        "write_limits.send_per_user",
+        "message sends per user per minute (default 600, 0 = no limit)",
+    ),
+    (
+        "CIPHERTALK_WRITE_LIMIT_SEND_PER_IP",
+        "write_limits.send_per_ip",
+        "message sends per client IP per minute (default 6000, 0 = no limit)",
+    ),
+    (
+        "CIPHERTALK_WRITE_LIMIT_EDIT_PER_USER",
+        "write_limits.edit_per_user",
+        "message edits and deletions per user per minute (default 120, 0 = no limit)",
+    ),
+    (
+        "CIPHERTALK_WRITE_LIMIT_EDIT_PER_IP",
+        "write_limits.edit_per_ip",
+        "message edits and deletions per client IP per minute (default 1200, 0 = no limit)",
+    ),
+    (
+        "CIPHERTALK_WRITE_LIMIT_ROOM_CREATE_PER_USER",
+        "write_limits.room_create_per_user",
+        "rooms created per user per minute (default 30, 0 = no limit)",
+    ),
+    (
+        "CIPHERTALK_WRITE_LIMIT_ROOM_CREATE_PER_IP",
+        "write_limits.room_create_per_ip",
+        "rooms created per client IP per minute (default 300, 0 = no limit)",
+    ),
+    (
+        "CIPHERTALK_WRITE_LIMIT_MEMBERSHIP_PER_USER",
+        "write_limits.membership_per_user",
+        "joins, leaves, member and room changes per user per minute (default 120, 0 = no limit)",
+    ),
+    (
+        "CIPHERTALK_WRITE_LIMIT_MEMBERSHIP_PER_IP",
+        "write_limits.membership_per_ip",
+        "joins, leaves, member and room changes per client IP per minute (default 1200, 0 = no limit)",
+    ),
+    (
+        "CIPHERTALK_WRITE_LIMIT_RECEIPT_PER_USER",
+        "write_limits.receipt_per_user",
+        "read receipts per user per minute (default 600, 0 = no limit)",
+    ),
+    (
+        "CIPHERTALK_WRITE_LIMIT_RECEIPT_PER_IP",
+        "write_limits.receipt_per_ip",
+        "read receipts per client IP per minute (default 6000, 0 = no limit)",
+    ),
+    (
+        "CIPHERTALK_WRITE_LIMIT_WRITE_PER_USER",
+        "write_limits.write_per_user",
+        "other writes (profile, settings, contacts, blocks, keys, inbox acks, logout) per user per minute (default 120, 0 = no limit)",
+    ),
+    (
+        "CIPHERTALK_WRITE_LIMIT_WRITE_PER_IP",
+        "write_limits.write_per_ip",
+        "other writes (profile, settings, contacts, blocks, keys, inbox acks, logout) per client IP per minute (default 1200, 0 = no limit)",
+    ),
+    (
+        "CIPHERTALK_WRITE_LIMIT_TYPING_PER_USER",
+        "write_limits.typing_per_user",
+        "typing frames per user per minute (default 120, 0 = no limit)",
+    ),
+    (
+        "CIPHERTALK_WRITE_LIMIT_TYPING_PER_IP",
+        "write_limits.typing_per_ip",
+        "typing frames per client IP per minute (default 1200, 0 = no limit)",
+    ),
+    (
+        "CIPHERTALK_WRITE_LIMIT_PRESENCE_PER_USER",
+        "write_limits.presence_per_user",
+        "presence frames per user per minute (default 300, 0 = no limit)",
+    ),
+    (
+        "CIPHERTALK_WRITE_LIMIT_PRESENCE_PER_IP",
+        "write_limits.presence_per_ip",
+        "presence frames per client IP per minute (default 3000, 0 = no limit)",
+    ),
+    (
+        "CIPHERTALK_WRITE_LIMIT_SIGNAL_PER_USER",
+        "write_limits.signal_per_user",
+        "signal frames per user per minute (default 600, 0 = no limit)",
+    ),
+    (
+        "CIPHERTALK_WRITE_LIMIT_SIGNAL_PER_IP",
+        "write_limits.signal_per_ip",
+        "signal frames per client IP per minute (default 6000, 0 = no limit)",
+    ),
+    (
+        "CIPHERTALK_WRITE_LIMIT_FRAME_PER_USER",
+        "write_limits.frame_per_user",
+        "other WebSocket frames (acks, pings) per user per minute (default 3000, 0 = no limit)",
+    ),
+    (
+        "CIPHERTALK_WRITE_LIMIT_FRAME_PER_IP",
+        "write_limits.frame_per_ip",
+        "other WebSocket frames (acks, pings) per client IP per minute (default 30000, 0 = no limit)",
+    ),
+    (
+        "CIPHERTALK_WRITE_LIMIT_WS_CONNECT_PER_USER",
+        "write_limits.ws_connect_per_user",
+        "WebSocket connections opened per user per minute (default 60, 0 = no limit)",
+    ),
+    (
+        "CIPHERTALK_WRITE_LIMIT_WS_CONNECT_PER_IP",
+        "write_limits.ws_connect_per_ip",
+        "WebSocket connections opened per client IP per minute (default 600, 0 = no limit)",
+    ),
+    (
+        "CIPHERTALK_WRITE_LIMIT_WS_TICKET_PER_USER",
+        "write_limits.ws_ticket_per_user",
+        "WebSocket tickets issued per user per minute (default 60, 0 = no limit)",
+    ),
+    (
+        "CIPHERTALK_WRITE_LIMIT_WS_TICKET_PER_IP",
+        "write_limits.ws_ticket_per_ip",
+        "WebSocket tickets issued per client IP per minute (default 600, 0 = no limit)",
+    ),
+    (
+        "CIPHERTALK_WRITE_LIMIT_PREKEY_CLAIM_PER_USER",
+        "write_limits.prekey_claim_per_user",
+        "prekey bundles claimed per user per minute (default 120, 0 = no limit)",
+    ),
+    (
+        "CIPHERTALK_WRITE_LIMIT_PREKEY_CLAIM_PER_IP",
+        "write_limits.prekey_claim_per_ip",
+        "prekey bundles claimed per client IP per minute (default 1200, 0 = no limit)",
+    ),
+    (
+        "CIPHERTALK_WRITE_LIMIT_PREKEY_CLAIM_PER_TARGET",
+        "write_limits.prekey_claim_per_target",
+        "prekey bundles claimed from one user per minute (default 300, 0 = no limit)",
+    ),
+    (
+        "CIPHERTALK_TRUSTED_PROXIES",
+        "write_limits.trusted_proxies",
+        "comma-separated proxy addresses/CIDRs whose X-Forwarded-For names the client (default none)",
+    ),
+    (
         "CIPHERTALK_MAX_CIPHERTEXT_BYTES",
         "messages.max_ciphertext_bytes",
         "largest message ciphertext in decoded bytes (default 65536)",
@@ -715,6 +947,16 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "CIPHERTALK_EMBEDDED_POSTGRES_IDLE_IN_TRANSACTION_TIMEOUT_SECS",
         "embedded.postgres_idle_in_transaction_timeout_secs",
         "idle_in_transaction_session_timeout of the embedded Postgres (default 60, 0 = off)",
+    ),
+    (
+        "CIPHERTALK_WS_QUEUE_BYTES",
+        "realtime.queue_bytes",
+        "bytes of frames queued per WebSocket before it counts as slow (default 4 MiB)",
+    ),
+    (
+        "CIPHERTALK_WS_MAX_CONNECTIONS_PER_USER",
+        "realtime.max_connections_per_user",
+        "open WebSockets of one user on one gateway; more are refused 429 (default 32)",
     ),
 ];
 
@@ -813,10 +1055,12 @@ impl Config {
             || realtime.idle_timeout_secs == 0
             || realtime.presence_ttl_secs < 3
             || realtime.max_frame_bytes == 0
+            || realtime.queue_bytes == 0
+            || realtime.max_connections_per_user == 0
         {
             return Err(invalid(
                 "realtime",
-                "queue_frames, idle_timeout_secs and max_frame_bytes must be positive, presence_ttl_secs at least 3",
+                "queue_frames, queue_bytes, max_connections_per_user, idle_timeout_secs and max_frame_bytes must be positive, presence_ttl_secs at least 3",
             ));
         }
         if self.events.max_event_bytes < 4096 || self.events.stall_rounds == 0 {
@@ -830,6 +1074,9 @@ impl Config {
         }
         if self.relay.held_back_alarm_secs == 0 {
             return Err(invalid("relay.held_back_alarm_secs", "must be positive"));
+        }
+        if let Err(err) = crate::throttle::parse_proxies(&self.write_limits.trusted_proxies) {
+            return Err(invalid("write_limits.trusted_proxies", &err.to_string()));
         }
         if self.rate_limits.window_secs == 0 {
             return Err(invalid("rate_limits.window_secs", "must be positive"));

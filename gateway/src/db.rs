@@ -11,13 +11,25 @@ const CHECK_IF_IDLE_FOR: Duration = Duration::from_secs(10);
 
 pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
 
+/// How long a query waits for a pooled connection by default: with Postgres
+/// down, a request answers 503 within this instead of hanging.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_millis(800);
+
 pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
+    connect_with(url, max_connections, ACQUIRE_TIMEOUT).await
+}
+
+pub async fn connect_with(
+    url: &str,
+    max_connections: u32,
+    acquire_timeout: Duration,
+) -> Result<PgPool, sqlx::Error> {
     let options: PgConnectOptions = url.parse()?;
     // Statements may carry ciphertext: never log them.
     let options = sqlx::ConnectOptions::disable_statement_logging(options);
     PgPoolOptions::new()
         .max_connections(max_connections)
-        .acquire_timeout(Duration::from_secs(5))
+        .acquire_timeout(acquire_timeout)
         // A ping on every acquire is a round trip per query; a connection in
         // steady use is known to be alive, one idle for a while is checked.
         .test_before_acquire(false)

@@ -16,3 +16,4 @@ pub mod secrets;
 pub mod serve;
 pub mod state;
 pub mod telemetry;
+pub mod throttle;

@@ -7,6 +7,7 @@ use std::time::Duration;
 use axum::serve::ListenerExt;
 use ciphertalk_commands::{Relay, RelayOptions, RelayWake, ServiceOptions, WriteModel, WriteOptions};
 use ciphertalk_projections::{Backlog, Freshness, handoff, projector};
+use ciphertalk_streams::connect::Reconnects;
 use ciphertalk_streams::{Stalls, Topology};
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -15,6 +16,7 @@ use crate::config::Config;
 use crate::franking::FrankingKey;
 use crate::infra::Infra;
 use crate::state::{AppState, Shared};
+use crate::throttle::Throttle;
 use crate::{db, http, telemetry};
 
 #[derive(Debug, thiserror::Error)]
@@ -43,7 +45,19 @@ pub enum ServeError {
 }
 
 pub async fn connect_nats(url: &str) -> Result<async_nats::Client, async_nats::ConnectError> {
-    ciphertalk_streams::connect::connect(url, "ciphertalk", ciphertalk_streams::connect::Retry::Forever).await
+    Ok(connect_nats_watched(url).await?.0)
+}
+
+/// [`connect_nats`], and the client's reconnections (to recreate consumers at once).
+pub async fn connect_nats_watched(
+    url: &str,
+) -> Result<(async_nats::Client, Reconnects), async_nats::ConnectError> {
+    ciphertalk_streams::connect::connect_watched(
+        url,
+        "ciphertalk",
+        ciphertalk_streams::connect::Retry::Forever,
+    )
+    .await
 }
 
 pub async fn run(config: Config) -> Result<(), ServeError> {
@@ -89,12 +103,13 @@ pub struct Server {
 impl Server {
     /// Migrates, provisions the JetStream topology, starts the relay and listens.
     pub async fn start(config: &Config, database_url: &str, nats_url: &str) -> Result<Self, ServeError> {
-        let pool = db::connect(database_url, config.database_max_connections).await?;
+        let acquire_timeout = Duration::from_millis(config.database_acquire_timeout_ms);
+        let pool = db::connect_with(database_url, config.database_max_connections, acquire_timeout).await?;
         db::migrate(&pool).await?;
-        let nats =
-            tokio::time::timeout(Duration::from_secs(30), connect_nats(nats_url)).await.map_err(|_| {
-                std::io::Error::new(std::io::ErrorKind::TimedOut, "NATS did not answer within 30 s")
-            })??;
+        let (nats, reconnects) =
+            tokio::time::timeout(Duration::from_secs(30), connect_nats_watched(nats_url)).await.map_err(
+                |_| std::io::Error::new(std::io::ErrorKind::TimedOut, "NATS did not answer within 30 s"),
+            )??;
         // Every committed event must be publishable, or the relay stops at it.
         let max_payload = nats.server_info().max_payload;
         if config.events.max_event_bytes > max_payload {
@@ -128,7 +143,7 @@ impl Server {
         let relay = Relay::new(
             pool.clone(),
             nats.clone(),
-            wake,
+            wake.clone(),
             RelayOptions {
                 batch_size: config.relay.batch_size,
                 idle_poll: Duration::from_millis(config.relay.idle_poll_ms),
@@ -136,6 +151,7 @@ impl Server {
                 stalls: stalls.clone(),
                 stall_rounds: config.events.stall_rounds,
                 held_back_alarm: Duration::from_secs(config.relay.held_back_alarm_secs),
+                reconnects: reconnects.clone(),
             },
         );
         let mut tasks = vec![tokio::spawn(relay.run(shutdown.child_token()))];
@@ -145,6 +161,7 @@ impl Server {
         if config.projections.run {
             let options = ciphertalk_projections::ProjectorOptions {
                 stalls: stalls.clone(),
+                reconnects: reconnects.clone(),
                 stall_rounds: config.events.stall_rounds,
                 ..config.projections.projector()
             };
@@ -162,16 +179,21 @@ impl Server {
 
         let auth = crate::auth::Auth::new(config, pool.clone())?;
         tasks.push(tokio::spawn(crate::auth::sweep(pool.clone(), shutdown.child_token())));
+        let throttle = Arc::new(
+            Throttle::new(config.rate_limits.mode, &config.write_limits).map_err(std::io::Error::other)?,
+        );
+        tasks.push(throttle.spawn_cleanup(shutdown.child_token()));
         let realtime = crate::realtime::Realtime::new(
             config.realtime.settings(),
+            throttle.clone(),
             nats.clone(),
-            &jetstream,
             pool.clone(),
             write.clone(),
-            handed_over,
+            crate::realtime::feed::Signals { handed_over, reconnects: reconnects.clone() },
             shutdown.child_token(),
         )
         .await?;
+        tasks.push(tokio::spawn(on_reconnect(reconnects, wake.clone(), shutdown.child_token())));
         let state = AppState::new(Shared {
             config: Arc::new(config.clone()),
             db: pool,
@@ -184,6 +206,7 @@ impl Server {
             auth,
             realtime: Arc::new(realtime),
             stalls,
+            throttle,
         });
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await
@@ -219,6 +242,20 @@ impl Server {
         }
         let _ = self.state.nats.drain().await;
         self.state.db.close().await;
+    }
+}
+
+/// Counts reconnections (`ciphertalk_nats_reconnects_total`) and wakes the
+/// relay, which publishes what was committed meanwhile at once.
+async fn on_reconnect(mut reconnects: Reconnects, wake: RelayWake, shutdown: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            () = reconnects.next() => {
+                metrics::counter!("ciphertalk_nats_reconnects_total").increment(1);
+                wake.notify();
+            }
+        }
     }
 }
 

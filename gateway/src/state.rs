@@ -10,6 +10,7 @@ use sqlx::PgPool;
 use crate::auth::Auth;
 use crate::config::Config;
 use crate::realtime::Realtime;
+use crate::throttle::Throttle;
 
 /// Cheap to clone (one reference count): handlers and middleware take it by
 /// value on every request.
@@ -46,4 +47,6 @@ pub struct Shared {
     pub realtime: Arc<Realtime>,
     /// The relay and projectors of this process that cannot make progress.
     pub stalls: ciphertalk_streams::Stalls,
+    /// Rate limits on writes and frames (this process's share).
+    pub throttle: Arc<Throttle>,
 }

@@ -31,6 +31,7 @@ use std::time::{Duration, Instant};
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
 use async_nats::jetstream::stream::{LastRawMessageErrorKind, Stream};
 use async_nats::jetstream::{self, Message};
+use ciphertalk_streams::connect::Reconnects;
 use ciphertalk_streams::{StallTracker, Stalls, WireEvent, subjects};
 use futures::{FutureExt, StreamExt};
 use sqlx::{Connection, PgConnection, PgPool};
@@ -69,6 +70,9 @@ pub struct ProjectorOptions {
     pub stall_rounds: u32,
     /// Rooms (and senders' blockers) the delivery projection keeps in memory.
     pub delivery_memory: usize,
+    /// The NATS client's reconnections: the projector starts over at once
+    /// instead of waiting for its pull to fail.
+    pub reconnects: Reconnects,
 }
 
 impl Default for ProjectorOptions {
@@ -82,6 +86,7 @@ impl Default for ProjectorOptions {
             stalls: Stalls::default(),
             stall_rounds: 10,
             delivery_memory: crate::delivery::DEFAULT_REMEMBERED,
+            reconnects: Reconnects::default(),
         }
     }
 }
@@ -113,6 +118,29 @@ struct Stored {
     applied: u64,
     /// What `projection_offsets` holds (at most [`UNSTORED_SKIPS`] behind).
     offset: u64,
+}
+
+/// Since when a projector has not been reading, for `ciphertalk_nats_resume_seconds`.
+#[derive(Default)]
+struct Outage(std::sync::Mutex<Option<Instant>>);
+
+impl Outage {
+    fn begin(&self) {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get_or_insert_with(Instant::now);
+    }
+
+    fn forget(&self) {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+    }
+
+    /// Reading again.
+    fn end(&self, projection: &'static str) {
+        let since = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
+        if let Some(since) = since {
+            metrics::histogram!("ciphertalk_nats_resume_seconds", "component" => projection)
+                .record(since.elapsed().as_secs_f64());
+        }
+    }
 }
 
 pub struct Projector {
@@ -147,22 +175,40 @@ impl Projector {
     /// unfinished batch, whose transaction rolls back.
     pub async fn run(self, shutdown: CancellationToken) {
         let name = self.projection.name();
+        let mut reconnects = self.options.reconnects.clone();
+        let outage = Outage::default();
         let mut backoff = Duration::from_millis(100);
         let mut failing = self.options.stalls.tracker(format!("projection_{name}"), self.options.stall_rounds);
         // The stream sequence the projector has applied up to (where a failure happened).
         let mut at = 0;
         loop {
+            let started = Instant::now();
             let outcome = tokio::select! {
                 () = shutdown.cancelled() => break,
-                outcome = self.lead(&mut at, &mut failing) => outcome,
+                () = reconnects.next() => {
+                    tracing::info!(projection = name, "NATS reconnected; the projector starts over");
+                    outage.begin();
+                    backoff = Duration::from_millis(100);
+                    continue;
+                }
+                outcome = self.lead(&mut at, &mut failing, &outage) => outcome,
             };
+            if started.elapsed() > Duration::from_secs(5) {
+                backoff = Duration::from_millis(100);
+            }
             if let Err(err) = outcome {
                 failing.failed(&at, &err);
+                outage.begin();
                 metrics::counter!("ciphertalk_projection_errors_total", "projection" => name).increment(1);
                 tracing::warn!(projection = name, error = %err, retry_in_ms = backoff.as_millis() as u64, "projector failed; restarting");
             }
             tokio::select! {
                 () = shutdown.cancelled() => break,
+                () = reconnects.next() => {
+                    outage.begin();
+                    backoff = Duration::from_millis(100);
+                    continue;
+                }
                 () = tokio::time::sleep(backoff) => {}
             }
             backoff = (backoff * 2).min(Duration::from_secs(5));
@@ -171,7 +217,7 @@ impl Projector {
     }
 
     /// Waits for leadership, then applies batches until something fails.
-    async fn lead(&self, at: &mut u64, failing: &mut StallTracker) -> Result<(), ProjectorError> {
+    async fn lead(&self, at: &mut u64, failing: &mut StallTracker, outage: &Outage) -> Result<(), ProjectorError> {
         let name = self.projection.name();
         let mut lock = self.pool.acquire().await?.detach();
         loop {
@@ -183,6 +229,8 @@ impl Projector {
             if locked {
                 break;
             }
+            // A standby reads nothing: no outage to measure.
+            outage.forget();
             tokio::time::sleep(self.options.standby_poll).await;
         }
         // Batches run on the leader's own connection. Their commits need not
@@ -224,6 +272,7 @@ impl Projector {
             .messages()
             .await
             .map_err(js_error)?;
+        outage.end(name);
         let mut session = Session {
             applier: Applier::new(self.projection, KnownProgress::Stored, self.options.delivery_memory),
             publisher: DeliveryPublisher::new(self.js.clone(), self.handoff.clone()),

@@ -1,10 +1,43 @@
 //! Connecting to NATS from a URL that may carry credentials
-//! (`nats://user:password@host:port`), which async-nats does not read itself.
+//! (`nats://user:password@host:port`), which async-nats does not read itself,
+//! and telling long-lived readers when the client has reconnected, so that
+//! they recreate their consumers at once instead of waiting for a pull to
+//! fail (an ephemeral consumer does not survive a nats-server restart).
 
 use std::str::FromStr;
 use std::time::Duration;
 
-use async_nats::{ConnectOptions, ServerAddr};
+use async_nats::{ConnectOptions, Event, ServerAddr};
+use tokio::sync::watch;
+
+/// Longest wait between two reconnection attempts: a server that is back is
+/// found within this (async-nats would wait up to 4 s).
+const MAX_RECONNECT_DELAY: Duration = Duration::from_millis(250);
+
+/// The reconnections of one client, for whoever must react to them.
+#[derive(Debug, Clone)]
+pub struct Reconnects(Option<watch::Receiver<u64>>);
+
+impl Default for Reconnects {
+    /// Never fires (a client nobody watches).
+    fn default() -> Self {
+        Self(None)
+    }
+}
+
+impl Reconnects {
+    /// Resolves when the client has connected again after a disconnection
+    /// (not for reconnections that happened before this handle was cloned).
+    pub async fn next(&mut self) {
+        let changed = match self.0.as_mut() {
+            Some(rx) => rx.changed().await.is_ok(),
+            None => false,
+        };
+        if !changed {
+            std::future::pending::<()>().await;
+        }
+    }
+}
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Retry {
@@ -19,7 +52,35 @@ pub async fn connect(
     name: &str,
     retry: Retry,
 ) -> Result<async_nats::Client, async_nats::ConnectError> {
-    let mut options = ConnectOptions::new().name(name).connection_timeout(Duration::from_secs(5));
+    Ok(connect_watched(url, name, retry).await?.0)
+}
+
+/// [`connect`], and the client's reconnections.
+pub async fn connect_watched(
+    url: &str,
+    name: &str,
+    retry: Retry,
+) -> Result<(async_nats::Client, Reconnects), async_nats::ConnectError> {
+    let (tx, rx) = watch::channel(0_u64);
+    let mut options = ConnectOptions::new()
+        .name(name)
+        .connection_timeout(Duration::from_secs(5))
+        .reconnect_delay_callback(|attempts| {
+            Duration::from_millis(50_u64.saturating_mul(attempts as u64)).min(MAX_RECONNECT_DELAY)
+        })
+        .event_callback(move |event| {
+            let tx = tx.clone();
+            async move {
+                match event {
+                    Event::Connected => {
+                        tracing::info!("NATS connection is back");
+                        tx.send_modify(|generation| *generation += 1);
+                    }
+                    Event::Disconnected => tracing::warn!("NATS connection lost; reconnecting"),
+                    other => tracing::debug!(event = %other, "NATS client event"),
+                }
+            }
+        });
     if let Ok(addr) = ServerAddr::from_str(url)
         && let (Some(user), Some(password)) = (addr.username(), addr.password())
     {
@@ -28,5 +89,9 @@ pub async fn connect(
     if retry == Retry::Forever {
         options = options.retry_on_initial_connect();
     }
-    options.connect(url).await
+    let client = options.connect(url).await?;
+    // The first connection is not a reconnection.
+    let mut rx = rx;
+    rx.mark_unchanged();
+    Ok((client, Reconnects(Some(rx))))
 }

@@ -19,6 +19,9 @@ pub enum RefreshError {
     /// Unknown, expired, spent or revoked: the client must log in again.
     #[error("the refresh token is not valid")]
     Invalid,
+    /// A spent token presented again: its family (session) is revoked now.
+    #[error("the refresh token was used twice; its session is revoked")]
+    Reused { user_id: UserId, family_id: Uuid },
     #[error(transparent)]
     Database(#[from] sqlx::Error),
     #[error(transparent)]
@@ -109,19 +112,19 @@ impl RefreshTokens {
         let Some((family_id, user_id)) = spent else {
             drop(tx);
             // Presented again after being spent: revoke the family (theft detection).
-            let revoked = sqlx::query(
+            let revoked: Option<(Uuid, Uuid)> = sqlx::query_as(
                 "UPDATE refresh_families SET revoked_at = COALESCE(revoked_at, now())
                  WHERE family_id = (SELECT family_id FROM refresh_tokens
-                                    WHERE token_hash = $1 AND spent_at IS NOT NULL)",
+                                    WHERE token_hash = $1 AND spent_at IS NOT NULL)
+                 RETURNING family_id, user_id",
             )
             .bind(&token_hash)
-            .execute(&self.pool)
+            .fetch_optional(&self.pool)
             .await?;
-            if revoked.rows_affected() > 0 {
-                tracing::warn!("a spent refresh token was presented again; its family is revoked");
-                metrics::counter!("ciphertalk_auth_refresh_reuse_total").increment(1);
-            }
-            return Err(RefreshError::Invalid);
+            let Some((family_id, user_id)) = revoked else { return Err(RefreshError::Invalid) };
+            tracing::warn!("a spent refresh token was presented again; its family is revoked");
+            metrics::counter!("ciphertalk_auth_refresh_reuse_total").increment(1);
+            return Err(RefreshError::Reused { user_id: UserId::from_uuid(user_id), family_id });
         };
         let user_id = UserId::from_uuid(user_id);
         let next = self.insert(&mut tx, family_id, user_id).await?;
@@ -129,17 +132,17 @@ impl RefreshTokens {
         Ok(Issued { token: next, family_id, user_id })
     }
 
-    /// Ends the session `token` belongs to, if it is `user_id`'s.
-    pub async fn revoke(&self, token: &str, user_id: UserId) -> Result<(), RefreshError> {
-        sqlx::query(
+    /// Ends the session `token` belongs to, if it is `user_id`'s; its family id.
+    pub async fn revoke(&self, token: &str, user_id: UserId) -> Result<Option<Uuid>, RefreshError> {
+        Ok(sqlx::query_scalar(
             "UPDATE refresh_families SET revoked_at = COALESCE(revoked_at, now())
              WHERE user_id = $2
-               AND family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $1)",
+               AND family_id = (SELECT family_id FROM refresh_tokens WHERE token_hash = $1)
+             RETURNING family_id",
         )
         .bind(hash(token))
         .bind(user_id.as_uuid())
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+        .fetch_optional(&self.pool)
+        .await?)
     }
 }

@@ -25,32 +25,54 @@ pub enum TicketError {
     Random(#[from] std::io::Error),
 }
 
-/// A new ticket for `user_id` and when it expires.
+/// Whom a ticket was issued to: the user, and the session and access-token
+/// expiry of the token that bought it (its WebSocket ends with them).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TicketHolder {
+    pub user_id: UserId,
+    pub session: Option<Uuid>,
+    /// Unix seconds.
+    pub token_expires_at: Option<u64>,
+}
+
+/// A new ticket for `holder` and when it expires.
 pub async fn issue(
     pool: &PgPool,
-    user_id: UserId,
+    holder: TicketHolder,
     ttl: Duration,
 ) -> Result<(String, DateTime<Utc>), TicketError> {
     let ticket = URL_SAFE_NO_PAD.encode(random_bytes::<32>()?);
+    let token_expires_at = holder
+        .token_expires_at
+        .and_then(|secs| DateTime::<Utc>::from_timestamp(i64::try_from(secs).unwrap_or(i64::MAX), 0));
     let expires_at: DateTime<Utc> = sqlx::query_scalar(
-        "INSERT INTO ws_tickets (ticket_hash, user_id, expires_at)
-         VALUES ($1, $2, now() + make_interval(secs => $3)) RETURNING expires_at",
+        "INSERT INTO ws_tickets (ticket_hash, user_id, expires_at, session_id, token_expires_at)
+         VALUES ($1, $2, now() + make_interval(secs => $3), $4, $5) RETURNING expires_at",
     )
     .bind(hash(&ticket))
-    .bind(user_id.as_uuid())
+    .bind(holder.user_id.as_uuid())
     .bind(ttl.as_secs_f64())
+    .bind(holder.session)
+    .bind(token_expires_at)
     .fetch_one(pool)
     .await?;
     Ok((ticket, expires_at))
 }
 
-/// The user a ticket was issued to, if it is unexpired and unused; using it
+/// Whom a ticket was issued to, if it is unexpired and unused; using it
 /// deletes it, so a second use (even a concurrent one) finds nothing.
-pub async fn consume_ticket(pool: &PgPool, ticket: &str) -> Result<Option<UserId>, sqlx::Error> {
-    let user: Option<(Uuid, bool)> =
-        sqlx::query_as("DELETE FROM ws_tickets WHERE ticket_hash = $1 RETURNING user_id, expires_at > now()")
-            .bind(hash(ticket))
-            .fetch_optional(pool)
-            .await?;
-    Ok(user.filter(|(_, fresh)| *fresh).map(|(id, _)| UserId::from_uuid(id)))
+pub async fn consume_ticket(pool: &PgPool, ticket: &str) -> Result<Option<TicketHolder>, sqlx::Error> {
+    type Row = (Uuid, bool, Option<Uuid>, Option<DateTime<Utc>>);
+    let row: Option<Row> = sqlx::query_as(
+        "DELETE FROM ws_tickets WHERE ticket_hash = $1
+         RETURNING user_id, expires_at > now(), session_id, token_expires_at",
+    )
+    .bind(hash(ticket))
+    .fetch_optional(pool)
+    .await?;
+    Ok(row.filter(|(_, fresh, _, _)| *fresh).map(|(id, _, session, token_expires_at)| TicketHolder {
+        user_id: UserId::from_uuid(id),
+        session,
+        token_expires_at: token_expires_at.and_then(|at| u64::try_from(at.timestamp()).ok()),
+    }))
 }

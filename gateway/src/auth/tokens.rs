@@ -28,6 +28,10 @@ pub struct AccessClaims {
     /// Instance admin when the token was issued.
     #[serde(default)]
     pub adm: bool,
+    /// The session (refresh-token family) it was issued to: its WebSockets
+    /// close when the session ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sid: Option<Uuid>,
 }
 
 /// Who a valid access token speaks for.
@@ -35,6 +39,9 @@ pub struct AccessClaims {
 pub struct Verified {
     pub user_id: UserId,
     pub is_admin: bool,
+    pub session: Option<Uuid>,
+    /// Unix seconds.
+    pub expires_at: u64,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -81,7 +88,12 @@ impl TokenService {
         self.ttl
     }
 
-    pub fn issue(&self, user_id: UserId, is_admin: bool) -> Result<String, TokenError> {
+    pub fn issue(
+        &self,
+        user_id: UserId,
+        is_admin: bool,
+        session: Option<Uuid>,
+    ) -> Result<String, TokenError> {
         let now = jsonwebtoken::get_current_timestamp();
         let claims = AccessClaims {
             sub: user_id.to_string(),
@@ -89,6 +101,7 @@ impl TokenService {
             exp: now + self.ttl.as_secs(),
             jti: Uuid::new_v4(),
             adm: is_admin,
+            sid: session,
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(TokenError::Sign)
@@ -109,7 +122,7 @@ impl TokenService {
             return Err(TokenError::Invalid);
         }
         let user_id = claims.sub.parse::<UserId>().map_err(|_| TokenError::Invalid)?;
-        Ok(Verified { user_id, is_admin: claims.adm })
+        Ok(Verified { user_id, is_admin: claims.adm, session: claims.sid, expires_at: claims.exp })
     }
 }
 
@@ -143,8 +156,10 @@ mod tests {
     #[test]
     fn a_token_round_trips() {
         let user = UserId::new_v7();
-        let token = service().issue(user, true).unwrap();
-        assert_eq!(service().verify(&token).unwrap(), Verified { user_id: user, is_admin: true });
+        let session = Some(Uuid::new_v4());
+        let token = service().issue(user, true, session).unwrap();
+        let verified = service().verify(&token).unwrap();
+        assert_eq!((verified.user_id, verified.is_admin, verified.session), (user, true, session));
     }
 
     #[test]
@@ -155,7 +170,7 @@ mod tests {
         let none = forge(r#"{"alg":"none","typ":"JWT"}"#, &claims, "");
         assert!(matches!(service().verify(&none), Err(TokenError::Invalid)));
         let other = TokenService::new(b"another key that is 32 bytes lo", Duration::from_secs(60));
-        let token = other.issue(UserId::new_v7(), true).unwrap();
+        let token = other.issue(UserId::new_v7(), true, None).unwrap();
         assert!(matches!(service().verify(&token), Err(TokenError::Invalid)));
         let hs512 = jsonwebtoken::encode(
             &Header::new(Algorithm::HS512),

@@ -22,6 +22,7 @@ use crate::auth::rate_limit::{Action, LimitError};
 use crate::auth::refresh::RefreshError;
 use crate::auth::sms::SmsError;
 use crate::auth::tickets;
+use crate::realtime::sessions::{self, Ending};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -137,7 +138,7 @@ impl From<AccountError> for ApiError {
 impl From<RefreshError> for ApiError {
     fn from(err: RefreshError) -> Self {
         match err {
-            RefreshError::Invalid => invalid_refresh(),
+            RefreshError::Invalid | RefreshError::Reused { .. } => invalid_refresh(),
             RefreshError::Database(err) => ApiError::unavailable("the database", err),
             RefreshError::Random(err) => ApiError::internal(err),
         }
@@ -170,12 +171,18 @@ async fn session(
     state: &AppState,
     user: UserJson,
     is_admin: bool,
-    refresh_token: String,
+    refresh: crate::auth::refresh::Issued,
 ) -> Result<Tokens, ApiError> {
     let user_id = user.id;
-    let access_token = state.auth.tokens.issue(user_id, is_admin).map_err(ApiError::internal)?;
+    let access_token =
+        state.auth.tokens.issue(user_id, is_admin, Some(refresh.family_id)).map_err(ApiError::internal)?;
     metrics::counter!("ciphertalk_auth_sessions_issued_total").increment(1);
-    Ok(Tokens { user, access_token, refresh_token, expires_in: state.auth.tokens.ttl().as_secs() })
+    Ok(Tokens {
+        user,
+        access_token,
+        refresh_token: refresh.token,
+        expires_in: state.auth.tokens.ttl().as_secs(),
+    })
 }
 
 /// Logs a known user in: admin grant if configured, new refresh family, tokens.
@@ -184,7 +191,7 @@ async fn login_user(state: &AppState, headers: &HeaderMap, user_id: UserId) -> R
         accounts::load_for_login(&state.write, &state.auth.admins, request_id(headers), user_id).await?;
     let Some((account, is_admin)) = loaded else { return Err(invalid_credentials()) };
     let issued = state.auth.refresh.start(user_id).await?;
-    session(state, UserJson::private(&account), is_admin, issued.token).await
+    session(state, UserJson::private(&account), is_admin, issued).await
 }
 
 #[utoipa::path(post, path = "/v1/auth/register", tag = "auth", request_body = RegisterBody,
@@ -261,13 +268,19 @@ pub async fn refresh(
     let family = state.auth.refresh.family_of(&body.refresh_token).await?;
     let family = family.map(|id| id.to_string());
     state.auth.limits.check(Action::Refresh, None, family.as_deref()).await?;
-    let issued = state.auth.refresh.rotate(&body.refresh_token).await?;
+    let issued = match state.auth.refresh.rotate(&body.refresh_token).await {
+        Err(RefreshError::Reused { user_id, family_id }) => {
+            sessions::end(&state.nats, user_id, Ending::Session(family_id)).await;
+            return Err(invalid_refresh());
+        }
+        issued => issued?,
+    };
     let loaded =
         accounts::load_for_login(&state.write, &state.auth.admins, request_id(&headers), issued.user_id)
             .await?;
     let (account, is_admin) = loaded.ok_or_else(invalid_refresh)?;
     tracing::info!(user_id = %issued.user_id, "refreshed");
-    Ok(Json(session(&state, UserJson::private(&account), is_admin, issued.token).await?))
+    Ok(Json(session(&state, UserJson::private(&account), is_admin, issued).await?))
 }
 
 #[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", request_body = RefreshBody,
@@ -280,7 +293,9 @@ pub async fn logout(
     user: AuthUser,
     ApiJson(body): ApiJson<RefreshBody>,
 ) -> Result<StatusCode, ApiError> {
-    state.auth.refresh.revoke(&body.refresh_token, user.user_id).await?;
+    if let Some(session) = state.auth.refresh.revoke(&body.refresh_token, user.user_id).await? {
+        sessions::end(&state.nats, user.user_id, Ending::Session(session)).await;
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -377,8 +392,13 @@ pub async fn ws_ticket(
     State(state): State<AppState>,
     user: AuthUser,
 ) -> Result<(StatusCode, Json<WsTicket>), ApiError> {
+    let holder = tickets::TicketHolder {
+        user_id: user.user_id,
+        session: user.session,
+        token_expires_at: Some(user.expires_at),
+    };
     let (ticket, expires_at) =
-        tickets::issue(&state.db, user.user_id, state.auth.ticket_ttl).await.map_err(|err| match err {
+        tickets::issue(&state.db, holder, state.auth.ticket_ttl).await.map_err(|err| match err {
             tickets::TicketError::Database(err) => ApiError::unavailable("the database", err),
             tickets::TicketError::Random(err) => ApiError::internal(err),
         })?;

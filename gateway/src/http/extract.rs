@@ -24,16 +24,24 @@ use crate::state::AppState;
 
 /// The user a valid `Authorization: Bearer <access_token>` speaks for.
 /// Rejects with 401 `unauthenticated` (or `token_expired`) otherwise.
+/// Verified once per request: the rate-limit layer keeps it for the handler.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AuthUser {
     pub user_id: UserId,
     pub is_admin: bool,
+    /// The session (refresh family) the token was issued to.
+    pub session: Option<uuid::Uuid>,
+    /// When the token expires, in Unix seconds.
+    pub expires_at: u64,
 }
 
 impl FromRequestParts<AppState> for AuthUser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        if let Some(user) = parts.extensions.get::<Self>() {
+            return Ok(*user);
+        }
         let token = parts
             .headers
             .get(header::AUTHORIZATION)
@@ -45,7 +53,16 @@ impl FromRequestParts<AppState> for AuthUser {
             .filter(|token| !token.is_empty())
             .ok_or_else(|| unauthenticated("a bearer access token is required"))?;
         match state.auth.tokens.verify(token) {
-            Ok(verified) => Ok(Self { user_id: verified.user_id, is_admin: verified.is_admin }),
+            Ok(verified) => {
+                let user = Self {
+                    user_id: verified.user_id,
+                    is_admin: verified.is_admin,
+                    session: verified.session,
+                    expires_at: verified.expires_at,
+                };
+                parts.extensions.insert(user);
+                Ok(user)
+            }
             Err(TokenError::Expired) => Err(ApiError::new(
                 StatusCode::UNAUTHORIZED,
                 "unauthenticated",
@@ -185,17 +202,18 @@ fn has_nul_escape(json: &[u8]) -> bool {
     false
 }
 
-/// The client's address: the TCP peer (the server runs with connect info).
-/// A proxy in front would make this the proxy's address; trusting
-/// `X-Forwarded-For` is a deployment decision we do not make silently.
+/// The client's address: the TCP peer (the server runs with connect info),
+/// or what `X-Forwarded-For` says when the peer is one of the configured
+/// trusted proxies (`write_limits.trusted_proxies`); never trusted silently.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientIp(pub Option<IpAddr>);
 
-impl<S: Send + Sync> FromRequestParts<S> for ClientIp {
+impl FromRequestParts<AppState> for ClientIp {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        Ok(Self(parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip())))
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let peer = parts.extensions.get::<ConnectInfo<SocketAddr>>().map(|info| info.0.ip());
+        Ok(Self(state.throttle.client_ip(peer, &parts.headers)))
     }
 }
 

@@ -8,6 +8,7 @@ pub mod extract;
 pub mod health;
 pub mod inbox;
 pub mod keys;
+pub mod limit;
 pub mod messages;
 pub mod metrics;
 pub mod openapi;
@@ -65,6 +66,7 @@ pub fn router(state: AppState) -> Router {
         .merge(openapi::router())
         .merge(ws::router())
         .merge(inbox::router())
+        .route_layer(axum::middleware::from_fn_with_state(state.clone(), limit::limit))
         .fallback(error::fallback)
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(RequestBodyLimitLayer::new(http.max_body_bytes))

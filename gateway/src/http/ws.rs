@@ -7,14 +7,15 @@ use axum::extract::{FromRequestParts, Request, State, WebSocketUpgrade};
 use axum::http::{StatusCode, header};
 use axum::response::Response;
 use axum::routing::get;
-use ciphertalk_domain::UserId;
 use serde::Deserialize;
 
 use super::error::ApiError;
-use super::{ApiQuery, AuthUser, parse_cursor};
+use super::{ApiQuery, AuthUser, ClientIp, parse_cursor};
 use crate::auth::consume_ticket;
+use crate::auth::tickets::TicketHolder;
 use crate::realtime::{connection, cursor};
 use crate::state::AppState;
+use crate::throttle::Action;
 
 /// Socket buffers per connection (frames larger than these still work; the
 /// buffers only grow for them).
@@ -40,8 +41,11 @@ pub async fn connect(
     request: Request,
 ) -> Result<Response, ApiError> {
     let (mut parts, _body) = request.into_parts();
-    let user = if parts.headers.contains_key(header::AUTHORIZATION) {
-        AuthUser::from_request_parts(&mut parts, &state).await?.user_id
+    let Ok(ClientIp(ip)) = ClientIp::from_request_parts(&mut parts, &state).await;
+    state.throttle.check(Action::WsConnect, None, ip)?;
+    let holder = if parts.headers.contains_key(header::AUTHORIZATION) {
+        let user = AuthUser::from_request_parts(&mut parts, &state).await?;
+        TicketHolder { user_id: user.user_id, session: user.session, token_expires_at: Some(user.expires_at) }
     } else if let Some(ticket) = params.ticket.as_deref() {
         redeem(&state, ticket).await?
     } else {
@@ -51,7 +55,20 @@ pub async fn connect(
             "a bearer access token or a ticket is required",
         ));
     };
+    let user = holder.user_id;
+    state.throttle.check(Action::WsConnect, Some(user), None)?;
     let realtime = state.realtime.clone();
+    let admission = realtime.admit(user).ok_or_else(|| {
+        let mut error = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "too_many_connections",
+            "this user has as many WebSockets open as allowed; close one",
+        );
+        error.retry_after = Some(1);
+        error
+    })?;
+    let peer =
+        connection::Peer { user, ip, session: holder.session, token_expires_at: holder.token_expires_at };
     let start = match params.since.as_deref() {
         Some(since) => super::inbox::issued(&state, user, parse_cursor(since)?).await?,
         None => {
@@ -71,12 +88,20 @@ pub async fn connect(
         // per socket would dominate memory with thousands of idle connections.
         .read_buffer_size(READ_BUFFER_BYTES)
         .write_buffer_size(WRITE_BUFFER_BYTES)
-        .on_upgrade(move |socket| connection::serve(realtime, socket, user, start)))
+        .on_upgrade(move |socket| connection::serve(realtime, socket, peer, start, admission)))
 }
 
-async fn redeem(state: &AppState, ticket: &str) -> Result<UserId, ApiError> {
+async fn redeem(state: &AppState, ticket: &str) -> Result<TicketHolder, ApiError> {
     match consume_ticket(&state.db, ticket).await {
-        Ok(Some(user)) => Ok(user),
+        Ok(Some(holder)) if holder.token_expires_at.is_some_and(|at| at <= connection::unix_now()) => {
+            Err(ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "the access token this ticket was issued for has expired",
+            )
+            .with_details(serde_json::json!({"reason": "token_expired"})))
+        }
+        Ok(Some(holder)) => Ok(holder),
         Ok(None) => Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "unauthenticated",

@@ -5,14 +5,19 @@
 //! process's feed, with no gap and no duplicate at the seam), the signal pump (typing,
 //! presence and call frames from core NATS), the presence heartbeat, and the
 //! reader (client frames, idle timeout). They hand frames to one writer
-//! through a bounded queue. A client that does not drain it within the grace
-//! period is disconnected (`slow_consumer`) instead of holding anything up:
-//! the feed never waits for one connection, and the client resumes from its
-//! acknowledged cursor when it reconnects.
+//! through a queue bounded in frames and in bytes. A client that does not
+//! drain it within the grace period is disconnected (`slow_consumer`) instead
+//! of holding anything up: the feed never waits for one connection, and the
+//! client resumes from its acknowledged cursor when it reconnects.
+//!
+//! A connection ends with its access token (`token_expired`: the client
+//! reconnects with a fresh one) and with its session ([`super::sessions`]).
+//! Client frames over their rate limit are answered `rate_limited` and dropped.
 
+use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, OnceLock};
-use std::time::Duration;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use chrono::{DateTime, Utc};
@@ -20,13 +25,15 @@ use ciphertalk_domain::UserId;
 use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
 use tokio::sync::mpsc::{self, error::SendTimeoutError, error::TrySendError};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::cursor::Cursor;
 use super::frames::{self, ClientFrame, ServerFrame};
 use super::queue::{Delivered, QueueError};
-use super::{Realtime, membership, signals};
+use super::{Admission, Realtime, membership, sessions, signals};
+use crate::throttle::Action;
 
 /// How long the farewell (error frame and close) may take.
 const FAREWELL: Duration = Duration::from_secs(1);
@@ -43,6 +50,10 @@ enum Reason {
     Unavailable,
     /// A frame far over the limit: the socket cannot read past it.
     TooLarge,
+    /// The access token it was opened with has expired.
+    TokenExpired,
+    /// Its session was ended (logout, a revoked refresh family).
+    SessionEnded,
 }
 
 impl Reason {
@@ -59,6 +70,10 @@ impl Reason {
             Self::ServerShutdown => Some(("server_shutdown", "the server is shutting down; reconnect", 1012)),
             Self::Unavailable => Some(("unavailable", "delivery is unavailable; reconnect", 1011)),
             Self::TooLarge => Some(("too_large", "a frame was far over the size limit", 1009)),
+            Self::TokenExpired => {
+                Some(("token_expired", "the access token has expired; reconnect with a fresh one", 1008))
+            }
+            Self::SessionEnded => Some(("session_ended", "the session has ended; log in again", 1008)),
         }
     }
 }
@@ -82,16 +97,37 @@ impl Closing {
     }
 }
 
+/// Who is connected: the user, from where, and what ends the connection.
+#[derive(Debug, Clone, Copy)]
+pub struct Peer {
+    pub user: UserId,
+    pub ip: Option<IpAddr>,
+    /// The session (refresh family) of the access token; `None` for tokens without one.
+    pub session: Option<uuid::Uuid>,
+    /// When the access token expires, in Unix seconds.
+    pub token_expires_at: Option<u64>,
+}
+
+pub fn unix_now() -> u64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or_default()
+}
+
 /// A frame on its way to the client.
 struct Frame {
     text: String,
     /// Commit time of the event it carries (delivery latency).
     recorded_at: Option<DateTime<Utc>>,
+    /// Its bytes' share of the queue's byte budget, returned once it is written.
+    budget: Option<OwnedSemaphorePermit>,
 }
 
 impl Frame {
     fn plain(text: String) -> Self {
-        Self { text, recorded_at: None }
+        Self::event(text, None)
+    }
+
+    fn event(text: String, recorded_at: Option<DateTime<Utc>>) -> Self {
+        Self { text, recorded_at, budget: None }
     }
 }
 
@@ -102,12 +138,31 @@ struct Gone;
 #[derive(Clone)]
 struct Outbox {
     tx: mpsc::Sender<Frame>,
+    /// Bytes that may be queued; a frame takes its length (at most all of it).
+    bytes: Arc<Semaphore>,
+    budget: u32,
     grace: Duration,
     closing: Closing,
 }
 
 impl Outbox {
-    async fn push(&self, frame: Frame) -> Result<(), Gone> {
+    async fn push(&self, mut frame: Frame) -> Result<(), Gone> {
+        let size = u32::try_from(frame.text.len()).unwrap_or(u32::MAX).clamp(1, self.budget);
+        let permit = match self.bytes.clone().try_acquire_many_owned(size) {
+            Ok(permit) => permit,
+            Err(_) => {
+                match tokio::time::timeout(self.grace, self.bytes.clone().acquire_many_owned(size)).await {
+                    Ok(Ok(permit)) => permit,
+                    Ok(Err(_)) => return Err(Gone),
+                    Err(_) => {
+                        metrics::counter!("ciphertalk_ws_queue_drops_total").increment(1);
+                        self.closing.close(Reason::SlowConsumer);
+                        return Err(Gone);
+                    }
+                }
+            }
+        };
+        frame.budget = Some(permit);
         let frame = match self.tx.try_send(frame) {
             Ok(()) => return Ok(()),
             Err(TrySendError::Closed(_)) => return Err(Gone),
@@ -149,31 +204,41 @@ impl Drop for Counted {
     }
 }
 
-/// Serves one connection of `user`, starting after `start`, until it ends.
-#[tracing::instrument(skip_all, fields(user_id = %user, start = %start))]
-pub async fn serve(rt: Arc<Realtime>, socket: WebSocket, user: UserId, start: Cursor) {
+/// Serves one connection of `peer`, starting after `start`, until it ends.
+#[tracing::instrument(skip_all, fields(user_id = %peer.user, start = %start))]
+pub async fn serve(rt: Arc<Realtime>, socket: WebSocket, peer: Peer, start: Cursor, admission: Admission) {
     let _counted = Counted::new();
-    rt.connected(user);
+    let user = peer.user;
     let (sink, stream) = socket.split();
     let (tx, rx) = mpsc::channel(rt.settings.queue_frames.max(1));
     let closing = Closing { token: rt.shutdown().child_token(), reason: Arc::new(OnceLock::new()) };
-    let outbox = Outbox { tx, grace: rt.settings.slow_client, closing: closing.clone() };
+    let budget = u32::try_from(rt.settings.queue_bytes).unwrap_or(u32::MAX).max(1);
+    let outbox = Outbox {
+        tx,
+        bytes: Arc::new(Semaphore::new(budget as usize)),
+        budget,
+        grace: rt.settings.slow_client,
+        closing: closing.clone(),
+    };
     let writer = tokio::spawn(write(sink, rx, closing.clone(), rt.settings.idle_timeout / 3));
 
     // The highest cursor sent on this connection (acks up to it need no check).
     let sent = Arc::new(AtomicU64::new(start.0));
     let mut tasks = JoinSet::new();
     tasks.spawn(pump_delivery(rt.clone(), user, start, outbox.clone(), sent.clone()));
-    tasks.spawn(pump_signals(rt.clone(), user, outbox.clone()));
+    tasks.spawn(pump_signals(rt.clone(), peer, outbox.clone()));
     tasks.spawn(heartbeat(rt.clone(), user, closing.clone()));
-    read(&rt, user, stream, &outbox, &sent).await;
+    if let Some(at) = peer.token_expires_at {
+        tasks.spawn(expire(at, closing.clone()));
+    }
+    read(&rt, peer, stream, &outbox, &sent).await;
 
     closing.close(Reason::ClientGone);
     tasks.abort_all();
     drop(outbox);
     let _ = writer.await;
     tracing::debug!(reason = ?closing.reason(), "connection closed");
-    if rt.disconnected(user) {
+    if admission.release() {
         match rt.presence.offline(user).await {
             Ok(last_seen) => {
                 let status = super::Status { online: false, last_seen: Some(last_seen) };
@@ -184,10 +249,16 @@ pub async fn serve(rt: Arc<Realtime>, socket: WebSocket, user: UserId, start: Cu
     }
 }
 
+/// Closes the connection when its access token expires.
+async fn expire(at: u64, closing: Closing) {
+    tokio::time::sleep(Duration::from_secs(at.saturating_sub(unix_now()))).await;
+    closing.close(Reason::TokenExpired);
+}
+
 /// Client frames, until the client goes, falls silent, or the connection closes.
 async fn read(
     rt: &Realtime,
-    user: UserId,
+    peer: Peer,
     mut stream: SplitStream<WebSocket>,
     outbox: &Outbox,
     sent: &AtomicU64,
@@ -205,7 +276,7 @@ async fn read(
             Ok(Some(Ok(message))) => message,
         };
         let handled = match message {
-            Message::Text(text) => handle(rt, user, text.as_str(), outbox, sent).await,
+            Message::Text(text) => handle(rt, peer, text.as_str(), outbox, sent).await,
             Message::Binary(_) => outbox.error("bad_frame", "frames are JSON text").await,
             // Pings are answered by the WebSocket layer; both count as activity.
             Message::Ping(_) | Message::Pong(_) => Ok(()),
@@ -219,17 +290,32 @@ async fn read(
 
 async fn handle(
     rt: &Realtime,
-    user: UserId,
+    peer: Peer,
     text: &str,
     outbox: &Outbox,
     sent: &AtomicU64,
 ) -> Result<(), Gone> {
-    if text.len() > rt.settings.max_frame_bytes {
-        return outbox.error("too_large", "the frame is larger than the limit").await;
+    let user = peer.user;
+    let parsed = if text.len() > rt.settings.max_frame_bytes {
+        Err(None)
+    } else {
+        serde_json::from_str::<ClientFrame>(text).map_err(Some)
+    };
+    let action = match &parsed {
+        Ok(ClientFrame::Typing { .. }) => Action::Typing,
+        Ok(ClientFrame::Signal { .. }) => Action::Signal,
+        Ok(ClientFrame::Presence { .. }) => Action::Presence,
+        Ok(ClientFrame::Ack { .. } | ClientFrame::Ping) | Err(_) => Action::Frame,
+    };
+    if let Err(limited) = rt.throttle.check(action, Some(user), peer.ip) {
+        let message =
+            format!("too many {} frames; retry in {} s", action.name(), limited.retry_after_secs().max(1));
+        return outbox.error("rate_limited", &message).await;
     }
-    let frame = match serde_json::from_str::<ClientFrame>(text) {
+    let frame = match parsed {
         Ok(frame) => frame,
-        Err(err) => return outbox.error("bad_frame", &err.to_string()).await,
+        Err(None) => return outbox.error("too_large", "the frame is larger than the limit").await,
+        Err(Some(err)) => return outbox.error("bad_frame", &err.to_string()).await,
     };
     let unavailable = |err: &dyn std::fmt::Display| {
         tracing::warn!(error = %err, "a client frame failed");
@@ -374,16 +460,17 @@ async fn catch_up(
 /// Queues one event frame for the client.
 async fn send_event(outbox: &Outbox, sent: &AtomicU64, delivered: &Delivered) -> Result<(), Gone> {
     match frames::event(delivered.cursor, &delivered.event) {
-        Some(text) => outbox.push(Frame { text, recorded_at: delivered.recorded_at }).await?,
+        Some(text) => outbox.push(Frame::event(text, delivered.recorded_at)).await?,
         None => tracing::error!(cursor = %delivered.cursor, "skipping a delivery that is not JSON"),
     }
     sent.fetch_max(delivered.cursor.0, Ordering::AcqRel);
     Ok(())
 }
 
-/// Typing, presence and signal frames addressed to the user.
-async fn pump_signals(rt: Arc<Realtime>, user: UserId, outbox: Outbox) {
-    let mut subscription = match signals::subscribe(&rt.nats, user).await {
+/// Typing, presence and signal frames addressed to the user, and the word
+/// that ends their session.
+async fn pump_signals(rt: Arc<Realtime>, peer: Peer, outbox: Outbox) {
+    let mut subscription = match signals::subscribe(&rt.nats, peer.user).await {
         Ok(subscription) => subscription,
         Err(err) => {
             tracing::warn!(error = %err, "cannot subscribe to signals");
@@ -391,6 +478,11 @@ async fn pump_signals(rt: Arc<Realtime>, user: UserId, outbox: Outbox) {
         }
     };
     while let Some(message) = subscription.next().await {
+        match sessions::ends(&message, peer.session) {
+            Some(true) => return outbox.closing.close(Reason::SessionEnded),
+            Some(false) => continue,
+            None => {}
+        }
         let Ok(text) = String::from_utf8(message.payload.to_vec()) else { continue };
         if outbox.push(Frame::plain(text)).await.is_err() {
             return;

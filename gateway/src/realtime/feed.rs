@@ -27,18 +27,21 @@
 //! waits for a connection: when a subscription's buffer is full the message is
 //! dropped and the subscription marked, and the connection reads what it
 //! missed from the stream (where it is stored) before going on. When the feed
-//! itself fails, every subscription ends, and so do their connections.
+//! itself fails, or the NATS client reconnects (the ordered consumer did not
+//! survive a nats-server restart), it makes a new consumer from its position
+//! at once; subscriptions stay, and get what was stored meanwhile, in order.
 
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use async_nats::jetstream::consumer::DeliverPolicy;
 use async_nats::jetstream::consumer::pull::OrderedConfig;
 use async_nats::jetstream::stream::Stream;
 use ciphertalk_domain::UserId;
 use ciphertalk_projections::handoff::{HandoffReceiver, StoredRun};
+use ciphertalk_streams::connect::Reconnects;
 use futures::StreamExt;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -53,6 +56,8 @@ const FEED_BATCH: i64 = 1_000;
 const HANDOFF_CHECK: Duration = Duration::from_millis(250);
 /// Runs kept that were offered ahead of where dispatching stands.
 const RUNS_AHEAD: usize = 64;
+/// Longest pause between two tries to resume reading the stream.
+const MAX_BACKOFF: Duration = Duration::from_millis(500);
 
 #[derive(Default)]
 struct Routes {
@@ -108,6 +113,13 @@ impl Routes {
     }
 }
 
+/// What the feed listens to besides the stream: the runs the local delivery
+/// leader hands over, and the NATS client's reconnections.
+pub struct Signals {
+    pub handed_over: HandoffReceiver,
+    pub reconnects: Reconnects,
+}
+
 /// The live feed of one gateway process.
 #[derive(Clone)]
 pub struct Feed {
@@ -120,9 +132,10 @@ impl Feed {
     pub async fn start(
         stream: Stream,
         buffer: usize,
-        handed_over: HandoffReceiver,
+        signals: Signals,
         shutdown: CancellationToken,
     ) -> Result<Self, QueueError> {
+        let Signals { handed_over, reconnects } = signals;
         let mut info_stream = stream.clone();
         let position = info_stream.info().await.map_err(queue_error)?.state.last_sequence;
         let shared = Arc::new(Shared {
@@ -130,7 +143,7 @@ impl Feed {
             buffer: buffer.max(1),
         });
         let handed_over = HandedOver { receiver: Some(handed_over), ahead: VecDeque::new() };
-        tokio::spawn(follow(stream, shared.clone(), handed_over, shutdown));
+        tokio::spawn(follow(stream, shared.clone(), handed_over, reconnects, shutdown));
         Ok(Self { shared })
     }
 
@@ -202,36 +215,71 @@ impl Drop for Subscription {
     }
 }
 
+/// When the feed lost the stream, for `ciphertalk_nats_resume_seconds`.
+#[derive(Default)]
+struct Outage {
+    since: Option<Instant>,
+}
+
+impl Outage {
+    fn begin(&mut self) {
+        self.since.get_or_insert_with(Instant::now);
+    }
+
+    /// The feed reads the stream again.
+    fn end(&mut self) {
+        if let Some(since) = self.since.take() {
+            let took = since.elapsed();
+            metrics::histogram!("ciphertalk_nats_resume_seconds", "component" => "feed")
+                .record(took.as_secs_f64());
+            tracing::info!(
+                took_ms = took.as_millis() as u64,
+                "the live delivery feed reads the stream again"
+            );
+        }
+    }
+}
+
 /// Follows the stream from the feed's position on, restarting after failures
-/// right after the last message dispatched, so none is skipped or repeated.
+/// and reconnections right after the last message dispatched, so none is
+/// skipped or repeated.
 async fn follow(
     stream: Stream,
     shared: Arc<Shared>,
     mut handed_over: HandedOver,
+    mut reconnects: Reconnects,
     shutdown: CancellationToken,
 ) {
     let dispatched = AtomicU64::new(0);
-    let mut backoff = Duration::from_millis(100);
+    let mut outage = Outage::default();
+    let mut backoff = Duration::from_millis(50);
     loop {
-        let run = dispatch(&stream, &shared, &mut handed_over, &dispatched);
+        let run = dispatch(&stream, &shared, &mut handed_over, &dispatched, &mut outage);
         let outcome = tokio::select! {
             () = shutdown.cancelled() => return,
+            () = reconnects.next() => {
+                // The consumer is gone with the old connection: a new one, now.
+                tracing::info!("NATS reconnected; the live feed makes a new consumer");
+                outage.begin();
+                backoff = Duration::from_millis(50);
+                continue;
+            }
             outcome = run => outcome,
         };
         if let Err(err) = outcome {
+            outage.begin();
             tracing::warn!(error = %err, retry_in_ms = backoff.as_millis() as u64, "the live delivery feed failed; resuming");
-            // Their live events would stall until the feed is back: the
-            // connections end (`unavailable`) and their clients reconnect.
-            shared.routes().by_subject.clear();
         }
         tokio::select! {
             () = shutdown.cancelled() => return,
-            () = tokio::time::sleep(backoff) => {}
-        }
-        if dispatched.swap(0, Ordering::Relaxed) > 0 {
-            backoff = Duration::from_millis(100);
-        } else {
-            backoff = (backoff * 2).min(Duration::from_secs(5));
+            () = reconnects.next() => backoff = Duration::from_millis(50),
+            () = tokio::time::sleep(backoff) => {
+                backoff = if dispatched.swap(0, Ordering::Relaxed) > 0 {
+                    Duration::from_millis(50)
+                } else {
+                    (backoff * 2).min(MAX_BACKOFF)
+                };
+            }
         }
     }
 }
@@ -243,9 +291,10 @@ async fn dispatch(
     shared: &Shared,
     handed_over: &mut HandedOver,
     dispatched: &AtomicU64,
+    outage: &mut Outage,
 ) -> Result<(), QueueError> {
     loop {
-        read_stream(stream, shared, handed_over, dispatched).await?;
+        read_stream(stream, shared, handed_over, dispatched, outage).await?;
         take_handed_over(stream, shared, handed_over, dispatched).await;
     }
 }
@@ -257,6 +306,7 @@ async fn read_stream(
     shared: &Shared,
     handed_over: &mut HandedOver,
     dispatched: &AtomicU64,
+    outage: &mut Outage,
 ) -> Result<(), QueueError> {
     let start_sequence = shared.routes().position + 1;
     let consumer = stream
@@ -269,6 +319,7 @@ async fn read_stream(
         .map_err(queue_error)?;
     let name = consumer.cached_info().name.clone();
     let mut messages = consumer.messages().await.map_err(queue_error)?;
+    outage.end();
     loop {
         tokio::select! {
             message = messages.next() => {

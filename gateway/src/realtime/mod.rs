@@ -21,6 +21,7 @@ pub mod frames;
 pub mod membership;
 pub mod presence;
 pub mod queue;
+pub mod sessions;
 pub mod signals;
 
 use std::collections::HashMap;
@@ -30,7 +31,6 @@ use std::time::Duration;
 use ciphertalk_commands::WriteModel;
 use ciphertalk_domain::UserId;
 use ciphertalk_projections::delivery;
-use ciphertalk_projections::handoff::HandoffReceiver;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
@@ -38,6 +38,8 @@ pub use cursor::Cursor;
 use frames::ServerFrame;
 use presence::{Presence, Status, Visibility};
 use queue::DeliveryQueue;
+
+use crate::throttle::Throttle;
 
 /// Per-connection limits and timings (config section `realtime`).
 #[derive(Debug, Clone)]
@@ -52,6 +54,10 @@ pub struct RealtimeSettings {
     pub presence_ttl: Duration,
     /// Largest client frame accepted.
     pub max_frame_bytes: usize,
+    /// Bytes of frames queued for one connection before it counts as slow.
+    pub queue_bytes: usize,
+    /// Open connections of one user in this process.
+    pub max_connections_per_user: usize,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -73,6 +79,8 @@ pub struct Realtime {
     pub write: Arc<WriteModel>,
     /// Stores acknowledged cursors in batches.
     pub acks: cursor::AckWriter,
+    /// Rate limits on client frames.
+    pub throttle: Arc<Throttle>,
     /// Open connections per user in this process.
     local: Mutex<HashMap<UserId, usize>>,
     shutdown: CancellationToken,
@@ -81,28 +89,30 @@ pub struct Realtime {
 impl Realtime {
     pub async fn new(
         settings: RealtimeSettings,
+        throttle: Arc<Throttle>,
         nats: async_nats::Client,
-        js: &async_nats::jetstream::Context,
         db: PgPool,
         write: Arc<WriteModel>,
-        handed_over: HandoffReceiver,
+        feed_signals: feed::Signals,
         shutdown: CancellationToken,
     ) -> Result<Self, RealtimeError> {
-        let queue = DeliveryQueue::open(js).await?;
+        let js = async_nats::jetstream::new(nats.clone());
+        let queue = DeliveryQueue::open(&js).await?;
         let feed = feed::Feed::start(
             queue.stream().clone(),
             settings.queue_frames,
-            handed_over,
+            feed_signals,
             shutdown.child_token(),
         )
         .await?;
         Ok(Self {
             queue,
             feed,
-            presence: Presence::open(js, settings.presence_ttl).await?,
+            presence: Presence::open(&js, settings.presence_ttl).await?,
             settings,
             nats,
             acks: cursor::AckWriter::spawn(db.clone()),
+            throttle,
             db,
             write,
             local: Mutex::new(HashMap::new()),
@@ -115,10 +125,17 @@ impl Realtime {
         &self.shutdown
     }
 
-    /// Counts a new connection of `user`.
-    fn connected(&self, user: UserId) {
+    /// Counts a new connection of `user`, unless they have as many open here
+    /// as they may; the count drops with the returned admission.
+    pub fn admit(self: &Arc<Self>, user: UserId) -> Option<Admission> {
         let mut local = self.local.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        *local.entry(user).or_default() += 1;
+        let count = local.entry(user).or_default();
+        if *count >= self.settings.max_connections_per_user {
+            metrics::counter!("ciphertalk_ws_refused_total", "reason" => "too_many_connections").increment(1);
+            return None;
+        }
+        *count += 1;
+        Some(Admission { rt: Some(self.clone()), user })
     }
 
     /// Counts a closed connection; true when it was the user's last one here.
@@ -165,5 +182,27 @@ impl Realtime {
         let frame =
             ServerFrame::Presence { user_id: user, online: status.online, last_seen: status.last_seen };
         signals::send(&self.nats, &allowed, &frame.to_text()).await;
+    }
+}
+
+/// One admitted connection of a user in this process; counted until dropped
+/// (also when the upgrade never completes) or [`Admission::release`]d.
+pub struct Admission {
+    rt: Option<Arc<Realtime>>,
+    user: UserId,
+}
+
+impl Admission {
+    /// Uncounts the connection; true when it was the user's last one here.
+    fn release(mut self) -> bool {
+        self.rt.take().is_some_and(|rt| rt.disconnected(self.user))
+    }
+}
+
+impl Drop for Admission {
+    fn drop(&mut self) {
+        if let Some(rt) = self.rt.take() {
+            rt.disconnected(self.user);
+        }
     }
 }
