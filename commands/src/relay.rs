@@ -122,8 +122,9 @@ impl Default for RelayOptions {
     }
 }
 
-/// Names the relay goes by in [`Stalls`].
+/// The relay's name in [`Stalls`] while it fails round after round on one event.
 pub const STALL_FAILING: &str = "relay";
+/// The relay's name in [`Stalls`] while an older transaction holds it back.
 pub const STALL_HELD_BACK: &str = "relay_held_back";
 
 #[derive(Debug, thiserror::Error)]
@@ -340,8 +341,10 @@ impl Relay {
                 )
             }
             None => {
-                tracing::warn!(held_back_secs = seconds as u64,
-                    "relay held back by an older transaction; no session shows it (a prepared transaction?)");
+                tracing::warn!(
+                    held_back_secs = seconds as u64,
+                    "relay held back by an older transaction; no session shows it (a prepared transaction?)"
+                );
                 format!("held back {}s by an older transaction", seconds as u64)
             }
         };

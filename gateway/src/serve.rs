@@ -98,7 +98,10 @@ impl Server {
         // Every committed event must be publishable, or the relay stops at it.
         let max_payload = server_max_payload(&nats).await?;
         if config.events.max_event_bytes > max_payload {
-            return Err(ServeError::EventLimit { max_event_bytes: config.events.max_event_bytes, max_payload });
+            return Err(ServeError::EventLimit {
+                max_event_bytes: config.events.max_event_bytes,
+                max_payload,
+            });
         }
         let jetstream = async_nats::jetstream::new(nats.clone());
         let topology = Topology::new(config.streams.topology())?;
@@ -148,13 +151,7 @@ impl Server {
                 stall_rounds: config.events.stall_rounds,
                 ..config.projections.projector()
             };
-            tasks.extend(projector::spawn_all(
-                &jetstream,
-                &freshness,
-                &options,
-                Some(handoff),
-                &shutdown,
-            ));
+            tasks.extend(projector::spawn_all(&jetstream, &freshness, &options, Some(handoff), &shutdown));
         }
 
         let backlog = (config.projections.max_backlog_events > 0)

@@ -145,7 +145,8 @@ impl Projector {
     pub async fn run(self, shutdown: CancellationToken) {
         let name = self.projection.name();
         let mut backoff = Duration::from_millis(100);
-        let mut failing = self.options.stalls.tracker(format!("projection_{name}"), self.options.stall_rounds);
+        let mut failing =
+            self.options.stalls.tracker(format!("projection_{name}"), self.options.stall_rounds);
         // The stream sequence the projector has applied up to (where a failure happened).
         let mut at = 0;
         loop {

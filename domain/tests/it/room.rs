@@ -880,17 +880,10 @@ mod room_size {
 
     #[test]
     fn a_member_leaving_makes_room_for_one_more() {
-        let events = vec![
-            group_created(JoinRule::Open),
-            RoomEvent::MemberLeft { user: CAROL, by: CAROL, at: at(1) },
-        ];
-        given_max_three(events)
-            .when(RoomCommand::JoinRoom { user: DAVE, at: at(2) })
-            .then_expect_events(vec![RoomEvent::MemberJoined {
-                user: DAVE,
-                role: Role::Member,
-                by: DAVE,
-                at: at(2),
-            }]);
+        let events =
+            vec![group_created(JoinRule::Open), RoomEvent::MemberLeft { user: CAROL, by: CAROL, at: at(1) }];
+        given_max_three(events).when(RoomCommand::JoinRoom { user: DAVE, at: at(2) }).then_expect_events(
+            vec![RoomEvent::MemberJoined { user: DAVE, role: Role::Member, by: DAVE, at: at(2) }],
+        );
     }
 }
