@@ -44,9 +44,11 @@ async fn put_keys(chat: &Chat, who: &Person, request_id: &str, body: &Value) -> 
 async fn has_message(chat: &Chat, who: &Person, ciphertext: &str) -> bool {
     let (status, page) = chat.get(who, "/v1/inbox?limit=200").await;
     status == StatusCode::OK
-        && page["items"].as_array().unwrap().iter().any(|item| {
-            item["event"]["type"] == "message.sent" && item["event"]["ciphertext"] == ciphertext
-        })
+        && page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|item| item["event"]["type"] == "message.sent" && item["event"]["ciphertext"] == ciphertext)
 }
 
 async fn health(chat: &Chat) -> (StatusCode, Value) {
@@ -230,7 +232,10 @@ async fn a_room_at_its_maximum_size_reaches_every_member_and_takes_no_more() {
     let sent = chat.send(&owner, &room, "to all of you").await;
     let ciphertext = sent["ciphertext"].as_str().unwrap();
     for member in late {
-        assert!(eventually(10, || has_message(&chat, member, ciphertext)).await, "not delivered to {member:?}");
+        assert!(
+            eventually(10, || has_message(&chat, member, ciphertext)).await,
+            "not delivered to {member:?}"
+        );
         let (_, page) = chat.get(member, "/v1/inbox?limit=200").await;
         let created = page["items"].as_array().unwrap().iter().find(|i| i["event"]["type"] == "room.created");
         let created = &created.unwrap()["event"];

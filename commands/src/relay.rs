@@ -126,8 +126,9 @@ impl Default for RelayOptions {
     }
 }
 
-/// Names the relay goes by in [`Stalls`].
+/// The relay's name in [`Stalls`] while it fails round after round on one event.
 pub const STALL_FAILING: &str = "relay";
+/// The relay's name in [`Stalls`] while an older transaction holds it back.
 pub const STALL_HELD_BACK: &str = "relay_held_back";
 
 #[derive(Debug, thiserror::Error)]
@@ -347,17 +348,22 @@ impl Relay {
         };
         let reason = match &holder {
             Some(h) => {
-                tracing::warn!(held_back_secs = seconds as u64, pid = h.pid, application_name = %h.application_name,
-                    state = %h.state, transaction_secs = h.transaction_secs as u64,
+                let (name, state) =
+                    (h.application_name.as_deref().unwrap_or(""), h.state.as_deref().unwrap_or(""));
+                let transaction_secs = h.transaction_secs.unwrap_or_default() as u64;
+                tracing::warn!(held_back_secs = seconds as u64, pid = h.pid, application_name = %name,
+                    state = %state, transaction_secs,
                     "relay held back: events wait for an older transaction still open");
                 format!(
-                    "held back {}s by backend pid {} (application_name {:?}, state {:?}, in its transaction for {}s)",
-                    seconds as u64, h.pid, h.application_name, h.state, h.transaction_secs as u64
+                    "held back {}s by backend pid {} (application_name {name:?}, state {state:?}, in its transaction for {transaction_secs}s)",
+                    seconds as u64, h.pid
                 )
             }
             None => {
-                tracing::warn!(held_back_secs = seconds as u64,
-                    "relay held back by an older transaction; no session shows it (a prepared transaction?)");
+                tracing::warn!(
+                    held_back_secs = seconds as u64,
+                    "relay held back by an older transaction; no session shows it (a prepared transaction?)"
+                );
                 format!("held back {}s by an older transaction", seconds as u64)
             }
         };
@@ -524,21 +530,21 @@ struct HeldBack {
     named: Option<Instant>,
 }
 
-/// A session of the cluster with a transaction open (`pg_stat_activity`).
-#[derive(Debug)]
+/// A session of the cluster with a transaction open (`pg_stat_activity`;
+/// names and states are hidden from roles without `pg_read_all_stats`).
+#[derive(Debug, sqlx::FromRow)]
 struct Holder {
     pid: i32,
-    application_name: String,
-    state: String,
-    transaction_secs: f64,
+    application_name: Option<String>,
+    state: Option<String>,
+    transaction_secs: Option<f64>,
 }
 
 /// The session whose transaction is the oldest with an id: the one holding
-/// the relay's horizon (`pg_snapshot_xmin`). Other users' sessions show their
-/// names and states only to a role with `pg_read_all_stats`.
+/// the relay's horizon (`pg_snapshot_xmin`).
 async fn oldest_transaction(conn: &mut PgConnection) -> Option<Holder> {
-    let row: Result<Option<(i32, Option<String>, Option<String>, Option<f64>)>, _> = sqlx::query_as(
-        "SELECT pid, application_name, state, extract(epoch FROM now() - xact_start)::float8
+    let holder = sqlx::query_as::<_, Holder>(
+        "SELECT pid, application_name, state, extract(epoch FROM now() - xact_start)::float8 AS transaction_secs
            FROM pg_stat_activity
           WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()
           ORDER BY age(backend_xid) DESC
@@ -546,13 +552,8 @@ async fn oldest_transaction(conn: &mut PgConnection) -> Option<Holder> {
     )
     .fetch_optional(conn)
     .await;
-    match row {
-        Ok(row) => row.map(|(pid, application_name, state, transaction_secs)| Holder {
-            pid,
-            application_name: application_name.unwrap_or_default(),
-            state: state.unwrap_or_default(),
-            transaction_secs: transaction_secs.unwrap_or_default(),
-        }),
+    match holder {
+        Ok(holder) => holder,
         Err(err) => {
             tracing::debug!(error = %err, "cannot read pg_stat_activity");
             None

@@ -111,9 +111,12 @@ impl Server {
                 |_| std::io::Error::new(std::io::ErrorKind::TimedOut, "NATS did not answer within 30 s"),
             )??;
         // Every committed event must be publishable, or the relay stops at it.
-        let max_payload = nats.server_info().max_payload;
+        let max_payload = server_max_payload(&nats).await?;
         if config.events.max_event_bytes > max_payload {
-            return Err(ServeError::EventLimit { max_event_bytes: config.events.max_event_bytes, max_payload });
+            return Err(ServeError::EventLimit {
+                max_event_bytes: config.events.max_event_bytes,
+                max_payload,
+            });
         }
         let jetstream = async_nats::jetstream::new(nats.clone());
         let topology = Topology::new(config.streams.topology())?;
@@ -165,13 +168,7 @@ impl Server {
                 stall_rounds: config.events.stall_rounds,
                 ..config.projections.projector()
             };
-            tasks.extend(projector::spawn_all(
-                &jetstream,
-                &freshness,
-                &options,
-                Some(handoff),
-                &shutdown,
-            ));
+            tasks.extend(projector::spawn_all(&jetstream, &freshness, &options, Some(handoff), &shutdown));
         }
 
         let backlog = (config.projections.max_backlog_events > 0)
@@ -256,6 +253,24 @@ async fn on_reconnect(mut reconnects: Reconnects, wake: RelayWake, shutdown: Can
                 wake.notify();
             }
         }
+    }
+}
+
+/// The server's `max_payload`, from its `INFO` (which a client connecting in
+/// the background may not have received yet).
+async fn server_max_payload(nats: &async_nats::Client) -> Result<usize, ServeError> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(info) = nats.try_server_info()
+            && info.max_payload > 0
+        {
+            return Ok(info.max_payload);
+        }
+        if tokio::time::Instant::now() > deadline {
+            let timeout = std::io::ErrorKind::TimedOut;
+            return Err(std::io::Error::new(timeout, "NATS sent no server INFO within 30 s").into());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 

@@ -178,7 +178,8 @@ impl Projector {
         let mut reconnects = self.options.reconnects.clone();
         let outage = Outage::default();
         let mut backoff = Duration::from_millis(100);
-        let mut failing = self.options.stalls.tracker(format!("projection_{name}"), self.options.stall_rounds);
+        let mut failing =
+            self.options.stalls.tracker(format!("projection_{name}"), self.options.stall_rounds);
         // The stream sequence the projector has applied up to (where a failure happened).
         let mut at = 0;
         loop {
@@ -217,7 +218,12 @@ impl Projector {
     }
 
     /// Waits for leadership, then applies batches until something fails.
-    async fn lead(&self, at: &mut u64, failing: &mut StallTracker, outage: &Outage) -> Result<(), ProjectorError> {
+    async fn lead(
+        &self,
+        at: &mut u64,
+        failing: &mut StallTracker,
+        outage: &Outage,
+    ) -> Result<(), ProjectorError> {
         let name = self.projection.name();
         let mut lock = self.pool.acquire().await?.detach();
         loop {

@@ -189,12 +189,15 @@ mod tests {
         let mut event = sample();
         event.position = LogPosition { tx: u64::MAX, pos: u64::MAX };
         event.sequence = u64::MAX;
-        event.recorded_at = DateTime::parse_from_rfc3339("2026-11-22T10:00:00.123456789+00:00").unwrap().into();
+        event.recorded_at =
+            DateTime::parse_from_rfc3339("2026-11-22T10:00:00.123456789+00:00").unwrap().into();
         let mut headers = event.headers();
         headers.insert(async_nats::header::NATS_EXPECTED_LAST_SEQUENCE, u64::MAX.to_string().as_str());
         let header_bytes: usize = headers
             .iter()
-            .map(|(name, values)| values.iter().map(|v| name.to_string().len() + v.as_str().len() + 4).sum::<usize>())
+            .map(|(name, values)| {
+                values.iter().map(|v| name.to_string().len() + v.as_str().len() + 4).sum::<usize>()
+            })
             .sum::<usize>()
             + "NATS/1.0\r\n\r\n".len();
         let actual = event.to_body().unwrap().len() + header_bytes + event.subject().unwrap().len();

@@ -37,7 +37,12 @@ impl Stalls {
     /// Counts one component's failed rounds at one position.
     #[must_use]
     pub fn tracker(&self, component: impl Into<String>, rounds: u32) -> StallTracker {
-        StallTracker { component: component.into(), stalls: self.clone(), rounds: rounds.max(1), failing: None }
+        StallTracker {
+            component: component.into(),
+            stalls: self.clone(),
+            rounds: rounds.max(1),
+            failing: None,
+        }
     }
 }
 

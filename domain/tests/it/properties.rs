@@ -474,3 +474,33 @@ proptest! {
         prop_assert!(!facts.deleted);
     }
 }
+
+proptest! {
+    #![proptest_config(config())]
+
+    // A room never holds more members than its maximum, whatever mix of
+    // joins, adds and leaves it sees; a join or add is refused as full only
+    // when it is full.
+    #[test]
+    fn a_room_never_grows_past_its_maximum_size(
+        max in 3_usize..8,
+        ops in prop::collection::vec((0_u128..12, 0_u8..3), 1..60),
+    ) {
+        let lookup = InMemoryRoomLookup::new();
+        let services = lookup.services().with_max_members(max);
+        let mut room = room_from(&[group_created(JoinRule::Open)]);
+        for (n, op) in ops {
+            let user = uid(100 + n);
+            let command = match op {
+                0 => RoomCommand::JoinRoom { user, at: at(1) },
+                1 => RoomCommand::AddMember { actor: ALICE, user, role: Role::Member, at: at(1) },
+                _ => RoomCommand::LeaveRoom { user, at: at(1) },
+            };
+            let before = room.members().len();
+            match block_on(execute(&mut room, command, &services)) {
+                Err(DomainError::RoomFull) => prop_assert_eq!(before, max),
+                _ => prop_assert!(room.members().len() <= max, "{} members, max {}", room.members().len(), max),
+            }
+        }
+    }
+}

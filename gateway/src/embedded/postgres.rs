@@ -288,7 +288,10 @@ fn spawn(
         .args(["-p", &port.to_string()])
         .args(["-c", "listen_addresses=127.0.0.1", "-c", "unix_socket_directories="])
         .args(["-c", &format!("max_connections={}", options.max_connections)])
-        .args(["-c", &format!("idle_in_transaction_session_timeout={}s", options.idle_in_transaction_timeout_secs)])
+        .args([
+            "-c",
+            &format!("idle_in_transaction_session_timeout={}s", options.idle_in_transaction_timeout_secs),
+        ])
         .current_dir(&options.dir);
     if !options.durable {
         command.args(["-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off"]);

@@ -20,7 +20,11 @@ pub fn is_acceptable(value: &HeaderValue, max_bytes: usize) -> bool {
 
 /// Drops an unacceptable (or repeated) client id, so that the request-id
 /// layer after this one gives the request a fresh one.
-pub async fn replace_unacceptable(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+pub async fn replace_unacceptable(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
     let max_bytes = state.config.http.max_request_id_bytes;
     let headers = request.headers();
     let mut values = headers.get_all(REQUEST_ID).iter();
@@ -41,12 +45,16 @@ mod tests {
 
     #[test]
     fn short_visible_ascii_is_kept_and_anything_else_is_not() {
-        let ok = |s: &str| is_acceptable(&HeaderValue::from_str(s).unwrap_or(HeaderValue::from_static("")), 64);
+        let ok =
+            |s: &str| is_acceptable(&HeaderValue::from_str(s).unwrap_or(HeaderValue::from_static("")), 64);
         assert!(ok("req-42.abc_DEF:1"));
         assert!(ok(&"x".repeat(64)));
         assert!(!ok(&"x".repeat(65)));
         assert!(!ok(""));
         assert!(!ok("has space"));
-        assert!(!is_acceptable(&HeaderValue::from_bytes(b"caf\xc3\xa9").unwrap_or(HeaderValue::from_static("")), 64));
+        assert!(!is_acceptable(
+            &HeaderValue::from_bytes(b"caf\xc3\xa9").unwrap_or(HeaderValue::from_static("")),
+            64
+        ));
     }
 }
