@@ -8,6 +8,7 @@ mod bad_input;
 mod embedded_postgres;
 mod foundation;
 mod messages;
+mod operations;
 mod projections;
 mod realtime;
 mod rooms;
