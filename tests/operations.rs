@@ -122,3 +122,30 @@ async fn without_configured_origins_no_origin_is_allowed() {
     assert_eq!(header(&answer, "access-control-allow-origin"), None);
     chat.stop().await;
 }
+
+/// compose's NATS configs parse (`nats-server -t`) with the variables compose
+/// passes, require a password and keep `max_payload` explicit.
+#[test]
+fn the_nats_configs_of_the_compose_files_are_valid() {
+    let nats_server = ciphertalk_gateway::embedded::binaries::nats_server(None).unwrap();
+    let deploy = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy");
+    for file in ["nats.conf", "nats-cluster.conf"] {
+        let path = deploy.join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("max_payload: 1048576"), "{file} leaves max_payload to the default");
+        assert!(text.contains("password: $NATS_PASSWORD"), "{file} lets clients in without a password");
+        let checked = std::process::Command::new(&nats_server)
+            .args(["-t", "-c"])
+            .arg(&path)
+            .env("NATS_PASSWORD", "compose-password")
+            .env("NATS_SERVER_NAME", "nats-1")
+            .output()
+            .unwrap();
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&checked.stdout),
+            String::from_utf8_lossy(&checked.stderr)
+        );
+        assert!(checked.status.success() && said.contains("is valid"), "{file}: {said}");
+    }
+}
