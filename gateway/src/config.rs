@@ -69,6 +69,7 @@ pub struct Config {
     pub realtime: RealtimeConfig,
     pub events: EventsConfig,
     pub rooms: RoomsConfig,
+    pub cors: CorsConfig,
 }
 
 /// What every committed event must fit in, and when a component that keeps
@@ -299,6 +300,44 @@ impl RealtimeConfig {
     }
 }
 
+/// Browser clients served from other origins. None are allowed by default:
+/// a browser then refuses to let another site's page read the API's answers.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CorsConfig {
+    /// Comma-separated origins (`https://chat.example.com`), exactly as browsers send them.
+    pub allowed_origins: String,
+    /// How long a browser may reuse a preflight's answer.
+    pub max_age_secs: u64,
+}
+
+impl Default for CorsConfig {
+    fn default() -> Self {
+        Self { allowed_origins: String::new(), max_age_secs: 600 }
+    }
+}
+
+impl CorsConfig {
+    /// The allowed origins, normalized (lowercase, no trailing `/`); an entry
+    /// that is not `http(s)://host[:port]` is an error naming it.
+    pub fn origins(&self) -> Result<Vec<axum::http::HeaderValue>, String> {
+        self.allowed_origins
+            .split(',')
+            .map(|origin| origin.trim().trim_end_matches('/').to_lowercase())
+            .filter(|origin| !origin.is_empty())
+            .map(|origin| {
+                let host = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://"));
+                let valid = host
+                    .is_some_and(|host| !host.is_empty() && !host.contains(['/', '?', '#', '*', '@', ' ']));
+                match axum::http::HeaderValue::from_str(&origin) {
+                    Ok(value) if valid => Ok(value),
+                    _ => Err(format!("{origin:?} is not an origin like https://chat.example.com")),
+                }
+            })
+            .collect()
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Toggle {
@@ -483,6 +522,7 @@ impl Default for Config {
             realtime: RealtimeConfig::default(),
             events: EventsConfig::default(),
             rooms: RoomsConfig::default(),
+            cors: CorsConfig::default(),
         }
     }
 }
@@ -958,6 +998,16 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "realtime.max_connections_per_user",
         "open WebSockets of one user on one gateway; more are refused 429 (default 32)",
     ),
+    (
+        "CIPHERTALK_CORS_ALLOWED_ORIGINS",
+        "cors.allowed_origins",
+        "comma-separated origins whose browser pages may call the API (default none)",
+    ),
+    (
+        "CIPHERTALK_CORS_MAX_AGE_SECS",
+        "cors.max_age_secs",
+        "how long a browser caches a preflight (default 600)",
+    ),
 ];
 
 /// Variables that are not settings but are read elsewhere (scripts, tools).
@@ -1081,6 +1131,9 @@ impl Config {
         if self.rate_limits.window_secs == 0 {
             return Err(invalid("rate_limits.window_secs", "must be positive"));
         }
+        if let Err(message) = self.cors.origins() {
+            return Err(invalid("cors.allowed_origins", &message));
+        }
         if self.sms_mode() == SmsMode::Webhook && self.sms.webhook_url.is_none() {
             return Err(invalid("sms.webhook_url", "is required when sms.mode is webhook"));
         }
@@ -1156,6 +1209,23 @@ mod tests {
         ));
         assert!(Config::load_from(None, env(&[("CIPHERTALK_STREAMS_REPLICAS", "many")])).is_err());
         assert!(Config::load_from(None, env(&[("CIPHERTALK_STREAMS_DUPLICATE_WINDOW_SECS", "10")])).is_err());
+    }
+
+    #[test]
+    fn cors_origins_are_normalized_and_anything_else_is_refused() {
+        let config = Config::load_from(
+            None,
+            env(&[("CIPHERTALK_CORS_ALLOWED_ORIGINS", " https://Chat.example.com/, http://localhost:5173")]),
+        )
+        .unwrap();
+        assert_eq!(config.cors.origins().unwrap(), ["https://chat.example.com", "http://localhost:5173"]);
+        assert!(Config::load_from(None, env(&[])).unwrap().cors.origins().unwrap().is_empty());
+        for bad in ["*", "chat.example.com", "https://chat.example.com/app", "https://"] {
+            assert!(
+                Config::load_from(None, env(&[("CIPHERTALK_CORS_ALLOWED_ORIGINS", bad)])).is_err(),
+                "{bad} was accepted"
+            );
+        }
     }
 }
 

@@ -1,5 +1,8 @@
 //! `GET /health`: NATS and Postgres, checked for real on every call, and the
 //! relay and projectors of this process that cannot make progress, by name.
+//! `/health/live` says only that the process answers (a container or systemd
+//! restarts it when it does not); `/health/ready` is `/health`'s verdict, for a
+//! load balancer deciding whether to send traffic here.
 
 use std::time::Duration;
 
@@ -39,6 +42,19 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
         "details": {"down": down},
     });
     (StatusCode::SERVICE_UNAVAILABLE, Json(body))
+}
+
+/// Liveness: no dependency is consulted, so a NATS or Postgres outage never
+/// gets a healthy process restarted (it would come back no better).
+pub async fn live() -> (StatusCode, Json<Value>) {
+    (StatusCode::OK, Json(json!({"status": "live"})))
+}
+
+/// Readiness: whatever `/health` checks, with its status and reasons.
+pub async fn ready(state: State<AppState>) -> (StatusCode, Json<Value>) {
+    let (status, Json(mut body)) = health(state).await;
+    body["status"] = json!(if status.is_success() { "ready" } else { "not_ready" });
+    (status, Json(body))
 }
 
 /// A JetStream round trip, not just "the socket is open".

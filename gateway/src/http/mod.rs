@@ -3,6 +3,7 @@
 
 pub mod auth;
 pub mod contacts;
+pub mod cors;
 pub mod error;
 pub mod extract;
 pub mod health;
@@ -56,6 +57,8 @@ pub fn router(state: AppState) -> Router {
     });
     Router::new()
         .route("/health", get(health::health))
+        .route("/health/live", get(health::live))
+        .route("/health/ready", get(health::ready))
         .route("/metrics", get(metrics::render))
         .merge(auth::router())
         .merge(keys::router())
@@ -79,6 +82,9 @@ pub fn router(state: AppState) -> Router {
             },
             request_body::guard,
         ))
+        // Outside `normalize` and the body rules: a preflight is answered here,
+        // and every answer (errors too) carries the allow headers.
+        .layer(tower::util::option_layer(cors::layer(&state.config.cors)))
         .layer(PropagateRequestIdLayer::new(REQUEST_ID))
         .layer(trace)
         .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))

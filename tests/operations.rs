@@ -1,0 +1,151 @@
+//! Running it: liveness and readiness for orchestrators, CORS for browser
+//! clients served from another origin.
+
+use ciphertalk_gateway::config::Config;
+use ciphertalk_gateway::serve::Server;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+
+use crate::support::chat::Chat;
+use crate::support::{TestDb, TestNats, eventually, temp_dir};
+
+async fn get(base: &str, path: &str) -> Option<(StatusCode, Value)> {
+    let response = reqwest::get(format!("{base}{path}")).await.ok()?;
+    let status = response.status();
+    Some((status, response.json().await.ok()?))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_needs_no_dependency_while_ready_follows_health_through_a_nats_outage() {
+    let db = TestDb::new().await;
+    let mut nats = TestNats::start().await;
+    let dir = temp_dir("ready");
+    let config = Config {
+        listen: "127.0.0.1:0".parse().unwrap(),
+        data_dir: dir.path().to_path_buf(),
+        ..Config::default()
+    };
+    let server = Server::start(&config, &db.url, &nats.url()).await.unwrap();
+    let base = format!("http://{}", server.addr);
+
+    assert_eq!(get(&base, "/health/live").await, Some((StatusCode::OK, json!({"status": "live"}))));
+    let (status, ready) = get(&base, "/health/ready").await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{ready}");
+    assert_eq!(
+        (&ready["status"], &ready["nats"], &ready["postgres"]),
+        (&json!("ready"), &json!("ok"), &json!("ok"))
+    );
+
+    nats.stop();
+    let not_ready = eventually(30, || async {
+        matches!(get(&base, "/health/ready").await, Some((StatusCode::SERVICE_UNAVAILABLE, body))
+            if body["status"] == "not_ready"
+                && body["error"]["code"] == "dependency_down"
+                && body["error"]["details"]["down"] == json!(["nats"]))
+    })
+    .await;
+    assert!(not_ready, "ready did not report NATS down: {:?}", get(&base, "/health/ready").await);
+    let (status, health) = get(&base, "/health").await.unwrap();
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "/health agrees: {health}");
+    assert_eq!(get(&base, "/health/live").await, Some((StatusCode::OK, json!({"status": "live"}))));
+
+    nats.restart().await;
+    let ready_again = eventually(30, || async {
+        matches!(get(&base, "/health/ready").await, Some((StatusCode::OK, body)) if body["status"] == "ready")
+    })
+    .await;
+    assert!(ready_again, "ready did not recover");
+    server.stop().await;
+}
+
+const APP: &str = "https://app.example.com";
+
+async fn preflight(base: &str, origin: &str) -> reqwest::Response {
+    reqwest::Client::new()
+        .request(reqwest::Method::OPTIONS, format!("{base}/v1/rooms"))
+        .header("origin", origin)
+        .header("access-control-request-method", "POST")
+        .header("access-control-request-headers", "authorization, content-type")
+        .send()
+        .await
+        .unwrap()
+}
+
+fn header<'a>(response: &'a reqwest::Response, name: &str) -> Option<&'a str> {
+    response.headers().get(name).and_then(|value| value.to_str().ok())
+}
+
+#[tokio::test]
+async fn a_configured_origin_passes_the_preflight_and_any_other_gets_no_allowance() {
+    let chat =
+        Chat::start_with(|config| config.cors.allowed_origins = format!("{APP}, http://localhost:5173"))
+            .await;
+
+    let allowed = preflight(&chat.base, APP).await;
+    assert!(allowed.status().is_success(), "{}", allowed.status());
+    assert_eq!(header(&allowed, "access-control-allow-origin"), Some(APP));
+    let methods = header(&allowed, "access-control-allow-methods").unwrap_or_default().to_lowercase();
+    assert!(methods.contains("post") && methods.contains("delete"), "{methods}");
+    let headers = header(&allowed, "access-control-allow-headers").unwrap_or_default().to_lowercase();
+    assert!(headers.contains("authorization") && headers.contains("content-type"), "{headers}");
+    assert!(header(&allowed, "access-control-max-age").is_some());
+    assert!(header(&allowed, "access-control-allow-credentials").is_none(), "bearer tokens, no cookies");
+
+    let refused = preflight(&chat.base, "https://evil.example.com").await;
+    assert_eq!(header(&refused, "access-control-allow-origin"), None, "a refused origin is not allowed");
+
+    // A real request's answer, an error included, lets the page read it and its request id.
+    let answer = reqwest::Client::new()
+        .get(format!("{}/v1/rooms", chat.base))
+        .header("origin", APP)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(answer.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(header(&answer, "access-control-allow-origin"), Some(APP));
+    let exposed = header(&answer, "access-control-expose-headers").unwrap_or_default().to_lowercase();
+    assert!(exposed.contains("x-request-id"), "{exposed}");
+    chat.stop().await;
+}
+
+#[tokio::test]
+async fn without_configured_origins_no_origin_is_allowed() {
+    let chat = Chat::start().await;
+    let response = preflight(&chat.base, APP).await;
+    assert_eq!(header(&response, "access-control-allow-origin"), None);
+    let answer = reqwest::Client::new()
+        .get(format!("{}/health", chat.base))
+        .header("origin", APP)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(header(&answer, "access-control-allow-origin"), None);
+    chat.stop().await;
+}
+
+/// compose's NATS configs parse (`nats-server -t`) with the variables compose
+/// passes, require a password and keep `max_payload` explicit.
+#[test]
+fn the_nats_configs_of_the_compose_files_are_valid() {
+    let nats_server = ciphertalk_gateway::embedded::binaries::nats_server(None).unwrap();
+    let deploy = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy");
+    for file in ["nats.conf", "nats-cluster.conf"] {
+        let path = deploy.join(file);
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("max_payload: 1048576"), "{file} leaves max_payload to the default");
+        assert!(text.contains("password: $NATS_PASSWORD"), "{file} lets clients in without a password");
+        let checked = std::process::Command::new(&nats_server)
+            .args(["-t", "-c"])
+            .arg(&path)
+            .env("NATS_PASSWORD", "compose-password")
+            .env("NATS_SERVER_NAME", "nats-1")
+            .output()
+            .unwrap();
+        let said = format!(
+            "{}{}",
+            String::from_utf8_lossy(&checked.stdout),
+            String::from_utf8_lossy(&checked.stderr)
+        );
+        assert!(checked.status.success() && said.contains("is valid"), "{file}: {said}");
+    }
+}
