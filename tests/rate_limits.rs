@@ -7,7 +7,7 @@ use ciphertalk_gateway::config::{Config, Toggle};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::chat::{Chat, Person, b64};
+use crate::support::chat::{Chat, Person, assert_error, b64};
 
 fn limits(change: impl FnOnce(&mut Config)) -> impl FnOnce(&mut Config) {
     move |config: &mut Config| {
@@ -123,6 +123,25 @@ async fn a_prekey_requester_over_its_limit_gets_no_bundle_and_takes_no_key() {
     // Bob's bundles are limited whoever asks: one more for Alice, then none.
     assert_eq!(chat.get(&alice, &bundle).await.0, StatusCode::OK);
     assert_eq!(chat.get(&alice, &bundle).await.0, StatusCode::TOO_MANY_REQUESTS);
+    chat.stop().await;
+}
+
+/// Read from Bob's aggregate: someone he blocked gets no bundle (the same
+/// answer as for a user who published none) and takes no one-time key.
+#[tokio::test]
+async fn a_requester_the_target_blocked_gets_no_bundle_and_takes_no_key() {
+    let chat = Chat::start().await;
+    let (bob, mallory) = (chat.person("Bob").await, chat.person("Mallory").await);
+    let keys: Vec<Value> =
+        (0..3).map(|id| json!({"key_id": id, "public_key": b64(&format!("otk {id}"))})).collect();
+    let signed = json!({"key_id": 7, "public_key": b64("signed prekey"), "signature": b64("signature")});
+    let body = json!({"identity_key": b64("identity"), "signed_prekey": signed, "one_time_prekeys": keys});
+    assert_eq!(chat.put(&bob, "/v1/keys", Some(body)).await.0, StatusCode::NO_CONTENT);
+    assert_eq!(chat.put(&bob, &format!("/v1/blocks/{}", mallory.id), None).await.0, StatusCode::NO_CONTENT);
+    let (status, body) = chat.get(&mallory, &format!("/v1/users/{}/prekey-bundle", bob.id)).await;
+    assert_error(status, &body, 404, "keys_not_published");
+    let (_, count) = chat.get(&bob, "/v1/keys/count").await;
+    assert_eq!(count["one_time_prekeys"], 3, "the blocked requester took a key");
     chat.stop().await;
 }
 

@@ -1560,3 +1560,26 @@ async fn with_postgres_down_requests_answer_503_within_a_second() {
     }
     rig.stop().await;
 }
+
+/// The other way Postgres fails a request: not refusing connections but
+/// having none to give (a pool held by slow queries, a host that does not
+/// answer). A request waits at most the pool's acquire timeout for one and
+/// then answers 503 (the old fixed wait was 5 s).
+#[tokio::test]
+async fn with_every_database_connection_taken_a_request_answers_503_within_a_second() {
+    let rig = Rig::start_with(1, |config| config.database_max_connections = 8).await;
+    let alice = rig.register("Alice").await;
+    assert_eq!(rig.get(0, &alice, "/v1/rooms").await.0, StatusCode::OK);
+    let pool = rig.gateways[0].state.db.clone();
+    let mut held = Vec::new();
+    while let Ok(conn) = pool.acquire().await {
+        held.push(conn);
+    }
+    let asked = Instant::now();
+    let (status, body) = rig.get(0, &alice, "/v1/rooms").await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
+    assert!(asked.elapsed() < Duration::from_secs(1), "a read answered after {:?}", asked.elapsed());
+    drop(held);
+    assert_eq!(rig.get(0, &alice, "/v1/rooms").await.0, StatusCode::OK);
+    rig.stop().await;
+}

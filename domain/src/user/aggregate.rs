@@ -173,7 +173,9 @@ impl User {
                 if keys.is_empty() { Vec::new() } else { vec![UserEvent::OneTimePrekeysAdded { keys, at }] }
             }
             UserCommand::ClaimOneTimePrekey { claimed_by, at } => {
-                if self.keys.identity_key.is_none() {
+                // Someone this user blocked gets no bundle, and cannot tell it
+                // from a user who published none.
+                if self.keys.identity_key.is_none() || self.blocks.contains(&claimed_by) {
                     return Err(DomainError::KeysNotPublished);
                 }
                 // The claim is an event and `apply` removes the key, so under

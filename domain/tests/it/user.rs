@@ -284,6 +284,14 @@ mod keys {
     }
 
     #[test]
+    fn a_blocked_requester_gets_no_bundle_and_takes_no_key() {
+        let blocked = UserEvent::UserBlocked { blocked: BOB, at: at(3) };
+        given(vec![registered(), published(&[4, 5]), blocked])
+            .when(UserCommand::ClaimOneTimePrekey { claimed_by: BOB, at: at(4) })
+            .then_expect_error(DomainError::KeysNotPublished);
+    }
+
+    #[test]
     fn a_claimed_key_is_gone_from_the_pool() {
         let claimed = UserEvent::OneTimePrekeyClaimed {
             key_id: 4,
