@@ -401,24 +401,30 @@ where
         slot
     }
 
-    /// Reads the aggregate as committed now, wherever it was written: the
-    /// cached state brought up to date (one query for the events after it),
-    /// or a load when it is not cached. For checks that must not trust a
-    /// read model that may lag (who is a member right now).
+    /// Reads the aggregate as committed now, wherever it was written: a copy
+    /// of the cached state brought up to date (one query for the events after
+    /// it), or a load when it is not cached. For checks that must not trust a
+    /// read model that may lag (who is a member right now). The aggregate's
+    /// lock is held only to copy the cached state: commands queued on it never
+    /// wait for this read's query.
     pub async fn read<R>(&self, id: &str, read: impl FnOnce(&A) -> R) -> Result<R, StoreError> {
-        let slot = self.slot(id);
-        let mut state = slot.state.lock().await;
-        // Taken out: on an error the slot stays empty and the next user reloads.
-        let current = match state.take() {
+        let cached = {
+            let slot = self.slot(id);
+            let state = slot.state.lock().await;
+            state.as_ref().map(|current| Current {
+                aggregate: current.aggregate.clone(),
+                sequence: current.sequence,
+                events_read: current.events_read,
+            })
+        };
+        let current = match cached {
             Some(mut current) => {
                 self.catch_up(id, &mut current).await?;
                 current
             }
             None => self.store.load::<A>(id).await?.into(),
         };
-        let answer = read(&current.aggregate);
-        *state = Some(current);
-        Ok(answer)
+        Ok(read(&current.aggregate))
     }
 
     /// Loads an aggregate for reading, bypassing the cache (tests, admin tools).

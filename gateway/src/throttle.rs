@@ -149,7 +149,7 @@ pub struct Throttle {
 }
 
 #[derive(Debug, thiserror::Error)]
-#[error("rate_limits.trusted_proxies: {0:?} is not an address or CIDR")]
+#[error("write_limits.trusted_proxies: {0:?} is not an address or CIDR")]
 pub struct BadProxy(String);
 
 impl Throttle {

@@ -5,6 +5,8 @@
 //! fail (an ephemeral consumer does not survive a nats-server restart).
 
 use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_nats::{ConnectOptions, Event, ServerAddr};
@@ -62,6 +64,10 @@ pub async fn connect_watched(
     retry: Retry,
 ) -> Result<(async_nats::Client, Reconnects), async_nats::ConnectError> {
     let (tx, rx) = watch::channel(0_u64);
+    // Only a connection that follows a lost one is a reconnection: with
+    // `retry_on_initial_connect` the first one is reported as `Connected` too,
+    // possibly after `connect` returned.
+    let lost = Arc::new(AtomicBool::new(false));
     let mut options = ConnectOptions::new()
         .name(name)
         .connection_timeout(Duration::from_secs(5))
@@ -69,14 +75,18 @@ pub async fn connect_watched(
             Duration::from_millis(50_u64.saturating_mul(attempts as u64)).min(MAX_RECONNECT_DELAY)
         })
         .event_callback(move |event| {
-            let tx = tx.clone();
+            let (tx, lost) = (tx.clone(), lost.clone());
             async move {
                 match event {
-                    Event::Connected => {
+                    Event::Connected if lost.swap(false, Ordering::AcqRel) => {
                         tracing::info!("NATS connection is back");
                         tx.send_modify(|generation| *generation += 1);
                     }
-                    Event::Disconnected => tracing::warn!("NATS connection lost; reconnecting"),
+                    Event::Connected => tracing::debug!("NATS connected"),
+                    Event::Disconnected => {
+                        lost.store(true, Ordering::Release);
+                        tracing::warn!("NATS connection lost; reconnecting");
+                    }
                     other => tracing::debug!(event = %other, "NATS client event"),
                 }
             }
@@ -90,8 +100,5 @@ pub async fn connect_watched(
         options = options.retry_on_initial_connect();
     }
     let client = options.connect(url).await?;
-    // The first connection is not a reconnection.
-    let mut rx = rx;
-    rx.mark_unchanged();
     Ok((client, Reconnects(Some(rx))))
 }

@@ -277,7 +277,11 @@ async fn read(
         };
         let handled = match message {
             Message::Text(text) => handle(rt, peer, text.as_str(), outbox, sent).await,
-            Message::Binary(_) => outbox.error("bad_frame", "frames are JSON text").await,
+            // Counted like any other frame: a flood of them costs an answer each.
+            Message::Binary(_) => match rt.throttle.check(Action::Frame, Some(peer.user), peer.ip) {
+                Ok(()) => outbox.error("bad_frame", "frames are JSON text").await,
+                Err(_) => outbox.error("rate_limited", "too many frames").await,
+            },
             // Pings are answered by the WebSocket layer; both count as activity.
             Message::Ping(_) | Message::Pong(_) => Ok(()),
             Message::Close(_) => return closing.close(Reason::ClientGone),
