@@ -1,30 +1,15 @@
 -- A send retried after its client_msg_id has left the room's in-memory
--- idempotency window must get the original message, not a second one: the
--- event store refuses a second MessageSent of one sender with one
--- client_msg_id in a room (the send then answers with the first). Checked
--- by the insert itself, so a send pays no extra query for it.
+-- idempotency window must get the original message, not a second one. The
+-- event store keeps a key per event that must not repeat in its aggregate
+-- (for a room's sends, the sender and client_msg_id), written by the appender
+-- beside the payload, and refuses a second copy in the insert itself: a send
+-- pays no extra query, and the index reads no JSON (an expression index over
+-- the payload would parse it again at every insert).
 --
--- A retry that slipped past the old window may already have stored a second
--- send. An upgrade must not fail on it: only then are the rows stored before
--- this migration left out of the index (its name stays the one the code
--- matches; the look-up of the original then reads the room's sends).
-DO $$
-DECLARE
-    exempt text := '';
-BEGIN
-    IF EXISTS (
-        SELECT 1 FROM events
-         WHERE aggregate_type = 'room' AND event_type = 'MessageSent'
-         GROUP BY aggregate_id, payload -> 'MessageSent' ->> 'sender_id',
-                  payload -> 'MessageSent' ->> 'client_msg_id'
-        HAVING count(*) > 1)
-    THEN
-        exempt := format(' AND position > %s', (SELECT max(position) FROM events));
-    END IF;
-    EXECUTE 'CREATE UNIQUE INDEX events_room_client_msg ON events (
-                 aggregate_id,
-                 (payload -> ''MessageSent'' ->> ''sender_id''),
-                 (payload -> ''MessageSent'' ->> ''client_msg_id''))
-             WHERE aggregate_type = ''room'' AND event_type = ''MessageSent''' || exempt;
-END
-$$;
+-- Rows stored before this migration have no key: the column is added without
+-- a default (no rewrite) and the index holds none of them, so an upgrade is
+-- quick and an old duplicate (a retry that slipped past the old window) cannot
+-- fail it.
+ALTER TABLE events ADD COLUMN unique_key text;
+CREATE UNIQUE INDEX events_unique_key ON events (aggregate_type, aggregate_id, unique_key)
+    WHERE unique_key IS NOT NULL;

@@ -15,9 +15,9 @@ use tokio::sync::{Mutex, mpsc, oneshot};
 
 use crate::store::StoreError;
 
-/// The unique index that refuses a second send of one `client_msg_id`
-/// (migration 0009): its violation is [`StoreError::Duplicate`], not a conflict.
-const CLIENT_MSG_INDEX: &str = "events_room_client_msg";
+/// The unique index over `events.unique_key` (migration 0009): its violation
+/// is [`StoreError::Duplicate`], not a conflict.
+const UNIQUE_KEY_INDEX: &str = "events_unique_key";
 
 /// Statements in flight at once.
 const WRITERS: usize = 4;
@@ -36,6 +36,8 @@ pub(crate) struct EventRow {
     pub payload: String,
     /// JSON text.
     pub metadata: String,
+    /// What must not be stored twice in the aggregate ([`crate::UniqueKey`]).
+    pub unique_key: Option<String>,
 }
 
 struct Append {
@@ -148,10 +150,12 @@ impl Writer {
 
 async fn insert(conn: &mut PgConnection, rows: &[&EventRow]) -> Result<(), StoreError> {
     let inserted = sqlx::query(
-        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
-         SELECT t.kind, t.id, t.seq, t.event, t.version, t.payload::json, t.metadata::json
-           FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[])
-             AS t(kind, id, seq, event, version, payload, metadata)",
+        "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata,
+                             unique_key)
+         SELECT t.kind, t.id, t.seq, t.event, t.version, t.payload::json, t.metadata::json, t.unique_key
+           FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[],
+                       $8::text[])
+             AS t(kind, id, seq, event, version, payload, metadata, unique_key)",
     )
     .bind(rows.iter().map(|row| row.aggregate_type).collect::<Vec<_>>())
     .bind(rows.iter().map(|row| row.aggregate_id.as_str()).collect::<Vec<_>>())
@@ -160,12 +164,13 @@ async fn insert(conn: &mut PgConnection, rows: &[&EventRow]) -> Result<(), Store
     .bind(rows.iter().map(|row| row.event_version.as_str()).collect::<Vec<_>>())
     .bind(rows.iter().map(|row| row.payload.as_str()).collect::<Vec<_>>())
     .bind(rows.iter().map(|row| row.metadata.as_str()).collect::<Vec<_>>())
+    .bind(rows.iter().map(|row| row.unique_key.as_deref()).collect::<Vec<_>>())
     .execute(conn)
     .await;
     match inserted {
         Ok(_) => Ok(()),
         Err(sqlx::Error::Database(err)) if err.is_unique_violation() => {
-            if err.constraint() == Some(CLIENT_MSG_INDEX) {
+            if err.constraint() == Some(UNIQUE_KEY_INDEX) {
                 Err(StoreError::Duplicate)
             } else {
                 Err(StoreError::Conflict)

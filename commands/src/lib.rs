@@ -18,10 +18,12 @@ pub mod metadata;
 pub mod relay;
 pub mod service;
 pub mod store;
+pub mod unique_key;
 pub mod write_model;
 
 pub use metadata::CommandMetadata;
 pub use relay::{Relay, RelayOptions, RelayWake};
 pub use service::{CommandError, CommandService, Executed, ServiceOptions};
 pub use store::{AggregateStore, Loaded, StoreError};
+pub use unique_key::UniqueKey;
 pub use write_model::{WriteModel, WriteOptions};

@@ -32,15 +32,12 @@ impl EventStoreLookup {
         client_msg_id: &str,
     ) -> Result<Option<MessageId>, LookupError> {
         let found: Option<String> = sqlx::query_scalar(
-            // Literals where they match `events_room_client_msg`'s predicate.
+            // `events_unique_key` finds it (the key the appender wrote).
             "SELECT payload -> 'MessageSent' ->> 'message_id' FROM events
-              WHERE aggregate_type = 'room' AND event_type = 'MessageSent' AND aggregate_id = $1
-                AND (payload -> 'MessageSent' ->> 'sender_id') = $2
-                AND (payload -> 'MessageSent' ->> 'client_msg_id') = $3",
+              WHERE aggregate_type = 'room' AND aggregate_id = $1 AND unique_key = $2",
         )
         .bind(room.to_string())
-        .bind(sender.to_string())
-        .bind(client_msg_id)
+        .bind(crate::unique_key::client_message_key(sender, client_msg_id))
         .fetch_optional(self.store.pool())
         .await
         .map_err(lookup_error)?;

@@ -21,6 +21,7 @@ use tokio::sync::oneshot;
 use crate::metadata::CommandMetadata;
 use crate::relay::RelayWake;
 use crate::store::{AggregateStore, Loaded, StoreError};
+use crate::unique_key::UniqueKey;
 
 #[derive(Debug, Clone)]
 pub struct ServiceOptions {
@@ -138,7 +139,7 @@ pub struct CommandService<A: Aggregate> {
 
 impl<A> CommandService<A>
 where
-    A: Aggregate + Clone,
+    A: Aggregate<Event: UniqueKey> + Clone,
     A::Command: Clone,
 {
     pub fn new(

@@ -21,6 +21,7 @@ use sqlx::PgPool;
 use ciphertalk_streams::WireEvent;
 
 use crate::appender::{Appender, EventRow};
+use crate::unique_key::UniqueKey;
 
 /// Default bound on an event on the wire: NATS's default `max_payload` (1 MiB)
 /// less room for the delivery messages made from it, which repeat its fields.
@@ -171,7 +172,7 @@ impl AggregateStore {
     /// aggregate with those events applied once (by the event sink), which is
     /// what a snapshot must hold. Fails with [`StoreError::Conflict`] when
     /// another writer got there first.
-    pub async fn commit<A: Aggregate>(
+    pub async fn commit<A: Aggregate<Event: UniqueKey>>(
         &self,
         id: &str,
         base_sequence: usize,
@@ -188,7 +189,7 @@ impl AggregateStore {
     /// one transaction (group commit: one fsync for the lot). Returns each
     /// command's envelopes, in order. Commits nothing when an event of any of
     /// them is too large ([`StoreError::TooLarge`] names which).
-    pub async fn commit_batch<A: Aggregate>(
+    pub async fn commit_batch<A: Aggregate<Event: UniqueKey>>(
         &self,
         id: &str,
         base_sequence: usize,
@@ -236,7 +237,11 @@ impl AggregateStore {
     /// in one statement). Payloads are serialized straight to JSON text (as
     /// cqrs-es would store them, without a `Value` between), and measured as
     /// such: Postgres's `json` keeps the text, and the relay sends it as is.
-    fn rows<A: Aggregate>(&self, id: &str, events: &[EventEnvelope<A>]) -> Result<Vec<EventRow>, StoreError> {
+    fn rows<A: Aggregate<Event: UniqueKey>>(
+        &self,
+        id: &str,
+        events: &[EventEnvelope<A>],
+    ) -> Result<Vec<EventRow>, StoreError> {
         let corrupt =
             |source| StoreError::Corrupt { what: "event", aggregate: A::TYPE, id: id.to_owned(), source };
         events
@@ -250,6 +255,7 @@ impl AggregateStore {
                     event_version: event.payload.event_version(),
                     payload: serde_json::to_string(&event.payload).map_err(corrupt)?,
                     metadata: serde_json::to_string(&event.metadata).map_err(corrupt)?,
+                    unique_key: event.payload.unique_key(),
                 })
             })
             .collect()
