@@ -331,14 +331,14 @@ impl Relay {
             }
             return;
         }
-        let since = *held.since.get_or_insert_with(Instant::now);
-        let seconds = since.elapsed().as_secs_f64();
+        let elapsed = held.since.get_or_insert_with(Instant::now).elapsed();
+        let seconds = elapsed.as_secs_f64();
         // Held back for milliseconds is the normal case under load (a commit in flight).
-        if since.elapsed() >= HELD_BACK_SHOWN_AFTER {
+        if elapsed >= HELD_BACK_SHOWN_AFTER {
             metrics::gauge!("ciphertalk_relay_held_back_seconds").set(seconds);
         }
         let alarm = self.options.held_back_alarm;
-        if since.elapsed() < alarm || held.named.is_some_and(|named| named.elapsed() < alarm) {
+        if elapsed < alarm || held.named.is_some_and(|named| named.elapsed() < alarm) {
             return;
         }
         held.named = Some(Instant::now());
