@@ -5,7 +5,7 @@
 use std::os::unix::fs::PermissionsExt;
 
 use ciphertalk_gateway::db;
-use ciphertalk_gateway::embedded::{EmbeddedPostgres, PostgresOptions};
+use ciphertalk_gateway::embedded::EmbeddedPostgres;
 
 use crate::support::temp_dir;
 
@@ -23,15 +23,7 @@ async fn whoami(pool: &sqlx::PgPool) -> (String, bool, String) {
 #[tokio::test]
 async fn the_app_connects_as_the_database_owner_without_superuser_also_on_an_old_data_dir() {
     let dir = temp_dir("pg-role");
-    let options = PostgresOptions {
-        dir: dir.path().join("postgres"),
-        port: 0,
-        bin_dir: None,
-        database: "ciphertalk".into(),
-        durable: false,
-        max_connections: 20,
-        idle_in_transaction_timeout_secs: 60,
-    };
+    let options = crate::support::postgres_options(dir.path().join("postgres"), "ciphertalk", 20);
     let mut postgres = EmbeddedPostgres::start(options.clone()).await.unwrap();
     let app = db::connect(&postgres.url(), 2).await.unwrap();
     assert_eq!(whoami(&app).await, ("ciphertalk".to_owned(), false, "ciphertalk".to_owned()));

@@ -1516,17 +1516,9 @@ async fn deliveries_resume_on_both_gateways_within_two_seconds_of_nats_restartin
 /// With Postgres down, a request that needs it answers 503 within a second.
 #[tokio::test]
 async fn with_postgres_down_requests_answer_503_within_a_second() {
-    use ciphertalk_gateway::embedded::{EmbeddedPostgres, PostgresOptions};
+    use ciphertalk_gateway::embedded::EmbeddedPostgres;
     let dir = temp_dir("pg-down");
-    let options = PostgresOptions {
-        dir: dir.path().join("cluster"),
-        port: 0,
-        bin_dir: None,
-        database: "postgres".into(),
-        durable: false,
-        max_connections: 100,
-        idle_in_transaction_timeout_secs: 60,
-    };
+    let options = crate::support::postgres_options(dir.path().join("cluster"), "postgres", 100);
     let mut postgres = EmbeddedPostgres::start(options).await.unwrap();
     let nats = TestNats::start().await;
     let server = Server::start(&config(|_| {}), &postgres.url(), &nats.url()).await.unwrap();

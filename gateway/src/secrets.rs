@@ -77,6 +77,14 @@ pub fn keep_private(path: &Path) -> std::io::Result<()> {
     Ok(())
 }
 
+/// A file's permission bits (tests of the files kept private).
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -84,10 +92,6 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     use super::*;
-
-    fn mode(path: &Path) -> u32 {
-        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
-    }
 
     #[test]
     fn a_loose_kept_secret_is_made_private_when_read() {

@@ -31,7 +31,7 @@ use std::time::{Duration, Instant};
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
 use async_nats::jetstream::stream::{LastRawMessageErrorKind, Stream};
 use async_nats::jetstream::{self, Message};
-use ciphertalk_streams::connect::Reconnects;
+use ciphertalk_streams::connect::{Outage, Reconnects};
 use ciphertalk_streams::{StallTracker, Stalls, WireEvent, subjects};
 use futures::{FutureExt, StreamExt};
 use sqlx::{Connection, PgConnection, PgPool};
@@ -118,29 +118,6 @@ struct Stored {
     applied: u64,
     /// What `projection_offsets` holds (at most [`UNSTORED_SKIPS`] behind).
     offset: u64,
-}
-
-/// Since when a projector has not been reading, for `ciphertalk_nats_resume_seconds`.
-#[derive(Default)]
-struct Outage(std::sync::Mutex<Option<Instant>>);
-
-impl Outage {
-    fn begin(&self) {
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).get_or_insert_with(Instant::now);
-    }
-
-    fn forget(&self) {
-        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
-    }
-
-    /// Reading again.
-    fn end(&self, projection: &'static str) {
-        let since = self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner).take();
-        if let Some(since) = since {
-            metrics::histogram!("ciphertalk_nats_resume_seconds", "component" => projection)
-                .record(since.elapsed().as_secs_f64());
-        }
-    }
 }
 
 pub struct Projector {

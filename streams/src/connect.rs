@@ -102,3 +102,36 @@ pub async fn connect_watched(
     let client = options.connect(url).await?;
     Ok((client, Reconnects(Some(rx))))
 }
+
+/// Since when a reader of a stream (the live feed, a projector) has not been
+/// reading it, for `ciphertalk_nats_resume_seconds{component}`: begun on a
+/// failure or a reconnection, ended once it reads again.
+#[derive(Debug, Default)]
+pub struct Outage(std::sync::Mutex<Option<std::time::Instant>>);
+
+impl Outage {
+    /// Reading stopped (the first of several calls counts).
+    pub fn begin(&self) {
+        self.since().get_or_insert_with(std::time::Instant::now);
+    }
+
+    /// Not reading for a reason that is no outage (a standby).
+    pub fn forget(&self) {
+        self.since().take();
+    }
+
+    /// Reading again: records how long it took.
+    pub fn end(&self, component: &'static str) {
+        let since = self.since().take();
+        if let Some(since) = since {
+            let took = since.elapsed();
+            metrics::histogram!("ciphertalk_nats_resume_seconds", "component" => component)
+                .record(took.as_secs_f64());
+            tracing::info!(component, took_ms = took.as_millis() as u64, "reading the stream again");
+        }
+    }
+
+    fn since(&self) -> std::sync::MutexGuard<'_, Option<std::time::Instant>> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}

@@ -4,7 +4,7 @@
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
 
-use ciphertalk_gateway::embedded::{EmbeddedPostgres, PostgresOptions};
+use ciphertalk_gateway::embedded::EmbeddedPostgres;
 
 struct Cluster {
     admin_url: String,
@@ -34,15 +34,7 @@ fn start() -> Cluster {
         .spawn(move || {
             let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
             let dir = super::temp_dir("pg");
-            let options = PostgresOptions {
-                dir: dir.path().join("cluster"),
-                port: 0,
-                bin_dir: None,
-                database: "postgres".into(),
-                durable: false,
-                max_connections: 1000,
-                idle_in_transaction_timeout_secs: 60,
-            };
+            let options = super::postgres_options(dir.path().join("cluster"), "postgres", 1000);
             let postgres = runtime.block_on(EmbeddedPostgres::start(options));
             match postgres {
                 Ok(postgres) => {

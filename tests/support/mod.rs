@@ -28,6 +28,23 @@ pub fn temp_dir(prefix: &str) -> tempfile::TempDir {
     dir
 }
 
+/// Options of an embedded Postgres cluster under `dir` for a test (no fsync).
+pub fn postgres_options(
+    dir: PathBuf,
+    database: &str,
+    max_connections: u32,
+) -> ciphertalk_gateway::embedded::PostgresOptions {
+    ciphertalk_gateway::embedded::PostgresOptions {
+        dir,
+        port: 0,
+        bin_dir: None,
+        database: database.into(),
+        durable: false,
+        max_connections,
+        idle_in_transaction_timeout_secs: 60,
+    }
+}
+
 /// A database of its own for one test, migrated.
 pub struct TestDb {
     pub url: String,

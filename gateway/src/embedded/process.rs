@@ -111,10 +111,7 @@ mod tests {
     use std::os::unix::fs::PermissionsExt;
 
     use super::*;
-
-    fn mode(path: &Path) -> u32 {
-        std::fs::metadata(path).unwrap().permissions().mode() & 0o777
-    }
+    use crate::secrets::mode;
 
     #[test]
     fn server_logs_are_for_their_owner_only() {

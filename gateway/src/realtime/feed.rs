@@ -34,14 +34,14 @@
 use std::collections::{HashMap, VecDeque};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use async_nats::jetstream::consumer::DeliverPolicy;
 use async_nats::jetstream::consumer::pull::OrderedConfig;
 use async_nats::jetstream::stream::Stream;
 use ciphertalk_domain::UserId;
 use ciphertalk_projections::handoff::{HandoffReceiver, StoredRun};
-use ciphertalk_streams::connect::Reconnects;
+use ciphertalk_streams::connect::{Outage, Reconnects};
 use futures::StreamExt;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -215,31 +215,6 @@ impl Drop for Subscription {
     }
 }
 
-/// When the feed lost the stream, for `ciphertalk_nats_resume_seconds`.
-#[derive(Default)]
-struct Outage {
-    since: Option<Instant>,
-}
-
-impl Outage {
-    fn begin(&mut self) {
-        self.since.get_or_insert_with(Instant::now);
-    }
-
-    /// The feed reads the stream again.
-    fn end(&mut self) {
-        if let Some(since) = self.since.take() {
-            let took = since.elapsed();
-            metrics::histogram!("ciphertalk_nats_resume_seconds", "component" => "feed")
-                .record(took.as_secs_f64());
-            tracing::info!(
-                took_ms = took.as_millis() as u64,
-                "the live delivery feed reads the stream again"
-            );
-        }
-    }
-}
-
 /// Follows the stream from the feed's position on, restarting after failures
 /// and reconnections right after the last message dispatched, so none is
 /// skipped or repeated.
@@ -251,10 +226,10 @@ async fn follow(
     shutdown: CancellationToken,
 ) {
     let dispatched = AtomicU64::new(0);
-    let mut outage = Outage::default();
+    let outage = Outage::default();
     let mut backoff = Duration::from_millis(50);
     loop {
-        let run = dispatch(&stream, &shared, &mut handed_over, &dispatched, &mut outage);
+        let run = dispatch(&stream, &shared, &mut handed_over, &dispatched, &outage);
         let outcome = tokio::select! {
             () = shutdown.cancelled() => return,
             () = reconnects.next() => {
@@ -291,7 +266,7 @@ async fn dispatch(
     shared: &Shared,
     handed_over: &mut HandedOver,
     dispatched: &AtomicU64,
-    outage: &mut Outage,
+    outage: &Outage,
 ) -> Result<(), QueueError> {
     loop {
         read_stream(stream, shared, handed_over, dispatched, outage).await?;
@@ -306,7 +281,7 @@ async fn read_stream(
     shared: &Shared,
     handed_over: &mut HandedOver,
     dispatched: &AtomicU64,
-    outage: &mut Outage,
+    outage: &Outage,
 ) -> Result<(), QueueError> {
     let start_sequence = shared.routes().position + 1;
     let consumer = stream
@@ -319,7 +294,7 @@ async fn read_stream(
         .map_err(queue_error)?;
     let name = consumer.cached_info().name.clone();
     let mut messages = consumer.messages().await.map_err(queue_error)?;
-    outage.end();
+    outage.end("feed");
     loop {
         tokio::select! {
             message = messages.next() => {
