@@ -52,11 +52,18 @@ impl Infra {
 
     async fn launch(config: &Config, advertise: bool, needs: Needs) -> Result<Self, EmbeddedError> {
         let nats = match &config.nats_url {
-            None if needs.nats => Some(EmbeddedNats::start(nats_options(config)).await?),
+            None if needs.nats => {
+                let options = NatsOptions::configured(&config.embedded, config.data_dir.join("nats"));
+                Some(EmbeddedNats::start(options).await?)
+            }
             _ => None,
         };
         let postgres = match &config.database_url {
-            None if needs.postgres => Some(EmbeddedPostgres::start(postgres_options(config)).await?),
+            None if needs.postgres => {
+                let dir = config.data_dir.join("postgres");
+                let options = PostgresOptions::configured(&config.embedded, dir, DATABASE);
+                Some(EmbeddedPostgres::start(options).await?)
+            }
             _ => None,
         };
         let mut infra = Self::assemble(config, nats, postgres);
@@ -143,28 +150,6 @@ impl Infra {
 impl Drop for Infra {
     fn drop(&mut self) {
         self.shutdown();
-    }
-}
-
-fn nats_options(config: &Config) -> NatsOptions {
-    NatsOptions {
-        dir: config.data_dir.join("nats"),
-        port: config.embedded.nats_port,
-        binary: config.embedded.nats_server.clone(),
-        gogc: config.embedded.nats_gogc,
-        max_payload: config.embedded.nats_max_payload,
-    }
-}
-
-fn postgres_options(config: &Config) -> PostgresOptions {
-    PostgresOptions {
-        dir: config.data_dir.join("postgres"),
-        port: config.embedded.postgres_port,
-        bin_dir: config.embedded.postgres_bin_dir.clone(),
-        database: DATABASE.to_owned(),
-        durable: true,
-        max_connections: 200,
-        idle_in_transaction_timeout_secs: config.embedded.postgres_idle_in_transaction_timeout_secs,
     }
 }
 

@@ -181,7 +181,7 @@ impl Server {
         );
         tasks.push(throttle.spawn_cleanup(shutdown.child_token()));
         let realtime = crate::realtime::Realtime::new(
-            config.realtime.settings(),
+            (&config.realtime).into(),
             throttle.clone(),
             nats.clone(),
             pool.clone(),

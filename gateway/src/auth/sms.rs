@@ -34,7 +34,7 @@ pub fn from_config(config: &Config) -> Result<Box<dyn SmsSender>, SmsError> {
         }
         SmsMode::Webhook => {
             let url = config.sms.webhook_url.as_ref().ok_or(SmsError::Disabled)?.expose().to_owned();
-            let timeout = Duration::from_secs(config.sms.webhook_timeout_secs.unwrap_or(10));
+            let timeout = Duration::from_secs(config.sms.webhook_timeout_secs);
             let client = reqwest::Client::builder()
                 .timeout(timeout)
                 .build()

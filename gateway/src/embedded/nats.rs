@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::process::{ChildProcess, SIGTERM};
 use super::{EmbeddedError, free_port, io_error, secret_file};
+use crate::config::EmbeddedConfig;
 
 #[derive(Debug, Clone)]
 pub struct NatsOptions {
@@ -24,17 +25,20 @@ pub struct NatsOptions {
 }
 
 impl NatsOptions {
-    /// Measured (team scenario, three pairs of runs): end-to-end p99 77 -> 33
-    /// ms, mostly the first second of load, when a small heap made
-    /// nats-server collect again and again; its memory 100 -> 200 MB.
-    pub const DEFAULT_GOGC: u32 = 400;
-
-    /// nats-server's own default, 1 MiB, made explicit.
-    pub const DEFAULT_MAX_PAYLOAD: usize = 1024 * 1024;
+    /// The server the `[embedded]` section configures, in `dir`.
+    pub fn configured(config: &EmbeddedConfig, dir: PathBuf) -> Self {
+        Self {
+            dir,
+            port: config.nats_port,
+            binary: config.nats_server.clone(),
+            gogc: config.nats_gogc,
+            max_payload: config.nats_max_payload,
+        }
+    }
 
     /// A server in `dir` on a free port, with the default binary and tuning.
     pub fn in_dir(dir: PathBuf) -> Self {
-        Self { dir, port: 0, binary: None, gogc: Self::DEFAULT_GOGC, max_payload: Self::DEFAULT_MAX_PAYLOAD }
+        Self::configured(&EmbeddedConfig::default(), dir)
     }
 }
 

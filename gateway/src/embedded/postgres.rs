@@ -17,6 +17,7 @@ use sqlx::{ConnectOptions, Connection, postgres::PgConnectOptions};
 
 use super::process::{ChildProcess, SIGINT, is_root};
 use super::{EmbeddedError, free_port, io_error, secret_file};
+use crate::config::EmbeddedConfig;
 
 #[derive(Debug, Clone)]
 pub struct PostgresOptions {
@@ -34,6 +35,21 @@ pub struct PostgresOptions {
     /// transaction holds the relay back (it publishes only below the oldest
     /// running transaction), so Postgres ends it after this long; 0 = never.
     pub idle_in_transaction_timeout_secs: u64,
+}
+
+impl PostgresOptions {
+    /// The durable cluster the `[embedded]` section configures, in `dir`.
+    pub fn configured(config: &EmbeddedConfig, dir: PathBuf, database: &str) -> Self {
+        Self {
+            dir,
+            port: config.postgres_port,
+            bin_dir: config.postgres_bin_dir.clone(),
+            database: database.to_owned(),
+            durable: true,
+            max_connections: 200,
+            idle_in_transaction_timeout_secs: config.postgres_idle_in_transaction_timeout_secs,
+        }
+    }
 }
 
 #[derive(Debug)]

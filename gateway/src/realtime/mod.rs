@@ -39,6 +39,7 @@ use frames::ServerFrame;
 use presence::{Presence, Status, Visibility};
 use queue::DeliveryQueue;
 
+use crate::config::RealtimeConfig;
 use crate::throttle::Throttle;
 
 /// Per-connection limits and timings (config section `realtime`).
@@ -58,6 +59,20 @@ pub struct RealtimeSettings {
     pub queue_bytes: usize,
     /// Open connections of one user in this process.
     pub max_connections_per_user: usize,
+}
+
+impl From<&RealtimeConfig> for RealtimeSettings {
+    fn from(config: &RealtimeConfig) -> Self {
+        Self {
+            queue_frames: config.queue_frames,
+            slow_client: Duration::from_millis(config.slow_client_ms),
+            idle_timeout: Duration::from_secs(config.idle_timeout_secs),
+            presence_ttl: Duration::from_secs(config.presence_ttl_secs),
+            max_frame_bytes: config.max_frame_bytes,
+            queue_bytes: config.queue_bytes,
+            max_connections_per_user: config.max_connections_per_user,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
