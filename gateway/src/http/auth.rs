@@ -13,8 +13,9 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::error::{ApiError, ErrorBody};
+use super::extract::{ApiJson, AuthUser, ClientIp};
+use super::request_id::request_id;
 use super::users::{UserJson, load_account};
-use super::{ApiJson, AuthUser, ClientIp, request_id};
 use crate::auth::accounts::{self, AccountError};
 use crate::auth::passwords::{MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS};
 use crate::auth::phone::{PhoneError, is_code_shaped};

@@ -17,8 +17,8 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::error::{ApiError, ErrorBody};
+use super::extract::{ApiPath, ApiQuery, AuthUser, Limit, parse_cursor};
 use super::shared::{execute_and_settle, metadata, require_registered};
-use super::{ApiPath, ApiQuery, AuthUser, Limit, parse_cursor};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {

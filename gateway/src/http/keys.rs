@@ -16,8 +16,8 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
+use super::extract::{ApiJson, ApiPath, AuthUser};
 use super::shared::metadata;
-use super::{ApiJson, ApiPath, AuthUser};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {

@@ -27,10 +27,10 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::error::{ApiError, ErrorBody};
+use super::extract::{ApiJson, ApiPath, ApiQuery, AuthUser, Limit, parse_cursor};
 use super::shared::{
     admit_send, execute_room, metadata, require_member, require_settled_rooms, room_error, settle,
 };
-use super::{ApiJson, ApiPath, ApiQuery, AuthUser, Limit, parse_cursor};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {

@@ -31,9 +31,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::state::AppState;
 
-pub use error::invalid_cursor;
-pub use extract::{ApiJson, ApiPath, ApiQuery, AuthUser, ClientIp, Limit, OptionalJson, parse_cursor};
-pub use request_id::{REQUEST_ID, request_id};
+pub use request_id::REQUEST_ID;
 
 pub fn router(state: AppState) -> Router {
     let http = &state.config.http;

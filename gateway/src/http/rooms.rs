@@ -23,11 +23,11 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::error::{ApiError, ErrorBody};
+use super::extract::{ApiJson, ApiPath, ApiQuery, AuthUser, Limit, OptionalJson};
 use super::shared::{
     ROOM_PROJECTIONS, execute_room, require_member, require_registered, require_settled_rooms, room_error,
     settle, settle_rooms,
 };
-use super::{ApiJson, ApiPath, ApiQuery, AuthUser, Limit, OptionalJson};
 use crate::directory;
 use crate::state::AppState;
 

@@ -17,8 +17,8 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::error::{ApiError, ErrorBody};
+use super::extract::{ApiJson, ApiPath, ApiQuery, AuthUser, Limit};
 use super::shared::metadata;
-use super::{ApiJson, ApiPath, ApiQuery, AuthUser, Limit};
 use crate::directory;
 use crate::realtime::presence::Status;
 use crate::state::AppState;
