@@ -1,6 +1,7 @@
-//! What the room aggregate asks the store: facts about one message, and
-//! whether one user blocks another. Both are read from the event store, which
-//! is never behind the command being decided.
+//! What is asked of the event store beyond an aggregate's own state: by the
+//! room aggregate (facts about one message, whether one user blocks another)
+//! and by the routes (who is registered, the original of a repeated send).
+//! The event store is never behind the command being decided.
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -8,8 +9,9 @@ use ciphertalk_domain::error::LookupError;
 use ciphertalk_domain::ids::{MessageId, RoomId, UserId};
 use ciphertalk_domain::room::{MessageFacts, RoomLookup};
 use ciphertalk_domain::user::User;
+use cqrs_es::Aggregate;
 
-use crate::store::AggregateStore;
+use crate::store::{AggregateStore, StoreError};
 
 pub struct EventStoreLookup {
     store: AggregateStore,
@@ -42,6 +44,34 @@ impl EventStoreLookup {
         .await
         .map_err(lookup_error)?;
         found.map(|id| id.parse().map_err(lookup_error)).transpose()
+    }
+
+    /// Whether every one of `users` is registered. The first event of a user
+    /// aggregate is its registration, so the event store answers exactly.
+    pub async fn all_registered(&self, users: &[UserId]) -> Result<bool, sqlx::Error> {
+        let mut ids: Vec<String> = users.iter().map(ToString::to_string).collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let found: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM events WHERE aggregate_type = $1 AND aggregate_id = ANY($2) AND sequence = 1",
+        )
+        .bind(User::TYPE)
+        .bind(&ids)
+        .fetch_one(self.store.pool())
+        .await?;
+        Ok(usize::try_from(found).is_ok_and(|found| found == ids.len()))
+    }
+
+    /// Whether `blocker` has blocked `blocked`, from `blocker`'s User
+    /// aggregate: the write side's truth, for decisions a lagging read model
+    /// must not make (the read side's is the delivery projection's).
+    pub async fn has_blocked_per_aggregate(
+        &self,
+        blocker: UserId,
+        blocked: UserId,
+    ) -> Result<bool, StoreError> {
+        let user = self.store.load::<User>(&blocker.to_string()).await?;
+        Ok(user.aggregate.has_blocked(blocked))
     }
 }
 
@@ -91,7 +121,6 @@ impl RoomLookup for EventStoreLookup {
     }
 
     async fn is_blocked(&self, blocker: UserId, blocked: UserId) -> Result<bool, LookupError> {
-        let user = self.store.load::<User>(&blocker.to_string()).await.map_err(lookup_error)?;
-        Ok(user.aggregate.has_blocked(blocked))
+        self.has_blocked_per_aggregate(blocker, blocked).await.map_err(lookup_error)
     }
 }

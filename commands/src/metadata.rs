@@ -3,6 +3,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use ciphertalk_domain::clock;
 
 pub const ACTOR: &str = "actor_id";
 pub const REQUEST_ID: &str = "request_id";
@@ -19,7 +20,7 @@ pub struct CommandMetadata {
 
 impl CommandMetadata {
     pub fn new(actor: impl Into<String>, request_id: Option<String>) -> Self {
-        Self { actor: actor.into(), request_id, at: Utc::now() }
+        Self { actor: actor.into(), request_id, at: clock::now() }
     }
 
     /// For work the server does by itself (expiry sweeps, relays, migrations).

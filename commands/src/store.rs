@@ -314,7 +314,7 @@ impl AggregateStore {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
-    use chrono::Utc;
+    use ciphertalk_domain::clock;
     use ciphertalk_domain::ids::{RoomId, UserId};
     use ciphertalk_domain::room::{DEFAULT_MAX_MEMBERS, JoinRule, RoomEvent, RoomKind};
     use ciphertalk_domain::values::{RoomDescription, RoomName};
@@ -336,7 +336,7 @@ mod tests {
             join_rule: JoinRule::Invite,
             creator,
             members: (1..DEFAULT_MAX_MEMBERS).map(|_| UserId::new_v7()).collect(),
-            at: Utc::now(),
+            at: clock::now(),
         };
         let metadata = CommandMetadata::new(creator.to_string(), Some("r".repeat(64))).to_map();
         let bytes = WireEvent::wire_size_bound(

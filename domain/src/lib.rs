@@ -5,6 +5,7 @@
 //! Aggregates: [`user::User`], [`room::Room`], [`file::File`],
 //! [`report::Report`], each on cqrs-es 0.5.
 
+pub mod clock;
 pub mod error;
 pub mod file;
 pub mod ids;

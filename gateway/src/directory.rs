@@ -1,10 +1,10 @@
 //! The user directory: username claims (uniqueness across users) and the
 //! prefix-search index, both kept next to the User aggregate by the routes
-//! that change profiles.
+//! that change profiles; and each pair's claim on its one direct room.
 
 use chrono::{DateTime, Utc};
-use ciphertalk_domain::UserId;
 use ciphertalk_domain::user::Account;
+use ciphertalk_domain::{RoomId, UserId};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -57,6 +57,28 @@ pub async fn release_usernames(
         .execute(pool)
         .await?;
     Ok(())
+}
+
+/// The id of the pair's direct room: claimed now, or claimed before (by
+/// either side). The claim commits before the room is created, so racing
+/// requests agree on one id and all but one CreateRoom find it exists; a
+/// claim whose creation failed is simply created by the next request.
+pub async fn claim_direct_room(pool: &PgPool, a: UserId, b: UserId) -> Result<RoomId, sqlx::Error> {
+    let (low, high) = if a < b { (a, b) } else { (b, a) };
+    let room: Uuid = sqlx::query_scalar(
+        "WITH claimed AS (
+             INSERT INTO direct_rooms (user_a, user_b, room_id) VALUES ($1, $2, $3)
+             ON CONFLICT (user_a, user_b) DO NOTHING RETURNING room_id)
+         SELECT room_id FROM claimed
+         UNION ALL SELECT room_id FROM direct_rooms WHERE user_a = $1 AND user_b = $2
+         LIMIT 1",
+    )
+    .bind(low.as_uuid())
+    .bind(high.as_uuid())
+    .bind(RoomId::new_v7().as_uuid())
+    .fetch_one(pool)
+    .await?;
+    Ok(RoomId::from_uuid(room))
 }
 
 /// One search hit: the public profile.

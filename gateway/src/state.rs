@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use ciphertalk_commands::WriteModel;
+use ciphertalk_commands::lookup::EventStoreLookup;
 use ciphertalk_projections::{Backlog, Freshness};
 use metrics_exporter_prometheus::PrometheusHandle;
 use sqlx::PgPool;
@@ -49,4 +50,12 @@ pub struct Shared {
     pub stalls: ciphertalk_streams::Stalls,
     /// Rate limits on writes and frames (this process's share).
     pub throttle: Arc<Throttle>,
+}
+
+impl Shared {
+    /// The event store's answers to the routes' own questions (who is
+    /// registered, facts about a message, who blocked whom).
+    pub fn lookup(&self) -> EventStoreLookup {
+        EventStoreLookup::new(self.write.store.clone())
+    }
 }

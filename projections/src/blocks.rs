@@ -1,4 +1,7 @@
-//! Queries over users' block lists (kept by the `contacts` projection).
+//! Queries over users' block lists as the `contacts` projection keeps them:
+//! the list a user pages through. Checks that decide something ask elsewhere:
+//! commands the User aggregate (`EventStoreLookup::has_blocked_per_aggregate`),
+//! delivery its own projection (`delivery::has_blocked_per_read_model`).
 
 use chrono::{DateTime, Utc};
 use ciphertalk_domain::ids::UserId;
@@ -11,7 +14,7 @@ pub struct Block {
     pub blocked_at: DateTime<Utc>,
 }
 
-/// Whether `blocker` has blocked `blocked`.
+/// Whether `blocker` has blocked `blocked`, as this read model has it.
 pub async fn is_blocked(pool: &PgPool, blocker: UserId, blocked: UserId) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM blocks WHERE user_id = $1 AND blocked_id = $2)")
         .bind(blocker.as_uuid())
@@ -20,7 +23,7 @@ pub async fn is_blocked(pool: &PgPool, blocker: UserId, blocked: UserId) -> Resu
         .await
 }
 
-/// Whether either of the two has blocked the other.
+/// Whether either of the two has blocked the other, as this read model has it.
 pub async fn either_blocked(pool: &PgPool, a: UserId, b: UserId) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar(
         "SELECT EXISTS (SELECT 1 FROM blocks

@@ -421,8 +421,15 @@ pub async fn blockers_of(pool: &PgPool, user: UserId) -> Result<Vec<UserId>, sql
     Ok(users.into_iter().map(UserId::from_uuid).collect())
 }
 
-/// Whether `blocker` has blocked `blocked` (as the delivery projection has it).
-pub async fn has_blocked(pool: &PgPool, blocker: UserId, blocked: UserId) -> Result<bool, sqlx::Error> {
+/// Whether `blocker` has blocked `blocked`, as the delivery projection has
+/// it: the read side's answer, for delivery and realtime checks, which
+/// follow this projection anyway (the write side asks the User aggregate,
+/// `EventStoreLookup::has_blocked_per_aggregate`).
+pub async fn has_blocked_per_read_model(
+    pool: &PgPool,
+    blocker: UserId,
+    blocked: UserId,
+) -> Result<bool, sqlx::Error> {
     sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM delivery_blocks WHERE user_id = $1 AND blocked_id = $2)")
         .bind(blocker.as_uuid())
         .bind(blocked.as_uuid())

@@ -8,8 +8,8 @@
 //! command but before the credential commits, leaves a user nobody can log
 //! into, never two accounts behind one email.
 
-use chrono::Utc;
 use ciphertalk_commands::{CommandError, CommandMetadata, WriteModel};
+use ciphertalk_domain::clock::now;
 use ciphertalk_domain::user::{Account, User, UserCommand};
 use ciphertalk_domain::values::{DisplayName, Email, PhoneNumber};
 use ciphertalk_domain::{DomainError, UserId};
@@ -52,7 +52,7 @@ async fn register(
     phone: Option<PhoneNumber>,
     display_name: DisplayName,
 ) -> Result<Account, CommandError<DomainError>> {
-    let command = UserCommand::RegisterUser { user_id, email, phone, display_name, at: Utc::now() };
+    let command = UserCommand::RegisterUser { user_id, email, phone, display_name, at: now() };
     let executed = write
         .users
         .execute_and_read(&user_id.to_string(), command, meta, |user: &User| user.account().cloned())
@@ -148,9 +148,9 @@ pub async fn load_for_login(
     let mut is_admin = loaded.aggregate.is_admin();
     let named = account.email.as_ref().is_some_and(|email| admins.iter().any(|a| a == email.as_str()));
     let command = if named && !is_admin {
-        Some(UserCommand::GrantAdmin { by: None, at: Utc::now() })
+        Some(UserCommand::GrantAdmin { by: None, at: now() })
     } else if !named && loaded.aggregate.is_admin_by_configuration() {
-        Some(UserCommand::RevokeAdmin { by: None, at: Utc::now() })
+        Some(UserCommand::RevokeAdmin { by: None, at: now() })
     } else {
         None
     };

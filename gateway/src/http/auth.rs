@@ -13,15 +13,16 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::error::{ApiError, ErrorBody};
+use super::extract::{ApiJson, AuthUser, ClientIp};
+use super::request_id::request_id;
 use super::users::{UserJson, load_account};
-use super::{ApiJson, AuthUser, ClientIp, request_id};
 use crate::auth::accounts::{self, AccountError};
 use crate::auth::passwords::{MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS};
 use crate::auth::phone::{PhoneError, is_code_shaped};
 use crate::auth::rate_limit::{Action, LimitError};
 use crate::auth::refresh::RefreshError;
 use crate::auth::sms::SmsError;
-use crate::auth::tickets;
+use crate::auth::tickets::{self, TicketError};
 use crate::realtime::sessions::{self, Ending};
 use crate::state::AppState;
 
@@ -118,7 +119,7 @@ impl From<LimitError> for ApiError {
                 error.retry_after = Some(retry_after_secs);
                 error
             }
-            LimitError::Database(err) => ApiError::unavailable("the database", err),
+            LimitError::Database(err) => err.into(),
         }
     }
 }
@@ -130,7 +131,7 @@ impl From<AccountError> for ApiError {
                 ApiError::new(StatusCode::CONFLICT, "email_taken", "this email is already registered")
             }
             AccountError::Command(err) => err.into(),
-            AccountError::Database(err) => ApiError::unavailable("the database", err),
+            AccountError::Database(err) => err.into(),
         }
     }
 }
@@ -139,8 +140,49 @@ impl From<RefreshError> for ApiError {
     fn from(err: RefreshError) -> Self {
         match err {
             RefreshError::Invalid | RefreshError::Reused { .. } => invalid_refresh(),
-            RefreshError::Database(err) => ApiError::unavailable("the database", err),
+            RefreshError::Database(err) => err.into(),
             RefreshError::Random(err) => ApiError::internal(err),
+        }
+    }
+}
+
+impl From<PhoneError> for ApiError {
+    fn from(err: PhoneError) -> Self {
+        match err {
+            PhoneError::Wrong { attempts_remaining } => {
+                ApiError::new(StatusCode::UNAUTHORIZED, "wrong_code", "the code is not right")
+                    .with_details(serde_json::json!({"attempts_remaining": attempts_remaining}))
+            }
+            PhoneError::Gone => ApiError::new(
+                StatusCode::GONE,
+                "login_session_gone",
+                "this login session has expired, been used or run out of attempts; start again",
+            ),
+            PhoneError::Unknown => ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such login session"),
+            PhoneError::Database(err) => err.into(),
+            PhoneError::Random(err) => ApiError::internal(err),
+        }
+    }
+}
+
+impl From<SmsError> for ApiError {
+    fn from(err: SmsError) -> Self {
+        match err {
+            SmsError::Disabled => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "sms_unavailable",
+                "phone login is not enabled",
+            ),
+            err @ SmsError::Webhook(_) => ApiError::unavailable("the SMS sender", err),
+        }
+    }
+}
+
+impl From<TicketError> for ApiError {
+    fn from(err: TicketError) -> Self {
+        match err {
+            TicketError::Database(err) => err.into(),
+            TicketError::Random(err) => ApiError::internal(err),
         }
     }
 }
@@ -205,10 +247,10 @@ pub async fn register(
     headers: HeaderMap,
     ApiJson(body): ApiJson<RegisterBody>,
 ) -> Result<(StatusCode, Json<Tokens>), ApiError> {
-    let email = Email::parse(&body.email).map_err(invalid)?;
+    let email = Email::parse(&body.email)?;
     state.auth.limits.check(Action::Register, ip, Some(email.as_str())).await?;
     check_password(&body.password)?;
-    let display_name = DisplayName::parse(&body.display_name).map_err(invalid)?;
+    let display_name = DisplayName::parse(&body.display_name)?;
     let hash = state.auth.passwords.hash(body.password).await.map_err(ApiError::internal)?;
     let account =
         accounts::register_email(&state.db, &state.write, request_id(&headers), email, hash, display_name)
@@ -233,9 +275,7 @@ pub async fn login(
     let account_key = email.as_ref().map_or(body.email.as_str(), Email::as_str);
     state.auth.limits.check(Action::Login, ip, Some(account_key)).await?;
     let credential = match &email {
-        Some(email) => accounts::find_by_email(&state.db, email)
-            .await
-            .map_err(|e| ApiError::unavailable("the database", e))?,
+        Some(email) => accounts::find_by_email(&state.db, email).await?,
         None => None,
     };
     let (user_id, hash) = match credential {
@@ -317,15 +357,10 @@ pub async fn phone_start(
     ClientIp(ip): ClientIp,
     ApiJson(body): ApiJson<PhoneStartBody>,
 ) -> Result<(StatusCode, Json<PhoneStarted>), ApiError> {
-    let phone = PhoneNumber::parse(&body.phone).map_err(invalid)?;
+    let phone = PhoneNumber::parse(&body.phone)?;
     state.auth.limits.check(Action::PhoneStart, ip, Some(phone.as_str())).await?;
-    let started = state.auth.phone.start(&phone).await.map_err(phone_error)?;
-    state.auth.sms.send(&phone, &started.code).await.map_err(|err| match err {
-        SmsError::Disabled => {
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "sms_unavailable", "phone login is not enabled")
-        }
-        err @ SmsError::Webhook(_) => ApiError::unavailable("the SMS sender", err),
-    })?;
+    let started = state.auth.phone.start(&phone).await?;
+    state.auth.sms.send(&phone, &started.code).await?;
     tracing::info!(session_id = %started.session_id, "phone login started");
     Ok((
         StatusCode::ACCEPTED,
@@ -361,28 +396,11 @@ pub async fn phone_verify(
         )
         .with_details(serde_json::json!({"field": "code"})));
     }
-    let phone = state.auth.phone.verify(body.session_id, &body.code).await.map_err(phone_error)?;
+    let phone = state.auth.phone.verify(body.session_id, &body.code).await?;
     let user_id =
         accounts::find_or_register_phone(&state.db, &state.write, request_id(&headers), phone).await?;
     tracing::info!(%user_id, "phone login verified");
     Ok(Json(login_user(&state, &headers, user_id).await?))
-}
-
-fn phone_error(err: PhoneError) -> ApiError {
-    match err {
-        PhoneError::Wrong { attempts_remaining } => {
-            ApiError::new(StatusCode::UNAUTHORIZED, "wrong_code", "the code is not right")
-                .with_details(serde_json::json!({"attempts_remaining": attempts_remaining}))
-        }
-        PhoneError::Gone => ApiError::new(
-            StatusCode::GONE,
-            "login_session_gone",
-            "this login session has expired, been used or run out of attempts; start again",
-        ),
-        PhoneError::Unknown => ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such login session"),
-        PhoneError::Database(err) => ApiError::unavailable("the database", err),
-        PhoneError::Random(err) => ApiError::internal(err),
-    }
 }
 
 #[utoipa::path(post, path = "/v1/ws/ticket", tag = "auth", security(("bearer" = [])),
@@ -397,15 +415,6 @@ pub async fn ws_ticket(
         session: user.session,
         token_expires_at: Some(user.expires_at),
     };
-    let (ticket, expires_at) =
-        tickets::issue(&state.db, holder, state.auth.ticket_ttl).await.map_err(|err| match err {
-            tickets::TicketError::Database(err) => ApiError::unavailable("the database", err),
-            tickets::TicketError::Random(err) => ApiError::internal(err),
-        })?;
+    let (ticket, expires_at) = tickets::issue(&state.db, holder, state.auth.ticket_ttl).await?;
     Ok((StatusCode::CREATED, Json(WsTicket { ticket, expires_at })))
-}
-
-/// A validation failure of one field: 422 `invalid_value` naming the field.
-pub fn invalid(err: ciphertalk_domain::ValidationError) -> ApiError {
-    ApiError::from(ciphertalk_domain::DomainError::Invalid(err))
 }

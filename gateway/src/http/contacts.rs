@@ -9,6 +9,7 @@ use axum::routing::{get, put};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use ciphertalk_domain::UserId;
+use ciphertalk_domain::clock::now;
 use ciphertalk_domain::user::UserCommand;
 use ciphertalk_projections::{Projection, blocks, contacts};
 use serde::{Deserialize, Serialize};
@@ -16,8 +17,8 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::error::{ApiError, ErrorBody};
-use super::write::{all_registered, metadata, now, settle};
-use super::{ApiPath, ApiQuery, AuthUser, Limit, parse_cursor};
+use super::extract::{ApiPath, ApiQuery, AuthUser, Limit, parse_cursor};
+use super::shared::{execute_and_settle, metadata, require_registered};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -93,12 +94,11 @@ async fn execute(
     other: UserId,
     command: UserCommand,
 ) -> Result<StatusCode, ApiError> {
-    if !all_registered(state, &[other]).await? {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "user_not_found", "no such user"));
-    }
+    require_registered(state, &[other], "no such user").await?;
     let id = user.user_id.to_string();
-    let executed = state.write.users.execute(&id, command, &metadata(user, headers)).await?;
-    settle(state, &[Projection::Contacts], &id, executed.sequence).await;
+    let metadata = metadata(user, headers);
+    execute_and_settle(state, &state.write.users, &id, command, &metadata, &[Projection::Contacts], |_| ())
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -110,9 +110,7 @@ pub async fn list_contacts(
     user: AuthUser,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<ContactPage>, ApiError> {
-    let all = contacts::list(&state.db, user.user_id)
-        .await
-        .map_err(|err| ApiError::unavailable("the database", err))?;
+    let all = contacts::list(&state.db, user.user_id).await?;
     let (items, next) = paginate(all, &query)?;
     let items = items
         .into_iter()
@@ -166,9 +164,7 @@ pub async fn list_blocks(
     user: AuthUser,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<BlockPage>, ApiError> {
-    let all = blocks::list(&state.db, user.user_id)
-        .await
-        .map_err(|err| ApiError::unavailable("the database", err))?;
+    let all = blocks::list(&state.db, user.user_id).await?;
     let (items, next) = paginate(all, &query)?;
     let items = items
         .into_iter()

@@ -8,7 +8,8 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use ciphertalk_commands::{CommandError, StoreError};
-use ciphertalk_domain::{DomainError, ErrorKind};
+use ciphertalk_domain::{DomainError, ErrorKind, LookupError, ValidationError};
+use ciphertalk_projections::QueryError;
 use serde_json::{Value, json};
 
 /// The error answer's shape, for the OpenAPI document.
@@ -57,6 +58,11 @@ impl ApiError {
         Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error")
     }
 
+    /// A cursor no list of ours gave out.
+    pub fn unknown_cursor() -> Self {
+        invalid_cursor("the cursor is not one this list gave out")
+    }
+
     pub fn unavailable(what: &str, cause: impl std::fmt::Display) -> Self {
         tracing::warn!(dependency = what, error = %cause, "dependency unavailable");
         let mut error =
@@ -77,6 +83,12 @@ impl IntoResponse for ApiError {
         }
         response
     }
+}
+
+/// The one answer to a cursor that does not parse or points past what
+/// exists, whichever list or stream it belongs to.
+pub fn invalid_cursor(message: &str) -> ApiError {
+    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_cursor", message)
 }
 
 pub async fn fallback() -> ApiError {
@@ -103,9 +115,16 @@ impl From<DomainError> for ApiError {
     }
 }
 
+/// A field that failed validation at the edge: 422 `invalid_value` naming it.
+impl From<ValidationError> for ApiError {
+    fn from(err: ValidationError) -> Self {
+        DomainError::Invalid(err).into()
+    }
+}
+
 /// A command that did not commit: refusals keep their code, conflicts that
-/// outlasted the retries are 409 (the client may retry), events too large to
-/// publish 413, other store failures 503.
+/// outlasted the retries are 409 (the client may retry), store failures as
+/// [`StoreError`] maps them.
 impl From<CommandError<DomainError>> for ApiError {
     fn from(err: CommandError<DomainError>) -> Self {
         match err {
@@ -113,18 +132,56 @@ impl From<CommandError<DomainError>> for ApiError {
             CommandError::Conflict { .. } => {
                 Self::new(StatusCode::CONFLICT, "conflict", "concurrent changes; retry the request")
             }
-            CommandError::Store(StoreError::TooLarge { limit, .. }) => Self::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "too_large",
-                "the change is too large to store as one event",
-            )
-            .with_details(json!({"limit_bytes": limit})),
             // Callers that can repeat a unique key answer it themselves (a send
             // retried beyond the window gets the original message).
             CommandError::Duplicate => {
                 Self::new(StatusCode::CONFLICT, "conflict", "this was done before; read it instead")
             }
-            CommandError::Store(store) => Self::unavailable("the event store", store),
+            CommandError::Store(store) => store.into(),
+        }
+    }
+}
+
+/// The event store: an event too large to publish is 413, any other failure
+/// (loads included) 503 naming it.
+impl From<StoreError> for ApiError {
+    fn from(err: StoreError) -> Self {
+        match err {
+            StoreError::TooLarge { limit, .. } => Self::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                "the change is too large to store as one event",
+            )
+            .with_details(json!({"limit_bytes": limit})),
+            other => Self::unavailable("the event store", other),
+        }
+    }
+}
+
+/// A route's own read of the event store (`EventStoreLookup`), which reports
+/// its failures as lookups.
+impl From<LookupError> for ApiError {
+    fn from(err: LookupError) -> Self {
+        Self::unavailable("the event store", err)
+    }
+}
+
+/// Postgres outside the event store (read models, credentials, claims): a
+/// pool timeout or lost connection is 503 naming "the database". Constraint
+/// conflicts never arrive here: the queries that can meet one resolve it
+/// themselves (`ON CONFLICT`) and answer their own 4xx.
+impl From<sqlx::Error> for ApiError {
+    fn from(err: sqlx::Error) -> Self {
+        Self::unavailable("the database", err)
+    }
+}
+
+/// A read-model query: a cursor it never gave out is 422, else as [`sqlx::Error`].
+impl From<QueryError> for ApiError {
+    fn from(err: QueryError) -> Self {
+        match err {
+            QueryError::BadCursor => Self::unknown_cursor(),
+            QueryError::Database(err) => err.into(),
         }
     }
 }

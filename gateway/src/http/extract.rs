@@ -323,15 +323,9 @@ impl<'de> Deserialize<'de> for Limit {
 
 const LIMIT_RULE: &str = "limit: must be an integer from 1 to 200";
 
-/// The one answer to a cursor that does not parse or points past what
-/// exists, whichever list or stream it belongs to.
-pub fn invalid_cursor(message: &str) -> ApiError {
-    ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_cursor", message)
-}
-
 /// A cursor from a query string or body, parsed as its list's type.
 pub fn parse_cursor<T: FromStr>(raw: &str) -> Result<T, ApiError> {
-    raw.parse().map_err(|_| invalid_cursor("the cursor is not one this list gave out"))
+    raw.parse().map_err(|_| ApiError::unknown_cursor())
 }
 
 #[cfg(test)]

@@ -9,8 +9,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use utoipa::{IntoParams, ToSchema};
 
-use super::error::{ApiError, ErrorBody};
-use super::{ApiJson, ApiQuery, AuthUser, Limit, invalid_cursor, parse_cursor};
+use super::error::{ApiError, ErrorBody, invalid_cursor};
+use super::extract::{ApiJson, ApiQuery, AuthUser, Limit, parse_cursor};
 use crate::realtime::{Cursor, cursor};
 use crate::state::AppState;
 

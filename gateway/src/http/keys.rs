@@ -8,15 +8,16 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use chrono::Utc;
 use ciphertalk_domain::UserId;
+use ciphertalk_domain::clock::now;
 use ciphertalk_domain::user::{OneTimePrekey, SignedPrekey, User, UserCommand, UserEvent};
 use ciphertalk_domain::values::Base64Bytes;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
-use super::{ApiJson, ApiPath, AuthUser};
+use super::extract::{ApiJson, ApiPath, AuthUser};
+use super::shared::metadata;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -100,7 +101,7 @@ async fn execute(
     headers: &HeaderMap,
     command: UserCommand,
 ) -> Result<StatusCode, ApiError> {
-    let meta = super::write::metadata(&user, headers);
+    let meta = metadata(&user, headers);
     state.write.users.execute(&user.user_id.to_string(), command, &meta).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -120,7 +121,7 @@ pub async fn publish(
         signed_prekey: body.signed_prekey.into(),
         one_time_prekeys: body.one_time_prekeys.into_iter().map(Into::into).collect(),
         pool_limit: state.config.keys.one_time_pool_limit,
-        at: Utc::now(),
+        at: now(),
     };
     execute(&state, user, &headers, command).await
 }
@@ -139,7 +140,7 @@ pub async fn add_one_time(
     let command = UserCommand::AddOneTimePrekeys {
         keys: body.one_time_prekeys.into_iter().map(Into::into).collect(),
         pool_limit: state.config.keys.one_time_pool_limit,
-        at: Utc::now(),
+        at: now(),
     };
     execute(&state, user, &headers, command).await
 }
@@ -148,12 +149,7 @@ pub async fn add_one_time(
     responses((status = 200, body = PrekeyCount)))]
 #[tracing::instrument(skip_all, fields(user_id = %user.user_id))]
 pub async fn count(State(state): State<AppState>, user: AuthUser) -> Result<Json<PrekeyCount>, ApiError> {
-    let loaded = state
-        .write
-        .users
-        .load(&user.user_id.to_string())
-        .await
-        .map_err(|e| ApiError::unavailable("the event store", e))?;
+    let loaded = state.write.users.load(&user.user_id.to_string()).await?;
     Ok(Json(PrekeyCount { one_time_prekeys: loaded.aggregate.keys().one_time_prekeys.len() }))
 }
 
@@ -168,8 +164,8 @@ pub async fn bundle(
     headers: HeaderMap,
     ApiPath(target): ApiPath<UserId>,
 ) -> Result<Json<PrekeyBundle>, ApiError> {
-    let command = UserCommand::ClaimOneTimePrekey { claimed_by: user.user_id, at: Utc::now() };
-    let meta = super::write::metadata(&user, &headers);
+    let command = UserCommand::ClaimOneTimePrekey { claimed_by: user.user_id, at: now() };
+    let meta = metadata(&user, &headers);
     let executed = state
         .write
         .users

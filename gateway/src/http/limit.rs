@@ -7,7 +7,8 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use ciphertalk_domain::UserId;
 
-use super::{AuthUser, ClientIp};
+use super::error::ApiError;
+use super::extract::{AuthUser, ClientIp};
 use crate::state::AppState;
 use crate::throttle::Action;
 
@@ -22,13 +23,13 @@ pub async fn limit(State(state): State<AppState>, request: Request, next: Next) 
     // An unauthenticated request counts against its address only; its handler refuses it.
     let user = AuthUser::from_request_parts(&mut parts, &state).await.ok().map(|user| user.user_id);
     if let Err(limited) = state.throttle.check(action, user, ip) {
-        return super::error::ApiError::from(limited).into_response();
+        return ApiError::from(limited).into_response();
     }
     if action == Action::PrekeyClaim
         && let Some(target) = prekey_target(parts.uri.path())
         && let Err(limited) = state.throttle.check_prekey_target(target)
     {
-        return super::error::ApiError::from(limited).into_response();
+        return ApiError::from(limited).into_response();
     }
     next.run(Request::from_parts(parts, body)).await
 }

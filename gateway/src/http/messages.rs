@@ -13,7 +13,7 @@ use axum::routing::{patch, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use ciphertalk_commands::CommandError;
-use ciphertalk_commands::lookup::EventStoreLookup;
+use ciphertalk_domain::clock::now;
 use ciphertalk_domain::room::{
     DeleteScope, MessageRef, ReceiptKind, Room, RoomCommand, RoomEvent, RoomLookup,
 };
@@ -27,9 +27,10 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::error::{ApiError, ErrorBody};
-use super::rooms::{ROOM_PROJECTIONS, require_member, room_error};
-use super::write::{admit_send, metadata, now, require_settled_rooms, settle};
-use super::{ApiJson, ApiPath, ApiQuery, AuthUser, Limit, parse_cursor};
+use super::extract::{ApiJson, ApiPath, ApiQuery, AuthUser, Limit, parse_cursor};
+use super::shared::{
+    admit_send, execute_room, metadata, require_member, require_settled_rooms, room_error, settle,
+};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -129,8 +130,7 @@ fn check_size(state: &AppState, ciphertext: &Ciphertext) -> Result<(), ApiError>
 /// One message of a room from the read model.
 async fn read_message(state: &AppState, room: RoomId, message: MessageId) -> Result<MessageJson, ApiError> {
     timeline::message(&state.db, room, message)
-        .await
-        .map_err(|err| ApiError::unavailable("the database", err))?
+        .await?
         .map(MessageJson::from_view)
         // Committed but not yet in the read model after the bounded wait.
         .ok_or_else(|| ApiError::unavailable("the timeline", "the message is not projected yet"))
@@ -210,10 +210,10 @@ pub async fn send(
         Ok(executed) => executed,
         // Retried after the room's window forgot it: the store holds the original.
         Err(CommandError::Duplicate) => {
-            let original = EventStoreLookup::new(state.write.store.clone())
+            let original = state
+                .lookup()
                 .client_message(id, sender, client_msg_id.as_str())
-                .await
-                .map_err(|err| ApiError::unavailable("the event store", err))?
+                .await?
                 .ok_or_else(|| ApiError::internal("a repeated send has no original"))?;
             require_settled_rooms(&state, &[Projection::Timeline], &[id]).await?;
             return Ok((StatusCode::OK, Json(read_message(&state, id, original).await?)));
@@ -244,19 +244,11 @@ async fn check_forward(state: &AppState, user: &AuthUser, source: MessageRef) ->
         ApiError::new(StatusCode::NOT_FOUND, "message_not_found", "the forwarded message does not exist")
             .with_details(serde_json::json!({"field": "forwarded_from"}))
     };
-    let room = state
-        .write
-        .rooms
-        .load(&source.room_id.to_string())
-        .await
-        .map_err(|err| ApiError::unavailable("the event store", err))?;
+    let room = state.write.rooms.load(&source.room_id.to_string()).await?;
     if !room.aggregate.is_member(user.user_id) {
         return Err(not_found());
     }
-    let facts = EventStoreLookup::new(state.write.store.clone())
-        .message(source.room_id, source.message_id)
-        .await
-        .map_err(|err| ApiError::unavailable("the event store", err))?;
+    let facts = state.lookup().message(source.room_id, source.message_id).await?;
     match facts {
         Some(facts) if !facts.deleted => Ok(()),
         _ => Err(not_found()),
@@ -305,9 +297,7 @@ pub async fn list(
     // Membership is read from `rooms`: it must hold the room's events too.
     require_settled_rooms(&state, &[Projection::Timeline, Projection::Rooms], &[id]).await?;
     require_member(&state, id, user.user_id).await?;
-    let page = timeline::page(&state.db, id, user.user_id, window, query.limit.get())
-        .await
-        .map_err(|err| ApiError::unavailable("the database", err))?;
+    let page = timeline::page(&state.db, id, user.user_id, window, query.limit.get()).await?;
     Ok(Json(MessagePage {
         items: page.items.into_iter().map(MessageJson::from_view).collect(),
         next: page.next,
@@ -345,10 +335,7 @@ pub async fn edit(
         ciphertext: body.ciphertext,
         at: now(),
     };
-    let room_id = id.to_string();
-    let executed =
-        state.write.rooms.execute(&room_id, command, &metadata(&user, &headers)).await.map_err(room_error)?;
-    settle(&state, &ROOM_PROJECTIONS, &room_id, executed.sequence).await;
+    let executed = execute_room(&state, &user, &headers, id, command, |_| ()).await.map_err(room_error)?;
     let mut json = read_message(&state, id, message).await?;
     // The edit as committed, even if the read model were late.
     for envelope in &executed.events {
@@ -398,10 +385,7 @@ pub async fn delete(
         DeleteFor::Me => DeleteScope::ForMe,
     };
     let command = RoomCommand::DeleteMessage { actor: user.user_id, message_id: message, scope, at: now() };
-    let room_id = id.to_string();
-    let executed =
-        state.write.rooms.execute(&room_id, command, &metadata(&user, &headers)).await.map_err(room_error)?;
-    settle(&state, &ROOM_PROJECTIONS, &room_id, executed.sequence).await;
+    execute_room(&state, &user, &headers, id, command, |_| ()).await.map_err(room_error)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -433,9 +417,6 @@ pub async fn receipt(
         kind: body.kind,
         at: now(),
     };
-    let room_id = id.to_string();
-    let executed =
-        state.write.rooms.execute(&room_id, command, &metadata(&user, &headers)).await.map_err(room_error)?;
-    settle(&state, &ROOM_PROJECTIONS, &room_id, executed.sequence).await;
+    execute_room(&state, &user, &headers, id, command, |_| ()).await.map_err(room_error)?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -16,14 +16,14 @@ pub mod openapi;
 pub mod request_body;
 pub mod request_id;
 pub mod rooms;
+pub mod shared;
 pub mod users;
-pub mod write;
 pub mod ws;
 
 use std::time::Duration;
 
 use axum::Router;
-use axum::http::{HeaderName, Request};
+use axum::http::Request;
 use axum::routing::get;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
@@ -31,17 +31,7 @@ use tower_http::trace::TraceLayer;
 
 use crate::state::AppState;
 
-pub use extract::{
-    ApiJson, ApiPath, ApiQuery, AuthUser, ClientIp, Limit, OptionalJson, invalid_cursor, parse_cursor,
-};
-
-pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
-
-/// The request id the request-id layer put on the request (the client's when
-/// [`request_id::is_acceptable`], else a fresh one), for event metadata.
-pub fn request_id(headers: &axum::http::HeaderMap) -> Option<String> {
-    headers.get(REQUEST_ID).and_then(|value| value.to_str().ok()).map(str::to_owned)
-}
+pub use request_id::REQUEST_ID;
 
 pub fn router(state: AppState) -> Router {
     let http = &state.config.http;

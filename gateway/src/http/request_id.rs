@@ -4,12 +4,19 @@
 //! carries and garble the logs.
 
 use axum::extract::{Request, State};
-use axum::http::HeaderValue;
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use axum::middleware::Next;
 use axum::response::Response;
 
-use super::REQUEST_ID;
 use crate::state::AppState;
+
+pub const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// The request id the request-id layer put on the request (the client's when
+/// [`is_acceptable`], else a fresh one), for event metadata.
+pub fn request_id(headers: &HeaderMap) -> Option<String> {
+    headers.get(REQUEST_ID).and_then(|value| value.to_str().ok()).map(str::to_owned)
+}
 
 /// Whether a client's `X-Request-Id` is kept: 1 to `max_bytes` visible ASCII
 /// characters (no spaces, no controls).

@@ -12,22 +12,24 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use ciphertalk_commands::{CommandError, Executed};
+use ciphertalk_commands::CommandError;
+use ciphertalk_domain::clock::now;
 use ciphertalk_domain::room::{JoinRule, Role, Room, RoomCommand, RoomKind};
 use ciphertalk_domain::values::{RoomDescription, RoomName};
 use ciphertalk_domain::{DomainError, FileId, RoomId, UserId};
-use ciphertalk_projections::{Projection, QueryError, rooms as read};
+use ciphertalk_projections::{Projection, rooms as read};
 use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::error::{ApiError, ErrorBody};
-use super::write::{all_registered, metadata, now, require_settled_rooms, settle, settle_rooms};
-use super::{ApiJson, ApiPath, ApiQuery, AuthUser, Limit, OptionalJson, invalid_cursor};
+use super::extract::{ApiJson, ApiPath, ApiQuery, AuthUser, Limit, OptionalJson};
+use super::shared::{
+    ROOM_PROJECTIONS, execute_room, require_member, require_registered, require_settled_rooms, room_error,
+    settle, settle_rooms,
+};
+use crate::directory;
 use crate::state::AppState;
-
-/// Both read models a room command can change.
-pub const ROOM_PROJECTIONS: [Projection; 2] = [Projection::Rooms, Projection::Timeline];
 
 pub fn router() -> Router<AppState> {
     Router::new()
@@ -133,38 +135,6 @@ impl RoomJson {
     }
 }
 
-/// A refused room command. Not being a member is 404: rooms the caller may
-/// not see do not exist for them.
-pub fn room_error(err: CommandError<DomainError>) -> ApiError {
-    match err {
-        CommandError::Rejected(DomainError::NotAMember | DomainError::RoomNotFound) => ApiError::not_found(),
-        other => other.into(),
-    }
-}
-
-/// Runs a room command and waits for the read models to reflect it.
-async fn execute<R>(
-    state: &AppState,
-    user: &AuthUser,
-    headers: &HeaderMap,
-    room: RoomId,
-    command: RoomCommand,
-    read: impl FnOnce(&Room) -> R,
-) -> Result<Executed<Room, R>, CommandError<DomainError>> {
-    let id = room.to_string();
-    let executed = state.write.rooms.execute_and_read(&id, command, &metadata(user, headers), read).await?;
-    settle(state, &ROOM_PROJECTIONS, &id, executed.sequence).await;
-    Ok(executed)
-}
-
-/// The caller's role in a room from the read model; 404 when not a member.
-pub async fn require_member(state: &AppState, room: RoomId, user: UserId) -> Result<Role, ApiError> {
-    read::role_of(&state.db, room, user)
-        .await
-        .map_err(|err| ApiError::unavailable("the database", err))?
-        .ok_or_else(ApiError::not_found)
-}
-
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateRoomBody {
@@ -199,13 +169,7 @@ pub async fn create(
 ) -> Result<impl IntoResponse, ApiError> {
     let mut seen = std::collections::HashSet::from([user.user_id]);
     let others: Vec<UserId> = body.members.iter().copied().filter(|id| seen.insert(*id)).collect();
-    if !all_registered(&state, &others).await? {
-        return Err(ApiError::new(
-            StatusCode::NOT_FOUND,
-            "user_not_found",
-            "a member is not a registered user",
-        ));
-    }
+    require_registered(&state, &others, "a member is not a registered user").await?;
     let room_id = match body.kind {
         RoomKind::Group => RoomId::new_v7(),
         RoomKind::Direct => {
@@ -217,7 +181,7 @@ pub async fn create(
             if blocked_either_way(&state, user.user_id, *other).await? {
                 return Err(DomainError::Blocked.into());
             }
-            claim_direct_room(&state, user.user_id, *other).await?
+            directory::claim_direct_room(&state.db, user.user_id, *other).await?
         }
     };
     let command = RoomCommand::CreateRoom {
@@ -230,23 +194,19 @@ pub async fn create(
         members: others,
         at: now(),
     };
-    match execute(&state, &user, &headers, room_id, command, RoomJson::from_aggregate).await {
+    match execute_room(&state, &user, &headers, room_id, command, RoomJson::from_aggregate).await {
         Ok(executed) => Ok((StatusCode::CREATED, Json(executed.read))),
         // Someone (either of the pair) created this direct room first: it is the answer.
         Err(CommandError::Rejected(DomainError::AlreadyExists)) if body.kind == RoomKind::Direct => {
-            let loaded = state
-                .write
-                .rooms
-                .load(&room_id.to_string())
-                .await
-                .map_err(|err| ApiError::unavailable("the event store", err))?;
+            let loaded = state.write.rooms.load(&room_id.to_string()).await?;
             let room = &loaded.aggregate;
             if room.direct_pair().is_some_and(|pair| pair.iter().any(|member| !room.is_member(*member))) {
                 // One of the pair had left: opening it again brings them back.
                 let command = RoomCommand::JoinRoom { user: user.user_id, at: now() };
-                let executed = execute(&state, &user, &headers, room_id, command, RoomJson::from_aggregate)
-                    .await
-                    .map_err(room_error)?;
+                let executed =
+                    execute_room(&state, &user, &headers, room_id, command, RoomJson::from_aggregate)
+                        .await
+                        .map_err(room_error)?;
                 return Ok((StatusCode::OK, Json(executed.read)));
             }
             settle(&state, &ROOM_PROJECTIONS, &room_id.to_string(), loaded.sequence).await;
@@ -258,41 +218,8 @@ pub async fn create(
 
 /// Whether either user blocked the other, from their aggregates (always current).
 async fn blocked_either_way(state: &AppState, a: UserId, b: UserId) -> Result<bool, ApiError> {
-    for (blocker, blocked) in [(a, b), (b, a)] {
-        let loaded = state
-            .write
-            .users
-            .load(&blocker.to_string())
-            .await
-            .map_err(|err| ApiError::unavailable("the event store", err))?;
-        if loaded.aggregate.has_blocked(blocked) {
-            return Ok(true);
-        }
-    }
-    Ok(false)
-}
-
-/// The id of the pair's direct room: claimed now, or claimed before (by
-/// either side). The claim commits before the room is created, so racing
-/// requests agree on one id and all but one CreateRoom find it exists; a
-/// claim whose creation failed is simply created by the next request.
-async fn claim_direct_room(state: &AppState, a: UserId, b: UserId) -> Result<RoomId, ApiError> {
-    let (low, high) = if a < b { (a, b) } else { (b, a) };
-    let room: Uuid = sqlx::query_scalar(
-        "WITH claimed AS (
-             INSERT INTO direct_rooms (user_a, user_b, room_id) VALUES ($1, $2, $3)
-             ON CONFLICT (user_a, user_b) DO NOTHING RETURNING room_id)
-         SELECT room_id FROM claimed
-         UNION ALL SELECT room_id FROM direct_rooms WHERE user_a = $1 AND user_b = $2
-         LIMIT 1",
-    )
-    .bind(low.as_uuid())
-    .bind(high.as_uuid())
-    .bind(RoomId::new_v7().as_uuid())
-    .fetch_one(&state.db)
-    .await
-    .map_err(|err| ApiError::unavailable("the database", err))?;
-    Ok(RoomId::from_uuid(room))
+    let lookup = state.lookup();
+    Ok(lookup.has_blocked_per_aggregate(a, b).await? || lookup.has_blocked_per_aggregate(b, a).await?)
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
@@ -315,16 +242,10 @@ pub async fn list(
     user: AuthUser,
     ApiQuery(query): ApiQuery<ListQuery>,
 ) -> Result<Json<RoomPage>, ApiError> {
-    let rooms = read::room_ids_of(&state.db, user.user_id)
-        .await
-        .map_err(|err| ApiError::unavailable("the database", err))?;
+    let rooms = read::room_ids_of(&state.db, user.user_id).await?;
     settle_rooms(&state, &[Projection::Rooms], &rooms).await;
-    let page = read::list_for_user(&state.db, user.user_id, query.limit.get(), query.cursor.as_deref())
-        .await
-        .map_err(|err| match err {
-            QueryError::BadCursor => invalid_cursor("the cursor is not one this list gave out"),
-            QueryError::Database(err) => ApiError::unavailable("the database", err),
-        })?;
+    let page =
+        read::list_for_user(&state.db, user.user_id, query.limit.get(), query.cursor.as_deref()).await?;
     Ok(Json(RoomPage { items: page.items.into_iter().map(RoomJson::from_view).collect(), next: page.next }))
 }
 
@@ -340,10 +261,7 @@ pub async fn show(
 ) -> Result<Json<RoomJson>, ApiError> {
     require_settled_rooms(&state, &[Projection::Rooms], &[id]).await?;
     require_member(&state, id, user.user_id).await?;
-    let view = read::get_with_members(&state.db, id)
-        .await
-        .map_err(|err| ApiError::unavailable("the database", err))?
-        .ok_or_else(ApiError::not_found)?;
+    let view = read::get_with_members(&state.db, id).await?.ok_or_else(ApiError::not_found)?;
     Ok(Json(RoomJson::from_view(view)))
 }
 
@@ -395,8 +313,9 @@ pub async fn update(
         join_rule: body.join_rule,
         at: now(),
     };
-    let executed =
-        execute(&state, &user, &headers, id, command, RoomJson::from_aggregate).await.map_err(room_error)?;
+    let executed = execute_room(&state, &user, &headers, id, command, RoomJson::from_aggregate)
+        .await
+        .map_err(room_error)?;
     Ok(Json(executed.read))
 }
 
@@ -413,14 +332,14 @@ pub async fn join(
     ApiPath(id): ApiPath<RoomId>,
 ) -> Result<Json<RoomJson>, ApiError> {
     let command = RoomCommand::JoinRoom { user: user.user_id, at: now() };
-    let executed = execute(&state, &user, &headers, id, command, RoomJson::from_aggregate).await.map_err(
-        |err| match err {
+    let executed = execute_room(&state, &user, &headers, id, command, RoomJson::from_aggregate)
+        .await
+        .map_err(|err| match err {
             // Rooms one may not join are rooms one may not see; a room
             // everyone has left is one of them (410 would say it existed).
             CommandError::Rejected(DomainError::Forbidden(_) | DomainError::Gone) => ApiError::not_found(),
             other => room_error(other),
-        },
-    )?;
+        })?;
     Ok(Json(executed.read))
 }
 
@@ -436,7 +355,7 @@ pub async fn leave(
     ApiPath(id): ApiPath<RoomId>,
 ) -> Result<StatusCode, ApiError> {
     let command = RoomCommand::LeaveRoom { user: user.user_id, at: now() };
-    execute(&state, &user, &headers, id, command, |_| ()).await.map_err(room_error)?;
+    execute_room(&state, &user, &headers, id, command, |_| ()).await.map_err(room_error)?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -464,18 +383,13 @@ pub async fn put_member(
 ) -> Result<Json<MemberJson>, ApiError> {
     // The body is optional: none means "add as a member".
     let role = body.and_then(|body| body.role).unwrap_or(Role::Member);
-    let loaded = state
-        .write
-        .rooms
-        .load(&id.to_string())
-        .await
-        .map_err(|err| ApiError::unavailable("the event store", err))?;
+    let loaded = state.write.rooms.load(&id.to_string()).await?;
     if !loaded.aggregate.is_member(user.user_id) {
         return Err(ApiError::not_found());
     }
     let mut is_member = loaded.aggregate.is_member(member);
-    if !is_member && !all_registered(&state, &[member]).await? {
-        return Err(ApiError::new(StatusCode::NOT_FOUND, "user_not_found", "no such user"));
+    if !is_member {
+        require_registered(&state, &[member], "no such user").await?;
     }
     // The member may join or leave between the load and the command: the
     // second attempt takes the other command.
@@ -493,7 +407,7 @@ pub async fn put_member(
                 joined_at: m.joined_at,
             })
         };
-        match execute(&state, &user, &headers, id, command, read).await {
+        match execute_room(&state, &user, &headers, id, command, read).await {
             Ok(executed) => return executed.read.map(Json).ok_or_else(ApiError::not_found),
             Err(CommandError::Rejected(DomainError::AlreadyMember | DomainError::MemberNotFound)) => {
                 is_member = !is_member;
@@ -517,6 +431,6 @@ pub async fn remove_member(
     ApiPath((id, member)): ApiPath<(RoomId, UserId)>,
 ) -> Result<StatusCode, ApiError> {
     let command = RoomCommand::RemoveMember { actor: user.user_id, user: member, at: now() };
-    execute(&state, &user, &headers, id, command, |_| ()).await.map_err(room_error)?;
+    execute_room(&state, &user, &headers, id, command, |_| ()).await.map_err(room_error)?;
     Ok(StatusCode::NO_CONTENT)
 }

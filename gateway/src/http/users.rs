@@ -8,6 +8,7 @@ use axum::{Json, Router};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
+use ciphertalk_domain::clock::now;
 use ciphertalk_domain::user::{Account, LastSeenVisibility, Settings, User, UserCommand};
 use ciphertalk_domain::values::{Bio, DisplayName, Username};
 use ciphertalk_domain::{FileId, UserId};
@@ -15,9 +16,9 @@ use serde::{Deserialize, Deserializer, Serialize};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::auth::invalid;
 use super::error::{ApiError, ErrorBody};
-use super::{ApiJson, ApiPath, ApiQuery, AuthUser, Limit, invalid_cursor};
+use super::extract::{ApiJson, ApiPath, ApiQuery, AuthUser, Limit};
+use super::shared::metadata;
 use crate::directory;
 use crate::realtime::presence::Status;
 use crate::state::AppState;
@@ -98,12 +99,7 @@ impl UserJson {
 
 /// A registered user's account and admin flag, read from the aggregate.
 pub async fn load_account(state: &AppState, user_id: UserId) -> Result<Option<(Account, bool)>, ApiError> {
-    let loaded = state
-        .write
-        .users
-        .load(&user_id.to_string())
-        .await
-        .map_err(|e| ApiError::unavailable("the event store", e))?;
+    let loaded = state.write.users.load(&user_id.to_string()).await?;
     Ok(loaded.aggregate.account().cloned().map(|account| (account, loaded.aggregate.is_admin())))
 }
 
@@ -168,11 +164,10 @@ pub async fn update_me(
     headers: HeaderMap,
     ApiJson(body): ApiJson<ProfilePatch>,
 ) -> Result<Json<UserJson>, ApiError> {
-    let db = |e: sqlx::Error| ApiError::unavailable("the database", e);
     let (current, _) = load_account(&state, user.user_id).await?.ok_or_else(ApiError::not_found)?;
     let new_name = body.username.as_ref().filter(|name| Some(*name) != current.username.as_ref());
     if let Some(name) = new_name
-        && !directory::claim_username(&state.db, name.as_str(), user.user_id).await.map_err(db)?
+        && !directory::claim_username(&state.db, name.as_str(), user.user_id).await?
     {
         return Err(ApiError::new(StatusCode::CONFLICT, "username_taken", "this username is taken"));
     }
@@ -181,9 +176,9 @@ pub async fn update_me(
         username: body.username.clone(),
         bio: body.bio,
         avatar_file_id: body.avatar_file_id.map(|id| id.map(FileId::from_uuid)),
-        at: Utc::now(),
+        at: now(),
     };
-    let meta = super::write::metadata(&user, &headers);
+    let meta = metadata(&user, &headers);
     let executed = state
         .write
         .users
@@ -203,8 +198,8 @@ pub async fn update_me(
         }
     };
     let keep = account.username.as_ref().map(Username::as_str);
-    directory::release_usernames(&state.db, user.user_id, keep).await.map_err(db)?;
-    directory::upsert(&state.db, &account).await.map_err(db)?;
+    directory::release_usernames(&state.db, user.user_id, keep).await?;
+    directory::upsert(&state.db, &account).await?;
     Ok(Json(UserJson::private(&account)))
 }
 
@@ -237,12 +232,7 @@ pub async fn get_settings(
     State(state): State<AppState>,
     user: AuthUser,
 ) -> Result<Json<SettingsJson>, ApiError> {
-    let loaded = state
-        .write
-        .users
-        .load(&user.user_id.to_string())
-        .await
-        .map_err(|e| ApiError::unavailable("the event store", e))?;
+    let loaded = state.write.users.load(&user.user_id.to_string()).await?;
     if loaded.aggregate.account().is_none() {
         return Err(ApiError::not_found());
     }
@@ -262,15 +252,11 @@ pub async fn update_settings(
     let command = UserCommand::UpdateSettings {
         last_seen_visible_to: body.last_seen_visible_to,
         notifications: body.notifications,
-        at: Utc::now(),
+        at: now(),
     };
-    let meta = super::write::metadata(&user, &headers);
-    let executed = state
-        .write
-        .users
-        .execute_and_read(&user.user_id.to_string(), command, &meta, User::settings)
-        .await
-        .map_err(ApiError::from)?;
+    let meta = metadata(&user, &headers);
+    let executed =
+        state.write.users.execute_and_read(&user.user_id.to_string(), command, &meta, User::settings).await?;
     Ok(Json(executed.read.into()))
 }
 
@@ -313,20 +299,15 @@ pub async fn search(
 ) -> Result<Json<UserPage>, ApiError> {
     let query = params.query.trim();
     if query.is_empty() || query.chars().count() > 64 {
-        return Err(invalid(ciphertalk_domain::ValidationError::new("query", "must be 1 to 64 characters")));
+        return Err(ciphertalk_domain::ValidationError::new("query", "must be 1 to 64 characters").into());
     }
     let limit = i64::from(params.limit.get());
     let after = match params.cursor.as_deref() {
         None => None,
-        Some(cursor) => Some(
-            decode_cursor(cursor)
-                .ok_or_else(|| invalid_cursor("the cursor is not one this list gave out"))?,
-        ),
+        Some(cursor) => Some(decode_cursor(cursor).ok_or_else(ApiError::unknown_cursor)?),
     };
     let after_ref = after.as_ref().map(|(name, id)| (name.as_str(), *id));
-    let mut entries = directory::search(&state.db, query, after_ref, limit + 1)
-        .await
-        .map_err(|e| ApiError::unavailable("the database", e))?;
+    let mut entries = directory::search(&state.db, query, after_ref, limit + 1).await?;
     let more = entries.len() > usize::try_from(limit).unwrap_or(usize::MAX);
     entries.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
     let next = if more { entries.last().map(encode_cursor) } else { None };

@@ -10,7 +10,7 @@ use axum::routing::get;
 use serde::Deserialize;
 
 use super::error::ApiError;
-use super::{ApiQuery, AuthUser, ClientIp, parse_cursor};
+use super::extract::{ApiQuery, AuthUser, ClientIp, parse_cursor};
 use crate::auth::consume_ticket;
 use crate::auth::tickets::TicketHolder;
 use crate::realtime::{connection, cursor};

@@ -47,5 +47,5 @@ pub async fn may_signal(
         return Ok(false);
     }
     let both = write.rooms.read(&room.to_string(), |room| room.is_member(from) && room.is_member(to)).await?;
-    Ok(both && !delivery::has_blocked(db, to, from).await?)
+    Ok(both && !delivery::has_blocked_per_read_model(db, to, from).await?)
 }

@@ -1,31 +1,76 @@
-//! What the room, message and contact routes share around a command: its
-//! metadata, the read-your-writes waits (after most commands; before reads
-//! of rooms, for sends, which answer at their commit), holding sends back
-//! while the read side is behind, and whether the users it names exist.
+//! What several route groups share: running a command and waiting for the
+//! read models to reflect it (read-your-writes), the waits before reads of
+//! rooms (sends answer at their commit), holding sends back while the read
+//! side is behind, and who is a member of a room.
 
-use axum::http::HeaderMap;
-use chrono::{DateTime, SubsecRound, Utc};
-use ciphertalk_commands::CommandMetadata;
-use ciphertalk_domain::room::Room;
-use ciphertalk_domain::user::User;
-use ciphertalk_domain::{RoomId, UserId};
-use ciphertalk_projections::Projection;
+use axum::http::{HeaderMap, StatusCode};
+use ciphertalk_commands::unique_key::UniqueKey;
+use ciphertalk_commands::{CommandError, CommandMetadata, CommandService, Executed};
+use ciphertalk_domain::room::{Role, Room, RoomCommand};
+use ciphertalk_domain::{DomainError, RoomId, UserId};
+use ciphertalk_projections::{Projection, rooms};
 use cqrs_es::Aggregate;
 
 use super::error::ApiError;
-use super::{AuthUser, request_id};
+use super::extract::AuthUser;
+use super::request_id::request_id;
 use crate::state::AppState;
 
-/// The time a command happens at, in microseconds: what Postgres keeps, so
-/// an answer made from the event equals a later read of the read model, and
-/// a franking tag recomputed from either matches.
-pub fn now() -> DateTime<Utc> {
-    Utc::now().trunc_subsecs(6)
-}
+/// Both read models a room command can change.
+pub const ROOM_PROJECTIONS: [Projection; 2] = [Projection::Rooms, Projection::Timeline];
 
 /// Metadata naming the caller and the request.
 pub fn metadata(user: &AuthUser, headers: &HeaderMap) -> CommandMetadata {
     CommandMetadata::new(user.user_id.to_string(), request_id(headers))
+}
+
+/// Runs `command` on aggregate `id`, then waits for `projections` to
+/// reflect it (see [`settle`]).
+pub async fn execute_and_settle<A, R>(
+    state: &AppState,
+    service: &CommandService<A>,
+    id: &str,
+    command: A::Command,
+    metadata: &CommandMetadata,
+    projections: &[Projection],
+    read: impl FnOnce(&A) -> R,
+) -> Result<Executed<A, R>, CommandError<A::Error>>
+where
+    A: Aggregate<Event: UniqueKey> + Clone,
+    A::Command: Clone,
+{
+    let executed = service.execute_and_read(id, command, metadata, read).await?;
+    settle(state, projections, id, executed.sequence).await;
+    Ok(executed)
+}
+
+/// Runs the caller's room command and waits for both room read models to
+/// reflect it.
+pub async fn execute_room<R>(
+    state: &AppState,
+    user: &AuthUser,
+    headers: &HeaderMap,
+    room: RoomId,
+    command: RoomCommand,
+    read: impl FnOnce(&Room) -> R,
+) -> Result<Executed<Room, R>, CommandError<DomainError>> {
+    let id = room.to_string();
+    let metadata = metadata(user, headers);
+    execute_and_settle(state, &state.write.rooms, &id, command, &metadata, &ROOM_PROJECTIONS, read).await
+}
+
+/// A refused room command. Not being a member is 404: rooms the caller may
+/// not see do not exist for them.
+pub fn room_error(err: CommandError<DomainError>) -> ApiError {
+    match err {
+        CommandError::Rejected(DomainError::NotAMember | DomainError::RoomNotFound) => ApiError::not_found(),
+        other => other.into(),
+    }
+}
+
+/// The caller's role in a room from the read model; 404 when not a member.
+pub async fn require_member(state: &AppState, room: RoomId, user: UserId) -> Result<Role, ApiError> {
+    rooms::role_of(&state.db, room, user).await?.ok_or_else(ApiError::not_found)
 }
 
 /// Waits (bounded by `projections.read_your_writes_ms`) until `projections`
@@ -95,19 +140,11 @@ pub async fn admit_send(state: &AppState) {
     }
 }
 
-/// Whether every one of `users` is registered. The first event of a user
-/// aggregate is its registration, so the event store answers exactly.
-pub async fn all_registered(state: &AppState, users: &[UserId]) -> Result<bool, ApiError> {
-    let mut ids: Vec<String> = users.iter().map(ToString::to_string).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let found: i64 = sqlx::query_scalar(
-        "SELECT count(*) FROM events WHERE aggregate_type = $1 AND aggregate_id = ANY($2) AND sequence = 1",
-    )
-    .bind(User::TYPE)
-    .bind(&ids)
-    .fetch_one(&state.db)
-    .await
-    .map_err(|err| ApiError::unavailable("the database", err))?;
-    Ok(usize::try_from(found).is_ok_and(|found| found == ids.len()))
+/// 404 `user_not_found` unless every one of `users` is registered.
+pub async fn require_registered(state: &AppState, users: &[UserId], message: &str) -> Result<(), ApiError> {
+    if state.lookup().all_registered(users).await? {
+        Ok(())
+    } else {
+        Err(ApiError::new(StatusCode::NOT_FOUND, "user_not_found", message))
+    }
 }
