@@ -7,11 +7,14 @@
 pub mod chain;
 pub mod connect;
 pub mod envelope;
+pub mod error;
+pub mod headers;
 pub mod stall;
 pub mod subjects;
 pub mod topology;
 
-pub use chain::{ChainError, Link};
+pub use chain::{ChainError, ChainErrorKind, Link};
 pub use envelope::{EnvelopeError, LogPosition, WireEvent};
+pub use error::{JetStreamError, JetStreamErrorKind, WithKind};
 pub use stall::{StallTracker, Stalls};
 pub use topology::{Topology, TopologyError, TopologySettings, TopologyStatus};

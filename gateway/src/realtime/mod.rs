@@ -62,7 +62,7 @@ pub struct RealtimeSettings {
 
 #[derive(Debug, thiserror::Error)]
 pub enum RealtimeError {
-    #[error(transparent)]
+    #[error("delivery queue: {0}")]
     Queue(#[from] queue::QueueError),
     #[error(transparent)]
     Presence(#[from] presence::PresenceError),
