@@ -146,6 +146,14 @@ pub enum RelayError {
     Chain(#[from] ChainError),
 }
 
+impl RelayError {
+    /// Whether the leadership connection may be broken (a Postgres failure):
+    /// the relay then takes the lock again on a fresh one.
+    fn ends_leadership(&self) -> bool {
+        matches!(self, Self::Database(_))
+    }
+}
+
 pub struct Relay {
     pool: PgPool,
     client: async_nats::Client,
@@ -301,7 +309,7 @@ impl Relay {
                     metrics::counter!("ciphertalk_relay_errors_total").increment(1);
                     tracing::warn!(error = %err, retry_in_ms = backoff.as_millis() as u64, "relay round failed; resyncing");
                     progress = None;
-                    if matches!(err, RelayError::Database(_)) {
+                    if err.ends_leadership() {
                         leader = None;
                         self.wake.leading_here.store(false, Ordering::Relaxed);
                     }

@@ -10,6 +10,10 @@
 //! - [`freshness`]: how far each projection has got, and bounded waits on it.
 //! - [`backlog`]: how far the projections trail the stream, for holding senders back.
 //! - [`rebuild`]: rebuilding one read model from sequence 1 beside the live one.
+//!
+//! Modules use only those below them: `event` (the events as read, decoding)
+//! and `error` (the projector's) use none; the read models use `event`;
+//! `projection` routes an event to them; the projector drives it all.
 
 pub mod backlog;
 pub mod blocks;

@@ -53,7 +53,7 @@ impl fmt::Display for ChainErrorKind {
     }
 }
 
-/// A chain that did not end where it should have, with async-nats's error (for [`ChainErrorKind::Publish`]).
+/// A chain that did not end where it should have; a failed publish keeps async-nats's error.
 pub type ChainError = Error<ChainErrorKind>;
 
 /// Publishes `links` after stream sequence `last_seq` (the stream's last

@@ -1,5 +1,6 @@
 //! The JetStream side of CipherTalk: the topology (streams, subjects, KV buckets),
-//! the event envelope as it travels on the wire, and the helpers that publish it.
+//! the event envelope and the headers as they travel on the wire, the helpers
+//! that publish it, and the errors (with their kinds) of talking to JetStream.
 //!
 //! Operators see exactly this topology with the NATS CLI (`nats stream ls`,
 //! `nats kv ls`); `ciphertalk streams` compares it with the live server.
