@@ -38,7 +38,10 @@ use std::time::{Duration, Instant};
 use async_nats::jetstream;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use ciphertalk_streams::{ChainError, Link, LogPosition, Stalls, WireEvent, chain, subjects};
+use ciphertalk_streams::JetStreamErrorKind as Js;
+use ciphertalk_streams::{
+    ChainError, JetStreamError, Link, LogPosition, Stalls, WireEvent, WithKind, chain, subjects,
+};
 use futures::StreamExt;
 use serde_json::value::RawValue;
 use sqlx::{PgConnection, PgPool, Row, postgres::PgRow, types::Json};
@@ -136,15 +139,19 @@ pub enum RelayError {
     #[error("postgres: {0}")]
     Database(#[from] sqlx::Error),
     #[error("jetstream: {0}")]
-    JetStream(String),
+    JetStream(#[from] JetStreamError),
     #[error(transparent)]
     Envelope(#[from] ciphertalk_streams::EnvelopeError),
     #[error("jetstream: {0}")]
     Chain(#[from] ChainError),
 }
 
-fn js_error(err: impl std::fmt::Display) -> RelayError {
-    RelayError::JetStream(err.to_string())
+impl RelayError {
+    /// Whether the leadership connection may be broken (a Postgres failure):
+    /// the relay then takes the lock again on a fresh one.
+    fn ends_leadership(&self) -> bool {
+        matches!(self, Self::Database(_))
+    }
 }
 
 pub struct Relay {
@@ -302,7 +309,7 @@ impl Relay {
                     metrics::counter!("ciphertalk_relay_errors_total").increment(1);
                     tracing::warn!(error = %err, retry_in_ms = backoff.as_millis() as u64, "relay round failed; resyncing");
                     progress = None;
-                    if matches!(err, RelayError::Database(_)) {
+                    if err.ends_leadership() {
                         leader = None;
                         self.wake.leading_here.store(false, Ordering::Relaxed);
                     }
@@ -396,8 +403,9 @@ impl Relay {
     /// the last event the stream actually holds.
     async fn sync(&self, conn: &mut PgConnection) -> Result<Progress, RelayError> {
         let saved = self.saved_cursor(conn).await?;
-        let mut stream = self.js.get_stream(subjects::EVENTS_STREAM).await.map_err(js_error)?;
-        let last_seq = stream.info().await.map_err(js_error)?.state.last_sequence;
+        let mut stream =
+            self.js.get_stream(subjects::EVENTS_STREAM).await.map_err(|err| err.with_kind(Js::Stream))?;
+        let last_seq = stream.info().await.map_err(|err| err.with_kind(Js::Stream))?.state.last_sequence;
         let tail = if last_seq == 0 {
             None
         } else {

@@ -12,6 +12,8 @@ use ciphertalk_domain::room::{JoinRule, ReceiptKind, Role, RoomEvent, RoomKind};
 use serde::Serialize;
 
 use crate::timeline::Message;
+/// Where the gateway reads a stored `MessageSent` as an API Message.
+pub use crate::timeline::sent_message;
 
 /// One event as a client receives it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -160,47 +162,6 @@ impl ClientEvent {
             _ => None,
         }
     }
-}
-
-/// The API Message a `MessageSent` event creates.
-#[must_use]
-pub fn sent_message(room_id: RoomId, event: &RoomEvent) -> Option<Message> {
-    let RoomEvent::MessageSent {
-        message_id,
-        seq,
-        sender_id,
-        client_msg_id,
-        ciphertext,
-        content_type,
-        reply_to,
-        file_ids,
-        forwarded_from,
-        commitment,
-        reporting_tag,
-        franking_key_id,
-        sent_at,
-    } = event.clone()
-    else {
-        return None;
-    };
-    Some(Message {
-        id: message_id,
-        room_id,
-        seq,
-        sender_id,
-        client_msg_id: client_msg_id.as_str().to_owned(),
-        ciphertext: Some(ciphertext.as_str().to_owned()),
-        content_type: content_type.as_str().to_owned(),
-        reply_to,
-        file_ids,
-        forwarded_from,
-        sent_at,
-        edited_at: None,
-        deleted: false,
-        commitment: commitment.map(String::from),
-        reporting_tag: reporting_tag.map(String::from),
-        franking_key_id: franking_key_id.map(String::from),
-    })
 }
 
 fn tombstone(mut message: Message) -> Message {

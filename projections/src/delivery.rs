@@ -25,7 +25,6 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use chrono::{DateTime, Utc};
 use ciphertalk_domain::ids::{MessageId, RoomId, UserId};
 use ciphertalk_domain::room::{Room, RoomEvent};
 use ciphertalk_domain::user::UserEvent;
@@ -35,13 +34,9 @@ use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
 use crate::client_event::ClientEvent;
-use crate::projection::{Sent, decode_stored};
+use crate::event::{Origin, Sent, decode_stored};
 use crate::publish::{DeliveryId, Outgoing};
 use crate::timeline::Message;
-
-/// Header carrying the commit time of the domain event (RFC 3339), from which
-/// gateways measure delivery latency.
-pub const HEADER_RECORDED_AT: &str = "Ct-Recorded-At";
 
 /// Rooms (and, separately, senders' blockers) a [`Fanout`] remembers by
 /// default; beyond it the entries the batch at hand does not need are
@@ -52,15 +47,6 @@ pub const DEFAULT_REMEMBERED: usize = 100_000;
 pub(crate) enum Followed {
     Room(RoomEvent),
     User(UserEvent),
-}
-
-/// Where an event came from, for message ids, latency headers and history.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct Origin {
-    pub stream_seq: u64,
-    /// The event's sequence within its aggregate.
-    pub sequence: u64,
-    pub recorded_at: DateTime<Utc>,
 }
 
 /// The delivery projection's state within one leader session (or rebuild):

@@ -21,7 +21,8 @@ use chrono::{DateTime, Utc};
 use sqlx::{PgPool, Row};
 use tokio::sync::watch;
 
-use crate::projection::{Projection, to_u64};
+use crate::event::to_u64;
+use crate::projection::Projection;
 
 /// How often a waiter reads the table when the projection's leader runs elsewhere.
 const POLL: Duration = Duration::from_millis(25);

@@ -10,12 +10,18 @@
 //! - [`freshness`]: how far each projection has got, and bounded waits on it.
 //! - [`backlog`]: how far the projections trail the stream, for holding senders back.
 //! - [`rebuild`]: rebuilding one read model from sequence 1 beside the live one.
+//!
+//! Modules use only those below them: `event` (the events as read, decoding)
+//! and `error` (the projector's) use none; the read models use `event`;
+//! `projection` routes an event to them; the projector drives it all.
 
 pub mod backlog;
 pub mod blocks;
 pub mod client_event;
 pub mod contacts;
 pub mod delivery;
+mod error;
+mod event;
 pub mod freshness;
 pub mod handoff;
 pub mod page;
@@ -27,9 +33,11 @@ pub mod rooms;
 pub mod timeline;
 
 pub use backlog::Backlog;
+pub use ciphertalk_streams::headers::HEADER_DELIVERY_ID;
+pub use error::ProjectorError;
 pub use freshness::{Freshness, ProjectionStatus};
 pub use page::{Page, QueryError};
 pub use projection::Projection;
-pub use projector::{Projector, ProjectorError, ProjectorOptions};
-pub use publish::{DeliveryId, HEADER_DELIVERY_ID};
+pub use projector::{Projector, ProjectorOptions};
+pub use publish::DeliveryId;
 pub use rebuild::{RebuildError, RebuildProgress, RebuildReport, rebuild};

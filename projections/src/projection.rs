@@ -17,19 +17,15 @@
 //! published by the projector before it commits.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::LazyLock;
-
-use ciphertalk_domain::upcast::{upcast, upcasters};
-use ciphertalk_streams::{EnvelopeError, WireEvent, subjects};
-use cqrs_es::Aggregate;
-use cqrs_es::persist::{EventUpcaster, SerializedEvent};
-use serde::de::DeserializeOwned;
-use sqlx::PgConnection;
 
 use ciphertalk_domain::room::RoomEvent;
 use ciphertalk_domain::user::UserEvent;
+use ciphertalk_streams::{EnvelopeError, WireEvent, subjects};
+use cqrs_es::Aggregate;
+use sqlx::PgConnection;
 
-use crate::delivery::{self, Fanout, Followed, Origin};
+use crate::delivery::{self, Fanout, Followed};
+use crate::event::{Origin, Sent, Undecodable, decode, is_old_shape, to_i64, to_u64};
 use crate::publish::Outgoing;
 use crate::{contacts, rooms, timeline};
 
@@ -110,7 +106,7 @@ impl Projection {
         self == Self::Delivery
             && event.aggregate_type == ROOM
             && event.event_type == "MessageSent"
-            && !UPCASTERS.iter().any(|upcaster| upcaster.can_upcast(&event.event_type, &event.event_version))
+            && !is_old_shape(&event.event_type, &event.event_version)
     }
 
     /// The JetStream durable consumer shared by every projector of this projection.
@@ -179,50 +175,10 @@ enum Decoded {
     User(uuid::Uuid, UserEvent),
 }
 
-/// A `MessageSent` event waiting in the [`Applier`]'s run.
-pub(crate) struct Sent {
-    pub room: uuid::Uuid,
-    /// Always `RoomEvent::MessageSent`.
-    pub event: RoomEvent,
-    pub origin: Origin,
-}
-
 impl std::fmt::Display for Projection {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.name())
     }
-}
-
-/// An event that cannot be read: logged and skipped, never retried forever.
-#[derive(Debug)]
-pub(crate) struct Undecodable(String);
-
-static UPCASTERS: LazyLock<Vec<Box<dyn EventUpcaster>>> = LazyLock::new(upcasters);
-
-/// Lifts the stored payload to the current event shape, then decodes it.
-/// Events no upcaster touches (all but old versions) decode straight from
-/// their raw JSON.
-fn decode<E: DeserializeOwned>(event: WireEvent) -> Result<E, Undecodable> {
-    let undecodable = |err: serde_json::Error| Undecodable(err.to_string());
-    if !UPCASTERS.iter().any(|upcaster| upcaster.can_upcast(&event.event_type, &event.event_version)) {
-        return serde_json::from_str(event.payload.get()).map_err(undecodable);
-    }
-    let serialized = SerializedEvent {
-        aggregate_id: event.aggregate_id,
-        sequence: usize::try_from(event.sequence).unwrap_or(usize::MAX),
-        aggregate_type: event.aggregate_type,
-        event_type: event.event_type,
-        event_version: event.event_version,
-        payload: serde_json::from_str(event.payload.get()).map_err(undecodable)?,
-        metadata: serde_json::Value::Null,
-    };
-    decode_stored(serialized)
-}
-
-/// Decodes an event as the event store holds it, lifted to the current shape.
-pub(crate) fn decode_stored<E: DeserializeOwned>(event: SerializedEvent) -> Result<E, Undecodable> {
-    let current = upcast(event, &UPCASTERS);
-    serde_json::from_value(current.payload).map_err(|err| Undecodable(err.to_string()))
 }
 
 /// Where the per-aggregate sequences already applied come from.
@@ -487,12 +443,4 @@ impl Applier {
     pub(crate) fn take_outgoing(&mut self) -> Vec<Outgoing> {
         self.fanout.take_outgoing()
     }
-}
-
-pub(crate) fn to_u64(value: i64) -> u64 {
-    u64::try_from(value).unwrap_or(0)
-}
-
-pub(crate) fn to_i64(value: u64) -> i64 {
-    i64::try_from(value).unwrap_or(i64::MAX)
 }

@@ -31,12 +31,14 @@ use std::time::{Duration, Instant};
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
 use async_nats::jetstream::stream::{LastRawMessageErrorKind, Stream};
 use async_nats::jetstream::{self, Message};
+use ciphertalk_streams::JetStreamErrorKind as Js;
 use ciphertalk_streams::connect::{Outage, Reconnects};
-use ciphertalk_streams::{StallTracker, Stalls, WireEvent, subjects};
+use ciphertalk_streams::{JetStreamError, StallTracker, Stalls, WireEvent, WithKind, subjects};
 use futures::{FutureExt, StreamExt};
 use sqlx::{Connection, PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 
+use crate::error::ProjectorError;
 use crate::freshness::Freshness;
 use crate::handoff::HandoffSender;
 use crate::projection::{Applier, Envelope, KnownProgress, OffsetMove, Projection};
@@ -91,27 +93,23 @@ impl Default for ProjectorOptions {
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum ProjectorError {
-    #[error("postgres: {0}")]
-    Database(#[from] sqlx::Error),
-    #[error("jetstream: {0}")]
-    JetStream(String),
-    #[error("leadership lost")]
-    LostLeadership,
-}
-
-pub(crate) fn js_error(err: impl std::fmt::Display) -> ProjectorError {
-    ProjectorError::JetStream(err.to_string())
-}
-
 /// What a leader session keeps between batches.
 struct Session {
     applier: Applier,
     publisher: DeliveryPublisher,
 }
 
-/// Where a leader stands before a batch.
+/// The projection's consumer, as a leader pulls from it.
+struct Pulled {
+    stream: Stream,
+    messages: pull::Stream,
+    /// Acknowledging a message acknowledges all before it.
+    ack_all: bool,
+    /// The consumer's ack floor when it was opened.
+    acknowledged: u64,
+}
+
+/// Where a leader stands between batches.
 #[derive(Debug, Clone, Copy)]
 struct Stored {
     /// Applied or passed over up to this stream sequence.
@@ -201,6 +199,42 @@ impl Projector {
         failing: &mut StallTracker,
         outage: &Outage,
     ) -> Result<(), ProjectorError> {
+        let mut lock = self.take_leadership(outage).await?;
+        let _leading = self.freshness.leading(self.projection);
+        let offset = self.stored_offset().await?;
+        *at = offset;
+        let mut pulled = self.pull_from(offset).await?;
+        outage.end(self.projection.name());
+        let mut session = Session {
+            applier: Applier::new(self.projection, KnownProgress::Stored, self.options.delivery_memory),
+            publisher: DeliveryPublisher::new(self.js.clone(), self.handoff.clone()),
+        };
+        let mut lock_checked = Instant::now();
+        let mut stored = Stored { applied: offset, offset };
+        self.apply_acknowledged(&mut lock, &pulled, &mut session, &mut stored).await?;
+        loop {
+            if lock_checked.elapsed() > self.options.idle * 5 {
+                still_leading(&mut lock).await?;
+                lock_checked = Instant::now();
+            }
+            match self.next_batch(&mut pulled.messages).await? {
+                Some(batch) => {
+                    self.handle_batch(&mut lock, &pulled.stream, &mut session, &batch, &mut stored).await?;
+                    self.acknowledge(&batch, pulled.ack_all).await;
+                    if let Some(last) = batch.last().and_then(|m| m.info().ok()) {
+                        self.record_lag(last.stream_sequence + last.pending, stored.applied);
+                    }
+                }
+                None => self.store_while_idle(&mut lock, &pulled.stream, &mut session, &mut stored).await?,
+            }
+            *at = stored.applied;
+            failing.progressed();
+        }
+    }
+
+    /// Takes the projection's advisory lock on a dedicated connection, standing
+    /// by while another process holds it.
+    async fn take_leadership(&self, outage: &Outage) -> Result<PgConnection, ProjectorError> {
         let name = self.projection.name();
         let mut lock = self.pool.acquire().await?.detach();
         loop {
@@ -222,20 +256,30 @@ impl Projector {
         // again (their delivery messages resume after what CHAT_DELIVERY holds).
         sqlx::query("SET synchronous_commit = off").execute(&mut lock).await?;
         tracing::info!(projection = name, "projector is leading");
-        let _leading = self.freshness.leading(self.projection);
+        Ok(lock)
+    }
+
+    /// The stream sequence `projection_offsets` says the projection is at
+    /// (0 for one never run).
+    async fn stored_offset(&self) -> Result<u64, ProjectorError> {
         sqlx::query("INSERT INTO projection_offsets (name) VALUES ($1) ON CONFLICT (name) DO NOTHING")
-            .bind(name)
+            .bind(self.projection.name())
             .execute(&self.pool)
             .await?;
-        let offset = crate::freshness::offset(&self.pool, self.projection).await?;
-        *at = offset;
-        let stream = self.js.get_stream(subjects::EVENTS_STREAM).await.map_err(js_error)?;
+        Ok(crate::freshness::offset(&self.pool, self.projection).await?)
+    }
+
+    /// Opens the projection's durable consumer (made, if new, to start after
+    /// `offset`) and starts pulling from it.
+    async fn pull_from(&self, offset: u64) -> Result<Pulled, ProjectorError> {
+        let stream =
+            self.js.get_stream(subjects::EVENTS_STREAM).await.map_err(|err| err.with_kind(Js::Stream))?;
         let consumer = stream
             .get_or_create_consumer(
                 &self.projection.durable_name(),
                 pull::Config {
                     durable_name: Some(self.projection.durable_name()),
-                    description: Some(format!("projection {name}")),
+                    description: Some(format!("projection {}", self.projection.name())),
                     // One ack per batch: acknowledging its last message acknowledges all.
                     ack_policy: AckPolicy::All,
                     ack_wait: self.options.ack_wait,
@@ -246,127 +290,138 @@ impl Projector {
                 },
             )
             .await
-            .map_err(js_error)?;
+            .map_err(|err| err.with_kind(Js::Consume))?;
+        let info = consumer.cached_info();
         // A consumer made before acks were cumulative keeps its policy.
-        let ack_all = consumer.cached_info().config.ack_policy == AckPolicy::All;
-        let mut messages = consumer
+        let ack_all = info.config.ack_policy == AckPolicy::All;
+        let acknowledged = info.ack_floor.stream_sequence;
+        let messages = consumer
             .stream()
             .max_messages_per_batch(self.options.batch_size)
             .messages()
             .await
-            .map_err(js_error)?;
-        outage.end(name);
-        let mut session = Session {
-            applier: Applier::new(self.projection, KnownProgress::Stored, self.options.delivery_memory),
-            publisher: DeliveryPublisher::new(self.js.clone(), self.handoff.clone()),
+            .map_err(|err| err.with_kind(Js::Consume))?;
+        Ok(Pulled { stream, messages, ack_all, acknowledged })
+    }
+
+    /// A predecessor acknowledges what it passed over or published without
+    /// a transaction before it stores the offset; the consumer does not
+    /// deliver that again, so it is read again from the stream here.
+    async fn apply_acknowledged(
+        &self,
+        lock: &mut PgConnection,
+        pulled: &Pulled,
+        session: &mut Session,
+        stored: &mut Stored,
+    ) -> Result<(), ProjectorError> {
+        if pulled.acknowledged <= stored.offset {
+            return Ok(());
+        }
+        let result = self
+            .apply_batch(lock, &pulled.stream, session, Vec::new(), *stored, Some(pulled.acknowledged))
+            .await;
+        let (applied, progress) = result.inspect_err(|_| session.applier.reset())?;
+        *stored = Stored { applied, offset: applied };
+        self.freshness.committed(self.projection, progress);
+        Ok(())
+    }
+
+    /// The next batch of messages, or `None` when none came within `idle`.
+    async fn next_batch(&self, messages: &mut pull::Stream) -> Result<Option<Vec<Message>>, ProjectorError> {
+        let first = match tokio::time::timeout(self.options.idle, messages.next()).await {
+            Err(_) => return Ok(None),
+            Ok(None) => return Err(JetStreamError::new(Js::Ended).into()),
+            Ok(Some(message)) => message.map_err(|err| err.with_kind(Js::Consume))?,
         };
-        let mut lock_checked = Instant::now();
-        // Applied (or passed over) up to here; `projection_offsets` says `stored_seq`.
-        let mut applied_seq = offset;
-        let mut stored_seq = offset;
-        // A predecessor acknowledges what it passed over or published without
-        // a transaction before it stores the offset; the consumer does not
-        // deliver that again, so it is read again from the stream here.
-        let acknowledged = consumer.cached_info().ack_floor.stream_sequence;
-        if acknowledged > offset {
-            let stored = Stored { applied: offset, offset };
-            let result = self
-                .apply_batch(&mut lock, &stream, &mut session, Vec::new(), stored, Some(acknowledged))
-                .await;
-            let (applied, progress) = result.inspect_err(|_| session.applier.reset())?;
-            applied_seq = applied;
-            stored_seq = applied;
-            self.freshness.committed(self.projection, progress);
-        }
-        loop {
-            if lock_checked.elapsed() > self.options.idle * 5 {
-                sqlx::query("SELECT 1")
-                    .execute(&mut lock)
-                    .await
-                    .map_err(|_| ProjectorError::LostLeadership)?;
-                lock_checked = Instant::now();
-            }
-            let first = match tokio::time::timeout(self.options.idle, messages.next()).await {
-                Err(_) => {
-                    if stored_seq < applied_seq {
-                        // Sequences applied or passed over without a transaction: store them now.
-                        let applied_events = session.applier.take_applied();
-                        let offset = OffsetMove { from: stored_seq, to: applied_seq, applied_events };
-                        session
-                            .applier
-                            .save_progress(&mut lock, offset)
-                            .await?
-                            .ok_or(ProjectorError::LostLeadership)?;
-                        self.count_applied(applied_events);
-                        stored_seq = applied_seq;
-                    }
-                    let mut info_stream = stream.clone();
-                    if let Ok(info) = info_stream.info().await {
-                        self.record_lag(info.state.last_sequence, applied_seq);
-                    }
-                    *at = applied_seq;
-                    failing.progressed();
-                    continue;
-                }
-                Ok(None) => return Err(ProjectorError::JetStream("consumer stream ended".into())),
-                Ok(Some(message)) => message.map_err(js_error)?,
+        let mut batch = vec![first];
+        // What arrives within the linger joins the batch: fewer, larger
+        // transactions under load, at most `linger` more latency.
+        let deadline = tokio::time::Instant::now() + self.options.linger;
+        while batch.len() < self.options.batch_size {
+            let next = match messages.next().now_or_never() {
+                Some(next) => next,
+                None => tokio::time::timeout_at(deadline, messages.next()).await.ok().flatten(),
             };
-            let mut batch = vec![first];
-            // What arrives within the linger joins the batch: fewer, larger
-            // transactions under load, at most `linger` more latency.
-            let deadline = tokio::time::Instant::now() + self.options.linger;
-            while batch.len() < self.options.batch_size {
-                let next = match messages.next().now_or_never() {
-                    Some(next) => next,
-                    None => tokio::time::timeout_at(deadline, messages.next()).await.ok().flatten(),
-                };
-                match next {
-                    Some(Ok(message)) => batch.push(message),
-                    _ => break,
-                }
+            match next {
+                Some(Ok(message)) => batch.push(message),
+                _ => break,
             }
-            let unstored =
-                contiguous_end(&batch, applied_seq).filter(|last| last - stored_seq <= UNSTORED_SKIPS);
-            if let Some(last) = unstored
-                && !batch.iter().any(|message| self.projection.follows_subject(&message.subject))
-            {
-                // Nothing this projection follows: no transaction.
-                applied_seq = last;
-            } else {
-                let envelopes = envelopes_in_order(&batch);
-                if let Some(last) = unstored
-                    && envelopes.iter().all(|(_, envelope)| self.projection.reads_only(envelope))
-                {
-                    // Deliveries to publish and nothing to write: no transaction either.
-                    let result = self.publish_only(&mut lock, &mut session, envelopes, applied_seq).await;
-                    result.inspect_err(|_| session.applier.reset())?;
-                    applied_seq = last;
-                } else {
-                    let stored = Stored { applied: applied_seq, offset: stored_seq };
-                    let result =
-                        self.apply_batch(&mut lock, &stream, &mut session, envelopes, stored, None).await;
-                    let (applied, progress) = result.inspect_err(|_| session.applier.reset())?;
-                    applied_seq = applied;
-                    stored_seq = applied;
-                    self.freshness.committed(self.projection, progress);
-                }
-            }
-            // After the commit: a lost ack only means a redelivery, which is skipped.
-            let to_ack = match batch.last() {
-                Some(last) if ack_all => std::slice::from_ref(last),
-                _ => &batch[..],
-            };
-            for message in to_ack {
-                if let Err(err) = message.ack().await {
-                    tracing::debug!(projection = name, error = %err, "ack failed; the message will be skipped on redelivery");
-                }
-            }
-            if let Some(last) = batch.last().and_then(|m| m.info().ok()) {
-                self.record_lag(last.stream_sequence + last.pending, applied_seq);
-            }
-            *at = applied_seq;
-            failing.progressed();
         }
+        Ok(Some(batch))
+    }
+
+    /// Applies one batch of messages: passed over when the projection follows
+    /// none of them, published without a transaction when it only reads,
+    /// otherwise applied in one transaction.
+    async fn handle_batch(
+        &self,
+        lock: &mut PgConnection,
+        stream: &Stream,
+        session: &mut Session,
+        batch: &[Message],
+        stored: &mut Stored,
+    ) -> Result<(), ProjectorError> {
+        let unstored =
+            contiguous_end(batch, stored.applied).filter(|last| last - stored.offset <= UNSTORED_SKIPS);
+        if let Some(last) = unstored
+            && !batch.iter().any(|message| self.projection.follows_subject(&message.subject))
+        {
+            // Nothing this projection follows: no transaction.
+            stored.applied = last;
+            return Ok(());
+        }
+        let envelopes = envelopes_in_order(batch);
+        if let Some(last) = unstored
+            && envelopes.iter().all(|(_, envelope)| self.projection.reads_only(envelope))
+        {
+            // Deliveries to publish and nothing to write: no transaction either.
+            let result = self.publish_only(lock, session, envelopes, stored.applied).await;
+            result.inspect_err(|_| session.applier.reset())?;
+            stored.applied = last;
+            return Ok(());
+        }
+        let result = self.apply_batch(lock, stream, session, envelopes, *stored, None).await;
+        let (applied, progress) = result.inspect_err(|_| session.applier.reset())?;
+        *stored = Stored { applied, offset: applied };
+        self.freshness.committed(self.projection, progress);
+        Ok(())
+    }
+
+    /// Acknowledges a batch applied (its last message, when acks are cumulative).
+    async fn acknowledge(&self, batch: &[Message], ack_all: bool) {
+        // After the commit: a lost ack only means a redelivery, which is skipped.
+        let to_ack = match batch.last() {
+            Some(last) if ack_all => std::slice::from_ref(last),
+            _ => batch,
+        };
+        for message in to_ack {
+            if let Err(err) = message.ack().await {
+                tracing::debug!(projection = self.projection.name(), error = %err, "ack failed; the message will be skipped on redelivery");
+            }
+        }
+    }
+
+    /// Nothing came for a while: stores the sequences applied or passed over
+    /// without a transaction, and the lag.
+    async fn store_while_idle(
+        &self,
+        lock: &mut PgConnection,
+        stream: &Stream,
+        session: &mut Session,
+        stored: &mut Stored,
+    ) -> Result<(), ProjectorError> {
+        if stored.offset < stored.applied {
+            let applied_events = session.applier.take_applied();
+            let offset = OffsetMove { from: stored.offset, to: stored.applied, applied_events };
+            session.applier.save_progress(lock, offset).await?.ok_or(ProjectorError::LostLeadership)?;
+            self.count_applied(applied_events);
+            stored.offset = stored.applied;
+        }
+        let mut info_stream = stream.clone();
+        if let Ok(info) = info_stream.info().await {
+            self.record_lag(info.state.last_sequence, stored.applied);
+        }
+        Ok(())
     }
 
     /// Applies a batch that writes nothing (see [`Projection::reads_only`])
@@ -457,13 +512,13 @@ impl Projector {
         to: u64,
     ) -> Result<(), ProjectorError> {
         let mut info_stream = stream.clone();
-        let first = info_stream.info().await.map_err(js_error)?.state.first_sequence;
+        let first = info_stream.info().await.map_err(|err| err.with_kind(Js::Stream))?.state.first_sequence;
         tracing::info!(projection = self.projection.name(), from, to, "filling a gap from the stream");
         for seq in from.max(first)..to {
             match stream.get_raw_message(seq).await {
                 Ok(message) => applier.apply_body(conn, seq, &message.payload).await?,
                 Err(err) if err.kind() == LastRawMessageErrorKind::NoMessageFound => {}
-                Err(err) => return Err(js_error(err)),
+                Err(err) => return Err(err.with_kind(Js::Read).into()),
             }
         }
         Ok(())
@@ -472,6 +527,14 @@ impl Projector {
     fn record_lag(&self, stream_last: u64, applied: u64) {
         metrics::gauge!("ciphertalk_projection_lag_events", "projection" => self.projection.name())
             .set(stream_last.saturating_sub(applied) as f64);
+    }
+}
+
+/// Fails once the leadership connection, and with it the lock, is gone.
+async fn still_leading(lock: &mut PgConnection) -> Result<(), ProjectorError> {
+    match sqlx::query("SELECT 1").execute(lock).await {
+        Ok(_) => Ok(()),
+        Err(_) => Err(ProjectorError::LostLeadership),
     }
 }
 

@@ -21,15 +21,13 @@ use async_nats::HeaderMap;
 use async_nats::jetstream;
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use ciphertalk_streams::{Link, chain, subjects};
+use ciphertalk_streams::JetStreamErrorKind as Js;
+use ciphertalk_streams::headers::{HEADER_DELIVERY_ID, HEADER_RECORDED_AT};
+use ciphertalk_streams::{Link, WithKind, chain, subjects};
 use uuid::Uuid;
 
-use crate::delivery::HEADER_RECORDED_AT;
+use crate::error::ProjectorError;
 use crate::handoff::{HandoffSender, StoredDelivery, StoredRun};
-use crate::projector::{ProjectorError, js_error};
-
-/// Header naming a delivery message: `<CHAT_EVENTS seq>:<user_id>`.
-pub const HEADER_DELIVERY_ID: &str = "Ct-Delivery-Id";
 
 /// Which event a delivery message carries, and for whom.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -102,7 +100,8 @@ impl DeliveryPublisher {
             .into_iter()
             .skip(stored)
             .map(|message| {
-                let subject = subjects::delivery(&message.id.user.to_string()).map_err(js_error)?;
+                let subject = subjects::delivery(&message.id.user.to_string())
+                    .map_err(|err| err.with_kind(Js::Subject))?;
                 let mut headers = HeaderMap::new();
                 headers.insert(HEADER_DELIVERY_ID, message.id.to_string().as_str());
                 headers.insert(HEADER_RECORDED_AT, message.recorded_at.to_rfc3339().as_str());
@@ -116,7 +115,7 @@ impl DeliveryPublisher {
                 Ok(Link { subject, headers, payload: message.payload })
             })
             .collect::<Result<Vec<_>, ProjectorError>>()?;
-        let last_seq = chain::publish(&self.js, end.last_seq, links).await.map_err(js_error)?;
+        let last_seq = chain::publish(&self.js, end.last_seq, links).await?;
         if let (Some(handoff), Some(messages)) = (&self.handoff, handed) {
             handoff.offer(StoredRun { first_seq: end.last_seq + 1, messages });
         }
@@ -126,8 +125,9 @@ impl DeliveryPublisher {
     }
 
     async fn read_end(&self) -> Result<StreamEnd, ProjectorError> {
-        let mut stream = self.js.get_stream(subjects::DELIVERY_STREAM).await.map_err(js_error)?;
-        let last_seq = stream.info().await.map_err(js_error)?.state.last_sequence;
+        let mut stream =
+            self.js.get_stream(subjects::DELIVERY_STREAM).await.map_err(|err| err.with_kind(Js::Stream))?;
+        let last_seq = stream.info().await.map_err(|err| err.with_kind(Js::Stream))?.state.last_sequence;
         let tail = match last_seq {
             0 => None,
             seq => stream.get_raw_message(seq).await.ok().and_then(|message| {

@@ -17,13 +17,14 @@ use std::time::Duration;
 use async_nats::jetstream::consumer::{DeliverPolicy, pull};
 use async_nats::jetstream::{self, consumer::pull::Ordered};
 use bytes::Bytes;
-use ciphertalk_streams::subjects;
+use ciphertalk_streams::JetStreamErrorKind as Js;
+use ciphertalk_streams::{JetStreamError, WithKind, subjects};
 use futures::StreamExt;
 use sqlx::{Connection, PgConnection, PgPool};
 
+use crate::error::ProjectorError;
 use crate::freshness;
 use crate::projection::{Applier, KnownProgress, Projection};
-use crate::projector::{ProjectorError, js_error};
 
 /// Advisory-lock class of rebuilds ("rbld"): one rebuild per projection at a time.
 const REBUILD_LOCK_CLASS: i32 = 0x7262_6c64;
@@ -68,6 +69,12 @@ impl From<sqlx::Error> for RebuildError {
     }
 }
 
+impl From<JetStreamError> for RebuildError {
+    fn from(err: JetStreamError) -> Self {
+        Self::Projector(err.into())
+    }
+}
+
 /// Rebuilds `projection` from stream sequence 1 and swaps it in.
 pub async fn rebuild(
     pool: &PgPool,
@@ -94,14 +101,14 @@ pub async fn rebuild(
         sqlx::query_scalar("SELECT quote_ident(current_schema())").fetch_one(&mut conn).await?;
     prepare_shadow(&mut conn, projection, &live, &schema).await?;
 
-    let stream = js.get_stream(subjects::EVENTS_STREAM).await.map_err(js_error)?;
+    let stream = js.get_stream(subjects::EVENTS_STREAM).await.map_err(|err| err.with_kind(Js::Stream))?;
     let mut messages = stream
         .create_consumer(pull::OrderedConfig { deliver_policy: DeliverPolicy::All, ..Default::default() })
         .await
-        .map_err(js_error)?
+        .map_err(|err| err.with_kind(Js::Consume))?
         .messages()
         .await
-        .map_err(js_error)?;
+        .map_err(|err| err.with_kind(Js::Consume))?;
     let mut replay = Replay { messages: &mut messages, pending: None, reached: 0 };
     let mut applier = Applier::new(projection, KnownProgress::InMemory, crate::delivery::DEFAULT_REMEMBERED);
     let mut applied_events = 0;
@@ -129,7 +136,7 @@ pub async fn rebuild(
     .bind(projection.name())
     .fetch_one(&mut *tx)
     .await?;
-    let target = crate::projection::to_u64(target);
+    let target = crate::event::to_u64(target);
     replay.apply(&mut tx, &mut applier, target, usize::MAX).await?;
     applied_events += applier.take_applied();
     for table in projection.tables() {
@@ -232,8 +239,8 @@ impl Replay<'_> {
         match tokio::time::timeout(DELIVERY_TIMEOUT, self.messages.next()).await {
             Err(_) | Ok(None) => Err(RebuildError::Stalled(self.reached + 1)),
             Ok(Some(message)) => {
-                let message = message.map_err(js_error)?;
-                let seq = message.info().map_err(js_error)?.stream_sequence;
+                let message = message.map_err(|err| err.with_kind(Js::Consume))?;
+                let seq = message.info().map_err(|err| err.with_kind(Js::Consume))?.stream_sequence;
                 Ok((seq, message.payload.clone()))
             }
         }

@@ -13,8 +13,8 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgPool, Row};
 use uuid::Uuid;
 
+use crate::event::{Sent, to_i64, to_u64};
 use crate::page::{Page, QueryError, clamp_limit, enum_text, parse_enum};
-use crate::projection::{Sent, to_i64, to_u64};
 
 /// A room as API.md shows it (`members` only on single-room reads, `unread`
 /// only in the caller's room list).

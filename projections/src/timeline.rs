@@ -10,9 +10,8 @@ use sqlx::postgres::PgRow;
 use sqlx::{PgConnection, PgPool, Row};
 use uuid::Uuid;
 
-use crate::client_event::sent_message;
+use crate::event::{Sent, to_i64, to_u64};
 use crate::page::{Page, clamp_limit};
-use crate::projection::{Sent, to_i64, to_u64};
 
 /// A message as API.md shows it; `ciphertext` is `None` on tombstones.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -33,6 +32,47 @@ pub struct Message {
     pub commitment: Option<String>,
     pub reporting_tag: Option<String>,
     pub franking_key_id: Option<String>,
+}
+
+/// The API Message a `MessageSent` event creates.
+#[must_use]
+pub fn sent_message(room_id: RoomId, event: &RoomEvent) -> Option<Message> {
+    let RoomEvent::MessageSent {
+        message_id,
+        seq,
+        sender_id,
+        client_msg_id,
+        ciphertext,
+        content_type,
+        reply_to,
+        file_ids,
+        forwarded_from,
+        commitment,
+        reporting_tag,
+        franking_key_id,
+        sent_at,
+    } = event.clone()
+    else {
+        return None;
+    };
+    Some(Message {
+        id: message_id,
+        room_id,
+        seq,
+        sender_id,
+        client_msg_id: client_msg_id.as_str().to_owned(),
+        ciphertext: Some(ciphertext.as_str().to_owned()),
+        content_type: content_type.as_str().to_owned(),
+        reply_to,
+        file_ids,
+        forwarded_from,
+        sent_at,
+        edited_at: None,
+        deleted: false,
+        commitment: commitment.map(String::from),
+        reporting_tag: reporting_tag.map(String::from),
+        franking_key_id: franking_key_id.map(String::from),
+    })
 }
 
 /// How far one member has received and read a room.

@@ -13,9 +13,13 @@
 //! publish through one chain at a time; both find where to resume after a
 //! failure from the stream's last message, not from this module.
 
+use std::fmt;
+
 use async_nats::HeaderMap;
 use async_nats::jetstream::{self, message::PublishMessage};
 use bytes::Bytes;
+
+use crate::error::{Error, WithKind};
 
 /// Messages published between two acknowledged ones.
 pub const CONFIRM_EVERY: usize = 256;
@@ -29,19 +33,28 @@ pub struct Link {
 }
 
 /// Why a chain did not end where it should have.
-#[derive(Debug, thiserror::Error)]
-pub enum ChainError {
-    #[error("publish failed: {0}")]
-    Publish(String),
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChainErrorKind {
+    /// A message was not sent, or its acknowledgement did not come.
+    Publish,
     /// The stream refused a message (or stored something else before it):
     /// whoever publishes must re-read where the stream ends.
-    #[error("message stored at stream sequence {stored}, expected {expected}")]
     Broken { stored: u64, expected: u64 },
 }
 
-fn publish_error(err: impl std::fmt::Display) -> ChainError {
-    ChainError::Publish(err.to_string())
+impl fmt::Display for ChainErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Publish => f.write_str("publish failed"),
+            Self::Broken { stored, expected } => {
+                write!(f, "message stored at stream sequence {stored}, expected {expected}")
+            }
+        }
+    }
 }
+
+/// A chain that did not end where it should have; a failed publish keeps async-nats's error.
+pub type ChainError = Error<ChainErrorKind>;
 
 /// Publishes `links` after stream sequence `last_seq` (the stream's last
 /// message) and returns the sequence of the last one once JetStream holds
@@ -57,20 +70,26 @@ pub async fn publish(js: &jetstream::Context, last_seq: u64, links: Vec<Link>) -
                 .payload(link.payload)
                 .headers(link.headers)
                 .expected_last_sequence(expected_last);
-            let ack = js.send_publish(link.subject, message).await.map_err(publish_error)?;
+            let ack = js
+                .send_publish(link.subject, message)
+                .await
+                .map_err(|err| err.with_kind(ChainErrorKind::Publish))?;
             confirmations.push((ack, expected_last + 1));
         } else {
             let mut headers = link.headers;
             headers
                 .insert(async_nats::header::NATS_EXPECTED_LAST_SEQUENCE, expected_last.to_string().as_str());
-            client.publish_with_headers(link.subject, headers, link.payload).await.map_err(publish_error)?;
+            client
+                .publish_with_headers(link.subject, headers, link.payload)
+                .await
+                .map_err(|err| err.with_kind(ChainErrorKind::Publish))?;
         }
     }
     for (ack, expected) in confirmations {
-        let ack = ack.await.map_err(publish_error)?;
+        let ack = ack.await.map_err(|err| err.with_kind(ChainErrorKind::Publish))?;
         // A duplicate is acknowledged with the sequence of its first copy.
         if ack.sequence != expected || ack.duplicate {
-            return Err(ChainError::Broken { stored: ack.sequence, expected });
+            return Err(ChainErrorKind::Broken { stored: ack.sequence, expected }.into());
         }
     }
     Ok(last_seq + count as u64)

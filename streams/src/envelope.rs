@@ -18,10 +18,8 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
+use crate::headers::{HEADER_EVENT_VERSION, HEADER_LOG_POSITION};
 use crate::subjects;
-
-pub const HEADER_EVENT_VERSION: &str = "Ct-Event-Version";
-pub const HEADER_LOG_POSITION: &str = "Ct-Log-Position";
 
 /// Where an event stands in the Postgres event log: the id of the transaction
 /// that committed it, then its row position. Ordering by `(tx, pos)` is commit

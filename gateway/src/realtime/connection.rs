@@ -22,6 +22,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use chrono::{DateTime, Utc};
 use ciphertalk_domain::UserId;
+use ciphertalk_streams::JetStreamErrorKind as Js;
 use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
 use tokio::sync::mpsc::{self, error::SendTimeoutError, error::TrySendError};
@@ -449,7 +450,7 @@ async fn catch_up(
         let delivered = match follow.next().await {
             Some(Ok(delivered)) => delivered,
             Some(Err(err)) => return Err(Missed::Queue(err)),
-            None => return Err(Missed::Queue(QueueError::new("the stream stopped delivering"))),
+            None => return Err(Missed::Queue(QueueError::new(Js::Ended))),
         };
         send_event(outbox, sent, &delivered).await.map_err(|Gone| Missed::Gone)?;
         last = delivered.cursor;

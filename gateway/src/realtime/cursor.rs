@@ -10,6 +10,8 @@ use std::str::FromStr;
 use std::collections::HashMap;
 
 use ciphertalk_domain::UserId;
+use ciphertalk_streams::WithKind;
+use ciphertalk_streams::error::Error;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot};
@@ -87,9 +89,27 @@ struct PendingAck {
 }
 
 /// Why an acknowledgement was not stored.
-#[derive(Debug, Clone, thiserror::Error)]
-#[error("acknowledgement not stored: {0}")]
-pub struct AckError(String);
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AckErrorKind {
+    /// The writer is gone (the process is stopping).
+    Stopped,
+    /// Postgres refused the statement.
+    Database,
+    /// The statement stored nothing for the user.
+    NoRow,
+}
+
+impl fmt::Display for AckErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Stopped => "acknowledgement not stored: the acknowledgement writer has stopped",
+            Self::Database => "acknowledgement not stored",
+            Self::NoRow => "acknowledgement not stored: no row returned",
+        })
+    }
+}
+
+pub type AckError = Error<AckErrorKind>;
 
 /// Acks waiting at most; more make callers wait for room (backpressure).
 const QUEUED_ACKS: usize = 10_000;
@@ -112,8 +132,8 @@ impl AckWriter {
         self.queue
             .send(PendingAck { user, cursor, stored })
             .await
-            .map_err(|_| AckError("the acknowledgement writer has stopped".into()))?;
-        answer.await.map_err(|_| AckError("the acknowledgement writer has stopped".into()))?
+            .map_err(|_| AckError::new(AckErrorKind::Stopped))?;
+        answer.await.map_err(|_| AckError::new(AckErrorKind::Stopped))?
     }
 }
 
@@ -146,12 +166,12 @@ async fn write_acks(pool: PgPool, mut pending: mpsc::Receiver<PendingAck>) {
                 let rows: HashMap<Uuid, i64> = rows.into_iter().collect();
                 for ack in batch.drain(..) {
                     let cursor = rows.get(&ack.user.as_uuid()).and_then(|c| u64::try_from(*c).ok());
-                    let answer = cursor.map(Cursor).ok_or_else(|| AckError("no row returned".into()));
+                    let answer = cursor.map(Cursor).ok_or(AckError::new(AckErrorKind::NoRow));
                     let _ = ack.stored.send(answer);
                 }
             }
             Err(err) => {
-                let err = AckError(err.to_string());
+                let err = err.with_kind(AckErrorKind::Database);
                 for ack in batch.drain(..) {
                     let _ = ack.stored.send(Err(err.clone()));
                 }

@@ -41,13 +41,15 @@ use async_nats::jetstream::consumer::pull::OrderedConfig;
 use async_nats::jetstream::stream::Stream;
 use ciphertalk_domain::UserId;
 use ciphertalk_projections::handoff::{HandoffReceiver, StoredRun};
+use ciphertalk_streams::JetStreamErrorKind as Js;
+use ciphertalk_streams::WithKind;
 use ciphertalk_streams::connect::{Outage, Reconnects};
 use futures::StreamExt;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::cursor::Cursor;
-use super::queue::{Delivered, QueueError, queue_error, subject};
+use super::queue::{Delivered, QueueError, subject};
 
 /// Messages the feed's consumer pulls at a time.
 const FEED_BATCH: i64 = 1_000;
@@ -137,7 +139,7 @@ impl Feed {
     ) -> Result<Self, QueueError> {
         let Signals { handed_over, reconnects } = signals;
         let mut info_stream = stream.clone();
-        let position = info_stream.info().await.map_err(queue_error)?.state.last_sequence;
+        let position = info_stream.info().await.map_err(|err| err.with_kind(Js::Stream))?.state.last_sequence;
         let shared = Arc::new(Shared {
             routes: Mutex::new(Routes { position, ..Routes::default() }),
             buffer: buffer.max(1),
@@ -291,16 +293,16 @@ async fn read_stream(
             ..Default::default()
         })
         .await
-        .map_err(queue_error)?;
+        .map_err(|err| err.with_kind(Js::Consume))?;
     let name = consumer.cached_info().name.clone();
-    let mut messages = consumer.messages().await.map_err(queue_error)?;
+    let mut messages = consumer.messages().await.map_err(|err| err.with_kind(Js::Consume))?;
     outage.end("feed");
     loop {
         tokio::select! {
             message = messages.next() => {
-                let message = message.ok_or_else(|| QueueError::new("the feed's consumer ended"))?;
-                let message = message.map_err(queue_error)?;
-                let sequence = message.info().map_err(queue_error)?.stream_sequence;
+                let message = message.ok_or(QueueError::new(Js::Ended))?;
+                let message = message.map_err(|err| err.with_kind(Js::Consume))?;
+                let sequence = message.info().map_err(|err| err.with_kind(Js::Consume))?.stream_sequence;
                 // Only messages for users connected here are decoded.
                 shared.routes().dispatch(sequence, &message.subject, || Delivered::from_message(&message))?;
                 dispatched.fetch_add(1, Ordering::Relaxed);

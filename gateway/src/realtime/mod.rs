@@ -77,7 +77,7 @@ impl From<&RealtimeConfig> for RealtimeSettings {
 
 #[derive(Debug, thiserror::Error)]
 pub enum RealtimeError {
-    #[error(transparent)]
+    #[error("delivery queue: {0}")]
     Queue(#[from] queue::QueueError),
     #[error(transparent)]
     Presence(#[from] presence::PresenceError),

@@ -12,6 +12,7 @@
 //! never to a user they blocked.
 
 use std::collections::BTreeSet;
+use std::fmt;
 use std::time::Duration;
 
 use async_nats::HeaderMap;
@@ -21,16 +22,35 @@ use chrono::{DateTime, Utc};
 use ciphertalk_commands::WriteModel;
 use ciphertalk_domain::UserId;
 use ciphertalk_domain::user::LastSeenVisibility;
-use ciphertalk_streams::subjects;
+use ciphertalk_streams::error::Error;
+use ciphertalk_streams::{WithKind, subjects};
 use serde::{Deserialize, Serialize};
 
-#[derive(Debug, thiserror::Error)]
-#[error("presence: {0}")]
-pub struct PresenceError(String);
-
-fn presence_error(err: impl std::fmt::Display) -> PresenceError {
-    PresenceError(err.to_string())
+/// Which side of presence failed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PresenceErrorKind {
+    /// The `presence` bucket cannot be opened.
+    Bucket,
+    /// An online marker or last-seen time was not stored (or removed).
+    Write,
+    /// The stored presence cannot be read.
+    Read,
+    /// The user's visibility setting cannot be loaded (from the event store).
+    Settings,
 }
+
+impl fmt::Display for PresenceErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::Bucket => "presence: opening the bucket",
+            Self::Write => "presence: storing",
+            Self::Read => "presence: reading",
+            Self::Settings => "presence: loading the user's settings",
+        })
+    }
+}
+
+pub type PresenceError = Error<PresenceErrorKind>;
 
 /// A user's presence as stored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -59,7 +79,10 @@ pub struct Presence {
 impl Presence {
     /// `ttl`: how long an online marker outlives its last heartbeat.
     pub async fn open(js: &jetstream::Context, ttl: Duration) -> Result<Self, PresenceError> {
-        let kv = js.get_key_value(subjects::PRESENCE_BUCKET).await.map_err(presence_error)?;
+        let kv = js
+            .get_key_value(subjects::PRESENCE_BUCKET)
+            .await
+            .map_err(|err| err.with_kind(PresenceErrorKind::Bucket))?;
         Ok(Self { js: js.clone(), kv, ttl })
     }
 
@@ -77,9 +100,9 @@ impl Presence {
         self.js
             .publish_with_headers(subject, headers, Bytes::from_static(b"1"))
             .await
-            .map_err(presence_error)?
+            .map_err(|err| err.with_kind(PresenceErrorKind::Write))?
             .await
-            .map_err(presence_error)?;
+            .map_err(|err| err.with_kind(PresenceErrorKind::Write))?;
         self.seen(user, Utc::now()).await
     }
 
@@ -87,24 +110,29 @@ impl Presence {
     pub async fn offline(&self, user: UserId) -> Result<DateTime<Utc>, PresenceError> {
         let now = Utc::now();
         self.seen(user, now).await?;
-        self.kv.delete(online_key(user)).await.map_err(presence_error)?;
+        self.kv.delete(online_key(user)).await.map_err(|err| err.with_kind(PresenceErrorKind::Write))?;
         Ok(now)
     }
 
     async fn seen(&self, user: UserId, at: DateTime<Utc>) -> Result<(), PresenceError> {
-        let value = serde_json::to_vec(&LastSeen { last_seen: at }).map_err(presence_error)?;
-        self.kv.put(user.to_string(), value.into()).await.map_err(presence_error)?;
+        let value = serde_json::to_vec(&LastSeen { last_seen: at })
+            .map_err(|err| err.with_kind(PresenceErrorKind::Write))?;
+        self.kv
+            .put(user.to_string(), value.into())
+            .await
+            .map_err(|err| err.with_kind(PresenceErrorKind::Write))?;
         Ok(())
     }
 
     /// The stored presence, whoever asks.
     pub async fn status(&self, user: UserId) -> Result<Status, PresenceError> {
-        let online = self.kv.get(online_key(user)).await.map_err(presence_error)?.is_some();
+        let read = |err: kv::EntryError| err.with_kind(PresenceErrorKind::Read);
+        let online = self.kv.get(online_key(user)).await.map_err(read)?.is_some();
         let last_seen = self
             .kv
             .get(user.to_string())
             .await
-            .map_err(presence_error)?
+            .map_err(read)?
             .and_then(|value| serde_json::from_slice::<LastSeen>(&value).ok())
             .map(|seen| seen.last_seen);
         Ok(Status { online, last_seen })
@@ -133,7 +161,11 @@ enum Rule {
 impl Visibility {
     /// `subject`'s current setting (read from the event store: always current).
     pub async fn of(write: &WriteModel, subject: UserId) -> Result<Self, PresenceError> {
-        let loaded = write.users.load(&subject.to_string()).await.map_err(presence_error)?;
+        let loaded = write
+            .users
+            .load(&subject.to_string())
+            .await
+            .map_err(|err| err.with_kind(PresenceErrorKind::Settings))?;
         let user = loaded.aggregate;
         let rule = match user.settings().last_seen_visible_to {
             LastSeenVisibility::Everybody => Rule::Everybody,

@@ -14,8 +14,9 @@ use async_nats::jetstream::{self, Message};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use ciphertalk_domain::UserId;
-use ciphertalk_projections::delivery::HEADER_RECORDED_AT;
-use ciphertalk_streams::subjects;
+use ciphertalk_streams::JetStreamErrorKind as Js;
+use ciphertalk_streams::headers::HEADER_RECORDED_AT;
+use ciphertalk_streams::{JetStreamError, WithKind, subjects};
 use futures::StreamExt;
 
 use super::cursor::Cursor;
@@ -26,19 +27,8 @@ const FOLLOW_BATCH: i64 = 64;
 /// How long a page read waits for a message JetStream said was there.
 const PAGE_WAIT: Duration = Duration::from_secs(5);
 
-#[derive(Debug, thiserror::Error)]
-#[error("delivery queue: {0}")]
-pub struct QueueError(String);
-
-impl QueueError {
-    pub(super) fn new(message: &str) -> Self {
-        Self(message.to_owned())
-    }
-}
-
-pub(super) fn queue_error(err: impl std::fmt::Display) -> QueueError {
-    QueueError(err.to_string())
-}
+/// A delivery queue that cannot be read: the JetStream call that failed.
+pub type QueueError = JetStreamError;
 
 /// One event from a user's queue.
 #[derive(Debug, Clone)]
@@ -54,7 +44,7 @@ pub struct Delivered {
 
 impl Delivered {
     pub(super) fn from_message(message: &Message) -> Result<Self, QueueError> {
-        let info = message.info().map_err(queue_error)?;
+        let info = message.info().map_err(|err| err.with_kind(Js::Consume))?;
         let recorded_at = message
             .headers
             .as_ref()
@@ -100,7 +90,7 @@ impl Follow {
     /// The next event, waiting for one to be stored if need be.
     pub async fn next(&mut self) -> Option<Result<Delivered, QueueError>> {
         let message = self.messages.next().await?;
-        Some(message.map_err(queue_error).and_then(|m| Delivered::from_message(&m)))
+        Some(message.map_err(|err| err.with_kind(Js::Consume)).and_then(|m| Delivered::from_message(&m)))
     }
 }
 
@@ -112,7 +102,8 @@ pub struct DeliveryQueue {
 
 impl DeliveryQueue {
     pub async fn open(js: &jetstream::Context) -> Result<Self, QueueError> {
-        let stream = js.get_stream(subjects::DELIVERY_STREAM).await.map_err(queue_error)?;
+        let stream =
+            js.get_stream(subjects::DELIVERY_STREAM).await.map_err(|err| err.with_kind(Js::Stream))?;
         Ok(Self { stream })
     }
 
@@ -127,7 +118,7 @@ impl DeliveryQueue {
         match self.stream.direct_get_last_for_subject(subject).await {
             Ok(message) => Ok(Cursor(message.sequence)),
             Err(err) if err.kind() == DirectGetErrorKind::NotFound => Ok(Cursor(0)),
-            Err(err) => Err(queue_error(err)),
+            Err(err) => Err(err.with_kind(Js::Read)),
         }
     }
 
@@ -145,10 +136,10 @@ impl DeliveryQueue {
                 ..Default::default()
             })
             .await
-            .map_err(queue_error)?;
+            .map_err(|err| err.with_kind(Js::Consume))?;
         let backlog = consumer.cached_info().num_pending;
         let name = consumer.cached_info().name.clone();
-        let messages = consumer.messages().await.map_err(queue_error)?;
+        let messages = consumer.messages().await.map_err(|err| err.with_kind(Js::Consume))?;
         Ok(Follow { backlog, messages, stream: self.stream.clone(), consumer: name })
     }
 
@@ -165,7 +156,7 @@ impl DeliveryQueue {
         while items.len() < wanted {
             match tokio::time::timeout(PAGE_WAIT, follow.next()).await {
                 Ok(Some(item)) => items.push(item?),
-                Ok(None) | Err(_) => return Err(QueueError("the stream stopped delivering".into())),
+                Ok(None) | Err(_) => return Err(QueueError::new(Js::Ended)),
             }
         }
         let more = items.last().is_some_and(|last| last.pending > 0);
@@ -174,5 +165,5 @@ impl DeliveryQueue {
 }
 
 pub(super) fn subject(user: UserId) -> Result<String, QueueError> {
-    subjects::delivery(&user.to_string()).map_err(queue_error)
+    subjects::delivery(&user.to_string()).map_err(|err| err.with_kind(Js::Subject))
 }
