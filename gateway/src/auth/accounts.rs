@@ -12,7 +12,7 @@ use chrono::Utc;
 use ciphertalk_commands::{CommandError, CommandMetadata, WriteModel};
 use ciphertalk_domain::user::{Account, User, UserCommand};
 use ciphertalk_domain::values::{DisplayName, Email, PhoneNumber};
-use ciphertalk_domain::{DomainError, UserId};
+use ciphertalk_domain::{DeviceId, DomainError, UserId};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -52,7 +52,16 @@ async fn register(
     phone: Option<PhoneNumber>,
     display_name: DisplayName,
 ) -> Result<Account, CommandError<DomainError>> {
-    let command = UserCommand::RegisterUser { user_id, email, phone, display_name, at: Utc::now() };
+    let (device_id, device_name) = (DeviceId::first_of(user_id), None);
+    let command = UserCommand::RegisterUser {
+        user_id,
+        email,
+        phone,
+        display_name,
+        device_id,
+        device_name,
+        at: Utc::now(),
+    };
     let executed = write
         .users
         .execute_and_read(&user_id.to_string(), command, meta, |user: &User| user.account().cloned())
