@@ -52,7 +52,7 @@ fn pool(user: &User, device: DeviceId) -> Vec<u32> {
     user.keys_of(device).one_time_prekeys.iter().map(|key| key.key_id).collect()
 }
 
-mod devices {
+mod add_rename_remove {
     use super::*;
 
     #[test]
