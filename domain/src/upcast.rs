@@ -234,6 +234,34 @@ mod tests {
     }
 
     #[test]
+    fn the_user_events_before_devices_are_lifted_onto_the_first_device() {
+        let chain = upcasters();
+        let lifted = ["UserRegistered", "KeysPublished", "OneTimePrekeysAdded", "OneTimePrekeyClaimed"];
+        assert_eq!(chain.len(), lifted.len(), "no upcaster was dropped");
+        for event_type in lifted {
+            assert!(chain.iter().any(|upcaster| upcaster.can_upcast(event_type, "1")), "{event_type}");
+            assert!(!chain.iter().any(|upcaster| upcaster.can_upcast(event_type, "2")), "{event_type}");
+        }
+        let user = "00000000-0000-0000-0000-0000000a11ce";
+        let old = SerializedEvent::new(
+            user.to_owned(),
+            2,
+            "user".to_owned(),
+            "OneTimePrekeysAdded".to_owned(),
+            "1".to_owned(),
+            json!({"OneTimePrekeysAdded": {"keys": [], "at": "2026-01-02T03:04:05Z"}}),
+            json!({}),
+        );
+        let first = DeviceId::first_of(user.parse().unwrap()).to_string();
+        assert_eq!(upcast(old, &chain).payload["OneTimePrekeysAdded"]["device_id"], json!(first));
+        let mut foreign =
+            serialized("OneTimePrekeysAdded", "1", json!({"OneTimePrekeysAdded": {"keys": []}}));
+        foreign.aggregate_id = "not-a-user".to_owned();
+        let left = upcast(foreign, &chain);
+        assert!(left.payload["OneTimePrekeysAdded"].get("device_id").is_none(), "not a user id: left alone");
+    }
+
+    #[test]
     fn invalid_target_version_is_an_error_not_a_panic() {
         assert!(VariantUpcaster::new("MessageSent", "one", |fields| fields).is_err());
     }

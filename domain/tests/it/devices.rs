@@ -440,15 +440,18 @@ proptest! {
             let mut per_device = BTreeMap::new();
             for event in &step.events {
                 if let UserEvent::OneTimePrekeyClaimed { device_id, key_id, .. } = event {
-                    prop_assert!(claimed.insert((*device_id, *key_id)), "key {} of {} handed out twice", key_id, device_id);
-                    prop_assert_eq!(step.before.keys_of(*device_id).next_claim().map(|key| key.key_id), Some(*key_id));
+                    let first = (*device_id, *key_id);
+                    prop_assert!(claimed.insert(first), "key {} of {} handed out twice", key_id, device_id);
+                    let oldest = step.before.keys_of(*device_id).next_claim().map(|key| key.key_id);
+                    prop_assert_eq!(oldest, Some(*key_id), "the oldest pooled key goes first");
                     *per_device.entry(*device_id).or_insert(0) += 1;
                 }
             }
             prop_assert!(per_device.values().all(|claims| *claims == 1));
             for device in step.after.devices().iter() {
                 prop_assert!(device.keys.one_time_prekeys.len() <= 8);
-                prop_assert!(device.keys.one_time_prekeys.iter().all(|key| !claimed.contains(&(device.device_id, key.key_id))));
+                let pooled = device.keys.one_time_prekeys.iter();
+                prop_assert!(pooled.clone().all(|key| !claimed.contains(&(device.device_id, key.key_id))));
             }
         }
     }
@@ -458,7 +461,8 @@ proptest! {
     #[test]
     fn device_state_replays_and_snapshots_the_same(ops in ops(), k in any::<usize>()) {
         let steps = run_device_ops(&ops, 3, 8);
-        let log: Vec<UserEvent> = std::iter::once(registered()).chain(steps.iter().flat_map(|s| s.events.clone())).collect();
+        let emitted = steps.iter().flat_map(|step| step.events.clone());
+        let log: Vec<UserEvent> = std::iter::once(registered()).chain(emitted).collect();
         let last = steps.last().map(|step| step.after.clone()).unwrap();
         prop_assert_eq!(&replay(log.clone()), &last);
         let k = k % (log.len() + 1);
@@ -508,7 +512,9 @@ fn old_stream(user: UserId, ops: &[OldOp]) -> (Vec<(String, Value)>, KeysBefore)
     let at = |step: usize| serde_json::to_value(at(step as i64)).unwrap();
     let mut stream = vec![(
         "UserRegistered".to_owned(),
-        json!({"UserRegistered": {"user_id": user, "email": "u@example.org", "phone": null, "display_name": "U", "at": at(0)}}),
+        json!({"UserRegistered": {
+            "user_id": user, "email": "u@example.org", "phone": null, "display_name": "U", "at": at(0),
+        }}),
     )];
     let mut keys = KeysBefore::default();
     let mut next_key = 0_u32;
@@ -525,23 +531,30 @@ fn old_stream(user: UserId, ops: &[OldOp]) -> (Vec<(String, Value)>, KeysBefore)
             OldOp::Publish(n) => {
                 let ids = fresh(*n);
                 let identity = b64(&[step as u8 + 1; 32]).into_inner();
-                let signed = json!({"key_id": step, "public_key": b64(&[2; 32]).as_str(), "signature": b64(&[3; 64]).as_str()});
+                let signed = json!({
+                    "key_id": step, "public_key": b64(&[2; 32]).as_str(), "signature": b64(&[3; 64]).as_str(),
+                });
                 keys = KeysBefore {
                     identity_key: Some(identity.clone()),
                     signed_prekey: Some(signed.clone()),
                     pool: ids.iter().map(|id| (*id, key(*id).public_key.into_inner())).collect(),
                 };
                 let pool: Vec<Value> = ids.into_iter().map(key_json).collect();
-                json!({"KeysPublished": {"identity_key": identity, "signed_prekey": signed, "one_time_prekeys": pool, "at": at(step)}})
+                json!({"KeysPublished": {
+                    "identity_key": identity, "signed_prekey": signed, "one_time_prekeys": pool, "at": at(step),
+                }})
             }
             OldOp::TopUp(n) if keys.identity_key.is_some() => {
                 let ids = fresh(*n);
                 keys.pool.extend(ids.iter().map(|id| (*id, key(*id).public_key.into_inner())));
-                json!({"OneTimePrekeysAdded": {"keys": ids.into_iter().map(key_json).collect::<Vec<_>>(), "at": at(step)}})
+                let added: Vec<Value> = ids.into_iter().map(key_json).collect();
+                json!({"OneTimePrekeysAdded": {"keys": added, "at": at(step)}})
             }
             OldOp::Claim if keys.identity_key.is_some() && !keys.pool.is_empty() => {
                 let (id, public_key) = keys.pool.pop_front().unwrap();
-                json!({"OneTimePrekeyClaimed": {"key_id": id, "public_key": public_key, "claimed_by": BOB, "at": at(step)}})
+                json!({"OneTimePrekeyClaimed": {
+                    "key_id": id, "public_key": public_key, "claimed_by": BOB, "at": at(step),
+                }})
             }
             _ => json!({"ContactAdded": {"contact": CAROL, "at": at(step)}}),
         };
@@ -606,8 +619,10 @@ proptest! {
         prop_assert_eq!(ids, vec![DeviceId::first_of(user)]);
         let keys = loaded.keys_of(DeviceId::first_of(user));
         prop_assert_eq!(keys.identity_key.as_ref().map(|key| key.as_str().to_owned()), before.identity_key);
-        prop_assert_eq!(keys.signed_prekey.as_ref().map(|key| serde_json::to_value(key).unwrap()), before.signed_prekey);
-        let pool: Vec<(u32, String)> = keys.one_time_prekeys.iter().map(|key| (key.key_id, key.public_key.as_str().to_owned())).collect();
+        let signed = keys.signed_prekey.as_ref().map(|key| serde_json::to_value(key).unwrap());
+        prop_assert_eq!(signed, before.signed_prekey);
+        let pool: Vec<(u32, String)> =
+            keys.one_time_prekeys.iter().map(|key| (key.key_id, key.public_key.as_str().to_owned())).collect();
         prop_assert_eq!(pool, Vec::from(before.pool));
     }
 }
@@ -652,7 +667,7 @@ struct Client {
 }
 
 impl Client {
-    fn pull(&mut self, queue: &DeliveryQueue<Audience>, n: usize) -> Result<(), TestCaseError> {
+    fn pull(&mut self, queue: &DeliveryQueue<&str>, n: usize) -> Result<(), TestCaseError> {
         let Some(session) = self.session.as_mut() else { return Ok(()) };
         for _ in 0..n {
             let Some(entry) = queue.next(session) else { break };
@@ -679,23 +694,23 @@ proptest! {
     // to-device messages); an ack moves only its device's cursor, forward.
     #[test]
     fn every_device_sees_the_same_room_events_exactly_once(ops in prop::collection::vec(queue_op(), 1..80)) {
-        let mut queue: DeliveryQueue<Audience> = DeliveryQueue::default();
+        let mut queue: DeliveryQueue<&str> = DeliveryQueue::default();
         queue.add_device(PHONE);
         let mut clients = [Client { joined_after: Some(0), ..Client::default() }, Client::default()];
         let device = |laptop: bool| if laptop { LAPTOP } else { PHONE };
         for op in ops {
             match op {
                 QueueOp::RoomEvent => {
-                    queue.append(Audience::EveryDevice, Audience::EveryDevice);
+                    queue.append(Audience::EveryDevice, "room event");
                 }
                 QueueOp::ToDevice(laptop) => {
-                    let audience = Audience::Device(device(laptop));
-                    queue.append(audience, audience);
+                    queue.append(Audience::Device(device(laptop)), "to-device message");
                 }
                 QueueOp::AddLaptop => {
                     if clients[1].joined_after.is_none() {
                         queue.add_device(LAPTOP);
-                        prop_assert_eq!(queue.cursor(LAPTOP), Some(queue.end()), "a new device starts at the end");
+                        let end = Some(queue.end());
+                        prop_assert_eq!(queue.cursor(LAPTOP), end, "a new device starts at the end");
                         clients[1].joined_after = Some(queue.end());
                         clients[1].last_applied = queue.end();
                     }
@@ -740,10 +755,14 @@ proptest! {
             prop_assert_eq!(&client.applied, &expected, "{} applies each of its entries once, in order", me);
         }
         let room_events = |client: &Client| -> Vec<Position> {
-            client.applied.iter().copied().filter(|p| queue.entries()[*p as usize - 1].event == Audience::EveryDevice).collect()
+            let for_everyone = |position: &Position| {
+                queue.entries()[*position as usize - 1].audience == Audience::EveryDevice
+            };
+            client.applied.iter().copied().filter(for_everyone).collect()
         };
         if let Some(laptop_joined) = clients[1].joined_after {
-            let phone_since: Vec<Position> = room_events(&clients[0]).into_iter().filter(|p| *p > laptop_joined).collect();
+            let phone_since: Vec<Position> =
+                room_events(&clients[0]).into_iter().filter(|p| *p > laptop_joined).collect();
             prop_assert_eq!(phone_since, room_events(&clients[1]), "the same room events on both devices");
         }
     }
