@@ -52,14 +52,15 @@ async fn register(
     phone: Option<PhoneNumber>,
     display_name: DisplayName,
 ) -> Result<Account, CommandError<DomainError>> {
-    let (device_id, device_name) = (DeviceId::first_of(user_id), None);
+    // A registration makes the user's first device, whose id is derived from theirs.
+    let device_id = DeviceId::first_of(user_id);
     let command = UserCommand::RegisterUser {
         user_id,
         email,
         phone,
         display_name,
         device_id,
-        device_name,
+        device_name: None,
         at: Utc::now(),
     };
     let executed = write
