@@ -148,6 +148,8 @@ impl Rig {
             email: Some(Email::parse(&format!("{}@example.org", id.as_uuid().simple())).unwrap()),
             phone: None,
             display_name: DisplayName::parse(name).unwrap(),
+            device_id: ciphertalk_domain::DeviceId::first_of(id),
+            device_name: None,
             at: Utc::now(),
         };
         self.write().users.execute(&id.to_string(), command, &meta(id)).await.unwrap();

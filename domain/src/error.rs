@@ -73,6 +73,16 @@ pub enum DomainError {
     /// The user has not published a key bundle.
     #[error("no keys published")]
     KeysNotPublished,
+    /// The user has no such device (never had, or it was removed).
+    #[error("device not found")]
+    DeviceNotFound,
+    /// The user has as many devices as a user may have.
+    #[error("the device limit is reached")]
+    DeviceLimitReached,
+    /// A to-device message names a user the sender shares no room with and
+    /// is not a contact of.
+    #[error("not allowed to send to this user")]
+    NotAllowed,
     /// The actor is not a member of the room.
     #[error("not a member of this room")]
     NotAMember,
@@ -123,6 +133,9 @@ impl DomainError {
             Self::FileNotFound => "file_not_found",
             Self::ReportNotFound => "report_not_found",
             Self::KeysNotPublished => "keys_not_published",
+            Self::DeviceNotFound => "device_not_found",
+            Self::DeviceLimitReached => "device_limit_reached",
+            Self::NotAllowed => "not_allowed",
             Self::NotAMember => "not_a_member",
             Self::Forbidden(_) => "forbidden",
             Self::EditWindowClosed => "edit_window_closed",
@@ -148,9 +161,11 @@ impl DomainError {
             | Self::MemberNotFound
             | Self::FileNotFound
             | Self::ReportNotFound
-            | Self::KeysNotPublished => ErrorKind::NotFound,
-            Self::NotAMember | Self::Forbidden(_) | Self::Blocked => ErrorKind::Forbidden,
+            | Self::KeysNotPublished
+            | Self::DeviceNotFound => ErrorKind::NotFound,
+            Self::NotAMember | Self::Forbidden(_) | Self::Blocked | Self::NotAllowed => ErrorKind::Forbidden,
             Self::EditWindowClosed
+            | Self::DeviceLimitReached
             | Self::AlreadyMember
             | Self::RoomFull
             | Self::AlreadyExists
@@ -180,6 +195,9 @@ mod tests {
             (DomainError::NotAMember, "not_a_member", ErrorKind::Forbidden),
             (DomainError::EditWindowClosed, "edit_window_closed", ErrorKind::Conflict),
             (DomainError::RoomFull, "room_full", ErrorKind::Conflict),
+            (DomainError::DeviceNotFound, "device_not_found", ErrorKind::NotFound),
+            (DomainError::DeviceLimitReached, "device_limit_reached", ErrorKind::Conflict),
+            (DomainError::NotAllowed, "not_allowed", ErrorKind::Forbidden),
             (DomainError::invalid("email", "bad"), "invalid_value", ErrorKind::Invalid),
             (DomainError::Gone, "gone", ErrorKind::Gone),
             (DomainError::Unavailable(LookupError("db".into())), "unavailable", ErrorKind::Unavailable),

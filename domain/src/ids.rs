@@ -84,6 +84,28 @@ id_type!(
     /// A moderation case; also the aggregate id of [`crate::report::Report`].
     ReportId
 );
+id_type!(
+    /// One of a user's devices (a phone, a laptop, a browser profile): what
+    /// sessions, keys and delivery cursors belong to. Unique within its user.
+    DeviceId
+);
+
+/// Mixed into a user id to make that user's first device id, so the two are
+/// never the same UUID (a log line or a subject cannot confuse them).
+const FIRST_DEVICE_MASK: u128 = 0x6465_7669_6365_2d31_6669_7273_742d_6964; // "device-1first-id"
+
+impl DeviceId {
+    /// The id of `user`'s first device: the one accounts made before devices
+    /// existed own their keys and cursor on, and the one a registration makes.
+    /// Derived, not stored, so tokens and cursors minted without a device map
+    /// to it without a lookup. A version 8 UUID: it never equals a minted v7 id.
+    /// Never change the derivation: upcast events carry its result.
+    #[must_use]
+    pub const fn first_of(user: UserId) -> Self {
+        let bytes = (user.0.as_u128() ^ FIRST_DEVICE_MASK).to_be_bytes();
+        Self(uuid::Builder::from_custom_bytes(bytes).into_uuid())
+    }
+}
 
 #[cfg(test)]
 mod tests {
@@ -105,6 +127,15 @@ mod tests {
         let json = serde_json::to_string(&id).unwrap();
         assert_eq!(json, "\"00000000-0000-0000-0000-000000000001\"");
         assert_eq!(serde_json::from_str::<UserId>(&json).unwrap(), id);
+    }
+
+    #[test]
+    fn first_device_ids_are_deterministic_per_user_and_never_minted() {
+        let (alice, bob) = (UserId::new_v7(), UserId::new_v7());
+        assert_eq!(DeviceId::first_of(alice), DeviceId::first_of(alice));
+        assert_ne!(DeviceId::first_of(alice), DeviceId::first_of(bob));
+        assert_ne!(DeviceId::first_of(alice).as_uuid(), alice.as_uuid());
+        assert_eq!(DeviceId::first_of(alice).as_uuid().get_version_num(), 8);
     }
 
     #[test]

@@ -2,12 +2,14 @@
 //! current one while loading, so aggregates and projections only ever see
 //! current events.
 //!
-//! Every event is version "1" today, so [`upcasters`] is empty. When an
-//! event's shape changes: bump [`crate::EVENT_VERSION`] (or that event's
-//! version), freeze a golden fixture of the old form, and add a
-//! [`VariantUpcaster`] here that rewrites the old payload, tested against the
-//! frozen fixture (the tests below show the pattern on a hypothetical
-//! `MessageSent` version 0).
+//! When an event's shape changes: bump that event's version, freeze a golden
+//! fixture of the old form, and add a [`VariantUpcaster`] here that rewrites
+//! the old payload, tested against the frozen fixture (the tests below show
+//! the pattern on a hypothetical `MessageSent` version 0).
+//!
+//! Today's chain: the user events that name a device (version 2) are lifted
+//! from version 1, written before devices existed, onto the user's first
+//! device, whose id is derived from the aggregate id ([`DeviceId::first_of`]).
 
 use std::fmt;
 use std::str::FromStr;
@@ -15,13 +17,46 @@ use std::str::FromStr;
 use cqrs_es::persist::{EventUpcaster, SemanticVersion, SemanticVersionError, SerializedEvent};
 use serde_json::{Map, Value};
 
+use crate::ids::{DeviceId, UserId};
+use crate::user::DEVICE_EVENT_VERSION;
+
 /// The upcasters for every aggregate's events, oldest version first (event
 /// type names are unique across aggregates, so one list serves all stores).
 /// Pass to `PersistedEventStore::with_upcasters`, and to [`upcast`] wherever
 /// events are read outside cqrs-es (the JetStream consumers).
 #[must_use]
 pub fn upcasters() -> Vec<Box<dyn EventUpcaster>> {
-    Vec::new()
+    user_events_onto_their_first_device()
+}
+
+/// Version 1 of these user events predates devices: each moves to the
+/// user's first device, and a registration names it as the device it was
+/// made on (unnamed).
+fn user_events_onto_their_first_device() -> Vec<Box<dyn EventUpcaster>> {
+    ["UserRegistered", "KeysPublished", "OneTimePrekeysAdded", "OneTimePrekeyClaimed"]
+        .into_iter()
+        .filter_map(|event_type| {
+            VariantUpcaster::per_aggregate(
+                event_type,
+                DEVICE_EVENT_VERSION,
+                move |aggregate_id, mut fields| {
+                    // An id that is no user id is left for deserialization to reject.
+                    if let Ok(user) = aggregate_id.parse::<UserId>() {
+                        fields.insert(
+                            "device_id".to_owned(),
+                            Value::String(DeviceId::first_of(user).to_string()),
+                        );
+                    }
+                    if event_type == "UserRegistered" {
+                        fields.entry("device_name").or_insert(Value::Null);
+                    }
+                    fields
+                },
+            )
+            .ok()
+        })
+        .map(|upcaster| Box::new(upcaster) as Box<dyn EventUpcaster>)
+        .collect()
 }
 
 /// Runs `event` through `upcasters` in order, as cqrs-es does when loading.
@@ -36,7 +71,8 @@ pub fn upcast(event: SerializedEvent, upcasters: &[Box<dyn EventUpcaster>]) -> S
     })
 }
 
-type FieldsFn = dyn Fn(Map<String, Value>) -> Map<String, Value> + Send + Sync;
+/// Rewrites an event's fields, given the id of the aggregate it belongs to.
+type FieldsFn = dyn Fn(&str, Map<String, Value>) -> Map<String, Value> + Send + Sync;
 
 /// Lifts one event type from any version below `to_version` to `to_version`
 /// by rewriting the variant's fields.
@@ -57,6 +93,16 @@ impl VariantUpcaster {
         event_type: &'static str,
         to_version: &str,
         rewrite: impl Fn(Map<String, Value>) -> Map<String, Value> + Send + Sync + 'static,
+    ) -> Result<Self, SemanticVersionError> {
+        Self::per_aggregate(event_type, to_version, move |_, fields| rewrite(fields))
+    }
+
+    /// An upcaster whose rewrite also reads the aggregate id (for a field
+    /// derived from it that the old form left implicit).
+    pub fn per_aggregate(
+        event_type: &'static str,
+        to_version: &str,
+        rewrite: impl Fn(&str, Map<String, Value>) -> Map<String, Value> + Send + Sync + 'static,
     ) -> Result<Self, SemanticVersionError> {
         Ok(Self {
             event_type,
@@ -87,10 +133,10 @@ impl EventUpcaster for VariantUpcaster {
             // Not the shape we know: leave it alone and let deserialization report it.
             return event;
         };
-        let Some(Value::Object(fields)) = outer.remove(self.event_type) else {
+        let Some(Value::Object(fields)) = outer.get_mut(self.event_type) else {
             return event;
         };
-        outer.insert(self.event_type.to_owned(), Value::Object((self.rewrite)(fields)));
+        *fields = (self.rewrite)(&event.aggregate_id, std::mem::take(fields));
         event.event_version.clone_from(&self.version_label);
         event
     }
@@ -177,12 +223,42 @@ mod tests {
         let current = serialized("MessageSent", "1", json!({"MessageSent": {"sender_id": "x"}}));
         assert_eq!(upcast(current.clone(), &chain), current);
         assert_eq!(upcast(current.clone(), &upcasters()), current);
+        let registered = serialized("UserRegistered", "2", json!({"UserRegistered": {"device_id": "x"}}));
+        assert_eq!(upcast(registered.clone(), &upcasters()), registered);
     }
 
     #[test]
     fn unknown_shapes_are_left_for_deserialization_to_reject() {
         let odd = serialized("MessageSent", "0", json!(["not", "an", "object"]));
         assert_eq!(message_sent_v0_to_v1().upcast(odd.clone()), odd);
+    }
+
+    #[test]
+    fn the_user_events_before_devices_are_lifted_onto_the_first_device() {
+        let chain = upcasters();
+        let lifted = ["UserRegistered", "KeysPublished", "OneTimePrekeysAdded", "OneTimePrekeyClaimed"];
+        assert_eq!(chain.len(), lifted.len(), "no upcaster was dropped");
+        for event_type in lifted {
+            assert!(chain.iter().any(|upcaster| upcaster.can_upcast(event_type, "1")), "{event_type}");
+            assert!(!chain.iter().any(|upcaster| upcaster.can_upcast(event_type, "2")), "{event_type}");
+        }
+        let user = "00000000-0000-0000-0000-0000000a11ce";
+        let old = SerializedEvent::new(
+            user.to_owned(),
+            2,
+            "user".to_owned(),
+            "OneTimePrekeysAdded".to_owned(),
+            "1".to_owned(),
+            json!({"OneTimePrekeysAdded": {"keys": [], "at": "2026-01-02T03:04:05Z"}}),
+            json!({}),
+        );
+        let first = DeviceId::first_of(user.parse().unwrap()).to_string();
+        assert_eq!(upcast(old, &chain).payload["OneTimePrekeysAdded"]["device_id"], json!(first));
+        let mut foreign =
+            serialized("OneTimePrekeysAdded", "1", json!({"OneTimePrekeysAdded": {"keys": []}}));
+        foreign.aggregate_id = "not-a-user".to_owned();
+        let left = upcast(foreign, &chain);
+        assert!(left.payload["OneTimePrekeysAdded"].get("device_id").is_none(), "not a user id: left alone");
     }
 
     #[test]

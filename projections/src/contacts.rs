@@ -83,6 +83,9 @@ pub(crate) async fn apply(conn: &mut PgConnection, user: Uuid, event: UserEvent)
                 .await?;
         }
         UserEvent::SettingsUpdated { .. }
+        | UserEvent::DeviceAdded { .. }
+        | UserEvent::DeviceRenamed { .. }
+        | UserEvent::DeviceRemoved { .. }
         | UserEvent::KeysPublished { .. }
         | UserEvent::OneTimePrekeysAdded { .. }
         | UserEvent::OneTimePrekeyClaimed { .. }

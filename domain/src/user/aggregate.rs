@@ -1,6 +1,6 @@
 //! The user aggregate's state and rules.
 
-use std::collections::{BTreeSet, HashSet, VecDeque};
+use std::collections::BTreeSet;
 
 use chrono::{DateTime, Utc};
 use cqrs_es::Aggregate;
@@ -8,13 +8,12 @@ use cqrs_es::event_sink::EventSink;
 use serde::{Deserialize, Serialize};
 
 use super::commands::UserCommand;
-use super::events::{InstanceRole, OneTimePrekey, Settings, SignedPrekey, UserEvent};
+use super::devices::{Device, Devices};
+use super::events::{InstanceRole, Settings, UserEvent};
+use super::keys::{KeyDirectory, NO_KEYS};
 use crate::error::DomainError;
-use crate::ids::{FileId, UserId};
-use crate::values::{Base64Bytes, Bio, DisplayName, Email, PhoneNumber, Username};
-
-/// The one-time prekey pool cap the gateway uses unless configured otherwise.
-pub const DEFAULT_PREKEY_POOL_LIMIT: usize = 1000;
+use crate::ids::{DeviceId, FileId, UserId};
+use crate::values::{Bio, DisplayName, Email, PhoneNumber, Username};
 
 /// Account and profile fields, present once the user is registered.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -29,28 +28,59 @@ pub struct Account {
     pub created_at: DateTime<Utc>,
 }
 
-/// The public half of a user's Signal key material.
+/// A user: account, settings, instance role, devices (with their keys),
+/// contacts and blocks.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
-pub struct KeyDirectory {
-    pub identity_key: Option<Base64Bytes>,
-    pub signed_prekey: Option<SignedPrekey>,
-    /// Oldest first: claims hand out the front.
-    pub one_time_prekeys: VecDeque<OneTimePrekey>,
-}
-
-/// A user: account, settings, instance role, keys, contacts and blocks.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(from = "StoredUser")]
 pub struct User {
     account: Option<Account>,
     settings: Settings,
     role: InstanceRole,
     /// Whether the admin role came from the configuration's list (not from
     /// another admin): only such an admin is demoted when the list drops them.
-    #[serde(default)]
     admin_by_configuration: bool,
-    keys: KeyDirectory,
+    devices: Devices,
     contacts: BTreeSet<UserId>,
     blocks: BTreeSet<UserId>,
+}
+
+/// A user as a snapshot holds it: today's form, or the form written before
+/// devices existed (with the user's `keys` and no `devices`), which loads
+/// with those keys on the user's first device, as the upcast events would.
+#[derive(Deserialize)]
+struct StoredUser {
+    account: Option<Account>,
+    settings: Settings,
+    role: InstanceRole,
+    #[serde(default)]
+    admin_by_configuration: bool,
+    devices: Option<Devices>,
+    keys: Option<KeyDirectory>,
+    contacts: BTreeSet<UserId>,
+    blocks: BTreeSet<UserId>,
+}
+
+impl From<StoredUser> for User {
+    fn from(stored: StoredUser) -> Self {
+        let devices = stored.devices.unwrap_or_else(|| {
+            let mut devices = Devices::default();
+            if let Some(account) = &stored.account {
+                let mut first = Device::new(DeviceId::first_of(account.user_id), None, account.created_at);
+                first.keys = stored.keys.unwrap_or_default();
+                devices.add(first);
+            }
+            devices
+        });
+        Self {
+            account: stored.account,
+            settings: stored.settings,
+            role: stored.role,
+            admin_by_configuration: stored.admin_by_configuration,
+            devices,
+            contacts: stored.contacts,
+            blocks: stored.blocks,
+        }
+    }
 }
 
 impl User {
@@ -90,10 +120,17 @@ impl User {
         self.is_admin() && self.admin_by_configuration
     }
 
-    /// The key directory (identity key, signed prekey, one-time pool).
+    /// The user's devices, oldest first.
     #[must_use]
-    pub fn keys(&self) -> &KeyDirectory {
-        &self.keys
+    pub fn devices(&self) -> &Devices {
+        &self.devices
+    }
+
+    /// One device's keys (identity key, signed prekey, one-time pool); an
+    /// unknown or removed device has none.
+    #[must_use]
+    pub fn keys_of(&self, device_id: DeviceId) -> &KeyDirectory {
+        self.devices.get(device_id).map_or(&*NO_KEYS, |device| &device.keys)
     }
 
     /// Contacts, in id order (the read side sorts by name).
@@ -117,14 +154,24 @@ impl User {
     /// Decides the events for `command` without changing anything, so a
     /// refused command leaves the aggregate untouched.
     fn decide(&self, command: UserCommand) -> Result<Vec<UserEvent>, DomainError> {
-        if let UserCommand::RegisterUser { user_id, email, phone, display_name, at } = command {
+        if let UserCommand::RegisterUser { user_id, email, phone, display_name, device_id, device_name, at } =
+            command
+        {
             if self.account.is_some() {
                 return Err(DomainError::AlreadyExists);
             }
             if email.is_some() == phone.is_some() {
                 return Err(DomainError::invalid("email", "exactly one of email and phone is required"));
             }
-            return Ok(vec![UserEvent::UserRegistered { user_id, email, phone, display_name, at }]);
+            return Ok(vec![UserEvent::UserRegistered {
+                user_id,
+                email,
+                phone,
+                display_name,
+                device_id,
+                device_name,
+                at,
+            }]);
         }
         let account = self.account.as_ref().ok_or(DomainError::NotFound)?;
         let me = account.user_id;
@@ -161,36 +208,74 @@ impl User {
                     }]
                 }
             }
-            UserCommand::PublishKeys { identity_key, signed_prekey, one_time_prekeys, pool_limit, at } => {
-                check_pool(&one_time_prekeys, [].iter(), pool_limit)?;
-                vec![UserEvent::KeysPublished { identity_key, signed_prekey, one_time_prekeys, at }]
+            UserCommand::AddDevice { device_id, name, device_limit, at } => {
+                if self.devices.contains(device_id) {
+                    Vec::new()
+                } else if self.devices.len() >= device_limit {
+                    return Err(DomainError::DeviceLimitReached);
+                } else {
+                    vec![UserEvent::DeviceAdded { device_id, name, at }]
+                }
             }
-            UserCommand::AddOneTimePrekeys { keys, pool_limit, at } => {
-                if self.keys.identity_key.is_none() {
+            UserCommand::RenameDevice { device_id, name, at } => {
+                let device = self.devices.get(device_id).ok_or(DomainError::DeviceNotFound)?;
+                if device.name.as_ref() == Some(&name) {
+                    Vec::new()
+                } else {
+                    vec![UserEvent::DeviceRenamed { device_id, name, at }]
+                }
+            }
+            UserCommand::RemoveDevice { device_id, at } => {
+                self.devices.get(device_id).ok_or(DomainError::DeviceNotFound)?;
+                vec![UserEvent::DeviceRemoved { device_id, at }]
+            }
+            UserCommand::PublishKeys {
+                device_id,
+                identity_key,
+                signed_prekey,
+                one_time_prekeys,
+                pool_limit,
+                at,
+            } => {
+                self.devices.get(device_id).ok_or(DomainError::DeviceNotFound)?;
+                KeyDirectory::default().check_additions(&one_time_prekeys, pool_limit)?;
+                vec![UserEvent::KeysPublished {
+                    device_id,
+                    identity_key,
+                    signed_prekey,
+                    one_time_prekeys,
+                    at,
+                }]
+            }
+            UserCommand::AddOneTimePrekeys { device_id, keys, pool_limit, at } => {
+                let device = self.devices.get(device_id).ok_or(DomainError::DeviceNotFound)?;
+                if !device.keys.is_published() {
                     return Err(DomainError::KeysNotPublished);
                 }
-                check_pool(&keys, self.keys.one_time_prekeys.iter(), pool_limit)?;
-                if keys.is_empty() { Vec::new() } else { vec![UserEvent::OneTimePrekeysAdded { keys, at }] }
+                device.keys.check_additions(&keys, pool_limit)?;
+                if keys.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![UserEvent::OneTimePrekeysAdded { device_id, keys, at }]
+                }
             }
-            UserCommand::ClaimOneTimePrekey { claimed_by, at } => {
+            UserCommand::ClaimOneTimePrekey { device_id, claimed_by, at } => {
                 // Someone this user blocked gets no bundle, and cannot tell it
-                // from a user who published none.
-                if self.keys.identity_key.is_none() || self.blocks.contains(&claimed_by) {
+                // from a user (or device) that published none.
+                let device = self
+                    .devices
+                    .get(device_id)
+                    .filter(|device| device.keys.is_published() && !self.blocks.contains(&claimed_by))
+                    .ok_or(DomainError::KeysNotPublished)?;
+                claim(device, claimed_by, at).into_iter().collect()
+            }
+            UserCommand::ClaimPrekeyBundles { claimed_by, at } => {
+                let mut published =
+                    self.devices.iter().filter(|device| device.keys.is_published()).peekable();
+                if published.peek().is_none() || self.blocks.contains(&claimed_by) {
                     return Err(DomainError::KeysNotPublished);
                 }
-                // The claim is an event and `apply` removes the key, so under
-                // optimistic concurrency two claims can never get the same key.
-                self.keys
-                    .one_time_prekeys
-                    .front()
-                    .map(|key| UserEvent::OneTimePrekeyClaimed {
-                        key_id: key.key_id,
-                        public_key: key.public_key.clone(),
-                        claimed_by,
-                        at,
-                    })
-                    .into_iter()
-                    .collect()
+                published.filter_map(|device| claim(device, claimed_by, at)).collect()
             }
             UserCommand::AddContact { contact, at } => {
                 if contact == me {
@@ -242,24 +327,17 @@ impl User {
     }
 }
 
-/// Key ids are unique across the batch and the keys already pooled, and the
-/// pool stays within `pool_limit`.
-fn check_pool<'a>(
-    batch: &[OneTimePrekey],
-    pooled: impl ExactSizeIterator<Item = &'a OneTimePrekey>,
-    pool_limit: usize,
-) -> Result<(), DomainError> {
-    if pooled.len() + batch.len() > pool_limit {
-        return Err(DomainError::invalid(
-            "one_time_prekeys",
-            format!("the pool holds at most {pool_limit} keys"),
-        ));
-    }
-    let mut seen: HashSet<u32> = pooled.map(|key| key.key_id).collect();
-    if !batch.iter().all(|key| seen.insert(key.key_id)) {
-        return Err(DomainError::invalid("one_time_prekeys", "duplicate key_id"));
-    }
-    Ok(())
+/// The claim of `device`'s oldest one-time prekey, if its pool has one. The
+/// claim is an event and `apply` removes the key, so under optimistic
+/// concurrency two claims can never get the same key.
+fn claim(device: &Device, claimed_by: UserId, at: DateTime<Utc>) -> Option<UserEvent> {
+    device.keys.next_claim().map(|key| UserEvent::OneTimePrekeyClaimed {
+        device_id: device.device_id,
+        key_id: key.key_id,
+        public_key: key.public_key.clone(),
+        claimed_by,
+        at,
+    })
 }
 
 impl Aggregate for User {
@@ -283,7 +361,8 @@ impl Aggregate for User {
 
     fn apply(&mut self, event: Self::Event) {
         match event {
-            UserEvent::UserRegistered { user_id, email, phone, display_name, at } => {
+            UserEvent::UserRegistered { user_id, email, phone, display_name, device_id, device_name, at } => {
+                self.devices.add(Device::new(device_id, device_name, at));
                 self.account = Some(Account {
                     user_id,
                     email,
@@ -306,16 +385,33 @@ impl Aggregate for User {
             UserEvent::SettingsUpdated { last_seen_visible_to, notifications, .. } => {
                 self.settings = Settings { last_seen_visible_to, notifications };
             }
-            UserEvent::KeysPublished { identity_key, signed_prekey, one_time_prekeys, .. } => {
-                self.keys = KeyDirectory {
-                    identity_key: Some(identity_key),
-                    signed_prekey: Some(signed_prekey),
-                    one_time_prekeys: one_time_prekeys.into(),
-                };
+            UserEvent::DeviceAdded { device_id, name, at } => {
+                self.devices.add(Device::new(device_id, name, at))
             }
-            UserEvent::OneTimePrekeysAdded { keys, .. } => self.keys.one_time_prekeys.extend(keys),
-            UserEvent::OneTimePrekeyClaimed { key_id, .. } => {
-                self.keys.one_time_prekeys.retain(|key| key.key_id != key_id);
+            UserEvent::DeviceRenamed { device_id, name, .. } => {
+                if let Some(device) = self.devices.get_mut(device_id) {
+                    device.name = Some(name);
+                }
+            }
+            UserEvent::DeviceRemoved { device_id, .. } => self.devices.remove(device_id),
+            UserEvent::KeysPublished { device_id, identity_key, signed_prekey, one_time_prekeys, .. } => {
+                if let Some(device) = self.devices.get_mut(device_id) {
+                    device.keys = KeyDirectory {
+                        identity_key: Some(identity_key),
+                        signed_prekey: Some(signed_prekey),
+                        one_time_prekeys: one_time_prekeys.into(),
+                    };
+                }
+            }
+            UserEvent::OneTimePrekeysAdded { device_id, keys, .. } => {
+                if let Some(device) = self.devices.get_mut(device_id) {
+                    device.keys.one_time_prekeys.extend(keys);
+                }
+            }
+            UserEvent::OneTimePrekeyClaimed { device_id, key_id, .. } => {
+                if let Some(device) = self.devices.get_mut(device_id) {
+                    device.keys.claimed(key_id);
+                }
             }
             UserEvent::ContactAdded { contact, .. } => {
                 self.contacts.insert(contact);

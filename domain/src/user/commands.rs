@@ -3,8 +3,9 @@
 
 use chrono::{DateTime, Utc};
 
+use super::devices::DeviceName;
 use super::events::{LastSeenVisibility, OneTimePrekey, SignedPrekey};
-use crate::ids::{FileId, UserId};
+use crate::ids::{DeviceId, FileId, UserId};
 use crate::values::{Base64Bytes, Bio, DisplayName, Email, PhoneNumber, Username};
 
 /// Commands of the [`crate::user::User`] aggregate.
@@ -13,14 +14,24 @@ use crate::values::{Base64Bytes, Bio, DisplayName, Email, PhoneNumber, Username}
 /// value, `Some(None)` clears it, `Some(Some(v))` sets it.
 #[derive(Debug, Clone, PartialEq)]
 pub enum UserCommand {
-    /// Create the account; exactly one of `email` and `phone` is required.
+    /// Create the account on its first device (`device_id`, usually
+    /// [`DeviceId::first_of`] the user); exactly one of `email` and `phone` is required.
     RegisterUser {
         user_id: UserId,
         email: Option<Email>,
         phone: Option<PhoneNumber>,
         display_name: DisplayName,
+        device_id: DeviceId,
+        device_name: Option<DeviceName>,
         at: DateTime<Utc>,
     },
+    /// Add a device (a login on it); the user may have at most `device_limit`.
+    /// Adding a device the user has already changes nothing (a retried login).
+    AddDevice { device_id: DeviceId, name: Option<DeviceName>, device_limit: usize, at: DateTime<Utc> },
+    /// Rename one of the user's devices.
+    RenameDevice { device_id: DeviceId, name: DeviceName, at: DateTime<Utc> },
+    /// Remove one of the user's devices (sign-out or removal), its keys with it.
+    RemoveDevice { device_id: DeviceId, at: DateTime<Utc> },
     /// Change profile fields. Username uniqueness is the caller's check.
     UpdateProfile {
         display_name: Option<DisplayName>,
@@ -35,18 +46,23 @@ pub enum UserCommand {
         notifications: Option<bool>,
         at: DateTime<Utc>,
     },
-    /// Replace the whole key bundle. `pool_limit` caps the one-time pool.
+    /// Replace the device's whole key bundle. `pool_limit` caps the one-time pool.
     PublishKeys {
+        device_id: DeviceId,
         identity_key: Base64Bytes,
         signed_prekey: SignedPrekey,
         one_time_prekeys: Vec<OneTimePrekey>,
         pool_limit: usize,
         at: DateTime<Utc>,
     },
-    /// Top up the one-time pool; the pool may not exceed `pool_limit`.
-    AddOneTimePrekeys { keys: Vec<OneTimePrekey>, pool_limit: usize, at: DateTime<Utc> },
-    /// Hand the oldest one-time prekey to `claimed_by` (nothing when the pool is empty).
-    ClaimOneTimePrekey { claimed_by: UserId, at: DateTime<Utc> },
+    /// Top up the device's one-time pool; the pool may not exceed `pool_limit`.
+    AddOneTimePrekeys { device_id: DeviceId, keys: Vec<OneTimePrekey>, pool_limit: usize, at: DateTime<Utc> },
+    /// Hand the device's oldest one-time prekey to `claimed_by` (nothing when its pool is empty).
+    ClaimOneTimePrekey { device_id: DeviceId, claimed_by: UserId, at: DateTime<Utc> },
+    /// Hand `claimed_by` one bundle per device that published keys: each
+    /// such device's oldest one-time prekey, where its pool has one. One
+    /// command, so every claim commits together or none does.
+    ClaimPrekeyBundles { claimed_by: UserId, at: DateTime<Utc> },
     /// Add `contact` to the contact list (idempotent).
     AddContact { contact: UserId, at: DateTime<Utc> },
     /// Remove `contact` from the contact list (idempotent).

@@ -4,7 +4,8 @@ use chrono::{DateTime, Utc};
 use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 
-use crate::ids::{FileId, UserId};
+use super::devices::DeviceName;
+use crate::ids::{DeviceId, FileId, UserId};
 use crate::values::{Base64Bytes, Bio, DisplayName, Email, PhoneNumber, Username};
 
 /// Who may see when a user was last online.
@@ -66,15 +67,25 @@ pub struct OneTimePrekey {
     pub public_key: Base64Bytes,
 }
 
+/// The version of the user events that name a device (see [`UserEvent`]).
+pub const DEVICE_EVENT_VERSION: &str = "2";
+
 /// Events of the [`crate::user::User`] aggregate.
+///
+/// Version 2 of the key events names the device the keys belong to, and of
+/// `UserRegistered` the device it was made on; version 1 (written before
+/// devices existed) is lifted to version 2 on the user's first device
+/// ([`DeviceId::first_of`]) by [`crate::upcast::upcasters`].
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum UserEvent {
-    /// The account was created with exactly one of email or phone.
+    /// The account was created with exactly one of email or phone, on its first device.
     UserRegistered {
         user_id: UserId,
         email: Option<Email>,
         phone: Option<PhoneNumber>,
         display_name: DisplayName,
+        device_id: DeviceId,
+        device_name: Option<DeviceName>,
         at: DateTime<Utc>,
     },
     /// The profile changed; carries the whole new profile so readers overwrite
@@ -88,17 +99,30 @@ pub enum UserEvent {
     },
     /// The settings changed; carries the whole new settings.
     SettingsUpdated { last_seen_visible_to: LastSeenVisibility, notifications: bool, at: DateTime<Utc> },
-    /// A fresh key bundle replaced the previous one, one-time pool included.
+    /// A device joined the account (a login or verification on it).
+    DeviceAdded { device_id: DeviceId, name: Option<DeviceName>, at: DateTime<Utc> },
+    /// A device was given a new name.
+    DeviceRenamed { device_id: DeviceId, name: DeviceName, at: DateTime<Utc> },
+    /// A device left the account (signed out or removed), its keys with it.
+    DeviceRemoved { device_id: DeviceId, at: DateTime<Utc> },
+    /// A fresh key bundle replaced the device's previous one, one-time pool included.
     KeysPublished {
+        device_id: DeviceId,
         identity_key: Base64Bytes,
         signed_prekey: SignedPrekey,
         one_time_prekeys: Vec<OneTimePrekey>,
         at: DateTime<Utc>,
     },
-    /// More one-time prekeys were uploaded.
-    OneTimePrekeysAdded { keys: Vec<OneTimePrekey>, at: DateTime<Utc> },
-    /// A one-time prekey was handed to `claimed_by` and left the pool.
-    OneTimePrekeyClaimed { key_id: u32, public_key: Base64Bytes, claimed_by: UserId, at: DateTime<Utc> },
+    /// More one-time prekeys were uploaded for a device.
+    OneTimePrekeysAdded { device_id: DeviceId, keys: Vec<OneTimePrekey>, at: DateTime<Utc> },
+    /// One of a device's one-time prekeys was handed to `claimed_by` and left its pool.
+    OneTimePrekeyClaimed {
+        device_id: DeviceId,
+        key_id: u32,
+        public_key: Base64Bytes,
+        claimed_by: UserId,
+        at: DateTime<Utc>,
+    },
     /// `contact` joined the contact list.
     ContactAdded { contact: UserId, at: DateTime<Utc> },
     /// `contact` left the contact list (rooms and history are untouched).
@@ -120,6 +144,9 @@ impl DomainEvent for UserEvent {
             Self::UserRegistered { .. } => "UserRegistered",
             Self::ProfileUpdated { .. } => "ProfileUpdated",
             Self::SettingsUpdated { .. } => "SettingsUpdated",
+            Self::DeviceAdded { .. } => "DeviceAdded",
+            Self::DeviceRenamed { .. } => "DeviceRenamed",
+            Self::DeviceRemoved { .. } => "DeviceRemoved",
             Self::KeysPublished { .. } => "KeysPublished",
             Self::OneTimePrekeysAdded { .. } => "OneTimePrekeysAdded",
             Self::OneTimePrekeyClaimed { .. } => "OneTimePrekeyClaimed",
@@ -134,6 +161,12 @@ impl DomainEvent for UserEvent {
     }
 
     fn event_version(&self) -> String {
-        crate::EVENT_VERSION.to_owned()
+        match self {
+            Self::UserRegistered { .. }
+            | Self::KeysPublished { .. }
+            | Self::OneTimePrekeysAdded { .. }
+            | Self::OneTimePrekeyClaimed { .. } => DEVICE_EVENT_VERSION.to_owned(),
+            _ => crate::EVENT_VERSION.to_owned(),
+        }
     }
 }

@@ -1,11 +1,17 @@
 //! The `User` aggregate: account, profile, privacy settings, instance role,
-//! Signal-protocol key directory, contacts and blocks. Credentials (password
+//! devices with their Signal-protocol key directories, contacts and blocks. Credentials (password
 //! hashes, refresh tokens) live elsewhere and never enter these events.
 
 mod aggregate;
 mod commands;
+mod devices;
 mod events;
+mod keys;
 
-pub use aggregate::{Account, DEFAULT_PREKEY_POOL_LIMIT, KeyDirectory, User};
+pub use aggregate::{Account, User};
 pub use commands::UserCommand;
-pub use events::{InstanceRole, LastSeenVisibility, OneTimePrekey, Settings, SignedPrekey, UserEvent};
+pub use devices::{DEFAULT_DEVICE_LIMIT, Device, DeviceName, Devices};
+pub use events::{
+    DEVICE_EVENT_VERSION, InstanceRole, LastSeenVisibility, OneTimePrekey, Settings, SignedPrekey, UserEvent,
+};
+pub use keys::{DEFAULT_PREKEY_POOL_LIMIT, KeyDirectory};

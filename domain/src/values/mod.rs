@@ -93,6 +93,7 @@ macro_rules! string_value {
 }
 
 pub(crate) use string_value;
+pub(crate) use text::printable_ascii_id;
 
 /// Shared checks used by the validators.
 pub(crate) mod check {

@@ -117,7 +117,7 @@ fn validate_room_description(raw: &str) -> Result<String, ValidationError> {
     Ok(value.to_owned())
 }
 
-fn printable_ascii_id(field: &'static str, raw: &str) -> Result<String, ValidationError> {
+pub(crate) fn printable_ascii_id(field: &'static str, raw: &str) -> Result<String, ValidationError> {
     let valid = (1..=64).contains(&raw.len()) && raw.bytes().all(|b| (0x20..=0x7e).contains(&b));
     if !valid {
         return Err(ValidationError::new(field, "must be 1 to 64 printable ASCII characters"));

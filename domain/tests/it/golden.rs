@@ -1,7 +1,9 @@
 //! Golden fixtures: the stored JSON form of one example of every event, in
-//! `tests/fixtures/<aggregate>/<EventType>.v1.json`. A change to an event's
-//! stored form fails here; that is the moment to add a new version and an
-//! upcaster instead (see `ciphertalk_domain::upcast`).
+//! `tests/fixtures/<aggregate>/<EventType>.v<version>.json`. A change to an
+//! event's stored form fails here; that is the moment to add a new version and
+//! an upcaster instead (see `ciphertalk_domain::upcast`), keeping the old
+//! version's fixture frozen: it is data written by the code of its time, and
+//! must still load (as must `tests/fixtures/snapshots`).
 //!
 //! To (re)write the files after adding an event:
 //! `CIPHERTALK_BLESS_FIXTURES=1 cargo test -p ciphertalk-domain golden`.
@@ -9,34 +11,47 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
-use ciphertalk_domain::EVENT_VERSION;
+use ciphertalk_domain::DeviceId;
 use ciphertalk_domain::file::{File, FileEvent};
 use ciphertalk_domain::report::{Report, ReportAction, ReportEvent, ReportTarget, TargetKind};
 use ciphertalk_domain::room::{JoinRule, ReceiptKind, Role, Room, RoomEvent, RoomKind};
-use ciphertalk_domain::user::{LastSeenVisibility, OneTimePrekey, SignedPrekey, User, UserEvent};
+use ciphertalk_domain::to_device::{BatchId, Outbox, ToDeviceEvent, ToDeviceKind, ToDeviceMessage};
+use ciphertalk_domain::upcast::{upcast, upcasters};
+use ciphertalk_domain::user::{
+    DEVICE_EVENT_VERSION, DeviceName, LastSeenVisibility, OneTimePrekey, SignedPrekey, User, UserEvent,
+};
 use ciphertalk_domain::values::{
     Bio, Commitment, ContentType, Email, FrankingKeyId, ModeratorNote, PhoneNumber, ReportEvidence,
     ReportReason, RoomDescription, Username,
 };
+use cqrs_es::persist::SerializedEvent;
 use cqrs_es::{Aggregate, DomainEvent};
 use serde_json::Value;
 
 use crate::support::*;
 
-fn check<A: Aggregate>(examples: Vec<A::Event>, expected_types: &[&str]) {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(A::TYPE);
+fn fixtures(aggregate_type: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(aggregate_type)
+}
+
+/// Checks each example against `<EventType>.v<version>.json` (one example per
+/// name in `expected_types`); the directory holds exactly those files plus
+/// the `frozen` older versions (`"KeysPublished.v1"`), checked elsewhere.
+fn check<A: Aggregate>(examples: Vec<A::Event>, expected_types: &[&str], frozen: &[&str]) {
+    let dir = fixtures(A::TYPE);
     let bless = std::env::var_os("CIPHERTALK_BLESS_FIXTURES").is_some();
     if bless {
         std::fs::create_dir_all(&dir).unwrap();
     }
     let mut covered = BTreeSet::new();
+    let mut files: BTreeSet<String> = frozen.iter().map(|name| (*name).to_owned()).collect();
     for event in examples {
         let event_type = event.event_type();
-        assert_eq!(event.event_version(), EVENT_VERSION);
         let value = serde_json::to_value(&event).unwrap();
         let tags: Vec<&String> = value.as_object().unwrap().keys().collect();
         assert_eq!(tags, vec![&event_type], "externally tagged by the event type");
-        let path = dir.join(format!("{event_type}.v{EVENT_VERSION}.json"));
+        let name = format!("{event_type}.v{}", event.event_version());
+        let path = dir.join(format!("{name}.json"));
         if bless {
             std::fs::write(&path, serde_json::to_string_pretty(&value).unwrap() + "\n").unwrap();
         }
@@ -47,67 +62,98 @@ fn check<A: Aggregate>(examples: Vec<A::Event>, expected_types: &[&str]) {
         let back: A::Event = serde_json::from_value(stored).unwrap();
         assert_eq!(back, event, "{event_type} does not read back as written");
         covered.insert(event_type);
+        files.insert(name);
     }
     let expected: BTreeSet<String> = expected_types.iter().map(|name| (*name).to_owned()).collect();
     assert_eq!(covered, expected, "one example per event type");
     let on_disk: BTreeSet<String> = std::fs::read_dir(&dir)
         .unwrap()
-        .map(|entry| entry.unwrap().file_name().to_string_lossy().trim_end_matches(".v1.json").to_owned())
+        .map(|entry| entry.unwrap().file_name().to_string_lossy().trim_end_matches(".json").to_owned())
         .collect();
-    assert_eq!(on_disk, expected, "no stale or unknown fixtures");
+    assert_eq!(on_disk, files, "no stale or unknown fixtures");
+}
+
+/// The user events whose version 1, written before devices, is frozen.
+const USER_EVENTS_BEFORE_DEVICES: [&str; 4] =
+    ["UserRegistered.v1", "KeysPublished.v1", "OneTimePrekeysAdded.v1", "OneTimePrekeyClaimed.v1"];
+
+/// The device the fixtures' user (Alice) had before devices: the one their
+/// version 1 events load onto.
+fn alices_first_device() -> DeviceId {
+    DeviceId::first_of(ALICE)
+}
+
+/// One example of every current user event. The four that name a device
+/// carry Alice's first device and the values of their frozen version 1, so
+/// that each frozen fixture must upcast to exactly its example.
+fn user_examples() -> Vec<UserEvent> {
+    let key = OneTimePrekey { key_id: 7, public_key: b64(&[7; 32]) };
+    let laptop = DeviceId::from_uuid(uuid::Uuid::from_u128(0xde7));
+    vec![
+        UserEvent::UserRegistered {
+            user_id: ALICE,
+            email: Some(Email::parse("alice@example.org").unwrap()),
+            phone: Some(PhoneNumber::parse("+4915112345678").unwrap()),
+            display_name: dn("Alice"),
+            device_id: alices_first_device(),
+            device_name: None,
+            at: t0(),
+        },
+        UserEvent::ProfileUpdated {
+            display_name: dn("Alice A."),
+            username: Some(Username::parse("alice").unwrap()),
+            bio: Some(Bio::parse("Hello there").unwrap()),
+            avatar_file_id: Some(fid(1)),
+            at: at(1),
+        },
+        UserEvent::SettingsUpdated {
+            last_seen_visible_to: LastSeenVisibility::Contacts,
+            notifications: false,
+            at: at(2),
+        },
+        UserEvent::KeysPublished {
+            device_id: alices_first_device(),
+            identity_key: b64(&[1; 33]),
+            signed_prekey: SignedPrekey { key_id: 1, public_key: b64(&[2; 33]), signature: b64(&[3; 64]) },
+            one_time_prekeys: vec![key.clone()],
+            at: at(3),
+        },
+        UserEvent::OneTimePrekeysAdded {
+            device_id: alices_first_device(),
+            keys: vec![OneTimePrekey { key_id: 8, public_key: b64(&[8; 32]) }],
+            at: at(4),
+        },
+        UserEvent::OneTimePrekeyClaimed {
+            device_id: alices_first_device(),
+            key_id: 7,
+            public_key: key.public_key,
+            claimed_by: BOB,
+            at: at(5),
+        },
+        UserEvent::ContactAdded { contact: BOB, at: at(6) },
+        UserEvent::ContactRemoved { contact: BOB, at: at(7) },
+        UserEvent::UserBlocked { blocked: EVE, at: at(8) },
+        UserEvent::UserUnblocked { blocked: EVE, at: at(9) },
+        UserEvent::AdminGranted { by: Some(CAROL), at: at(10) },
+        UserEvent::AdminRevoked { by: None, at: at(11) },
+        UserEvent::DeviceAdded {
+            device_id: laptop,
+            name: Some(DeviceName::parse("Alice's laptop").unwrap()),
+            at: at(12),
+        },
+        UserEvent::DeviceRenamed {
+            device_id: laptop,
+            name: DeviceName::parse("Work laptop").unwrap(),
+            at: at(13),
+        },
+        UserEvent::DeviceRemoved { device_id: laptop, at: at(14) },
+    ]
 }
 
 #[test]
 fn user_events() {
-    let key = OneTimePrekey { key_id: 7, public_key: b64(&[7; 32]) };
     check::<User>(
-        vec![
-            UserEvent::UserRegistered {
-                user_id: ALICE,
-                email: Some(Email::parse("alice@example.org").unwrap()),
-                phone: Some(PhoneNumber::parse("+4915112345678").unwrap()),
-                display_name: dn("Alice"),
-                at: t0(),
-            },
-            UserEvent::ProfileUpdated {
-                display_name: dn("Alice A."),
-                username: Some(Username::parse("alice").unwrap()),
-                bio: Some(Bio::parse("Hello there").unwrap()),
-                avatar_file_id: Some(fid(1)),
-                at: at(1),
-            },
-            UserEvent::SettingsUpdated {
-                last_seen_visible_to: LastSeenVisibility::Contacts,
-                notifications: false,
-                at: at(2),
-            },
-            UserEvent::KeysPublished {
-                identity_key: b64(&[1; 33]),
-                signed_prekey: SignedPrekey {
-                    key_id: 1,
-                    public_key: b64(&[2; 33]),
-                    signature: b64(&[3; 64]),
-                },
-                one_time_prekeys: vec![key.clone()],
-                at: at(3),
-            },
-            UserEvent::OneTimePrekeysAdded {
-                keys: vec![OneTimePrekey { key_id: 8, public_key: b64(&[8; 32]) }],
-                at: at(4),
-            },
-            UserEvent::OneTimePrekeyClaimed {
-                key_id: 7,
-                public_key: key.public_key,
-                claimed_by: BOB,
-                at: at(5),
-            },
-            UserEvent::ContactAdded { contact: BOB, at: at(6) },
-            UserEvent::ContactRemoved { contact: BOB, at: at(7) },
-            UserEvent::UserBlocked { blocked: EVE, at: at(8) },
-            UserEvent::UserUnblocked { blocked: EVE, at: at(9) },
-            UserEvent::AdminGranted { by: Some(CAROL), at: at(10) },
-            UserEvent::AdminRevoked { by: None, at: at(11) },
-        ],
+        user_examples(),
         &[
             "UserRegistered",
             "ProfileUpdated",
@@ -121,7 +167,108 @@ fn user_events() {
             "UserUnblocked",
             "AdminGranted",
             "AdminRevoked",
+            "DeviceAdded",
+            "DeviceRenamed",
+            "DeviceRemoved",
         ],
+        &USER_EVENTS_BEFORE_DEVICES,
+    );
+}
+
+/// Reads a frozen fixture as the event store would hand it over: stored for
+/// Alice's aggregate, at the fixture's version.
+fn stored_fixture(aggregate_type: &str, name: &str) -> SerializedEvent {
+    let (event_type, version) = name.split_once(".v").unwrap();
+    let text = std::fs::read_to_string(fixtures(aggregate_type).join(format!("{name}.json"))).unwrap();
+    SerializedEvent::new(
+        ALICE.to_string(),
+        1,
+        aggregate_type.to_owned(),
+        event_type.to_owned(),
+        version.to_owned(),
+        serde_json::from_str(&text).unwrap(),
+        Value::Null,
+    )
+}
+
+#[test]
+fn user_events_written_before_devices_load_onto_the_first_device() {
+    let examples = user_examples();
+    for name in USER_EVENTS_BEFORE_DEVICES {
+        let current = upcast(stored_fixture(User::TYPE, name), &upcasters());
+        assert_eq!(current.event_version, DEVICE_EVENT_VERSION, "{name} is lifted to the current version");
+        let event: UserEvent = serde_json::from_value(current.payload).unwrap();
+        let example = examples.iter().find(|example| example.event_type() == event.event_type()).unwrap();
+        assert_eq!(&event, example, "{name} loads as its current form on Alice's first device");
+    }
+}
+
+#[test]
+fn a_user_snapshot_taken_before_devices_loads_with_its_keys_on_the_first_device() {
+    let text = std::fs::read_to_string(fixtures("snapshots").join("user.before-devices.json")).unwrap();
+    let restored: User = serde_json::from_str(&text).unwrap();
+    // The history the snapshot was taken after, in its current form.
+    let key = |id: u32| OneTimePrekey { key_id: id, public_key: b64(&id.to_be_bytes()) };
+    let first = alices_first_device();
+    let history = [
+        UserEvent::UserRegistered {
+            user_id: ALICE,
+            email: Some(Email::parse("alice@example.org").unwrap()),
+            phone: None,
+            display_name: dn("Alice"),
+            device_id: first,
+            device_name: None,
+            at: t0(),
+        },
+        UserEvent::KeysPublished {
+            device_id: first,
+            identity_key: b64(&[1; 32]),
+            signed_prekey: SignedPrekey { key_id: 1, public_key: b64(&[5; 32]), signature: b64(&[6; 64]) },
+            one_time_prekeys: vec![key(4), key(5)],
+            at: t0(),
+        },
+        UserEvent::OneTimePrekeysAdded { device_id: first, keys: vec![key(6)], at: t0() },
+        UserEvent::OneTimePrekeyClaimed {
+            device_id: first,
+            key_id: 4,
+            public_key: key(4).public_key,
+            claimed_by: BOB,
+            at: t0(),
+        },
+        UserEvent::ContactAdded { contact: BOB, at: t0() },
+        UserEvent::AdminGranted { by: None, at: t0() },
+    ];
+    let mut replayed = User::default();
+    for event in history {
+        replayed.apply(event);
+    }
+    assert_eq!(restored, replayed);
+    assert_eq!(restored.devices().iter().map(|device| device.device_id).collect::<Vec<_>>(), [first]);
+    let pool: Vec<u32> = restored.keys_of(first).one_time_prekeys.iter().map(|key| key.key_id).collect();
+    assert_eq!(pool, [5, 6]);
+    // And it is written back in today's form, which reads back the same.
+    let rewritten: User = serde_json::from_value(serde_json::to_value(&restored).unwrap()).unwrap();
+    assert_eq!(rewritten, restored);
+}
+
+#[test]
+fn to_device_events() {
+    let message = |n: u128, device: u128| ToDeviceMessage {
+        user_id: uid(n),
+        device_id: DeviceId::from_uuid(uuid::Uuid::from_u128(device)),
+        kind: ToDeviceKind::parse("olm.prekey").unwrap(),
+        ciphertext: ct("sealed"),
+    };
+    check::<Outbox>(
+        vec![ToDeviceEvent::ToDeviceSent {
+            from_user: ALICE,
+            from_device: alices_first_device(),
+            batch_id: BatchId::parse("batch-1").unwrap(),
+            messages: vec![message(0xb0b, 0xb1), message(0xb0b, 0xb2), message(0xca201, 0xc1)],
+            at: t0(),
+        }],
+        &["ToDeviceSent"],
+        &[],
     );
 }
 
@@ -198,6 +345,7 @@ fn room_events() {
             "ReceiptUpdated",
             "MessageTakenDown",
         ],
+        &[],
     );
 }
 
@@ -224,6 +372,7 @@ fn file_events() {
             FileEvent::FileTakenDown { moderator: EVE, report_id: Some(repid(2)), at: at(4) },
         ],
         &["FileRegistered", "ChunkStored", "FileCompleted", "FileDeleted", "FileExpired", "FileTakenDown"],
+        &[],
     );
 }
 
@@ -248,6 +397,7 @@ fn report_events() {
             },
         ],
         &["ReportFiled", "ReportResolved"],
+        &[],
     );
 }
 

@@ -14,6 +14,7 @@ use cqrs_es::Aggregate;
 use proptest::prelude::*;
 
 use crate::support::*;
+use crate::user::FIRST;
 
 const USERS: [UserId; 6] = [ALICE, BOB, CAROL, DAVE, EVE, UserId::from_uuid(uuid::Uuid::from_u128(0xf00))];
 
@@ -241,6 +242,8 @@ fn registered() -> UserEvent {
         email: Some(Email::parse("alice@example.org").unwrap()),
         phone: None,
         display_name: dn("Alice"),
+        device_id: FIRST,
+        device_name: None,
         at: t0(),
     }
 }
@@ -273,16 +276,19 @@ proptest! {
             let when = at(step as i64);
             let command = match op {
                 KeyOp::Publish(n) => UserCommand::PublishKeys {
+                    device_id: FIRST,
                     identity_key: b64(&[1; 32]),
                     signed_prekey: SignedPrekey { key_id: 1, public_key: b64(&[2; 32]), signature: b64(&[3; 64]) },
                     one_time_prekeys: fresh(n),
                     pool_limit: LIMIT,
                     at: when,
                 },
-                KeyOp::Add(n) => UserCommand::AddOneTimePrekeys { keys: fresh(n), pool_limit: LIMIT, at: when },
-                KeyOp::Claim(u) => UserCommand::ClaimOneTimePrekey { claimed_by: USERS[u], at: when },
+                KeyOp::Add(n) => {
+                    UserCommand::AddOneTimePrekeys { device_id: FIRST, keys: fresh(n), pool_limit: LIMIT, at: when }
+                }
+                KeyOp::Claim(u) => UserCommand::ClaimOneTimePrekey { device_id: FIRST, claimed_by: USERS[u], at: when },
             };
-            let pooled: Vec<u32> = user.keys().one_time_prekeys.iter().map(|key| key.key_id).collect();
+            let pooled: Vec<u32> = user.keys_of(FIRST).one_time_prekeys.iter().map(|key| key.key_id).collect();
             let Ok(events) = futures::executor::block_on(execute(&mut user, command, &())) else {
                 continue;
             };
@@ -293,8 +299,8 @@ proptest! {
                 }
             }
             log.extend(events);
-            prop_assert!(user.keys().one_time_prekeys.len() <= LIMIT);
-            prop_assert!(user.keys().one_time_prekeys.iter().all(|key| !claimed.contains(&key.key_id)));
+            prop_assert!(user.keys_of(FIRST).one_time_prekeys.len() <= LIMIT);
+            prop_assert!(user.keys_of(FIRST).one_time_prekeys.iter().all(|key| !claimed.contains(&key.key_id)));
         }
         snapshot_equivalent::<User>(&log, k)?;
     }

@@ -3,6 +3,7 @@
 //! One test binary, so the suite links once.
 #![allow(clippy::unwrap_used)]
 
+mod devices;
 mod file;
 mod golden;
 mod invariants;

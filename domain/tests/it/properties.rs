@@ -50,6 +50,8 @@ fn registered_user() -> User {
         email: Some(Email::parse("alice@example.org").unwrap()),
         phone: None,
         display_name: dn("Alice"),
+        device_id: ciphertalk_domain::DeviceId::first_of(ALICE),
+        device_name: None,
         at: t0(),
     });
     user

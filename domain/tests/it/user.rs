@@ -1,15 +1,18 @@
 //! Given/when/then for every user command: the happy path and each rule.
 
-use ciphertalk_domain::DomainError;
 use ciphertalk_domain::user::{
     DEFAULT_PREKEY_POOL_LIMIT, LastSeenVisibility, OneTimePrekey, SignedPrekey, User, UserCommand, UserEvent,
 };
 use ciphertalk_domain::values::{Bio, Email, PhoneNumber, Username};
+use ciphertalk_domain::{DeviceId, DomainError, UserId};
 use cqrs_es::test::{AggregateTestExecutor, TestFramework};
 
 use crate::support::*;
 
-fn given(events: Vec<UserEvent>) -> AggregateTestExecutor<User> {
+/// Alice's first device: the one she registered on.
+pub(crate) const FIRST: DeviceId = DeviceId::first_of(ALICE);
+
+pub(crate) fn given(events: Vec<UserEvent>) -> AggregateTestExecutor<User> {
     TestFramework::<User>::with(()).given(events)
 }
 
@@ -17,17 +20,33 @@ fn email() -> Email {
     Email::parse("alice@example.org").unwrap()
 }
 
-fn registered() -> UserEvent {
+/// Alice registered (on her first device).
+pub(crate) fn registered() -> UserEvent {
     UserEvent::UserRegistered {
         user_id: ALICE,
         email: Some(email()),
         phone: None,
         display_name: dn("Alice"),
+        device_id: FIRST,
+        device_name: None,
         at: t0(),
     }
 }
 
-fn key(id: u32) -> OneTimePrekey {
+fn register(user_id: UserId, email: Option<Email>, phone: Option<PhoneNumber>, name: &str) -> UserCommand {
+    let (device_id, device_name) = (DeviceId::first_of(user_id), None);
+    UserCommand::RegisterUser {
+        user_id,
+        email,
+        phone,
+        display_name: dn(name),
+        device_id,
+        device_name,
+        at: t0(),
+    }
+}
+
+pub(crate) fn key(id: u32) -> OneTimePrekey {
     OneTimePrekey { key_id: id, public_key: b64(&id.to_be_bytes()) }
 }
 
@@ -35,8 +54,10 @@ fn signed() -> SignedPrekey {
     SignedPrekey { key_id: 1, public_key: b64(&[5; 32]), signature: b64(&[6; 64]) }
 }
 
-fn published(ids: &[u32]) -> UserEvent {
+/// `device` published a bundle whose pool holds `ids`.
+pub(crate) fn published_on(device_id: DeviceId, ids: &[u32]) -> UserEvent {
     UserEvent::KeysPublished {
+        device_id,
         identity_key: b64(&[1; 32]),
         signed_prekey: signed(),
         one_time_prekeys: ids.iter().copied().map(key).collect(),
@@ -44,8 +65,9 @@ fn published(ids: &[u32]) -> UserEvent {
     }
 }
 
-fn publish(ids: &[u32], pool_limit: usize) -> UserCommand {
+pub(crate) fn publish_on(device_id: DeviceId, ids: &[u32], pool_limit: usize) -> UserCommand {
     UserCommand::PublishKeys {
+        device_id,
         identity_key: b64(&[1; 32]),
         signed_prekey: signed(),
         one_time_prekeys: ids.iter().copied().map(key).collect(),
@@ -54,60 +76,67 @@ fn publish(ids: &[u32], pool_limit: usize) -> UserCommand {
     }
 }
 
+fn published(ids: &[u32]) -> UserEvent {
+    published_on(FIRST, ids)
+}
+
+fn publish(ids: &[u32], pool_limit: usize) -> UserCommand {
+    publish_on(FIRST, ids, pool_limit)
+}
+
+fn add(keys: Vec<OneTimePrekey>, pool_limit: usize) -> UserCommand {
+    UserCommand::AddOneTimePrekeys { device_id: FIRST, keys, pool_limit, at: at(2) }
+}
+
+fn claim(claimed_by: UserId, minutes: i64) -> UserCommand {
+    UserCommand::ClaimOneTimePrekey { device_id: FIRST, claimed_by, at: at(minutes) }
+}
+
+/// The claim of `device`'s key `id` by `claimed_by`.
+pub(crate) fn claimed_on(device_id: DeviceId, id: u32, claimed_by: UserId, minutes: i64) -> UserEvent {
+    UserEvent::OneTimePrekeyClaimed {
+        device_id,
+        key_id: id,
+        public_key: key(id).public_key,
+        claimed_by,
+        at: at(minutes),
+    }
+}
+
 mod register {
     use super::*;
 
     #[test]
     fn with_email_or_phone() {
-        let command = UserCommand::RegisterUser {
-            user_id: ALICE,
-            email: Some(email()),
-            phone: None,
-            display_name: dn("Alice"),
-            at: t0(),
-        };
-        given(vec![]).when(command).then_expect_events(vec![registered()]);
+        given(vec![])
+            .when(register(ALICE, Some(email()), None, "Alice"))
+            .then_expect_events(vec![registered()]);
         let phone = PhoneNumber::parse("+4915112345678").unwrap();
-        let command = UserCommand::RegisterUser {
-            user_id: BOB,
-            email: None,
-            phone: Some(phone.clone()),
-            display_name: dn("Bob"),
-            at: t0(),
-        };
-        given(vec![]).when(command).then_expect_events(vec![UserEvent::UserRegistered {
-            user_id: BOB,
-            email: None,
-            phone: Some(phone),
-            display_name: dn("Bob"),
-            at: t0(),
-        }]);
+        given(vec![]).when(register(BOB, None, Some(phone.clone()), "Bob")).then_expect_events(vec![
+            UserEvent::UserRegistered {
+                user_id: BOB,
+                email: None,
+                phone: Some(phone),
+                display_name: dn("Bob"),
+                device_id: DeviceId::first_of(BOB),
+                device_name: None,
+                at: t0(),
+            },
+        ]);
     }
 
     #[test]
     fn needs_exactly_one_of_email_and_phone() {
         let phone = PhoneNumber::parse("+4915112345678").unwrap();
         for (email, phone) in [(None, None), (Some(email()), Some(phone))] {
-            let command = UserCommand::RegisterUser {
-                user_id: ALICE,
-                email,
-                phone,
-                display_name: dn("Alice"),
-                at: t0(),
-            };
+            let command = register(ALICE, email, phone, "Alice");
             assert_eq!(given(vec![]).when(command).inspect_result().unwrap_err().code(), "invalid_value");
         }
     }
 
     #[test]
     fn registering_twice_is_refused() {
-        let command = UserCommand::RegisterUser {
-            user_id: ALICE,
-            email: Some(email()),
-            phone: None,
-            display_name: dn("Alice"),
-            at: t0(),
-        };
+        let command = register(ALICE, Some(email()), None, "Alice");
         given(vec![registered()]).when(command).then_expect_error(DomainError::AlreadyExists);
     }
 
@@ -123,8 +152,11 @@ mod register {
             },
             UserCommand::UpdateSettings { last_seen_visible_to: None, notifications: Some(false), at: at(1) },
             publish(&[1], 10),
-            UserCommand::AddOneTimePrekeys { keys: vec![key(1)], pool_limit: 10, at: at(1) },
-            UserCommand::ClaimOneTimePrekey { claimed_by: BOB, at: at(1) },
+            add(vec![key(1)], 10),
+            claim(BOB, 1),
+            UserCommand::ClaimPrekeyBundles { claimed_by: BOB, at: at(1) },
+            UserCommand::AddDevice { device_id: FIRST, name: None, device_limit: 5, at: at(1) },
+            UserCommand::RemoveDevice { device_id: FIRST, at: at(1) },
             UserCommand::AddContact { contact: BOB, at: at(1) },
             UserCommand::RemoveContact { contact: BOB, at: at(1) },
             UserCommand::BlockUser { blocked: BOB, at: at(1) },
@@ -223,7 +255,7 @@ mod keys {
             }
             user
         };
-        let pool: Vec<u32> = user.keys().one_time_prekeys.iter().map(|key| key.key_id).collect();
+        let pool: Vec<u32> = user.keys_of(FIRST).one_time_prekeys.iter().map(|key| key.key_id).collect();
         assert_eq!(pool, vec![7]);
     }
 
@@ -237,76 +269,49 @@ mod keys {
 
     #[test]
     fn add_one_time_prekeys() {
-        given(vec![registered(), published(&[1])])
-            .when(UserCommand::AddOneTimePrekeys { keys: vec![key(2), key(3)], pool_limit: 10, at: at(2) })
-            .then_expect_events(vec![UserEvent::OneTimePrekeysAdded {
-                keys: vec![key(2), key(3)],
-                at: at(2),
-            }]);
-        given(vec![registered(), published(&[1])])
-            .when(UserCommand::AddOneTimePrekeys { keys: vec![], pool_limit: 10, at: at(2) })
-            .then_expect_events(vec![]);
+        given(vec![registered(), published(&[1])]).when(add(vec![key(2), key(3)], 10)).then_expect_events(
+            vec![UserEvent::OneTimePrekeysAdded { device_id: FIRST, keys: vec![key(2), key(3)], at: at(2) }],
+        );
+        given(vec![registered(), published(&[1])]).when(add(vec![], 10)).then_expect_events(vec![]);
     }
 
     #[test]
     fn add_rejects_pooled_ids_full_pools_and_missing_bundles() {
-        let dup = UserCommand::AddOneTimePrekeys { keys: vec![key(1)], pool_limit: 10, at: at(2) };
-        let error = given(vec![registered(), published(&[1])]).when(dup).inspect_result().unwrap_err();
-        assert_eq!(error.code(), "invalid_value");
-        let full = UserCommand::AddOneTimePrekeys { keys: vec![key(2)], pool_limit: 1, at: at(2) };
-        let error = given(vec![registered(), published(&[1])]).when(full).inspect_result().unwrap_err();
-        assert_eq!(error.code(), "invalid_value");
+        let error = given(vec![registered(), published(&[1])]).when(add(vec![key(1)], 10)).inspect_result();
+        assert_eq!(error.unwrap_err().code(), "invalid_value");
+        let error = given(vec![registered(), published(&[1])]).when(add(vec![key(2)], 1)).inspect_result();
+        assert_eq!(error.unwrap_err().code(), "invalid_value");
         given(vec![registered()])
-            .when(UserCommand::AddOneTimePrekeys { keys: vec![key(2)], pool_limit: 10, at: at(2) })
+            .when(add(vec![key(2)], 10))
             .then_expect_error(DomainError::KeysNotPublished);
     }
 
     #[test]
     fn claim_hands_out_the_oldest_key() {
         given(vec![registered(), published(&[4, 5])])
-            .when(UserCommand::ClaimOneTimePrekey { claimed_by: BOB, at: at(3) })
-            .then_expect_events(vec![UserEvent::OneTimePrekeyClaimed {
-                key_id: 4,
-                public_key: key(4).public_key,
-                claimed_by: BOB,
-                at: at(3),
-            }]);
+            .when(claim(BOB, 3))
+            .then_expect_events(vec![claimed_on(FIRST, 4, BOB, 3)]);
     }
 
     #[test]
     fn claim_on_an_empty_pool_emits_nothing_and_needs_a_bundle() {
-        given(vec![registered(), published(&[])])
-            .when(UserCommand::ClaimOneTimePrekey { claimed_by: BOB, at: at(3) })
-            .then_expect_events(vec![]);
-        given(vec![registered()])
-            .when(UserCommand::ClaimOneTimePrekey { claimed_by: BOB, at: at(3) })
-            .then_expect_error(DomainError::KeysNotPublished);
+        given(vec![registered(), published(&[])]).when(claim(BOB, 3)).then_expect_events(vec![]);
+        given(vec![registered()]).when(claim(BOB, 3)).then_expect_error(DomainError::KeysNotPublished);
     }
 
     #[test]
     fn a_blocked_requester_gets_no_bundle_and_takes_no_key() {
         let blocked = UserEvent::UserBlocked { blocked: BOB, at: at(3) };
         given(vec![registered(), published(&[4, 5]), blocked])
-            .when(UserCommand::ClaimOneTimePrekey { claimed_by: BOB, at: at(4) })
+            .when(claim(BOB, 4))
             .then_expect_error(DomainError::KeysNotPublished);
     }
 
     #[test]
     fn a_claimed_key_is_gone_from_the_pool() {
-        let claimed = UserEvent::OneTimePrekeyClaimed {
-            key_id: 4,
-            public_key: key(4).public_key,
-            claimed_by: BOB,
-            at: at(3),
-        };
-        given(vec![registered(), published(&[4, 5]), claimed])
-            .when(UserCommand::ClaimOneTimePrekey { claimed_by: CAROL, at: at(4) })
-            .then_expect_events(vec![UserEvent::OneTimePrekeyClaimed {
-                key_id: 5,
-                public_key: key(5).public_key,
-                claimed_by: CAROL,
-                at: at(4),
-            }]);
+        given(vec![registered(), published(&[4, 5]), claimed_on(FIRST, 4, BOB, 3)])
+            .when(claim(CAROL, 4))
+            .then_expect_events(vec![claimed_on(FIRST, 5, CAROL, 4)]);
     }
 }
 

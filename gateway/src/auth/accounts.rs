@@ -12,7 +12,7 @@ use ciphertalk_commands::{CommandError, CommandMetadata, WriteModel};
 use ciphertalk_domain::clock::now;
 use ciphertalk_domain::user::{Account, User, UserCommand};
 use ciphertalk_domain::values::{DisplayName, Email, PhoneNumber};
-use ciphertalk_domain::{DomainError, UserId};
+use ciphertalk_domain::{DeviceId, DomainError, UserId};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -52,7 +52,17 @@ async fn register(
     phone: Option<PhoneNumber>,
     display_name: DisplayName,
 ) -> Result<Account, CommandError<DomainError>> {
-    let command = UserCommand::RegisterUser { user_id, email, phone, display_name, at: now() };
+    // A registration makes the user's first device, whose id is derived from theirs.
+    let device_id = DeviceId::first_of(user_id);
+    let command = UserCommand::RegisterUser {
+        user_id,
+        email,
+        phone,
+        display_name,
+        device_id,
+        device_name: None,
+        at: now(),
+    };
     let executed = write
         .users
         .execute_and_read(&user_id.to_string(), command, meta, |user: &User| user.account().cloned())

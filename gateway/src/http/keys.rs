@@ -8,10 +8,10 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
-use ciphertalk_domain::UserId;
 use ciphertalk_domain::clock::now;
 use ciphertalk_domain::user::{OneTimePrekey, SignedPrekey, User, UserCommand, UserEvent};
 use ciphertalk_domain::values::Base64Bytes;
+use ciphertalk_domain::{DeviceId, UserId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -117,6 +117,7 @@ pub async fn publish(
     ApiJson(body): ApiJson<PublishKeysBody>,
 ) -> Result<StatusCode, ApiError> {
     let command = UserCommand::PublishKeys {
+        device_id: DeviceId::first_of(user.user_id),
         identity_key: body.identity_key,
         signed_prekey: body.signed_prekey.into(),
         one_time_prekeys: body.one_time_prekeys.into_iter().map(Into::into).collect(),
@@ -138,6 +139,7 @@ pub async fn add_one_time(
     ApiJson(body): ApiJson<OneTimePrekeysBody>,
 ) -> Result<StatusCode, ApiError> {
     let command = UserCommand::AddOneTimePrekeys {
+        device_id: DeviceId::first_of(user.user_id),
         keys: body.one_time_prekeys.into_iter().map(Into::into).collect(),
         pool_limit: state.config.keys.one_time_pool_limit,
         at: now(),
@@ -150,7 +152,9 @@ pub async fn add_one_time(
 #[tracing::instrument(skip_all, fields(user_id = %user.user_id))]
 pub async fn count(State(state): State<AppState>, user: AuthUser) -> Result<Json<PrekeyCount>, ApiError> {
     let loaded = state.write.users.load(&user.user_id.to_string()).await?;
-    Ok(Json(PrekeyCount { one_time_prekeys: loaded.aggregate.keys().one_time_prekeys.len() }))
+    Ok(Json(PrekeyCount {
+        one_time_prekeys: loaded.aggregate.keys_of(DeviceId::first_of(user.user_id)).one_time_prekeys.len(),
+    }))
 }
 
 #[utoipa::path(get, path = "/v1/users/{id}/prekey-bundle", tag = "keys", security(("bearer" = [])),
@@ -164,13 +168,14 @@ pub async fn bundle(
     headers: HeaderMap,
     ApiPath(target): ApiPath<UserId>,
 ) -> Result<Json<PrekeyBundle>, ApiError> {
-    let command = UserCommand::ClaimOneTimePrekey { claimed_by: user.user_id, at: now() };
+    let device_id = DeviceId::first_of(target);
+    let command = UserCommand::ClaimOneTimePrekey { device_id, claimed_by: user.user_id, at: now() };
     let meta = metadata(&user, &headers);
     let executed = state
         .write
         .users
         .execute_and_read(&target.to_string(), command, &meta, |target: &User| {
-            (target.keys().identity_key.clone(), target.keys().signed_prekey.clone())
+            (target.keys_of(device_id).identity_key.clone(), target.keys_of(device_id).signed_prekey.clone())
         })
         .await?;
     let (Some(identity_key), Some(signed_prekey)) = executed.read else {
