@@ -2,7 +2,6 @@
 //! rotation and theft detection, the key directory, profiles, search,
 //! settings, rate limits, tickets, OpenAPI, bad input, and what reaches the logs.
 
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use base64::Engine as _;
@@ -12,139 +11,17 @@ use ciphertalk_gateway::serve::Server;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use crate::support::app::{Anonymous, JWT_SECRET, assert_error, spawn_app};
 use crate::support::binary::ServeProcess;
-use crate::support::{TestDb, TestNats, temp_dir};
-
-const SECRET: &str = "test-signing-key-0123456789abcdef-0123456789";
-
-/// A gateway on its own database and NATS, with an HTTP client and an SMS
-/// webhook that records every code it is sent.
-struct App {
-    server: Server,
-    base: String,
-    http: reqwest::Client,
-    sms: Arc<Mutex<Vec<Value>>>,
-    _db: TestDb,
-    _nats: TestNats,
-    _dir: tempfile::TempDir,
-}
-
-/// An HTTP endpoint that records the JSON bodies POSTed to it.
-async fn sms_webhook() -> (String, Arc<Mutex<Vec<Value>>>) {
-    let received = Arc::new(Mutex::new(Vec::new()));
-    let sink = received.clone();
-    let app = axum::Router::new().route(
-        "/sms",
-        axum::routing::post(move |axum::Json(body): axum::Json<Value>| {
-            let sink = sink.clone();
-            async move {
-                sink.lock().unwrap().push(body);
-                StatusCode::NO_CONTENT
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/sms", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.ok() });
-    (url, received)
-}
-
-fn test_config(dir: &tempfile::TempDir, sms_url: &str) -> Config {
-    let mut config = Config { listen: "127.0.0.1:0".parse().unwrap(), ..Config::default() };
-    config.data_dir = dir.path().to_path_buf();
-    config.auth.jwt_secret = Some(Secret::new(SECRET));
-    config.rate_limits.mode = Toggle::Off;
-    config.sms.mode = Some(SmsMode::Webhook);
-    config.sms.webhook_url = Some(Secret::new(sms_url));
-    config
-}
-
-impl App {
-    async fn start() -> Self {
-        Self::start_with(|_| {}).await
-    }
-
-    async fn start_with(change: impl FnOnce(&mut Config)) -> Self {
-        let db = TestDb::new().await;
-        let nats = TestNats::start().await;
-        let dir = temp_dir("auth");
-        let (sms_url, sms) = sms_webhook().await;
-        let mut config = test_config(&dir, &sms_url);
-        change(&mut config);
-        let server = Server::start(&config, &db.url, &nats.url()).await.unwrap();
-        let base = format!("http://{}", server.addr);
-        Self { server, base, http: reqwest::Client::new(), sms, _db: db, _nats: nats, _dir: dir }
-    }
-
-    async fn call(
-        &self,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: Option<Value>,
-    ) -> (StatusCode, Value) {
-        let mut request = self.http.request(method.parse().unwrap(), format!("{}{path}", self.base));
-        if let Some(token) = token {
-            request = request.bearer_auth(token);
-        }
-        if let Some(body) = body {
-            request = request.json(&body);
-        }
-        let response = request.send().await.unwrap();
-        let status = response.status();
-        let text = response.text().await.unwrap();
-        (status, serde_json::from_str(&text).unwrap_or(Value::Null))
-    }
-
-    async fn post(&self, path: &str, body: Value) -> (StatusCode, Value) {
-        self.call("POST", path, None, Some(body)).await
-    }
-
-    async fn get(&self, path: &str, token: &str) -> (StatusCode, Value) {
-        self.call("GET", path, Some(token), None).await
-    }
-
-    async fn patch_me(&self, token: &str, body: Value) -> (StatusCode, Value) {
-        self.call("PATCH", "/v1/users/me", Some(token), Some(body)).await
-    }
-
-    /// Registers a user and returns the 201 body (user and tokens).
-    async fn register(&self, email: &str, name: &str) -> Value {
-        let (status, body) = self
-            .post(
-                "/v1/auth/register",
-                json!({"email": email, "password": "correct horse battery", "display_name": name}),
-            )
-            .await;
-        assert_eq!(status, StatusCode::CREATED, "{body}");
-        body
-    }
-
-    /// The last code the SMS webhook received for `phone`.
-    fn last_code(&self, phone: &str) -> String {
-        let sent = self.sms.lock().unwrap();
-        let message = sent.iter().rev().find(|m| m["phone"] == phone).expect("no SMS for this phone");
-        message["code"].as_str().unwrap().to_owned()
-    }
-
-    async fn stop(self) {
-        self.server.stop().await;
-    }
-}
+use crate::support::temp_dir;
 
 fn token(body: &Value, field: &str) -> String {
     body[field].as_str().unwrap_or_else(|| panic!("no {field} in {body}")).to_owned()
 }
 
-fn assert_error(status: StatusCode, body: &Value, expected_status: u16, code: &str) {
-    assert_eq!(status.as_u16(), expected_status, "{body}");
-    assert_eq!(body["error"]["code"], code, "{body}");
-    assert!(body["error"]["message"].is_string(), "{body}");
-}
-
 #[tokio::test]
 async fn email_accounts_register_log_in_refresh_and_log_out() {
-    let app = App::start().await;
+    let app = spawn_app().await;
     let registered = app.register("Alice@Example.org", "Alice").await;
     let user = &registered["user"];
     assert_eq!(user["email"], "alice@example.org");
@@ -156,49 +33,58 @@ async fn email_accounts_register_log_in_refresh_and_log_out() {
         assert!(user.get(absent).is_none(), "{absent} should be absent: {user}");
     }
 
-    let (status, me) = app.get("/v1/auth/me", &token(&registered, "access_token")).await;
+    let (status, me) = app.get(&token(&registered, "access_token"), "/v1/auth/me").await;
     assert_eq!((status, &me), (StatusCode::OK, user));
 
     let (status, login) = app
-        .post("/v1/auth/login", json!({"email": "ALICE@example.org", "password": "correct horse battery"}))
+        .post(
+            Anonymous,
+            "/v1/auth/login",
+            json!({"email": "ALICE@example.org", "password": "correct horse battery"}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{login}");
     assert_eq!(login["user"]["id"], user["id"]);
 
     // Rotation: each refresh spends its token and hands out the next.
     let first = token(&login, "refresh_token");
-    let (status, rotated) = app.post("/v1/auth/refresh", json!({"refresh_token": first})).await;
+    let (status, rotated) = app.post(Anonymous, "/v1/auth/refresh", json!({"refresh_token": first})).await;
     assert_eq!(status, StatusCode::OK, "{rotated}");
     let second = token(&rotated, "refresh_token");
     assert_ne!(first, second);
-    let (status, _) = app.get("/v1/auth/me", &token(&rotated, "access_token")).await;
+    let (status, _) = app.get(&token(&rotated, "access_token"), "/v1/auth/me").await;
     assert_eq!(status, StatusCode::OK);
 
     // The spent one again: refused, and its whole family with it.
-    let (status, body) = app.post("/v1/auth/refresh", json!({"refresh_token": first})).await;
+    let (status, body) = app.post(Anonymous, "/v1/auth/refresh", json!({"refresh_token": first})).await;
     assert_error(status, &body, 401, "invalid_refresh_token");
-    let (status, body) = app.post("/v1/auth/refresh", json!({"refresh_token": second})).await;
+    let (status, body) = app.post(Anonymous, "/v1/auth/refresh", json!({"refresh_token": second})).await;
     assert_error(status, &body, 401, "invalid_refresh_token");
 
     // The registration's session is another family, untouched; logout ends it.
     let own = token(&registered, "refresh_token");
     let access = token(&registered, "access_token");
-    let (status, _) = app.call("POST", "/v1/auth/logout", None, Some(json!({"refresh_token": own}))).await;
+    let (status, _) =
+        app.call(Anonymous, "POST", "/v1/auth/logout", Some(json!({"refresh_token": own}))).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "logout needs the access token");
     let (status, body) =
-        app.call("POST", "/v1/auth/logout", Some(&access), Some(json!({"refresh_token": own}))).await;
+        app.call(&access, "POST", "/v1/auth/logout", Some(json!({"refresh_token": own}))).await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
-    let (status, body) = app.post("/v1/auth/refresh", json!({"refresh_token": own})).await;
+    let (status, body) = app.post(Anonymous, "/v1/auth/refresh", json!({"refresh_token": own})).await;
     assert_error(status, &body, 401, "invalid_refresh_token");
     app.stop().await;
 }
 
 #[tokio::test]
 async fn registration_refuses_taken_emails_weak_passwords_and_bad_values() {
-    let app = App::start().await;
+    let app = spawn_app().await;
     app.register("bob@example.org", "Bob").await;
     let attempt = |email: &str, password: &str, name: &str| {
-        app.post("/v1/auth/register", json!({"email": email, "password": password, "display_name": name}))
+        app.post(
+            Anonymous,
+            "/v1/auth/register",
+            json!({"email": email, "password": password, "display_name": name}),
+        )
     };
     let (status, body) = attempt("BOB@Example.ORG", "another good password", "Bob 2").await;
     assert_error(status, &body, 409, "email_taken");
@@ -231,15 +117,16 @@ async fn registration_refuses_taken_emails_weak_passwords_and_bad_values() {
 
 #[tokio::test]
 async fn unknown_email_and_wrong_password_get_the_same_answer_in_comparable_time() {
-    let app = App::start().await;
+    let app = spawn_app().await;
     app.register("erin@example.org", "Erin").await;
     let (mut unknown, mut wrong) = (Vec::<Duration>::new(), Vec::<Duration>::new());
     let mut bodies = Vec::new();
     for round in 0..9 {
         for (email, into) in [("nobody@example.org", &mut unknown), ("erin@example.org", &mut wrong)] {
             let started = Instant::now();
-            let (status, body) =
-                app.post("/v1/auth/login", json!({"email": email, "password": "not the password"})).await;
+            let (status, body) = app
+                .post(Anonymous, "/v1/auth/login", json!({"email": email, "password": "not the password"}))
+                .await;
             into.push(started.elapsed());
             assert_error(status, &body, 401, "invalid_credentials");
             if round == 0 {
@@ -259,9 +146,9 @@ async fn unknown_email_and_wrong_password_get_the_same_answer_in_comparable_time
 
 #[tokio::test]
 async fn bad_input_gets_the_right_client_error_and_never_a_500() {
-    let app = App::start().await;
+    let app = spawn_app().await;
     let raw = |path: &str, content_type: Option<&str>, body: Vec<u8>| {
-        let mut request = app.http.post(format!("{}{path}", app.base)).body(body);
+        let mut request = app.http.post(format!("{}{path}", app.base(0))).body(body);
         if let Some(content_type) = content_type {
             request = request.header("content-type", content_type);
         }
@@ -334,9 +221,9 @@ async fn bad_input_gets_the_right_client_error_and_never_a_500() {
     let (status, body) = raw("/v1/auth/login", json_type, vec![b' '; 2 << 20]).await;
     assert_error(status, &body, 413, "too_large");
     // Unknown routes and methods, in the same error format.
-    let (status, body) = app.call("GET", "/v1/auth/login", None, None).await;
+    let (status, body) = app.call(Anonymous, "GET", "/v1/auth/login", None).await;
     assert_error(status, &body, 405, "method_not_allowed");
-    let (status, body) = app.call("GET", "/v1/nothing-here", None, None).await;
+    let (status, body) = app.call(Anonymous, "GET", "/v1/nothing-here", None).await;
     assert_error(status, &body, 404, "not_found");
     app.stop().await;
 }
@@ -352,7 +239,7 @@ fn sign(claims: &Value, key: &[u8], alg: jsonwebtoken::Algorithm) -> String {
 
 #[tokio::test]
 async fn expired_forged_unsigned_and_foreign_tokens_are_unauthenticated() {
-    let app = App::start().await;
+    let app = spawn_app().await;
     let registered = app.register("frank@example.org", "Frank").await;
     let good = token(&registered, "access_token");
     let sub = registered["user"]["id"].as_str().unwrap().to_owned();
@@ -374,33 +261,34 @@ async fn expired_forged_unsigned_and_foreign_tokens_are_unauthenticated() {
         URL_SAFE_NO_PAD.encode(claims(now, now + 600).to_string())
     );
     let tokens = [
-        ("expired", sign(&claims(now - 3600, now - 600), SECRET.as_bytes(), hs256)),
-        ("issued in the future", sign(&claims(now + 600, now + 1200), SECRET.as_bytes(), hs256)),
+        ("expired", sign(&claims(now - 3600, now - 600), JWT_SECRET.as_bytes(), hs256)),
+        ("issued in the future", sign(&claims(now + 600, now + 1200), JWT_SECRET.as_bytes(), hs256)),
         ("wrong key", sign(&claims(now, now + 600), b"some-other-key-some-other-key-0123", hs256)),
-        ("HS512", sign(&claims(now, now + 600), SECRET.as_bytes(), jsonwebtoken::Algorithm::HS512)),
+        ("HS512", sign(&claims(now, now + 600), JWT_SECRET.as_bytes(), jsonwebtoken::Algorithm::HS512)),
         ("alg none", none),
         ("forged claims", forged),
-        ("no jti", sign(&json!({"sub": sub, "iat": now, "exp": now + 600}), SECRET.as_bytes(), hs256)),
+        ("no jti", sign(&json!({"sub": sub, "iat": now, "exp": now + 600}), JWT_SECRET.as_bytes(), hs256)),
         ("garbage", "abc.def.ghi".to_owned()),
         ("empty", String::new()),
     ];
     for (what, bad) in tokens {
-        let (status, body) = app.get("/v1/auth/me", &bad).await;
+        let (status, body) = app.get(&bad, "/v1/auth/me").await;
         assert_error(status, &body, 401, "unauthenticated");
         assert!(!body.to_string().contains(&sub), "{what}: {body}");
     }
-    let (status, body) = app.call("GET", "/v1/auth/me", None, None).await;
+    let (status, body) = app.call(Anonymous, "GET", "/v1/auth/me", None).await;
     assert_error(status, &body, 401, "unauthenticated");
     let response = app
         .http
-        .get(format!("{}/v1/auth/me", app.base))
+        .get(format!("{}/v1/auth/me", app.base(0)))
         .header("authorization", format!("Basic {good}"))
         .send()
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     // A token signed with the right key is accepted, also when made elsewhere.
-    let (status, _) = app.get("/v1/auth/me", &sign(&claims(now, now + 600), SECRET.as_bytes(), hs256)).await;
+    let (status, _) =
+        app.get(&sign(&claims(now, now + 600), JWT_SECRET.as_bytes(), hs256), "/v1/auth/me").await;
     assert_eq!(status, StatusCode::OK);
     app.stop().await;
 }
@@ -413,7 +301,7 @@ fn claims_of(access_token: &str) -> Value {
 #[tokio::test]
 async fn admins_named_in_the_configuration_get_admin_tokens() {
     let app =
-        App::start_with(|config| config.auth.admins = " Root@Example.org , ops@example.org".into()).await;
+        spawn_app().config(|config| config.auth.admins = " Root@Example.org , ops@example.org".into()).await;
     let root = app.register("root@example.org", "Root").await;
     let user = app.register("user@example.org", "User").await;
     assert_eq!(claims_of(&token(&root, "access_token"))["adm"], true);
@@ -421,8 +309,9 @@ async fn admins_named_in_the_configuration_get_admin_tokens() {
     let claims = claims_of(&token(&user, "access_token"));
     assert_eq!(claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap(), 900);
     assert!(claims["jti"].as_str().unwrap().parse::<uuid::Uuid>().is_ok());
-    let (_, refreshed) =
-        app.post("/v1/auth/refresh", json!({"refresh_token": token(&root, "refresh_token")})).await;
+    let (_, refreshed) = app
+        .post(Anonymous, "/v1/auth/refresh", json!({"refresh_token": token(&root, "refresh_token")}))
+        .await;
     assert_eq!(claims_of(&token(&refreshed, "access_token"))["adm"], true);
     app.stop().await;
 }
@@ -431,22 +320,20 @@ async fn admins_named_in_the_configuration_get_admin_tokens() {
 /// address leaves it, that user's next tokens are a user's.
 #[tokio::test]
 async fn an_address_removed_from_the_admins_demotes_at_the_next_refresh_and_login() {
-    let app = App::start_with(|config| config.auth.admins = "root@example.org".into()).await;
+    let mut app = spawn_app().config(|config| config.auth.admins = "root@example.org".into()).await;
     let root = app.register("root@example.org", "Root").await;
     assert_eq!(claims_of(&token(&root, "access_token"))["adm"], true);
 
     // The same database and NATS, restarted with nobody named.
-    let App { server, http, _db, _nats, _dir, .. } = app;
-    server.stop().await;
-    let (sms_url, sms) = sms_webhook().await;
-    let server = Server::start(&test_config(&_dir, &sms_url), &_db.url, &_nats.url()).await.unwrap();
-    let app = App { base: format!("http://{}", server.addr), server, http, sms, _db, _nats, _dir };
-    let (status, refreshed) =
-        app.post("/v1/auth/refresh", json!({"refresh_token": token(&root, "refresh_token")})).await;
+    app.stop_gateways().await;
+    app.add_gateway(|config| config.auth.admins = String::new()).await;
+    let (status, refreshed) = app
+        .post(Anonymous, "/v1/auth/refresh", json!({"refresh_token": token(&root, "refresh_token")}))
+        .await;
     assert_eq!(status, StatusCode::OK, "{refreshed}");
     assert_eq!(claims_of(&token(&refreshed, "access_token"))["adm"], false);
     let login = json!({"email": "root@example.org", "password": "correct horse battery"});
-    let (status, logged_in) = app.post("/v1/auth/login", login).await;
+    let (status, logged_in) = app.post(Anonymous, "/v1/auth/login", login).await;
     assert_eq!(status, StatusCode::OK, "{logged_in}");
     assert_eq!(claims_of(&token(&logged_in, "access_token"))["adm"], false);
     app.stop().await;
@@ -454,9 +341,9 @@ async fn an_address_removed_from_the_admins_demotes_at_the_next_refresh_and_logi
 
 #[tokio::test]
 async fn phone_login_creates_the_user_on_first_verify_and_limits_attempts() {
-    let app = App::start_with(|config| config.auth.phone_code_ttl_secs = 2).await;
+    let app = spawn_app().config(|config| config.auth.phone_code_ttl_secs = 2).await;
     let phone = "+4915112345678";
-    let (status, started) = app.post("/v1/auth/phone/start", json!({"phone": phone})).await;
+    let (status, started) = app.post(Anonymous, "/v1/auth/phone/start", json!({"phone": phone})).await;
     assert_eq!(status, StatusCode::ACCEPTED, "{started}");
     assert_eq!(started["attempts_remaining"], 3);
     assert!(started["expires_at"].is_string());
@@ -465,56 +352,64 @@ async fn phone_login_creates_the_user_on_first_verify_and_limits_attempts() {
     assert_eq!(code.len(), 6);
     let wrong = if code == "000000" { "111111" } else { "000000" };
     let (status, body) =
-        app.post("/v1/auth/phone/verify", json!({"session_id": session, "code": wrong})).await;
+        app.post(Anonymous, "/v1/auth/phone/verify", json!({"session_id": session, "code": wrong})).await;
     assert_error(status, &body, 401, "wrong_code");
     assert_eq!(body["error"]["details"]["attempts_remaining"], 2);
     let (status, first) =
-        app.post("/v1/auth/phone/verify", json!({"session_id": session, "code": code})).await;
+        app.post(Anonymous, "/v1/auth/phone/verify", json!({"session_id": session, "code": code})).await;
     assert_eq!(status, StatusCode::OK, "{first}");
     assert_eq!(first["user"]["phone"], phone);
     assert!(first["user"].get("email").is_none());
     // Used once: gone.
     let (status, body) =
-        app.post("/v1/auth/phone/verify", json!({"session_id": session, "code": code})).await;
+        app.post(Anonymous, "/v1/auth/phone/verify", json!({"session_id": session, "code": code})).await;
     assert_error(status, &body, 410, "login_session_gone");
 
     // The next login of the same number finds the same user.
-    let (_, again) = app.post("/v1/auth/phone/start", json!({"phone": phone})).await;
+    let (_, again) = app.post(Anonymous, "/v1/auth/phone/start", json!({"phone": phone})).await;
     let code = app.last_code(phone);
-    let (status, second) =
-        app.post("/v1/auth/phone/verify", json!({"session_id": again["session_id"], "code": code})).await;
+    let (status, second) = app
+        .post(Anonymous, "/v1/auth/phone/verify", json!({"session_id": again["session_id"], "code": code}))
+        .await;
     assert_eq!(status, StatusCode::OK, "{second}");
     assert_eq!(second["user"]["id"], first["user"]["id"]);
 
     // Three wrong codes: the session is gone, even for the right code.
-    let (_, third) = app.post("/v1/auth/phone/start", json!({"phone": phone})).await;
+    let (_, third) = app.post(Anonymous, "/v1/auth/phone/start", json!({"phone": phone})).await;
     let code = app.last_code(phone);
     let wrong = if code == "000000" { "111111" } else { "000000" };
     for remaining in [2, 1, 0] {
         let (status, body) = app
-            .post("/v1/auth/phone/verify", json!({"session_id": third["session_id"], "code": wrong}))
+            .post(
+                Anonymous,
+                "/v1/auth/phone/verify",
+                json!({"session_id": third["session_id"], "code": wrong}),
+            )
             .await;
         assert_error(status, &body, 401, "wrong_code");
         assert_eq!(body["error"]["details"]["attempts_remaining"], remaining);
     }
-    let (status, body) =
-        app.post("/v1/auth/phone/verify", json!({"session_id": third["session_id"], "code": code})).await;
+    let (status, body) = app
+        .post(Anonymous, "/v1/auth/phone/verify", json!({"session_id": third["session_id"], "code": code}))
+        .await;
     assert_error(status, &body, 410, "login_session_gone");
 
     // Expired after its lifetime.
-    let (_, late) = app.post("/v1/auth/phone/start", json!({"phone": phone})).await;
+    let (_, late) = app.post(Anonymous, "/v1/auth/phone/start", json!({"phone": phone})).await;
     let code = app.last_code(phone);
     tokio::time::sleep(Duration::from_millis(2500)).await;
-    let (status, body) =
-        app.post("/v1/auth/phone/verify", json!({"session_id": late["session_id"], "code": code})).await;
+    let (status, body) = app
+        .post(Anonymous, "/v1/auth/phone/verify", json!({"session_id": late["session_id"], "code": code}))
+        .await;
     assert_error(status, &body, 410, "login_session_gone");
     app.stop().await;
 }
 
 #[tokio::test]
 async fn phone_login_is_unavailable_when_no_sender_is_configured() {
-    let app = App::start_with(|config| config.sms.mode = Some(SmsMode::Off)).await;
-    let (status, body) = app.post("/v1/auth/phone/start", json!({"phone": "+4915112345678"})).await;
+    let app = spawn_app().config(|config| config.sms.mode = Some(SmsMode::Off)).await;
+    let (status, body) =
+        app.post(Anonymous, "/v1/auth/phone/start", json!({"phone": "+4915112345678"})).await;
     assert_error(status, &body, 503, "sms_unavailable");
     app.stop().await;
 }
@@ -529,22 +424,17 @@ fn one_time_keys(ids: std::ops::Range<u32>) -> Vec<Value> {
 
 #[tokio::test]
 async fn prekey_bundles_hand_out_each_one_time_key_once_under_concurrency() {
-    let app = App::start().await;
+    let app = spawn_app().await;
     let bob = app.register("bob@example.org", "Bob").await;
     let alice = app.register("alice@example.org", "Alice").await;
     let (bob_token, alice_token) = (token(&bob, "access_token"), token(&alice, "access_token"));
     let bob_id = bob["user"]["id"].as_str().unwrap().to_owned();
     let bundle_path = format!("/v1/users/{bob_id}/prekey-bundle");
 
-    let (status, body) = app.get(&bundle_path, &alice_token).await;
+    let (status, body) = app.get(&alice_token, &bundle_path).await;
     assert_error(status, &body, 404, "keys_not_published");
     let (status, body) = app
-        .call(
-            "POST",
-            "/v1/keys/one-time",
-            Some(&bob_token),
-            Some(json!({"one_time_prekeys": one_time_keys(0..2)})),
-        )
+        .call(&bob_token, "POST", "/v1/keys/one-time", Some(json!({"one_time_prekeys": one_time_keys(0..2)})))
         .await;
     assert_error(status, &body, 404, "keys_not_published");
 
@@ -552,42 +442,37 @@ async fn prekey_bundles_hand_out_each_one_time_key_once_under_concurrency() {
     let signed = json!({"key_id": 7, "public_key": b64(b"signed prekey"), "signature": b64(b"signature")});
     let publish =
         json!({"identity_key": identity, "signed_prekey": signed, "one_time_prekeys": one_time_keys(0..30)});
-    let (status, body) = app.call("PUT", "/v1/keys", Some(&bob_token), Some(publish)).await;
+    let (status, body) = app.call(&bob_token, "PUT", "/v1/keys", Some(publish)).await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     let (status, body) = app
         .call(
+            &bob_token,
             "POST",
             "/v1/keys/one-time",
-            Some(&bob_token),
             Some(json!({"one_time_prekeys": one_time_keys(30..40)})),
         )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
-    let (status, count) = app.get("/v1/keys/count", &bob_token).await;
+    let (status, count) = app.get(&bob_token, "/v1/keys/count").await;
     assert_eq!((status, count), (StatusCode::OK, json!({"one_time_prekeys": 40})));
 
     // Bad keys: not base64, duplicate ids.
     let (status, body) = app
         .call(
+            &bob_token,
             "POST",
             "/v1/keys/one-time",
-            Some(&bob_token),
             Some(json!({"one_time_prekeys": [{"key_id": 99, "public_key": "not base64!"}]})),
         )
         .await;
     assert_error(status, &body, 422, "invalid_value");
     let (status, body) = app
-        .call(
-            "POST",
-            "/v1/keys/one-time",
-            Some(&bob_token),
-            Some(json!({"one_time_prekeys": one_time_keys(5..6)})),
-        )
+        .call(&bob_token, "POST", "/v1/keys/one-time", Some(json!({"one_time_prekeys": one_time_keys(5..6)})))
         .await;
     assert_error(status, &body, 422, "invalid_value");
 
     // 50 concurrent fetches for 40 keys.
-    let fetches = futures::future::join_all((0..50).map(|_| app.get(&bundle_path, &alice_token))).await;
+    let fetches = futures::future::join_all((0..50).map(|_| app.get(&alice_token, &bundle_path))).await;
     let mut handed_out = std::collections::HashSet::new();
     let mut without = 0;
     for (status, bundle) in &fetches {
@@ -602,47 +487,52 @@ async fn prekey_bundles_hand_out_each_one_time_key_once_under_concurrency() {
         }
     }
     assert_eq!((handed_out.len(), without), (40, 10));
-    let (_, count) = app.get("/v1/keys/count", &bob_token).await;
+    let (_, count) = app.get(&bob_token, "/v1/keys/count").await;
     assert_eq!(count, json!({"one_time_prekeys": 0}));
-    let (status, bundle) = app.get(&bundle_path, &alice_token).await;
+    let (status, bundle) = app.get(&alice_token, &bundle_path).await;
     assert_eq!(status, StatusCode::OK);
     assert!(bundle.get("one_time_prekey").is_none(), "{bundle}");
 
     let (status, body) =
-        app.get(&format!("/v1/users/{}/prekey-bundle", uuid::Uuid::now_v7()), &alice_token).await;
+        app.get(&alice_token, &format!("/v1/users/{}/prekey-bundle", uuid::Uuid::now_v7())).await;
     assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
-    let (status, body) = app.get("/v1/users/not-a-uuid/prekey-bundle", &alice_token).await;
+    let (status, body) = app.get(&alice_token, "/v1/users/not-a-uuid/prekey-bundle").await;
     assert_error(status, &body, 404, "not_found");
     app.stop().await;
 }
 
 #[tokio::test]
 async fn profiles_usernames_search_and_settings() {
-    let app = App::start().await;
+    let app = spawn_app().await;
     let ann = app.register("ann@example.org", "Ann Lee").await;
     let ben = app.register("ben@example.org", "Benjamin").await;
     let (ann_token, ben_token) = (token(&ann, "access_token"), token(&ben, "access_token"));
     let ann_id = ann["user"]["id"].as_str().unwrap().to_owned();
 
-    let (status, me) =
-        app.patch_me(&ann_token, json!({"username": "Ann_99", "bio": "hello", "display_name": "Ann"})).await;
+    let (status, me) = app
+        .patch(
+            &ann_token,
+            "/v1/users/me",
+            json!({"username": "Ann_99", "bio": "hello", "display_name": "Ann"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{me}");
     assert_eq!(
         (me["username"].as_str(), me["bio"].as_str(), me["display_name"].as_str()),
         (Some("ann_99"), Some("hello"), Some("Ann"))
     );
-    let (status, body) = app.patch_me(&ben_token, json!({"username": "ANN_99"})).await;
+    let (status, body) = app.patch(&ben_token, "/v1/users/me", json!({"username": "ANN_99"})).await;
     assert_error(status, &body, 409, "username_taken");
     for bad in ["ab", "has-dash", "x".repeat(33).as_str()] {
-        let (status, body) = app.patch_me(&ben_token, json!({"username": bad})).await;
+        let (status, body) = app.patch(&ben_token, "/v1/users/me", json!({"username": bad})).await;
         assert_error(status, &body, 422, "invalid_value");
     }
     // Renaming frees the old name for others.
-    let (status, _) = app.patch_me(&ann_token, json!({"username": "ann_lee"})).await;
+    let (status, _) = app.patch(&ann_token, "/v1/users/me", json!({"username": "ann_lee"})).await;
     assert_eq!(status, StatusCode::OK);
-    let (status, body) = app.patch_me(&ben_token, json!({"username": "ann_99"})).await;
+    let (status, body) = app.patch(&ben_token, "/v1/users/me", json!({"username": "ann_99"})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let (_, by_username) = app.get("/v1/users?query=ANN_", &ben_token).await;
+    let (_, by_username) = app.get(&ben_token, "/v1/users?query=ANN_").await;
     let found: Vec<&str> =
         by_username["items"].as_array().unwrap().iter().map(|u| u["username"].as_str().unwrap()).collect();
     assert_eq!(
@@ -650,26 +540,26 @@ async fn profiles_usernames_search_and_settings() {
         ["ann_lee", "ann_99"],
         "by display name (Ann, Benjamin); '_' is no wildcard: {by_username}"
     );
-    let (_, no_wildcard) = app.get("/v1/users?query=ann%25", &ben_token).await;
+    let (_, no_wildcard) = app.get(&ben_token, "/v1/users?query=ann%25").await;
     assert_eq!(no_wildcard["items"], json!([]));
     // Concurrent claims of one name: one wins.
     let results = futures::future::join_all([
-        app.patch_me(&ann_token, json!({"username": "zed"})),
-        app.patch_me(&ben_token, json!({"username": "zed"})),
+        app.patch(&ann_token, "/v1/users/me", json!({"username": "zed"})),
+        app.patch(&ben_token, "/v1/users/me", json!({"username": "zed"})),
     ])
     .await;
     assert_eq!(results.iter().filter(|(s, _)| *s == StatusCode::OK).count(), 1, "{results:?}");
 
     // Others see the public profile, read back at once; the owner sees more.
-    let (status, seen) = app.get(&format!("/v1/users/{ann_id}"), &ben_token).await;
+    let (status, seen) = app.get(&ben_token, &format!("/v1/users/{ann_id}")).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(seen["bio"], "hello");
     assert!(seen.get("email").is_none(), "{seen}");
-    let (_, own) = app.get(&format!("/v1/users/{ann_id}"), &ann_token).await;
+    let (_, own) = app.get(&ann_token, &format!("/v1/users/{ann_id}")).await;
     assert_eq!(own["email"], "ann@example.org");
-    let (status, body) = app.get(&format!("/v1/users/{}", uuid::Uuid::now_v7()), &ann_token).await;
+    let (status, body) = app.get(&ann_token, &format!("/v1/users/{}", uuid::Uuid::now_v7())).await;
     assert_error(status, &body, 404, "not_found");
-    let (status, cleared) = app.patch_me(&ann_token, json!({"bio": null})).await;
+    let (status, cleared) = app.patch(&ann_token, "/v1/users/me", json!({"bio": null})).await;
     assert_eq!(status, StatusCode::OK);
     assert!(cleared.get("bio").is_none(), "{cleared}");
 
@@ -677,7 +567,7 @@ async fn profiles_usernames_search_and_settings() {
     for i in 0..3 {
         app.register(&format!("benny{i}@example.org"), &format!("Benny {i}")).await;
     }
-    let (status, page) = app.get("/v1/users?query=ben", &ann_token).await;
+    let (status, page) = app.get(&ann_token, "/v1/users?query=ben").await;
     assert_eq!(status, StatusCode::OK, "{page}");
     let names: Vec<&str> =
         page["items"].as_array().unwrap().iter().map(|u| u["display_name"].as_str().unwrap()).collect();
@@ -691,7 +581,7 @@ async fn profiles_usernames_search_and_settings() {
             Some(c) => format!("/v1/users?query=benn&limit=2&cursor={c}"),
             None => "/v1/users?query=benn&limit=2".to_owned(),
         };
-        let (status, page) = app.get(&path, &ann_token).await;
+        let (status, page) = app.get(&ann_token, &path).await;
         assert_eq!(status, StatusCode::OK, "{page}");
         seen.extend(
             page["items"].as_array().unwrap().iter().map(|u| u["display_name"].as_str().unwrap().to_owned()),
@@ -709,23 +599,23 @@ async fn profiles_usernames_search_and_settings() {
         "/v1/users?query=a&limit=201",
         "/v1/users?query=a&limit=x",
     ] {
-        let (status, body) = app.get(bad, &ann_token).await;
+        let (status, body) = app.get(&ann_token, bad).await;
         assert_error(status, &body, 422, "invalid_value");
     }
-    let (status, body) = app.get("/v1/users?query=a&cursor=zzz", &ann_token).await;
+    let (status, body) = app.get(&ann_token, "/v1/users?query=a&cursor=zzz").await;
     assert_error(status, &body, 422, "invalid_cursor");
 
     // Settings.
-    let (status, settings) = app.get("/v1/users/me/settings", &ann_token).await;
+    let (status, settings) = app.get(&ann_token, "/v1/users/me/settings").await;
     assert_eq!(
         (status, settings),
         (StatusCode::OK, json!({"last_seen_visible_to": "everybody", "notifications": true}))
     );
     let (status, settings) = app
         .call(
+            &ann_token,
             "PATCH",
             "/v1/users/me/settings",
-            Some(&ann_token),
             Some(json!({"last_seen_visible_to": "contacts", "notifications": false})),
         )
         .await;
@@ -734,36 +624,30 @@ async fn profiles_usernames_search_and_settings() {
         (StatusCode::OK, json!({"last_seen_visible_to": "contacts", "notifications": false}))
     );
     let (status, body) = app
-        .call(
-            "PATCH",
-            "/v1/users/me/settings",
-            Some(&ann_token),
-            Some(json!({"last_seen_visible_to": "martians"})),
-        )
+        .call(&ann_token, "PATCH", "/v1/users/me/settings", Some(json!({"last_seen_visible_to": "martians"})))
         .await;
     assert_error(status, &body, 422, "invalid_value");
     let (status, body) =
-        app.call("PATCH", "/v1/users/me/settings", None, Some(json!({"notifications": true}))).await;
+        app.call(Anonymous, "PATCH", "/v1/users/me/settings", Some(json!({"notifications": true}))).await;
     assert_error(status, &body, 401, "unauthenticated");
     app.stop().await;
 }
 
 #[tokio::test]
 async fn rate_limits_hold_across_gateway_processes_and_can_be_switched_off() {
-    let db = TestDb::new().await;
-    let nats = TestNats::start().await;
-    let dir = temp_dir("limits");
-    let (sms_url, _) = sms_webhook().await;
-    let mut config = test_config(&dir, &sms_url);
-    config.rate_limits.mode = Toggle::On;
-    // A long window, so that the test cannot straddle a window boundary.
-    config.rate_limits.window_secs = 3600;
-    config.rate_limits.login_per_ip = 100;
-    config.rate_limits.login_per_account = 3;
-    config.rate_limits.register_per_ip = 2;
-    let one = Server::start(&config, &db.url, &nats.url()).await.unwrap();
-    let two = Server::start(&config, &db.url, &nats.url()).await.unwrap();
-    let http = reqwest::Client::new();
+    let mut app = spawn_app()
+        .gateways(2)
+        .config(|config| {
+            config.rate_limits.mode = Toggle::On;
+            // A long window, so that the test cannot straddle a window boundary.
+            config.rate_limits.window_secs = 3600;
+            config.rate_limits.login_per_ip = 100;
+            config.rate_limits.login_per_account = 3;
+            config.rate_limits.register_per_ip = 2;
+        })
+        .await;
+    let (one, two) = (&app.gateways[0], &app.gateways[1]);
+    let http = app.http.clone();
     let login = |server: &Server| {
         http.post(format!("http://{}/v1/auth/login", server.addr))
             .json(&json!({"email": "target@example.org", "password": "guessing password"}))
@@ -793,27 +677,25 @@ async fn rate_limits_hold_across_gateway_processes_and_can_be_switched_off() {
         statuses.push(response.status().as_u16());
     }
     assert_eq!(statuses, [201, 201, 429]);
-    one.stop().await;
-    two.stop().await;
+    app.stop_gateways().await;
 
-    config.rate_limits.mode = Toggle::Off;
-    let off = Server::start(&config, &db.url, &nats.url()).await.unwrap();
+    let off = app.add_gateway(|config| config.rate_limits.mode = Toggle::Off).await;
     for _ in 0..6 {
-        assert_eq!(login(&off).await.unwrap().status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(login(off).await.unwrap().status(), StatusCode::UNAUTHORIZED);
     }
-    off.stop().await;
+    app.stop().await;
 }
 
 #[tokio::test]
 async fn websocket_tickets_are_single_use_and_short_lived() {
-    let app = App::start_with(|config| config.auth.ws_ticket_ttl_secs = 1).await;
+    let app = spawn_app().config(|config| config.auth.ws_ticket_ttl_secs = 1).await;
     let user = app.register("tess@example.org", "Tess").await;
     let access = token(&user, "access_token");
-    let (status, ticket) = app.call("POST", "/v1/ws/ticket", Some(&access), None).await;
+    let (status, ticket) = app.call(&access, "POST", "/v1/ws/ticket", None).await;
     assert_eq!(status, StatusCode::CREATED, "{ticket}");
     assert!(ticket["expires_at"].is_string());
     let ticket = token(&ticket, "ticket");
-    let pool = &app.server.state.db;
+    let pool = &app.server().state.db;
     let consume = ciphertalk_gateway::auth::consume_ticket;
     let expected = Some(registered_id(&user));
     let results = futures::future::join_all((0..5).map(|_| consume(pool, &ticket))).await;
@@ -821,10 +703,10 @@ async fn websocket_tickets_are_single_use_and_short_lived() {
         results.into_iter().map(Result::unwrap).filter_map(|holder| holder.map(|h| h.user_id)).collect();
     assert_eq!(winners.into_iter().map(Some).collect::<Vec<_>>(), vec![expected], "exactly one use");
     assert_eq!(consume(pool, "never-issued").await.unwrap(), None);
-    let (_, late) = app.call("POST", "/v1/ws/ticket", Some(&access), None).await;
+    let (_, late) = app.call(&access, "POST", "/v1/ws/ticket", None).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
     assert_eq!(consume(pool, &token(&late, "ticket")).await.unwrap(), None, "expired");
-    let (status, body) = app.call("POST", "/v1/ws/ticket", None, None).await;
+    let (status, body) = app.call(Anonymous, "POST", "/v1/ws/ticket", None).await;
     assert_error(status, &body, 401, "unauthenticated");
     app.stop().await;
 }
@@ -835,8 +717,8 @@ fn registered_id(body: &Value) -> ciphertalk_domain::UserId {
 
 #[tokio::test]
 async fn the_openapi_document_lists_every_auth_key_and_user_route() {
-    let app = App::start().await;
-    let (status, doc) = app.call("GET", "/v1/openapi.json", None, None).await;
+    let app = spawn_app().await;
+    let (status, doc) = app.call(Anonymous, "GET", "/v1/openapi.json", None).await;
     assert_eq!(status, StatusCode::OK);
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
     let expected = [
@@ -877,15 +759,13 @@ async fn the_openapi_document_lists_every_auth_key_and_user_route() {
 /// code or password hash may appear in it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_run_logs_no_password_token_or_code() {
-    let db = TestDb::new().await;
-    let nats = TestNats::start().await;
+    let app = spawn_app().gateways(0).await;
     let dir = temp_dir("logs");
-    let (sms_url, sms) = sms_webhook().await;
     let env = [
-        ("DATABASE_URL", db.url.clone()),
-        ("NATS_URL", nats.url()),
+        ("DATABASE_URL", app.db.url.clone()),
+        ("NATS_URL", app.nats.url()),
         ("CIPHERTALK_SMS", "webhook".to_owned()),
-        ("CIPHERTALK_SMS_WEBHOOK_URL", sms_url),
+        ("CIPHERTALK_SMS_WEBHOOK_URL", app.sms_url().to_owned()),
         ("CIPHERTALK_LOG", "debug,h2=info,hyper=info".to_owned()),
         ("CIPHERTALK_RATE_LIMITS", "off".to_owned()),
     ];
@@ -932,7 +812,7 @@ async fn a_full_run_logs_no_password_token_or_code() {
     .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (_, started) = post("/v1/auth/phone/start", json!({"phone": "+4917612345678"}), None).await;
-    let code = sms.lock().unwrap().last().unwrap()["code"].as_str().unwrap().to_owned();
+    let code = app.last_code("+4917612345678");
     let (status, phone) =
         post("/v1/auth/phone/verify", json!({"session_id": started["session_id"], "code": code}), None).await;
     assert_eq!(status, StatusCode::OK, "{phone}");
@@ -956,17 +836,19 @@ async fn a_full_run_logs_no_password_token_or_code() {
     });
     assert!(!code_appears, "the phone code reached the log");
     assert!(!log.contains("$argon2"), "a password hash reached the log");
-    assert!(!log.contains(SECRET) && !log.contains("DEV SMS"));
+    assert!(!log.contains(JWT_SECRET) && !log.contains("DEV SMS"));
 }
 
 /// Development mode writes the code to the log, with a marker, and only there.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_dev_sms_sender_logs_the_code_with_a_marker() {
-    let db = TestDb::new().await;
-    let nats = TestNats::start().await;
+    let app = spawn_app().gateways(0).await;
     let dir = temp_dir("devsms");
-    let env =
-        [("DATABASE_URL", db.url.clone()), ("NATS_URL", nats.url()), ("CIPHERTALK_SMS", "dev".to_owned())];
+    let env = [
+        ("DATABASE_URL", app.db.url.clone()),
+        ("NATS_URL", app.nats.url()),
+        ("CIPHERTALK_SMS", "dev".to_owned()),
+    ];
     let serve = ServeProcess::start(&dir.path().join("data"), dir.path(), &env).await;
     let response = reqwest::Client::new()
         .post(format!("{}/v1/auth/phone/start", serve.base))
@@ -1030,7 +912,7 @@ mod properties {
     #[test]
     fn refresh_token_rotation_keeps_its_invariants() {
         let rt = runtime();
-        let app = rt.block_on(App::start());
+        let app = rt.block_on(spawn_app().start());
         let registered = rt.block_on(app.register("prop@example.org", "Prop"));
         let access = token(&registered, "access_token");
         let mut runner = TestRunner::new(ProptestConfig { cases: 24, ..ProptestConfig::default() });
@@ -1043,7 +925,7 @@ mod properties {
                 for op in std::iter::once(SessionOp::Login).chain(ops) {
                     match op {
                         SessionOp::Login => {
-                            let (status, body) = app.post("/v1/auth/login", login.clone()).await;
+                            let (status, body) = app.post(Anonymous, "/v1/auth/login", login.clone()).await;
                             prop_assert_eq!(status, StatusCode::OK);
                             tokens.push((token(&body, "refresh_token"), revoked.len(), false));
                             revoked.push(false);
@@ -1051,8 +933,9 @@ mod properties {
                         SessionOp::Refresh(i) => {
                             let i = i % tokens.len();
                             let (value, family, spent) = tokens[i].clone();
-                            let (status, body) =
-                                app.post("/v1/auth/refresh", json!({"refresh_token": value})).await;
+                            let (status, body) = app
+                                .post(Anonymous, "/v1/auth/refresh", json!({"refresh_token": value}))
+                                .await;
                             if revoked[family] || spent {
                                 prop_assert_eq!(status, StatusCode::UNAUTHORIZED, "token {} {:?}", i, body);
                                 if spent {
@@ -1070,9 +953,9 @@ mod properties {
                             let (value, family, _) = tokens[i % tokens.len()].clone();
                             let (status, _) = app
                                 .call(
+                                    &access,
                                     "POST",
                                     "/v1/auth/logout",
-                                    Some(&access),
                                     Some(json!({"refresh_token": value})),
                                 )
                                 .await;
@@ -1084,7 +967,8 @@ mod properties {
                 // Afterwards, every token ever issued, in order: only the live
                 // ones still refresh (and each reuse on the way revokes its family).
                 for (value, family, spent) in tokens.clone() {
-                    let (status, _) = app.post("/v1/auth/refresh", json!({"refresh_token": value})).await;
+                    let (status, _) =
+                        app.post(Anonymous, "/v1/auth/refresh", json!({"refresh_token": value})).await;
                     prop_assert_eq!(status == StatusCode::OK, !revoked[family] && !spent);
                     if spent {
                         revoked[family] = true;
@@ -1103,12 +987,13 @@ mod properties {
     #[test]
     fn phone_code_attempts_follow_the_model() {
         let rt = runtime();
-        let app = rt.block_on(App::start());
+        let app = rt.block_on(spawn_app().start());
         let phone = "+4915199999999";
         let mut runner = TestRunner::new(ProptestConfig { cases: 24, ..ProptestConfig::default() });
         let result = runner.run(&proptest::collection::vec(any::<bool>(), 1..7), |attempts| {
             rt.block_on(async {
-                let (status, started) = app.post("/v1/auth/phone/start", json!({"phone": phone})).await;
+                let (status, started) =
+                    app.post(Anonymous, "/v1/auth/phone/start", json!({"phone": phone})).await;
                 prop_assert_eq!(status, StatusCode::ACCEPTED);
                 let code = app.last_code(phone);
                 let wrong = if code == "000000" { "999999" } else { "000000" };
@@ -1117,6 +1002,7 @@ mod properties {
                     let sent = if correct { code.as_str() } else { wrong };
                     let (status, body) = app
                         .post(
+                            Anonymous,
                             "/v1/auth/phone/verify",
                             json!({"session_id": started["session_id"], "code": sent}),
                         )
@@ -1137,11 +1023,15 @@ mod properties {
         });
         // Concurrent guesses get no more than the three attempts between them.
         rt.block_on(async {
-            let (_, started) = app.post("/v1/auth/phone/start", json!({"phone": phone})).await;
+            let (_, started) = app.post(Anonymous, "/v1/auth/phone/start", json!({"phone": phone})).await;
             let code = app.last_code(phone);
             let wrong = if code == "000000" { "999999" } else { "000000" };
             let guesses = futures::future::join_all((0..10).map(|_| {
-                app.post("/v1/auth/phone/verify", json!({"session_id": started["session_id"], "code": wrong}))
+                app.post(
+                    Anonymous,
+                    "/v1/auth/phone/verify",
+                    json!({"session_id": started["session_id"], "code": wrong}),
+                )
             }))
             .await;
             let wrong_answers = guesses.iter().filter(|(s, _)| *s == StatusCode::UNAUTHORIZED).count();

@@ -9,15 +9,15 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use chrono::{TimeDelta, Utc};
 use ciphertalk_commands::CommandMetadata;
-use ciphertalk_domain::room::RoomCommand;
 use ciphertalk_domain::room::franking::FrankingInput;
-use ciphertalk_domain::values::{Ciphertext, ClientMsgId, Commitment, ContentType, FrankingKeyId};
+use ciphertalk_domain::testing::SendMessageBuilder;
+use ciphertalk_domain::values::{Ciphertext, ClientMsgId, Commitment, FrankingKeyId};
 use ciphertalk_domain::{MessageId, RoomId};
 use ciphertalk_gateway::franking::FrankingKey;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::chat::{Chat, FRANKING_KEY, Person, assert_error, b64};
+use crate::support::app::{FRANKING_KEY, Person, TestApp, assert_error, b64, spawn_app};
 use crate::support::{delivery_consumer_without_projector, eventually, hold_projections, pending_for};
 
 fn seqs(page: &Value) -> Vec<u64> {
@@ -26,7 +26,7 @@ fn seqs(page: &Value) -> Vec<u64> {
 
 #[tokio::test]
 async fn a_message_is_sent_read_edited_and_deleted() {
-    let chat = Chat::start().await;
+    let chat = spawn_app().await;
     let (alice, bob) = (chat.person("Alice").await, chat.person("Bob").await);
     let room = chat.group(&alice, &[&bob]).await;
     let path = format!("/v1/rooms/{room}/messages");
@@ -42,7 +42,7 @@ async fn a_message_is_sent_read_edited_and_deleted() {
     assert_eq!(uuid::Uuid::parse_str(sent["id"].as_str().unwrap()).unwrap().get_version_num(), 7);
     assert_eq!(sent["room_id"], room.as_str());
     assert_eq!(sent["seq"], 1);
-    assert_eq!(sent["sender_id"], alice.id.as_str());
+    assert_eq!(sent["sender_id"], alice.id.to_string());
     assert_eq!(sent["client_msg_id"], "m-1");
     assert_eq!(sent["ciphertext"], b64("hello"));
     assert_eq!(sent["content_type"], "text/plain");
@@ -100,7 +100,7 @@ async fn a_message_is_sent_read_edited_and_deleted() {
 
 #[tokio::test]
 async fn the_same_client_msg_id_returns_the_original_message() {
-    let chat = Chat::start().await;
+    let chat = spawn_app().await;
     let (alice, bob) = (chat.person("Alice").await, chat.person("Bob").await);
     let room = chat.group(&alice, &[&bob]).await;
     let path = format!("/v1/rooms/{room}/messages");
@@ -132,12 +132,12 @@ async fn the_same_client_msg_id_returns_the_original_message() {
 /// locking the rooms and timeline offsets: their next commits wait on it.
 #[tokio::test]
 async fn a_send_answers_at_its_commit_and_reads_of_the_room_wait_for_it() {
-    let chat = Chat::start_with(|config| config.projections.read_your_writes_ms = 20_000).await;
+    let chat = spawn_app().config(|config| config.projections.read_your_writes_ms = 20_000).await;
     let (alice, bob) = (chat.person("Alice").await, chat.person("Bob").await);
     let room = chat.group(&alice, &[&bob]).await;
     chat.send(&alice, &room, "first").await;
 
-    let hold = hold_projections(&chat.server.state.db, &["rooms", "timeline"]).await;
+    let hold = hold_projections(&chat.server().state.db, &["rooms", "timeline"]).await;
     let sent = tokio::time::timeout(Duration::from_secs(10), chat.send(&alice, &room, "second"))
         .await
         .expect("the send answers while the read models are held back");
@@ -164,20 +164,21 @@ async fn a_send_answers_at_its_commit_and_reads_of_the_room_wait_for_it() {
 #[tokio::test]
 async fn sends_wait_while_the_read_side_is_behind() {
     const BOUND: Duration = Duration::from_millis(1500);
-    let chat = Chat::start_with(|config| {
-        config.projections.run = false;
-        config.projections.max_backlog_events = 1;
-        config.projections.read_your_writes_ms = BOUND.as_millis() as u64;
-    })
-    .await;
+    let chat = spawn_app()
+        .config(|config| {
+            config.projections.run = false;
+            config.projections.max_backlog_events = 1;
+            config.projections.read_your_writes_ms = BOUND.as_millis() as u64;
+        })
+        .await;
     let (alice, bob) = (chat.person("Alice").await, chat.person("Bob").await);
     let room = chat.group(&alice, &[&bob]).await;
     let started = std::time::Instant::now();
     chat.send(&alice, &room, "no backlog seen yet").await;
     assert!(started.elapsed() < BOUND, "a send waited with no backlog in sight");
 
-    delivery_consumer_without_projector(&chat.server.state.jetstream).await;
-    let backlog = chat.server.state.backlog.clone().unwrap();
+    delivery_consumer_without_projector(&chat.server().state.jetstream).await;
+    let backlog = chat.server().state.backlog.clone().unwrap();
     assert!(eventually(10, || async { backlog.events() > 1 }).await);
     let started = std::time::Instant::now();
     chat.send(&alice, &room, "behind a backlog").await;
@@ -187,7 +188,7 @@ async fn sends_wait_while_the_read_side_is_behind() {
 
 #[tokio::test]
 async fn ciphertext_over_the_limit_is_413() {
-    let chat = Chat::start().await;
+    let chat = spawn_app().await;
     let alice = chat.person("Alice").await;
     let room = chat.group(&alice, &[]).await;
     let path = format!("/v1/rooms/{room}/messages");
@@ -204,7 +205,7 @@ async fn ciphertext_over_the_limit_is_413() {
     chat.stop().await;
 
     // The limit is a setting.
-    let chat = Chat::start_with(|config| config.messages.max_ciphertext_bytes = 4).await;
+    let chat = spawn_app().config(|config| config.messages.max_ciphertext_bytes = 4).await;
     let alice = chat.person("Alice").await;
     let room = chat.group(&alice, &[]).await;
     let path = format!("/v1/rooms/{room}/messages");
@@ -219,7 +220,7 @@ async fn ciphertext_over_the_limit_is_413() {
 
 #[tokio::test]
 async fn a_commitment_is_franked_with_the_server_key_over_the_real_seq() {
-    let chat = Chat::start().await;
+    let chat = spawn_app().await;
     let (alice, bob) = (chat.person("Alice").await, chat.person("Bob").await);
     let room = chat.group(&alice, &[&bob]).await;
     let path = format!("/v1/rooms/{room}/messages");
@@ -270,7 +271,7 @@ async fn a_commitment_is_franked_with_the_server_key_over_the_real_seq() {
 
 #[tokio::test]
 async fn forwarding_keeps_forwarded_from_and_needs_a_visible_source() {
-    let chat = Chat::start().await;
+    let chat = spawn_app().await;
     let (alice, bob, eve) = (chat.person("Alice").await, chat.person("Bob").await, chat.person("Eve").await);
     let source_room = chat.group(&alice, &[]).await;
     let source = chat.send(&alice, &source_room, "original").await;
@@ -304,33 +305,23 @@ async fn forwarding_keeps_forwarded_from_and_needs_a_visible_source() {
 /// Sends `count` messages through the write model (fast), then waits until
 /// the timeline has them all.
 async fn seed(
-    chat: &Chat,
+    chat: &TestApp,
     sender: &Person,
     room: &str,
     count: usize,
     sent_at: chrono::DateTime<Utc>,
 ) -> Vec<MessageId> {
-    let write = chat.server.state.write.clone();
+    let write = chat.server().state.write.clone();
     let room_id: RoomId = room.parse().unwrap();
     let mut ids = Vec::with_capacity(count);
     let mut tasks = tokio::task::JoinSet::new();
     for i in 0..count {
         let message_id = MessageId::new_v7();
         ids.push(message_id);
-        let command = RoomCommand::SendMessage {
-            message_id,
-            sender: sender.user_id(),
-            client_msg_id: ClientMsgId::parse(&format!("seed-{i}-{message_id}")).unwrap(),
-            ciphertext: Ciphertext::parse(&b64(&format!("message {i}"))).unwrap(),
-            content_type: ContentType::default(),
-            reply_to: None,
-            file_ids: Vec::new(),
-            forwarded_from: None,
-            commitment: None,
-            reporting_tag: None,
-            franking_key_id: None,
-            sent_at,
-        };
+        let client_msg_id = ClientMsgId::parse(&format!("seed-{i}-{message_id}")).unwrap();
+        let ciphertext = Ciphertext::parse(&b64(&format!("message {i}"))).unwrap();
+        let command =
+            SendMessageBuilder::new(message_id, sender.id, client_msg_id, ciphertext, sent_at).build();
         let write = write.clone();
         let room_id = room_id.to_string();
         tasks.spawn(async move {
@@ -343,7 +334,7 @@ async fn seed(
     }
     tasks.join_all().await;
     let loaded = write.rooms.load(room).await.unwrap();
-    let freshness = chat.server.state.freshness.clone();
+    let freshness = chat.server().state.freshness.clone();
     let sequence = loaded.sequence as u64;
     let caught_up = freshness
         .wait_for_all(
@@ -360,7 +351,7 @@ async fn seed(
 
 #[tokio::test]
 async fn a_thousand_messages_page_backwards_and_forwards_without_gaps() {
-    let chat = Chat::start().await;
+    let chat = spawn_app().await;
     let (alice, bob) = (chat.person("Alice").await, chat.person("Bob").await);
     let room = chat.group(&alice, &[&bob]).await;
     seed(&chat, &alice, &room, 1000, Utc::now()).await;
@@ -417,7 +408,7 @@ async fn a_thousand_messages_page_backwards_and_forwards_without_gaps() {
 
 #[tokio::test]
 async fn edits_close_48_hours_after_sending() {
-    let chat = Chat::start().await;
+    let chat = spawn_app().await;
     let alice = chat.person("Alice").await;
     let room = chat.group(&alice, &[]).await;
     let old = seed(&chat, &alice, &room, 1, Utc::now() - TimeDelta::hours(49)).await[0];
@@ -435,7 +426,7 @@ async fn edits_close_48_hours_after_sending() {
 
 #[tokio::test]
 async fn receipts_only_move_forwards_and_stop_at_the_last_message() {
-    let chat = Chat::start().await;
+    let chat = spawn_app().await;
     let (alice, bob) = (chat.person("Alice").await, chat.person("Bob").await);
     let room = chat.group(&alice, &[&bob]).await;
     for text in ["a", "b", "c"] {
@@ -479,7 +470,7 @@ struct Fixture {
     stranger: Person,
 }
 
-async fn fixture(chat: &Chat, people: &HashMap<Who, Person>, stranger: &Person) -> Fixture {
+async fn fixture(chat: &TestApp, people: &HashMap<Who, Person>, stranger: &Person) -> Fixture {
     let room = chat
         .group(&people[&Who::Owner], &[&people[&Who::Admin], &people[&Who::Member], &people[&Who::Blocked]])
         .await;
@@ -497,7 +488,7 @@ async fn fixture(chat: &Chat, people: &HashMap<Who, Person>, stranger: &Person) 
 }
 
 /// One request of the matrix, made on its own fixture.
-async fn attempt(chat: &Chat, f: &Fixture, who: Who, route: &str) -> (StatusCode, Value) {
+async fn attempt(chat: &TestApp, f: &Fixture, who: Who, route: &str) -> (StatusCode, Value) {
     let caller = &f.people[&who];
     let (room, message) = (&f.room, &f.message);
     let member = &f.people[&Who::Member].id;
@@ -543,7 +534,7 @@ async fn attempt(chat: &Chat, f: &Fixture, who: Who, route: &str) -> (StatusCode
 
 #[tokio::test]
 async fn authorization_matrix_of_every_room_and_message_route() {
-    let chat = Chat::start().await;
+    let chat = spawn_app().await;
     let mut people = HashMap::new();
     for who in EVERYONE {
         people.insert(who, chat.person(&format!("{who:?}")).await);
@@ -620,13 +611,13 @@ async fn authorization_matrix_of_every_room_and_message_route() {
 /// trust a stale membership.
 #[tokio::test]
 async fn a_removed_member_reads_no_new_messages_while_the_read_model_lags() {
-    let chat = Chat::start_with(|config| config.projections.read_your_writes_ms = 300).await;
+    let chat = spawn_app().config(|config| config.projections.read_your_writes_ms = 300).await;
     let (alice, bob) = (chat.person("Alice").await, chat.person("Bob").await);
     let room = chat.group(&alice, &[&bob]).await;
     chat.send(&alice, &room, "before").await;
     let path = format!("/v1/rooms/{room}/messages");
 
-    let hold = hold_projections(&chat.server.state.db, &["rooms"]).await;
+    let hold = hold_projections(&chat.server().state.db, &["rooms"]).await;
     let (status, body) = chat.delete(&alice, &format!("/v1/rooms/{room}/members/{}", bob.id)).await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     chat.send(&alice, &room, "after the removal").await;
@@ -645,7 +636,7 @@ async fn a_removed_member_reads_no_new_messages_while_the_read_model_lags() {
 /// the send answers with the first (also for retries racing each other).
 #[tokio::test]
 async fn a_retry_older_than_the_idempotency_window_returns_the_original() {
-    let chat = Chat::start().await;
+    let chat = spawn_app().await;
     let alice = chat.person("Alice").await;
     let room = chat.group(&alice, &[]).await;
     let path = format!("/v1/rooms/{room}/messages");

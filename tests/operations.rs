@@ -6,7 +6,7 @@ use ciphertalk_gateway::serve::Server;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::chat::Chat;
+use crate::support::app::spawn_app;
 use crate::support::{TestDb, TestNats, eventually, temp_dir};
 
 async fn get(base: &str, path: &str) -> Option<(StatusCode, Value)> {
@@ -77,11 +77,11 @@ fn header<'a>(response: &'a reqwest::Response, name: &str) -> Option<&'a str> {
 
 #[tokio::test]
 async fn a_configured_origin_passes_the_preflight_and_any_other_gets_no_allowance() {
-    let chat =
-        Chat::start_with(|config| config.cors.allowed_origins = format!("{APP}, http://localhost:5173"))
-            .await;
+    let chat = spawn_app()
+        .config(|config| config.cors.allowed_origins = format!("{APP}, http://localhost:5173"))
+        .await;
 
-    let allowed = preflight(&chat.base, APP).await;
+    let allowed = preflight(&chat.base(0), APP).await;
     assert!(allowed.status().is_success(), "{}", allowed.status());
     assert_eq!(header(&allowed, "access-control-allow-origin"), Some(APP));
     let methods = header(&allowed, "access-control-allow-methods").unwrap_or_default().to_lowercase();
@@ -91,12 +91,12 @@ async fn a_configured_origin_passes_the_preflight_and_any_other_gets_no_allowanc
     assert!(header(&allowed, "access-control-max-age").is_some());
     assert!(header(&allowed, "access-control-allow-credentials").is_none(), "bearer tokens, no cookies");
 
-    let refused = preflight(&chat.base, "https://evil.example.com").await;
+    let refused = preflight(&chat.base(0), "https://evil.example.com").await;
     assert_eq!(header(&refused, "access-control-allow-origin"), None, "a refused origin is not allowed");
 
     // A real request's answer, an error included, lets the page read it and its request id.
     let answer = reqwest::Client::new()
-        .get(format!("{}/v1/rooms", chat.base))
+        .get(format!("{}/v1/rooms", chat.base(0)))
         .header("origin", APP)
         .send()
         .await
@@ -110,11 +110,11 @@ async fn a_configured_origin_passes_the_preflight_and_any_other_gets_no_allowanc
 
 #[tokio::test]
 async fn without_configured_origins_no_origin_is_allowed() {
-    let chat = Chat::start().await;
-    let response = preflight(&chat.base, APP).await;
+    let chat = spawn_app().await;
+    let response = preflight(&chat.base(0), APP).await;
     assert_eq!(header(&response, "access-control-allow-origin"), None);
     let answer = reqwest::Client::new()
-        .get(format!("{}/health", chat.base))
+        .get(format!("{}/health", chat.base(0)))
         .header("origin", APP)
         .send()
         .await

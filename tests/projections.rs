@@ -3,63 +3,27 @@
 //! projector processes), replay into an identical read model, serve
 //! read-your-writes waits, and page through long timelines both ways.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream::{self, consumer::AckPolicy, consumer::DeliverPolicy, consumer::pull};
 use chrono::Utc;
-use ciphertalk_commands::{CommandMetadata, WriteModel};
 use ciphertalk_domain::ids::{MessageId, RoomId, UserId};
 use ciphertalk_domain::room::{DeleteScope, JoinRule, ReceiptKind, Role, RoomCommand, RoomKind};
 use ciphertalk_domain::user::UserCommand;
-use ciphertalk_domain::values::{
-    Base64Bytes, Ciphertext, ClientMsgId, ContentType, DisplayName, Email, RoomName,
-};
-use ciphertalk_gateway::config::{Config, ProjectionsConfig};
-use ciphertalk_gateway::serve::Server;
+use ciphertalk_domain::values::DisplayName;
 use ciphertalk_projections::timeline::Window;
 use ciphertalk_projections::{
     Backlog, Freshness, HEADER_DELIVERY_ID, Projection, ProjectorOptions, blocks, contacts, freshness,
     projector, rebuild, rooms, timeline,
 };
 use ciphertalk_streams::WireEvent;
-use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
 
-use crate::support::{TestDb, TestNats, delivery_consumer_without_projector, eventually};
+use crate::support::app::{TestApp, spawn_app};
+use crate::support::commands::{ciphertext, message};
+use crate::support::{delivery_consumer_without_projector, eventually};
 
-struct Rig {
-    db: TestDb,
-    _nats: TestNats,
-    server: Server,
-}
-
-impl Rig {
-    /// A server (relay included); its projectors run only when `projectors`.
-    async fn new(projectors: bool) -> Self {
-        let db = TestDb::new().await;
-        let nats = TestNats::start().await;
-        let config = Config {
-            listen: "127.0.0.1:0".parse().unwrap(),
-            projections: ProjectionsConfig { run: projectors, ..ProjectionsConfig::default() },
-            ..Config::default()
-        };
-        let server = Server::start(&config, &db.url, &nats.url()).await.unwrap();
-        Self { db, _nats: nats, server }
-    }
-
-    fn write(&self) -> &Arc<WriteModel> {
-        &self.server.state.write
-    }
-
-    fn pool(&self) -> &PgPool {
-        &self.db.pool
-    }
-
-    fn js(&self) -> jetstream::Context {
-        self.server.state.jetstream.clone()
-    }
-
+impl TestApp {
     /// Projectors of every projection, as another process would run them.
     fn spawn_projectors(&self, batch_size: usize) -> (CancellationToken, Vec<tokio::task::JoinHandle<()>>) {
         self.spawn_projectors_with(ProjectorOptions { batch_size, ..ProjectorOptions::default() })
@@ -92,11 +56,6 @@ impl Rig {
         stream.info().await.unwrap().state.last_sequence
     }
 
-    async fn committed_events(&self) -> u64 {
-        let n: i64 = sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(self.pool()).await.unwrap();
-        n as u64
-    }
-
     /// Waits until every event is in the stream and every projection applied it.
     async fn caught_up(&self) {
         let done = eventually(60, || async {
@@ -104,15 +63,15 @@ impl Rig {
             if last < self.committed_events().await {
                 return false;
             }
-            let statuses = freshness::status(self.pool()).await.unwrap();
+            let statuses = freshness::status(&self.db.pool).await.unwrap();
             statuses.iter().all(|s| s.stream_seq >= last)
         })
         .await;
-        assert!(done, "projections did not catch up: {:?}", freshness::status(self.pool()).await.unwrap());
+        assert!(done, "projections did not catch up: {:?}", freshness::status(&self.db.pool).await.unwrap());
     }
 
     async fn applied_events(&self, projection: Projection) -> u64 {
-        let status = freshness::status(self.pool()).await.unwrap();
+        let status = freshness::status(&self.db.pool).await.unwrap();
         status.into_iter().find(|s| s.projection == projection).unwrap().applied_events
     }
 
@@ -120,7 +79,7 @@ impl Rig {
     async fn events_of(&self, projection: Projection) -> u64 {
         let n: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE aggregate_type = ANY($1)")
             .bind(projection.aggregate_types())
-            .fetch_one(self.pool())
+            .fetch_one(&self.db.pool)
             .await
             .unwrap();
         n as u64
@@ -133,82 +92,12 @@ impl Rig {
             let rows: serde_json::Value = sqlx::query_scalar(&format!(
                 "SELECT COALESCE(jsonb_agg(to_jsonb(t) ORDER BY to_jsonb(t)::text), '[]'::jsonb) FROM {table} t"
             ))
-            .fetch_one(self.pool())
+            .fetch_one(&self.db.pool)
             .await
             .unwrap();
             out.push(((*table).to_owned(), rows));
         }
         out
-    }
-
-    async fn register(&self, name: &str) -> UserId {
-        let id = UserId::new_v7();
-        let command = UserCommand::RegisterUser {
-            user_id: id,
-            email: Some(Email::parse(&format!("{}@example.org", id.as_uuid().simple())).unwrap()),
-            phone: None,
-            display_name: DisplayName::parse(name).unwrap(),
-            at: Utc::now(),
-        };
-        self.write().users.execute(&id.to_string(), command, &meta(id)).await.unwrap();
-        id
-    }
-
-    async fn user(&self, user: UserId, command: UserCommand) {
-        self.write().users.execute(&user.to_string(), command, &meta(user)).await.unwrap();
-    }
-
-    /// Runs a room command; returns the room's aggregate sequence after it.
-    async fn room(&self, room: RoomId, actor: UserId, command: RoomCommand) -> u64 {
-        let done = self.write().rooms.execute(&room.to_string(), command, &meta(actor)).await.unwrap();
-        done.sequence as u64
-    }
-
-    async fn create_group(&self, owner: UserId, members: Vec<UserId>, name: &str) -> RoomId {
-        let room = RoomId::new_v7();
-        let command = RoomCommand::CreateRoom {
-            room_id: room,
-            kind: RoomKind::Group,
-            name: Some(RoomName::parse(name).unwrap()),
-            description: None,
-            join_rule: JoinRule::Invite,
-            creator: owner,
-            members,
-            at: Utc::now(),
-        };
-        self.room(room, owner, command).await;
-        room
-    }
-
-    async fn send(&self, room: RoomId, sender: UserId, text: &str) -> MessageId {
-        let id = MessageId::new_v7();
-        self.room(room, sender, send_command(id, sender, text)).await;
-        id
-    }
-}
-
-fn meta(actor: UserId) -> CommandMetadata {
-    CommandMetadata::new(actor.to_string(), Some("test".into()))
-}
-
-fn ciphertext(text: &str) -> Ciphertext {
-    Ciphertext::parse(Base64Bytes::from_bytes(text.as_bytes()).unwrap().as_str()).unwrap()
-}
-
-fn send_command(id: MessageId, sender: UserId, text: &str) -> RoomCommand {
-    RoomCommand::SendMessage {
-        message_id: id,
-        sender,
-        client_msg_id: ClientMsgId::parse(&id.to_string()).unwrap(),
-        ciphertext: ciphertext(text),
-        content_type: ContentType::default(),
-        reply_to: None,
-        file_ids: Vec::new(),
-        forwarded_from: None,
-        commitment: None,
-        reporting_tag: None,
-        franking_key_id: None,
-        sent_at: Utc::now(),
     }
 }
 
@@ -225,53 +114,60 @@ struct History {
 
 /// Users, two rooms, joins and roles, messages with an edit, a delete for
 /// everyone, a hide, a takedown, receipts, contacts and blocks.
-async fn script(rig: &Rig) -> History {
-    let alice = rig.register("Alice").await;
-    let bob = rig.register("bob").await;
-    let carol = rig.register("Carol").await;
-    let dave = rig.register("Dave").await;
+async fn script(app: &TestApp) -> History {
+    let alice = app.commands().register("Alice").await;
+    let bob = app.commands().register("bob").await;
+    let carol = app.commands().register("Carol").await;
+    let dave = app.commands().register("Dave").await;
 
-    let quiet_room = rig.create_group(alice, vec![dave], "quiet").await;
-    let room = rig.create_group(alice, vec![bob], "general").await;
+    let quiet_room = app.commands().create_group(alice, vec![dave], "quiet").await;
+    let room = app.commands().create_group(alice, vec![bob], "general").await;
     let at = Utc::now();
-    rig.room(room, alice, RoomCommand::AddMember { actor: alice, user: carol, role: Role::Member, at }).await;
-    rig.room(room, alice, RoomCommand::ChangeRole { actor: alice, user: bob, role: Role::Admin, at }).await;
-    rig.room(room, alice, RoomCommand::AddMember { actor: alice, user: dave, role: Role::Member, at }).await;
-    rig.room(room, bob, RoomCommand::RemoveMember { actor: bob, user: dave, at }).await;
+    app.commands()
+        .room(room, alice, RoomCommand::AddMember { actor: alice, user: carol, role: Role::Member, at })
+        .await;
+    app.commands()
+        .room(room, alice, RoomCommand::ChangeRole { actor: alice, user: bob, role: Role::Admin, at })
+        .await;
+    app.commands()
+        .room(room, alice, RoomCommand::AddMember { actor: alice, user: dave, role: Role::Member, at })
+        .await;
+    app.commands().room(room, bob, RoomCommand::RemoveMember { actor: bob, user: dave, at }).await;
 
     let mut messages = Vec::new();
     for (sender, text) in [(alice, "one"), (alice, "two"), (bob, "three"), (carol, "four"), (bob, "five")] {
-        messages.push(rig.send(room, sender, text).await);
+        messages.push(app.commands().send(room, sender, text).await);
     }
     let at = Utc::now();
     let edit =
         RoomCommand::EditMessage { actor: alice, message_id: messages[0], ciphertext: ciphertext("ONE"), at };
-    rig.room(room, alice, edit).await;
+    app.commands().room(room, alice, edit).await;
     let delete = RoomCommand::DeleteMessage {
         actor: alice,
         message_id: messages[1],
         scope: DeleteScope::ForEveryone,
         at,
     };
-    rig.room(room, alice, delete).await;
+    app.commands().room(room, alice, delete).await;
     let hide =
         RoomCommand::DeleteMessage { actor: bob, message_id: messages[2], scope: DeleteScope::ForMe, at };
-    rig.room(room, bob, hide).await;
+    app.commands().room(room, bob, hide).await;
     let takedown =
         RoomCommand::TakeDownMessage { moderator: dave, message_id: messages[3], report_id: None, at };
-    rig.room(room, dave, takedown).await;
-    rig.room(room, bob, RoomCommand::UpdateReceipt { user: bob, up_to_seq: 3, kind: ReceiptKind::Read, at })
+    app.commands().room(room, dave, takedown).await;
+    app.commands()
+        .room(room, bob, RoomCommand::UpdateReceipt { user: bob, up_to_seq: 3, kind: ReceiptKind::Read, at })
         .await;
     let delivered =
         RoomCommand::UpdateReceipt { user: carol, up_to_seq: 5, kind: ReceiptKind::Delivered, at };
-    rig.room(room, carol, delivered).await;
+    app.commands().room(room, carol, delivered).await;
     // Activity in the older room makes it the most recent one again.
-    rig.send(quiet_room, dave, "later").await;
+    app.commands().send(quiet_room, dave, "later").await;
 
     for contact in [bob, carol, dave] {
-        rig.user(alice, UserCommand::AddContact { contact, at }).await;
+        app.commands().user(alice, UserCommand::AddContact { contact, at }).await;
     }
-    rig.user(alice, UserCommand::RemoveContact { contact: dave, at }).await;
+    app.commands().user(alice, UserCommand::RemoveContact { contact: dave, at }).await;
     let rename = UserCommand::UpdateProfile {
         display_name: Some(DisplayName::parse("Aaron").unwrap()),
         username: None,
@@ -279,19 +175,19 @@ async fn script(rig: &Rig) -> History {
         avatar_file_id: None,
         at,
     };
-    rig.user(carol, rename).await;
-    rig.user(alice, UserCommand::BlockUser { blocked: dave, at }).await;
-    rig.user(bob, UserCommand::BlockUser { blocked: carol, at }).await;
-    rig.user(bob, UserCommand::UnblockUser { blocked: carol, at }).await;
+    app.commands().user(carol, rename).await;
+    app.commands().user(alice, UserCommand::BlockUser { blocked: dave, at }).await;
+    app.commands().user(bob, UserCommand::BlockUser { blocked: carol, at }).await;
+    app.commands().user(bob, UserCommand::UnblockUser { blocked: carol, at }).await;
     History { alice, bob, carol, dave, room, quiet_room, messages }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn read_models_reflect_a_scripted_history() {
-    let rig = Rig::new(true).await;
-    let h = script(&rig).await;
-    rig.caught_up().await;
-    let pool = rig.pool();
+    let app = spawn_app().await;
+    let h = script(&app).await;
+    app.caught_up().await;
+    let pool = &app.db.pool;
 
     // rooms: settings, members and roles.
     let room = rooms::get_with_members(pool, h.room).await.unwrap().unwrap();
@@ -357,7 +253,7 @@ async fn read_models_reflect_a_scripted_history() {
     assert!(!blocks::is_blocked(pool, h.bob, h.carol).await.unwrap(), "unblocked again");
 
     // Lag is exported per projection.
-    let metrics = rig.server.state.metrics.render();
+    let metrics = app.server().state.metrics.render();
     assert!(metrics.contains("ciphertalk_projection_lag_events{projection=\"timeline\"}"), "{metrics}");
 
     // JSON shaped as API.md's.
@@ -376,7 +272,7 @@ async fn read_models_reflect_a_scripted_history() {
     ] {
         assert!(json.get(field).is_some(), "message JSON lacks {field}: {json}");
     }
-    rig.server.stop().await;
+    app.stop().await;
 }
 
 /// Deletes each projection's durable consumer and makes a new one that
@@ -409,61 +305,61 @@ async fn consumers_drained(js: &jetstream::Context) -> bool {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn redelivered_and_duplicated_events_change_nothing() {
-    let rig = Rig::new(false).await;
-    script(&rig).await;
-    let (shutdown, tasks) = rig.spawn_projectors(50);
-    rig.caught_up().await;
-    let before: Vec<_> = futures::future::join_all(Projection::ALL.map(|p| rig.snapshot(p))).await;
-    let applied: Vec<u64> = futures::future::join_all(Projection::ALL.map(|p| rig.applied_events(p))).await;
+    let app = spawn_app().without_projectors().await;
+    script(&app).await;
+    let (shutdown, tasks) = app.spawn_projectors(50);
+    app.caught_up().await;
+    let before: Vec<_> = futures::future::join_all(Projection::ALL.map(|p| app.snapshot(p))).await;
+    let applied: Vec<u64> = futures::future::join_all(Projection::ALL.map(|p| app.applied_events(p))).await;
     for projection in Projection::ALL {
-        assert_eq!(rig.applied_events(projection).await, rig.events_of(projection).await, "{projection}");
+        assert_eq!(app.applied_events(projection).await, app.events_of(projection).await, "{projection}");
     }
 
     // The same event stored a second time in the stream (under another message id).
-    let js = rig.js();
+    let js = app.js();
     let stream = js.get_stream("CHAT_EVENTS").await.unwrap();
-    for seq in [3, rig.stream_last_seq().await] {
+    for seq in [3, app.stream_last_seq().await] {
         let original = stream.get_raw_message(seq).await.unwrap();
         let event = WireEvent::from_body(&original.payload).unwrap();
         js.publish(event.subject().unwrap(), original.payload.clone()).await.unwrap().await.unwrap();
     }
-    rig.caught_up().await;
+    app.caught_up().await;
 
     // Every message delivered again from the start.
     stop_projectors(shutdown, tasks).await;
     reset_consumers(&js).await;
-    let (shutdown, tasks) = rig.spawn_projectors(50);
+    let (shutdown, tasks) = app.spawn_projectors(50);
     assert!(eventually(30, || consumers_drained(&js)).await, "redeliveries were not all acknowledged");
 
-    let after: Vec<_> = futures::future::join_all(Projection::ALL.map(|p| rig.snapshot(p))).await;
+    let after: Vec<_> = futures::future::join_all(Projection::ALL.map(|p| app.snapshot(p))).await;
     assert_eq!(before, after, "redelivery changed a read model");
     let applied_after: Vec<u64> =
-        futures::future::join_all(Projection::ALL.map(|p| rig.applied_events(p))).await;
+        futures::future::join_all(Projection::ALL.map(|p| app.applied_events(p))).await;
     assert_eq!(applied, applied_after, "an event was applied twice");
     stop_projectors(shutdown, tasks).await;
-    rig.server.stop().await;
+    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_projector_killed_mid_stream_and_restarted_applies_everything_once() {
     const MESSAGES: usize = 600;
-    let rig = Rig::new(false).await;
-    let (alice, bob) = (rig.register("Alice").await, rig.register("Bob").await);
-    let room = rig.create_group(alice, vec![bob], "busy").await;
+    let app = spawn_app().without_projectors().await;
+    let (alice, bob) = (app.commands().register("Alice").await, app.commands().register("Bob").await);
+    let room = app.commands().create_group(alice, vec![bob], "busy").await;
     for n in 0..MESSAGES {
-        rig.send(room, if n % 2 == 0 { alice } else { bob }, &format!("m{n}")).await;
+        app.commands().send(room, if n % 2 == 0 { alice } else { bob }, &format!("m{n}")).await;
     }
     let stream_has_all =
-        eventually(60, || async { rig.stream_last_seq().await >= rig.committed_events().await }).await;
+        eventually(60, || async { app.stream_last_seq().await >= app.committed_events().await }).await;
     assert!(stream_has_all);
 
     // Killed abruptly (task aborted mid-batch), twice, then cancelled mid-batch.
-    let last = rig.stream_last_seq().await;
+    let last = app.stream_last_seq().await;
     for kill in 0..3 {
-        let (shutdown, tasks) = rig.spawn_projectors(5);
-        let reached = freshness::offset(rig.pool(), Projection::Timeline).await.unwrap();
+        let (shutdown, tasks) = app.spawn_projectors(5);
+        let reached = freshness::offset(&app.db.pool, Projection::Timeline).await.unwrap();
         let moved = eventually(30, || async {
-            freshness::offset(rig.pool(), Projection::Timeline).await.unwrap() > reached
+            freshness::offset(&app.db.pool, Projection::Timeline).await.unwrap() > reached
         })
         .await;
         assert!(moved, "projector made no progress");
@@ -478,71 +374,71 @@ async fn a_projector_killed_mid_stream_and_restarted_applies_everything_once() {
             let _ = task.await;
         }
         if kill == 0 {
-            let offset = freshness::offset(rig.pool(), Projection::Timeline).await.unwrap();
+            let offset = freshness::offset(&app.db.pool, Projection::Timeline).await.unwrap();
             assert!(offset < last, "the first kill should have happened mid-stream ({offset} of {last})");
         }
     }
 
-    let (shutdown, tasks) = rig.spawn_projectors(25);
-    rig.caught_up().await;
+    let (shutdown, tasks) = app.spawn_projectors(25);
+    app.caught_up().await;
     for projection in Projection::ALL {
-        assert_eq!(rig.applied_events(projection).await, rig.events_of(projection).await, "{projection}");
+        assert_eq!(app.applied_events(projection).await, app.events_of(projection).await, "{projection}");
     }
-    let page = timeline::page(rig.pool(), room, alice, Window::After(0), 200).await.unwrap();
+    let page = timeline::page(&app.db.pool, room, alice, Window::After(0), 200).await.unwrap();
     assert_eq!(page.items.len(), 200);
     let count: i64 = sqlx::query_scalar("SELECT count(*) FROM timeline_messages WHERE room_id = $1")
         .bind(room.as_uuid())
-        .fetch_one(rig.pool())
+        .fetch_one(&app.db.pool)
         .await
         .unwrap();
     assert_eq!(count as usize, MESSAGES);
-    let listed = rooms::list_for_user(rig.pool(), alice, 10, None).await.unwrap();
+    let listed = rooms::list_for_user(&app.db.pool, alice, 10, None).await.unwrap();
     assert_eq!(listed.items[0].unread, Some((MESSAGES / 2) as u64), "bob's messages, each counted once");
     stop_projectors(shutdown, tasks).await;
-    rig.server.stop().await;
+    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn two_projector_processes_do_not_double_apply() {
-    let rig = Rig::new(false).await;
+    let app = spawn_app().without_projectors().await;
     // Two "processes" (separate projector sets) compete for the same projections.
-    let (first, first_tasks) = rig.spawn_projectors(10);
-    let (second, second_tasks) = rig.spawn_projectors(10);
-    let (alice, bob) = (rig.register("Alice").await, rig.register("Bob").await);
-    let room = rig.create_group(alice, vec![bob], "shared").await;
+    let (first, first_tasks) = app.spawn_projectors(10);
+    let (second, second_tasks) = app.spawn_projectors(10);
+    let (alice, bob) = (app.commands().register("Alice").await, app.commands().register("Bob").await);
+    let room = app.commands().create_group(alice, vec![bob], "shared").await;
     for n in 0..150 {
-        rig.send(room, bob, &format!("m{n}")).await;
+        app.commands().send(room, bob, &format!("m{n}")).await;
         if n == 75 {
             // The leader dies half-way; the standby takes over.
             first.cancel();
         }
     }
-    rig.caught_up().await;
+    app.caught_up().await;
     for projection in Projection::ALL {
-        assert_eq!(rig.applied_events(projection).await, rig.events_of(projection).await, "{projection}");
+        assert_eq!(app.applied_events(projection).await, app.events_of(projection).await, "{projection}");
     }
-    let page = timeline::page(rig.pool(), room, alice, Window::After(0), 200).await.unwrap();
+    let page = timeline::page(&app.db.pool, room, alice, Window::After(0), 200).await.unwrap();
     assert_eq!(page.items.iter().map(|m| m.seq).collect::<Vec<_>>(), (1..=150).collect::<Vec<u64>>());
-    let listed = rooms::list_for_user(rig.pool(), alice, 10, None).await.unwrap();
+    let listed = rooms::list_for_user(&app.db.pool, alice, 10, None).await.unwrap();
     assert_eq!(listed.items[0].unread, Some(150));
     second.cancel();
     for task in first_tasks.into_iter().chain(second_tasks) {
         task.await.unwrap();
     }
-    rig.server.stop().await;
+    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_replay_of_each_projection_equals_the_live_read_model() {
-    let rig = Rig::new(true).await;
-    let h = script(&rig).await;
-    rig.caught_up().await;
+    let app = spawn_app().await;
+    let h = script(&app).await;
+    app.caught_up().await;
 
     let index_names = || async {
         let names: Vec<String> = sqlx::query_scalar(
             "SELECT indexname FROM pg_indexes WHERE schemaname = current_schema() ORDER BY indexname",
         )
-        .fetch_all(rig.pool())
+        .fetch_all(&app.db.pool)
         .await
         .unwrap();
         names
@@ -550,11 +446,11 @@ async fn a_replay_of_each_projection_equals_the_live_read_model() {
     let indexes = index_names().await;
     assert!(indexes.contains(&"timeline_messages_by_id".to_owned()));
     for projection in Projection::ALL {
-        let live = rig.snapshot(projection).await;
+        let live = app.snapshot(projection).await;
         let mut reports = Vec::new();
-        let report = rebuild(rig.pool(), &rig.js(), projection, |p| reports.push(p)).await.unwrap();
-        assert_eq!(rig.snapshot(projection).await, live, "{projection}: replay differs from live");
-        assert_eq!(report.stream_seq, rig.stream_last_seq().await);
+        let report = rebuild(&app.db.pool, &app.js(), projection, |p| reports.push(p)).await.unwrap();
+        assert_eq!(app.snapshot(projection).await, live, "{projection}: replay differs from live");
+        assert_eq!(report.stream_seq, app.stream_last_seq().await);
         let last = reports.last().unwrap();
         assert_eq!(last.applied, last.total);
         assert!(reports.iter().all(|p| p.applied <= p.total));
@@ -565,64 +461,67 @@ async fn a_replay_of_each_projection_equals_the_live_read_model() {
     // and after the swap the live projector carries on from the same offset.
     let writer = async {
         for n in 0..300 {
-            rig.send(h.room, h.bob, &format!("during {n}")).await;
+            app.commands().send(h.room, h.bob, &format!("during {n}")).await;
         }
     };
     let reader = async {
         let mut seen = 0;
         for _ in 0..40 {
-            let page = timeline::page(rig.pool(), h.room, h.alice, Window::After(0), 200).await.unwrap();
+            let page = timeline::page(&app.db.pool, h.room, h.alice, Window::After(0), 200).await.unwrap();
             assert!(page.items.len() >= seen, "a read went backwards during the replay");
             assert_eq!(page.items[0].seq, 1);
             seen = page.items.len();
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
     };
-    let js = rig.js();
-    let replay = rebuild(rig.pool(), &js, Projection::Timeline, |_| {});
+    let js = app.js();
+    let replay = rebuild(&app.db.pool, &js, Projection::Timeline, |_| {});
     let (report, (), ()) = tokio::join!(replay, writer, reader);
     report.unwrap();
-    rig.caught_up().await;
-    let live = rig.snapshot(Projection::Timeline).await;
-    rebuild(rig.pool(), &rig.js(), Projection::Timeline, |_| {}).await.unwrap();
-    assert_eq!(rig.snapshot(Projection::Timeline).await, live);
-    let page = timeline::page(rig.pool(), h.room, h.alice, Window::Latest, 1).await.unwrap();
+    app.caught_up().await;
+    let live = app.snapshot(Projection::Timeline).await;
+    rebuild(&app.db.pool, &app.js(), Projection::Timeline, |_| {}).await.unwrap();
+    assert_eq!(app.snapshot(Projection::Timeline).await, live);
+    let page = timeline::page(&app.db.pool, h.room, h.alice, Window::Latest, 1).await.unwrap();
     assert_eq!(page.items[0].seq, 305);
-    rig.server.stop().await;
+    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn reads_wait_for_the_callers_own_writes() {
-    let rig = Rig::new(true).await;
-    let freshness = &rig.server.state.freshness;
-    let (alice, bob) = (rig.register("Alice").await, rig.register("Bob").await);
-    let room = rig.create_group(alice, vec![bob], "now").await;
+    let app = spawn_app().await;
+    let freshness = &app.server().state.freshness;
+    let (alice, bob) = (app.commands().register("Alice").await, app.commands().register("Bob").await);
+    let room = app.commands().create_group(alice, vec![bob], "now").await;
     for n in 0..20 {
         let id = MessageId::new_v7();
-        let seq = rig.room(room, alice, send_command(id, alice, &format!("m{n}"))).await;
+        let seq = app.commands().room(room, alice, message(id, alice, &format!("m{n}")).build()).await;
         let reached = freshness
             .wait_for(Projection::Timeline, &room.to_string(), seq, Duration::from_secs(2))
             .await
             .unwrap();
         assert!(reached, "timeline did not reach sequence {seq}");
-        assert!(timeline::message(rig.pool(), room, id).await.unwrap().is_some(), "waited, yet not readable");
+        assert!(
+            timeline::message(&app.db.pool, room, id).await.unwrap().is_some(),
+            "waited, yet not readable"
+        );
     }
-    let seq = rig.room(room, bob, RoomCommand::LeaveRoom { user: bob, at: Utc::now() }).await;
+    let seq = app.commands().room(room, bob, RoomCommand::LeaveRoom { user: bob, at: Utc::now() }).await;
     let projections = [Projection::Rooms, Projection::Timeline];
     assert!(
         freshness.wait_for_all(&projections, &room.to_string(), seq, Duration::from_secs(2)).await.unwrap()
     );
-    assert_eq!(rooms::role_of(rig.pool(), room, bob).await.unwrap(), None);
+    assert_eq!(rooms::role_of(&app.db.pool, room, bob).await.unwrap(), None);
 
-    rig.user(alice, UserCommand::AddContact { contact: bob, at: Utc::now() }).await;
-    let user_seq = rig.write().users.load(&alice.to_string()).await.unwrap().sequence as u64;
+    app.commands().user(alice, UserCommand::AddContact { contact: bob, at: Utc::now() }).await;
+    let user_seq = app.write().users.load(&alice.to_string()).await.unwrap().sequence as u64;
     assert!(
         freshness
             .wait_for(Projection::Contacts, &alice.to_string(), user_seq, Duration::from_secs(2))
             .await
             .unwrap()
     );
-    assert!(contacts::is_contact(rig.pool(), alice, bob).await.unwrap());
+    assert!(contacts::is_contact(&app.db.pool, alice, bob).await.unwrap());
 
     // A sequence that never comes: the wait gives up after its bound.
     let started = std::time::Instant::now();
@@ -630,18 +529,18 @@ async fn reads_wait_for_the_callers_own_writes() {
     let reached = freshness.wait_for(Projection::Timeline, &room_id, 10_000, Duration::from_millis(300));
     assert!(!reached.await.unwrap());
     assert!(started.elapsed() >= Duration::from_millis(300) && started.elapsed() < Duration::from_secs(2));
-    rig.server.stop().await;
+    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn timeline_pages_both_ways_over_1000_messages() {
     const TOTAL: u64 = 1000;
-    let rig = Rig::new(true).await;
-    let (alice, bob) = (rig.register("Alice").await, rig.register("Bob").await);
-    let room = rig.create_group(alice, vec![bob], "long").await;
+    let app = spawn_app().await;
+    let (alice, bob) = (app.commands().register("Alice").await, app.commands().register("Bob").await);
+    let room = app.commands().create_group(alice, vec![bob], "long").await;
     let mut hidden = None;
     for n in 1..=TOTAL {
-        let id = rig.send(room, alice, &format!("m{n}")).await;
+        let id = app.commands().send(room, alice, &format!("m{n}")).await;
         if n == 500 {
             hidden = Some(id);
         }
@@ -652,9 +551,9 @@ async fn timeline_pages_both_ways_over_1000_messages() {
         scope: DeleteScope::ForMe,
         at: Utc::now(),
     };
-    rig.room(room, bob, hide).await;
-    rig.caught_up().await;
-    let pool = rig.pool();
+    app.commands().room(room, bob, hide).await;
+    app.caught_up().await;
+    let pool = &app.db.pool;
 
     // Backwards from the newest.
     let mut seen = Vec::new();
@@ -692,32 +591,32 @@ async fn timeline_pages_both_ways_over_1000_messages() {
     assert_eq!((last.items.len(), last.next), (5, None));
     let huge = timeline::page(pool, room, alice, Window::Latest, 100_000).await.unwrap();
     assert_eq!(huge.items.len(), 200, "limits are capped");
-    rig.server.stop().await;
+    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_replay_command_rebuilds_a_projection_while_the_server_serves() {
-    let rig = Rig::new(true).await;
-    let (alice, bob) = (rig.register("Alice").await, rig.register("Bob").await);
-    let room = rig.create_group(alice, vec![bob], "replayed").await;
+    let app = spawn_app().await;
+    let (alice, bob) = (app.commands().register("Alice").await, app.commands().register("Bob").await);
+    let room = app.commands().create_group(alice, vec![bob], "replayed").await;
     for n in 0..50 {
-        rig.send(room, if n % 2 == 0 { alice } else { bob }, &format!("m{n}")).await;
+        app.commands().send(room, if n % 2 == 0 { alice } else { bob }, &format!("m{n}")).await;
     }
-    rig.caught_up().await;
-    let before = rig.snapshot(Projection::Timeline).await;
+    app.caught_up().await;
+    let before = app.snapshot(Projection::Timeline).await;
 
-    let env = [("DATABASE_URL", rig.db.url.clone()), ("NATS_URL", rig._nats.url())];
+    let env = [("DATABASE_URL", app.db.url.clone()), ("NATS_URL", app.nats.url())];
     let (ok, output) = crate::support::binary::run(&["projections", "replay", "timeline"], &env);
     assert!(ok, "{output}");
     assert_eq!(
-        rig.snapshot(Projection::Timeline).await,
+        app.snapshot(Projection::Timeline).await,
         before,
         "the rebuilt read model differs from the live one"
     );
     // The server still answers from the swapped-in tables and keeps projecting.
-    rig.send(room, alice, "after the replay").await;
-    rig.caught_up().await;
-    let page = timeline::page(rig.pool(), room, alice, Window::Latest, 1).await.unwrap();
+    app.commands().send(room, alice, "after the replay").await;
+    app.caught_up().await;
+    let page = timeline::page(&app.db.pool, room, alice, Window::Latest, 1).await.unwrap();
     assert_eq!(page.items.len(), 1);
     assert_eq!(page.items[0].seq, 51);
 
@@ -725,7 +624,7 @@ async fn the_replay_command_rebuilds_a_projection_while_the_server_serves() {
     assert!(ok && listing.contains("timeline") && listing.contains("rooms"), "{listing}");
     let (ok, output) = crate::support::binary::run(&["projections", "replay", "nonsense"], &env);
     assert!(!ok && output.contains("unknown projection"), "{output}");
-    rig.server.stop().await;
+    app.stop().await;
 }
 
 async fn stop_projectors(shutdown: CancellationToken, tasks: Vec<tokio::task::JoinHandle<()>>) {
@@ -749,17 +648,17 @@ async fn delivery_message_ids(js: &jetstream::Context) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn delivery_resumes_after_the_last_stored_message_of_a_half_published_batch() {
-    let rig = Rig::new(false).await;
-    let (alice, bob) = (rig.register("Alice").await, rig.register("Bob").await);
-    let room = rig.create_group(alice, vec![bob], "half").await;
+    let app = spawn_app().without_projectors().await;
+    let (alice, bob) = (app.commands().register("Alice").await, app.commands().register("Bob").await);
+    let room = app.commands().create_group(alice, vec![bob], "half").await;
     for n in 0..3 {
-        rig.send(room, alice, &format!("m{n}")).await;
+        app.commands().send(room, alice, &format!("m{n}")).await;
     }
-    assert!(eventually(60, || async { rig.stream_last_seq().await >= rig.committed_events().await }).await);
+    assert!(eventually(60, || async { app.stream_last_seq().await >= app.committed_events().await }).await);
 
     // A first run that published all of the batch's messages, in order...
-    rig.project_everything(500).await;
-    let js = rig.js();
+    app.project_everything(500).await;
+    let js = app.js();
     let complete = delivery_message_ids(&js).await;
     assert!(complete.len() >= 8, "{complete:?}");
 
@@ -782,31 +681,31 @@ async fn delivery_resumes_after_the_last_stored_message_of_a_half_published_batc
             async_nats::jetstream::message::PublishMessage::build().payload("{}".into()).headers(headers);
         js.send_publish(format!("chat.dlv.{user}"), publish).await.unwrap().await.unwrap();
     }
-    forget_delivery_progress(&rig).await;
+    forget_delivery_progress(&app).await;
 
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let (shutdown, tasks) = rig.spawn_projectors(500);
-    rig.caught_up().await;
+    let (shutdown, tasks) = app.spawn_projectors(500);
+    app.caught_up().await;
     assert_eq!(delivery_message_ids(&js).await, complete, "every message once, in the original order");
     stop_projectors(shutdown, tasks).await;
-    rig.server.stop().await;
+    app.stop().await;
 }
 
 /// As if Postgres lost the delivery projection's commits: its tables, offset
 /// and progress start over, while CHAT_DELIVERY keeps what was published.
-async fn forget_delivery_progress(rig: &Rig) {
+async fn forget_delivery_progress(app: &TestApp) {
     sqlx::query("UPDATE projection_offsets SET stream_seq = 0, applied_events = 0 WHERE name = 'delivery'")
-        .execute(rig.pool())
+        .execute(&app.db.pool)
         .await
         .unwrap();
     for table in Projection::Delivery.tables() {
-        sqlx::query(&format!("DELETE FROM {table}")).execute(rig.pool()).await.unwrap();
+        sqlx::query(&format!("DELETE FROM {table}")).execute(&app.db.pool).await.unwrap();
     }
     sqlx::query("DELETE FROM projection_progress WHERE projection = 'delivery'")
-        .execute(rig.pool())
+        .execute(&app.db.pool)
         .await
         .unwrap();
-    let events = rig.js().get_stream("CHAT_EVENTS").await.unwrap();
+    let events = app.js().get_stream("CHAT_EVENTS").await.unwrap();
     events.delete_consumer(&Projection::Delivery.durable_name()).await.unwrap();
 }
 
@@ -815,45 +714,48 @@ async fn forget_delivery_progress(rig: &Rig) {
 /// a successor resume, and what they follow in between is applied once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn projections_pass_over_events_they_do_not_follow_and_successors_resume() {
-    let rig = Rig::new(false).await;
-    let (alice, bob, carol) =
-        (rig.register("Alice").await, rig.register("Bob").await, rig.register("Carol").await);
-    let room = rig.create_group(alice, vec![bob, carol], "passing").await;
-    rig.project_everything(50).await;
+    let app = spawn_app().without_projectors().await;
+    let (alice, bob, carol) = (
+        app.commands().register("Alice").await,
+        app.commands().register("Bob").await,
+        app.commands().register("Carol").await,
+    );
+    let room = app.commands().create_group(alice, vec![bob, carol], "passing").await;
+    app.project_everything(50).await;
     let at = chrono::Utc::now();
 
     // More room messages than a leader lets its stored offset lag, then a user event.
     for n in 0..1_200 {
-        rig.send(room, alice, &format!("m{n}")).await;
+        app.commands().send(room, alice, &format!("m{n}")).await;
     }
-    rig.user(alice, UserCommand::BlockUser { blocked: carol, at }).await;
-    let (shutdown, tasks) = rig.spawn_projectors(100);
-    rig.caught_up().await;
+    app.commands().user(alice, UserCommand::BlockUser { blocked: carol, at }).await;
+    let (shutdown, tasks) = app.spawn_projectors(100);
+    app.caught_up().await;
     for projection in Projection::ALL {
-        assert_eq!(rig.applied_events(projection).await, rig.events_of(projection).await, "{projection}");
+        assert_eq!(app.applied_events(projection).await, app.events_of(projection).await, "{projection}");
     }
-    let blocks = rig.snapshot(Projection::Contacts).await;
+    let blocks = app.snapshot(Projection::Contacts).await;
     assert!(
         blocks.iter().any(|(table, rows)| table == "blocks" && rows.as_array().is_some_and(|r| r.len() == 1))
     );
 
     // A few more passed over (stored once the leader is idle), then a successor.
     for n in 0..20 {
-        rig.send(room, bob, &format!("n{n}")).await;
+        app.commands().send(room, bob, &format!("n{n}")).await;
     }
-    rig.caught_up().await;
+    app.caught_up().await;
     stop_projectors(shutdown, tasks).await;
-    rig.user(alice, UserCommand::UnblockUser { blocked: carol, at }).await;
-    rig.send(room, carol, "after").await;
-    rig.project_everything(100).await;
+    app.commands().user(alice, UserCommand::UnblockUser { blocked: carol, at }).await;
+    app.commands().send(room, carol, "after").await;
+    app.project_everything(100).await;
     for projection in Projection::ALL {
-        assert_eq!(rig.applied_events(projection).await, rig.events_of(projection).await, "{projection}");
+        assert_eq!(app.applied_events(projection).await, app.events_of(projection).await, "{projection}");
     }
-    let blocks = rig.snapshot(Projection::Contacts).await;
+    let blocks = app.snapshot(Projection::Contacts).await;
     assert!(
         blocks.iter().any(|(table, rows)| table == "blocks" && rows.as_array().is_some_and(Vec::is_empty))
     );
-    rig.server.stop().await;
+    app.stop().await;
 }
 
 /// `delivery` publishes runs of messages without a transaction and stores its
@@ -861,77 +763,80 @@ async fn projections_pass_over_events_they_do_not_follow_and_successors_resume()
 /// them again, which publishes nothing twice and counts every event once.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sends_published_without_a_transaction_are_not_published_twice_by_a_successor() {
-    let rig = Rig::new(false).await;
-    let (alice, bob) = (rig.register("Alice").await, rig.register("Bob").await);
-    let room = rig.create_group(alice, vec![bob], "unstored").await;
-    rig.project_everything(50).await;
-    let js = rig.js();
+    let app = spawn_app().without_projectors().await;
+    let (alice, bob) = (app.commands().register("Alice").await, app.commands().register("Bob").await);
+    let room = app.commands().create_group(alice, vec![bob], "unstored").await;
+    app.project_everything(50).await;
+    let js = app.js();
     let before = delivery_message_ids(&js).await.len();
 
     // Idle for longer than the test runs: the leader never stores its offset when idle.
     let options =
         ProjectorOptions { batch_size: 10, idle: Duration::from_secs(120), ..ProjectorOptions::default() };
-    let (shutdown, tasks) = rig.spawn_projectors_with(options);
+    let (shutdown, tasks) = app.spawn_projectors_with(options);
     for n in 0..40 {
-        rig.send(room, alice, &format!("m{n}")).await;
+        app.commands().send(room, alice, &format!("m{n}")).await;
     }
     assert!(eventually(60, || async { delivery_message_ids(&js).await.len() == before + 80 }).await);
     stop_projectors(shutdown, tasks).await;
-    let last = rig.stream_last_seq().await;
-    let delivery = freshness::status(rig.pool()).await.unwrap();
+    let last = app.stream_last_seq().await;
+    let delivery = freshness::status(&app.db.pool).await.unwrap();
     let delivery = delivery.iter().find(|s| s.projection == Projection::Delivery).unwrap();
     assert!(delivery.stream_seq < last, "the offset was stored with the sends: {delivery:?}");
 
     let published = delivery_message_ids(&js).await;
-    rig.project_everything(10).await;
+    app.project_everything(10).await;
     assert_eq!(delivery_message_ids(&js).await, published, "nothing published twice");
     let distinct: std::collections::HashSet<&String> = published.iter().collect();
     assert_eq!(distinct.len(), published.len());
-    assert_eq!(rig.applied_events(Projection::Delivery).await, rig.events_of(Projection::Delivery).await);
-    rig.server.stop().await;
+    assert_eq!(app.applied_events(Projection::Delivery).await, app.events_of(Projection::Delivery).await);
+    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn batches_applied_again_after_lost_commits_publish_nothing_twice() {
-    let rig = Rig::new(false).await;
-    let (alice, bob, carol) =
-        (rig.register("Alice").await, rig.register("Bob").await, rig.register("Carol").await);
-    let room = rig.create_group(alice, vec![bob, carol], "lost").await;
+    let app = spawn_app().without_projectors().await;
+    let (alice, bob, carol) = (
+        app.commands().register("Alice").await,
+        app.commands().register("Bob").await,
+        app.commands().register("Carol").await,
+    );
+    let room = app.commands().create_group(alice, vec![bob, carol], "lost").await;
     for n in 0..20 {
-        rig.send(room, alice, &format!("m{n}")).await;
+        app.commands().send(room, alice, &format!("m{n}")).await;
     }
-    assert!(eventually(60, || async { rig.stream_last_seq().await >= rig.committed_events().await }).await);
+    assert!(eventually(60, || async { app.stream_last_seq().await >= app.committed_events().await }).await);
 
     // Small batches, so the replay below crosses many of them.
-    rig.project_everything(3).await;
-    let js = rig.js();
+    app.project_everything(3).await;
+    let js = app.js();
     let complete = delivery_message_ids(&js).await;
     assert!(complete.len() >= 60, "{complete:?}");
 
     // Every batch is applied again; the stream's tail lies beyond all but the last.
-    forget_delivery_progress(&rig).await;
-    let (shutdown, tasks) = rig.spawn_projectors(3);
-    rig.caught_up().await;
+    forget_delivery_progress(&app).await;
+    let (shutdown, tasks) = app.spawn_projectors(3);
+    app.caught_up().await;
     assert_eq!(delivery_message_ids(&js).await, complete, "nothing published twice");
     // And new events still go out after them.
-    rig.send(room, alice, "after").await;
+    app.commands().send(room, alice, "after").await;
     assert!(eventually(60, || async { delivery_message_ids(&js).await.len() == complete.len() + 3 }).await);
     stop_projectors(shutdown, tasks).await;
-    rig.server.stop().await;
+    app.stop().await;
 }
 
 /// The backlog senders are held back by: what a projection's consumer still
 /// holds, read from JetStream; it falls to nothing once the projectors apply.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_backlog_is_what_the_projections_have_still_to_apply() {
-    let rig = Rig::new(false).await;
-    script(&rig).await;
-    let events = rig.committed_events().await;
-    assert!(eventually(30, || async { rig.stream_last_seq().await >= events }).await);
-    delivery_consumer_without_projector(&rig.js()).await;
+    let app = spawn_app().without_projectors().await;
+    script(&app).await;
+    let events = app.committed_events().await;
+    assert!(eventually(30, || async { app.stream_last_seq().await >= events }).await);
+    delivery_consumer_without_projector(&app.js()).await;
 
     let following = CancellationToken::new();
-    let backlog = Backlog::follow(rig.js(), following.clone());
+    let backlog = Backlog::follow(app.js(), following.clone());
     assert!(
         eventually(10, || async { backlog.events() >= events }).await,
         "backlog {} of {events} events",
@@ -939,7 +844,7 @@ async fn the_backlog_is_what_the_projections_have_still_to_apply() {
     );
     assert!(!backlog.wait_within(events - 1, Duration::from_millis(600)).await);
 
-    let (shutdown, tasks) = rig.spawn_projectors(50);
+    let (shutdown, tasks) = app.spawn_projectors(50);
     assert!(
         backlog.wait_within(0, Duration::from_secs(30)).await,
         "backlog {} with the projectors running",
@@ -947,7 +852,7 @@ async fn the_backlog_is_what_the_projections_have_still_to_apply() {
     );
     stop_projectors(shutdown, tasks).await;
     following.cancel();
-    rig.server.stop().await;
+    app.stop().await;
 }
 
 /// The ids of the messages (`message.sent`) delivered to each user, from CHAT_DELIVERY.
@@ -974,31 +879,34 @@ async fn delivered_messages(
 /// rooms from two senders still reach every member, and a block still holds.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tiny_delivery_memory_loses_no_delivery_and_lets_no_blocked_sender_through() {
-    let rig = Rig::new(false).await;
-    let (alice, bob, carol) =
-        (rig.register("Alice").await, rig.register("Bob").await, rig.register("Carol").await);
+    let app = spawn_app().without_projectors().await;
+    let (alice, bob, carol) = (
+        app.commands().register("Alice").await,
+        app.commands().register("Bob").await,
+        app.commands().register("Carol").await,
+    );
     let mut rooms = Vec::new();
     for name in ["one", "two", "three"] {
-        rooms.push(rig.create_group(alice, vec![bob, carol], name).await);
+        rooms.push(app.commands().create_group(alice, vec![bob, carol], name).await);
     }
-    rig.user(carol, UserCommand::BlockUser { blocked: bob, at: Utc::now() }).await;
+    app.commands().user(carol, UserCommand::BlockUser { blocked: bob, at: Utc::now() }).await;
     // A run from Bob alone (his blockers and room one remembered), then,
     // after a receipt ends that run, one naming every room and both senders.
     let mut from_alice = vec![];
-    let mut from_bob = vec![rig.send(rooms[0], bob, "first").await];
+    let mut from_bob = vec![app.commands().send(rooms[0], bob, "first").await];
     let receipt =
         RoomCommand::UpdateReceipt { user: alice, up_to_seq: 1, kind: ReceiptKind::Read, at: Utc::now() };
-    rig.room(rooms[0], alice, receipt).await;
+    app.commands().room(rooms[0], alice, receipt).await;
     for room in &rooms {
-        from_alice.push(rig.send(*room, alice, "hello").await);
-        from_bob.push(rig.send(*room, bob, "hi").await);
+        from_alice.push(app.commands().send(*room, alice, "hello").await);
+        from_bob.push(app.commands().send(*room, bob, "hi").await);
     }
-    assert!(eventually(60, || async { rig.stream_last_seq().await >= rig.committed_events().await }).await);
+    assert!(eventually(60, || async { app.stream_last_seq().await >= app.committed_events().await }).await);
 
     let options = ProjectorOptions { delivery_memory: 1, ..ProjectorOptions::default() };
-    let (shutdown, tasks) = rig.spawn_projectors_with(options);
-    rig.caught_up().await;
-    let delivered = delivered_messages(&rig.js()).await;
+    let (shutdown, tasks) = app.spawn_projectors_with(options);
+    app.caught_up().await;
+    let delivered = delivered_messages(&app.js()).await;
     let ids = |messages: &[MessageId]| messages.iter().map(ToString::to_string).collect::<Vec<_>>();
     let everything: std::collections::BTreeSet<String> =
         ids(&from_alice).into_iter().chain(ids(&from_bob)).collect();
@@ -1007,5 +915,5 @@ async fn a_tiny_delivery_memory_loses_no_delivery_and_lets_no_blocked_sender_thr
     assert_eq!(get(bob), everything, "every message reaches Bob");
     assert_eq!(get(carol), ids(&from_alice).into_iter().collect(), "Carol gets Alice's, none of Bob's");
     stop_projectors(shutdown, tasks).await;
-    rig.server.stop().await;
+    app.stop().await;
 }

@@ -11,14 +11,12 @@ use std::time::{Duration, Instant};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use chrono::Utc;
-use ciphertalk_commands::CommandMetadata;
-use ciphertalk_domain::ids::{MessageId, RoomId, UserId};
-use ciphertalk_domain::room::{JoinRule, Role, RoomCommand, RoomKind};
+use ciphertalk_domain::ids::{MessageId, UserId};
+use ciphertalk_domain::room::{Role, RoomCommand};
 use ciphertalk_domain::user::{LastSeenVisibility, UserCommand};
-use ciphertalk_domain::values::{Ciphertext, ClientMsgId, ContentType, RoomName};
-use ciphertalk_gateway::config::{Config, Secret, Toggle};
+use ciphertalk_domain::values::Ciphertext;
+use ciphertalk_gateway::config::Toggle;
 use ciphertalk_gateway::realtime::feed::{Feed, Signals};
-use ciphertalk_gateway::serve::Server;
 use ciphertalk_projections::Projection;
 use ciphertalk_projections::handoff::{self, StoredDelivery, StoredRun};
 use ciphertalk_streams::{Topology, TopologySettings, subjects};
@@ -31,108 +29,18 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tokio_util::sync::CancellationToken;
 
+use crate::support::app::{Anonymous, JWT_SECRET, PASSWORD, Person, TestApp, spawn_app};
 use crate::support::binary::ServeProcess;
-use crate::support::{TestDb, TestNats, eventually, hold_projections, pending_for, temp_dir};
+use crate::support::commands::{Commands, message};
+use crate::support::{TestNats, eventually, hold_projections, pending_for, temp_dir};
 
-const SECRET: &str = "realtime-test-signing-key-0123456789abcdef";
 /// How long a test waits for one frame before it calls the server stuck.
 const FRAME_WAIT: Duration = Duration::from_secs(20);
 
-fn config(change: impl FnOnce(&mut Config)) -> Config {
-    let mut config = Config { listen: "127.0.0.1:0".parse().unwrap(), ..Config::default() };
-    config.auth.jwt_secret = Some(Secret::new(SECRET));
-    config.rate_limits.mode = Toggle::Off;
-    change(&mut config);
-    config
-}
-
-/// One database and one NATS, and any number of gateways on them.
-struct Rig {
-    db: TestDb,
-    nats: TestNats,
-    gateways: Vec<Server>,
-    http: reqwest::Client,
-}
-
-impl Rig {
-    async fn start(gateways: usize) -> Self {
-        Self::start_with(gateways, |_| {}).await
-    }
-
-    async fn start_with(gateways: usize, change: impl Fn(&mut Config)) -> Self {
-        let db = TestDb::new().await;
-        let nats = TestNats::start().await;
-        let mut rig = Self { db, nats, gateways: Vec::new(), http: reqwest::Client::new() };
-        for _ in 0..gateways {
-            let server = Server::start(&config(&change), &rig.db.url, &rig.nats.url()).await.unwrap();
-            rig.gateways.push(server);
-        }
-        rig
-    }
-
-    fn base(&self, gateway: usize) -> String {
-        format!("http://{}", self.gateways[gateway].addr)
-    }
-
-    fn write(&self) -> &ciphertalk_commands::WriteModel {
-        &self.gateways[0].state.write
-    }
-
-    async fn register(&self, name: &str) -> User {
-        let email = format!("{}-{}@example.org", name.to_lowercase(), uuid::Uuid::new_v4().simple());
-        let response = self
-            .http
-            .post(format!("{}/v1/auth/register", self.base(0)))
-            .json(&json!({"email": email, "password": "correct horse battery", "display_name": name}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(response.status(), StatusCode::CREATED);
-        let body: Value = response.json().await.unwrap();
-        User {
-            id: body["user"]["id"].as_str().unwrap().parse().unwrap(),
-            token: body["access_token"].as_str().unwrap().to_owned(),
-        }
-    }
-
-    async fn user_command(&self, user: &User, command: UserCommand) {
-        self.write().users.execute(&user.id.to_string(), command, &meta(user.id)).await.unwrap();
-    }
-
-    async fn room_command(&self, room: RoomId, actor: &User, command: RoomCommand) {
-        self.write().rooms.execute(&room.to_string(), command, &meta(actor.id)).await.unwrap();
-    }
-
-    async fn create_group(&self, owner: &User, members: &[&User]) -> RoomId {
-        let room = RoomId::new_v7();
-        let command = RoomCommand::CreateRoom {
-            room_id: room,
-            kind: RoomKind::Group,
-            name: Some(RoomName::parse("realtime").unwrap()),
-            description: None,
-            join_rule: JoinRule::Invite,
-            creator: owner.id,
-            members: members.iter().map(|m| m.id).collect(),
-            at: Utc::now(),
-        };
-        self.write().rooms.execute(&room.to_string(), command, &meta(owner.id)).await.unwrap();
-        room
-    }
-
-    /// Two users and a group room of theirs, Alice its owner.
-    async fn alice_and_bob_in_a_group(&self) -> (User, User, RoomId) {
-        let (alice, bob) = (self.register("Alice").await, self.register("Bob").await);
-        let room = self.create_group(&alice, &[&bob]).await;
-        (alice, bob, room)
-    }
-
-    async fn send(&self, room: RoomId, sender: &User, body: &[u8]) {
-        send_with(self.write(), room, sender.id, body).await;
-    }
-
+impl TestApp {
     /// Waits until `user`'s delivery queue holds `count` events.
-    async fn queue_holds(&self, user: &User, count: u64) {
-        let js = self.gateways[0].state.jetstream.clone();
+    async fn queue_holds(&self, user: &Person, count: u64) {
+        let js = self.js();
         let subject = format!("chat.dlv.{}", user.id);
         let filled = eventually(60, || async {
             let stream = js.get_stream("CHAT_DELIVERY").await.unwrap();
@@ -143,55 +51,6 @@ impl Rig {
         .await;
         assert!(filled, "{subject} did not reach {count} events");
     }
-
-    async fn get(&self, gateway: usize, user: &User, path: &str) -> (StatusCode, Value) {
-        let response = self
-            .http
-            .get(format!("{}{path}", self.base(gateway)))
-            .bearer_auth(&user.token)
-            .send()
-            .await
-            .unwrap();
-        let status = response.status();
-        (status, response.json().await.unwrap_or(Value::Null))
-    }
-
-    async fn stop(self) {
-        for server in self.gateways {
-            server.stop().await;
-        }
-    }
-}
-
-async fn send_with(write: &ciphertalk_commands::WriteModel, room: RoomId, sender: UserId, body: &[u8]) {
-    write.rooms.execute(&room.to_string(), send_command(sender, body), &meta(sender)).await.unwrap();
-}
-
-fn send_command(sender: UserId, body: &[u8]) -> RoomCommand {
-    let id = MessageId::new_v7();
-    RoomCommand::SendMessage {
-        message_id: id,
-        sender,
-        client_msg_id: ClientMsgId::parse(&id.to_string()).unwrap(),
-        ciphertext: Ciphertext::parse(&STANDARD.encode(body)).unwrap(),
-        content_type: ContentType::default(),
-        reply_to: None,
-        file_ids: Vec::new(),
-        forwarded_from: None,
-        commitment: None,
-        reporting_tag: None,
-        franking_key_id: None,
-        sent_at: Utc::now(),
-    }
-}
-
-fn meta(actor: UserId) -> CommandMetadata {
-    CommandMetadata::new(actor.to_string(), Some("realtime-test".into()))
-}
-
-struct User {
-    id: UserId,
-    token: String,
 }
 
 /// The plaintext a test put in a message (the "ciphertext" is just base64 of it).
@@ -214,7 +73,7 @@ struct Client {
 }
 
 impl Client {
-    async fn connect(base: &str, user: &User, query: &str) -> Self {
+    async fn connect(base: &str, user: &Person, query: &str) -> Self {
         Self::try_connect(base, Some(&user.token), query).await.unwrap()
     }
 
@@ -341,15 +200,15 @@ fn assert_fifo(frames: &[Value]) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn an_offline_user_gets_a_thousand_messages_from_three_rooms_in_order() {
     const MESSAGES: usize = 1000;
-    let rig = Rig::start(1).await;
-    let (alice, bob) = (rig.register("Alice").await, rig.register("Bob").await);
+    let app = spawn_app().await;
+    let (alice, bob) = (app.person("Alice").await, app.person("Bob").await);
     let rooms = [
-        rig.create_group(&alice, &[&bob]).await,
-        rig.create_group(&alice, &[&bob]).await,
-        rig.create_group(&alice, &[&bob]).await,
+        app.commands().create_group(alice.id, vec![bob.id], "realtime").await,
+        app.commands().create_group(alice.id, vec![bob.id], "realtime").await,
+        app.commands().create_group(alice.id, vec![bob.id], "realtime").await,
     ];
     // Bob is online once (and acknowledges the room creations), then goes offline.
-    let mut client = Client::connect(&rig.base(0), &bob, "").await;
+    let mut client = Client::connect(&app.base(0), &bob, "").await;
     let mut seen = Vec::new();
     while seen.len() < 3 {
         let frame = client.next().await;
@@ -362,10 +221,10 @@ async fn an_offline_user_gets_a_thousand_messages_from_three_rooms_in_order() {
     drop(client);
 
     for n in 0..MESSAGES {
-        rig.send(rooms[n % 3], &alice, format!("m{n}").as_bytes()).await;
+        app.commands().send(rooms[n % 3], alice.id, format!("m{n}").as_bytes()).await;
     }
 
-    let mut client = Client::connect(&rig.base(0), &bob, "").await;
+    let mut client = Client::connect(&app.base(0), &bob, "").await;
     let mut events = Vec::new();
     while message_events(&events).len() < MESSAGES {
         let frame = client.next().await;
@@ -400,7 +259,8 @@ async fn an_offline_user_gets_a_thousand_messages_from_three_rooms_in_order() {
     let mut after = cursor_of(&seen[2]);
     let mut paged = Vec::new();
     loop {
-        let (status, page) = rig.get(0, &bob, &format!("/v1/inbox?after={after}&limit=200")).await;
+        let (status, page) =
+            app.call_at(0, &bob, "GET", &format!("/v1/inbox?after={after}&limit=200"), None).await;
         assert_eq!(status, StatusCode::OK, "{page}");
         for item in page["items"].as_array().unwrap() {
             paged.push(cursor_of(item));
@@ -411,20 +271,20 @@ async fn an_offline_user_gets_a_thousand_messages_from_three_rooms_in_order() {
         }
     }
     assert_eq!(paged, events.iter().map(cursor_of).collect::<Vec<_>>());
-    rig.stop().await;
+    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_disconnect_mid_backlog_resumes_exactly_and_acknowledged_events_do_not_return() {
     const MESSAGES: usize = 200;
-    let rig = Rig::start(1).await;
-    let (alice, bob, room) = rig.alice_and_bob_in_a_group().await;
+    let app = spawn_app().await;
+    let (alice, bob, room) = app.alice_and_bob_in_a_group().await;
     for n in 0..MESSAGES {
-        rig.send(room, &alice, format!("m{n}").as_bytes()).await;
+        app.commands().send(room, alice.id, format!("m{n}").as_bytes()).await;
     }
-    rig.queue_holds(&bob, MESSAGES as u64 + 1).await;
+    app.queue_holds(&bob, MESSAGES as u64 + 1).await;
     let all = {
-        let mut client = Client::connect(&rig.base(0), &bob, "").await;
+        let mut client = Client::connect(&app.base(0), &bob, "").await;
         let (events, ready) = client.backlog().await;
         assert_eq!(message_events(&events).len(), MESSAGES);
         assert_eq!(ready, cursor_of(events.last().unwrap()));
@@ -432,7 +292,7 @@ async fn a_disconnect_mid_backlog_resumes_exactly_and_acknowledged_events_do_not
     };
 
     // Read 70 events, acknowledge the 50th, drop the connection mid-backlog.
-    let mut client = Client::connect(&rig.base(0), &bob, "").await;
+    let mut client = Client::connect(&app.base(0), &bob, "").await;
     let mut first = Vec::new();
     for _ in 0..70 {
         first.push(cursor_of(&client.next_of("event").await));
@@ -444,11 +304,11 @@ async fn a_disconnect_mid_backlog_resumes_exactly_and_acknowledged_events_do_not
     drop(client);
 
     // Without `since`: everything after the acknowledged cursor, once.
-    let mut client = Client::connect(&rig.base(0), &bob, "").await;
+    let mut client = Client::connect(&app.base(0), &bob, "").await;
     let (events, _) = client.backlog().await;
     assert_eq!(events.iter().map(cursor_of).collect::<Vec<_>>(), all[50..]);
     // With `since`: from there instead.
-    let mut other = Client::connect(&rig.base(0), &bob, &format!("?since={}", all[69])).await;
+    let mut other = Client::connect(&app.base(0), &bob, &format!("?since={}", all[69])).await;
     let (events, _) = other.backlog().await;
     assert_eq!(events.iter().map(cursor_of).collect::<Vec<_>>(), all[70..]);
     drop(other);
@@ -456,34 +316,34 @@ async fn a_disconnect_mid_backlog_resumes_exactly_and_acknowledged_events_do_not
     // Everything acknowledged: nothing comes again, only `ready`.
     client.ack(*all.last().unwrap()).await;
     drop(client);
-    let mut client = Client::connect(&rig.base(0), &bob, "").await;
+    let mut client = Client::connect(&app.base(0), &bob, "").await;
     let (events, ready) = client.backlog().await;
     assert!(events.is_empty(), "acknowledged events were sent again: {events:?}");
     assert_eq!(ready, *all.last().unwrap());
-    let (status, page) = rig.get(0, &bob, "/v1/inbox").await;
+    let (status, page) = app.call_at(0, &bob, "GET", "/v1/inbox", None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(page, json!({"items": [], "next": null}));
 
     // Live from here: a new message arrives, then `pong` answers `ping`.
-    rig.send(room, &alice, b"live").await;
+    app.commands().send(room, alice.id, b"live").await;
     let live = client.messages(1).await;
     assert_eq!(body_of(&live[0]["event"]), "live");
     client.send(json!({"type": "ping"})).await;
     client.next_of("pong").await;
-    rig.stop().await;
+    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn the_backlog_runs_into_live_events_without_gap_or_duplicate() {
     const MESSAGES: usize = 300;
-    let rig = Rig::start(1).await;
-    let (alice, bob, room) = rig.alice_and_bob_in_a_group().await;
+    let app = spawn_app().await;
+    let (alice, bob, room) = app.alice_and_bob_in_a_group().await;
     let backlog_stored = tokio::sync::Notify::new();
     let sender = async {
         for n in 0..MESSAGES {
-            rig.send(room, &alice, format!("m{n}").as_bytes()).await;
+            app.commands().send(room, alice.id, format!("m{n}").as_bytes()).await;
             if n == MESSAGES / 3 {
-                rig.queue_holds(&bob, n as u64).await;
+                app.queue_holds(&bob, n as u64).await;
                 backlog_stored.notify_one();
             }
         }
@@ -491,7 +351,7 @@ async fn the_backlog_runs_into_live_events_without_gap_or_duplicate() {
     let receiver = async {
         // Connect while the messages are being written, with a backlog stored.
         backlog_stored.notified().await;
-        let mut client = Client::connect(&rig.base(0), &bob, "").await;
+        let mut client = Client::connect(&app.base(0), &bob, "").await;
         let mut frames = Vec::new();
         let mut ready = false;
         while message_events(&frames).len() < MESSAGES || !ready {
@@ -509,7 +369,7 @@ async fn the_backlog_runs_into_live_events_without_gap_or_duplicate() {
     assert_fifo(&frames);
     let bodies: Vec<String> = message_events(&frames).iter().map(|f| body_of(&f["event"])).collect();
     assert_eq!(bodies, (0..MESSAGES).map(|n| format!("m{n}")).collect::<Vec<_>>());
-    rig.stop().await;
+    app.stop().await;
 }
 
 /// A send answered by one gateway is in the next read through another, even
@@ -517,34 +377,34 @@ async fn the_backlog_runs_into_live_events_without_gap_or_duplicate() {
 /// sequence in the event store and waits for the projection to reach it.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_send_through_one_gateway_is_in_the_next_read_through_another() {
-    let rig = Rig::start_with(2, |config| config.projections.read_your_writes_ms = 20_000).await;
-    let (alice, bob, room) = rig.alice_and_bob_in_a_group().await;
-    let hold = hold_projections(&rig.db.pool, &["timeline"]).await;
-    let messages = |gateway: usize| format!("{}/v1/rooms/{room}/messages", rig.base(gateway));
+    let app = spawn_app().gateways(2).config(|config| config.projections.read_your_writes_ms = 20_000).await;
+    let (alice, bob, room) = app.alice_and_bob_in_a_group().await;
+    let hold = hold_projections(&app.db.pool, &["timeline"]).await;
+    let messages = |gateway: usize| format!("{}/v1/rooms/{room}/messages", app.base(gateway));
     let body = json!({"client_msg_id": "across", "ciphertext": STANDARD.encode("across")});
-    let sent = rig.http.post(messages(0)).bearer_auth(&alice.token).json(&body).send().await.unwrap();
+    let sent = app.http.post(messages(0)).bearer_auth(&alice.token).json(&body).send().await.unwrap();
     assert_eq!(sent.status(), StatusCode::CREATED);
     let sent: Value = sent.json().await.unwrap();
 
-    let read = rig.http.get(messages(1)).bearer_auth(&bob.token).send();
+    let read = app.http.get(messages(1)).bearer_auth(&bob.token).send();
     let read = pending_for(read, Duration::from_millis(500)).await;
     hold.rollback().await.unwrap();
     let page: Value = read.await.unwrap().json().await.unwrap();
     assert_eq!(page["items"].as_array().unwrap().last().unwrap()["id"], sent["id"], "{page}");
-    rig.stop().await;
+    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn users_on_two_gateways_talk_to_each_other() {
-    let rig = Rig::start(2).await;
-    let (alice, bob, room) = rig.alice_and_bob_in_a_group().await;
-    let mut on_first = Client::connect(&rig.base(0), &alice, "").await;
-    let mut on_second = Client::connect(&rig.base(1), &bob, "").await;
+    let app = spawn_app().gateways(2).await;
+    let (alice, bob, room) = app.alice_and_bob_in_a_group().await;
+    let mut on_first = Client::connect(&app.base(0), &alice, "").await;
+    let mut on_second = Client::connect(&app.base(1), &bob, "").await;
     on_first.backlog().await;
     on_second.backlog().await;
 
     // A message written through the second gateway reaches both.
-    send_with(&rig.gateways[1].state.write, room, bob.id, b"hello from two").await;
+    Commands(&app.gateways[1].state.write).send(room, bob.id, b"hello from two").await;
     assert_eq!(body_of(&on_first.messages(1).await[0]["event"]), "hello from two");
     assert_eq!(body_of(&on_second.messages(1).await[0]["event"]), "hello from two");
 
@@ -565,39 +425,39 @@ async fn users_on_two_gateways_talk_to_each_other() {
     assert_eq!(signal["payload"], offer);
 
     // Acknowledged on one gateway, resumed on the other.
-    let (status, page) = rig.get(1, &alice, "/v1/inbox?after=0").await;
+    let (status, page) = app.call_at(1, &alice, "GET", "/v1/inbox?after=0", None).await;
     assert_eq!(status, StatusCode::OK);
     let last = cursor_of(page["items"].as_array().unwrap().last().unwrap());
     on_first.ack(last).await;
     drop(on_first);
-    let mut again = Client::connect(&rig.base(1), &alice, "").await;
+    let mut again = Client::connect(&app.base(1), &alice, "").await;
     let (events, ready) = again.backlog().await;
     assert!(events.is_empty());
     assert_eq!(ready, last);
-    rig.stop().await;
+    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_killed_gateway_loses_nothing() {
     const MESSAGES: usize = 300;
     // One in-process gateway writes; two `ciphertalk serve` processes serve Bob.
-    let rig = Rig::start(1).await;
+    let app = spawn_app().await;
     let env = [
-        ("DATABASE_URL", rig.db.url.clone()),
-        ("NATS_URL", rig.nats.url()),
-        ("CIPHERTALK_JWT_SECRET", SECRET.to_owned()),
+        ("DATABASE_URL", app.db.url.clone()),
+        ("NATS_URL", app.nats.url()),
+        ("CIPHERTALK_JWT_SECRET", JWT_SECRET.to_owned()),
         ("CIPHERTALK_RATE_LIMITS", "off".to_owned()),
     ];
     let (dirs, logs) = (temp_dir("rt-serve"), temp_dir("rt-logs"));
     let doomed = ServeProcess::start(&dirs.path().join("a"), logs.path(), &env).await;
     let survivor = ServeProcess::start(&dirs.path().join("b"), logs.path(), &env).await;
-    let (alice, bob, room) = rig.alice_and_bob_in_a_group().await;
+    let (alice, bob, room) = app.alice_and_bob_in_a_group().await;
 
-    let write = rig.gateways[0].state.write.clone();
+    let write = app.gateways[0].state.write.clone();
     let alice_id = alice.id;
     let sender = tokio::spawn(async move {
         for n in 0..MESSAGES {
-            send_with(&write, room, alice_id, format!("m{n}").as_bytes()).await;
+            Commands(&write).send(room, alice_id, format!("m{n}").as_bytes()).await;
             tokio::time::sleep(Duration::from_millis(5)).await;
         }
     });
@@ -657,28 +517,28 @@ async fn a_killed_gateway_loses_nothing() {
         .collect();
     assert_eq!(bodies, (0..MESSAGES).map(|n| format!("m{n}")).collect::<Vec<_>>());
     survivor.terminate();
-    rig.stop().await;
+    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_slow_consumer_is_cut_off_without_delaying_a_fast_one() {
     const MESSAGES: usize = 150;
-    let rig = Rig::start_with(1, |config| {
-        config.realtime.queue_frames = 8;
-        config.realtime.slow_client_ms = 300;
-    })
-    .await;
-    let (alice, fast, slow) =
-        (rig.register("Alice").await, rig.register("Fast").await, rig.register("Slow").await);
-    let room = rig.create_group(&alice, &[&fast, &slow]).await;
-    let mut fast_client = Client::connect(&rig.base(0), &fast, "").await;
+    let app = spawn_app()
+        .config(|config| {
+            config.realtime.queue_frames = 8;
+            config.realtime.slow_client_ms = 300;
+        })
+        .await;
+    let (alice, fast, slow) = (app.person("Alice").await, app.person("Fast").await, app.person("Slow").await);
+    let room = app.commands().create_group(alice.id, vec![fast.id, slow.id], "realtime").await;
+    let mut fast_client = Client::connect(&app.base(0), &fast, "").await;
     fast_client.backlog().await;
 
     // The slow client has a tiny receive buffer and never reads.
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
-    let stream = socket.connect(rig.gateways[0].addr).await.unwrap();
-    let mut request = format!("ws://{}/v1/ws", rig.gateways[0].addr).into_client_request().unwrap();
+    let stream = socket.connect(app.gateways[0].addr).await.unwrap();
+    let mut request = format!("ws://{}/v1/ws", app.gateways[0].addr).into_client_request().unwrap();
     request.headers_mut().insert("authorization", format!("Bearer {}", slow.token).parse().unwrap());
     let (slow_socket, _) =
         tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(stream)).await.unwrap();
@@ -689,7 +549,7 @@ async fn a_slow_consumer_is_cut_off_without_delaying_a_fast_one() {
         let mut body = format!("m{n}:").into_bytes();
         body.resize(48 * 1024, b'x');
         let sent = Instant::now();
-        rig.send(room, &alice, &body).await;
+        app.commands().send(room, alice.id, &body).await;
         let frame = fast_client.messages(1).await.remove(0);
         worst = worst.max(sent.elapsed());
         assert!(body_of(&frame["event"]).starts_with(&format!("m{n}:")));
@@ -704,31 +564,30 @@ async fn a_slow_consumer_is_cut_off_without_delaying_a_fast_one() {
         assert_eq!(error["code"], "slow_consumer");
     }
     // It resumes from its cursor when it comes back (and reads this time).
-    let mut slow_client = Client::connect(&rig.base(0), &slow, "").await;
+    let mut slow_client = Client::connect(&app.base(0), &slow, "").await;
     let (events, _) = slow_client.backlog().await;
     assert_eq!(message_events(&events).len(), MESSAGES);
     let metrics =
-        rig.http.get(format!("{}/metrics", rig.base(0))).send().await.unwrap().text().await.unwrap();
+        app.http.get(format!("{}/metrics", app.base(0))).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("ciphertalk_ws_queue_drops_total"), "no queue drops recorded");
-    rig.stop().await;
+    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn messages_reach_every_member_but_those_who_blocked_the_sender_at_the_time() {
-    let rig = Rig::start(1).await;
-    let (alice, bob, carol) =
-        (rig.register("Alice").await, rig.register("Bob").await, rig.register("Carol").await);
-    let room = rig.create_group(&alice, &[&bob, &carol]).await;
+    let app = spawn_app().await;
+    let (alice, bob, carol) = (app.person("Alice").await, app.person("Bob").await, app.person("Carol").await);
+    let room = app.commands().create_group(alice.id, vec![bob.id, carol.id], "realtime").await;
     // Sends and blocks back to back, so they are projected in one batch.
-    rig.send(room, &alice, b"a1").await;
-    rig.send(room, &carol, b"c1").await;
-    rig.user_command(&bob, UserCommand::BlockUser { blocked: alice.id, at: Utc::now() }).await;
-    rig.send(room, &alice, b"a2").await;
-    rig.send(room, &carol, b"c2").await;
-    rig.user_command(&bob, UserCommand::UnblockUser { blocked: alice.id, at: Utc::now() }).await;
-    rig.send(room, &alice, b"a3").await;
-    rig.queue_holds(&carol, 6).await;
-    rig.queue_holds(&bob, 5).await;
+    app.commands().send(room, alice.id, b"a1").await;
+    app.commands().send(room, carol.id, b"c1").await;
+    app.commands().user(bob.id, UserCommand::BlockUser { blocked: alice.id, at: Utc::now() }).await;
+    app.commands().send(room, alice.id, b"a2").await;
+    app.commands().send(room, carol.id, b"c2").await;
+    app.commands().user(bob.id, UserCommand::UnblockUser { blocked: alice.id, at: Utc::now() }).await;
+    app.commands().send(room, alice.id, b"a3").await;
+    app.queue_holds(&carol, 6).await;
+    app.queue_holds(&bob, 5).await;
 
     let bodies = |page: &Value| -> Vec<String> {
         page["items"]
@@ -739,20 +598,20 @@ async fn messages_reach_every_member_but_those_who_blocked_the_sender_at_the_tim
             .map(|item| body_of(&item["event"]))
             .collect()
     };
-    let (status, page) = rig.get(0, &bob, "/v1/inbox?limit=100").await;
+    let (status, page) = app.call_at(0, &bob, "GET", "/v1/inbox?limit=100", None).await;
     assert_eq!(status, StatusCode::OK, "{page}");
     assert_eq!(bodies(&page), ["a1", "c1", "c2", "a3"]);
-    let (_, page) = rig.get(0, &carol, "/v1/inbox?limit=100").await;
+    let (_, page) = app.call_at(0, &carol, "GET", "/v1/inbox?limit=100", None).await;
     assert_eq!(bodies(&page), ["a1", "c1", "a2", "c2", "a3"]);
     // The sender's other devices get their own messages.
-    let (_, page) = rig.get(0, &alice, "/v1/inbox?limit=100").await;
+    let (_, page) = app.call_at(0, &alice, "GET", "/v1/inbox?limit=100", None).await;
     assert_eq!(bodies(&page), ["a1", "c1", "a2", "c2", "a3"]);
-    rig.stop().await;
+    app.stop().await;
 }
 
 /// The user's inbox, a line per event: a message's text, else its type and user.
-async fn inbox_summary(rig: &Rig, user: &User) -> Vec<String> {
-    let (status, page) = rig.get(0, user, "/v1/inbox?limit=100").await;
+async fn inbox_summary(app: &TestApp, user: &Person) -> Vec<String> {
+    let (status, page) = app.call_at(0, user, "GET", "/v1/inbox?limit=100", None).await;
     assert_eq!(status, StatusCode::OK, "{page}");
     page["items"]
         .as_array()
@@ -769,41 +628,34 @@ async fn inbox_summary(rig: &Rig, user: &User) -> Vec<String> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn joins_and_leaves_change_who_receives_from_the_next_event_on() {
-    let rig = Rig::start(1).await;
-    let (alice, bob, carol) =
-        (rig.register("Alice").await, rig.register("Bob").await, rig.register("Carol").await);
-    let room = rig.create_group(&alice, &[&bob]).await;
+    let app = spawn_app().await;
+    let (alice, bob, carol) = (app.person("Alice").await, app.person("Bob").await, app.person("Carol").await);
+    let room = app.commands().create_group(alice.id, vec![bob.id], "realtime").await;
     // The delivery projector has read the room's members by the time they change.
-    rig.send(room, &alice, b"m1").await;
-    rig.queue_holds(&bob, 2).await;
+    app.commands().send(room, alice.id, b"m1").await;
+    app.queue_holds(&bob, 2).await;
     let add = RoomCommand::AddMember { actor: alice.id, user: carol.id, role: Role::Member, at: Utc::now() };
-    rig.room_command(room, &alice, add).await;
-    rig.send(room, &alice, b"m2").await;
-    rig.room_command(room, &bob, RoomCommand::LeaveRoom { user: bob.id, at: Utc::now() }).await;
-    rig.send(room, &alice, b"m3").await;
-    rig.queue_holds(&carol, 4).await;
+    app.commands().room(room, alice.id, add).await;
+    app.commands().send(room, alice.id, b"m2").await;
+    app.commands().room(room, bob.id, RoomCommand::LeaveRoom { user: bob.id, at: Utc::now() }).await;
+    app.commands().send(room, alice.id, b"m3").await;
+    app.queue_holds(&carol, 4).await;
 
     let (joined, left) = (format!("member.joined {}", carol.id), format!("member.left {}", bob.id));
-    assert_eq!(inbox_summary(&rig, &carol).await, [joined.as_str(), "m2", left.as_str(), "m3"]);
+    assert_eq!(inbox_summary(&app, &carol).await, [joined.as_str(), "m2", left.as_str(), "m3"]);
     assert_eq!(
-        inbox_summary(&rig, &bob).await,
+        inbox_summary(&app, &bob).await,
         ["room.created ", "m1", joined.as_str(), "m2", left.as_str()]
     );
-    rig.stop().await;
+    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn edits_and_deletions_reach_members_as_whole_messages() {
-    let rig = Rig::start(1).await;
-    let (alice, bob, room) = rig.alice_and_bob_in_a_group().await;
+    let app = spawn_app().await;
+    let (alice, bob, room) = app.alice_and_bob_in_a_group().await;
     let (kept, deleted) = (MessageId::new_v7(), MessageId::new_v7());
-    let send = |message_id: MessageId, body: &[u8]| {
-        let mut command = send_command(alice.id, body);
-        if let RoomCommand::SendMessage { message_id: id, .. } = &mut command {
-            *id = message_id;
-        }
-        command
-    };
+    let send = |message_id: MessageId, body: &[u8]| message(message_id, alice.id, body).build();
     let edit = |body: &[u8]| RoomCommand::EditMessage {
         actor: alice.id,
         message_id: kept,
@@ -816,15 +668,15 @@ async fn edits_and_deletions_reach_members_as_whole_messages() {
         scope: ciphertalk_domain::room::DeleteScope::ForEveryone,
         at: Utc::now(),
     };
-    rig.room_command(room, &alice, send(kept, b"first")).await;
-    rig.room_command(room, &alice, send(deleted, b"gone")).await;
-    rig.room_command(room, &alice, edit(b"second")).await;
-    rig.room_command(room, &alice, delete(deleted)).await;
-    rig.room_command(room, &alice, edit(b"third")).await;
-    rig.room_command(room, &alice, delete(kept)).await;
-    rig.queue_holds(&bob, 7).await;
+    app.commands().room(room, alice.id, send(kept, b"first")).await;
+    app.commands().room(room, alice.id, send(deleted, b"gone")).await;
+    app.commands().room(room, alice.id, edit(b"second")).await;
+    app.commands().room(room, alice.id, delete(deleted)).await;
+    app.commands().room(room, alice.id, edit(b"third")).await;
+    app.commands().room(room, alice.id, delete(kept)).await;
+    app.queue_holds(&bob, 7).await;
 
-    let (status, page) = rig.get(0, &bob, "/v1/inbox?limit=100").await;
+    let (status, page) = app.call_at(0, &bob, "GET", "/v1/inbox?limit=100", None).await;
     assert_eq!(status, StatusCode::OK, "{page}");
     let events: Vec<&Value> = page["items"].as_array().unwrap().iter().map(|item| &item["event"]).collect();
     let types: Vec<&str> = events.iter().filter_map(|event| event["type"].as_str()).collect();
@@ -857,7 +709,7 @@ async fn edits_and_deletions_reach_members_as_whole_messages() {
     assert_eq!(gone["id"], deleted.to_string());
     assert!(gone["ciphertext"].is_null() && gone["edited_at"].is_null() && gone["deleted"] == true, "{gone}");
     assert_eq!(gone["by"], alice.id.to_string());
-    rig.stop().await;
+    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -866,36 +718,37 @@ async fn a_lagging_client_gets_what_overflowed_its_buffer_from_the_stream() {
     // Buffers of two frames overflow at once; a generous grace keeps the
     // client connected while it pauses, so what it missed live must come
     // from the stream.
-    let rig = Rig::start_with(1, |config| {
-        config.realtime.queue_frames = 2;
-        config.realtime.slow_client_ms = 30_000;
-    })
-    .await;
-    let (alice, bob, room) = rig.alice_and_bob_in_a_group().await;
-    let mut client = Client::connect(&rig.base(0), &bob, "").await;
+    let app = spawn_app()
+        .config(|config| {
+            config.realtime.queue_frames = 2;
+            config.realtime.slow_client_ms = 30_000;
+        })
+        .await;
+    let (alice, bob, room) = app.alice_and_bob_in_a_group().await;
+    let mut client = Client::connect(&app.base(0), &bob, "").await;
     client.backlog().await;
     for n in 0..MESSAGES {
-        rig.send(room, &alice, format!("m{n}").as_bytes()).await;
+        app.commands().send(room, alice.id, format!("m{n}").as_bytes()).await;
     }
-    rig.queue_holds(&bob, MESSAGES as u64).await;
+    app.queue_holds(&bob, MESSAGES as u64).await;
     let frames = client.messages(MESSAGES).await;
     assert_fifo(&frames);
     let bodies: Vec<String> = frames.iter().map(|f| body_of(&f["event"])).collect();
     assert_eq!(bodies, (0..MESSAGES).map(|n| format!("m{n}")).collect::<Vec<_>>());
     // Nothing more, and nothing twice.
     assert!(client.next_within(Duration::from_millis(500)).await.is_none());
-    rig.stop().await;
+    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn reading_a_backlog_leaves_no_consumer_behind() {
-    let rig = Rig::start(1).await;
-    let (alice, bob, room) = rig.alice_and_bob_in_a_group().await;
+    let app = spawn_app().await;
+    let (alice, bob, room) = app.alice_and_bob_in_a_group().await;
     for n in 0..3 {
-        rig.send(room, &alice, format!("m{n}").as_bytes()).await;
+        app.commands().send(room, alice.id, format!("m{n}").as_bytes()).await;
     }
-    rig.queue_holds(&bob, 4).await;
-    let js = rig.gateways[0].state.jetstream.clone();
+    app.queue_holds(&bob, 4).await;
+    let js = app.gateways[0].state.jetstream.clone();
     let consumers = || async {
         let mut stream = js.get_stream("CHAT_DELIVERY").await.unwrap();
         stream.info().await.unwrap().state.consumer_count
@@ -904,10 +757,10 @@ async fn reading_a_backlog_leaves_no_consumer_behind() {
     let feed = consumers().await;
 
     // A connection reads its backlog, then stays; the inbox reads a page.
-    let mut client = Client::connect(&rig.base(0), &bob, "").await;
+    let mut client = Client::connect(&app.base(0), &bob, "").await;
     let (events, _) = client.backlog().await;
     assert_eq!(message_events(&events).len(), 3);
-    let (status, page) = rig.get(0, &bob, "/v1/inbox").await;
+    let (status, page) = app.call_at(0, &bob, "GET", "/v1/inbox", None).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(page["items"].as_array().map(Vec::len), Some(4));
 
@@ -917,39 +770,39 @@ async fn reading_a_backlog_leaves_no_consumer_behind() {
         eventually(10, || async { consumers().await == feed }).await,
         "a backlog's consumer was left behind"
     );
-    rig.send(room, &alice, b"live").await;
+    app.commands().send(room, alice.id, b"live").await;
     assert_eq!(body_of(&client.messages(1).await[0]["event"]), "live");
-    rig.stop().await;
+    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn typing_and_presence_reach_the_other_users_as_privacy_allows() {
-    let rig = Rig::start_with(1, |config| config.realtime.presence_ttl_secs = 3).await;
+    let app = spawn_app().config(|config| config.realtime.presence_ttl_secs = 3).await;
     let (alice, bob, carol, dave) = (
-        rig.register("Alice").await,
-        rig.register("Bob").await,
-        rig.register("Carol").await,
-        rig.register("Dave").await,
+        app.person("Alice").await,
+        app.person("Bob").await,
+        app.person("Carol").await,
+        app.person("Dave").await,
     );
-    let room = rig.create_group(&alice, &[&bob, &carol]).await;
+    let room = app.commands().create_group(alice.id, vec![bob.id, carol.id], "realtime").await;
     // Alice shows her presence to her contacts only; Bob is one, Carol is not.
-    rig.user_command(&alice, UserCommand::AddContact { contact: bob.id, at: Utc::now() }).await;
+    app.commands().user(alice.id, UserCommand::AddContact { contact: bob.id, at: Utc::now() }).await;
     let settings = UserCommand::UpdateSettings {
         last_seen_visible_to: Some(LastSeenVisibility::Contacts),
         notifications: None,
         at: Utc::now(),
     };
-    rig.user_command(&alice, settings).await;
+    app.commands().user(alice.id, settings).await;
     // Presence goes to those the delivery projection knows share a room.
-    let freshness = &rig.gateways[0].state.freshness;
+    let freshness = &app.gateways[0].state.freshness;
     let applied = freshness.wait_for(Projection::Delivery, &room.to_string(), 1, FRAME_WAIT).await.unwrap();
     assert!(applied, "the delivery projection did not apply the room");
 
-    let mut bob_client = Client::connect(&rig.base(0), &bob, "").await;
-    let mut carol_client = Client::connect(&rig.base(0), &carol, "").await;
+    let mut bob_client = Client::connect(&app.base(0), &bob, "").await;
+    let mut carol_client = Client::connect(&app.base(0), &carol, "").await;
     bob_client.backlog().await;
     carol_client.backlog().await;
-    let mut alice_client = Client::connect(&rig.base(0), &alice, "").await;
+    let mut alice_client = Client::connect(&app.base(0), &alice, "").await;
     alice_client.backlog().await;
 
     let is_alice = |frame: &Value| frame["type"] == "presence" && frame["user_id"] == alice.id.to_string();
@@ -963,7 +816,7 @@ async fn typing_and_presence_reach_the_other_users_as_privacy_allows() {
         assert_eq!(typing["user_id"], alice.id.to_string());
         assert_eq!(typing["typing"], true);
     }
-    let mut dave_client = Client::connect(&rig.base(0), &dave, "").await;
+    let mut dave_client = Client::connect(&app.base(0), &dave, "").await;
     dave_client.backlog().await;
     dave_client.send(json!({"type": "typing", "room_id": room.to_string(), "typing": true})).await;
     assert_eq!(dave_client.next_of("error").await["code"], "not_found");
@@ -983,9 +836,9 @@ async fn typing_and_presence_reach_the_other_users_as_privacy_allows() {
     );
 
     // The same rules hold over REST.
-    let profile = |viewer: &User| {
+    let profile = |viewer: &Person| {
         let request = reqwest::Client::new()
-            .get(format!("{}/v1/users/{}", rig.base(0), alice.id))
+            .get(format!("{}/v1/users/{}", app.base(0), alice.id))
             .bearer_auth(viewer.token.clone());
         async move { request.send().await.unwrap().json::<Value>().await.unwrap() }
     };
@@ -1005,14 +858,14 @@ async fn typing_and_presence_reach_the_other_users_as_privacy_allows() {
     while let Some(frame) = carol_client.next_within(Duration::from_secs(2)).await {
         assert!(!is_alice(&frame), "Carol saw Alice's presence: {frame}");
     }
-    rig.stop().await;
+    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn bad_tickets_tokens_cursors_and_frames_are_refused() {
-    let rig = Rig::start(1).await;
-    let bob = rig.register("Bob").await;
-    let base = rig.base(0);
+    let app = spawn_app().await;
+    let bob = app.person("Bob").await;
+    let base = app.base(0);
     assert_eq!(Client::try_connect(&base, None, "").await.err(), Some(StatusCode::UNAUTHORIZED));
     assert_eq!(Client::try_connect(&base, Some("nonsense"), "").await.err(), Some(StatusCode::UNAUTHORIZED));
     assert_eq!(
@@ -1023,12 +876,12 @@ async fn bad_tickets_tokens_cursors_and_frames_are_refused() {
         let refused = Client::try_connect(&base, Some(&bob.token), &format!("?since={since}")).await.err();
         assert_eq!(refused, Some(StatusCode::UNPROCESSABLE_ENTITY), "since={since}");
     }
-    let plain = rig.http.get(format!("{base}/v1/ws")).bearer_auth(&bob.token).send().await.unwrap();
+    let plain = app.http.get(format!("{base}/v1/ws")).bearer_auth(&bob.token).send().await.unwrap();
     assert_eq!(plain.status(), StatusCode::BAD_REQUEST);
 
     // A ticket works once.
     let response =
-        rig.http.post(format!("{base}/v1/ws/ticket")).bearer_auth(&bob.token).send().await.unwrap();
+        app.http.post(format!("{base}/v1/ws/ticket")).bearer_auth(&bob.token).send().await.unwrap();
     assert!(response.status().is_success());
     let ticket = response.json::<Value>().await.unwrap()["ticket"].as_str().unwrap().to_owned();
     let mut client = Client::try_connect(&base, None, &format!("?ticket={ticket}")).await.unwrap();
@@ -1064,11 +917,11 @@ async fn bad_tickets_tokens_cursors_and_frames_are_refused() {
     client.next_of("pong").await;
 
     // The inbox wants a token and real cursors.
-    let inbox = rig.http.get(format!("{base}/v1/inbox")).send().await.unwrap();
+    let inbox = app.http.get(format!("{base}/v1/inbox")).send().await.unwrap();
     assert_eq!(inbox.status(), StatusCode::UNAUTHORIZED);
-    let (status, _) = rig.get(0, &bob, "/v1/inbox?after=x").await;
+    let (status, _) = app.call_at(0, &bob, "GET", "/v1/inbox?after=x", None).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    let ack = rig
+    let ack = app
         .http
         .post(format!("{base}/v1/inbox/ack"))
         .bearer_auth(&bob.token)
@@ -1077,22 +930,22 @@ async fn bad_tickets_tokens_cursors_and_frames_are_refused() {
         .await
         .unwrap();
     assert_eq!(ack.status(), StatusCode::UNPROCESSABLE_ENTITY);
-    rig.stop().await;
+    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn idle_connections_are_closed() {
-    let rig = Rig::start_with(1, |config| config.realtime.idle_timeout_secs = 1).await;
-    let bob = rig.register("Bob").await;
+    let app = spawn_app().config(|config| config.realtime.idle_timeout_secs = 1).await;
+    let bob = app.person("Bob").await;
     // A client that reads answers the server's pings and stays.
-    let mut client = Client::connect(&rig.base(0), &bob, "").await;
+    let mut client = Client::connect(&app.base(0), &bob, "").await;
     client.backlog().await;
     assert!(client.next_within(Duration::from_secs(3)).await.is_none_or(|f| f["type"] != "error"));
     client.send(json!({"type": "ping"})).await;
     client.next_of("pong").await;
     // One that does not read answers no ping and is closed. (Read from the raw
     // socket: a WebSocket client would try to answer the pings and fail first.)
-    let silent = Client::connect(&rig.base(0), &bob, "").await;
+    let silent = Client::connect(&app.base(0), &bob, "").await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     let MaybeTlsStream::Plain(mut tcp) = silent.socket.into_inner() else { panic!("plain TCP expected") };
     let mut bytes = Vec::new();
@@ -1101,7 +954,7 @@ async fn idle_connections_are_closed() {
     assert!(read.is_ok(), "the idle connection stayed open");
     let text = String::from_utf8_lossy(&bytes);
     assert!(text.contains(r#""code":"idle_timeout""#), "{text}");
-    rig.stop().await;
+    app.stop().await;
 }
 
 /// The live feed dispatches the runs the local delivery leader hands over,
@@ -1197,27 +1050,23 @@ async fn the_live_feed_takes_handed_over_runs_and_reads_the_stream_for_the_rest(
 /// sends these frames nor receives them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_removed_member_exchanges_no_typing_or_signals_while_the_projection_lags() {
-    let rig = Rig::start(1).await;
-    let (alice, bob, carol) =
-        (rig.register("Alice").await, rig.register("Bob").await, rig.register("Carol").await);
-    let room = rig.create_group(&alice, &[&bob, &carol]).await;
-    let freshness = &rig.gateways[0].state.freshness;
+    let app = spawn_app().await;
+    let (alice, bob, carol) = (app.person("Alice").await, app.person("Bob").await, app.person("Carol").await);
+    let room = app.commands().create_group(alice.id, vec![bob.id, carol.id], "realtime").await;
+    let freshness = &app.gateways[0].state.freshness;
     assert!(freshness.wait_for(Projection::Delivery, &room.to_string(), 1, FRAME_WAIT).await.unwrap());
     let mut clients = Vec::new();
     for user in [&alice, &bob, &carol] {
-        let mut client = Client::connect(&rig.base(0), user, "").await;
+        let mut client = Client::connect(&app.base(0), user, "").await;
         client.backlog().await;
         clients.push(client);
     }
     let [alice_client, bob_client, carol_client] = &mut clients[..] else { unreachable!() };
 
-    let hold = hold_projections(&rig.db.pool, &["delivery"]).await;
-    rig.room_command(
-        room,
-        &alice,
-        RoomCommand::RemoveMember { actor: alice.id, user: carol.id, at: Utc::now() },
-    )
-    .await;
+    let hold = hold_projections(&app.db.pool, &["delivery"]).await;
+    app.commands()
+        .room(room, alice.id, RoomCommand::RemoveMember { actor: alice.id, user: carol.id, at: Utc::now() })
+        .await;
     carol_client.send(json!({"type": "typing", "room_id": room.to_string(), "typing": true})).await;
     assert_eq!(carol_client.next_of("error").await["code"], "not_found");
     carol_client
@@ -1234,7 +1083,7 @@ async fn a_removed_member_exchanges_no_typing_or_signals_while_the_projection_la
         assert!(frame["type"] != "typing" && frame["type"] != "signal", "Carol, removed, got {frame}");
     }
     hold.rollback().await.unwrap();
-    rig.stop().await;
+    app.stop().await;
 }
 
 /// A block hides more than messages: the blocker's presence and receipts from
@@ -1243,13 +1092,12 @@ async fn a_removed_member_exchanges_no_typing_or_signals_while_the_projection_la
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_block_hides_presence_receipts_and_history_too() {
     use ciphertalk_domain::room::ReceiptKind;
-    let rig = Rig::start(1).await;
-    let (alice, bob, carol) =
-        (rig.register("Alice").await, rig.register("Bob").await, rig.register("Carol").await);
-    let room = rig.create_group(&alice, &[&bob, &carol]).await;
-    rig.send(room, &bob, b"from bob").await;
-    rig.send(room, &carol, b"from carol").await;
-    rig.user_command(&alice, UserCommand::BlockUser { blocked: bob.id, at: Utc::now() }).await;
+    let app = spawn_app().await;
+    let (alice, bob, carol) = (app.person("Alice").await, app.person("Bob").await, app.person("Carol").await);
+    let room = app.commands().create_group(alice.id, vec![bob.id, carol.id], "realtime").await;
+    app.commands().send(room, bob.id, b"from bob").await;
+    app.commands().send(room, carol.id, b"from carol").await;
+    app.commands().user(alice.id, UserCommand::BlockUser { blocked: bob.id, at: Utc::now() }).await;
     for reader in [&alice, &bob, &carol] {
         let read = RoomCommand::UpdateReceipt {
             user: reader.id,
@@ -1257,18 +1105,18 @@ async fn a_block_hides_presence_receipts_and_history_too() {
             kind: ReceiptKind::Read,
             at: Utc::now(),
         };
-        rig.room_command(room, reader, read).await;
+        app.commands().room(room, reader.id, read).await;
     }
-    let freshness = &rig.gateways[0].state.freshness;
+    let freshness = &app.gateways[0].state.freshness;
     assert!(freshness.wait_for(Projection::Delivery, &room.to_string(), 6, FRAME_WAIT).await.unwrap());
     let readers = |summary: Vec<String>| -> Vec<String> {
         summary.into_iter().filter(|line| line.starts_with("receipt.updated")).collect()
     };
-    let receipt_of = |user: &User| format!("receipt.updated {}", user.id);
-    assert_eq!(readers(inbox_summary(&rig, &alice).await), [receipt_of(&alice), receipt_of(&carol)]);
-    assert_eq!(readers(inbox_summary(&rig, &bob).await), [receipt_of(&bob), receipt_of(&carol)]);
+    let receipt_of = |user: &Person| format!("receipt.updated {}", user.id);
+    assert_eq!(readers(inbox_summary(&app, &alice).await), [receipt_of(&alice), receipt_of(&carol)]);
+    assert_eq!(readers(inbox_summary(&app, &bob).await), [receipt_of(&bob), receipt_of(&carol)]);
     assert_eq!(
-        readers(inbox_summary(&rig, &carol).await),
+        readers(inbox_summary(&app, &carol).await),
         [receipt_of(&alice), receipt_of(&bob), receipt_of(&carol)]
     );
 
@@ -1276,18 +1124,23 @@ async fn a_block_hides_presence_receipts_and_history_too() {
     let texts =
         |page: &Value| -> Vec<String> { page["items"].as_array().unwrap().iter().map(body_of).collect() };
     let path = format!("/v1/rooms/{room}/messages");
-    assert!(eventually(10, || async { texts(&rig.get(0, &alice, &path).await.1) == ["from carol"] }).await);
-    assert_eq!(texts(&rig.get(0, &carol, &path).await.1), ["from bob", "from carol"]);
+    assert!(
+        eventually(10, || async {
+            texts(&app.call_at(0, &alice, "GET", &path, None).await.1) == ["from carol"]
+        })
+        .await
+    );
+    assert_eq!(texts(&app.call_at(0, &carol, "GET", &path, None).await.1), ["from bob", "from carol"]);
 
     // Presence: Alice is online, and Bob cannot tell.
-    let mut alice_client = Client::connect(&rig.base(0), &alice, "").await;
+    let mut alice_client = Client::connect(&app.base(0), &alice, "").await;
     alice_client.backlog().await;
     let is_alice = |frame: &Value| frame["type"] == "presence" && frame["user_id"] == alice.id.to_string();
     for (viewer, online) in [(&carol, true), (&bob, false)] {
-        let mut client = Client::connect(&rig.base(0), viewer, "").await;
+        let mut client = Client::connect(&app.base(0), viewer, "").await;
         client.backlog().await;
         let online_now = eventually(10, || async {
-            let (_, profile) = rig.get(0, viewer, &format!("/v1/users/{}", alice.id)).await;
+            let (_, profile) = app.call_at(0, viewer, "GET", &format!("/v1/users/{}", alice.id), None).await;
             profile["online"] == json!(true)
         })
         .await;
@@ -1295,37 +1148,15 @@ async fn a_block_hides_presence_receipts_and_history_too() {
         client.send(json!({"type": "presence", "user_id": alice.id.to_string()})).await;
         assert_eq!(client.next_where(is_alice).await["online"], json!(online), "over the WebSocket");
     }
-    rig.stop().await;
+    app.stop().await;
 }
 
 /// Logs `email` in again through gateway 0: a new session's access and refresh tokens.
-async fn login(rig: &Rig, email: &str) -> (String, String) {
-    let response = rig
-        .http
-        .post(format!("{}/v1/auth/login", rig.base(0)))
-        .json(&json!({"email": email, "password": "correct horse battery"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    let body: Value = response.json().await.unwrap();
+async fn login(app: &TestApp, email: &str) -> (String, String) {
+    let (status, body) =
+        app.post(Anonymous, "/v1/auth/login", json!({"email": email, "password": PASSWORD})).await;
+    assert_eq!(status, StatusCode::OK);
     (body["access_token"].as_str().unwrap().to_owned(), body["refresh_token"].as_str().unwrap().to_owned())
-}
-
-async fn register_with_email(rig: &Rig, email: &str) -> User {
-    let response = rig
-        .http
-        .post(format!("{}/v1/auth/register", rig.base(0)))
-        .json(&json!({"email": email, "password": "correct horse battery", "display_name": "Sam"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::CREATED);
-    let body: Value = response.json().await.unwrap();
-    User {
-        id: body["user"]["id"].as_str().unwrap().parse().unwrap(),
-        token: body["access_token"].as_str().unwrap().to_owned(),
-    }
 }
 
 /// The connection is still served: a ping is answered.
@@ -1336,15 +1167,16 @@ async fn assert_open(client: &mut Client) {
 
 #[tokio::test]
 async fn websocket_frames_and_connections_over_their_limits_are_refused_and_the_connection_stays() {
-    let rig = Rig::start_with(1, |config| {
-        config.rate_limits.mode = Toggle::On;
-        config.write_limits.typing_per_user = 2;
-        config.write_limits.ws_connect_per_user = 3;
-        config.realtime.max_connections_per_user = 2;
-    })
-    .await;
-    let (alice, _bob, room) = rig.alice_and_bob_in_a_group().await;
-    let mut client = Client::connect(&rig.base(0), &alice, "").await;
+    let app = spawn_app()
+        .config(|config| {
+            config.rate_limits.mode = Toggle::On;
+            config.write_limits.typing_per_user = 2;
+            config.write_limits.ws_connect_per_user = 3;
+            config.realtime.max_connections_per_user = 2;
+        })
+        .await;
+    let (alice, _bob, room) = app.alice_and_bob_in_a_group().await;
+    let mut client = Client::connect(&app.base(0), &alice, "").await;
     client.backlog().await;
     for _ in 0..3 {
         client.send(json!({"type": "typing", "room_id": room, "typing": true})).await;
@@ -1355,51 +1187,51 @@ async fn websocket_frames_and_connections_over_their_limits_are_refused_and_the_
     assert_open(&mut client).await;
 
     // Two open connections per user; a third is refused, and connects are limited too.
-    let second = Client::connect(&rig.base(0), &alice, "").await;
-    let third = Client::try_connect(&rig.base(0), Some(&alice.token), "").await;
+    let second = Client::connect(&app.base(0), &alice, "").await;
+    let third = Client::try_connect(&app.base(0), Some(&alice.token), "").await;
     assert_eq!(third.err(), Some(StatusCode::TOO_MANY_REQUESTS), "a third connection");
     drop(second);
     let reopened =
-        eventually(5, || async { Client::try_connect(&rig.base(0), Some(&alice.token), "").await.is_ok() })
+        eventually(5, || async { Client::try_connect(&app.base(0), Some(&alice.token), "").await.is_ok() })
             .await;
     assert!(!reopened, "the fourth connect within a minute was not limited");
     assert_open(&mut client).await;
-    rig.stop().await;
+    app.stop().await;
 }
 
 #[tokio::test]
 async fn a_websocket_closes_when_its_access_token_expires() {
-    let rig = Rig::start_with(1, |config| config.auth.access_token_ttl_secs = 2).await;
-    let alice = rig.register("Alice").await;
+    let app = spawn_app().config(|config| config.auth.access_token_ttl_secs = 2).await;
+    let alice = app.person("Alice").await;
     let opened = Instant::now();
-    let mut client = Client::connect(&rig.base(0), &alice, "").await;
+    let mut client = Client::connect(&app.base(0), &alice, "").await;
     client.backlog().await;
     let frames = client.until_closed().await;
     let error = frames.iter().find(|f| f["type"] == "error").cloned().unwrap_or_default();
     assert_eq!(error["code"], "token_expired", "{frames:?}");
     assert!(opened.elapsed() < Duration::from_secs(5), "closed after {:?}", opened.elapsed());
-    rig.stop().await;
+    app.stop().await;
 }
 
 #[tokio::test]
 async fn logout_and_a_reused_refresh_token_close_that_sessions_websockets_on_every_gateway() {
-    let rig = Rig::start(2).await;
+    let app = spawn_app().gateways(2).await;
     let email = format!("sam-{}@example.org", uuid::Uuid::new_v4().simple());
-    let sam = register_with_email(&rig, &email).await;
-    let (first_access, first_refresh) = login(&rig, &email).await;
-    let (second_access, second_refresh) = login(&rig, &email).await;
-    let first = User { id: sam.id, token: first_access };
-    let second = User { id: sam.id, token: second_access };
-    let mut on_a = Client::connect(&rig.base(0), &first, "").await;
-    let mut on_b = Client::connect(&rig.base(1), &first, "").await;
-    let mut other_session = Client::connect(&rig.base(1), &second, "").await;
+    let sam = Person::from_session(&app.register(&email, "Sam").await);
+    let (first_access, first_refresh) = login(&app, &email).await;
+    let (second_access, second_refresh) = login(&app, &email).await;
+    let first = Person { id: sam.id, token: first_access };
+    let second = Person { id: sam.id, token: second_access };
+    let mut on_a = Client::connect(&app.base(0), &first, "").await;
+    let mut on_b = Client::connect(&app.base(1), &first, "").await;
+    let mut other_session = Client::connect(&app.base(1), &second, "").await;
     for client in [&mut on_a, &mut on_b, &mut other_session] {
         client.backlog().await;
     }
 
-    let response = rig
+    let response = app
         .http
-        .post(format!("{}/v1/auth/logout", rig.base(0)))
+        .post(format!("{}/v1/auth/logout", app.base(0)))
         .bearer_auth(&first.token)
         .json(&json!({"refresh_token": first_refresh}))
         .send()
@@ -1414,8 +1246,8 @@ async fn logout_and_a_reused_refresh_token_close_that_sessions_websockets_on_eve
 
     // The second session's refresh token, spent and then presented again: its family is revoked.
     let refresh = |token: String| {
-        rig.http
-            .post(format!("{}/v1/auth/refresh", rig.base(0)))
+        app.http
+            .post(format!("{}/v1/auth/refresh", app.base(0)))
             .json(&json!({"refresh_token": token}))
             .send()
     };
@@ -1423,36 +1255,37 @@ async fn logout_and_a_reused_refresh_token_close_that_sessions_websockets_on_eve
     assert_eq!(refresh(second_refresh).await.unwrap().status(), StatusCode::UNAUTHORIZED);
     let frames = other_session.until_closed().await;
     assert!(frames.iter().any(|f| f["code"] == "session_ended"), "{frames:?}");
-    rig.stop().await;
+    app.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_connection_queue_is_bounded_in_bytes() {
     const MESSAGES: usize = 150;
-    let rig = Rig::start_with(1, |config| {
-        // Plenty of frames, few bytes: only the byte bound can cut the client off.
-        config.realtime.queue_frames = 4096;
-        config.realtime.queue_bytes = 64 * 1024;
-        config.realtime.slow_client_ms = 300;
-    })
-    .await;
-    let (alice, slow, room) = rig.alice_and_bob_in_a_group().await;
+    let app = spawn_app()
+        .config(|config| {
+            // Plenty of frames, few bytes: only the byte bound can cut the client off.
+            config.realtime.queue_frames = 4096;
+            config.realtime.queue_bytes = 64 * 1024;
+            config.realtime.slow_client_ms = 300;
+        })
+        .await;
+    let (alice, slow, room) = app.alice_and_bob_in_a_group().await;
     let socket = tokio::net::TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
-    let stream = socket.connect(rig.gateways[0].addr).await.unwrap();
-    let mut request = format!("ws://{}/v1/ws", rig.gateways[0].addr).into_client_request().unwrap();
+    let stream = socket.connect(app.gateways[0].addr).await.unwrap();
+    let mut request = format!("ws://{}/v1/ws", app.gateways[0].addr).into_client_request().unwrap();
     request.headers_mut().insert("authorization", format!("Bearer {}", slow.token).parse().unwrap());
     let (slow_socket, _) =
         tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(stream)).await.unwrap();
     for n in 0..MESSAGES {
         let mut body = format!("m{n}:").into_bytes();
         body.resize(48 * 1024, b'x');
-        rig.send(room, &alice, &body).await;
+        app.commands().send(room, alice.id, &body).await;
     }
     let frames = Client { socket: slow_socket, stash: Default::default() }.until_closed().await;
     let got = frames.iter().filter(|f| f["type"] == "event").count();
     assert!(got < MESSAGES, "the slow client got everything: it was never cut off");
-    rig.stop().await;
+    app.stop().await;
 }
 
 /// Kills nats-server under load and starts it again: both gateways (only one
@@ -1460,31 +1293,31 @@ async fn a_connection_queue_is_bounded_in_bytes() {
 /// without closing their sockets and without loss or duplicate.
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn deliveries_resume_on_both_gateways_within_two_seconds_of_nats_restarting() {
-    let mut rig = Rig::start(2).await;
-    let (alice, bob, room) = rig.alice_and_bob_in_a_group().await;
-    let mut on_a = Client::connect(&rig.base(0), &alice, "").await;
-    let mut on_b = Client::connect(&rig.base(1), &bob, "").await;
+    let mut app = spawn_app().gateways(2).await;
+    let (alice, bob, room) = app.alice_and_bob_in_a_group().await;
+    let mut on_a = Client::connect(&app.base(0), &alice, "").await;
+    let mut on_b = Client::connect(&app.base(1), &bob, "").await;
     on_a.backlog().await;
     on_b.backlog().await;
-    rig.send(room, &alice, b"before").await;
+    app.commands().send(room, alice.id, b"before").await;
     assert_eq!(body_of(&on_a.messages(1).await[0]["event"]), "before");
     assert_eq!(body_of(&on_b.messages(1).await[0]["event"]), "before");
 
     // Load: a send every 20 ms, through the outage and after.
-    let write = rig.gateways[0].state.write.clone();
+    let write = app.gateways[0].state.write.clone();
     let sender = alice.id;
     let load = tokio::spawn(async move {
         for n in 0..200 {
-            send_with(&write, room, sender, format!("load {n}").as_bytes()).await;
+            Commands(&write).send(room, sender, format!("load {n}").as_bytes()).await;
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     });
     tokio::time::sleep(Duration::from_millis(500)).await;
-    rig.nats.stop();
+    app.nats.stop();
     tokio::time::sleep(Duration::from_secs(2)).await;
-    rig.nats.restart().await;
+    app.nats.restart().await;
     let back = Instant::now();
-    rig.send(room, &alice, b"after").await;
+    app.commands().send(room, alice.id, b"after").await;
     let mut resumed = Vec::new();
     for client in [&mut on_a, &mut on_b] {
         let mut bodies = Vec::new();
@@ -1508,9 +1341,9 @@ async fn deliveries_resume_on_both_gateways_within_two_seconds_of_nats_restartin
     assert!(resumed.iter().all(|took| *took < Duration::from_secs(2)), "delivery resumed after {resumed:?}");
     load.await.unwrap();
     let metrics =
-        rig.http.get(format!("{}/metrics", rig.base(1))).send().await.unwrap().text().await.unwrap();
+        app.http.get(format!("{}/metrics", app.base(1))).send().await.unwrap().text().await.unwrap();
     assert!(metrics.contains("ciphertalk_nats_resume_seconds"), "no resume time recorded");
-    rig.stop().await;
+    app.stop().await;
 }
 
 /// With Postgres down, a request that needs it answers 503 within a second.
@@ -1520,22 +1353,20 @@ async fn with_postgres_down_requests_answer_503_within_a_second() {
     let dir = temp_dir("pg-down");
     let options = crate::support::postgres_options(dir.path().join("cluster"), "postgres", 100);
     let mut postgres = EmbeddedPostgres::start(options).await.unwrap();
-    let nats = TestNats::start().await;
-    let server = Server::start(&config(|_| {}), &postgres.url(), &nats.url()).await.unwrap();
-    let rig = Rig { db: TestDb::new().await, nats, gateways: vec![server], http: reqwest::Client::new() };
-    let alice = rig.register("Alice").await;
-    assert_eq!(rig.get(0, &alice, "/v1/rooms").await.0, StatusCode::OK);
+    let app = spawn_app().database_url(postgres.url()).await;
+    let alice = app.person("Alice").await;
+    assert_eq!(app.call_at(0, &alice, "GET", "/v1/rooms", None).await.0, StatusCode::OK);
     postgres.stop().unwrap();
     let room = uuid::Uuid::new_v4();
     for _ in 0..3 {
         let asked = Instant::now();
-        let (status, body) = rig.get(0, &alice, "/v1/rooms").await;
+        let (status, body) = app.call_at(0, &alice, "GET", "/v1/rooms", None).await;
         assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
         assert!(asked.elapsed() < Duration::from_secs(1), "a read answered after {:?}", asked.elapsed());
         let asked = Instant::now();
-        let response = rig
+        let response = app
             .http
-            .post(format!("{}/v1/rooms/{room}/messages", rig.base(0)))
+            .post(format!("{}/v1/rooms/{room}/messages", app.base(0)))
             .bearer_auth(&alice.token)
             .json(&json!({"client_msg_id": "c1", "ciphertext": STANDARD.encode(b"hi")}))
             .send()
@@ -1545,12 +1376,12 @@ async fn with_postgres_down_requests_answer_503_within_a_second() {
         assert!(asked.elapsed() < Duration::from_secs(1), "a send answered after {:?}", asked.elapsed());
         let asked = Instant::now();
         assert_eq!(
-            Client::try_connect(&rig.base(0), Some(&alice.token), "").await.err(),
+            Client::try_connect(&app.base(0), Some(&alice.token), "").await.err(),
             Some(StatusCode::SERVICE_UNAVAILABLE)
         );
         assert!(asked.elapsed() < Duration::from_secs(1), "a connect answered after {:?}", asked.elapsed());
     }
-    rig.stop().await;
+    app.stop().await;
 }
 
 /// The other way Postgres fails a request: not refusing connections but
@@ -1559,19 +1390,19 @@ async fn with_postgres_down_requests_answer_503_within_a_second() {
 /// then answers 503 (the old fixed wait was 5 s).
 #[tokio::test]
 async fn with_every_database_connection_taken_a_request_answers_503_within_a_second() {
-    let rig = Rig::start_with(1, |config| config.database_max_connections = 8).await;
-    let alice = rig.register("Alice").await;
-    assert_eq!(rig.get(0, &alice, "/v1/rooms").await.0, StatusCode::OK);
-    let pool = rig.gateways[0].state.db.clone();
+    let app = spawn_app().config(|config| config.database_max_connections = 8).await;
+    let alice = app.person("Alice").await;
+    assert_eq!(app.call_at(0, &alice, "GET", "/v1/rooms", None).await.0, StatusCode::OK);
+    let pool = app.gateways[0].state.db.clone();
     let mut held = Vec::new();
     while let Ok(conn) = pool.acquire().await {
         held.push(conn);
     }
     let asked = Instant::now();
-    let (status, body) = rig.get(0, &alice, "/v1/rooms").await;
+    let (status, body) = app.call_at(0, &alice, "GET", "/v1/rooms", None).await;
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "{body}");
     assert!(asked.elapsed() < Duration::from_secs(1), "a read answered after {:?}", asked.elapsed());
     drop(held);
-    assert_eq!(rig.get(0, &alice, "/v1/rooms").await.0, StatusCode::OK);
-    rig.stop().await;
+    assert_eq!(app.call_at(0, &alice, "GET", "/v1/rooms", None).await.0, StatusCode::OK);
+    app.stop().await;
 }
