@@ -6,13 +6,12 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use ciphertalk_domain::UserId;
-use ciphertalk_gateway::config::Config;
-use ciphertalk_gateway::serve::{ServeError, Server};
+use ciphertalk_gateway::serve::ServeError;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
 use crate::support::app::{Person, TestApp, assert_error, spawn_app};
-use crate::support::{TestDb, TestNats, eventually};
+use crate::support::eventually;
 
 /// A key bundle of `count` one-time prekeys of `key_bytes` bytes each.
 fn bundle(count: u32, key_bytes: usize) -> Value {
@@ -210,12 +209,8 @@ async fn an_idle_transaction_holding_the_relay_back_is_named_on_health_and_in_a_
 
 #[tokio::test]
 async fn a_max_event_bytes_above_the_servers_max_payload_is_refused_at_start() {
-    let (db, nats) = (TestDb::new().await, TestNats::start().await);
-    let dir = crate::support::temp_dir("limits");
-    let mut config = Config { listen: "127.0.0.1:0".parse().unwrap(), ..Config::default() };
-    config.data_dir = dir.path().to_path_buf();
-    config.events.max_event_bytes = 2 * 1024 * 1024;
-    match Server::start(&config, &db.url, &nats.url()).await {
+    let app = spawn_app().gateways(0).await;
+    match app.try_gateway(|config| config.events.max_event_bytes = 2 * 1024 * 1024).await {
         Err(err @ ServeError::EventLimit { max_payload: 1_048_576, .. }) => {
             assert!(err.to_string().contains("max_payload"), "{err}");
         }

@@ -106,7 +106,8 @@ fn create_group(room: RoomId, owner: UserId, members: Vec<UserId>) -> RoomComman
     }
 }
 
-fn send(sender: UserId, n: usize) -> RoomCommand {
+/// Message `n` of `sender`, sent now.
+fn message(sender: UserId, n: usize) -> SendMessageBuilder {
     let client_msg_id = ClientMsgId::parse(&format!("{sender}-{n}")).unwrap();
     SendMessageBuilder::new(
         MessageId::new_v7(),
@@ -115,7 +116,10 @@ fn send(sender: UserId, n: usize) -> RoomCommand {
         ciphertext("sealed by the client"),
         Utc::now(),
     )
-    .build()
+}
+
+fn send(sender: UserId, n: usize) -> RoomCommand {
+    message(sender, n).build()
 }
 
 /// Sends messages to `room` as `sender` until `deadline`; returns how many committed.
@@ -344,34 +348,7 @@ async fn a_room_with_100000_events_accepts_a_message_after_reading_a_bounded_num
         let mut batch = Vec::new();
         for _ in 0..1000.min(HISTORY - state.sequence) {
             n += 1;
-            let RoomCommand::SendMessage {
-                message_id,
-                sender,
-                client_msg_id,
-                ciphertext,
-                content_type,
-                sent_at,
-                ..
-            } = send(owner, n)
-            else {
-                unreachable!()
-            };
-            let event = RoomEvent::MessageSent {
-                message_id,
-                seq: state.aggregate.next_seq() + batch.len() as u64,
-                sender_id: sender,
-                client_msg_id,
-                ciphertext,
-                content_type,
-                reply_to: None,
-                file_ids: Vec::new(),
-                forwarded_from: None,
-                commitment: None,
-                reporting_tag: None,
-                franking_key_id: None,
-                sent_at,
-            };
-            batch.push(event);
+            batch.push(message(owner, n).sent(state.aggregate.next_seq() + batch.len() as u64));
         }
         let mut after = state.aggregate.clone();
         for event in &batch {

@@ -208,4 +208,25 @@ impl SendMessageBuilder {
             sent_at: self.sent_at,
         }
     }
+
+    /// The `MessageSent` a room records for this message as number `seq`
+    /// (unfranked: a room's franker would add the tag).
+    #[must_use]
+    pub fn sent(self, seq: u64) -> RoomEvent {
+        RoomEvent::MessageSent {
+            message_id: self.message_id,
+            seq,
+            sender_id: self.sender,
+            client_msg_id: self.client_msg_id,
+            ciphertext: self.ciphertext,
+            content_type: self.content_type,
+            reply_to: self.reply_to,
+            file_ids: self.file_ids,
+            forwarded_from: self.forwarded_from,
+            commitment: self.commitment,
+            reporting_tag: self.reporting_tag,
+            franking_key_id: self.franking_key_id,
+            sent_at: self.sent_at,
+        }
+    }
 }

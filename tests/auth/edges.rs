@@ -108,7 +108,7 @@ async fn rate_limits_hold_across_gateway_processes_and_can_be_switched_off() {
     };
     let mut statuses = Vec::new();
     for i in 0..4 {
-        let response = login(if i % 2 == 0 { &one } else { &two }).await.unwrap();
+        let response = login(if i % 2 == 0 { one } else { two }).await.unwrap();
         statuses.push(response.status().as_u16());
         if response.status() == StatusCode::TOO_MANY_REQUESTS {
             let retry: u64 = response.headers()["retry-after"].to_str().unwrap().parse().unwrap();

@@ -103,7 +103,7 @@ async fn reads_wait_for_the_callers_own_writes() {
     let room = app.commands().create_group(alice, vec![bob], "now").await;
     for n in 0..20 {
         let id = MessageId::new_v7();
-        let seq = app.commands().room(room, alice, message(id, alice, &format!("m{n}")).build()).await;
+        let seq = app.commands().room(room, alice, message(id, alice, format!("m{n}")).build()).await;
         let reached = freshness
             .wait_for(Projection::Timeline, &room.to_string(), seq, Duration::from_secs(2))
             .await

@@ -10,7 +10,7 @@ use async_nats::jetstream;
 use ciphertalk_commands::{Relay, RelayOptions, RelayWake, WriteModel, WriteOptions};
 use ciphertalk_domain::{RoomId, UserId};
 use ciphertalk_gateway::config::{Config, Secret, SmsMode, Toggle};
-use ciphertalk_gateway::serve::Server;
+use ciphertalk_gateway::serve::{ServeError, Server};
 use ciphertalk_streams::{Topology, TopologySettings};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
@@ -113,7 +113,7 @@ impl AppOptions {
             wake,
             relay: None,
             options: self,
-            _dir: dir,
+            dir,
         };
         for _ in 0..gateways_wanted {
             app.add_gateway(|_| {}).await;
@@ -150,7 +150,8 @@ pub struct TestApp {
     wake: RelayWake,
     relay: Option<(CancellationToken, JoinHandle<()>)>,
     options: AppOptions,
-    _dir: tempfile::TempDir,
+    /// The gateways' data folder.
+    dir: tempfile::TempDir,
 }
 
 /// A registered user and their access token.
@@ -218,7 +219,7 @@ impl TestApp {
     /// The configuration a gateway of this app starts with.
     pub fn config(&self) -> Config {
         let mut config = Config { listen: "127.0.0.1:0".parse().unwrap(), ..Config::default() };
-        config.data_dir = self._dir.path().to_path_buf();
+        config.data_dir = self.dir.path().to_path_buf();
         config.auth.jwt_secret = Some(Secret::new(JWT_SECRET));
         config.messages.franking_key = Some(Secret::new(FRANKING_KEY));
         config.rate_limits.mode = Toggle::Off;
@@ -233,11 +234,16 @@ impl TestApp {
 
     /// Starts one more gateway, its configuration changed by `change` too.
     pub async fn add_gateway(&mut self, change: impl FnOnce(&mut Config)) -> &Server {
-        let mut config = self.config();
-        change(&mut config);
-        let server = Server::start(&config, &self.database_url, &self.nats.url()).await.unwrap();
+        let server = self.try_gateway(change).await.unwrap();
         self.gateways.push(server);
         self.gateways.last().unwrap()
+    }
+
+    /// A gateway on this app's database and NATS (not added to it), or why it did not start.
+    pub async fn try_gateway(&self, change: impl FnOnce(&mut Config)) -> Result<Server, ServeError> {
+        let mut config = self.config();
+        change(&mut config);
+        Server::start(&config, &self.database_url, &self.nats.url()).await
     }
 
     /// Stops every gateway (the database and NATS stay).

@@ -8,7 +8,7 @@ use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use ciphertalk_domain::room::{JoinRule, MessageRef};
 use ciphertalk_domain::room::{MessageFacts, Room, RoomCommand, RoomEvent, RoomKind};
 use ciphertalk_domain::testing::{InMemoryRoomLookup, SendMessageBuilder, execute};
-use ciphertalk_domain::values::{Base64Bytes, Ciphertext, ClientMsgId, ContentType, DisplayName, RoomName};
+use ciphertalk_domain::values::{Base64Bytes, Ciphertext, ClientMsgId, DisplayName, RoomName};
 use ciphertalk_domain::{DomainError, FileId, MessageId, ReportId, RoomId, UserId};
 use uuid::Uuid;
 
@@ -112,21 +112,7 @@ pub fn message(sender: UserId, n: u128) -> SendMessageBuilder {
 
 /// The `MessageSent` that [`send`] produces as message number `seq`.
 pub fn sent(sender: UserId, n: u128, seq: u64) -> RoomEvent {
-    RoomEvent::MessageSent {
-        message_id: mid(n),
-        seq,
-        sender_id: sender,
-        client_msg_id: cmid(&format!("c-{n}")),
-        ciphertext: ct("hello"),
-        content_type: ContentType::default(),
-        reply_to: None,
-        file_ids: Vec::new(),
-        forwarded_from: None,
-        commitment: None,
-        reporting_tag: None,
-        franking_key_id: None,
-        sent_at: at(i64::try_from(n).unwrap()),
-    }
+    message(sender, n).sent(seq)
 }
 
 pub fn forwarded() -> MessageRef {
