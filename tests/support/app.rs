@@ -59,7 +59,8 @@ impl AppOptions {
     }
 
     /// A change to the configuration every gateway starts with (after the
-    /// harness's own: loopback port, data folder, keys, rate limits off).
+    /// harness's own: loopback port, data folder, keys, SMS webhook, rate
+    /// limits off).
     pub fn config(mut self, change: impl Fn(&mut Config) + Send + Sync + 'static) -> Self {
         self.changes.push(Box::new(change));
         self
