@@ -2,6 +2,17 @@
 
 use super::*;
 
+/// A client of gateway 0 with a 4 KiB receive buffer, for one that never reads.
+async fn connect_with_a_tiny_buffer(app: &TestApp, user: &Person) -> Client {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let stream = socket.connect(app.gateways[0].addr).await.unwrap();
+    let mut request = format!("ws://{}/v1/ws", app.gateways[0].addr).into_client_request().unwrap();
+    request.headers_mut().insert("authorization", format!("Bearer {}", user.token).parse().unwrap());
+    let (socket, _) = tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(stream)).await.unwrap();
+    Client { socket, stash: Default::default() }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_slow_consumer_is_cut_off_without_delaying_a_fast_one() {
     const MESSAGES: usize = 150;
@@ -17,13 +28,7 @@ async fn a_slow_consumer_is_cut_off_without_delaying_a_fast_one() {
     fast_client.backlog().await;
 
     // The slow client has a tiny receive buffer and never reads.
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.set_recv_buffer_size(4096).unwrap();
-    let stream = socket.connect(app.gateways[0].addr).await.unwrap();
-    let mut request = format!("ws://{}/v1/ws", app.gateways[0].addr).into_client_request().unwrap();
-    request.headers_mut().insert("authorization", format!("Bearer {}", slow.token).parse().unwrap());
-    let (slow_socket, _) =
-        tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(stream)).await.unwrap();
+    let mut never_reading = connect_with_a_tiny_buffer(&app, &slow).await;
 
     // Big messages fill the slow client's buffers quickly.
     let mut worst = Duration::ZERO;
@@ -39,7 +44,7 @@ async fn a_slow_consumer_is_cut_off_without_delaying_a_fast_one() {
     assert!(worst < Duration::from_secs(3), "the fast client waited {worst:?} for a message");
 
     // The slow client was disconnected: its stream ends instead of waiting for more.
-    let frames = Client { socket: slow_socket, stash: Default::default() }.until_closed().await;
+    let frames = never_reading.until_closed().await;
     let got = frames.iter().filter(|f| f["type"] == "event").count();
     assert!(got < MESSAGES, "the slow client got everything: it was never cut off");
     if let Some(error) = frames.iter().find(|f| f["type"] == "error") {
@@ -125,19 +130,13 @@ async fn a_connection_queue_is_bounded_in_bytes() {
         })
         .await;
     let (alice, slow, room) = app.alice_and_bob_in_a_group().await;
-    let socket = tokio::net::TcpSocket::new_v4().unwrap();
-    socket.set_recv_buffer_size(4096).unwrap();
-    let stream = socket.connect(app.gateways[0].addr).await.unwrap();
-    let mut request = format!("ws://{}/v1/ws", app.gateways[0].addr).into_client_request().unwrap();
-    request.headers_mut().insert("authorization", format!("Bearer {}", slow.token).parse().unwrap());
-    let (slow_socket, _) =
-        tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(stream)).await.unwrap();
+    let mut never_reading = connect_with_a_tiny_buffer(&app, &slow).await;
     for n in 0..MESSAGES {
         let mut body = format!("m{n}:").into_bytes();
         body.resize(48 * 1024, b'x');
         app.commands().send(room, alice.id, &body).await;
     }
-    let frames = Client { socket: slow_socket, stash: Default::default() }.until_closed().await;
+    let frames = never_reading.until_closed().await;
     let got = frames.iter().filter(|f| f["type"] == "event").count();
     assert!(got < MESSAGES, "the slow client got everything: it was never cut off");
     app.stop().await;
