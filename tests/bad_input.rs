@@ -11,7 +11,7 @@ use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use crate::support::chat::{Chat, Person, assert_error};
+use crate::support::app::{Anonymous, Person, TestApp, assert_error, spawn_app};
 
 const INTEGER_EDGES: [&str; 6] =
     ["0", "-1", "9223372036854775808", "18446744073709551615", "18446744073709551616", "1e3"];
@@ -30,7 +30,7 @@ struct Fixture {
 }
 
 impl Fixture {
-    async fn new(chat: &Chat) -> Self {
+    async fn new(chat: &TestApp) -> Self {
         let alice = chat.person("Alice").await;
         let bob = chat.person("Bob").await;
         let room = chat.group(&alice, &[&bob]).await;
@@ -45,10 +45,10 @@ impl Fixture {
         for part in template.split('/') {
             let filled = match (part, edge) {
                 (p, Some(edge)) if p.starts_with('{') => edge.to_owned(),
-                ("{id}", None) if previous == "users" => self.bob.id.clone(),
+                ("{id}", None) if previous == "users" => self.bob.id.to_string(),
                 ("{id}", None) => self.room.clone(),
                 ("{message_id}", None) => self.message.clone(),
-                ("{user_id}", None) => self.bob.id.clone(),
+                ("{user_id}", None) => self.bob.id.to_string(),
                 (p, _) => p.to_owned(),
             };
             previous = part;
@@ -103,11 +103,11 @@ fn assert_not_server_error(answer: &Answer, what: &str) {
 
 #[tokio::test]
 async fn every_route_answers_edge_input_with_a_4xx_in_the_error_format() {
-    let chat = Chat::start().await;
+    let chat = spawn_app().await;
     let fixture = Fixture::new(&chat).await;
     let http = reqwest::Client::new();
     let token = fixture.alice.token.clone();
-    let (_, doc) = chat.call(None, "GET", "/v1/openapi.json", None).await;
+    let (_, doc) = chat.call(Anonymous, "GET", "/v1/openapi.json", None).await;
     let mut routes: Vec<(String, String, Value)> = Vec::new();
     for (path, operations) in doc["paths"].as_object().unwrap() {
         for (method, operation) in operations.as_object().unwrap() {
@@ -126,7 +126,7 @@ async fn every_route_answers_edge_input_with_a_4xx_in_the_error_format() {
         if has_params {
             for edge in &path_edges {
                 let path = fixture.path(template, Some(edge));
-                let answer = raw(&http, &chat.base, &token, method, &path, None).await;
+                let answer = raw(&http, &chat.base(0), &token, method, &path, None).await;
                 assert_refused(&answer, &format!("{method} {template} with {{param}}={edge:.20}"));
             }
         }
@@ -145,7 +145,7 @@ async fn every_route_answers_edge_input_with_a_4xx_in_the_error_format() {
             for edge in path_edges.iter() {
                 let other = if template == "/v1/users" && name != "query" { "query=a&" } else { "" };
                 let uri = format!("{path}?{other}{name}={edge}");
-                let answer = raw(&http, &chat.base, &token, method, &uri, None).await;
+                let answer = raw(&http, &chat.base(0), &token, method, &uri, None).await;
                 assert_not_server_error(&answer, &format!("{method} {template}?{name}={edge:.20}"));
             }
         }
@@ -164,7 +164,7 @@ async fn every_route_answers_edge_input_with_a_4xx_in_the_error_format() {
         ];
         for (content_type, body) in bodies {
             let answer =
-                raw(&http, &chat.base, &token, method, &path, Some((content_type, body.to_vec()))).await;
+                raw(&http, &chat.base(0), &token, method, &path, Some((content_type, body.to_vec()))).await;
             let what = format!("{method} {template} with {content_type} {}", String::from_utf8_lossy(body));
             assert_not_server_error(&answer, &what);
             let malformed = content_type == "text/plain" || body == b"{\"a\":";
@@ -178,7 +178,7 @@ async fn every_route_answers_edge_input_with_a_4xx_in_the_error_format() {
 
 #[tokio::test]
 async fn one_kind_of_bad_input_gets_one_answer_on_every_route() {
-    let chat = Chat::start().await;
+    let chat = spawn_app().await;
     let f = Fixture::new(&chat).await;
     let http = reqwest::Client::new();
     let token = f.alice.token.clone();
@@ -193,11 +193,11 @@ async fn one_kind_of_bad_input_gets_one_answer_on_every_route() {
     ];
     for list in &lists {
         for good in ["1", "200"] {
-            let answer = raw(&http, &chat.base, &token, "GET", &format!("{list}limit={good}"), None).await;
+            let answer = raw(&http, &chat.base(0), &token, "GET", &format!("{list}limit={good}"), None).await;
             assert_eq!(answer.status, StatusCode::OK, "{list}limit={good}: {}", answer.body);
         }
         for bad in ["0", "-1", "201", "9223372036854775808", "18446744073709551615", "abc", "%00", ""] {
-            let answer = raw(&http, &chat.base, &token, "GET", &format!("{list}limit={bad}"), None).await;
+            let answer = raw(&http, &chat.base(0), &token, "GET", &format!("{list}limit={bad}"), None).await;
             assert_error(answer.status, &answer.body, 422, "invalid_value");
         }
     }
@@ -214,7 +214,7 @@ async fn one_kind_of_bad_input_gets_one_answer_on_every_route() {
     ];
     for cursor in &cursors {
         for bad in ["abc", "-1", "1.5", "18446744073709551616"] {
-            let answer = raw(&http, &chat.base, &token, "GET", &format!("{cursor}{bad}"), None).await;
+            let answer = raw(&http, &chat.base(0), &token, "GET", &format!("{cursor}{bad}"), None).await;
             assert_error(answer.status, &answer.body, 422, "invalid_cursor");
         }
     }
@@ -224,7 +224,7 @@ async fn one_kind_of_bad_input_gets_one_answer_on_every_route() {
     }
     // The largest cursor was never handed out (and must not overflow the stream's start).
     for path in ["/v1/inbox?after=18446744073709551615", "/v1/ws?since=18446744073709551615"] {
-        let answer = raw(&http, &chat.base, &token, "GET", path, None).await;
+        let answer = raw(&http, &chat.base(0), &token, "GET", path, None).await;
         assert_error(answer.status, &answer.body, 422, "invalid_cursor");
     }
     // Other query values: 422 invalid_value, wherever they are.
@@ -236,7 +236,7 @@ async fn one_kind_of_bad_input_gets_one_answer_on_every_route() {
         "/v1/users?query=b&unknown=1".to_owned(),
     ] {
         let method = if path.contains("?for=") { "DELETE" } else { "GET" };
-        let answer = raw(&http, &chat.base, &token, method, &path, None).await;
+        let answer = raw(&http, &chat.base(0), &token, method, &path, None).await;
         assert_error(answer.status, &answer.body, 422, "invalid_value");
     }
     // A NUL in any string of a body: 422 invalid_value, not a database failure.
@@ -254,12 +254,12 @@ async fn one_kind_of_bad_input_gets_one_answer_on_every_route() {
         ),
         ("POST", "/v1/auth/login".to_owned(), json!({"email": nul, "password": nul})),
     ] {
-        let (status, answer) = chat.call(Some(&f.alice), method, &path, Some(body)).await;
+        let (status, answer) = chat.call(&f.alice, method, &path, Some(body)).await;
         assert_error(status, &answer, 422, "invalid_value");
     }
     let (status, answer) = chat
         .call(
-            None,
+            Anonymous,
             "POST",
             "/v1/auth/register",
             Some(
@@ -272,7 +272,7 @@ async fn one_kind_of_bad_input_gets_one_answer_on_every_route() {
     let members = format!("/v1/rooms/{room}/members/{}", f.bob.id);
     let text = raw(
         &http,
-        &chat.base,
+        &chat.base(0),
         &token,
         "PUT",
         &members,
@@ -280,9 +280,15 @@ async fn one_kind_of_bad_input_gets_one_answer_on_every_route() {
     )
     .await;
     assert_error(text.status, &text.body, 400, "malformed_json");
-    let broken =
-        raw(&http, &chat.base, &token, "PUT", &members, Some(("application/json", b"{\"role\":".to_vec())))
-            .await;
+    let broken = raw(
+        &http,
+        &chat.base(0),
+        &token,
+        "PUT",
+        &members,
+        Some(("application/json", b"{\"role\":".to_vec())),
+    )
+    .await;
     assert_error(broken.status, &broken.body, 400, "malformed_json");
     let (status, member) = chat.put(&f.alice, &members, None).await;
     assert_eq!((status, member["role"].as_str()), (StatusCode::OK, Some("member")), "{member}");
@@ -291,7 +297,7 @@ async fn one_kind_of_bad_input_gets_one_answer_on_every_route() {
 
 #[tokio::test]
 async fn joining_a_room_everyone_left_is_404_as_for_any_room_one_may_not_see() {
-    let chat = Chat::start().await;
+    let chat = spawn_app().await;
     let alice = chat.person("Alice").await;
     let bob = chat.person("Bob").await;
     let (status, room) =
@@ -342,9 +348,9 @@ async fn read_response(stream: &mut TcpStream) -> Option<(u16, String, Vec<u8>)>
 
 #[tokio::test]
 async fn a_request_refused_before_its_body_is_read_does_not_break_keep_alive() {
-    let chat = Chat::start().await;
+    let chat = spawn_app().await;
     let person = chat.person("Keeper").await;
-    let addr = chat.server.addr;
+    let addr = chat.server().addr;
     let big = format!("{{\"pad\": \"{}\"}}", "x".repeat(256 * 1024));
     // Refused before the body is looked at: no token; an unknown room; no such route.
     let refusals = [
@@ -382,8 +388,8 @@ async fn a_request_refused_before_its_body_is_read_does_not_break_keep_alive() {
 
 #[tokio::test]
 async fn a_body_that_never_arrives_is_408() {
-    let chat = Chat::start_with(|config| config.http.request_timeout_secs = 1).await;
-    let mut stream = TcpStream::connect(chat.server.addr).await.unwrap();
+    let chat = spawn_app().config(|config| config.http.request_timeout_secs = 1).await;
+    let mut stream = TcpStream::connect(chat.server().addr).await.unwrap();
     stream
         .write_all(b"POST /v1/auth/login HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"email\":")
         .await
@@ -398,9 +404,9 @@ async fn a_body_that_never_arrives_is_408() {
 
 #[tokio::test]
 async fn a_websocket_frame_far_over_the_limit_closes_with_1009() {
-    let chat = Chat::start_with(|config| config.realtime.max_frame_bytes = 1024).await;
+    let chat = spawn_app().config(|config| config.realtime.max_frame_bytes = 1024).await;
     let person = chat.person("Talker").await;
-    let url = format!("{}/v1/ws", chat.base.replace("http://", "ws://"));
+    let url = format!("{}/v1/ws", chat.base(0).replace("http://", "ws://"));
     let mut request = url.into_client_request().unwrap();
     request.headers_mut().insert("authorization", format!("Bearer {}", person.token).parse().unwrap());
     let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();

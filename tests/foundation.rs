@@ -2,13 +2,12 @@
 
 use std::time::Duration;
 
-use ciphertalk_gateway::config::Config;
 use ciphertalk_gateway::embedded::{EmbeddedNats, NatsOptions};
-use ciphertalk_gateway::serve::Server;
 use ciphertalk_streams::topology::State;
 use ciphertalk_streams::{Topology, TopologySettings};
 use serde_json::Value;
 
+use crate::support::app::spawn_app;
 use crate::support::binary::{ServeProcess, run};
 use crate::support::{TestDb, TestNats, eventually, processes_mentioning, temp_dir};
 
@@ -183,11 +182,8 @@ async fn streams_are_provisioned_idempotently_and_changes_are_applied_or_refused
 
 #[tokio::test]
 async fn metrics_count_requests_by_route_and_status() {
-    let db = TestDb::new().await;
-    let nats = TestNats::start().await;
-    let config = Config { listen: "127.0.0.1:0".parse().unwrap(), ..Config::default() };
-    let server = Server::start(&config, &db.url, &nats.url()).await.unwrap();
-    let base = format!("http://{}", server.addr);
+    let app = spawn_app().await;
+    let base = app.base(0);
 
     let response = reqwest::get(format!("{base}/health")).await.unwrap();
     assert_eq!(response.status(), 200);
@@ -207,7 +203,7 @@ async fn metrics_count_requests_by_route_and_status() {
     assert!(text.contains(
         r#"ciphertalk_http_request_duration_seconds_bucket{method="GET",route="/health",status="200""#
     ));
-    server.stop().await;
+    app.stop().await;
 }
 
 #[test]

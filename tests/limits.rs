@@ -5,13 +5,13 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use ciphertalk_gateway::config::Config;
-use ciphertalk_gateway::serve::{ServeError, Server};
+use ciphertalk_domain::UserId;
+use ciphertalk_gateway::serve::ServeError;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::chat::{Chat, Person, assert_error};
-use crate::support::{TestDb, TestNats, eventually};
+use crate::support::app::{Person, TestApp, assert_error, spawn_app};
+use crate::support::eventually;
 
 /// A key bundle of `count` one-time prekeys of `key_bytes` bytes each.
 fn bundle(count: u32, key_bytes: usize) -> Value {
@@ -25,9 +25,14 @@ fn bundle(count: u32, key_bytes: usize) -> Value {
 }
 
 /// `PUT /v1/keys` as `who` with `request_id`; the status and the request id answered.
-async fn put_keys(chat: &Chat, who: &Person, request_id: &str, body: &Value) -> (StatusCode, Value, String) {
+async fn put_keys(
+    chat: &TestApp,
+    who: &Person,
+    request_id: &str,
+    body: &Value,
+) -> (StatusCode, Value, String) {
     let response = reqwest::Client::new()
-        .put(format!("{}/v1/keys", chat.base))
+        .put(format!("{}/v1/keys", chat.base(0)))
         .bearer_auth(&who.token)
         .header("x-request-id", request_id)
         .json(body)
@@ -41,7 +46,7 @@ async fn put_keys(chat: &Chat, who: &Person, request_id: &str, body: &Value) -> 
 }
 
 /// Whether `who`'s inbox holds a `message.sent` with `ciphertext`.
-async fn has_message(chat: &Chat, who: &Person, ciphertext: &str) -> bool {
+async fn has_message(chat: &TestApp, who: &Person, ciphertext: &str) -> bool {
     let (status, page) = chat.get(who, "/v1/inbox?limit=200").await;
     status == StatusCode::OK
         && page["items"]
@@ -51,13 +56,13 @@ async fn has_message(chat: &Chat, who: &Person, ciphertext: &str) -> bool {
             .any(|item| item["event"]["type"] == "message.sent" && item["event"]["ciphertext"] == ciphertext)
 }
 
-async fn health(chat: &Chat) -> (StatusCode, Value) {
-    let response = reqwest::get(format!("{}/health", chat.base)).await.unwrap();
+async fn health(chat: &TestApp) -> (StatusCode, Value) {
+    let response = reqwest::get(format!("{}/health", chat.base(0))).await.unwrap();
     (response.status(), response.json().await.unwrap())
 }
 
-async fn metrics(chat: &Chat) -> String {
-    reqwest::get(format!("{}/metrics", chat.base)).await.unwrap().text().await.unwrap()
+async fn metrics(chat: &TestApp) -> String {
+    reqwest::get(format!("{}/metrics", chat.base(0))).await.unwrap().text().await.unwrap()
 }
 
 /// The value of the first sample of `series` (name and labels, as exported).
@@ -67,7 +72,7 @@ fn sample(metrics: &str, series: &str) -> Option<f64> {
 
 #[tokio::test]
 async fn an_event_too_large_to_publish_is_refused_with_413_and_later_messages_still_arrive() {
-    let chat = Chat::start().await;
+    let chat = spawn_app().await;
     let (alice, bob) = (chat.person("Alice").await, chat.person("Bob").await);
     let room = chat.group(&alice, &[&bob]).await;
 
@@ -91,7 +96,7 @@ async fn an_event_too_large_to_publish_is_refused_with_413_and_later_messages_st
 
 #[tokio::test]
 async fn a_client_request_id_is_kept_when_short_visible_ascii_and_replaced_otherwise() {
-    let chat = Chat::start().await;
+    let chat = spawn_app().await;
     let alice = chat.person("Alice").await;
     let small = bundle(1, 32);
     let (status, _, echoed) = put_keys(&chat, &alice, "trace-42.abc", &small).await;
@@ -106,8 +111,8 @@ async fn a_client_request_id_is_kept_when_short_visible_ascii_and_replaced_other
     let stored: Vec<String> = sqlx::query_scalar(
         "SELECT metadata->>'request_id' FROM events WHERE aggregate_id = $1 AND event_type = 'KeysPublished'",
     )
-    .bind(&alice.id)
-    .fetch_all(&chat.server.state.db)
+    .bind(alice.id.to_string())
+    .fetch_all(&chat.server().state.db)
     .await
     .unwrap();
     assert_eq!(stored.len(), 3);
@@ -117,10 +122,10 @@ async fn a_client_request_id_is_kept_when_short_visible_ascii_and_replaced_other
 
 #[tokio::test]
 async fn a_relay_stuck_on_an_unpublishable_event_says_so_on_health_and_in_a_metric() {
-    let chat = Chat::start_with(|config| config.events.stall_rounds = 2).await;
+    let chat = spawn_app().config(|config| config.events.stall_rounds = 2).await;
     let (alice, bob) = (chat.person("Alice").await, chat.person("Bob").await);
     let room = chat.group(&alice, &[&bob]).await;
-    let db = &chat.server.state.db;
+    let db = &chat.server().state.db;
 
     // Committed behind the writer's back: more than NATS takes in one message.
     let junk = uuid::Uuid::new_v4().to_string();
@@ -155,10 +160,10 @@ async fn a_relay_stuck_on_an_unpublishable_event_says_so_on_health_and_in_a_metr
 
 #[tokio::test]
 async fn an_idle_transaction_holding_the_relay_back_is_named_on_health_and_in_a_metric() {
-    let chat = Chat::start_with(|config| config.relay.held_back_alarm_secs = 1).await;
+    let chat = spawn_app().config(|config| config.relay.held_back_alarm_secs = 1).await;
     let (alice, bob) = (chat.person("Alice").await, chat.person("Bob").await);
     let room = chat.group(&alice, &[&bob]).await;
-    let db = &chat.server.state.db;
+    let db = &chat.server().state.db;
     let timeout: String =
         sqlx::query_scalar("SHOW idle_in_transaction_session_timeout").fetch_one(db).await.unwrap();
     assert_eq!(timeout, "1min", "the embedded Postgres ends idle transactions");
@@ -204,12 +209,8 @@ async fn an_idle_transaction_holding_the_relay_back_is_named_on_health_and_in_a_
 
 #[tokio::test]
 async fn a_max_event_bytes_above_the_servers_max_payload_is_refused_at_start() {
-    let (db, nats) = (TestDb::new().await, TestNats::start().await);
-    let dir = crate::support::temp_dir("limits");
-    let mut config = Config { listen: "127.0.0.1:0".parse().unwrap(), ..Config::default() };
-    config.data_dir = dir.path().to_path_buf();
-    config.events.max_event_bytes = 2 * 1024 * 1024;
-    match Server::start(&config, &db.url, &nats.url()).await {
+    let app = spawn_app().gateways(0).await;
+    match app.try_gateway(|config| config.events.max_event_bytes = 2 * 1024 * 1024).await {
         Err(err @ ServeError::EventLimit { max_payload: 1_048_576, .. }) => {
             assert!(err.to_string().contains("max_payload"), "{err}");
         }
@@ -221,14 +222,14 @@ async fn a_max_event_bytes_above_the_servers_max_payload_is_refused_at_start() {
 #[tokio::test]
 async fn a_room_at_its_maximum_size_reaches_every_member_and_takes_no_more() {
     const MAX: usize = 6;
-    let chat = Chat::start_with(|config| config.rooms.max_members = MAX).await;
+    let chat = spawn_app().config(|config| config.rooms.max_members = MAX).await;
     let owner = chat.person("Owner").await;
     let mut members = Vec::new();
     for i in 0..MAX {
         members.push(chat.person(&format!("Member {i}")).await);
     }
     let (late, extra) = members.split_at(MAX - 1);
-    let everyone: Vec<&str> = members.iter().map(|p| p.id.as_str()).collect();
+    let everyone: Vec<UserId> = members.iter().map(|p| p.id).collect();
     let (status, body) = chat.post(&owner, "/v1/rooms", json!({"kind": "group", "members": everyone})).await;
     assert_error(status, &body, 422, "invalid_value");
     assert_eq!(body["error"]["details"]["field"], "members");
@@ -269,7 +270,7 @@ async fn a_room_at_its_maximum_size_reaches_every_member_and_takes_no_more() {
 #[tokio::test]
 async fn the_largest_requests_the_write_routes_accept_leave_delivery_working() {
     const MAX: usize = 4;
-    let chat = Chat::start_with(|config| config.rooms.max_members = MAX).await;
+    let chat = spawn_app().config(|config| config.rooms.max_members = MAX).await;
     let alice = chat.person("Alice").await;
     let mut others = Vec::new();
     for i in 1..MAX {
@@ -296,15 +297,15 @@ async fn the_largest_requests_the_write_routes_accept_leave_delivery_working() {
         "SELECT octet_length(payload::text) + octet_length(metadata::text) FROM events
           WHERE aggregate_id = $1 ORDER BY sequence DESC LIMIT 1",
     )
-    .bind(&alice.id)
-    .fetch_one(&chat.server.state.db)
+    .bind(alice.id.to_string())
+    .fetch_one(&chat.server().state.db)
     .await
     .unwrap();
-    let limit = chat.server.state.config.events.max_event_bytes as i32;
+    let limit = chat.server().state.config.events.max_event_bytes as i32;
     assert!(largest < limit && largest > limit - 8 * 1024, "largest event {largest} bytes, limit {limit}");
 
     let room = chat.group(&alice, &others.iter().collect::<Vec<_>>()).await;
-    let ciphertext = STANDARD.encode(vec![9u8; chat.server.state.config.messages.max_ciphertext_bytes]);
+    let ciphertext = STANDARD.encode(vec![9u8; chat.server().state.config.messages.max_ciphertext_bytes]);
     let (status, body) = chat
         .post(
             &alice,

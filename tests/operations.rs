@@ -1,13 +1,11 @@
 //! Running it: liveness and readiness for orchestrators, CORS for browser
 //! clients served from another origin.
 
-use ciphertalk_gateway::config::Config;
-use ciphertalk_gateway::serve::Server;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::chat::Chat;
-use crate::support::{TestDb, TestNats, eventually, temp_dir};
+use crate::support::app::spawn_app;
+use crate::support::eventually;
 
 async fn get(base: &str, path: &str) -> Option<(StatusCode, Value)> {
     let response = reqwest::get(format!("{base}{path}")).await.ok()?;
@@ -17,16 +15,8 @@ async fn get(base: &str, path: &str) -> Option<(StatusCode, Value)> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn live_needs_no_dependency_while_ready_follows_health_through_a_nats_outage() {
-    let db = TestDb::new().await;
-    let mut nats = TestNats::start().await;
-    let dir = temp_dir("ready");
-    let config = Config {
-        listen: "127.0.0.1:0".parse().unwrap(),
-        data_dir: dir.path().to_path_buf(),
-        ..Config::default()
-    };
-    let server = Server::start(&config, &db.url, &nats.url()).await.unwrap();
-    let base = format!("http://{}", server.addr);
+    let mut app = spawn_app().await;
+    let base = app.base(0);
 
     assert_eq!(get(&base, "/health/live").await, Some((StatusCode::OK, json!({"status": "live"}))));
     let (status, ready) = get(&base, "/health/ready").await.unwrap();
@@ -36,7 +26,7 @@ async fn live_needs_no_dependency_while_ready_follows_health_through_a_nats_outa
         (&json!("ready"), &json!("ok"), &json!("ok"))
     );
 
-    nats.stop();
+    app.nats.stop();
     let not_ready = eventually(30, || async {
         matches!(get(&base, "/health/ready").await, Some((StatusCode::SERVICE_UNAVAILABLE, body))
             if body["status"] == "not_ready"
@@ -49,13 +39,13 @@ async fn live_needs_no_dependency_while_ready_follows_health_through_a_nats_outa
     assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE, "/health agrees: {health}");
     assert_eq!(get(&base, "/health/live").await, Some((StatusCode::OK, json!({"status": "live"}))));
 
-    nats.restart().await;
+    app.nats.restart().await;
     let ready_again = eventually(30, || async {
         matches!(get(&base, "/health/ready").await, Some((StatusCode::OK, body)) if body["status"] == "ready")
     })
     .await;
     assert!(ready_again, "ready did not recover");
-    server.stop().await;
+    app.stop().await;
 }
 
 const APP: &str = "https://app.example.com";
@@ -77,11 +67,11 @@ fn header<'a>(response: &'a reqwest::Response, name: &str) -> Option<&'a str> {
 
 #[tokio::test]
 async fn a_configured_origin_passes_the_preflight_and_any_other_gets_no_allowance() {
-    let chat =
-        Chat::start_with(|config| config.cors.allowed_origins = format!("{APP}, http://localhost:5173"))
-            .await;
+    let chat = spawn_app()
+        .config(|config| config.cors.allowed_origins = format!("{APP}, http://localhost:5173"))
+        .await;
 
-    let allowed = preflight(&chat.base, APP).await;
+    let allowed = preflight(&chat.base(0), APP).await;
     assert!(allowed.status().is_success(), "{}", allowed.status());
     assert_eq!(header(&allowed, "access-control-allow-origin"), Some(APP));
     let methods = header(&allowed, "access-control-allow-methods").unwrap_or_default().to_lowercase();
@@ -91,12 +81,12 @@ async fn a_configured_origin_passes_the_preflight_and_any_other_gets_no_allowanc
     assert!(header(&allowed, "access-control-max-age").is_some());
     assert!(header(&allowed, "access-control-allow-credentials").is_none(), "bearer tokens, no cookies");
 
-    let refused = preflight(&chat.base, "https://evil.example.com").await;
+    let refused = preflight(&chat.base(0), "https://evil.example.com").await;
     assert_eq!(header(&refused, "access-control-allow-origin"), None, "a refused origin is not allowed");
 
     // A real request's answer, an error included, lets the page read it and its request id.
     let answer = reqwest::Client::new()
-        .get(format!("{}/v1/rooms", chat.base))
+        .get(format!("{}/v1/rooms", chat.base(0)))
         .header("origin", APP)
         .send()
         .await
@@ -110,11 +100,11 @@ async fn a_configured_origin_passes_the_preflight_and_any_other_gets_no_allowanc
 
 #[tokio::test]
 async fn without_configured_origins_no_origin_is_allowed() {
-    let chat = Chat::start().await;
-    let response = preflight(&chat.base, APP).await;
+    let chat = spawn_app().await;
+    let response = preflight(&chat.base(0), APP).await;
     assert_eq!(header(&response, "access-control-allow-origin"), None);
     let answer = reqwest::Client::new()
-        .get(format!("{}/health", chat.base))
+        .get(format!("{}/health", chat.base(0)))
         .header("origin", APP)
         .send()
         .await

@@ -7,9 +7,11 @@ use ciphertalk_gateway::config::{Config, Toggle};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::chat::{Chat, Person, assert_error, b64};
+use crate::support::app::{Person, TestApp, assert_error, b64, spawn_app};
 
-fn limits(change: impl FnOnce(&mut Config)) -> impl FnOnce(&mut Config) {
+fn limits(
+    change: impl Fn(&mut Config) + Send + Sync + 'static,
+) -> impl Fn(&mut Config) + Send + Sync + 'static {
     move |config: &mut Config| {
         config.rate_limits.mode = Toggle::On;
         change(config);
@@ -18,13 +20,13 @@ fn limits(change: impl FnOnce(&mut Config)) -> impl FnOnce(&mut Config) {
 
 /// A send from `who`, optionally through a proxy claiming `forwarded_for`: status, Retry-After, body.
 async fn send(
-    chat: &Chat,
+    chat: &TestApp,
     who: &Person,
     room: &str,
     forwarded_for: Option<&str>,
 ) -> (StatusCode, Option<u64>, Value) {
     let mut request = reqwest::Client::new()
-        .post(format!("{}/v1/rooms/{room}/messages", chat.base))
+        .post(format!("{}/v1/rooms/{room}/messages", chat.base(0)))
         .bearer_auth(&who.token)
         .json(&json!({"client_msg_id": uuid::Uuid::new_v4().to_string(), "ciphertext": b64("hi")}));
     if let Some(address) = forwarded_for {
@@ -42,11 +44,12 @@ async fn send(
 
 #[tokio::test]
 async fn sends_over_the_limit_answer_429_with_retry_after_per_user_and_per_ip() {
-    let chat = Chat::start_with(limits(|config| {
-        config.write_limits.send_per_user = 3;
-        config.write_limits.send_per_ip = 5;
-    }))
-    .await;
+    let chat = spawn_app()
+        .config(limits(|config| {
+            config.write_limits.send_per_user = 3;
+            config.write_limits.send_per_ip = 5;
+        }))
+        .await;
     let (alice, bob) = (chat.person("Alice").await, chat.person("Bob").await);
     let room = chat.group(&alice, &[&bob]).await;
     for _ in 0..3 {
@@ -71,11 +74,12 @@ async fn forwarded_for_names_the_client_only_behind_a_trusted_proxy() {
     for (trusted, second_from_another_address) in
         [("127.0.0.1/32", StatusCode::CREATED), ("", StatusCode::TOO_MANY_REQUESTS)]
     {
-        let chat = Chat::start_with(limits(|config| {
-            config.write_limits.send_per_ip = 1;
-            config.write_limits.trusted_proxies = trusted.to_owned();
-        }))
-        .await;
+        let chat = spawn_app()
+            .config(limits(|config| {
+                config.write_limits.send_per_ip = 1;
+                config.write_limits.trusted_proxies = trusted.to_owned();
+            }))
+            .await;
         let alice = chat.person("Alice").await;
         let room = chat.group(&alice, &[]).await;
         assert_eq!(send(&chat, &alice, &room, Some("203.0.113.1")).await.0, StatusCode::CREATED);
@@ -91,11 +95,12 @@ async fn forwarded_for_names_the_client_only_behind_a_trusted_proxy() {
 
 #[tokio::test]
 async fn a_prekey_requester_over_its_limit_gets_no_bundle_and_takes_no_key() {
-    let chat = Chat::start_with(limits(|config| {
-        config.write_limits.prekey_claim_per_user = 2;
-        config.write_limits.prekey_claim_per_target = 3;
-    }))
-    .await;
+    let chat = spawn_app()
+        .config(limits(|config| {
+            config.write_limits.prekey_claim_per_user = 2;
+            config.write_limits.prekey_claim_per_target = 3;
+        }))
+        .await;
     let (bob, mallory, alice) =
         (chat.person("Bob").await, chat.person("Mallory").await, chat.person("Alice").await);
     let keys: Vec<Value> =
@@ -130,7 +135,7 @@ async fn a_prekey_requester_over_its_limit_gets_no_bundle_and_takes_no_key() {
 /// answer as for a user who published none) and takes no one-time key.
 #[tokio::test]
 async fn a_requester_the_target_blocked_gets_no_bundle_and_takes_no_key() {
-    let chat = Chat::start().await;
+    let chat = spawn_app().await;
     let (bob, mallory) = (chat.person("Bob").await, chat.person("Mallory").await);
     let keys: Vec<Value> =
         (0..3).map(|id| json!({"key_id": id, "public_key": b64(&format!("otk {id}"))})).collect();
@@ -147,12 +152,13 @@ async fn a_requester_the_target_blocked_gets_no_bundle_and_takes_no_key() {
 
 #[tokio::test]
 async fn switched_off_nothing_is_limited() {
-    let chat = Chat::start_with(|config| {
-        config.rate_limits.mode = Toggle::Off;
-        config.write_limits.send_per_user = 1;
-        config.write_limits.send_per_ip = 1;
-    })
-    .await;
+    let chat = spawn_app()
+        .config(|config| {
+            config.rate_limits.mode = Toggle::Off;
+            config.write_limits.send_per_user = 1;
+            config.write_limits.send_per_ip = 1;
+        })
+        .await;
     let alice = chat.person("Alice").await;
     let room = chat.group(&alice, &[]).await;
     for _ in 0..5 {

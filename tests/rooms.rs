@@ -5,7 +5,7 @@
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::support::chat::{Chat, assert_error};
+use crate::support::app::{Anonymous, assert_error, spawn_app};
 
 fn ids(list: &Value) -> Vec<String> {
     list["items"].as_array().unwrap().iter().map(|item| item["id"].as_str().unwrap().to_owned()).collect()
@@ -13,7 +13,7 @@ fn ids(list: &Value) -> Vec<String> {
 
 #[tokio::test]
 async fn a_group_room_is_created_read_listed_and_changed_by_its_admins() {
-    let chat = Chat::start().await;
+    let chat = spawn_app().await;
     let (owner, bob, carol) =
         (chat.person("Owner").await, chat.person("Bob").await, chat.person("Carol").await);
 
@@ -35,7 +35,7 @@ async fn a_group_room_is_created_read_listed_and_changed_by_its_admins() {
     assert_eq!(members.len(), 2);
     assert_eq!(
         (members[0]["user_id"].as_str().unwrap(), members[0]["role"].as_str().unwrap()),
-        (owner.id.as_str(), "owner")
+        (owner.id.to_string().as_str(), "owner")
     );
     assert_eq!(members[1]["role"], "member");
     assert!(members[1]["joined_at"].is_string());
@@ -96,17 +96,17 @@ async fn a_group_room_is_created_read_listed_and_changed_by_its_admins() {
 
 #[tokio::test]
 async fn members_are_added_and_roles_changed_by_put_and_removed_by_delete() {
-    let chat = Chat::start().await;
+    let chat = spawn_app().await;
     let (owner, admin, dave) =
         (chat.person("Owner").await, chat.person("Admin").await, chat.person("Dave").await);
     let id = chat.group(&owner, &[&admin]).await;
     let path = |user: &str| format!("/v1/rooms/{id}/members/{user}");
 
     // Without a body PUT adds as a member; with one it changes the role.
-    let (status, body) = chat.put(&owner, &path(&dave.id), None).await;
+    let (status, body) = chat.put(&owner, &path(&dave.id.to_string()), None).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["role"], "member");
-    let (status, body) = chat.put(&owner, &path(&admin.id), Some(json!({"role": "admin"}))).await;
+    let (status, body) = chat.put(&owner, &path(&admin.id.to_string()), Some(json!({"role": "admin"}))).await;
     assert_eq!((status, body["role"].as_str()), (StatusCode::OK, Some("admin")));
     let (_, room) = chat.get(&dave, &format!("/v1/rooms/{id}")).await;
     let roles: Vec<(&str, &str)> = room["members"]
@@ -117,15 +117,19 @@ async fn members_are_added_and_roles_changed_by_put_and_removed_by_delete() {
         .collect();
     assert_eq!(
         roles,
-        vec![(owner.id.as_str(), "owner"), (admin.id.as_str(), "admin"), (dave.id.as_str(), "member")]
+        vec![
+            (owner.id.to_string().as_str(), "owner"),
+            (admin.id.to_string().as_str(), "admin"),
+            (dave.id.to_string().as_str(), "member")
+        ]
     );
 
     // Nobody is made owner, and an admin does not act on the owner.
-    let (status, body) = chat.put(&owner, &path(&dave.id), Some(json!({"role": "owner"}))).await;
+    let (status, body) = chat.put(&owner, &path(&dave.id.to_string()), Some(json!({"role": "owner"}))).await;
     assert_error(status, &body, 403, "forbidden");
-    let (status, body) = chat.delete(&admin, &path(&owner.id)).await;
+    let (status, body) = chat.delete(&admin, &path(&owner.id.to_string())).await;
     assert_error(status, &body, 403, "forbidden");
-    let (status, body) = chat.put(&owner, &path(&dave.id), Some(json!({"role": "king"}))).await;
+    let (status, body) = chat.put(&owner, &path(&dave.id.to_string()), Some(json!({"role": "king"}))).await;
     assert_error(status, &body, 422, "invalid_value");
     // Unknown users cannot be added; removing a non-member is 404.
     let stranger = uuid::Uuid::now_v7();
@@ -138,7 +142,7 @@ async fn members_are_added_and_roles_changed_by_put_and_removed_by_delete() {
 
 #[tokio::test]
 async fn a_direct_room_is_one_per_pair_whoever_asks_and_however_often() {
-    let chat = Chat::start().await;
+    let chat = spawn_app().await;
     let (alice, bob) = (chat.person("Alice").await, chat.person("Bob").await);
     let (status, first) =
         chat.post(&alice, "/v1/rooms", json!({"kind": "direct", "members": [bob.id]})).await;
@@ -188,12 +192,12 @@ async fn a_direct_room_is_one_per_pair_whoever_asks_and_however_often() {
 
 #[tokio::test]
 async fn blocked_users_cannot_open_a_direct_room_either_way_until_unblocked() {
-    let chat = Chat::start().await;
+    let chat = spawn_app().await;
     let (alice, bob) = (chat.person("Alice").await, chat.person("Bob").await);
     let (status, _) = chat.put(&alice, &format!("/v1/blocks/{}", bob.id), None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (_, blocks) = chat.get(&alice, "/v1/blocks").await;
-    assert_eq!(blocks["items"][0]["user_id"], bob.id.as_str());
+    assert_eq!(blocks["items"][0]["user_id"], bob.id.to_string());
     for (who, other) in [(&bob, &alice), (&alice, &bob)] {
         let (status, body) =
             chat.post(who, "/v1/rooms", json!({"kind": "direct", "members": [other.id]})).await;
@@ -225,7 +229,7 @@ async fn blocked_users_cannot_open_a_direct_room_either_way_until_unblocked() {
 
 #[tokio::test]
 async fn my_rooms_come_most_recent_first_with_unread_counts_and_pages() {
-    let chat = Chat::start().await;
+    let chat = spawn_app().await;
     let (alice, bob) = (chat.person("Alice").await, chat.person("Bob").await);
     let mut rooms = Vec::new();
     for _ in 0..5 {
@@ -266,7 +270,7 @@ async fn my_rooms_come_most_recent_first_with_unread_counts_and_pages() {
 
 #[tokio::test]
 async fn contacts_are_sorted_by_name_and_removing_one_keeps_the_history() {
-    let chat = Chat::start().await;
+    let chat = spawn_app().await;
     let me = chat.person("Me").await;
     let (zed, amy, bob) = (chat.person("zed").await, chat.person("Amy").await, chat.person("bob").await);
     for other in [&zed, &amy, &bob, &amy] {
@@ -278,7 +282,7 @@ async fn contacts_are_sorted_by_name_and_removing_one_keeps_the_history() {
     let names: Vec<&str> =
         list["items"].as_array().unwrap().iter().map(|c| c["display_name"].as_str().unwrap()).collect();
     assert_eq!(names, vec!["Amy", "bob", "zed"]);
-    assert_eq!(list["items"][0]["user_id"], amy.id.as_str());
+    assert_eq!(list["items"][0]["user_id"], amy.id.to_string());
     assert!(list["next"].is_null());
     let (_, page) = chat.get(&me, "/v1/contacts?limit=2").await;
     assert_eq!(page["items"].as_array().unwrap().len(), 2);
@@ -308,7 +312,7 @@ async fn contacts_are_sorted_by_name_and_removing_one_keeps_the_history() {
 
 #[tokio::test]
 async fn bad_input_gets_a_4xx_in_the_error_format_never_a_500() {
-    let chat = Chat::start().await;
+    let chat = spawn_app().await;
     let me = chat.person("Me").await;
     let room = chat.group(&me, &[]).await;
     let unknown = uuid::Uuid::now_v7();
@@ -364,13 +368,13 @@ async fn bad_input_gets_a_4xx_in_the_error_format_never_a_500() {
         ),
     ];
     for (method, path, body, status, code) in cases {
-        let (got, answer) = chat.call(Some(&me), method, &path, body).await;
+        let (got, answer) = chat.call(&me, method, &path, body).await;
         assert_eq!(got.as_u16(), status, "{method} {path}: {answer}");
         assert_eq!(answer["error"]["code"], code, "{method} {path}: {answer}");
     }
     // Malformed JSON is 400; no token is 401.
     let response = reqwest::Client::new()
-        .post(format!("{}/v1/rooms", chat.base))
+        .post(format!("{}/v1/rooms", chat.base(0)))
         .bearer_auth(&me.token)
         .header("content-type", "application/json")
         .body("{\"kind\":")
@@ -378,7 +382,7 @@ async fn bad_input_gets_a_4xx_in_the_error_format_never_a_500() {
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::BAD_REQUEST);
-    let (status, body) = chat.call(None, "GET", "/v1/rooms", None).await;
+    let (status, body) = chat.call(Anonymous, "GET", "/v1/rooms", None).await;
     assert_error(status, &body, 401, "unauthenticated");
     chat.stop().await;
 }
@@ -387,7 +391,7 @@ async fn bad_input_gets_a_4xx_in_the_error_format_never_a_500() {
 /// it again (POST /v1/rooms, or joining it), and the two can talk again.
 #[tokio::test]
 async fn a_direct_room_left_by_one_of_the_pair_is_theirs_again_when_opened() {
-    let chat = Chat::start().await;
+    let chat = spawn_app().await;
     let (alice, bob) = (chat.person("Alice").await, chat.person("Bob").await);
     let (_, room) = chat.post(&alice, "/v1/rooms", json!({"kind": "direct", "members": [bob.id]})).await;
     let room = room["id"].as_str().unwrap().to_owned();

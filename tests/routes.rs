@@ -5,7 +5,7 @@ use std::collections::BTreeSet;
 
 use reqwest::StatusCode;
 
-use crate::support::chat::Chat;
+use crate::support::app::{Anonymous, spawn_app};
 
 /// Served, but not part of the REST API the document describes.
 const UNDOCUMENTED: &[&str] =
@@ -40,8 +40,8 @@ fn concrete(path: &str) -> String {
 
 #[tokio::test]
 async fn every_served_route_is_documented_and_every_documented_route_is_served() {
-    let chat = Chat::start().await;
-    let router = ciphertalk_gateway::http::router(chat.server.state.clone());
+    let chat = spawn_app().await;
+    let router = ciphertalk_gateway::http::router(chat.server().state.clone());
     let paths = router_paths(&router);
 
     // Which methods each path serves: an unserved method on a known path is
@@ -50,7 +50,7 @@ async fn every_served_route_is_documented_and_every_documented_route_is_served()
     let mut served = BTreeSet::new();
     for path in paths.iter().filter(|path| !UNDOCUMENTED.contains(&path.as_str())) {
         for method in METHODS {
-            let (status, _) = chat.call(None, method, &concrete(path), None).await;
+            let (status, _) = chat.call(Anonymous, method, &concrete(path), None).await;
             assert_ne!(status, StatusCode::INTERNAL_SERVER_ERROR, "{method} {path}");
             if status != StatusCode::METHOD_NOT_ALLOWED && status != StatusCode::NOT_FOUND {
                 served.insert((method.to_lowercase(), path.clone()));
@@ -58,7 +58,7 @@ async fn every_served_route_is_documented_and_every_documented_route_is_served()
         }
     }
 
-    let (status, doc) = chat.call(None, "GET", "/v1/openapi.json", None).await;
+    let (status, doc) = chat.call(Anonymous, "GET", "/v1/openapi.json", None).await;
     assert_eq!(status, StatusCode::OK);
     let mut documented = BTreeSet::new();
     for (path, operations) in doc["paths"].as_object().unwrap() {

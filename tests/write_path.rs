@@ -7,82 +7,37 @@ use std::time::{Duration, Instant};
 
 use async_nats::jetstream;
 use chrono::Utc;
-use ciphertalk_commands::{
-    CommandError, CommandMetadata, Relay, RelayOptions, RelayWake, WriteModel, WriteOptions,
-};
+use ciphertalk_commands::{CommandError, Relay, RelayOptions, RelayWake, WriteModel, WriteOptions};
 use ciphertalk_domain::RoomId;
 use ciphertalk_domain::ids::{MessageId, UserId};
 use ciphertalk_domain::room::{JoinRule, Room, RoomCommand, RoomEvent, RoomKind};
-use ciphertalk_domain::values::{Ciphertext, ClientMsgId, ContentType};
-use ciphertalk_streams::{Topology, TopologySettings, WireEvent};
+use ciphertalk_domain::testing::SendMessageBuilder;
+use ciphertalk_domain::values::ClientMsgId;
+use ciphertalk_streams::WireEvent;
 use cqrs_es::Aggregate;
 use futures::StreamExt;
-use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
-use crate::support::{TestDb, TestNats, eventually};
+use crate::support::app::{AppOptions, TestApp, spawn_app};
+use crate::support::commands::{ciphertext, meta};
+use crate::support::eventually;
 
-/// Postgres, NATS, the topology, a write model and (optionally) a relay.
-struct Rig {
-    db: TestDb,
-    nats: TestNats,
-    client: async_nats::Client,
-    write: Arc<WriteModel>,
-    wake: RelayWake,
-    relay: Option<(CancellationToken, JoinHandle<()>)>,
-}
-
-impl Rig {
-    async fn new(snapshot_every: usize) -> Self {
-        let db = TestDb::new().await;
-        let nats = TestNats::start().await;
-        let client = nats.client().await;
-        Topology::new(TopologySettings::default())
-            .unwrap()
-            .ensure(&jetstream::new(client.clone()))
-            .await
-            .unwrap();
-        let wake = RelayWake::with_nats(client.clone());
-        let write = Arc::new(Self::write_model(&db, &wake, snapshot_every));
-        Self { db, nats, client, write, wake, relay: None }
-    }
-
-    fn write_model(db: &TestDb, wake: &RelayWake, snapshot_every: usize) -> WriteModel {
-        WriteModel::new(db.pool.clone(), wake.clone(), WriteOptions { snapshot_every, ..Default::default() })
-    }
-
-    fn start_relay(&mut self, options: RelayOptions) {
-        let shutdown = CancellationToken::new();
-        let relay = Relay::new(self.db.pool.clone(), self.client.clone(), self.wake.clone(), options);
-        self.relay = Some((shutdown.clone(), tokio::spawn(relay.run(shutdown))));
-    }
-
-    async fn stop_relay(&mut self) {
-        if let Some((shutdown, task)) = self.relay.take() {
-            shutdown.cancel();
-            task.await.unwrap();
-        }
-    }
-
-    async fn committed(&self) -> i64 {
-        sqlx::query_scalar("SELECT count(*) FROM events").fetch_one(&self.db.pool).await.unwrap()
-    }
-
+impl TestApp {
     /// Waits until CHAT_EVENTS holds as many messages as Postgres has events.
     async fn await_relayed(&self) {
-        let js = jetstream::new(self.client.clone());
+        let js = self.js();
         let caught_up = eventually(120, || async {
             let Ok(mut stream) = js.get_stream("CHAT_EVENTS").await else { return false };
             let Ok(info) = stream.info().await else { return false };
-            info.state.messages as i64 >= self.committed().await
+            info.state.messages >= self.committed_events().await
         })
         .await;
-        assert!(caught_up, "relay did not catch up with {} committed events", self.committed().await);
+        assert!(caught_up, "relay did not catch up with {} committed events", self.committed_events().await);
     }
 
     /// Every message in CHAT_EVENTS, in stream order.
     async fn stream_events(&self) -> Vec<WireEvent> {
-        let js = jetstream::new(self.client.clone());
+        let js = self.js();
         let mut stream = js.get_stream("CHAT_EVENTS").await.unwrap();
         let total = stream.info().await.unwrap().state.messages as usize;
         let consumer =
@@ -125,6 +80,11 @@ impl Rig {
     }
 }
 
+/// No gateway: the test drives the write model (a snapshot every 100 events) and the relay.
+fn write_side() -> AppOptions {
+    spawn_app().gateways(0).snapshot_every(100)
+}
+
 fn room_id() -> RoomId {
     RoomId::from_uuid(uuid::Uuid::now_v7())
 }
@@ -146,25 +106,20 @@ fn create_group(room: RoomId, owner: UserId, members: Vec<UserId>) -> RoomComman
     }
 }
 
-fn send(sender: UserId, n: usize) -> RoomCommand {
-    RoomCommand::SendMessage {
-        message_id: MessageId::from_uuid(uuid::Uuid::now_v7()),
+/// Message `n` of `sender`, sent now.
+fn message(sender: UserId, n: usize) -> SendMessageBuilder {
+    let client_msg_id = ClientMsgId::parse(&format!("{sender}-{n}")).unwrap();
+    SendMessageBuilder::new(
+        MessageId::new_v7(),
         sender,
-        client_msg_id: ClientMsgId::parse(&format!("{sender}-{n}")).unwrap(),
-        ciphertext: Ciphertext::parse("c2VhbGVkIGJ5IHRoZSBjbGllbnQ=").unwrap(),
-        content_type: ContentType::default(),
-        reply_to: None,
-        file_ids: Vec::new(),
-        forwarded_from: None,
-        commitment: None,
-        reporting_tag: None,
-        franking_key_id: None,
-        sent_at: Utc::now(),
-    }
+        client_msg_id,
+        ciphertext("sealed by the client"),
+        Utc::now(),
+    )
 }
 
-fn meta(actor: UserId) -> CommandMetadata {
-    CommandMetadata::new(actor.to_string(), Some("test".into()))
+fn send(sender: UserId, n: usize) -> RoomCommand {
+    message(sender, n).build()
 }
 
 /// Sends messages to `room` as `sender` until `deadline`; returns how many committed.
@@ -185,16 +140,16 @@ async fn keep_sending(write: Arc<WriteModel>, room: RoomId, sender: UserId, dead
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn every_committed_event_reaches_the_stream_once_in_order_under_concurrent_writers() {
-    let mut rig = Rig::new(100).await;
-    rig.start_relay(RelayOptions::default());
+    let mut app = write_side().await;
+    app.start_relay(RelayOptions::default());
     // A second write model over the same database stands in for another
     // gateway process: the hot room sees real optimistic-concurrency conflicts.
-    let other_process = Arc::new(Rig::write_model(&rig.db, &rig.wake, 100));
+    let other_process = Arc::new(app.another_write_model(100));
 
     let hot = room_id();
     let hot_members: Vec<UserId> = (0..16).map(|_| user()).collect();
     let owner = user();
-    rig.write
+    app.write()
         .rooms
         .execute(&hot.to_string(), create_group(hot, owner, hot_members.clone()), &meta(owner))
         .await
@@ -202,7 +157,7 @@ async fn every_committed_event_reaches_the_stream_once_in_order_under_concurrent
     let mut quiet = Vec::new();
     for _ in 0..64 {
         let (room, member) = (room_id(), user());
-        rig.write
+        app.write()
             .rooms
             .execute(&room.to_string(), create_group(room, member, vec![]), &meta(member))
             .await
@@ -213,10 +168,10 @@ async fn every_committed_event_reaches_the_stream_once_in_order_under_concurrent
     let deadline = Instant::now() + Duration::from_secs(4);
     let mut writers = Vec::new();
     for (room, member) in quiet {
-        writers.push(tokio::spawn(keep_sending(rig.write.clone(), room, member, deadline)));
+        writers.push(tokio::spawn(keep_sending(app.write().clone(), room, member, deadline)));
     }
     for (i, member) in hot_members.into_iter().enumerate() {
-        let write = if i % 2 == 0 { rig.write.clone() } else { other_process.clone() };
+        let write = if i % 2 == 0 { app.write().clone() } else { other_process.clone() };
         writers.push(tokio::spawn(keep_sending(write, hot, member, deadline)));
     }
     let mut sent = 0;
@@ -224,14 +179,14 @@ async fn every_committed_event_reaches_the_stream_once_in_order_under_concurrent
         sent += writer.await.unwrap();
     }
     assert!(sent > 500, "only {sent} messages committed");
-    assert_eq!(rig.committed().await as usize, sent + 65);
+    assert_eq!(app.committed_events().await as usize, sent + 65);
 
-    rig.await_relayed().await;
-    rig.assert_stream_matches_event_store().await;
+    app.await_relayed().await;
+    app.assert_stream_matches_event_store().await;
 
     // The hot room's messages got gap-free seqs 1..=n.
-    let hot_room = rig.write.rooms.load(&hot.to_string()).await.unwrap();
-    let seqs: Vec<u64> = rig
+    let hot_room = app.write().rooms.load(&hot.to_string()).await.unwrap();
+    let seqs: Vec<u64> = app
         .stream_events()
         .await
         .into_iter()
@@ -245,17 +200,17 @@ async fn every_committed_event_reaches_the_stream_once_in_order_under_concurrent
     assert_eq!(seqs, (1..=hot_room.aggregate.last_seq()).collect::<Vec<_>>());
 
     // Snapshot + tail equals a full replay of the same history.
-    let full = full_replay(&rig, hot).await;
+    let full = full_replay(&app, hot).await;
     assert_eq!(hot_room.aggregate, full);
-    rig.stop_relay().await;
+    app.stop_relay().await;
 }
 
-async fn full_replay(rig: &Rig, room: RoomId) -> Room {
+async fn full_replay(app: &TestApp, room: RoomId) -> Room {
     let payloads: Vec<serde_json::Value> = sqlx::query_scalar(
         "SELECT payload FROM events WHERE aggregate_type = 'room' AND aggregate_id = $1 ORDER BY sequence",
     )
     .bind(room.to_string())
-    .fetch_all(&rig.db.pool)
+    .fetch_all(&app.db.pool)
     .await
     .unwrap();
     let mut aggregate = Room::default();
@@ -267,11 +222,11 @@ async fn full_replay(rig: &Rig, room: RoomId) -> Room {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_committed_while_nats_is_down_arrive_in_order_without_duplicates() {
-    let mut rig = Rig::new(100).await;
-    rig.start_relay(RelayOptions { idle_poll: Duration::from_millis(50), ..Default::default() });
+    let mut app = write_side().await;
+    app.start_relay(RelayOptions { idle_poll: Duration::from_millis(50), ..Default::default() });
     let rooms: Vec<(RoomId, UserId)> = (0..4).map(|_| (room_id(), user())).collect();
     for (room, member) in &rooms {
-        rig.write
+        app.write()
             .rooms
             .execute(&room.to_string(), create_group(*room, *member, vec![]), &meta(*member))
             .await
@@ -280,59 +235,59 @@ async fn events_committed_while_nats_is_down_arrive_in_order_without_duplicates(
     let deadline = Instant::now() + Duration::from_secs(3);
     let writers: Vec<_> = rooms
         .iter()
-        .map(|(room, member)| tokio::spawn(keep_sending(rig.write.clone(), *room, *member, deadline)))
+        .map(|(room, member)| tokio::spawn(keep_sending(app.write().clone(), *room, *member, deadline)))
         .collect();
 
     tokio::time::sleep(Duration::from_millis(700)).await;
-    rig.nats.stop();
-    let during_outage = rig.committed().await;
+    app.nats.stop();
+    let during_outage = app.committed_events().await;
     tokio::time::sleep(Duration::from_millis(1200)).await;
-    assert!(rig.committed().await > during_outage, "commands must keep committing while NATS is down");
-    rig.nats.restart().await;
+    assert!(app.committed_events().await > during_outage, "commands must keep committing while NATS is down");
+    app.nats.restart().await;
 
     for writer in writers {
         writer.await.unwrap();
     }
-    rig.await_relayed().await;
-    rig.assert_stream_matches_event_store().await;
-    rig.stop_relay().await;
+    app.await_relayed().await;
+    app.assert_stream_matches_event_store().await;
+    app.stop_relay().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_process_that_dies_after_commit_or_mid_publish_loses_and_duplicates_nothing() {
-    let mut rig = Rig::new(100).await;
+    let mut app = write_side().await;
 
     // 1. A process commits 40 events and dies before anything is published.
-    let status = crash_helper_process("commit", &rig).status().unwrap();
+    let status = crash_helper_process("commit", &app).status().unwrap();
     assert!(!status.success(), "the helper was meant to abort");
-    assert_eq!(rig.committed().await, 45);
-    let js = jetstream::new(rig.client.clone());
+    assert_eq!(app.committed_events().await, 45);
+    let js = jetstream::new(app.client.clone());
     assert_eq!(js.get_stream("CHAT_EVENTS").await.unwrap().info().await.unwrap().state.messages, 0);
 
     // 2. A relay publishes 7 of them and dies before saving its cursor.
-    let status = crash_helper_process("relay", &rig).status().unwrap();
+    let status = crash_helper_process("relay", &app).status().unwrap();
     assert!(!status.success(), "the helper was meant to abort");
     let published = js.get_stream("CHAT_EVENTS").await.unwrap().info().await.unwrap().state.messages;
     assert_eq!(published, 7);
     let cursor: Option<i64> =
-        sqlx::query_scalar("SELECT pos FROM relay_cursor").fetch_optional(&rig.db.pool).await.unwrap();
+        sqlx::query_scalar("SELECT pos FROM relay_cursor").fetch_optional(&app.db.pool).await.unwrap();
     assert_eq!(cursor, None, "the crashed relay saved no cursor");
 
     // 3. A fresh relay finishes the job: exactly once, in order.
-    rig.start_relay(RelayOptions::default());
-    rig.await_relayed().await;
-    rig.assert_stream_matches_event_store().await;
-    rig.stop_relay().await;
+    app.start_relay(RelayOptions::default());
+    app.await_relayed().await;
+    app.assert_stream_matches_event_store().await;
+    app.stop_relay().await;
 }
 
 /// Re-runs this test binary as a separate process that crashes on purpose.
-fn crash_helper_process(mode: &str, rig: &Rig) -> std::process::Command {
+fn crash_helper_process(mode: &str, app: &TestApp) -> std::process::Command {
     let mut command = std::process::Command::new(std::env::current_exe().unwrap());
     command
         .args(["--exact", "write_path::crash_helper", "--ignored", "--nocapture"])
         .env("CT_CRASH_MODE", mode)
-        .env("CT_CRASH_DATABASE_URL", &rig.db.url)
-        .env("CT_CRASH_NATS_URL", rig.nats.url())
+        .env("CT_CRASH_DATABASE_URL", &app.db.url)
+        .env("CT_CRASH_NATS_URL", app.nats.url())
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null());
     command
@@ -380,47 +335,20 @@ async fn crash_helper() {
 async fn a_room_with_100000_events_accepts_a_message_after_reading_a_bounded_number_of_events() {
     const HISTORY: usize = 100_000;
     const SNAPSHOT_EVERY: usize = 100;
-    let rig = Rig::new(SNAPSHOT_EVERY).await;
+    let app = write_side().snapshot_every(SNAPSHOT_EVERY).await;
     let (room, owner) = (room_id(), user());
     let id = room.to_string();
-    rig.write.rooms.execute(&id, create_group(room, owner, vec![]), &meta(owner)).await.unwrap();
+    app.write().rooms.execute(&id, create_group(room, owner, vec![]), &meta(owner)).await.unwrap();
 
     // Write the history in large batches straight through the event store.
-    let store = rig.write.store.clone();
-    let mut state = rig.write.rooms.load(&id).await.unwrap();
+    let store = app.write().store.clone();
+    let mut state = app.write().rooms.load(&id).await.unwrap();
     let mut n = 0;
     while state.sequence < HISTORY {
         let mut batch = Vec::new();
         for _ in 0..1000.min(HISTORY - state.sequence) {
             n += 1;
-            let RoomCommand::SendMessage {
-                message_id,
-                sender,
-                client_msg_id,
-                ciphertext,
-                content_type,
-                sent_at,
-                ..
-            } = send(owner, n)
-            else {
-                unreachable!()
-            };
-            let event = RoomEvent::MessageSent {
-                message_id,
-                seq: state.aggregate.next_seq() + batch.len() as u64,
-                sender_id: sender,
-                client_msg_id,
-                ciphertext,
-                content_type,
-                reply_to: None,
-                file_ids: Vec::new(),
-                forwarded_from: None,
-                commitment: None,
-                reporting_tag: None,
-                franking_key_id: None,
-                sent_at,
-            };
-            batch.push(event);
+            batch.push(message(owner, n).sent(state.aggregate.next_seq() + batch.len() as u64));
         }
         let mut after = state.aggregate.clone();
         for event in &batch {
@@ -433,24 +361,24 @@ async fn a_room_with_100000_events_accepts_a_message_after_reading_a_bounded_num
     }
 
     // A fresh process (empty cache) accepts one more message.
-    let fresh = Rig::write_model(&rig.db, &rig.wake, SNAPSHOT_EVERY);
+    let fresh = app.another_write_model(SNAPSHOT_EVERY);
     let done = fresh.rooms.execute(&id, send(owner, n + 1), &meta(owner)).await.unwrap();
     assert_eq!(done.sequence, HISTORY + 1);
     assert!(done.replayed < SNAPSHOT_EVERY, "read {} events to accept one message", done.replayed);
 
     let loaded = fresh.rooms.load(&id).await.unwrap();
     assert!(loaded.events_read < SNAPSHOT_EVERY, "a load read {} events", loaded.events_read);
-    assert_eq!(loaded.aggregate, full_replay(&rig, room).await, "snapshot + tail differs from a full replay");
+    assert_eq!(loaded.aggregate, full_replay(&app, room).await, "snapshot + tail differs from a full replay");
     assert_eq!(loaded.aggregate.last_seq(), (HISTORY) as u64);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_transaction_that_commits_late_is_not_skipped_by_the_relay() {
-    let mut rig = Rig::new(100).await;
-    rig.start_relay(RelayOptions { idle_poll: Duration::from_millis(20), ..Default::default() });
+    let mut app = write_side().await;
+    app.start_relay(RelayOptions { idle_poll: Duration::from_millis(20), ..Default::default() });
 
     // The slow transaction takes the lower position and stays open...
-    let mut slow = rig.db.pool.begin().await.unwrap();
+    let mut slow = app.db.pool.begin().await.unwrap();
     sqlx::query(
         "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
          VALUES ('probe', 'slow', 1, 'Probed', '1', '{\"Probed\": {}}', '{}')",
@@ -460,7 +388,7 @@ async fn a_transaction_that_commits_late_is_not_skipped_by_the_relay() {
     .unwrap();
     // ...while a later one commits and is relayed-eligible first by position.
     let (room, member) = (room_id(), user());
-    rig.write
+    app.write()
         .rooms
         .execute(&room.to_string(), create_group(room, member, vec![]), &meta(member))
         .await
@@ -468,19 +396,19 @@ async fn a_transaction_that_commits_late_is_not_skipped_by_the_relay() {
     tokio::time::sleep(Duration::from_millis(300)).await;
     slow.commit().await.unwrap();
 
-    rig.await_relayed().await;
-    let streamed = rig.stream_events().await;
+    app.await_relayed().await;
+    let streamed = app.stream_events().await;
     let order: Vec<&str> = streamed.iter().map(|e| e.aggregate_type.as_str()).collect();
     assert_eq!(order, ["probe", "room"], "commit order by transaction, nothing skipped");
-    rig.stop_relay().await;
+    app.stop_relay().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn commands_queued_on_a_busy_room_are_committed_together_and_each_gets_its_own_answer() {
-    let rig = Rig::new(100).await;
+    let app = write_side().await;
     let (room, owner) = (room_id(), user());
     let members: Vec<UserId> = (0..40).map(|_| user()).collect();
-    rig.write
+    app.write()
         .rooms
         .execute(&room.to_string(), create_group(room, owner, members.clone()), &meta(owner))
         .await
@@ -488,7 +416,7 @@ async fn commands_queued_on_a_busy_room_are_committed_together_and_each_gets_its
     let outsiders: Vec<UserId> = (0..10).map(|_| user()).collect();
 
     let sends = members.iter().chain(&outsiders).map(|sender| {
-        let (write, sender) = (rig.write.clone(), *sender);
+        let (write, sender) = (app.write().clone(), *sender);
         tokio::spawn(async move {
             (sender, write.rooms.execute(&room.to_string(), send(sender, 1), &meta(sender)).await)
         })
@@ -520,7 +448,7 @@ async fn commands_queued_on_a_busy_room_are_committed_together_and_each_gets_its
         "SELECT sequence, metadata ->> 'actor_id' FROM events WHERE aggregate_id = $1 ORDER BY sequence",
     )
     .bind(room.to_string())
-    .fetch_all(&rig.db.pool)
+    .fetch_all(&app.db.pool)
     .await
     .unwrap();
     assert_eq!(stored.len(), 41);
@@ -529,14 +457,14 @@ async fn commands_queued_on_a_busy_room_are_committed_together_and_each_gets_its
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_commit_in_another_process_wakes_the_relay_over_nats_without_polling() {
-    let mut rig = Rig::new(100).await;
+    let mut app = write_side().await;
     // The relay would not poll for a minute: only a wake-up can bring it.
-    rig.start_relay(RelayOptions { idle_poll: Duration::from_secs(60), ..Default::default() });
+    app.start_relay(RelayOptions { idle_poll: Duration::from_secs(60), ..Default::default() });
     tokio::time::sleep(Duration::from_millis(300)).await;
     // Another process: its own write model and wake-up, no relay of its own.
     let elsewhere = WriteModel::new(
-        rig.db.pool.clone(),
-        RelayWake::with_nats(rig.nats.client().await),
+        app.db.pool.clone(),
+        RelayWake::with_nats(app.nats.client().await),
         WriteOptions::default(),
     );
     let (room, member) = (room_id(), user());
@@ -546,7 +474,7 @@ async fn a_commit_in_another_process_wakes_the_relay_over_nats_without_polling()
         .execute(&room.to_string(), create_group(room, member, vec![]), &meta(member))
         .await
         .unwrap();
-    rig.await_relayed().await;
+    app.await_relayed().await;
     assert!(started.elapsed() < Duration::from_secs(10), "relayed after {:?}", started.elapsed());
-    rig.stop_relay().await;
+    app.stop_relay().await;
 }

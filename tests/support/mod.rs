@@ -1,4 +1,5 @@
-//! The test harness.
+//! The test harness: `app::spawn_app()` for a test's servers, and the parts
+//! it is made of.
 //!
 //! - One private Postgres cluster per test process (started on first use, on a
 //!   free loopback port, fsync off), and a fresh database per test.
@@ -8,9 +9,11 @@
 //!   cluster is stopped and its folder removed at exit, per-test servers and
 //!   folders on drop, also when the test panics.
 
+pub mod app;
 pub mod binary;
-pub mod chat;
 pub mod cluster;
+pub mod commands;
+pub mod sms;
 
 use std::path::{Path, PathBuf};
 

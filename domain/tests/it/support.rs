@@ -7,8 +7,8 @@ use base64::engine::general_purpose::STANDARD;
 use chrono::{DateTime, TimeDelta, TimeZone, Utc};
 use ciphertalk_domain::room::{JoinRule, MessageRef};
 use ciphertalk_domain::room::{MessageFacts, Room, RoomCommand, RoomEvent, RoomKind};
-use ciphertalk_domain::testing::{InMemoryRoomLookup, execute};
-use ciphertalk_domain::values::{Base64Bytes, Ciphertext, ClientMsgId, ContentType, DisplayName, RoomName};
+use ciphertalk_domain::testing::{InMemoryRoomLookup, SendMessageBuilder, execute};
+use ciphertalk_domain::values::{Base64Bytes, Ciphertext, ClientMsgId, DisplayName, RoomName};
 use ciphertalk_domain::{DomainError, FileId, MessageId, ReportId, RoomId, UserId};
 use uuid::Uuid;
 
@@ -96,39 +96,23 @@ pub fn direct_created() -> RoomEvent {
 
 /// The `SendMessage` the tests use: message `n`, client id `c-n`, plain defaults.
 pub fn send(sender: UserId, n: u128) -> RoomCommand {
-    RoomCommand::SendMessage {
-        message_id: mid(n),
+    message(sender, n).build()
+}
+
+/// [`send`] before it is built, for a test that adds a reply, files or franking.
+pub fn message(sender: UserId, n: u128) -> SendMessageBuilder {
+    SendMessageBuilder::new(
+        mid(n),
         sender,
-        client_msg_id: cmid(&format!("c-{n}")),
-        ciphertext: ct("hello"),
-        content_type: ContentType::default(),
-        reply_to: None,
-        file_ids: Vec::new(),
-        forwarded_from: None,
-        commitment: None,
-        reporting_tag: None,
-        franking_key_id: None,
-        sent_at: at(i64::try_from(n).unwrap()),
-    }
+        cmid(&format!("c-{n}")),
+        ct("hello"),
+        at(i64::try_from(n).unwrap()),
+    )
 }
 
 /// The `MessageSent` that [`send`] produces as message number `seq`.
 pub fn sent(sender: UserId, n: u128, seq: u64) -> RoomEvent {
-    RoomEvent::MessageSent {
-        message_id: mid(n),
-        seq,
-        sender_id: sender,
-        client_msg_id: cmid(&format!("c-{n}")),
-        ciphertext: ct("hello"),
-        content_type: ContentType::default(),
-        reply_to: None,
-        file_ids: Vec::new(),
-        forwarded_from: None,
-        commitment: None,
-        reporting_tag: None,
-        franking_key_id: None,
-        sent_at: at(i64::try_from(n).unwrap()),
-    }
+    message(sender, n).sent(seq)
 }
 
 pub fn forwarded() -> MessageRef {
@@ -174,18 +158,5 @@ pub fn run_room(
 
 /// A plain `SendMessage` with the given ids and time.
 pub fn send_with(message_id: MessageId, sender: UserId, client: &str, sent_at: DateTime<Utc>) -> RoomCommand {
-    RoomCommand::SendMessage {
-        message_id,
-        sender,
-        client_msg_id: cmid(client),
-        ciphertext: ct("payload"),
-        content_type: ContentType::default(),
-        reply_to: None,
-        file_ids: Vec::new(),
-        forwarded_from: None,
-        commitment: None,
-        reporting_tag: None,
-        franking_key_id: None,
-        sent_at,
-    }
+    SendMessageBuilder::new(message_id, sender, cmid(client), ct("payload"), sent_at).build()
 }
