@@ -94,3 +94,17 @@ pub async fn publish(js: &jetstream::Context, last_seq: u64, links: Vec<Link>) -
     }
     Ok(last_seq + count as u64)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_broken_chain_says_where_and_a_failed_publish_keeps_its_cause() {
+        let broken: ChainError = ChainErrorKind::Broken { stored: 5, expected: 4 }.into();
+        assert_eq!(broken.to_string(), "message stored at stream sequence 5, expected 4");
+        let failed = "timed out".with_kind(ChainErrorKind::Publish);
+        assert_eq!(failed.kind(), ChainErrorKind::Publish);
+        assert_eq!(failed.to_string(), "publish failed: timed out");
+    }
+}
