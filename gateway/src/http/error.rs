@@ -167,9 +167,10 @@ impl From<LookupError> for ApiError {
 }
 
 /// Postgres outside the event store (read models, credentials, claims): a
-/// pool timeout or lost connection is 503 naming "the database". Constraint
-/// conflicts never arrive here: the queries that can meet one resolve it
-/// themselves (`ON CONFLICT`) and answer their own 4xx.
+/// pool timeout or lost connection is 503 naming "the database". Conflicts
+/// a client can cause are answered before this: the claims resolve theirs
+/// with `ON CONFLICT` (409 `email_taken`, `username_taken`), the event store
+/// its own as [`CommandError`]s.
 impl From<sqlx::Error> for ApiError {
     fn from(err: sqlx::Error) -> Self {
         Self::unavailable("the database", err)

@@ -1,14 +1,15 @@
 //! What several route groups share: running a command and waiting for the
 //! read models to reflect it (read-your-writes), the waits before reads of
 //! rooms (sends answer at their commit), holding sends back while the read
-//! side is behind, and who is a member of a room.
+//! side is behind, who is a member of a room and who is a registered user.
 
 use axum::http::{HeaderMap, StatusCode};
 use ciphertalk_commands::unique_key::UniqueKey;
 use ciphertalk_commands::{CommandError, CommandMetadata, CommandService, Executed};
 use ciphertalk_domain::room::{Role, Room, RoomCommand};
 use ciphertalk_domain::{DomainError, RoomId, UserId};
-use ciphertalk_projections::{Projection, rooms};
+use ciphertalk_projections::Projection;
+use ciphertalk_projections::rooms::role_of;
 use cqrs_es::Aggregate;
 
 use super::error::ApiError;
@@ -70,7 +71,7 @@ pub fn room_error(err: CommandError<DomainError>) -> ApiError {
 
 /// The caller's role in a room from the read model; 404 when not a member.
 pub async fn require_member(state: &AppState, room: RoomId, user: UserId) -> Result<Role, ApiError> {
-    rooms::role_of(&state.db, room, user).await?.ok_or_else(ApiError::not_found)
+    role_of(&state.db, room, user).await?.ok_or_else(ApiError::not_found)
 }
 
 /// Waits (bounded by `projections.read_your_writes_ms`) until `projections`
