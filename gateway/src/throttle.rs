@@ -19,7 +19,7 @@ use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use ipnet::IpNet;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::{Toggle, WriteLimitsConfig};
+use crate::config::{BadProxy, Toggle, WriteLimitsConfig};
 use crate::http::error::ApiError;
 
 /// How often buckets back at full are dropped.
@@ -148,10 +148,6 @@ pub struct Throttle {
     clock: DefaultClock,
 }
 
-#[derive(Debug, thiserror::Error)]
-#[error("write_limits.trusted_proxies: {0:?} is not an address or CIDR")]
-pub struct BadProxy(String);
-
 impl Throttle {
     pub fn new(mode: Toggle, config: &WriteLimitsConfig) -> Result<Self, BadProxy> {
         let pair = |(user, ip): (u32, u32)| Buckets { per_user: bucket(user), per_ip: bucket(ip) };
@@ -171,7 +167,7 @@ impl Throttle {
             pair((c.ws_ticket_per_user, c.ws_ticket_per_ip)),
             pair((c.prekey_claim_per_user, c.prekey_claim_per_ip)),
         ];
-        let trusted_proxies = parse_proxies(&config.trusted_proxies)?;
+        let trusted_proxies = config.trusted_proxies()?;
         Ok(Self {
             enabled: mode == Toggle::On,
             buckets,
@@ -308,19 +304,6 @@ fn bucket_address(ip: IpAddr) -> IpAddr {
             }
         },
     }
-}
-
-pub fn parse_proxies(list: &str) -> Result<Vec<IpNet>, BadProxy> {
-    list.split(',')
-        .map(str::trim)
-        .filter(|entry| !entry.is_empty())
-        .map(|entry| {
-            entry
-                .parse::<IpNet>()
-                .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from))
-                .map_err(|_| BadProxy(entry.to_owned()))
-        })
-        .collect()
 }
 
 #[cfg(test)]

@@ -46,7 +46,7 @@ pub use settings::SETTINGS;
 pub use sms::{SmsConfig, SmsMode};
 pub use streams::StreamsConfig;
 pub use write::WriteConfig;
-pub use write_limits::WriteLimitsConfig;
+pub use write_limits::{BadProxy, WriteLimitsConfig};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]

@@ -1,6 +1,9 @@
 //! `[write_limits]`: token buckets on writes and WebSocket frames, kept in
 //! each gateway's memory (see `throttle`), and the proxies trusted to name the client.
 
+use std::net::IpAddr;
+
+use ipnet::IpNet;
 use serde::Deserialize;
 
 use super::load::ConfigError;
@@ -78,9 +81,29 @@ impl Default for WriteLimitsConfig {
     }
 }
 
+#[derive(Debug, thiserror::Error)]
+#[error("write_limits.trusted_proxies: {0:?} is not an address or CIDR")]
+pub struct BadProxy(String);
+
 impl WriteLimitsConfig {
+    /// The proxies trusted to name the client: a comma-separated list of
+    /// addresses and CIDR blocks.
+    pub fn trusted_proxies(&self) -> Result<Vec<IpNet>, BadProxy> {
+        self.trusted_proxies
+            .split(',')
+            .map(str::trim)
+            .filter(|entry| !entry.is_empty())
+            .map(|entry| {
+                entry
+                    .parse::<IpNet>()
+                    .or_else(|_| entry.parse::<IpAddr>().map(IpNet::from))
+                    .map_err(|_| BadProxy(entry.to_owned()))
+            })
+            .collect()
+    }
+
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
-        crate::throttle::parse_proxies(&self.trusted_proxies)
+        self.trusted_proxies()
             .map(drop)
             .map_err(|err| ConfigError::invalid("write_limits.trusted_proxies", &err.to_string()))
     }
