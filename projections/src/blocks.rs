@@ -14,27 +14,6 @@ pub struct Block {
     pub blocked_at: DateTime<Utc>,
 }
 
-/// Whether `blocker` has blocked `blocked`, as this read model has it.
-pub async fn is_blocked(pool: &PgPool, blocker: UserId, blocked: UserId) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM blocks WHERE user_id = $1 AND blocked_id = $2)")
-        .bind(blocker.as_uuid())
-        .bind(blocked.as_uuid())
-        .fetch_one(pool)
-        .await
-}
-
-/// Whether either of the two has blocked the other, as this read model has it.
-pub async fn either_blocked(pool: &PgPool, a: UserId, b: UserId) -> Result<bool, sqlx::Error> {
-    sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM blocks
-                         WHERE (user_id = $1 AND blocked_id = $2) OR (user_id = $2 AND blocked_id = $1))",
-    )
-    .bind(a.as_uuid())
-    .bind(b.as_uuid())
-    .fetch_one(pool)
-    .await
-}
-
 /// Everyone `user` has blocked, most recent first.
 pub async fn list(pool: &PgPool, user: UserId) -> Result<Vec<Block>, sqlx::Error> {
     let rows =

@@ -57,9 +57,7 @@ pub async fn list(
 ) -> Result<Json<InboxPage>, ApiError> {
     let after = match params.after.as_deref() {
         Some(raw) => issued(&state, user.user_id, parse_cursor(raw)?).await?,
-        None => cursor::acknowledged(&state.db, user.user_id)
-            .await
-            .map_err(|e| ApiError::unavailable("postgres", e))?,
+        None => cursor::acknowledged(&state.db, user.user_id).await?,
     };
     let (delivered, more) = state
         .realtime
@@ -110,7 +108,7 @@ pub async fn ack(
         .acks
         .acknowledge(user.user_id, cursor)
         .await
-        .map_err(|e| ApiError::unavailable("postgres", e))?;
+        .map_err(|e| ApiError::unavailable("the database", e))?;
     Ok(Json(Acked { cursor }))
 }
 

@@ -71,9 +71,7 @@ pub async fn connect(
         connection::Peer { user, ip, session: holder.session, token_expires_at: holder.token_expires_at };
     let start = match params.since.as_deref() {
         Some(since) => super::inbox::issued(&state, user, parse_cursor(since)?).await?,
-        None => {
-            cursor::acknowledged(&state.db, user).await.map_err(|e| ApiError::unavailable("postgres", e))?
-        }
+        None => cursor::acknowledged(&state.db, user).await?,
     };
     let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &state).await.map_err(|rejection| {
         ApiError::new(StatusCode::BAD_REQUEST, "websocket_required", rejection.body_text())
@@ -107,6 +105,6 @@ async fn redeem(state: &AppState, ticket: &str) -> Result<TicketHolder, ApiError
             "unauthenticated",
             "the ticket is unknown, used or expired",
         )),
-        Err(err) => Err(ApiError::unavailable("postgres", err)),
+        Err(err) => Err(err.into()),
     }
 }
