@@ -1,13 +1,13 @@
 //! `[write_limits]`: token buckets on writes and WebSocket frames, kept in
 //! each gateway's memory (see `throttle`), and the proxies trusted to name the client.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::load::ConfigError;
 
 /// Per minute, the burst being the same number; 0 = no limit. Switched off
 /// with the other limits (`rate_limits.mode`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WriteLimitsConfig {
     pub send_per_user: u32,
