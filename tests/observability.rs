@@ -20,7 +20,8 @@ use crate::support::chat::b64;
 use crate::support::{TestDb, TestNats, eventually, temp_dir};
 
 const ALERTS: &str = "deploy/prometheus/alerts.yml";
-const PROMETHEUS_CONFIG: &str = "deploy/prometheus.yml";
+/// The Prometheus configs of compose.yaml and compose.cluster.yaml.
+const PROMETHEUS_CONFIGS: [&str; 2] = ["deploy/prometheus.yml", "deploy/prometheus-cluster.yml"];
 const DASHBOARD: &str = "deploy/grafana/ciphertalk.json";
 
 fn repo() -> PathBuf {
@@ -61,8 +62,20 @@ fn promtool_check(args: &[&str]) {
 #[test]
 fn promtool_accepts_the_alert_rules_and_the_prometheus_config() {
     promtool_check(&["check", "rules", ALERTS]);
-    // Also loads the rule files the config names, relative to it.
-    promtool_check(&["check", "config", PROMETHEUS_CONFIG]);
+    for config in PROMETHEUS_CONFIGS {
+        // Also loads the rule files the config names, relative to it.
+        promtool_check(&["check", "config", config]);
+    }
+}
+
+/// `ciphertalk config example` prints the committed example, even where the
+/// environment holds a configuration it would refuse.
+#[test]
+fn the_binary_prints_the_example_configuration() {
+    let (ok, output) =
+        crate::support::binary::run(&["config", "example"], &[("CIPHERTALK_LISTN", "typo".into())]);
+    assert!(ok, "{output}");
+    assert_eq!(output, read("ciphertalk.example.toml"));
 }
 
 /// A service's volumes as (host path, container path), bind mounts only.
@@ -89,21 +102,23 @@ fn the_compose_files_parse_and_mount_files_that_exist() {
             }
         }
     }
+    for (file, config) in ["compose.yaml", "compose.cluster.yaml"].into_iter().zip(PROMETHEUS_CONFIGS) {
+        let prometheus = bind_mounts(&yaml(file)["services"]["prometheus"]);
+        assert!(
+            prometheus.contains(&(format!("./{config}"), "/etc/prometheus/prometheus.yml".into())),
+            "{file}: Prometheus does not run {config}"
+        );
+        // The rule files the config names must be where the container reads them.
+        for rule_file in yaml(config)["rule_files"].as_sequence().unwrap() {
+            let inside = Path::new("/etc/prometheus").join(rule_file.as_str().unwrap());
+            let mounted = prometheus.iter().any(|(host, container)| {
+                inside.strip_prefix(container).is_ok_and(|rest| repo().join(host).join(rest).exists())
+            });
+            assert!(mounted, "{file}: Prometheus does not mount {}", inside.display());
+        }
+    }
     let compose = yaml("compose.yaml");
     let services = &compose["services"];
-    let prometheus = bind_mounts(&services["prometheus"]);
-    // The rule files prometheus.yml names must be where the container reads them.
-    let config_dir = Path::new("/etc/prometheus");
-    assert!(
-        prometheus.contains(&(format!("./{PROMETHEUS_CONFIG}"), "/etc/prometheus/prometheus.yml".into()))
-    );
-    for rule_file in yaml(PROMETHEUS_CONFIG)["rule_files"].as_sequence().unwrap() {
-        let inside = config_dir.join(rule_file.as_str().unwrap());
-        let mounted = prometheus.iter().any(|(host, container)| {
-            inside.strip_prefix(container).is_ok_and(|rest| repo().join(host).join(rest).exists())
-        });
-        assert!(mounted, "compose.yaml's Prometheus does not mount {}", inside.display());
-    }
     let grafana = bind_mounts(&services["grafana"]);
     assert!(
         grafana.iter().any(|(host, _)| host == &format!("./{DASHBOARD}")),

@@ -486,6 +486,16 @@ mod tests {
         );
     }
 
+    /// Writing a configuration out refuses a secret rather than printing it.
+    #[test]
+    fn a_set_secret_is_never_written_out() {
+        let config = Config {
+            database_url: Some(crate::config::Secret::new("postgres://u:pw@db/x")),
+            ..Config::default()
+        };
+        assert!(toml::Value::try_from(config).is_err());
+    }
+
     /// The example names every setting, and loads, as it is and with every
     /// setting line uncommented, into the defaults.
     #[test]
