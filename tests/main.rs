@@ -9,6 +9,7 @@ mod embedded_postgres;
 mod foundation;
 mod limits;
 mod messages;
+mod observability;
 mod operations;
 mod projections;
 mod rate_limits;

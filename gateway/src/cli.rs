@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::config::{Config, SETTINGS};
+use crate::config::{Config, SETTINGS, example_toml};
 use crate::infra::{Infra, Needs};
 use crate::{db, projections_cli, serve, telemetry};
 
@@ -45,6 +45,18 @@ pub enum Command {
         #[command(subcommand)]
         command: ProjectionsCommand,
     },
+    /// The configuration file.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print an example TOML file: every setting at its default, commented
+    /// out, with its meaning and variable (the repository's ciphertalk.example.toml).
+    Example,
 }
 
 #[derive(Debug, Subcommand)]
@@ -69,6 +81,11 @@ fn settings_help() -> String {
 
 pub async fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Needs no configuration, so a broken one does not stop it.
+    if let Command::Config { command: ConfigCommand::Example } = cli.command {
+        print!("{}", example_toml());
+        return ExitCode::SUCCESS;
+    }
     let mut config = match Config::load(cli.config.as_deref()) {
         Ok(config) => config,
         Err(err) => {
@@ -92,6 +109,7 @@ pub async fn main() -> ExitCode {
         Command::Projections { command: ProjectionsCommand::Replay { name } } => {
             projections_cli::replay(config, &name).await
         }
+        Command::Config { command: ConfigCommand::Example } => Ok(()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

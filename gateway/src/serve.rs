@@ -126,6 +126,7 @@ impl Server {
 
         let shutdown = CancellationToken::new();
         let stalls = Stalls::default();
+        telemetry::register_fault_series(config.projections.run);
         let wake = RelayWake::with_nats(nats.clone());
         let franking = Arc::new(FrankingKey::load(config.messages.franking_key.as_ref(), &config.data_dir)?);
         let write = Arc::new(WriteModel::new(
@@ -218,6 +219,7 @@ impl Server {
         });
         tracing::info!(%addr, "listening");
         let app = http::router(state.clone());
+        tasks.push(tokio::spawn(http::health::watch(state.clone(), shutdown.child_token())));
         let stop = shutdown.clone();
         tasks.push(tokio::spawn(async move {
             // Connect info gives handlers the peer address (per-IP rate limits).

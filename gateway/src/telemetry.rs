@@ -1,4 +1,5 @@
-//! Logs (tracing, text or JSON) and the Prometheus recorder.
+//! Logs (tracing, text or JSON), the Prometheus recorder, and the fault
+//! series it shows at zero from the start.
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -56,4 +57,24 @@ pub fn metrics() -> PrometheusHandle {
             handle
         })
         .clone()
+}
+
+/// Sets the series that otherwise appear only once something goes wrong to
+/// zero, so an alert or a dashboard sees "no fault" rather than "no data"
+/// from the first scrape: each stall component's `ciphertalk_stalled` and
+/// `ciphertalk_stall_failed_rounds`, and `ciphertalk_relay_held_back_seconds`.
+/// Called before the relay and projectors start, which then keep them.
+pub fn register_fault_series(projections_run: bool) {
+    // Installed first: before it, a value goes nowhere.
+    metrics();
+    use ciphertalk_commands::relay::{STALL_FAILING, STALL_HELD_BACK};
+    use ciphertalk_projections::Projection;
+
+    let projectors =
+        Projection::ALL.iter().filter(|_| projections_run).map(|p| format!("projection_{}", p.name()));
+    for component in [STALL_FAILING.to_owned(), STALL_HELD_BACK.to_owned()].into_iter().chain(projectors) {
+        metrics::gauge!("ciphertalk_stalled", "component" => component.clone()).set(0.0);
+        metrics::gauge!("ciphertalk_stall_failed_rounds", "component" => component).set(0.0);
+    }
+    metrics::gauge!("ciphertalk_relay_held_back_seconds").set(0.0);
 }

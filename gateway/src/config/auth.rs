@@ -1,11 +1,11 @@
 //! `[auth]`: token keys and lifetimes, admins, phone codes, password hashing.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::Secret;
 use super::load::{ConfigError, ensure};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AuthConfig {
     /// HS256 key for access tokens; unset = generated once into `<data_dir>/jwt-secret`.

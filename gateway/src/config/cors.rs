@@ -2,11 +2,11 @@
 //! default: a browser then refuses to let another site's page read the API's answers.
 
 use axum::http::HeaderValue;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::load::ConfigError;
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct CorsConfig {
     /// Comma-separated origins (`https://chat.example.com`), exactly as browsers send them.

@@ -1,11 +1,11 @@
 //! `[events]`: what every committed event must fit in, and when a component
 //! that keeps failing on one event is reported stalled.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::load::{ConfigError, ensure};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct EventsConfig {
     /// Most bytes one event may take on the wire; at most the NATS server's

@@ -1,10 +1,10 @@
 //! `[http]`: request bodies, timeouts and request ids.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::load::{ConfigError, ensure};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct HttpConfig {
     pub max_body_bytes: usize,

@@ -1,8 +1,8 @@
 //! `[keys]`: the one-time prekeys a user may keep uploaded.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct KeysConfig {
     pub one_time_pool_limit: usize,

@@ -1,11 +1,11 @@
 //! `[messages]`: the size of a message and the key of its franking tags.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::Secret;
 use super::load::{ConfigError, ensure};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct MessagesConfig {
     /// Largest message ciphertext, in decoded bytes.

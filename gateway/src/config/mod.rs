@@ -26,7 +26,7 @@ mod write_limits;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 pub use auth::AuthConfig;
 pub use cors::CorsConfig;
@@ -42,20 +42,20 @@ pub use realtime::RealtimeConfig;
 pub use relay::RelayConfig;
 pub use rooms::RoomsConfig;
 pub use secret::Secret;
-pub use settings::SETTINGS;
+pub use settings::{SETTINGS, example_toml};
 pub use sms::{SmsConfig, SmsMode};
 pub use streams::StreamsConfig;
 pub use write::WriteConfig;
 pub use write_limits::{BadProxy, WriteLimitsConfig};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum LogFormat {
     Text,
     Json,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub listen: SocketAddr,

@@ -3,11 +3,11 @@
 use std::time::Duration;
 
 use ciphertalk_projections::ProjectorOptions;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::load::{ConfigError, ensure};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ProjectionsConfig {
     /// Run the projectors in this process (several processes may; one applies at a time).

@@ -1,11 +1,11 @@
 //! `[rate_limits]`: fixed-window limits on authentication, in requests per
 //! `window_secs`, shared by all gateway processes through Postgres.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::load::{ConfigError, ensure};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Toggle {
     On,
@@ -13,7 +13,7 @@ pub enum Toggle {
 }
 
 /// "Account" is the email, phone or token family.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RateLimitsConfig {
     pub mode: Toggle,

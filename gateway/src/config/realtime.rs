@@ -1,11 +1,11 @@
 //! `[realtime]`: WebSocket connections' queue, timeouts and presence
 //! (`realtime::RealtimeSettings` is built from it).
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::load::{ConfigError, ensure};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RealtimeConfig {
     /// Frames queued for one connection before it counts as slow.

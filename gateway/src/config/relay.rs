@@ -1,10 +1,10 @@
 //! `[relay]`: how the relay reads committed events and when it raises the alarm.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::load::{ConfigError, ensure};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RelayConfig {
     pub batch_size: i64,

@@ -1,10 +1,10 @@
 //! `[rooms]`: the size of a room.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::load::{ConfigError, ensure};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RoomsConfig {
     /// Most members a room may have, the creator included.

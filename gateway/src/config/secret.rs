@@ -1,6 +1,6 @@
 //! A configured value that must never be printed.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize, Serializer};
 
 /// A value that must never be printed: connection strings with passwords,
 /// signing keys. Debug and Display show only that it is set.
@@ -15,6 +15,14 @@ impl Secret {
 
     pub fn expose(&self) -> &str {
         &self.0
+    }
+}
+
+/// Writing a configuration out (the example file) never writes a secret: a
+/// set one is an error, so it cannot end up in a file or a log.
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, _: S) -> Result<S::Ok, S::Error> {
+        Err(serde::ser::Error::custom("a secret is never written out"))
     }
 }
 

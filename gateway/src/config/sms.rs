@@ -1,12 +1,12 @@
 //! `[sms]`: where phone login codes go.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::Secret;
 use super::load::{ConfigError, ensure};
 
 /// Where phone login codes go.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum SmsMode {
     /// Print the code to the server log (development only).
@@ -17,7 +17,7 @@ pub enum SmsMode {
     Off,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SmsConfig {
     /// Unset = `dev` when both NATS and Postgres are embedded, else `off`.

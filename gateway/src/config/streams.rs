@@ -3,11 +3,11 @@
 use std::time::Duration;
 
 use ciphertalk_streams::TopologySettings;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::load::{ConfigError, ensure};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct StreamsConfig {
     pub replicas: usize,

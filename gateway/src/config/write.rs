@@ -1,10 +1,10 @@
 //! `[write]`: the write path's snapshots, retries, cache and group commits.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::load::{ConfigError, ensure};
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WriteConfig {
     pub snapshot_every: usize,

@@ -4,13 +4,13 @@
 use std::net::IpAddr;
 
 use ipnet::IpNet;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::load::ConfigError;
 
 /// Per minute, the burst being the same number; 0 = no limit. Switched off
 /// with the other limits (`rate_limits.mode`).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct WriteLimitsConfig {
     pub send_per_user: u32,

@@ -2,7 +2,9 @@
 //! relay and projectors of this process that cannot make progress, by name.
 //! `/health/live` says only that the process answers (a container or systemd
 //! restarts it when it does not); `/health/ready` is `/health`'s verdict, for a
-//! load balancer deciding whether to send traffic here.
+//! load balancer deciding whether to send traffic here. Every check also sets
+//! `ciphertalk_dependency_up{dependency}` (1 up, 0 down), which [`watch`]
+//! keeps current between calls for Prometheus.
 
 use std::time::Duration;
 
@@ -15,8 +17,11 @@ use crate::state::AppState;
 
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
+/// How often [`watch`] checks NATS and Postgres.
+const WATCH_EVERY: Duration = Duration::from_secs(5);
+
 pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    let (nats, postgres) = tokio::join!(check_nats(&state), check_postgres(&state));
+    let (nats, postgres) = check_dependencies(&state).await;
     let stuck = state.stalls.stuck();
     let down: Vec<&str> = [("nats", &nats), ("postgres", &postgres)]
         .into_iter()
@@ -55,6 +60,30 @@ pub async fn ready(state: State<AppState>) -> (StatusCode, Json<Value>) {
     let (status, Json(mut body)) = health(state).await;
     body["status"] = json!(if status.is_success() { "ready" } else { "not_ready" });
     (status, Json(body))
+}
+
+/// NATS and Postgres, checked at once; the gauge follows the result.
+async fn check_dependencies(state: &AppState) -> (Result<(), String>, Result<(), String>) {
+    let (nats, postgres) = tokio::join!(check_nats(state), check_postgres(state));
+    for (dependency, result) in [("nats", &nats), ("postgres", &postgres)] {
+        metrics::gauge!("ciphertalk_dependency_up", "dependency" => dependency)
+            .set(f64::from(u8::from(result.is_ok())));
+    }
+    (nats, postgres)
+}
+
+/// Checks the dependencies every few seconds until `shutdown`, so
+/// `ciphertalk_dependency_up` is current whether or not anyone asks `/health`.
+pub async fn watch(state: AppState, shutdown: tokio_util::sync::CancellationToken) {
+    let mut every = tokio::time::interval(WATCH_EVERY);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            () = shutdown.cancelled() => return,
+            // The gauge is what this is for; the results themselves are for /health.
+            _ = every.tick() => drop(check_dependencies(&state).await),
+        }
+    }
 }
 
 /// A JetStream round trip, not just "the socket is open".

@@ -1,0 +1,313 @@
+//! What operators watch: the alert rules and the Prometheus config pass
+//! promtool, the compose files wire Prometheus and Grafana to files that
+//! exist, and every metric the rules and the dashboard name is exported by a
+//! running server after a little traffic (a name that is not would leave an
+//! alert silent or a panel empty).
+
+use std::collections::{BTreeSet, HashMap};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::time::Duration;
+
+use futures::StreamExt;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+
+use crate::support::binary::ServeProcess;
+use crate::support::chat::b64;
+use crate::support::{TestDb, TestNats, eventually, temp_dir};
+
+const ALERTS: &str = "deploy/prometheus/alerts.yml";
+/// The Prometheus configs of compose.yaml and compose.cluster.yaml.
+const PROMETHEUS_CONFIGS: [&str; 2] = ["deploy/prometheus.yml", "deploy/prometheus-cluster.yml"];
+const DASHBOARD: &str = "deploy/grafana/ciphertalk.json";
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(repo().join(path)).unwrap_or_else(|e| panic!("{path}: {e}"))
+}
+
+fn yaml(path: &str) -> serde_yaml::Value {
+    serde_yaml::from_str(&read(path)).unwrap_or_else(|e| panic!("{path} is no YAML: {e}"))
+}
+
+/// promtool as scripts/setup.sh unpacks it, else from PATH.
+fn promtool() -> PathBuf {
+    let tools = std::env::var_os("CIPHERTALK_TOOLS_DIR").map(PathBuf::from).unwrap_or_else(|| {
+        PathBuf::from(std::env::var_os("HOME").unwrap_or_default()).join(".cache/ciphertalk/tools")
+    });
+    let unpacked = tools.join("prometheus/usr/bin/promtool");
+    if unpacked.exists() { unpacked } else { PathBuf::from("promtool") }
+}
+
+fn promtool_check(args: &[&str]) {
+    let output = Command::new(promtool())
+        .args(args)
+        .current_dir(repo())
+        .output()
+        .unwrap_or_else(|e| panic!("promtool did not run ({e}): run scripts/setup.sh"));
+    assert!(
+        output.status.success(),
+        "promtool {args:?}:\n{}{}",
+        String::from_utf8_lossy(&output.stdout),
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
+
+#[test]
+fn promtool_accepts_the_alert_rules_and_the_prometheus_config() {
+    promtool_check(&["check", "rules", ALERTS]);
+    for config in PROMETHEUS_CONFIGS {
+        // Also loads the rule files the config names, relative to it.
+        promtool_check(&["check", "config", config]);
+    }
+}
+
+/// `ciphertalk config example` prints the committed example, even where the
+/// environment holds a configuration it would refuse.
+#[test]
+fn the_binary_prints_the_example_configuration() {
+    let (ok, output) =
+        crate::support::binary::run(&["config", "example"], &[("CIPHERTALK_LISTN", "typo".into())]);
+    assert!(ok, "{output}");
+    assert_eq!(output, read("ciphertalk.example.toml"));
+}
+
+/// A service's volumes as (host path, container path), bind mounts only.
+fn bind_mounts(service: &serde_yaml::Value) -> Vec<(String, String)> {
+    let Some(volumes) = service["volumes"].as_sequence() else { return Vec::new() };
+    volumes
+        .iter()
+        .filter_map(|volume| {
+            let (host, rest) = volume.as_str()?.split_once(':')?;
+            let container = rest.split(':').next()?;
+            host.starts_with("./").then(|| (host.to_owned(), container.to_owned()))
+        })
+        .collect()
+}
+
+#[test]
+fn the_compose_files_parse_and_mount_files_that_exist() {
+    for file in ["compose.yaml", "compose.cluster.yaml"] {
+        let compose = yaml(file);
+        let services = compose["services"].as_mapping().unwrap_or_else(|| panic!("{file}: no services"));
+        for (name, service) in services {
+            for (host, _) in bind_mounts(service) {
+                assert!(repo().join(&host).exists(), "{file}: {name:?} mounts {host}, which does not exist");
+            }
+        }
+    }
+    for (file, config) in ["compose.yaml", "compose.cluster.yaml"].into_iter().zip(PROMETHEUS_CONFIGS) {
+        let prometheus = bind_mounts(&yaml(file)["services"]["prometheus"]);
+        assert!(
+            prometheus.contains(&(format!("./{config}"), "/etc/prometheus/prometheus.yml".into())),
+            "{file}: Prometheus does not run {config}"
+        );
+        // The rule files the config names must be where the container reads them.
+        for rule_file in yaml(config)["rule_files"].as_sequence().unwrap() {
+            let inside = Path::new("/etc/prometheus").join(rule_file.as_str().unwrap());
+            let mounted = prometheus.iter().any(|(host, container)| {
+                inside.strip_prefix(container).is_ok_and(|rest| repo().join(host).join(rest).exists())
+            });
+            assert!(mounted, "{file}: Prometheus does not mount {}", inside.display());
+        }
+    }
+    let compose = yaml("compose.yaml");
+    let services = &compose["services"];
+    let grafana = bind_mounts(&services["grafana"]);
+    assert!(
+        grafana.iter().any(|(host, _)| host == &format!("./{DASHBOARD}")),
+        "the dashboard is not provisioned"
+    );
+    for provisioning in [
+        "deploy/grafana/provisioning/datasources/prometheus.yml",
+        "deploy/grafana/provisioning/dashboards/ciphertalk.yml",
+    ] {
+        assert_eq!(yaml(provisioning)["apiVersion"], serde_yaml::Value::from(1), "{provisioning}");
+    }
+    // Monitoring is for the operator's host only: loopback, never every interface.
+    for name in ["prometheus", "grafana"] {
+        for port in services[name]["ports"].as_sequence().into_iter().flatten() {
+            assert!(
+                port.as_str().unwrap().starts_with("127.0.0.1:"),
+                "{name} publishes {port:?} beyond loopback"
+            );
+        }
+    }
+}
+
+/// A series selector in a PromQL expression: metric name and its `label="value"` matchers.
+type Selector = (String, Vec<(String, String)>);
+
+/// Every `ciphertalk_*` selector of `expr` (other metrics, like `up`, are Prometheus's own).
+fn selectors(expr: &str) -> Vec<Selector> {
+    let mut found = Vec::new();
+    let mut rest = expr;
+    while let Some(start) = rest.find("ciphertalk_") {
+        let after = &rest[start..];
+        let end = after.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_')).unwrap_or(after.len());
+        let name = after[..end].to_owned();
+        let mut matchers = Vec::new();
+        if let Some(inner) =
+            after[end..].strip_prefix('{').and_then(|s| s.split_once('}')).map(|(inner, _)| inner)
+        {
+            for matcher in inner.split(',') {
+                // Only exact matchers name a value that must exist; `=~` and `!=` do not.
+                if let Some((label, value)) = matcher.split_once('=')
+                    && !value.starts_with('~')
+                    && !label.ends_with('!')
+                {
+                    matchers.push((label.trim().to_owned(), value.trim().trim_matches('"').to_owned()));
+                }
+            }
+        }
+        found.push((name, matchers));
+        rest = &after[end..];
+    }
+    found
+}
+
+/// The expressions of the alert rules and of the dashboard's panels.
+fn watched_expressions() -> Vec<String> {
+    let mut exprs: Vec<String> = yaml(ALERTS)["groups"]
+        .as_sequence()
+        .unwrap()
+        .iter()
+        .flat_map(|group| group["rules"].as_sequence().unwrap().iter())
+        .map(|rule| rule["expr"].as_str().unwrap().to_owned())
+        .collect();
+    let dashboard: Value = serde_json::from_str(&read(DASHBOARD)).unwrap();
+    for panel in dashboard["panels"].as_array().unwrap() {
+        for target in panel["targets"].as_array().unwrap() {
+            exprs.push(target["expr"].as_str().unwrap().to_owned());
+        }
+    }
+    exprs
+}
+
+/// Series of a Prometheus text page: name to the label sets it carries.
+fn series(page: &str) -> HashMap<String, Vec<String>> {
+    let mut series: HashMap<String, Vec<String>> = HashMap::new();
+    for line in page.lines().filter(|line| !line.starts_with('#') && !line.is_empty()) {
+        let end = line.find(['{', ' ']).unwrap_or(line.len());
+        let labels = line[end..].split_once('}').map_or("", |(labels, _)| labels);
+        series.entry(line[..end].to_owned()).or_default().push(labels.to_owned());
+    }
+    series
+}
+
+/// What the expressions name that `page` lacks: unknown metrics, and label
+/// values no series of that metric carries.
+fn missing(exprs: &[String], page: &str) -> BTreeSet<String> {
+    let exported = series(page);
+    let mut missing = BTreeSet::new();
+    for (name, matchers) in exprs.iter().flat_map(|expr| selectors(expr)) {
+        let Some(label_sets) = exported.get(&name) else {
+            missing.insert(name);
+            continue;
+        };
+        for (label, value) in matchers {
+            let pair = format!("{label}=\"{value}\"");
+            if !label_sets.iter().any(|labels| labels.contains(&pair)) {
+                missing.insert(format!("{name}{{{pair}}}"));
+            }
+        }
+    }
+    missing
+}
+
+#[test]
+fn selectors_are_read_from_promql() {
+    let found = selectors(
+        r#"sum(rate(ciphertalk_http_requests_total{status=~"5.."}[5m])) / ciphertalk_stalled{component="relay"} or up"#,
+    );
+    assert_eq!(
+        found,
+        [
+            ("ciphertalk_http_requests_total".to_owned(), vec![]),
+            ("ciphertalk_stalled".to_owned(), vec![("component".to_owned(), "relay".to_owned())]),
+        ]
+    );
+}
+
+async fn register(http: &reqwest::Client, base: &str, name: &str) -> (String, String) {
+    let email = format!("{name}-{}@example.com", uuid::Uuid::new_v4());
+    let response = http
+        .post(format!("{base}/v1/auth/register"))
+        .json(&json!({"email": email, "password": "correct horse battery", "display_name": name}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let body: Value = response.json().await.unwrap();
+    (body["user"]["id"].as_str().unwrap().to_owned(), body["access_token"].as_str().unwrap().to_owned())
+}
+
+/// Registers two users, makes a room, receives a message on a WebSocket and
+/// draws a 4xx, then scrapes `/metrics` until everything watched is there.
+#[tokio::test]
+async fn every_metric_the_alerts_and_the_dashboard_name_is_exported() {
+    let db = TestDb::new().await;
+    let nats = TestNats::start().await;
+    let dir = temp_dir("observability");
+    let env = [
+        ("DATABASE_URL", db.url.clone()),
+        ("NATS_URL", nats.url()),
+        ("CIPHERTALK_RATE_LIMITS", "off".to_owned()),
+    ];
+    let serve = ServeProcess::start(&dir.path().join("data"), dir.path(), &env).await;
+    let base = serve.base.clone();
+    let http = reqwest::Client::new();
+
+    let (_, alice) = register(&http, &base, "alice").await;
+    let (bob_id, bob) = register(&http, &base, "bob").await;
+    let room: Value = http
+        .post(format!("{base}/v1/rooms"))
+        .bearer_auth(&alice)
+        .json(&json!({"kind": "group", "name": "ops", "members": [bob_id]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let room = room["id"].as_str().unwrap();
+
+    let mut request = format!("{}/v1/ws", base.replace("http://", "ws://")).into_client_request().unwrap();
+    request.headers_mut().insert("authorization", format!("Bearer {bob}").parse().unwrap());
+    let (mut socket, _) = tokio_tungstenite::connect_async(request).await.unwrap();
+    let mut next_frame = async || -> Value {
+        loop {
+            let message = tokio::time::timeout(Duration::from_secs(20), socket.next()).await.unwrap();
+            if let Some(Ok(Message::Text(text))) = message {
+                return serde_json::from_str(text.as_str()).unwrap();
+            }
+        }
+    };
+    while next_frame().await["type"] != "ready" {}
+    let sent = http
+        .post(format!("{base}/v1/rooms/{room}/messages"))
+        .bearer_auth(&alice)
+        .json(&json!({"client_msg_id": uuid::Uuid::new_v4().to_string(), "ciphertext": b64("hello ops")}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(sent.status(), StatusCode::CREATED);
+    while next_frame().await["type"] != "event" {}
+    let unauthorized = http.get(format!("{base}/v1/rooms")).send().await.unwrap();
+    assert_eq!(unauthorized.status(), StatusCode::UNAUTHORIZED);
+
+    // Gauges the relay and projectors keep appear with their first rounds.
+    let exprs = watched_expressions();
+    let scrape = async || http.get(format!("{base}/metrics")).send().await.unwrap().text().await.unwrap();
+    let complete = eventually(30, || async { missing(&exprs, &scrape().await).is_empty() }).await;
+    let last = missing(&exprs, &scrape().await);
+    assert!(complete, "named by {ALERTS} or {DASHBOARD} but not exported: {last:?}");
+    drop(socket);
+    assert!(serve.terminate().success());
+}
