@@ -146,15 +146,18 @@ async fn a_relay_stuck_on_an_unpublishable_event_says_so_on_health_and_in_a_metr
     .await;
     assert!(stuck, "/health does not name the stuck relay: {:?}", health(&chat).await);
     let text = metrics(&chat).await;
-    assert_eq!(sample(&text, r#"ciphertalk_stalled{component="relay"}"#), Some(1.0), "{text}");
-    assert!(sample(&text, r#"ciphertalk_stall_failed_rounds{component="relay"}"#).unwrap() > 2.0);
+    assert_eq!(sample(&text, r#"ciphertalk_component_stalled{component="relay"}"#), Some(1.0), "{text}");
+    assert!(sample(&text, r#"ciphertalk_component_failed_rounds{component="relay"}"#).unwrap() > 2.0);
 
     // An operator removes the event: the relay moves on and says so.
     sqlx::query("DELETE FROM events WHERE aggregate_id = $1").bind(&junk).execute(db).await.unwrap();
     let sent = chat.send(&alice, &room, "after the repair").await;
     assert!(eventually(20, || has_message(&chat, &bob, sent["ciphertext"].as_str().unwrap())).await);
     assert!(eventually(5, || async { health(&chat).await.0 == StatusCode::OK }).await);
-    assert_eq!(sample(&metrics(&chat).await, r#"ciphertalk_stalled{component="relay"}"#), Some(0.0));
+    assert_eq!(
+        sample(&metrics(&chat).await, r#"ciphertalk_component_stalled{component="relay"}"#),
+        Some(0.0)
+    );
     chat.stop().await;
 }
 

@@ -107,7 +107,7 @@ struct Writer {
 impl Writer {
     async fn write(&mut self, batch: Vec<Append>) {
         if batch.len() > 1 {
-            metrics::histogram!("ciphertalk_event_appends_per_commit").record(batch.len() as f64);
+            metrics::histogram!("ciphertalk_event_store_commit_appends").record(batch.len() as f64);
             let rows: Vec<&EventRow> = batch.iter().flat_map(|append| &append.rows).collect();
             match self.insert(&rows).await {
                 Ok(()) => {

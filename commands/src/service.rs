@@ -186,7 +186,7 @@ where
             Err(CommandError::Duplicate) => "duplicate",
             Err(CommandError::Store(_)) => "error",
         };
-        metrics::counter!("ciphertalk_commands_total", "aggregate" => A::TYPE, "outcome" => outcome)
+        metrics::counter!("ciphertalk_command_executions_total", "aggregate" => A::TYPE, "outcome" => outcome)
             .increment(1);
         metrics::histogram!("ciphertalk_command_duration_seconds", "aggregate" => A::TYPE)
             .record(started.elapsed().as_secs_f64());

@@ -273,7 +273,7 @@ impl AggregateStore {
                 row.metadata.len(),
             );
             if bytes > self.max_event_bytes {
-                metrics::counter!("ciphertalk_events_refused_too_large_total", "aggregate" => row.aggregate_type)
+                metrics::counter!("ciphertalk_event_store_refused_too_large_total", "aggregate" => row.aggregate_type)
                     .increment(1);
                 return Err(StoreError::TooLarge { command, bytes, limit: self.max_event_bytes });
             }

@@ -1,5 +1,8 @@
-//! Logs (tracing, text or JSON), the Prometheus recorder, and the fault
-//! series it shows at zero from the start.
+//! Logs (tracing, text or JSON), the Prometheus recorder with every metric
+//! described (`catalog`), the build and process series, and the fault series
+//! it shows at zero from the start.
+
+pub mod catalog;
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -29,8 +32,13 @@ pub fn init_logging(config: &Config) {
 const LATENCY_BUCKETS: &[f64] =
     &[0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 
-/// The process-wide Prometheus recorder, installed on first use. Its upkeep
-/// task runs on the runtime that first asks for it.
+/// How often the upkeep thread trims histograms and samples the process.
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// The process-wide Prometheus recorder, installed on first use, with every
+/// metric of the catalog described and `ciphertalk_build_info` set. A plain
+/// thread keeps it up and samples the process (`/proc` reads stay off the
+/// async runtime).
 pub fn metrics() -> PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE
@@ -44,13 +52,19 @@ pub fn metrics() -> PrometheusHandle {
                 // keep a private one so /metrics still answers.
                 Err(_) => PrometheusBuilder::new().build_recorder().handle(),
             };
+            catalog::describe();
+            build_info();
+            let process = metrics_process::Collector::default();
+            process.describe();
+            process.collect();
             let upkeep = handle.clone();
             std::thread::Builder::new()
                 .name("metrics-upkeep".into())
                 .spawn(move || {
                     loop {
-                        std::thread::sleep(Duration::from_secs(5));
+                        std::thread::sleep(UPKEEP_EVERY);
                         upkeep.run_upkeep();
+                        process.collect();
                     }
                 })
                 .ok();
@@ -59,10 +73,23 @@ pub fn metrics() -> PrometheusHandle {
         .clone()
 }
 
+/// `ciphertalk_build_info` = 1 with the crate version, and the commit when
+/// the build was given one in `CIPHERTALK_GIT_COMMIT` (no build script: a
+/// clean clone or a Docker context without `.git` builds the same).
+fn build_info() {
+    let version = env!("CARGO_PKG_VERSION");
+    match option_env!("CIPHERTALK_GIT_COMMIT").filter(|commit| !commit.is_empty()) {
+        Some(commit) => {
+            metrics::gauge!("ciphertalk_build_info", "version" => version, "commit" => commit).set(1.0)
+        }
+        None => metrics::gauge!("ciphertalk_build_info", "version" => version).set(1.0),
+    }
+}
+
 /// Sets the series that otherwise appear only once something goes wrong to
 /// zero, so an alert or a dashboard sees "no fault" rather than "no data"
-/// from the first scrape: each stall component's `ciphertalk_stalled` and
-/// `ciphertalk_stall_failed_rounds`, and `ciphertalk_relay_held_back_seconds`.
+/// from the first scrape: each stall component's `ciphertalk_component_stalled` and
+/// `ciphertalk_component_failed_rounds`, and `ciphertalk_relay_held_back_seconds`.
 /// Called before the relay and projectors start, which then keep them.
 pub fn register_fault_series(projections_run: bool) {
     // Installed first: before it, a value goes nowhere.
@@ -73,8 +100,8 @@ pub fn register_fault_series(projections_run: bool) {
     let projectors =
         Projection::ALL.iter().filter(|_| projections_run).map(|p| format!("projection_{}", p.name()));
     for component in [STALL_FAILING.to_owned(), STALL_HELD_BACK.to_owned()].into_iter().chain(projectors) {
-        metrics::gauge!("ciphertalk_stalled", "component" => component.clone()).set(0.0);
-        metrics::gauge!("ciphertalk_stall_failed_rounds", "component" => component).set(0.0);
+        metrics::gauge!("ciphertalk_component_stalled", "component" => component.clone()).set(0.0);
+        metrics::gauge!("ciphertalk_component_failed_rounds", "component" => component).set(0.0);
     }
     metrics::gauge!("ciphertalk_relay_held_back_seconds").set(0.0);
 }

@@ -213,7 +213,7 @@ impl Throttle {
         scope: &'static str,
     ) -> Result<(), Limited> {
         bucket.check_key(key).map_err(|not_until| {
-            metrics::counter!("ciphertalk_rate_limited_total", "action" => action.name(), "scope" => scope)
+            metrics::counter!("ciphertalk_rate_limit_refusals_total", "action" => action.name(), "scope" => scope)
                 .increment(1);
             Limited { action, retry_after: not_until.wait_time_from(self.clock.now()) }
         })

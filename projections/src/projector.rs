@@ -23,7 +23,7 @@
 //! nothing is skipped or reordered.
 //!
 //! A projector that fails again and again at the same stream sequence is
-//! reported stuck (`/health`, `ciphertalk_stalled`): it is retried forever,
+//! reported stuck (`/health`, `ciphertalk_component_stalled`): it is retried forever,
 //! and nothing after that event reaches its read model.
 
 use std::time::{Duration, Instant};

@@ -16,7 +16,7 @@ pub struct Stalls {
 impl Stalls {
     /// Lists `component` as stuck, for `reason` (replacing an earlier reason).
     pub fn report(&self, component: &str, reason: String) {
-        metrics::gauge!("ciphertalk_stalled", "component" => component.to_owned()).set(1.0);
+        metrics::gauge!("ciphertalk_component_stalled", "component" => component.to_owned()).set(1.0);
         self.stuck.lock().unwrap_or_else(PoisonError::into_inner).insert(component.to_owned(), reason);
     }
 
@@ -24,7 +24,7 @@ impl Stalls {
     pub fn clear(&self, component: &str) {
         let removed = self.stuck.lock().unwrap_or_else(PoisonError::into_inner).remove(component);
         if removed.is_some() {
-            metrics::gauge!("ciphertalk_stalled", "component" => component.to_owned()).set(0.0);
+            metrics::gauge!("ciphertalk_component_stalled", "component" => component.to_owned()).set(0.0);
         }
     }
 
@@ -65,7 +65,7 @@ impl StallTracker {
             Some((at, count)) if *at == position => count + 1,
             _ => 1,
         };
-        metrics::gauge!("ciphertalk_stall_failed_rounds", "component" => self.component.clone())
+        metrics::gauge!("ciphertalk_component_failed_rounds", "component" => self.component.clone())
             .set(f64::from(count));
         if count > self.rounds {
             if count == self.rounds + 1 {
@@ -81,7 +81,8 @@ impl StallTracker {
     /// A round succeeded: whatever failed before is behind.
     pub fn progressed(&mut self) {
         if self.failing.take().is_some() {
-            metrics::gauge!("ciphertalk_stall_failed_rounds", "component" => self.component.clone()).set(0.0);
+            metrics::gauge!("ciphertalk_component_failed_rounds", "component" => self.component.clone())
+                .set(0.0);
             self.stalls.clear(&self.component);
         }
     }

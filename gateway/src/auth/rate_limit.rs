@@ -103,7 +103,7 @@ impl RateLimiter {
         .fetch_one(&self.pool)
         .await?;
         if u32::try_from(hits).unwrap_or(u32::MAX) > limit {
-            metrics::counter!("ciphertalk_auth_rate_limited_total", "action" => action.name(), "scope" => scope.to_owned())
+            metrics::counter!("ciphertalk_auth_rate_limit_refusals_total", "action" => action.name(), "scope" => scope.to_owned())
                 .increment(1);
             return Err(LimitError::Limited { retry_after_secs: (start_secs + window - now).max(1) });
         }

@@ -12,7 +12,7 @@ pub struct EventsConfig {
     /// `max_payload` (checked at start-up). Larger commands are refused (413).
     pub max_event_bytes: usize,
     /// Failed rounds at the same position after which the relay or a
-    /// projector is reported on `/health` and `ciphertalk_stalled`.
+    /// projector is reported on `/health` and `ciphertalk_component_stalled`.
     pub stall_rounds: u32,
 }
 

@@ -80,10 +80,26 @@ pub async fn watch(state: AppState, shutdown: tokio_util::sync::CancellationToke
     loop {
         tokio::select! {
             () = shutdown.cancelled() => return,
-            // The gauge is what this is for; the results themselves are for /health.
-            _ = every.tick() => drop(check_dependencies(&state).await),
+            // The gauges are what this is for; the results themselves are for /health.
+            _ = every.tick() => {
+                sample_connections(&state);
+                drop(check_dependencies(&state).await);
+            }
         }
     }
+}
+
+/// The Postgres pool's size and the NATS client's connection state, read
+/// from the clients themselves (no round trip).
+fn sample_connections(state: &AppState) {
+    let (size, idle) = (state.db.size(), state.db.num_idle() as u32);
+    let in_use = size.saturating_sub(idle);
+    metrics::gauge!("ciphertalk_postgres_pool_connections", "state" => "idle").set(f64::from(idle));
+    metrics::gauge!("ciphertalk_postgres_pool_connections", "state" => "in_use").set(f64::from(in_use));
+    metrics::gauge!("ciphertalk_postgres_pool_max_connections")
+        .set(f64::from(state.db.options().get_max_connections()));
+    let connected = state.nats.connection_state() == async_nats::connection::State::Connected;
+    metrics::gauge!("ciphertalk_nats_connected").set(f64::from(u8::from(connected)));
 }
 
 /// A JetStream round trip, not just "the socket is open".

@@ -227,7 +227,7 @@ pub async fn send(
         .find_map(|envelope| sent_message(id, &envelope.payload))
         .map(MessageJson::from_view)
     {
-        metrics::counter!("ciphertalk_messages_sent_total").increment(1);
+        metrics::counter!("ciphertalk_message_sends_total").increment(1);
         return Ok((StatusCode::CREATED, Json(sent)));
     }
     // No event: a repeated client_msg_id. Answer with the original, as the timeline has it.

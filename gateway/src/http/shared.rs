@@ -135,7 +135,7 @@ pub async fn admit_send(state: &AppState) {
     if backlog.events() <= limit {
         return;
     }
-    metrics::counter!("ciphertalk_sends_held_back_total").increment(1);
+    metrics::counter!("ciphertalk_message_sends_held_back_total").increment(1);
     if !backlog.wait_within(limit, state.config.projections.read_your_writes()).await {
         tracing::debug!(backlog = backlog.events(), "the read side is still behind; the send goes ahead");
     }
