@@ -327,6 +327,36 @@ fn catalog_departures(page: &str) -> BTreeSet<String> {
     departures
 }
 
+/// The `ciphertalk_*` names of README.md's metrics table; a row's `_rest`
+/// shorthand continues its first name's area (`ciphertalk_auth_...`, `_refresh_reuse_total`).
+fn readme_metric_names() -> BTreeSet<String> {
+    let mut names = BTreeSet::new();
+    for row in read("README.md").lines().filter(|line| line.starts_with("| `ciphertalk_")) {
+        let first_cell = row.split('|').nth(1).unwrap();
+        let mut area = String::new();
+        for name in first_cell.split(',').map(|name| name.trim().trim_matches('`')) {
+            if let Some(rest) = name.strip_prefix('_') {
+                names.insert(format!("{area}_{rest}"));
+            } else {
+                area = name.splitn(3, '_').take(2).collect::<Vec<_>>().join("_");
+                names.insert(name.to_owned());
+            }
+        }
+    }
+    names
+}
+
+#[test]
+fn the_readme_documents_exactly_the_catalog() {
+    let catalogued: BTreeSet<String> = catalog::METRICS.iter().map(|metric| metric.name.to_owned()).collect();
+    let documented = readme_metric_names();
+    assert_eq!(
+        documented.symmetric_difference(&catalogued).collect::<Vec<_>>(),
+        Vec::<&String>::new(),
+        "README.md's metrics table and the catalog differ"
+    );
+}
+
 #[test]
 fn not_reached_names_only_catalogued_metrics() {
     for name in NOT_REACHED {
