@@ -295,10 +295,10 @@ fn catalog_departures(page: &str) -> BTreeSet<String> {
     let (help, kind) = families(page);
     let mut departures = BTreeSet::new();
     for name in kind.keys().filter(|name| name.starts_with("ciphertalk_")) {
-        if !help.get(name).is_some_and(|text| !text.is_empty()) {
+        if help.get(name).is_none_or(|text| text.is_empty()) {
             departures.insert(format!("{name}: no # HELP"));
         }
-        if !catalog::METRICS.iter().any(|metric| &metric.name == name) {
+        if !catalog::METRICS.iter().any(|metric| metric.name == name) {
             departures.insert(format!("{name}: exported but not in the catalog"));
         }
     }
