@@ -16,7 +16,7 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::support::binary::ServeProcess;
-use crate::support::chat::b64;
+use crate::support::app::b64;
 use crate::support::{TestDb, TestNats, eventually, temp_dir};
 
 const ALERTS: &str = "deploy/prometheus/alerts.yml";
