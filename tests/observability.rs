@@ -15,8 +15,8 @@ use serde_json::{Value, json};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
-use crate::support::binary::ServeProcess;
 use crate::support::app::b64;
+use crate::support::binary::ServeProcess;
 use crate::support::{TestDb, TestNats, eventually, temp_dir};
 
 const ALERTS: &str = "deploy/prometheus/alerts.yml";
