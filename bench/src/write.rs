@@ -6,13 +6,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream;
-use chrono::Utc;
 use ciphertalk_commands::{
     CommandError, CommandMetadata, Relay, RelayOptions, RelayWake, ServiceOptions, WriteModel, WriteOptions,
 };
+use ciphertalk_domain::clock::now;
 use ciphertalk_domain::ids::{MessageId, RoomId, UserId};
 use ciphertalk_domain::room::{JoinRule, RoomCommand, RoomKind};
-use ciphertalk_domain::values::{Ciphertext, ClientMsgId, ContentType};
+use ciphertalk_domain::testing::SendMessageBuilder;
+use ciphertalk_domain::values::{Ciphertext, ClientMsgId};
 use ciphertalk_gateway::embedded::{EmbeddedNats, EmbeddedPostgres, NatsOptions, PostgresOptions};
 use ciphertalk_streams::{Topology, TopologySettings};
 use serde_json::json;
@@ -188,7 +189,7 @@ async fn create_room(write: &WriteModel, members: &[UserId]) -> Result<(RoomId, 
         join_rule: JoinRule::Invite,
         creator: owner,
         members: others.to_vec(),
-        at: Utc::now(),
+        at: now(),
     };
     write.rooms.execute(&room.to_string(), create, &CommandMetadata::new(owner.to_string(), None)).await?;
     Ok((room, owner))
@@ -285,21 +286,11 @@ async fn writer(
     let mut n = 0u64;
     while budget.take() {
         n += 1;
-        let command = RoomCommand::SendMessage {
-            message_id: MessageId::new_v7(),
-            sender,
-            client_msg_id: ClientMsgId::parse(&format!("b{n}"))
-                .map_err(|e| CommandError::Rejected(e.into()))?,
-            ciphertext: ciphertext.clone(),
-            content_type: ContentType::default(),
-            reply_to: None,
-            file_ids: Vec::new(),
-            forwarded_from: None,
-            commitment: None,
-            reporting_tag: None,
-            franking_key_id: None,
-            sent_at: Utc::now(),
-        };
+        let client_msg_id =
+            ClientMsgId::parse(&format!("b{n}")).map_err(|e| CommandError::Rejected(e.into()))?;
+        let command =
+            SendMessageBuilder::new(MessageId::new_v7(), sender, client_msg_id, ciphertext.clone(), now())
+                .build();
         let started = Instant::now();
         match write.rooms.execute(&room.to_string(), command, &meta).await {
             Ok(_) => samples.record(started.elapsed()),

@@ -12,7 +12,7 @@ use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::http::{HeaderMap, StatusCode};
+use axum::http::HeaderMap;
 use ciphertalk_domain::UserId;
 use governor::clock::{Clock, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
@@ -20,7 +20,6 @@ use ipnet::IpNet;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::{BadProxy, Toggle, WriteLimitsConfig};
-use crate::http::error::ApiError;
 
 /// How often buckets back at full are dropped.
 const CLEANUP_EVERY: Duration = Duration::from_secs(30);
@@ -113,16 +112,6 @@ pub struct Limited {
 impl Limited {
     pub fn retry_after_secs(&self) -> u64 {
         self.retry_after.as_secs() + u64::from(self.retry_after.subsec_nanos() > 0)
-    }
-}
-
-impl From<Limited> for ApiError {
-    fn from(limited: Limited) -> Self {
-        let mut error =
-            ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many requests; slow down")
-                .with_details(serde_json::json!({"action": limited.action.name()}));
-        error.retry_after = Some(limited.retry_after_secs().max(1));
-        error
     }
 }
 

@@ -12,6 +12,8 @@ use ciphertalk_domain::{DomainError, ErrorKind, LookupError, ValidationError};
 use ciphertalk_projections::QueryError;
 use serde_json::{Value, json};
 
+use crate::throttle::Limited;
+
 /// The error answer's shape, for the OpenAPI document.
 #[derive(Debug, serde::Serialize, utoipa::ToSchema)]
 pub struct ErrorBody {
@@ -184,6 +186,16 @@ impl From<QueryError> for ApiError {
             QueryError::BadCursor => Self::unknown_cursor(),
             QueryError::Database(err) => err.into(),
         }
+    }
+}
+
+impl From<Limited> for ApiError {
+    fn from(limited: Limited) -> Self {
+        let mut error =
+            ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", "too many requests; slow down")
+                .with_details(serde_json::json!({"action": limited.action.name()}));
+        error.retry_after = Some(limited.retry_after_secs().max(1));
+        error
     }
 }
 

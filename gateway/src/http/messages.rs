@@ -199,6 +199,8 @@ pub async fn send(
         sent_at: now(),
     };
     let room_id = id.to_string();
+    // Not `shared::execute_room`: a send answers at its commit, without waiting
+    // for the read models (the room's own state tells a retry from a new send).
     let executed = match state
         .write
         .rooms
