@@ -21,6 +21,10 @@ COPY --from=planner /src/recipe.json recipe.json
 # (The recipe carries Cargo.lock; the final build below checks it with --locked.)
 RUN cargo chef cook --release -p ciphertalk-gateway --recipe-path recipe.json
 COPY . .
+# `docker build --build-arg CIPHERTALK_GIT_COMMIT=$(git rev-parse --short HEAD)`
+# puts the commit on ciphertalk_build_info; without it the label is left out.
+ARG CIPHERTALK_GIT_COMMIT
+ENV CIPHERTALK_GIT_COMMIT=${CIPHERTALK_GIT_COMMIT}
 RUN cargo build --release --locked -p ciphertalk-gateway --bin ciphertalk
 
 FROM debian:bookworm-slim AS runtime
