@@ -2,13 +2,14 @@
 //! families (one per login). Every use spends the token and issues the next
 //! one of its family; a spent token presented again means it was copied, so
 //! the whole family is revoked (its current holder, thief or owner, must log
-//! in again).
+//! in again). A family belongs to one device (NULL, for a family started
+//! before devices: the user's first device).
 
 use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ciphertalk_domain::UserId;
+use ciphertalk_domain::{DeviceId, UserId};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -34,6 +35,7 @@ pub struct Issued {
     pub token: String,
     pub family_id: Uuid,
     pub user_id: UserId,
+    pub device_id: DeviceId,
 }
 
 #[derive(Debug, Clone)]
@@ -52,17 +54,18 @@ impl RefreshTokens {
     }
 
     /// Starts a new family (a login) with its first token.
-    pub async fn start(&self, user_id: UserId) -> Result<Issued, RefreshError> {
+    pub async fn start(&self, user_id: UserId, device_id: DeviceId) -> Result<Issued, RefreshError> {
         let family_id = Uuid::new_v4();
         let mut tx = self.pool.begin().await?;
-        sqlx::query("INSERT INTO refresh_families (family_id, user_id) VALUES ($1, $2)")
+        sqlx::query("INSERT INTO refresh_families (family_id, user_id, device_id) VALUES ($1, $2, $3)")
             .bind(family_id)
             .bind(user_id.as_uuid())
+            .bind(device_id.as_uuid())
             .execute(&mut *tx)
             .await?;
         let token = self.insert(&mut tx, family_id, user_id).await?;
         tx.commit().await?;
-        Ok(Issued { token, family_id, user_id })
+        Ok(Issued { token, family_id, user_id, device_id })
     }
 
     async fn insert(
@@ -99,17 +102,17 @@ impl RefreshTokens {
     pub async fn rotate(&self, token: &str) -> Result<Issued, RefreshError> {
         let token_hash = hash(token);
         let mut tx = self.pool.begin().await?;
-        let spent: Option<(Uuid, Uuid)> = sqlx::query_as(
+        let spent: Option<(Uuid, Uuid, Option<Uuid>)> = sqlx::query_as(
             "UPDATE refresh_tokens t SET spent_at = now()
              FROM refresh_families f
              WHERE t.token_hash = $1 AND t.spent_at IS NULL AND t.expires_at > now()
                AND f.family_id = t.family_id AND f.revoked_at IS NULL
-             RETURNING t.family_id, t.user_id",
+             RETURNING t.family_id, t.user_id, f.device_id",
         )
         .bind(&token_hash)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some((family_id, user_id)) = spent else {
+        let Some((family_id, user_id, device_id)) = spent else {
             drop(tx);
             // Presented again after being spent: revoke the family (theft detection).
             let revoked: Option<(Uuid, Uuid)> = sqlx::query_as(
@@ -127,9 +130,10 @@ impl RefreshTokens {
             return Err(RefreshError::Reused { user_id: UserId::from_uuid(user_id), family_id });
         };
         let user_id = UserId::from_uuid(user_id);
+        let device_id = device_id.map_or_else(|| DeviceId::first_of(user_id), DeviceId::from_uuid);
         let next = self.insert(&mut tx, family_id, user_id).await?;
         tx.commit().await?;
-        Ok(Issued { token: next, family_id, user_id })
+        Ok(Issued { token: next, family_id, user_id, device_id })
     }
 
     /// Ends the session `token` belongs to, if it is `user_id`'s; its family id.

@@ -14,7 +14,7 @@ use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
-use ciphertalk_domain::UserId;
+use ciphertalk_domain::{DeviceId, UserId};
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Deserializer};
 
@@ -31,6 +31,8 @@ pub struct AuthUser {
     pub is_admin: bool,
     /// The session (refresh family) the token was issued to.
     pub session: Option<uuid::Uuid>,
+    /// The device the session belongs to (the first device for a token minted before devices).
+    pub device: DeviceId,
     /// When the token expires, in Unix seconds.
     pub expires_at: u64,
 }
@@ -58,6 +60,7 @@ impl FromRequestParts<AppState> for AuthUser {
                     user_id: verified.user_id,
                     is_admin: verified.is_admin,
                     session: verified.session,
+                    device: verified.device,
                     expires_at: verified.expires_at,
                 };
                 parts.extensions.insert(user);
