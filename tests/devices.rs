@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use crate::support::app::{Anonymous, JWT_SECRET, PASSWORD, assert_error, spawn_app};
 
+mod management;
 mod sessions;
 
 /// The user id of a session answer.

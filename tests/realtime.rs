@@ -73,14 +73,14 @@ fn cursor_of(frame: &Value) -> u64 {
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// A WebSocket client speaking the JSON frames of API.md.
-struct Client {
+pub(crate) struct Client {
     socket: Socket,
     /// Frames read while waiting for an `acked`, handed out by `next` first.
     stash: std::collections::VecDeque<Value>,
 }
 
 impl Client {
-    async fn connect(base: &str, user: &Person, query: &str) -> Self {
+    pub(crate) async fn connect(base: &str, user: &Person, query: &str) -> Self {
         Self::try_connect(base, Some(&user.token), query).await.unwrap()
     }
 
@@ -139,7 +139,7 @@ impl Client {
     }
 
     /// Frames until the server closes the connection; panics if it stays open.
-    async fn until_closed(&mut self) -> Vec<Value> {
+    pub(crate) async fn until_closed(&mut self) -> Vec<Value> {
         let mut frames: Vec<Value> = self.stash.drain(..).collect();
         loop {
             match tokio::time::timeout(FRAME_WAIT, self.socket.next()).await {
@@ -154,7 +154,7 @@ impl Client {
     }
 
     /// Event frames up to `ready`: (events, ready cursor).
-    async fn backlog(&mut self) -> (Vec<Value>, u64) {
+    pub(crate) async fn backlog(&mut self) -> (Vec<Value>, u64) {
         let mut events = Vec::new();
         loop {
             let frame = self.next().await;

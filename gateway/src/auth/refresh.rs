@@ -8,6 +8,7 @@
 use std::time::Duration;
 
 use base64::Engine as _;
+use chrono::{DateTime, Utc};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use ciphertalk_domain::{DeviceId, UserId};
 use sqlx::PgPool;
@@ -134,6 +135,40 @@ impl RefreshTokens {
         let next = self.insert(&mut tx, family_id, user_id).await?;
         tx.commit().await?;
         Ok(Issued { token: next, family_id, user_id, device_id })
+    }
+
+    /// Ends every session of `device_id` (a family started before devices is
+    /// the first device's); their family ids.
+    pub async fn revoke_device(&self, user_id: UserId, device_id: DeviceId) -> Result<Vec<Uuid>, RefreshError> {
+        Ok(sqlx::query_scalar(
+            "UPDATE refresh_families SET revoked_at = now()
+             WHERE user_id = $1 AND revoked_at IS NULL
+               AND (device_id = $2 OR (device_id IS NULL AND $3))
+             RETURNING family_id",
+        )
+        .bind(user_id.as_uuid())
+        .bind(device_id.as_uuid())
+        .bind(device_id == DeviceId::first_of(user_id))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// When each of `user_id`'s devices was last given a refresh token (a
+    /// login or a refresh), as far as the kept tokens tell (expired ones are
+    /// swept a day after they expire).
+    pub async fn last_seen(&self, user_id: UserId) -> Result<Vec<(DeviceId, DateTime<Utc>)>, RefreshError> {
+        let rows: Vec<(Option<Uuid>, DateTime<Utc>)> = sqlx::query_as(
+            "SELECT f.device_id, max(t.created_at) FROM refresh_families f
+             JOIN refresh_tokens t ON t.family_id = f.family_id
+             WHERE f.user_id = $1 GROUP BY f.device_id",
+        )
+        .bind(user_id.as_uuid())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(device, at)| (device.map_or_else(|| DeviceId::first_of(user_id), DeviceId::from_uuid), at))
+            .collect())
     }
 
     /// Ends the session `token` belongs to, if it is `user_id`'s; its family id.

@@ -389,17 +389,20 @@ pub async fn refresh(
 
 #[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", request_body = RefreshBody,
     security(("bearer" = [])),
-    responses((status = 204, description = "the token's family is revoked"),
+    responses((status = 204, description = "the token's family is revoked, the session's device removed"),
         (status = 401, description = "unauthenticated", body = ErrorBody)))]
 #[tracing::instrument(skip_all, fields(user_id = %user.user_id))]
 pub async fn logout(
     State(state): State<AppState>,
     user: AuthUser,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<RefreshBody>,
 ) -> Result<StatusCode, ApiError> {
     if let Some(session) = state.auth.refresh.revoke(&body.refresh_token, user.user_id).await? {
         sessions::end(&state.nats, user.user_id, Ending::Session(session)).await;
     }
+    // Logging out removes the session's device, ending its other sessions too.
+    super::devices::remove(&state, &user, &headers, user.device).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
