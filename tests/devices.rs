@@ -1,6 +1,6 @@
 //! Devices over HTTP: sessions bound to a device (registration's first
 //! device, logins that reuse or add one, the per-user limit, refresh keeping
-//! the device, tokens minted before devices).
+//! the device, tokens minted before devices), managing them, and keys per device.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 
 use crate::support::app::{Anonymous, JWT_SECRET, PASSWORD, assert_error, spawn_app};
 
+mod keys;
 mod management;
 mod sessions;
 

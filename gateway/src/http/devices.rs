@@ -1,9 +1,11 @@
-//! `/v1/devices`: the caller's devices (list, rename, remove). Removing a
+//! `/v1/devices`: the caller's devices (list, rename, remove), and
+//! `GET /v1/users/{id}/devices`, the devices of a user the caller shares a
+//! room with or has as a contact. Removing a
 //! device ends its sessions at once: its refresh families are revoked, its
 //! WebSockets on every gateway close, and its access tokens are refused by
 //! [`AuthUser`], which checks the device on every request.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -12,7 +14,9 @@ use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use ciphertalk_domain::clock::now;
 use ciphertalk_domain::user::{Device, DeviceName, User, UserCommand};
-use ciphertalk_domain::{DeviceId, UserId};
+use ciphertalk_domain::values::Base64Bytes;
+use ciphertalk_domain::{DeviceId, RoomId, UserId};
+use ciphertalk_projections::{contacts, rooms};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -26,6 +30,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/devices", get(list_devices))
         .route("/v1/devices/{device_id}", patch(rename_device).delete(remove_device))
+        .route("/v1/users/{id}/devices", get(user_devices))
 }
 
 /// One of the caller's devices.
@@ -118,6 +123,62 @@ pub async fn remove_device(
 ) -> Result<StatusCode, ApiError> {
     remove(&state, &user, &headers, device_id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// A device of another user, as their contacts and co-members see it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserDeviceJson {
+    #[schema(value_type = Uuid)]
+    pub device_id: DeviceId,
+    /// base64; null until the device publishes keys.
+    #[schema(value_type = Option<String>)]
+    pub identity_key: Option<Base64Bytes>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserDeviceList {
+    pub items: Vec<UserDeviceJson>,
+}
+
+/// Whether `me` may see `other`'s devices: themselves, a contact, or someone
+/// they share a room with.
+async fn may_see_devices(state: &AppState, me: UserId, other: UserId) -> Result<bool, ApiError> {
+    if me == other || contacts::is_contact(&state.db, me, other).await? {
+        return Ok(true);
+    }
+    let mine: HashSet<RoomId> = rooms::room_ids_of(&state.db, me).await?.into_iter().collect();
+    Ok(rooms::room_ids_of(&state.db, other).await?.iter().any(|room| mine.contains(room)))
+}
+
+#[utoipa::path(get, path = "/v1/users/{id}/devices", tag = "devices", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "user id")),
+    responses((status = 200, body = UserDeviceList),
+        (status = 404, description = "not_found: no such user, or one who is neither my contact nor in a room with me", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(user_id = %user.user_id))]
+pub async fn user_devices(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiPath(other): ApiPath<UserId>,
+) -> Result<Json<UserDeviceList>, ApiError> {
+    if !may_see_devices(&state, user.user_id, other).await? {
+        return Err(ApiError::not_found());
+    }
+    let items = state
+        .write
+        .users
+        .read(&other.to_string(), |u| {
+            u.devices()
+                .iter()
+                .map(|device| UserDeviceJson {
+                    device_id: device.device_id,
+                    identity_key: device.keys.identity_key.clone(),
+                    created_at: device.created_at,
+                })
+                .collect()
+        })
+        .await?;
+    Ok(Json(UserDeviceList { items }))
 }
 
 /// Removes the caller's `device_id` (with its keys), then ends its sessions:
