@@ -20,9 +20,7 @@ fn keys_of(device: &str, ids: std::ops::Range<u32>) -> Value {
 /// Bob with two devices (the registration's and a laptop), each with `pool` one-time keys.
 async fn bob_with_two_devices(app: &TestApp, pool: u32) -> (Person, Person, [String; 2]) {
     let registered = app.register("bob@example.org", "Bob").await;
-    let body = json!({"email": "bob@example.org", "password": PASSWORD, "device": {"name": "Laptop"}});
-    let (status, laptop) = app.post(Anonymous, "/v1/auth/login", body).await;
-    assert_eq!(status, StatusCode::OK, "{laptop}");
+    let laptop = login_on_new_device(app, "bob@example.org", "Laptop").await;
     let (phone, laptop_session) = (Person::from_session(&registered), Person::from_session(&laptop));
     for (who, name) in [(&phone, "phone"), (&laptop_session, "laptop")] {
         let (status, body) = app.put(who, "/v1/keys", Some(keys_of(name, 0..pool))).await;
@@ -107,7 +105,8 @@ async fn one_devices_bundle_comes_from_its_own_route() {
 async fn a_users_devices_are_seen_by_co_members_and_contacts_only() {
     let app = spawn_app().await;
     let (bob, _laptop, [phone_id, laptop_id]) = bob_with_two_devices(&app, 1).await;
-    let (carol, dave, stranger) = (app.person("Carol").await, app.person("Dave").await, app.person("Eve").await);
+    let (carol, dave, stranger) =
+        (app.person("Carol").await, app.person("Dave").await, app.person("Eve").await);
     let path = format!("/v1/users/{}/devices", bob.id);
     for who in [&carol, &dave, &stranger] {
         let (status, body) = app.get(who, &path).await;

@@ -7,19 +7,11 @@ use super::*;
 use crate::realtime::Client;
 use crate::support::app::Person;
 
-/// Logs `email` in on a new device named `name`: the session answer.
-async fn login_as(app: &crate::support::app::TestApp, email: &str, name: &str) -> Value {
-    let body = json!({"email": email, "password": PASSWORD, "device": {"name": name}});
-    let (status, session) = app.post(Anonymous, "/v1/auth/login", body).await;
-    assert_eq!(status, StatusCode::OK, "{session}");
-    session
-}
-
 #[tokio::test]
 async fn my_devices_are_listed_with_the_current_one_and_can_be_renamed() {
     let app = spawn_app().await;
     let registered = app.register("lia@example.org", "Lia").await;
-    let laptop = login_as(&app, "lia@example.org", "Laptop").await;
+    let laptop = login_on_new_device(&app, "lia@example.org", "Laptop").await;
     let on_laptop = Person::from_session(&laptop);
 
     let (status, list) = app.get(&on_laptop, "/v1/devices").await;
@@ -69,7 +61,7 @@ async fn a_removed_devices_token_refresh_and_websocket_end_at_once() {
     let app = spawn_app().await;
     let registered = app.register("max@example.org", "Max").await;
     let on_phone = Person::from_session(&registered);
-    let laptop = login_as(&app, "max@example.org", "Laptop").await;
+    let laptop = login_on_new_device(&app, "max@example.org", "Laptop").await;
     let on_laptop = Person::from_session(&laptop);
     let mut socket = Client::connect(&app.base(0), &on_laptop, "").await;
     socket.backlog().await;
@@ -100,15 +92,8 @@ async fn logout_removes_its_device_and_a_token_without_a_device_claim_goes_with_
     let app = spawn_app().await;
     let registered = app.register("ola@example.org", "Ola").await;
     let user = user_of(&registered);
-    let now = jsonwebtoken::get_current_timestamp();
-    let claims = json!({"sub": user.to_string(), "iat": now, "exp": now + 600, "jti": uuid::Uuid::new_v4()});
-    let old_token = jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
-        &claims,
-        &jsonwebtoken::EncodingKey::from_secret(JWT_SECRET.as_bytes()),
-    )
-    .unwrap();
-    let laptop = login_as(&app, "ola@example.org", "Laptop").await;
+    let old_token = token_without_device(user);
+    let laptop = login_on_new_device(&app, "ola@example.org", "Laptop").await;
 
     let (status, body) = app
         .call(
@@ -120,7 +105,11 @@ async fn logout_removes_its_device_and_a_token_without_a_device_claim_goes_with_
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     let (status, _) = app.get(old_token.as_str(), "/v1/auth/me").await;
-    assert_eq!(status, StatusCode::UNAUTHORIZED, "the first device is gone, and tokens without a device with it");
+    assert_eq!(
+        status,
+        StatusCode::UNAUTHORIZED,
+        "the first device is gone, and tokens without a device with it"
+    );
     let (_, list) = app.get(laptop["access_token"].as_str().unwrap(), "/v1/devices").await;
     let ids: Vec<&Value> = list["items"].as_array().unwrap().iter().map(|d| &d["device_id"]).collect();
     assert_eq!(ids, [&laptop["device_id"]], "{list}");

@@ -2,14 +2,6 @@
 
 use super::*;
 
-async fn login(app: &crate::support::app::TestApp, email: &str, device: Option<Value>) -> (StatusCode, Value) {
-    let mut body = json!({"email": email, "password": PASSWORD});
-    if let Some(device) = device {
-        body["device"] = device;
-    }
-    app.post(Anonymous, "/v1/auth/login", body).await
-}
-
 #[tokio::test]
 async fn registration_is_the_first_device_and_logins_reuse_or_add_devices() {
     let app = spawn_app().await;
@@ -100,15 +92,7 @@ async fn a_phone_login_registers_the_first_device_then_reuses_or_adds() {
 async fn a_token_minted_without_a_device_claim_speaks_for_the_first_device() {
     let app = spawn_app().await;
     let registered = app.register("old@example.org", "Old").await;
-    let now = jsonwebtoken::get_current_timestamp();
-    let claims = json!({"sub": user_of(&registered).to_string(), "iat": now, "exp": now + 600,
-        "jti": uuid::Uuid::new_v4()});
-    let token = jsonwebtoken::encode(
-        &jsonwebtoken::Header::new(jsonwebtoken::Algorithm::HS256),
-        &claims,
-        &jsonwebtoken::EncodingKey::from_secret(JWT_SECRET.as_bytes()),
-    )
-    .unwrap();
+    let token = token_without_device(user_of(&registered));
     let (status, me) = app.get(token.as_str(), "/v1/auth/me").await;
     assert_eq!(status, StatusCode::OK, "{me}");
 }

@@ -56,15 +56,8 @@ async fn register(
 ) -> Result<Account, CommandError<DomainError>> {
     // A registration makes the user's first device, whose id is derived from theirs.
     let device_id = DeviceId::first_of(user_id);
-    let command = UserCommand::RegisterUser {
-        user_id,
-        email,
-        phone,
-        display_name,
-        device_id,
-        device_name,
-        at: now(),
-    };
+    let command =
+        UserCommand::RegisterUser { user_id, email, phone, display_name, device_id, device_name, at: now() };
     let executed = write
         .users
         .execute_and_read(&user_id.to_string(), command, meta, |user: &User| user.account().cloned())

@@ -8,8 +8,8 @@
 use std::time::Duration;
 
 use base64::Engine as _;
-use chrono::{DateTime, Utc};
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
 use ciphertalk_domain::{DeviceId, UserId};
 use sqlx::PgPool;
 use uuid::Uuid;
@@ -139,7 +139,11 @@ impl RefreshTokens {
 
     /// Ends every session of `device_id` (a family started before devices is
     /// the first device's); their family ids.
-    pub async fn revoke_device(&self, user_id: UserId, device_id: DeviceId) -> Result<Vec<Uuid>, RefreshError> {
+    pub async fn revoke_device(
+        &self,
+        user_id: UserId,
+        device_id: DeviceId,
+    ) -> Result<Vec<Uuid>, RefreshError> {
         Ok(sqlx::query_scalar(
             "UPDATE refresh_families SET revoked_at = now()
              WHERE user_id = $1 AND revoked_at IS NULL

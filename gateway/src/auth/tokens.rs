@@ -178,7 +178,8 @@ mod tests {
     fn a_token_without_a_device_speaks_for_the_first_device() {
         let user = UserId::new_v7();
         let now = jsonwebtoken::get_current_timestamp();
-        let claims = serde_json::json!({"sub": user.to_string(), "iat": now, "exp": now + 60, "jti": Uuid::new_v4()});
+        let claims =
+            serde_json::json!({"sub": user.to_string(), "iat": now, "exp": now + 60, "jti": Uuid::new_v4()});
         let key = EncodingKey::from_secret(b"0123456789abcdef0123456789abcdef");
         let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key).unwrap();
         assert_eq!(service().verify(&token).unwrap().device, DeviceId::first_of(user));

@@ -9,8 +9,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use ciphertalk_domain::user::DeviceName;
-use ciphertalk_domain::{DeviceId, UserId};
 use ciphertalk_domain::values::{DisplayName, Email, PhoneNumber};
+use ciphertalk_domain::{DeviceId, UserId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -284,8 +284,15 @@ async fn login_user(
             let body = body.unwrap_or_default();
             let requested = body.device_id.map(DeviceId::from_uuid);
             let limit = state.config.keys.devices_per_user;
-            accounts::device_for_login(&state.write, request_id(headers), user_id, requested, body.name()?, limit)
-                .await?
+            accounts::device_for_login(
+                &state.write,
+                request_id(headers),
+                user_id,
+                requested,
+                body.name()?,
+                limit,
+            )
+            .await?
         }
     };
     let issued = state.auth.refresh.start(user_id, device_id).await?;

@@ -60,7 +60,11 @@ pub struct DevicePatch {
     pub name: String,
 }
 
-fn device_json(device: &Device, last_seen: &HashMap<DeviceId, DateTime<Utc>>, caller: &AuthUser) -> DeviceJson {
+fn device_json(
+    device: &Device,
+    last_seen: &HashMap<DeviceId, DateTime<Utc>>,
+    caller: &AuthUser,
+) -> DeviceJson {
     DeviceJson {
         device_id: device.device_id,
         name: device.name.clone(),
@@ -77,7 +81,10 @@ async fn last_seen(state: &AppState, user_id: UserId) -> Result<HashMap<DeviceId
 #[utoipa::path(get, path = "/v1/devices", tag = "devices", security(("bearer" = [])),
     responses((status = 200, body = DeviceList), (status = 401, description = "unauthenticated", body = ErrorBody)))]
 #[tracing::instrument(skip_all, fields(user_id = %user.user_id))]
-pub async fn list_devices(State(state): State<AppState>, user: AuthUser) -> Result<Json<DeviceList>, ApiError> {
+pub async fn list_devices(
+    State(state): State<AppState>,
+    user: AuthUser,
+) -> Result<Json<DeviceList>, ApiError> {
     let devices: Vec<Device> =
         state.write.users.read(&user.user_id.to_string(), |u| u.devices().iter().cloned().collect()).await?;
     let last_seen = last_seen(&state, user.user_id).await?;
