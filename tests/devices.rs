@@ -12,6 +12,7 @@ use crate::support::app::{Anonymous, JWT_SECRET, PASSWORD, TestApp, assert_error
 
 mod keys;
 mod management;
+mod openapi;
 mod sessions;
 
 /// The user id of a session answer.
