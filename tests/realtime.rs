@@ -84,7 +84,11 @@ impl Client {
         Self::try_connect(base, Some(&user.token), query).await.unwrap()
     }
 
-    async fn try_connect(base: &str, token: Option<&str>, query: &str) -> Result<Self, StatusCode> {
+    pub(crate) async fn try_connect(
+        base: &str,
+        token: Option<&str>,
+        query: &str,
+    ) -> Result<Self, StatusCode> {
         let url = format!("{}/v1/ws{query}", base.replace("http://", "ws://"));
         let mut request = url.into_client_request().unwrap();
         if let Some(token) = token {

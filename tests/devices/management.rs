@@ -65,6 +65,8 @@ async fn a_removed_devices_token_refresh_and_websocket_end_at_once() {
     let on_laptop = Person::from_session(&laptop);
     let mut socket = Client::connect(&app.base(0), &on_laptop, "").await;
     socket.backlog().await;
+    let (status, ticket) = app.post(&on_laptop, "/v1/ws/ticket", json!({})).await;
+    assert_eq!(status, StatusCode::CREATED, "{ticket}");
 
     let path = format!("/v1/devices/{}", laptop["device_id"].as_str().unwrap());
     let (status, body) = app.delete(&on_phone, &path).await;
@@ -74,6 +76,10 @@ async fn a_removed_devices_token_refresh_and_websocket_end_at_once() {
         .expect("the removed device's WebSocket closes within a second");
     assert!(frames.iter().any(|f| f["code"] == "session_ended"), "{frames:?}");
 
+    // A ticket bought before the removal opens nothing after it.
+    let query = format!("?ticket={}", ticket["ticket"].as_str().unwrap());
+    let refused = Client::try_connect(&app.base(0), None, &query).await.err();
+    assert_eq!(refused, Some(StatusCode::UNAUTHORIZED));
     let (status, body) = app.get(&on_laptop, "/v1/auth/me").await;
     assert_error(status, &body, 401, "unauthenticated");
     assert_eq!(body["error"]["details"]["reason"], "device_removed");

@@ -175,6 +175,16 @@ impl RefreshTokens {
             .collect())
     }
 
+    /// Whether the session (family) `family_id` has not been revoked.
+    pub async fn is_live(&self, family_id: Uuid) -> Result<bool, RefreshError> {
+        Ok(sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM refresh_families WHERE family_id = $1 AND revoked_at IS NULL)",
+        )
+        .bind(family_id)
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
     /// Ends the session `token` belongs to, if it is `user_id`'s; its family id.
     pub async fn revoke(&self, token: &str, user_id: UserId) -> Result<Option<Uuid>, RefreshError> {
         Ok(sqlx::query_scalar(
