@@ -49,6 +49,8 @@ impl Fixture {
                 ("{id}", None) => self.room.clone(),
                 ("{message_id}", None) => self.message.clone(),
                 ("{user_id}", None) => self.bob.id.to_string(),
+                // Bob's: a real device, never the caller's (removing it would end the caller's session).
+                ("{device_id}", None) => ciphertalk_domain::DeviceId::first_of(self.bob.id).to_string(),
                 (p, _) => p.to_owned(),
             };
             previous = part;

@@ -5,6 +5,7 @@
 
 mod auth;
 mod bad_input;
+mod devices;
 mod embedded_postgres;
 mod foundation;
 mod limits;

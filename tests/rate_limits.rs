@@ -118,11 +118,11 @@ async fn a_prekey_requester_over_its_limit_gets_no_bundle_and_takes_no_key() {
     for _ in 0..2 {
         let (status, body) = chat.get(&mallory, &bundle).await;
         assert_eq!(status, StatusCode::OK, "{body}");
-        assert!(body["one_time_prekey"].is_object(), "{body}");
+        assert!(body["devices"][0]["one_time_prekey"].is_object(), "{body}");
     }
     let (status, body) = chat.get(&mallory, &bundle).await;
     assert_eq!(status, StatusCode::TOO_MANY_REQUESTS, "{body}");
-    assert!(body.get("identity_key").is_none(), "a refused claim carries no bundle: {body}");
+    assert!(body.get("devices").is_none(), "a refused claim carries no bundle: {body}");
     let (_, count) = chat.get(&bob, "/v1/keys/count").await;
     assert_eq!(count["one_time_prekeys"], 8, "the refused claim took a key");
     // Bob's bundles are limited whoever asks: one more for Alice, then none.

@@ -73,18 +73,22 @@ fn cursor_of(frame: &Value) -> u64 {
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// A WebSocket client speaking the JSON frames of API.md.
-struct Client {
+pub(crate) struct Client {
     socket: Socket,
     /// Frames read while waiting for an `acked`, handed out by `next` first.
     stash: std::collections::VecDeque<Value>,
 }
 
 impl Client {
-    async fn connect(base: &str, user: &Person, query: &str) -> Self {
+    pub(crate) async fn connect(base: &str, user: &Person, query: &str) -> Self {
         Self::try_connect(base, Some(&user.token), query).await.unwrap()
     }
 
-    async fn try_connect(base: &str, token: Option<&str>, query: &str) -> Result<Self, StatusCode> {
+    pub(crate) async fn try_connect(
+        base: &str,
+        token: Option<&str>,
+        query: &str,
+    ) -> Result<Self, StatusCode> {
         let url = format!("{}/v1/ws{query}", base.replace("http://", "ws://"));
         let mut request = url.into_client_request().unwrap();
         if let Some(token) = token {
@@ -139,7 +143,7 @@ impl Client {
     }
 
     /// Frames until the server closes the connection; panics if it stays open.
-    async fn until_closed(&mut self) -> Vec<Value> {
+    pub(crate) async fn until_closed(&mut self) -> Vec<Value> {
         let mut frames: Vec<Value> = self.stash.drain(..).collect();
         loop {
             match tokio::time::timeout(FRAME_WAIT, self.socket.next()).await {
@@ -154,7 +158,7 @@ impl Client {
     }
 
     /// Event frames up to `ready`: (events, ready cursor).
-    async fn backlog(&mut self) -> (Vec<Value>, u64) {
+    pub(crate) async fn backlog(&mut self) -> (Vec<Value>, u64) {
         let mut events = Vec::new();
         loop {
             let frame = self.next().await;

@@ -77,7 +77,11 @@ impl Action {
     pub fn of_route(method: &axum::http::Method, path: &str) -> Option<Self> {
         use axum::http::Method;
         if method == Method::GET {
-            return (path == "/v1/users/{id}/prekey-bundle").then_some(Self::PrekeyClaim);
+            let claims = matches!(
+                path,
+                "/v1/users/{id}/prekey-bundle" | "/v1/users/{id}/devices/{device_id}/prekey-bundle"
+            );
+            return claims.then_some(Self::PrekeyClaim);
         }
         if method == Method::HEAD || method == Method::OPTIONS {
             return None;

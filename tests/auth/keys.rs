@@ -63,8 +63,10 @@ async fn prekey_bundles_hand_out_each_one_time_key_once_under_concurrency() {
     let fetches = futures::future::join_all((0..50).map(|_| app.get(&alice_token, &bundle_path))).await;
     let mut handed_out = std::collections::HashSet::new();
     let mut without = 0;
-    for (status, bundle) in &fetches {
-        assert_eq!(*status, StatusCode::OK, "{bundle}");
+    for (status, bundles) in &fetches {
+        assert_eq!(*status, StatusCode::OK, "{bundles}");
+        let bundle = &bundles["devices"][0];
+        assert_eq!(bundle["device_id"], bob["device_id"]);
         assert_eq!(bundle["identity_key"], identity);
         assert_eq!(bundle["signed_prekey"], signed);
         match bundle.get("one_time_prekey") {
@@ -77,9 +79,9 @@ async fn prekey_bundles_hand_out_each_one_time_key_once_under_concurrency() {
     assert_eq!((handed_out.len(), without), (40, 10));
     let (_, count) = app.get(&bob_token, "/v1/keys/count").await;
     assert_eq!(count, json!({"one_time_prekeys": 0}));
-    let (status, bundle) = app.get(&alice_token, &bundle_path).await;
+    let (status, bundles) = app.get(&alice_token, &bundle_path).await;
     assert_eq!(status, StatusCode::OK);
-    assert!(bundle.get("one_time_prekey").is_none(), "{bundle}");
+    assert!(bundles["devices"][0].get("one_time_prekey").is_none(), "{bundles}");
 
     let (status, body) =
         app.get(&alice_token, &format!("/v1/users/{}/prekey-bundle", uuid::Uuid::now_v7())).await;

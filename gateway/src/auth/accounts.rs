@@ -1,5 +1,6 @@
 //! Creating accounts: the credential row (email or phone -> user id) and the
-//! `RegisterUser` command, made to succeed or fail together.
+//! `RegisterUser` command, made to succeed or fail together; and the device
+//! each login's session belongs to.
 //!
 //! The credential insert runs in a transaction that stays open while the
 //! command commits: a concurrent registration of the same email waits on the
@@ -10,7 +11,7 @@
 
 use ciphertalk_commands::{CommandError, CommandMetadata, WriteModel};
 use ciphertalk_domain::clock::now;
-use ciphertalk_domain::user::{Account, User, UserCommand};
+use ciphertalk_domain::user::{Account, DeviceName, User, UserCommand};
 use ciphertalk_domain::values::{DisplayName, Email, PhoneNumber};
 use ciphertalk_domain::{DeviceId, DomainError, UserId};
 use sqlx::PgPool;
@@ -51,18 +52,12 @@ async fn register(
     email: Option<Email>,
     phone: Option<PhoneNumber>,
     display_name: DisplayName,
+    device_name: Option<DeviceName>,
 ) -> Result<Account, CommandError<DomainError>> {
     // A registration makes the user's first device, whose id is derived from theirs.
     let device_id = DeviceId::first_of(user_id);
-    let command = UserCommand::RegisterUser {
-        user_id,
-        email,
-        phone,
-        display_name,
-        device_id,
-        device_name: None,
-        at: now(),
-    };
+    let command =
+        UserCommand::RegisterUser { user_id, email, phone, display_name, device_id, device_name, at: now() };
     let executed = write
         .users
         .execute_and_read(&user_id.to_string(), command, meta, |user: &User| user.account().cloned())
@@ -78,6 +73,7 @@ pub async fn register_email(
     email: Email,
     password_hash: String,
     display_name: DisplayName,
+    device_name: Option<DeviceName>,
 ) -> Result<Account, AccountError> {
     let user_id = UserId::new_v7();
     let mut tx = pool.begin().await?;
@@ -93,19 +89,30 @@ pub async fn register_email(
         return Err(AccountError::EmailTaken);
     }
     let meta = CommandMetadata::new(user_id.to_string(), request_id);
-    let account = register(write, &meta, user_id, Some(email), None, display_name).await?;
+    let account = register(write, &meta, user_id, Some(email), None, display_name, device_name).await?;
     tx.commit().await?;
     directory::upsert(pool, &account).await?;
     Ok(account)
 }
 
-/// The account of a verified phone number, created on its first login.
+/// Who a verified phone number logged in as.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PhoneAccount {
+    /// An account the number already had.
+    Existing(UserId),
+    /// Registered by this login, its device the first device.
+    Registered(UserId),
+}
+
+/// The account of a verified phone number, created (its first device named
+/// `device_name`) on its first login.
 pub async fn find_or_register_phone(
     pool: &PgPool,
     write: &WriteModel,
     request_id: Option<String>,
     phone: PhoneNumber,
-) -> Result<UserId, AccountError> {
+    device_name: Option<DeviceName>,
+) -> Result<PhoneAccount, AccountError> {
     let find = || async {
         sqlx::query_scalar::<_, Uuid>("SELECT user_id FROM credentials WHERE phone = $1")
             .bind(phone.as_str())
@@ -113,7 +120,7 @@ pub async fn find_or_register_phone(
             .await
     };
     if let Some(id) = find().await? {
-        return Ok(UserId::from_uuid(id));
+        return Ok(PhoneAccount::Existing(UserId::from_uuid(id)));
     }
     let user_id = UserId::new_v7();
     let mut tx = pool.begin().await?;
@@ -128,7 +135,7 @@ pub async fn find_or_register_phone(
         drop(tx);
         return find()
             .await?
-            .map(UserId::from_uuid)
+            .map(|id| PhoneAccount::Existing(UserId::from_uuid(id)))
             .ok_or(AccountError::Command(CommandError::Conflict { attempts: 1 }));
     }
     // Phone sign-ups carry no name yet; the last digits tell a user's own
@@ -137,10 +144,37 @@ pub async fn find_or_register_phone(
     let display_name = DisplayName::parse(&format!("User {digits}"))
         .map_err(|e| CommandError::Rejected(DomainError::Invalid(e)))?;
     let meta = CommandMetadata::new(user_id.to_string(), request_id);
-    let account = register(write, &meta, user_id, None, Some(phone.clone()), display_name).await?;
+    let account =
+        register(write, &meta, user_id, None, Some(phone.clone()), display_name, device_name).await?;
     tx.commit().await?;
     directory::upsert(pool, &account).await?;
-    Ok(user_id)
+    Ok(PhoneAccount::Registered(user_id))
+}
+
+/// The device a login's session belongs to: `requested` if the user has it,
+/// else a new device (named `name`), refused with `device_limit_reached`
+/// when the user already has `device_limit`. A client never picks the id of
+/// a new device: an id the user does not have is not taken over.
+pub async fn device_for_login(
+    write: &WriteModel,
+    request_id: Option<String>,
+    user_id: UserId,
+    requested: Option<DeviceId>,
+    name: Option<DeviceName>,
+    device_limit: usize,
+) -> Result<DeviceId, CommandError<DomainError>> {
+    let id = user_id.to_string();
+    if let Some(device_id) = requested {
+        let owned = write.users.read(&id, |user| user.devices().contains(device_id)).await;
+        if owned.map_err(CommandError::Store)? {
+            return Ok(device_id);
+        }
+    }
+    let device_id = DeviceId::new_v7();
+    let meta = CommandMetadata::new(id.clone(), request_id);
+    let command = UserCommand::AddDevice { device_id, name, device_limit, at: now() };
+    write.users.execute(&id, command, &meta).await?;
+    Ok(device_id)
 }
 
 /// Loads a user and squares their role with `CIPHERTALK_ADMINS` (at every

@@ -2,13 +2,15 @@
 //! families (one per login). Every use spends the token and issues the next
 //! one of its family; a spent token presented again means it was copied, so
 //! the whole family is revoked (its current holder, thief or owner, must log
-//! in again).
+//! in again). A family belongs to one device (NULL, for a family started
+//! before devices: the user's first device).
 
 use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ciphertalk_domain::UserId;
+use chrono::{DateTime, Utc};
+use ciphertalk_domain::{DeviceId, UserId};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -34,6 +36,7 @@ pub struct Issued {
     pub token: String,
     pub family_id: Uuid,
     pub user_id: UserId,
+    pub device_id: DeviceId,
 }
 
 #[derive(Debug, Clone)]
@@ -52,17 +55,18 @@ impl RefreshTokens {
     }
 
     /// Starts a new family (a login) with its first token.
-    pub async fn start(&self, user_id: UserId) -> Result<Issued, RefreshError> {
+    pub async fn start(&self, user_id: UserId, device_id: DeviceId) -> Result<Issued, RefreshError> {
         let family_id = Uuid::new_v4();
         let mut tx = self.pool.begin().await?;
-        sqlx::query("INSERT INTO refresh_families (family_id, user_id) VALUES ($1, $2)")
+        sqlx::query("INSERT INTO refresh_families (family_id, user_id, device_id) VALUES ($1, $2, $3)")
             .bind(family_id)
             .bind(user_id.as_uuid())
+            .bind(device_id.as_uuid())
             .execute(&mut *tx)
             .await?;
         let token = self.insert(&mut tx, family_id, user_id).await?;
         tx.commit().await?;
-        Ok(Issued { token, family_id, user_id })
+        Ok(Issued { token, family_id, user_id, device_id })
     }
 
     async fn insert(
@@ -99,17 +103,17 @@ impl RefreshTokens {
     pub async fn rotate(&self, token: &str) -> Result<Issued, RefreshError> {
         let token_hash = hash(token);
         let mut tx = self.pool.begin().await?;
-        let spent: Option<(Uuid, Uuid)> = sqlx::query_as(
+        let spent: Option<(Uuid, Uuid, Option<Uuid>)> = sqlx::query_as(
             "UPDATE refresh_tokens t SET spent_at = now()
              FROM refresh_families f
              WHERE t.token_hash = $1 AND t.spent_at IS NULL AND t.expires_at > now()
                AND f.family_id = t.family_id AND f.revoked_at IS NULL
-             RETURNING t.family_id, t.user_id",
+             RETURNING t.family_id, t.user_id, f.device_id",
         )
         .bind(&token_hash)
         .fetch_optional(&mut *tx)
         .await?;
-        let Some((family_id, user_id)) = spent else {
+        let Some((family_id, user_id, device_id)) = spent else {
             drop(tx);
             // Presented again after being spent: revoke the family (theft detection).
             let revoked: Option<(Uuid, Uuid)> = sqlx::query_as(
@@ -127,9 +131,58 @@ impl RefreshTokens {
             return Err(RefreshError::Reused { user_id: UserId::from_uuid(user_id), family_id });
         };
         let user_id = UserId::from_uuid(user_id);
+        let device_id = device_id.map_or_else(|| DeviceId::first_of(user_id), DeviceId::from_uuid);
         let next = self.insert(&mut tx, family_id, user_id).await?;
         tx.commit().await?;
-        Ok(Issued { token: next, family_id, user_id })
+        Ok(Issued { token: next, family_id, user_id, device_id })
+    }
+
+    /// Ends every session of `device_id` (a family started before devices is
+    /// the first device's); their family ids.
+    pub async fn revoke_device(
+        &self,
+        user_id: UserId,
+        device_id: DeviceId,
+    ) -> Result<Vec<Uuid>, RefreshError> {
+        Ok(sqlx::query_scalar(
+            "UPDATE refresh_families SET revoked_at = now()
+             WHERE user_id = $1 AND revoked_at IS NULL
+               AND (device_id = $2 OR (device_id IS NULL AND $3))
+             RETURNING family_id",
+        )
+        .bind(user_id.as_uuid())
+        .bind(device_id.as_uuid())
+        .bind(device_id == DeviceId::first_of(user_id))
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// When each of `user_id`'s devices was last given a refresh token (a
+    /// login or a refresh), as far as the kept tokens tell (expired ones are
+    /// swept a day after they expire).
+    pub async fn last_seen(&self, user_id: UserId) -> Result<Vec<(DeviceId, DateTime<Utc>)>, RefreshError> {
+        let rows: Vec<(Option<Uuid>, DateTime<Utc>)> = sqlx::query_as(
+            "SELECT f.device_id, max(t.created_at) FROM refresh_families f
+             JOIN refresh_tokens t ON t.family_id = f.family_id
+             WHERE f.user_id = $1 GROUP BY f.device_id",
+        )
+        .bind(user_id.as_uuid())
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows
+            .into_iter()
+            .map(|(device, at)| (device.map_or_else(|| DeviceId::first_of(user_id), DeviceId::from_uuid), at))
+            .collect())
+    }
+
+    /// Whether the session (family) `family_id` has not been revoked.
+    pub async fn is_live(&self, family_id: Uuid) -> Result<bool, RefreshError> {
+        Ok(sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM refresh_families WHERE family_id = $1 AND revoked_at IS NULL)",
+        )
+        .bind(family_id)
+        .fetch_one(&self.pool)
+        .await?)
     }
 
     /// Ends the session `token` belongs to, if it is `user_id`'s; its family id.

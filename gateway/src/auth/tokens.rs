@@ -1,12 +1,13 @@
 //! Access tokens: short-lived HS256 JWTs. The algorithm is pinned (a token
 //! whose header names `none` or any other algorithm is refused before its
 //! signature is looked at), and `exp`, `iat`, `sub` and `jti` must all be
-//! present and valid.
+//! present and valid. A token names its device (`dev`); one minted before
+//! devices names none and speaks for the user's first device.
 
 use std::path::Path;
 use std::time::Duration;
 
-use ciphertalk_domain::UserId;
+use ciphertalk_domain::{DeviceId, UserId};
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
@@ -32,6 +33,9 @@ pub struct AccessClaims {
     /// close when the session ends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sid: Option<Uuid>,
+    /// The device the session belongs to; absent = the user's first device.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dev: Option<DeviceId>,
 }
 
 /// Who a valid access token speaks for.
@@ -40,6 +44,7 @@ pub struct Verified {
     pub user_id: UserId,
     pub is_admin: bool,
     pub session: Option<Uuid>,
+    pub device: DeviceId,
     /// Unix seconds.
     pub expires_at: u64,
 }
@@ -93,6 +98,7 @@ impl TokenService {
         user_id: UserId,
         is_admin: bool,
         session: Option<Uuid>,
+        device: DeviceId,
     ) -> Result<String, TokenError> {
         let now = jsonwebtoken::get_current_timestamp();
         let claims = AccessClaims {
@@ -102,6 +108,7 @@ impl TokenService {
             jti: Uuid::new_v4(),
             adm: is_admin,
             sid: session,
+            dev: Some(device),
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding)
             .map_err(TokenError::Sign)
@@ -122,7 +129,8 @@ impl TokenService {
             return Err(TokenError::Invalid);
         }
         let user_id = claims.sub.parse::<UserId>().map_err(|_| TokenError::Invalid)?;
-        Ok(Verified { user_id, is_admin: claims.adm, session: claims.sid, expires_at: claims.exp })
+        let device = claims.dev.unwrap_or_else(|| DeviceId::first_of(user_id));
+        Ok(Verified { user_id, is_admin: claims.adm, session: claims.sid, device, expires_at: claims.exp })
     }
 }
 
@@ -157,9 +165,24 @@ mod tests {
     fn a_token_round_trips() {
         let user = UserId::new_v7();
         let session = Some(Uuid::new_v4());
-        let token = service().issue(user, true, session).unwrap();
+        let device = DeviceId::new_v7();
+        let token = service().issue(user, true, session, device).unwrap();
         let verified = service().verify(&token).unwrap();
-        assert_eq!((verified.user_id, verified.is_admin, verified.session), (user, true, session));
+        assert_eq!(
+            (verified.user_id, verified.is_admin, verified.session, verified.device),
+            (user, true, session, device)
+        );
+    }
+
+    #[test]
+    fn a_token_without_a_device_speaks_for_the_first_device() {
+        let user = UserId::new_v7();
+        let now = jsonwebtoken::get_current_timestamp();
+        let claims =
+            serde_json::json!({"sub": user.to_string(), "iat": now, "exp": now + 60, "jti": Uuid::new_v4()});
+        let key = EncodingKey::from_secret(b"0123456789abcdef0123456789abcdef");
+        let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &key).unwrap();
+        assert_eq!(service().verify(&token).unwrap().device, DeviceId::first_of(user));
     }
 
     #[test]
@@ -170,7 +193,8 @@ mod tests {
         let none = forge(r#"{"alg":"none","typ":"JWT"}"#, &claims, "");
         assert!(matches!(service().verify(&none), Err(TokenError::Invalid)));
         let other = TokenService::new(b"another key that is 32 bytes lo", Duration::from_secs(60));
-        let token = other.issue(UserId::new_v7(), true, None).unwrap();
+        let user = UserId::new_v7();
+        let token = other.issue(user, true, None, DeviceId::first_of(user)).unwrap();
         assert!(matches!(service().verify(&token), Err(TokenError::Invalid)));
         let hs512 = jsonwebtoken::encode(
             &Header::new(Algorithm::HS512),

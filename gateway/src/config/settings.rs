@@ -153,6 +153,11 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "keys.one_time_pool_limit",
         "one-time prekeys a user may keep uploaded (default 1000)",
     ),
+    (
+        "CIPHERTALK_DEVICES_PER_USER",
+        "keys.devices_per_user",
+        "devices a user may have; a login past it gets 409 device_limit_reached (default 10)",
+    ),
     ("CIPHERTALK_RATE_LIMITS", "rate_limits.mode", "on or off (default on)"),
     ("CIPHERTALK_RATE_LIMIT_WINDOW_SECS", "rate_limits.window_secs", "rate-limit window (default 60)"),
     ("CIPHERTALK_RATE_LIMIT_REGISTER_PER_IP", "rate_limits.register_per_ip", "per window (default 10)"),

@@ -1,13 +1,16 @@
 //! `/v1/auth/*` and `POST /v1/ws/ticket`: email and phone login, token
-//! refresh and logout, the current user, WebSocket tickets.
+//! refresh and logout, the current user, WebSocket tickets. Every session
+//! belongs to a device: the first device for a registration, else the one a
+//! login names (if the user has it) or a new one.
 
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
-use ciphertalk_domain::UserId;
+use ciphertalk_domain::user::DeviceName;
 use ciphertalk_domain::values::{DisplayName, Email, PhoneNumber};
+use ciphertalk_domain::{DeviceId, UserId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -16,7 +19,7 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, AuthUser, ClientIp};
 use super::request_id::request_id;
 use super::users::{UserJson, load_account};
-use crate::auth::accounts::{self, AccountError};
+use crate::auth::accounts::{self, AccountError, PhoneAccount};
 use crate::auth::passwords::{MAX_PASSWORD_BYTES, MIN_PASSWORD_CHARS};
 use crate::auth::phone::{PhoneError, is_code_shaped};
 use crate::auth::rate_limit::{Action, LimitError};
@@ -44,12 +47,41 @@ pub struct RegisterBody {
     /// At least 10 characters.
     pub password: String,
     pub display_name: String,
+    /// The first device's name (its id is always the user's first device id).
+    #[serde(default)]
+    pub device: Option<DeviceBody>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct LoginBody {
     pub email: String,
     pub password: String,
+    #[serde(default)]
+    pub device: Option<DeviceBody>,
+}
+
+/// The device a session is for.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct DeviceBody {
+    /// A device of the user's to log in again on; left out (or not the
+    /// user's), a new device is created.
+    pub device_id: Option<Uuid>,
+    /// 1 to 64 characters, e.g. "Alice's phone".
+    pub name: Option<String>,
+}
+
+impl DeviceBody {
+    fn name(&self) -> Result<Option<DeviceName>, ApiError> {
+        Ok(self.name.as_deref().map(DeviceName::parse).transpose()?)
+    }
+}
+
+/// Which device a login's session goes to.
+enum SessionDevice {
+    /// The first device, made by the registration this login follows.
+    First,
+    /// What the body asked for.
+    Requested(Option<DeviceBody>),
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -75,6 +107,8 @@ pub struct PhoneVerifyBody {
     pub session_id: Uuid,
     /// The six digits sent by SMS.
     pub code: String,
+    #[serde(default)]
+    pub device: Option<DeviceBody>,
 }
 
 /// A session: the user, a short-lived access token and the refresh token
@@ -82,6 +116,9 @@ pub struct PhoneVerifyBody {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Tokens {
     pub user: UserJson,
+    /// The device this session belongs to.
+    #[schema(value_type = Uuid)]
+    pub device_id: DeviceId,
     pub access_token: String,
     pub refresh_token: String,
     /// Seconds until the access token expires.
@@ -215,24 +252,50 @@ async fn session(
     is_admin: bool,
     refresh: crate::auth::refresh::Issued,
 ) -> Result<Tokens, ApiError> {
-    let user_id = user.id;
-    let access_token =
-        state.auth.tokens.issue(user_id, is_admin, Some(refresh.family_id)).map_err(ApiError::internal)?;
+    let access_token = state
+        .auth
+        .tokens
+        .issue(user.id, is_admin, Some(refresh.family_id), refresh.device_id)
+        .map_err(ApiError::internal)?;
     metrics::counter!("ciphertalk_auth_sessions_issued_total").increment(1);
     Ok(Tokens {
         user,
+        device_id: refresh.device_id,
         access_token,
         refresh_token: refresh.token,
         expires_in: state.auth.tokens.ttl().as_secs(),
     })
 }
 
-/// Logs a known user in: admin grant if configured, new refresh family, tokens.
-async fn login_user(state: &AppState, headers: &HeaderMap, user_id: UserId) -> Result<Tokens, ApiError> {
+/// Logs a known user in: admin grant if configured, the session's device,
+/// new refresh family, tokens.
+async fn login_user(
+    state: &AppState,
+    headers: &HeaderMap,
+    user_id: UserId,
+    device: SessionDevice,
+) -> Result<Tokens, ApiError> {
     let loaded =
         accounts::load_for_login(&state.write, &state.auth.admins, request_id(headers), user_id).await?;
     let Some((account, is_admin)) = loaded else { return Err(invalid_credentials()) };
-    let issued = state.auth.refresh.start(user_id).await?;
+    let device_id = match device {
+        SessionDevice::First => DeviceId::first_of(user_id),
+        SessionDevice::Requested(body) => {
+            let body = body.unwrap_or_default();
+            let requested = body.device_id.map(DeviceId::from_uuid);
+            let limit = state.config.keys.devices_per_user;
+            accounts::device_for_login(
+                &state.write,
+                request_id(headers),
+                user_id,
+                requested,
+                body.name()?,
+                limit,
+            )
+            .await?
+        }
+    };
+    let issued = state.auth.refresh.start(user_id, device_id).await?;
     session(state, UserJson::private(&account), is_admin, issued).await
 }
 
@@ -251,12 +314,20 @@ pub async fn register(
     state.auth.limits.check(Action::Register, ip, Some(email.as_str())).await?;
     check_password(&body.password)?;
     let display_name = DisplayName::parse(&body.display_name)?;
+    let device_name = body.device.as_ref().map(DeviceBody::name).transpose()?.flatten();
     let hash = state.auth.passwords.hash(body.password).await.map_err(ApiError::internal)?;
-    let account =
-        accounts::register_email(&state.db, &state.write, request_id(&headers), email, hash, display_name)
-            .await?;
+    let account = accounts::register_email(
+        &state.db,
+        &state.write,
+        request_id(&headers),
+        email,
+        hash,
+        display_name,
+        device_name,
+    )
+    .await?;
     tracing::info!(user_id = %account.user_id, "registered");
-    let tokens = login_user(&state, &headers, account.user_id).await?;
+    let tokens = login_user(&state, &headers, account.user_id, SessionDevice::First).await?;
     Ok((StatusCode::CREATED, Json(tokens)))
 }
 
@@ -290,7 +361,7 @@ pub async fn login(
         return Err(invalid_credentials());
     };
     tracing::info!(%user_id, "logged in");
-    Ok(Json(login_user(&state, &headers, user_id).await?))
+    Ok(Json(login_user(&state, &headers, user_id, SessionDevice::Requested(body.device)).await?))
 }
 
 #[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth", request_body = RefreshBody,
@@ -325,17 +396,20 @@ pub async fn refresh(
 
 #[utoipa::path(post, path = "/v1/auth/logout", tag = "auth", request_body = RefreshBody,
     security(("bearer" = [])),
-    responses((status = 204, description = "the token's family is revoked"),
+    responses((status = 204, description = "the token's family is revoked, the session's device removed"),
         (status = 401, description = "unauthenticated", body = ErrorBody)))]
 #[tracing::instrument(skip_all, fields(user_id = %user.user_id))]
 pub async fn logout(
     State(state): State<AppState>,
     user: AuthUser,
+    headers: HeaderMap,
     ApiJson(body): ApiJson<RefreshBody>,
 ) -> Result<StatusCode, ApiError> {
     if let Some(session) = state.auth.refresh.revoke(&body.refresh_token, user.user_id).await? {
         sessions::end(&state.nats, user.user_id, Ending::Session(session)).await;
     }
+    // Logging out removes the session's device, ending its other sessions too.
+    super::devices::remove(&state, &user, &headers, user.device).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -396,11 +470,17 @@ pub async fn phone_verify(
         )
         .with_details(serde_json::json!({"field": "code"})));
     }
+    let device_name = body.device.as_ref().map(DeviceBody::name).transpose()?.flatten();
     let phone = state.auth.phone.verify(body.session_id, &body.code).await?;
-    let user_id =
-        accounts::find_or_register_phone(&state.db, &state.write, request_id(&headers), phone).await?;
+    let account =
+        accounts::find_or_register_phone(&state.db, &state.write, request_id(&headers), phone, device_name)
+            .await?;
+    let (user_id, device) = match account {
+        PhoneAccount::Registered(user_id) => (user_id, SessionDevice::First),
+        PhoneAccount::Existing(user_id) => (user_id, SessionDevice::Requested(body.device)),
+    };
     tracing::info!(%user_id, "phone login verified");
-    Ok(Json(login_user(&state, &headers, user_id).await?))
+    Ok(Json(login_user(&state, &headers, user_id, device).await?))
 }
 
 #[utoipa::path(post, path = "/v1/ws/ticket", tag = "auth", security(("bearer" = [])),

@@ -14,7 +14,7 @@ use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
-use ciphertalk_domain::UserId;
+use ciphertalk_domain::{DeviceId, UserId};
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Deserializer};
 
@@ -25,12 +25,15 @@ use crate::state::AppState;
 /// The user a valid `Authorization: Bearer <access_token>` speaks for.
 /// Rejects with 401 `unauthenticated` (or `token_expired`) otherwise.
 /// Verified once per request: the rate-limit layer keeps it for the handler.
+/// The token's device must still be the user's.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct AuthUser {
     pub user_id: UserId,
     pub is_admin: bool,
     /// The session (refresh family) the token was issued to.
     pub session: Option<uuid::Uuid>,
+    /// The device the session belongs to (the first device for a token minted before devices).
+    pub device: DeviceId,
     /// When the token expires, in Unix seconds.
     pub expires_at: u64,
 }
@@ -54,10 +57,19 @@ impl FromRequestParts<AppState> for AuthUser {
             .ok_or_else(|| unauthenticated("a bearer access token is required"))?;
         match state.auth.tokens.verify(token) {
             Ok(verified) => {
+                // Access tokens are not revocable: a removed device's are refused
+                // here, against the user as committed now (the cached aggregate).
+                let id = verified.user_id.to_string();
+                let device = verified.device;
+                if !state.write.users.read(&id, |user| user.devices().contains(device)).await? {
+                    return Err(unauthenticated("the device of this session has been removed")
+                        .with_details(serde_json::json!({"reason": "device_removed"})));
+                }
                 let user = Self {
                     user_id: verified.user_id,
                     is_admin: verified.is_admin,
                     session: verified.session,
+                    device: verified.device,
                     expires_at: verified.expires_at,
                 };
                 parts.extensions.insert(user);

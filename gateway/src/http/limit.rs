@@ -34,7 +34,8 @@ pub async fn limit(State(state): State<AppState>, request: Request, next: Next) 
     next.run(Request::from_parts(parts, body)).await
 }
 
-/// The `{id}` of `/v1/users/{id}/prekey-bundle`.
+/// The `{id}` of `/v1/users/{id}/prekey-bundle` and `/v1/users/{id}/devices/{device_id}/prekey-bundle`.
 fn prekey_target(path: &str) -> Option<UserId> {
-    path.strip_prefix("/v1/users/")?.strip_suffix("/prekey-bundle")?.parse().ok()
+    let rest = path.strip_prefix("/v1/users/")?.strip_suffix("/prekey-bundle")?;
+    rest.split('/').next()?.parse().ok()
 }

@@ -4,6 +4,7 @@
 pub mod auth;
 pub mod contacts;
 pub mod cors;
+pub mod devices;
 pub mod error;
 pub mod extract;
 pub mod health;
@@ -51,6 +52,7 @@ pub fn router(state: AppState) -> Router {
         .route("/health/ready", get(health::ready))
         .route("/metrics", get(metrics::render))
         .merge(auth::router())
+        .merge(devices::router())
         .merge(keys::router())
         .merge(users::router())
         .merge(rooms::router())

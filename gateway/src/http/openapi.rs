@@ -21,10 +21,15 @@ use crate::state::AppState;
         super::auth::phone_start,
         super::auth::phone_verify,
         super::auth::ws_ticket,
+        super::devices::list_devices,
+        super::devices::rename_device,
+        super::devices::remove_device,
+        super::devices::user_devices,
         super::keys::publish,
         super::keys::add_one_time,
         super::keys::count,
         super::keys::bundle,
+        super::keys::device_bundle,
         super::users::get_user,
         super::users::update_me,
         super::users::get_settings,
@@ -53,7 +58,7 @@ use crate::state::AppState;
         super::inbox::ack,
     ),
     modifiers(&BearerAuth),
-    tags((name = "auth"), (name = "keys"), (name = "users"), (name = "rooms"), (name = "messages"), (name = "contacts"), (name = "delivery"))
+    tags((name = "auth"), (name = "devices"), (name = "keys"), (name = "users"), (name = "rooms"), (name = "messages"), (name = "contacts"), (name = "delivery"))
 )]
 pub struct ApiDoc;
 

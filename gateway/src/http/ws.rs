@@ -99,7 +99,20 @@ async fn redeem(state: &AppState, ticket: &str) -> Result<TicketHolder, ApiError
             )
             .with_details(serde_json::json!({"reason": "token_expired"})))
         }
-        Ok(Some(holder)) => Ok(holder),
+        Ok(Some(holder)) => {
+            // The session may have ended since the ticket was bought (logout, a
+            // removed device); its end was announced before this socket existed.
+            if let Some(session) = holder.session
+                && !state.auth.refresh.is_live(session).await?
+            {
+                return Err(ApiError::new(
+                    StatusCode::UNAUTHORIZED,
+                    "unauthenticated",
+                    "the session this ticket was issued for has ended",
+                ));
+            }
+            Ok(holder)
+        }
         Ok(None) => Err(ApiError::new(
             StatusCode::UNAUTHORIZED,
             "unauthenticated",
