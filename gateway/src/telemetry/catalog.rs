@@ -230,7 +230,7 @@ pub const METRICS: &[Metric] = &[
         "ciphertalk_ws_sessions_ended_total",
         Counter,
         Unit::Count,
-        "End-session messages published (logout, revoked refresh family).",
+        "End-session messages published (logout, revoked refresh family, removed device).",
     ),
     metric(
         "ciphertalk_auth_login_failures_total",
