@@ -11,6 +11,7 @@ mod foundation;
 mod limits;
 mod messages;
 mod observability;
+mod openapi;
 mod operations;
 mod projections;
 mod rate_limits;

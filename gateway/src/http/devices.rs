@@ -138,7 +138,7 @@ pub struct UserDeviceJson {
     #[schema(value_type = Uuid)]
     pub device_id: DeviceId,
     /// base64; null until the device publishes keys.
-    #[schema(value_type = Option<String>)]
+    #[schema(value_type = Option<String>, format = Byte)]
     pub identity_key: Option<Base64Bytes>,
     pub created_at: DateTime<Utc>,
 }

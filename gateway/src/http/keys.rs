@@ -37,10 +37,10 @@ pub fn router() -> Router<AppState> {
 pub struct SignedPrekeyJson {
     pub key_id: u32,
     /// base64
-    #[schema(value_type = String)]
+    #[schema(value_type = String, format = Byte)]
     pub public_key: Base64Bytes,
     /// base64: the identity key's signature over `public_key`.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, format = Byte)]
     pub signature: Base64Bytes,
 }
 
@@ -48,14 +48,14 @@ pub struct SignedPrekeyJson {
 pub struct OneTimePrekeyJson {
     pub key_id: u32,
     /// base64
-    #[schema(value_type = String)]
+    #[schema(value_type = String, format = Byte)]
     pub public_key: Base64Bytes,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct PublishKeysBody {
     /// base64
-    #[schema(value_type = String)]
+    #[schema(value_type = String, format = Byte)]
     pub identity_key: Base64Bytes,
     pub signed_prekey: SignedPrekeyJson,
     #[serde(default)]
@@ -77,7 +77,7 @@ pub struct PrekeyCount {
 pub struct PrekeyBundle {
     #[schema(value_type = Uuid)]
     pub device_id: DeviceId,
-    #[schema(value_type = String)]
+    #[schema(value_type = String, format = Byte)]
     pub identity_key: Base64Bytes,
     pub signed_prekey: SignedPrekeyJson,
     /// Absent when the device's pool is empty.

@@ -59,6 +59,7 @@ pub struct MessageJson {
     pub client_msg_id: String,
     /// Standard base64; absent once deleted.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = Byte)]
     pub ciphertext: Option<String>,
     pub content_type: String,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -71,6 +72,7 @@ pub struct MessageJson {
     pub edited_at: Option<DateTime<Utc>>,
     pub deleted: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = Byte)]
     pub commitment: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reporting_tag: Option<String>,
@@ -258,6 +260,7 @@ async fn check_forward(state: &AppState, user: &AuthUser, source: MessageRef) ->
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct PageQuery {
     /// The `limit` messages just below this seq (a cursor: the `next` of a page).
@@ -361,6 +364,7 @@ pub enum DeleteFor {
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct DeleteQuery {
     /// `everyone` (default) or `me`.
@@ -396,7 +400,7 @@ pub async fn delete(
 pub struct ReceiptBody {
     pub up_to_seq: u64,
     /// `delivered` or `read` (read implies delivered).
-    #[schema(value_type = String, example = "read")]
+    #[schema(schema_with = super::openapi::receipt_kind)]
     pub kind: ReceiptKind,
 }
 

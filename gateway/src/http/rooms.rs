@@ -46,7 +46,7 @@ pub fn router() -> Router<AppState> {
 pub struct RoomJson {
     pub id: Uuid,
     /// `direct` or `group`.
-    #[schema(value_type = String, example = "group")]
+    #[schema(schema_with = super::openapi::room_kind)]
     pub kind: RoomKind,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
@@ -55,7 +55,7 @@ pub struct RoomJson {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub photo_file_id: Option<Uuid>,
     /// `open` or `invite`.
-    #[schema(value_type = String, example = "invite")]
+    #[schema(schema_with = super::openapi::join_rule)]
     pub join_rule: JoinRule,
     pub created_at: DateTime<Utc>,
     /// Sequence number of the latest message (0 before the first).
@@ -70,7 +70,7 @@ pub struct RoomJson {
 pub struct MemberJson {
     pub user_id: Uuid,
     /// `owner`, `admin` or `member`.
-    #[schema(value_type = String, example = "member")]
+    #[schema(schema_with = super::openapi::role)]
     pub role: Role,
     pub joined_at: DateTime<Utc>,
 }
@@ -139,14 +139,14 @@ impl RoomJson {
 #[serde(deny_unknown_fields)]
 pub struct CreateRoomBody {
     /// `direct` (exactly one other member) or `group`.
-    #[schema(value_type = String, example = "group")]
+    #[schema(schema_with = super::openapi::room_kind)]
     pub kind: RoomKind,
     #[schema(value_type = Option<String>)]
     pub name: Option<RoomName>,
     #[schema(value_type = Option<String>)]
     pub description: Option<RoomDescription>,
     /// Groups only: `invite` (default) or `open`.
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = super::openapi::join_rule_or_null)]
     pub join_rule: Option<JoinRule>,
     /// The other members (the creator is added as owner).
     #[serde(default)]
@@ -223,6 +223,7 @@ async fn blocked_either_way(state: &AppState, a: UserId, b: UserId) -> Result<bo
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct ListQuery {
     /// Page size, default 50, 1 to 200.
@@ -288,7 +289,7 @@ pub struct RoomPatch {
     #[schema(value_type = Option<Uuid>)]
     pub photo_file_id: Option<Option<FileId>>,
     /// `open` or `invite`.
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = super::openapi::join_rule_or_null)]
     pub join_rule: Option<JoinRule>,
 }
 
@@ -363,7 +364,7 @@ pub async fn leave(
 #[serde(deny_unknown_fields)]
 pub struct MemberBody {
     /// `member` (default when adding) or `admin`.
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = super::openapi::role_or_null)]
     pub role: Option<Role>,
 }
 

@@ -205,7 +205,7 @@ pub async fn update_me(
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SettingsJson {
-    #[schema(value_type = String, example = "everybody")]
+    #[schema(schema_with = super::openapi::last_seen)]
     pub last_seen_visible_to: LastSeenVisibility,
     pub notifications: bool,
 }
@@ -220,7 +220,7 @@ impl From<Settings> for SettingsJson {
 #[serde(deny_unknown_fields)]
 pub struct SettingsPatch {
     /// `everybody`, `contacts` or `nobody`.
-    #[schema(value_type = Option<String>)]
+    #[schema(schema_with = super::openapi::last_seen_or_null)]
     pub last_seen_visible_to: Option<LastSeenVisibility>,
     pub notifications: Option<bool>,
 }
@@ -261,6 +261,7 @@ pub async fn update_settings(
 }
 
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct SearchParams {
     /// Username or display-name prefix, case-insensitive.
