@@ -334,6 +334,7 @@ pub async fn register(
 #[utoipa::path(post, path = "/v1/auth/login", tag = "auth", request_body = LoginBody,
     responses((status = 200, body = Tokens),
         (status = 401, description = "invalid_credentials (also for an unknown email)", body = ErrorBody),
+        (status = 409, description = "device_limit_reached: a new device over the user's limit", body = ErrorBody),
         (status = 429, description = "rate_limited", body = ErrorBody)))]
 #[tracing::instrument(skip_all)]
 pub async fn login(
@@ -450,6 +451,7 @@ pub async fn phone_start(
     responses((status = 200, body = Tokens),
         (status = 401, description = "wrong_code; details.attempts_remaining", body = ErrorBody),
         (status = 404, description = "unknown session", body = ErrorBody),
+        (status = 409, description = "device_limit_reached: a new device over the user's limit", body = ErrorBody),
         (status = 410, description = "expired, used, or out of attempts", body = ErrorBody),
         (status = 429, description = "rate_limited", body = ErrorBody)))]
 #[tracing::instrument(skip_all, fields(session_id = %body.session_id))]

@@ -324,7 +324,7 @@ pub async fn update(
     params(("id" = Uuid, Path, description = "room id")),
     responses((status = 200, body = RoomJson, description = "joined"),
         (status = 404, description = "no such room, or invite-only without an invite", body = ErrorBody),
-        (status = 409, description = "already_member", body = ErrorBody)))]
+        (status = 409, description = "already_member, or room_full", body = ErrorBody)))]
 #[tracing::instrument(skip_all, fields(user_id = %user.user_id, room_id = %id))]
 pub async fn join(
     State(state): State<AppState>,
@@ -373,7 +373,8 @@ pub struct MemberBody {
     params(("id" = Uuid, Path, description = "room id"), ("user_id" = Uuid, Path, description = "user to add or change")),
     responses((status = 200, body = MemberJson, description = "added, or role changed"),
         (status = 403, description = "not an admin or the owner, or not above the member", body = ErrorBody),
-        (status = 404, body = ErrorBody)))]
+        (status = 404, body = ErrorBody),
+        (status = 409, description = "room_full, or the membership kept changing (retry)", body = ErrorBody)))]
 #[tracing::instrument(skip_all, fields(user_id = %user.user_id, room_id = %id, member = %member))]
 pub async fn put_member(
     State(state): State<AppState>,
