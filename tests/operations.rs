@@ -139,3 +139,51 @@ fn the_nats_configs_of_the_compose_files_are_valid() {
         assert!(checked.status.success() && said.contains("is valid"), "{file}: {said}");
     }
 }
+
+/// compose's Postgres init script (deploy/postgres/app-role.sh) makes CipherTalk's
+/// role the owner of its database, no superuser, and CipherTalk migrates as it.
+#[tokio::test]
+async fn the_compose_postgres_init_script_makes_an_owner_that_is_no_superuser_and_migrates() {
+    use std::str::FromStr;
+
+    use sqlx::postgres::PgConnectOptions;
+
+    let admin_url = crate::support::postgres_admin_url();
+    let admin = ciphertalk_gateway::db::connect(&admin_url, 1).await.unwrap();
+    let (database, role) =
+        (format!("t_{}", uuid::Uuid::new_v4().simple()), format!("r_{}", uuid::Uuid::new_v4().simple()));
+    sqlx::query(&format!("CREATE DATABASE {database}")).execute(&admin).await.unwrap();
+    let options = PgConnectOptions::from_str(&admin_url).unwrap();
+    let database_url = admin_url.rsplit_once('/').map(|(base, _)| format!("{base}/{database}")).unwrap();
+
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/../deploy/postgres/app-role.sh");
+    let run = tokio::process::Command::new("sh")
+        .arg(script)
+        .env("POSTGRES_USER", options.get_username())
+        // psql takes a connection URL where the image passes a database name.
+        .env("POSTGRES_DB", &database_url)
+        .env("CIPHERTALK_DB_USER", &role)
+        .env("CIPHERTALK_DB_PASSWORD", "app-secret")
+        .output()
+        .await
+        .unwrap();
+    assert!(run.status.success(), "{}", String::from_utf8_lossy(&run.stderr));
+
+    let app_url =
+        format!("postgres://{role}:app-secret@{}:{}/{database}", options.get_host(), options.get_port());
+    let app = ciphertalk_gateway::db::connect(&app_url, 2).await.unwrap();
+    let superuser: bool = sqlx::query_scalar("SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
+        .fetch_one(&app)
+        .await
+        .unwrap();
+    assert!(!superuser, "the app role is no superuser");
+    ciphertalk_gateway::db::migrate(&app).await.unwrap();
+    let owner: String = sqlx::query_scalar("SELECT tableowner FROM pg_tables WHERE tablename = 'events'")
+        .fetch_one(&app)
+        .await
+        .unwrap();
+    assert_eq!(owner, role, "the app role owns what it migrated");
+    app.close().await;
+    sqlx::query(&format!("DROP DATABASE {database}")).execute(&admin).await.unwrap();
+    sqlx::query(&format!("DROP ROLE {role}")).execute(&admin).await.unwrap();
+}
