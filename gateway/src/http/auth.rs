@@ -495,6 +495,7 @@ pub async fn ws_ticket(
     let holder = tickets::TicketHolder {
         user_id: user.user_id,
         session: user.session,
+        device: user.device,
         token_expires_at: Some(user.expires_at),
     };
     let (ticket, expires_at) = tickets::issue(&state.db, holder, state.auth.ticket_ttl).await?;
