@@ -158,3 +158,36 @@ async fn a_cursor_stored_before_devices_is_the_first_devices() {
             .unwrap();
     assert_eq!(rows, [i64::try_from(all[3].0).unwrap()], "the old row moved, no second one for the device");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_ticket_socket_acks_its_devices_cursor_and_a_removed_device_is_forgotten() {
+    let app = spawn_app().await;
+    let bob = app.person("Bob").await;
+    let email = format!("alice-{}@example.com", uuid::Uuid::new_v4());
+    let first = Person::from_session(&app.register(&email, "Alice").await);
+    let laptop = login_on_new_device(&app, &email, "laptop").await;
+    let second = Person::from_session(&laptop);
+    let room = group_of(&app, &bob, &first).await;
+    send_messages(&app, room, &bob, 0, 2).await;
+    app.queue_holds(&first, 3).await;
+
+    let (status, ticket) = app.post(&second, "/v1/ws/ticket", json!({})).await;
+    assert_eq!(status, StatusCode::CREATED, "{ticket}");
+    let query = format!("?ticket={}", ticket["ticket"].as_str().unwrap());
+    let mut socket = Client::try_connect(&app.base(0), None, &query).await.unwrap();
+    let (events, ready) = socket.backlog().await;
+    assert_eq!(events.len(), 3, "{events:?}");
+    assert_eq!(socket.ack(ready).await, ready);
+    assert!(inbox(&app, &second).await.is_empty(), "the ticket's device acknowledged");
+    assert_eq!(inbox(&app, &first).await.len(), 3, "not the first device");
+
+    let path = format!("/v1/devices/{}", device_of(&laptop));
+    let (status, body) = app.delete(&first, &path).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM delivery_cursors WHERE device_id = $1")
+        .bind(device_of(&laptop).parse::<uuid::Uuid>().unwrap())
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(rows, 0, "a removed device's cursor is deleted");
+}
