@@ -9,11 +9,19 @@ use super::*;
 use crate::realtime::{Client, body_of, cursor_of};
 use crate::support::app::Person;
 
-/// A user registered under `email` (their first device) and a second device of theirs.
-async fn two_devices(app: &TestApp, email: &str) -> (Person, Person) {
-    let first = Person::from_session(&app.register(email, "Alice").await);
-    let second = Person::from_session(&login_on_new_device(app, email, "laptop").await);
-    (first, second)
+/// A user's first device and a second one, added before Bob puts the user in a
+/// group and sends `messages` messages; the queue of both (cursor, event type).
+async fn two_devices_with_messages(app: &TestApp, messages: usize) -> (Person, Person, Vec<(u64, String)>) {
+    let bob = app.person("Bob").await;
+    let email = format!("alice-{}@example.com", uuid::Uuid::new_v4());
+    let first = Person::from_session(&app.register(&email, "Alice").await);
+    let second = Person::from_session(&login_on_new_device(app, &email, "laptop").await);
+    let room = group_of(app, &bob, &first).await;
+    send_messages(app, room, &bob, 0, messages).await;
+    app.queue_holds(&first, 1 + messages as u64).await;
+    let all = inbox(app, &first).await;
+    assert_eq!(all.len(), 1 + messages, "{all:?}");
+    (first, second, all)
 }
 
 /// A group of `owner` and `member`, created before `member`'s second device exists.
@@ -84,14 +92,7 @@ async fn an_offline_device_gets_everything_another_device_acknowledged() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn inbox_acks_of_one_device_do_not_move_the_other() {
     let app = spawn_app().await;
-    let bob = app.person("Bob").await;
-    let (first, second) = two_devices(&app, &format!("alice-{}@example.com", uuid::Uuid::new_v4())).await;
-    let room = group_of(&app, &bob, &first).await;
-    send_messages(&app, room, &bob, 0, 3).await;
-    app.queue_holds(&first, 4).await;
-
-    let all = inbox(&app, &first).await;
-    assert_eq!(all.len(), 4, "{all:?}");
+    let (first, second, all) = two_devices_with_messages(&app, 3).await;
     assert_eq!(inbox(&app, &second).await, all, "the second device was added before the room");
     inbox_ack(&app, &second, all[3].0).await;
     assert!(inbox(&app, &second).await.is_empty());
@@ -127,12 +128,7 @@ async fn a_new_device_starts_at_the_end_of_the_queue() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_cursor_stored_before_devices_is_the_first_devices() {
     let app = spawn_app().await;
-    let bob = app.person("Bob").await;
-    let (first, second) = two_devices(&app, &format!("alice-{}@example.com", uuid::Uuid::new_v4())).await;
-    let room = group_of(&app, &bob, &first).await;
-    send_messages(&app, room, &bob, 0, 3).await;
-    app.queue_holds(&first, 4).await;
-    let all = inbox(&app, &first).await;
+    let (first, second, all) = two_devices_with_messages(&app, 3).await;
 
     // The shape the previous code wrote: one row per user, no device.
     sqlx::query("INSERT INTO delivery_cursors (user_id, cursor) VALUES ($1, $2)")

@@ -72,8 +72,7 @@ pub async fn connect(
         error.retry_after = Some(1);
         error
     })?;
-    let peer =
-        connection::Peer {
+    let peer = connection::Peer {
         user,
         device: holder.device,
         ip,

@@ -150,7 +150,12 @@ impl AckWriter {
     /// it is further already (acks may arrive out of order from several
     /// connections of the device); returns the stored cursor. Other devices'
     /// cursors never move.
-    pub async fn acknowledge(&self, user: UserId, device: DeviceId, cursor: Cursor) -> Result<Cursor, AckError> {
+    pub async fn acknowledge(
+        &self,
+        user: UserId,
+        device: DeviceId,
+        cursor: Cursor,
+    ) -> Result<Cursor, AckError> {
         let (stored, answer) = oneshot::channel();
         self.queue
             .send(PendingAck { user, device, cursor, stored })
