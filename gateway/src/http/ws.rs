@@ -1,6 +1,7 @@
 //! `GET /v1/ws`: the WebSocket. Authenticates with the `Authorization` header
 //! or a single-use `?ticket=` (browsers), picks the start cursor (`?since=` or
-//! the acknowledged one) and hands the socket to [`crate::realtime::connection`].
+//! the acknowledged one of the session's device) and hands the socket to
+//! [`crate::realtime::connection`].
 
 use axum::Router;
 use axum::extract::{FromRequestParts, Request, State, WebSocketUpgrade};
