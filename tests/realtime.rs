@@ -46,7 +46,7 @@ const FRAME_WAIT: Duration = Duration::from_secs(20);
 
 impl TestApp {
     /// Waits until `user`'s delivery queue holds `count` events.
-    async fn queue_holds(&self, user: &Person, count: u64) {
+    pub(crate) async fn queue_holds(&self, user: &Person, count: u64) {
         let js = self.js();
         let subject = format!("chat.dlv.{}", user.id);
         let filled = eventually(60, || async {
@@ -61,12 +61,12 @@ impl TestApp {
 }
 
 /// The plaintext a test put in a message (the "ciphertext" is just base64 of it).
-fn body_of(event: &Value) -> String {
+pub(crate) fn body_of(event: &Value) -> String {
     let bytes = STANDARD.decode(event["ciphertext"].as_str().unwrap_or_default()).unwrap_or_default();
     String::from_utf8_lossy(&bytes).into_owned()
 }
 
-fn cursor_of(frame: &Value) -> u64 {
+pub(crate) fn cursor_of(frame: &Value) -> u64 {
     frame["cursor"].as_str().and_then(|c| c.parse().ok()).unwrap()
 }
 
@@ -108,7 +108,7 @@ impl Client {
     }
 
     /// The next JSON frame; `None` when the connection ends or nothing comes in `wait`.
-    async fn next_within(&mut self, wait: Duration) -> Option<Value> {
+    pub(crate) async fn next_within(&mut self, wait: Duration) -> Option<Value> {
         if let Some(frame) = self.stash.pop_front() {
             return Some(frame);
         }
@@ -123,7 +123,7 @@ impl Client {
         }
     }
 
-    async fn next(&mut self) -> Value {
+    pub(crate) async fn next(&mut self) -> Value {
         self.next_within(FRAME_WAIT).await.expect("a frame")
     }
 
@@ -171,7 +171,7 @@ impl Client {
     }
 
     /// The next `n` `message.sent` event frames (skipping other frames and events).
-    async fn messages(&mut self, n: usize) -> Vec<Value> {
+    pub(crate) async fn messages(&mut self, n: usize) -> Vec<Value> {
         let mut out = Vec::with_capacity(n);
         while out.len() < n {
             let frame = self.next().await;
@@ -183,7 +183,7 @@ impl Client {
     }
 
     /// Acknowledges `cursor`; frames that arrive meanwhile are kept for `next`.
-    async fn ack(&mut self, cursor: u64) -> u64 {
+    pub(crate) async fn ack(&mut self, cursor: u64) -> u64 {
         self.send(json!({"type": "ack", "cursor": cursor.to_string()})).await;
         let mut stash = std::mem::take(&mut self.stash);
         let acked = loop {

@@ -162,19 +162,26 @@ pub async fn device_for_login(
     requested: Option<DeviceId>,
     name: Option<DeviceName>,
     device_limit: usize,
-) -> Result<DeviceId, CommandError<DomainError>> {
+) -> Result<LoginDevice, CommandError<DomainError>> {
     let id = user_id.to_string();
     if let Some(device_id) = requested {
         let owned = write.users.read(&id, |user| user.devices().contains(device_id)).await;
         if owned.map_err(CommandError::Store)? {
-            return Ok(device_id);
+            return Ok(LoginDevice { id: device_id, added: false });
         }
     }
     let device_id = DeviceId::new_v7();
     let meta = CommandMetadata::new(id.clone(), request_id);
     let command = UserCommand::AddDevice { device_id, name, device_limit, at: now() };
     write.users.execute(&id, command, &meta).await?;
-    Ok(device_id)
+    Ok(LoginDevice { id: device_id, added: true })
+}
+
+/// The device of a login's session, and whether the login added it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoginDevice {
+    pub id: DeviceId,
+    pub added: bool,
 }
 
 /// Loads a user and squares their role with `CIPHERTALK_ADMINS` (at every

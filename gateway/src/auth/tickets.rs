@@ -7,7 +7,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
-use ciphertalk_domain::UserId;
+use ciphertalk_domain::{DeviceId, UserId};
 use sqlx::PgPool;
 use uuid::Uuid;
 
@@ -31,6 +31,8 @@ pub enum TicketError {
 pub struct TicketHolder {
     pub user_id: UserId,
     pub session: Option<Uuid>,
+    /// The device of the session (tickets issued before devices: the first device).
+    pub device: DeviceId,
     /// Unix seconds.
     pub token_expires_at: Option<u64>,
 }
@@ -46,14 +48,15 @@ pub async fn issue(
         .token_expires_at
         .and_then(|secs| DateTime::<Utc>::from_timestamp(i64::try_from(secs).unwrap_or(i64::MAX), 0));
     let expires_at: DateTime<Utc> = sqlx::query_scalar(
-        "INSERT INTO ws_tickets (ticket_hash, user_id, expires_at, session_id, token_expires_at)
-         VALUES ($1, $2, now() + make_interval(secs => $3), $4, $5) RETURNING expires_at",
+        "INSERT INTO ws_tickets (ticket_hash, user_id, expires_at, session_id, token_expires_at, device_id)
+         VALUES ($1, $2, now() + make_interval(secs => $3), $4, $5, $6) RETURNING expires_at",
     )
     .bind(hash(&ticket))
     .bind(holder.user_id.as_uuid())
     .bind(ttl.as_secs_f64())
     .bind(holder.session)
     .bind(token_expires_at)
+    .bind(holder.device.as_uuid())
     .fetch_one(pool)
     .await?;
     Ok((ticket, expires_at))
@@ -62,17 +65,18 @@ pub async fn issue(
 /// Whom a ticket was issued to, if it is unexpired and unused; using it
 /// deletes it, so a second use (even a concurrent one) finds nothing.
 pub async fn consume_ticket(pool: &PgPool, ticket: &str) -> Result<Option<TicketHolder>, sqlx::Error> {
-    type Row = (Uuid, bool, Option<Uuid>, Option<DateTime<Utc>>);
+    type Row = (Uuid, bool, Option<Uuid>, Option<DateTime<Utc>>, Option<Uuid>);
     let row: Option<Row> = sqlx::query_as(
         "DELETE FROM ws_tickets WHERE ticket_hash = $1
-         RETURNING user_id, expires_at > now(), session_id, token_expires_at",
+         RETURNING user_id, expires_at > now(), session_id, token_expires_at, device_id",
     )
     .bind(hash(ticket))
     .fetch_optional(pool)
     .await?;
-    Ok(row.filter(|(_, fresh, _, _)| *fresh).map(|(id, _, session, token_expires_at)| TicketHolder {
+    Ok(row.filter(|(_, fresh, ..)| *fresh).map(|(id, _, session, token_expires_at, device)| TicketHolder {
         user_id: UserId::from_uuid(id),
         session,
+        device: device.map_or_else(|| DeviceId::first_of(UserId::from_uuid(id)), DeviceId::from_uuid),
         token_expires_at: token_expires_at.and_then(|at| u64::try_from(at.timestamp()).ok()),
     }))
 }

@@ -284,7 +284,7 @@ async fn login_user(
             let body = body.unwrap_or_default();
             let requested = body.device_id.map(DeviceId::from_uuid);
             let limit = state.config.keys.devices_per_user;
-            accounts::device_for_login(
+            let login = accounts::device_for_login(
                 &state.write,
                 request_id(headers),
                 user_id,
@@ -292,11 +292,29 @@ async fn login_user(
                 body.name()?,
                 limit,
             )
-            .await?
+            .await?;
+            if login.added {
+                start_at_end(state, user_id, login.id).await?;
+            }
+            login.id
         }
     };
     let issued = state.auth.refresh.start(user_id, device_id).await?;
     session(state, UserJson::private(&account), is_admin, issued).await
+}
+
+/// A new device starts at the end of the user's delivery queue: it receives
+/// what comes after it was added, not what the user's other devices received.
+async fn start_at_end(state: &AppState, user_id: UserId, device: DeviceId) -> Result<(), ApiError> {
+    let realtime = &state.realtime;
+    let end =
+        realtime.queue.latest(user_id).await.map_err(|e| ApiError::unavailable("the delivery queue", e))?;
+    realtime
+        .acks
+        .acknowledge(user_id, device, end)
+        .await
+        .map_err(|e| ApiError::unavailable("the database", e))?;
+    Ok(())
 }
 
 #[utoipa::path(post, path = "/v1/auth/register", tag = "auth", request_body = RegisterBody,
@@ -495,6 +513,7 @@ pub async fn ws_ticket(
     let holder = tickets::TicketHolder {
         user_id: user.user_id,
         session: user.session,
+        device: user.device,
         token_expires_at: Some(user.expires_at),
     };
     let (ticket, expires_at) = tickets::issue(&state.db, holder, state.auth.ticket_ttl).await?;

@@ -23,6 +23,7 @@ use utoipa::ToSchema;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, AuthUser};
 use super::shared::metadata;
+use crate::realtime::cursor;
 use crate::realtime::sessions::{self, Ending};
 use crate::state::AppState;
 
@@ -201,6 +202,7 @@ pub(super) async fn remove(
     for family in state.auth.refresh.revoke_device(user.user_id, device_id).await? {
         sessions::end(&state.nats, user.user_id, Ending::Session(family)).await;
     }
+    cursor::forget(&state.db, user.user_id, device_id).await?;
     tracing::info!(%device_id, "device removed");
     Ok(())
 }

@@ -22,7 +22,7 @@ pub fn router() -> Router<AppState> {
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct InboxParams {
-    /// Events after this cursor; default: the acknowledged cursor.
+    /// Events after this cursor; default: the caller's device's acknowledged cursor.
     pub after: Option<String>,
     /// Default 50, 1 to 200.
     #[serde(default)]
@@ -58,7 +58,7 @@ pub async fn list(
 ) -> Result<Json<InboxPage>, ApiError> {
     let after = match params.after.as_deref() {
         Some(raw) => issued(&state, user.user_id, parse_cursor(raw)?).await?,
-        None => cursor::acknowledged(&state.db, user.user_id).await?,
+        None => cursor::acknowledged(&state.db, user.user_id, user.device).await?,
     };
     let (delivered, more) = state
         .realtime
@@ -107,7 +107,7 @@ pub async fn ack(
     let cursor = state
         .realtime
         .acks
-        .acknowledge(user.user_id, cursor)
+        .acknowledge(user.user_id, user.device, cursor)
         .await
         .map_err(|e| ApiError::unavailable("the database", e))?;
     Ok(Json(Acked { cursor }))

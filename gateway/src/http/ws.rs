@@ -1,6 +1,7 @@
 //! `GET /v1/ws`: the WebSocket. Authenticates with the `Authorization` header
 //! or a single-use `?ticket=` (browsers), picks the start cursor (`?since=` or
-//! the acknowledged one) and hands the socket to [`crate::realtime::connection`].
+//! the acknowledged one of the session's device) and hands the socket to
+//! [`crate::realtime::connection`].
 
 use axum::Router;
 use axum::extract::{FromRequestParts, Request, State, WebSocketUpgrade};
@@ -45,7 +46,12 @@ pub async fn connect(
     state.throttle.check(Action::WsConnect, None, ip)?;
     let holder = if parts.headers.contains_key(header::AUTHORIZATION) {
         let user = AuthUser::from_request_parts(&mut parts, &state).await?;
-        TicketHolder { user_id: user.user_id, session: user.session, token_expires_at: Some(user.expires_at) }
+        TicketHolder {
+            user_id: user.user_id,
+            session: user.session,
+            device: user.device,
+            token_expires_at: Some(user.expires_at),
+        }
     } else if let Some(ticket) = params.ticket.as_deref() {
         redeem(&state, ticket).await?
     } else {
@@ -67,11 +73,16 @@ pub async fn connect(
         error.retry_after = Some(1);
         error
     })?;
-    let peer =
-        connection::Peer { user, ip, session: holder.session, token_expires_at: holder.token_expires_at };
+    let peer = connection::Peer {
+        user,
+        device: holder.device,
+        ip,
+        session: holder.session,
+        token_expires_at: holder.token_expires_at,
+    };
     let start = match params.since.as_deref() {
         Some(since) => super::inbox::issued(&state, user, parse_cursor(since)?).await?,
-        None => cursor::acknowledged(&state.db, user).await?,
+        None => cursor::acknowledged(&state.db, user, holder.device).await?,
     };
     let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &state).await.map_err(|rejection| {
         ApiError::new(StatusCode::BAD_REQUEST, "websocket_required", rejection.body_text())

@@ -21,7 +21,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket};
 use chrono::{DateTime, Utc};
-use ciphertalk_domain::UserId;
+use ciphertalk_domain::{DeviceId, UserId};
 use ciphertalk_streams::JetStreamErrorKind as Js;
 use futures::stream::{SplitSink, SplitStream};
 use futures::{SinkExt, StreamExt};
@@ -102,6 +102,8 @@ impl Closing {
 #[derive(Debug, Clone, Copy)]
 pub struct Peer {
     pub user: UserId,
+    /// The device of the session: its cursor is the one acknowledged.
+    pub device: DeviceId,
     pub ip: Option<IpAddr>,
     /// The session (refresh family) of the access token; `None` for tokens without one.
     pub session: Option<uuid::Uuid>,
@@ -339,7 +341,7 @@ async fn handle(
                     Err(err) => return outbox.error("unavailable", unavailable(&err)).await,
                 }
             }
-            match rt.acks.acknowledge(user, cursor).await {
+            match rt.acks.acknowledge(user, peer.device, cursor).await {
                 Ok(stored) => outbox.send(&ServerFrame::Acked { cursor: stored }).await,
                 Err(err) => outbox.error("unavailable", unavailable(&err)).await,
             }

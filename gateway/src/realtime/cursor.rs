@@ -1,5 +1,7 @@
 //! Delivery cursors: a position in one user's delivery queue (the CHAT_DELIVERY
-//! stream sequence of an event), and the acknowledged cursor kept per user.
+//! stream sequence of an event), and the acknowledged cursor kept per device:
+//! each device receives everything after its own cursor, whatever the user's
+//! other devices acknowledged.
 //!
 //! A cursor is sent as a decimal string (`"cursor": "1234"`) so that clients in
 //! languages without 64-bit integers keep it exact; a JSON number is accepted too.
@@ -9,7 +11,7 @@ use std::str::FromStr;
 
 use std::collections::HashMap;
 
-use ciphertalk_domain::UserId;
+use ciphertalk_domain::{DeviceId, UserId};
 use ciphertalk_streams::WithKind;
 use ciphertalk_streams::error::Error;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
@@ -64,13 +66,32 @@ impl<'de> Deserialize<'de> for Cursor {
     }
 }
 
-/// The cursor up to which `user` has acknowledged their events (0 = none).
-pub async fn acknowledged(pool: &PgPool, user: UserId) -> Result<Cursor, sqlx::Error> {
-    let cursor: Option<i64> = sqlx::query_scalar("SELECT cursor FROM delivery_cursors WHERE user_id = $1")
-        .bind(user.as_uuid())
-        .fetch_optional(pool)
-        .await?;
+/// The `device_id` column of `device`'s row: NULL for the user's first device
+/// (the rows written before devices are its).
+fn device_column(user: UserId, device: DeviceId) -> Option<Uuid> {
+    (device != DeviceId::first_of(user)).then(|| device.as_uuid())
+}
+
+/// The cursor up to which `device` of `user` has acknowledged its events (0 = none).
+pub async fn acknowledged(pool: &PgPool, user: UserId, device: DeviceId) -> Result<Cursor, sqlx::Error> {
+    let cursor: Option<i64> = sqlx::query_scalar(
+        "SELECT cursor FROM delivery_cursors WHERE user_id = $1 AND device_id IS NOT DISTINCT FROM $2",
+    )
+    .bind(user.as_uuid())
+    .bind(device_column(user, device))
+    .fetch_optional(pool)
+    .await?;
     Ok(Cursor(cursor.and_then(|c| u64::try_from(c).ok()).unwrap_or(0)))
+}
+
+/// Forgets the cursor of a removed device.
+pub async fn forget(pool: &PgPool, user: UserId, device: DeviceId) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM delivery_cursors WHERE user_id = $1 AND device_id IS NOT DISTINCT FROM $2")
+        .bind(user.as_uuid())
+        .bind(device_column(user, device))
+        .execute(pool)
+        .await?;
+    Ok(())
 }
 
 /// Stores acknowledged cursors for every connection of this process, many in
@@ -84,6 +105,7 @@ pub struct AckWriter {
 #[derive(Debug)]
 struct PendingAck {
     user: UserId,
+    device: DeviceId,
     cursor: Cursor,
     stored: oneshot::Sender<Result<Cursor, AckError>>,
 }
@@ -95,7 +117,7 @@ pub enum AckErrorKind {
     Stopped,
     /// Postgres refused the statement.
     Database,
-    /// The statement stored nothing for the user.
+    /// The statement stored nothing for the device.
     NoRow,
 }
 
@@ -124,13 +146,19 @@ impl AckWriter {
         Self { queue }
     }
 
-    /// Moves `user`'s acknowledged cursor to `cursor` unless it is further
-    /// already (acks may arrive out of order from several devices); returns the
-    /// stored cursor.
-    pub async fn acknowledge(&self, user: UserId, cursor: Cursor) -> Result<Cursor, AckError> {
+    /// Moves the acknowledged cursor of `device` of `user` to `cursor` unless
+    /// it is further already (acks may arrive out of order from several
+    /// connections of the device); returns the stored cursor. Other devices'
+    /// cursors never move.
+    pub async fn acknowledge(
+        &self,
+        user: UserId,
+        device: DeviceId,
+        cursor: Cursor,
+    ) -> Result<Cursor, AckError> {
         let (stored, answer) = oneshot::channel();
         self.queue
-            .send(PendingAck { user, cursor, stored })
+            .send(PendingAck { user, device, cursor, stored })
             .await
             .map_err(|_| AckError::new(AckErrorKind::Stopped))?;
         answer.await.map_err(|_| AckError::new(AckErrorKind::Stopped))?
@@ -140,32 +168,39 @@ impl AckWriter {
 async fn write_acks(pool: PgPool, mut pending: mpsc::Receiver<PendingAck>) {
     let mut batch = Vec::with_capacity(ACKS_PER_STATEMENT);
     while pending.recv_many(&mut batch, ACKS_PER_STATEMENT).await > 0 {
-        // One row per user (a statement may not touch a row twice): the furthest ack wins.
-        let mut furthest: HashMap<UserId, u64> = HashMap::with_capacity(batch.len());
+        // One row per device (a statement may not touch a row twice): the furthest ack wins.
+        let mut furthest: HashMap<(UserId, DeviceId), u64> = HashMap::with_capacity(batch.len());
         for ack in &batch {
-            let entry = furthest.entry(ack.user).or_default();
+            let entry = furthest.entry((ack.user, ack.device)).or_default();
             *entry = (*entry).max(ack.cursor.0);
         }
-        let (users, cursors): (Vec<Uuid>, Vec<i64>) = furthest
-            .iter()
-            .map(|(user, cursor)| (user.as_uuid(), i64::try_from(*cursor).unwrap_or(i64::MAX)))
-            .unzip();
-        let stored: Result<Vec<(Uuid, i64)>, sqlx::Error> = sqlx::query_as(
-            "INSERT INTO delivery_cursors (user_id, cursor)
-             SELECT * FROM unnest($1::uuid[], $2::bigint[])
-             ON CONFLICT (user_id) DO UPDATE
+        let mut users = Vec::with_capacity(furthest.len());
+        let mut devices = Vec::with_capacity(furthest.len());
+        let mut cursors = Vec::with_capacity(furthest.len());
+        for ((user, device), cursor) in &furthest {
+            users.push(user.as_uuid());
+            devices.push(device_column(*user, *device));
+            cursors.push(i64::try_from(*cursor).unwrap_or(i64::MAX));
+        }
+        let stored: Result<Vec<(Uuid, Option<Uuid>, i64)>, sqlx::Error> = sqlx::query_as(
+            "INSERT INTO delivery_cursors (user_id, device_id, cursor)
+             SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::bigint[])
+             ON CONFLICT (user_id, device_id) DO UPDATE
                 SET cursor = GREATEST(delivery_cursors.cursor, excluded.cursor), updated_at = now()
-             RETURNING user_id, cursor",
+             RETURNING user_id, device_id, cursor",
         )
         .bind(&users)
+        .bind(&devices)
         .bind(&cursors)
         .fetch_all(&pool)
         .await;
         match stored {
             Ok(rows) => {
-                let rows: HashMap<Uuid, i64> = rows.into_iter().collect();
+                let rows: HashMap<(Uuid, Option<Uuid>), i64> =
+                    rows.into_iter().map(|(user, device, cursor)| ((user, device), cursor)).collect();
                 for ack in batch.drain(..) {
-                    let cursor = rows.get(&ack.user.as_uuid()).and_then(|c| u64::try_from(*c).ok());
+                    let key = (ack.user.as_uuid(), device_column(ack.user, ack.device));
+                    let cursor = rows.get(&key).and_then(|c| u64::try_from(*c).ok());
                     let answer = cursor.map(Cursor).ok_or(AckError::new(AckErrorKind::NoRow));
                     let _ = ack.stored.send(answer);
                 }
