@@ -147,7 +147,7 @@ async fn a_cursor_stored_before_devices_is_the_first_devices() {
     inbox_ack(&app, &before_devices, all[3].0).await;
     assert!(inbox(&app, &first).await.is_empty());
     let rows: Vec<i64> =
-        sqlx::query_scalar("SELECT cursor FROM delivery_cursors WHERE user_id = $1 AND device_id IS NULL")
+        sqlx::query_scalar("SELECT cursor FROM delivery_cursors WHERE user_id = $1 AND device_id = '00000000-0000-0000-0000-000000000000'")
             .bind(first.id.as_uuid())
             .fetch_all(&app.db.pool)
             .await

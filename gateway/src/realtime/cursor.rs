@@ -66,27 +66,26 @@ impl<'de> Deserialize<'de> for Cursor {
     }
 }
 
-/// The `device_id` column of `device`'s row: NULL for the user's first device
-/// (the rows written before devices are its).
-fn device_column(user: UserId, device: DeviceId) -> Option<Uuid> {
-    (device != DeviceId::first_of(user)).then(|| device.as_uuid())
+/// The `device_id` column of `device`'s row: the nil UUID for the user's first
+/// device (the column's default, so the rows written before devices are its).
+fn device_column(user: UserId, device: DeviceId) -> Uuid {
+    if device == DeviceId::first_of(user) { Uuid::nil() } else { device.as_uuid() }
 }
 
 /// The cursor up to which `device` of `user` has acknowledged its events (0 = none).
 pub async fn acknowledged(pool: &PgPool, user: UserId, device: DeviceId) -> Result<Cursor, sqlx::Error> {
-    let cursor: Option<i64> = sqlx::query_scalar(
-        "SELECT cursor FROM delivery_cursors WHERE user_id = $1 AND device_id IS NOT DISTINCT FROM $2",
-    )
-    .bind(user.as_uuid())
-    .bind(device_column(user, device))
-    .fetch_optional(pool)
-    .await?;
+    let cursor: Option<i64> =
+        sqlx::query_scalar("SELECT cursor FROM delivery_cursors WHERE user_id = $1 AND device_id = $2")
+            .bind(user.as_uuid())
+            .bind(device_column(user, device))
+            .fetch_optional(pool)
+            .await?;
     Ok(Cursor(cursor.and_then(|c| u64::try_from(c).ok()).unwrap_or(0)))
 }
 
 /// Forgets the cursor of a removed device.
 pub async fn forget(pool: &PgPool, user: UserId, device: DeviceId) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM delivery_cursors WHERE user_id = $1 AND device_id IS NOT DISTINCT FROM $2")
+    sqlx::query("DELETE FROM delivery_cursors WHERE user_id = $1 AND device_id = $2")
         .bind(user.as_uuid())
         .bind(device_column(user, device))
         .execute(pool)
@@ -182,7 +181,7 @@ async fn write_acks(pool: PgPool, mut pending: mpsc::Receiver<PendingAck>) {
             devices.push(device_column(*user, *device));
             cursors.push(i64::try_from(*cursor).unwrap_or(i64::MAX));
         }
-        let stored: Result<Vec<(Uuid, Option<Uuid>, i64)>, sqlx::Error> = sqlx::query_as(
+        let stored: Result<Vec<(Uuid, Uuid, i64)>, sqlx::Error> = sqlx::query_as(
             "INSERT INTO delivery_cursors (user_id, device_id, cursor)
              SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::bigint[])
              ON CONFLICT (user_id, device_id) DO UPDATE
@@ -196,7 +195,7 @@ async fn write_acks(pool: PgPool, mut pending: mpsc::Receiver<PendingAck>) {
         .await;
         match stored {
             Ok(rows) => {
-                let rows: HashMap<(Uuid, Option<Uuid>), i64> =
+                let rows: HashMap<(Uuid, Uuid), i64> =
                     rows.into_iter().map(|(user, device, cursor)| ((user, device), cursor)).collect();
                 for ack in batch.drain(..) {
                     let key = (ack.user.as_uuid(), device_column(ack.user, ack.device));
