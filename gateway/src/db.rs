@@ -2,9 +2,11 @@
 
 use std::time::Duration;
 
+use ciphertalk_domain::{DeviceId, UserId};
 use sqlx::PgPool;
 use sqlx::migrate::Migrator;
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use uuid::Uuid;
 
 /// Pooled connections idle longer than this are pinged before use.
 const CHECK_IF_IDLE_FOR: Duration = Duration::from_secs(10);
@@ -14,6 +16,18 @@ pub static MIGRATOR: Migrator = sqlx::migrate!("../migrations");
 /// How long a query waits for a pooled connection by default: with Postgres
 /// down, a request answers 503 within this instead of hanging.
 pub const ACQUIRE_TIMEOUT: Duration = Duration::from_millis(800);
+
+/// How a device is stored in a `device_id` column: the nil UUID (the columns'
+/// default) for the user's first device, so rows written before devices, which
+/// have the default, are its; one convention in every table.
+pub fn device_column(user: UserId, device: DeviceId) -> Uuid {
+    if device == DeviceId::first_of(user) { Uuid::nil() } else { device.as_uuid() }
+}
+
+/// The device a `device_id` column names (see [`device_column`]).
+pub fn device_of_column(user: UserId, column: Uuid) -> DeviceId {
+    if column.is_nil() { DeviceId::first_of(user) } else { DeviceId::from_uuid(column) }
+}
 
 pub async fn connect(url: &str, max_connections: u32) -> Result<PgPool, sqlx::Error> {
     connect_with(url, max_connections, ACQUIRE_TIMEOUT).await

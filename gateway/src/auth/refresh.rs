@@ -2,8 +2,8 @@
 //! families (one per login). Every use spends the token and issues the next
 //! one of its family; a spent token presented again means it was copied, so
 //! the whole family is revoked (its current holder, thief or owner, must log
-//! in again). A family belongs to one device (NULL, for a family started
-//! before devices: the user's first device).
+//! in again). A family belongs to one device (stored as `db::device_column`: a
+//! family started before devices is the user's first device's).
 
 use std::time::Duration;
 
@@ -15,6 +15,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::{random_bytes, sha256};
+use crate::db::{device_column, device_of_column};
 
 #[derive(Debug, thiserror::Error)]
 pub enum RefreshError {
@@ -61,7 +62,7 @@ impl RefreshTokens {
         sqlx::query("INSERT INTO refresh_families (family_id, user_id, device_id) VALUES ($1, $2, $3)")
             .bind(family_id)
             .bind(user_id.as_uuid())
-            .bind(device_id.as_uuid())
+            .bind(device_column(user_id, device_id))
             .execute(&mut *tx)
             .await?;
         let token = self.insert(&mut tx, family_id, user_id).await?;
@@ -103,7 +104,7 @@ impl RefreshTokens {
     pub async fn rotate(&self, token: &str) -> Result<Issued, RefreshError> {
         let token_hash = hash(token);
         let mut tx = self.pool.begin().await?;
-        let spent: Option<(Uuid, Uuid, Option<Uuid>)> = sqlx::query_as(
+        let spent: Option<(Uuid, Uuid, Uuid)> = sqlx::query_as(
             "UPDATE refresh_tokens t SET spent_at = now()
              FROM refresh_families f
              WHERE t.token_hash = $1 AND t.spent_at IS NULL AND t.expires_at > now()
@@ -131,7 +132,7 @@ impl RefreshTokens {
             return Err(RefreshError::Reused { user_id: UserId::from_uuid(user_id), family_id });
         };
         let user_id = UserId::from_uuid(user_id);
-        let device_id = device_id.map_or_else(|| DeviceId::first_of(user_id), DeviceId::from_uuid);
+        let device_id = device_of_column(user_id, device_id);
         let next = self.insert(&mut tx, family_id, user_id).await?;
         tx.commit().await?;
         Ok(Issued { token: next, family_id, user_id, device_id })
@@ -147,12 +148,11 @@ impl RefreshTokens {
         Ok(sqlx::query_scalar(
             "UPDATE refresh_families SET revoked_at = now()
              WHERE user_id = $1 AND revoked_at IS NULL
-               AND (device_id = $2 OR (device_id IS NULL AND $3))
+               AND device_id = $2
              RETURNING family_id",
         )
         .bind(user_id.as_uuid())
-        .bind(device_id.as_uuid())
-        .bind(device_id == DeviceId::first_of(user_id))
+        .bind(device_column(user_id, device_id))
         .fetch_all(&self.pool)
         .await?)
     }
@@ -161,7 +161,7 @@ impl RefreshTokens {
     /// login or a refresh), as far as the kept tokens tell (expired ones are
     /// swept a day after they expire).
     pub async fn last_seen(&self, user_id: UserId) -> Result<Vec<(DeviceId, DateTime<Utc>)>, RefreshError> {
-        let rows: Vec<(Option<Uuid>, DateTime<Utc>)> = sqlx::query_as(
+        let rows: Vec<(Uuid, DateTime<Utc>)> = sqlx::query_as(
             "SELECT f.device_id, max(t.created_at) FROM refresh_families f
              JOIN refresh_tokens t ON t.family_id = f.family_id
              WHERE f.user_id = $1 GROUP BY f.device_id",
@@ -169,10 +169,7 @@ impl RefreshTokens {
         .bind(user_id.as_uuid())
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(device, at)| (device.map_or_else(|| DeviceId::first_of(user_id), DeviceId::from_uuid), at))
-            .collect())
+        Ok(rows.into_iter().map(|(device, at)| (device_of_column(user_id, device), at)).collect())
     }
 
     /// Whether the session (family) `family_id` has not been revoked.

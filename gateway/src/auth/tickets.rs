@@ -12,6 +12,7 @@ use sqlx::PgPool;
 use uuid::Uuid;
 
 use super::{random_bytes, sha256};
+use crate::db::{device_column, device_of_column};
 
 fn hash(ticket: &str) -> Vec<u8> {
     sha256(&[b"ws-ticket:", ticket.as_bytes()])
@@ -56,7 +57,7 @@ pub async fn issue(
     .bind(ttl.as_secs_f64())
     .bind(holder.session)
     .bind(token_expires_at)
-    .bind(holder.device.as_uuid())
+    .bind(device_column(holder.user_id, holder.device))
     .fetch_one(pool)
     .await?;
     Ok((ticket, expires_at))
@@ -65,7 +66,7 @@ pub async fn issue(
 /// Whom a ticket was issued to, if it is unexpired and unused; using it
 /// deletes it, so a second use (even a concurrent one) finds nothing.
 pub async fn consume_ticket(pool: &PgPool, ticket: &str) -> Result<Option<TicketHolder>, sqlx::Error> {
-    type Row = (Uuid, bool, Option<Uuid>, Option<DateTime<Utc>>, Option<Uuid>);
+    type Row = (Uuid, bool, Option<Uuid>, Option<DateTime<Utc>>, Uuid);
     let row: Option<Row> = sqlx::query_as(
         "DELETE FROM ws_tickets WHERE ticket_hash = $1
          RETURNING user_id, expires_at > now(), session_id, token_expires_at, device_id",
@@ -76,7 +77,7 @@ pub async fn consume_ticket(pool: &PgPool, ticket: &str) -> Result<Option<Ticket
     Ok(row.filter(|(_, fresh, ..)| *fresh).map(|(id, _, session, token_expires_at, device)| TicketHolder {
         user_id: UserId::from_uuid(id),
         session,
-        device: device.map_or_else(|| DeviceId::first_of(UserId::from_uuid(id)), DeviceId::from_uuid),
+        device: device_of_column(UserId::from_uuid(id), device),
         token_expires_at: token_expires_at.and_then(|at| u64::try_from(at.timestamp()).ok()),
     }))
 }

@@ -19,6 +19,8 @@ use sqlx::PgPool;
 use tokio::sync::{mpsc, oneshot};
 use uuid::Uuid;
 
+use crate::db::device_column;
+
 /// A position in a user's delivery queue; 0 is before the first event.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Cursor(pub u64);
@@ -64,12 +66,6 @@ impl<'de> Deserialize<'de> for Cursor {
             Raw::Text(text) => text.parse().map_err(serde::de::Error::custom),
         }
     }
-}
-
-/// The `device_id` column of `device`'s row: the nil UUID for the user's first
-/// device (the column's default, so the rows written before devices are its).
-fn device_column(user: UserId, device: DeviceId) -> Uuid {
-    if device == DeviceId::first_of(user) { Uuid::nil() } else { device.as_uuid() }
 }
 
 /// The cursor up to which `device` of `user` has acknowledged its events (0 = none).
