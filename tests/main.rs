@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod asyncapi;
 mod auth;
 mod bad_input;
 mod devices;

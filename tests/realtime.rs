@@ -103,7 +103,7 @@ impl Client {
         }
     }
 
-    async fn send(&mut self, frame: Value) {
+    pub(crate) async fn send(&mut self, frame: Value) {
         self.socket.send(Message::Text(frame.to_string().into())).await.unwrap();
     }
 
@@ -128,12 +128,12 @@ impl Client {
     }
 
     /// The next frame of `kind`, skipping others.
-    async fn next_of(&mut self, kind: &str) -> Value {
+    pub(crate) async fn next_of(&mut self, kind: &str) -> Value {
         self.next_where(|frame| frame["type"] == kind).await
     }
 
     /// The next frame `wanted` accepts, skipping others.
-    async fn next_where(&mut self, wanted: impl Fn(&Value) -> bool) -> Value {
+    pub(crate) async fn next_where(&mut self, wanted: impl Fn(&Value) -> bool) -> Value {
         loop {
             let frame = self.next().await;
             if wanted(&frame) {

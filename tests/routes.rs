@@ -8,8 +8,15 @@ use reqwest::StatusCode;
 use crate::support::app::{Anonymous, spawn_app};
 
 /// Served, but not part of the REST API the document describes.
-const UNDOCUMENTED: &[&str] =
-    &["/health", "/health/live", "/health/ready", "/metrics", "/v1/openapi.json", "/v1/ws"];
+const UNDOCUMENTED: &[&str] = &[
+    "/health",
+    "/health/live",
+    "/health/ready",
+    "/metrics",
+    "/v1/openapi.json",
+    "/v1/asyncapi.json",
+    "/v1/ws",
+];
 
 const METHODS: [&str; 5] = ["GET", "POST", "PUT", "PATCH", "DELETE"];
 

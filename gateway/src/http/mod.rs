@@ -1,6 +1,7 @@
 //! The HTTP surface: one module per route group, assembled here with the
 //! layers every request passes through (request id, tracing, metrics, limits).
 
+pub mod asyncapi;
 pub mod auth;
 pub mod contacts;
 pub mod cors;
@@ -59,6 +60,7 @@ pub fn router(state: AppState) -> Router {
         .merge(messages::router())
         .merge(contacts::router())
         .merge(openapi::router())
+        .merge(asyncapi::router())
         .merge(ws::router())
         .merge(inbox::router())
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), limit::limit))
