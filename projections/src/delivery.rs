@@ -566,3 +566,24 @@ pub async fn presence_watchers(pool: &PgPool, user: UserId) -> Result<Vec<UserId
     .await?;
     Ok(users.into_iter().map(UserId::from_uuid).collect())
 }
+
+/// Those of `others` who share a room with `user`, as this projection has
+/// it: at least as fresh as anything a client learned from its delivery
+/// queue (a membership is delivered only once applied here).
+pub async fn sharing_a_room(
+    pool: &PgPool,
+    user: UserId,
+    others: &[UserId],
+) -> Result<HashSet<UserId>, sqlx::Error> {
+    let others: Vec<Uuid> = others.iter().map(UserId::as_uuid).collect();
+    let sharing: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT DISTINCT other.user_id FROM delivery_members mine
+           JOIN delivery_members other ON other.room_id = mine.room_id
+          WHERE mine.user_id = $1 AND other.user_id = ANY($2)",
+    )
+    .bind(user.as_uuid())
+    .bind(&others)
+    .fetch_all(pool)
+    .await?;
+    Ok(sharing.into_iter().map(UserId::from_uuid).collect())
+}
