@@ -86,7 +86,13 @@ pub enum ClientEvent {
     ReceiptUpdated { room_id: RoomId, at: DateTime<Utc>, user_id: UserId, kind: ReceiptKind, up_to_seq: u64 },
     /// One message of a to-device batch, for the one device it was sent to.
     #[serde(rename = "to_device")]
-    ToDevice { from_user: UserId, from_device: DeviceId, kind: ToDeviceKind, ciphertext: Ciphertext, at: DateTime<Utc> },
+    ToDevice {
+        from_user: UserId,
+        from_device: DeviceId,
+        kind: ToDeviceKind,
+        ciphertext: Ciphertext,
+        at: DateTime<Utc>,
+    },
     /// `user_id` has a new device (its name is its owner's only; its keys
     /// are read with `GET /v1/users/{id}/devices`).
     #[serde(rename = "device.added")]

@@ -368,7 +368,8 @@ async fn apply_to_device(
     .bind(&devices)
     .fetch_all(conn)
     .await?;
-    let blockers: HashSet<Uuid> = refused.iter().filter(|(_, device)| device.is_none()).map(|(u, _)| *u).collect();
+    let blockers: HashSet<Uuid> =
+        refused.iter().filter(|(_, device)| device.is_none()).map(|(u, _)| *u).collect();
     let removed: HashSet<(Uuid, Uuid)> =
         refused.iter().filter_map(|(user, device)| Some((*user, (*device)?))).collect();
     let delivered = event
@@ -384,7 +385,11 @@ async fn apply_to_device(
         };
         let Some(payload) = serialized(&message.device_id, &client_event) else { continue };
         fanout.outgoing.push(Outgoing {
-            id: DeliveryId { event_seq: origin.stream_seq, user: message.user_id.as_uuid(), part: Some(part) },
+            id: DeliveryId {
+                event_seq: origin.stream_seq,
+                user: message.user_id.as_uuid(),
+                part: Some(part),
+            },
             device: Some(message.device_id.as_uuid()),
             recorded_at: origin.recorded_at,
             payload,

@@ -224,7 +224,8 @@ mod tests {
             to_device(7, 3, 2, 20),
             outgoing(8, 1),
         ];
-        let part = |seq, part, user| DeliveryId { event_seq: seq, user: Uuid::from_u128(user), part: Some(part) };
+        let part =
+            |seq, part, user| DeliveryId { event_seq: seq, user: Uuid::from_u128(user), part: Some(part) };
         // Each message of the batch is told apart, the same device's twice too.
         for stored in 1..=4 {
             let tail = batch[stored].id;

@@ -94,16 +94,19 @@ async fn co_members_and_the_users_devices_learn_of_added_and_removed_devices() {
     assert!(device_events(&app, &bob).await.is_empty(), "a stranger learns nothing");
 
     // A message to the removed device is accepted and not stored for it.
-    let to = |device: &str, text: &str| {
-        json!({"user_id": phone.id, "device_id": device, "kind": "k", "ciphertext": b64(text)})
-    };
+    let to = |device: &str, text: &str| json!({"user_id": phone.id, "device_id": device, "kind": "k", "ciphertext": b64(text)});
     let phone_id = DeviceId::first_of(phone.id).to_string();
     let (status, body) = app
-        .post(&phone, "/v1/to-device", json!({"batch_id": "after", "messages": [to(&tablet_id, "gone"), to(&phone_id, "here")]}))
+        .post(
+            &phone,
+            "/v1/to-device",
+            json!({"batch_id": "after", "messages": [to(&tablet_id, "gone"), to(&phone_id, "here")]}),
+        )
         .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
-    let (status, body) =
-        app.post(&carol, "/v1/to-device", json!({"batch_id": "marker", "messages": [to(&phone_id, "marker")]})).await;
+    let (status, body) = app
+        .post(&carol, "/v1/to-device", json!({"batch_id": "marker", "messages": [to(&phone_id, "marker")]}))
+        .await;
     assert_eq!(status, StatusCode::ACCEPTED, "{body}");
     let phone_subject = format!("chat.dlv.{}.{phone_id}", phone.id);
     assert!(eventually(30, || async { stored_on(&app, &phone_subject).await >= 2 }).await);

@@ -35,7 +35,12 @@ fn message(user: &Person, device: &str, text: &str) -> Value {
     json!({"user_id": user.id, "device_id": device, "kind": "m.room_key", "ciphertext": b64(text)})
 }
 
-async fn send_batch(app: &TestApp, sender: &Person, batch_id: &str, messages: Vec<Value>) -> (StatusCode, Value) {
+async fn send_batch(
+    app: &TestApp,
+    sender: &Person,
+    batch_id: &str,
+    messages: Vec<Value>,
+) -> (StatusCode, Value) {
     app.post(sender, "/v1/to-device", json!({"batch_id": batch_id, "messages": messages})).await
 }
 
@@ -99,14 +104,24 @@ async fn each_device_gets_only_its_own_messages_in_order_until_it_acknowledges()
     let mut phone = Client::connect(&app.base(0), &bob.first, "").await;
     phone.backlog().await;
     let (phone_id, laptop_id) = (bob.first_id.as_str(), bob.second_id.as_str());
-    sent(&app, &alice, "b1", vec![
-        message(&bob.first, phone_id, "p1"),
-        message(&bob.second, laptop_id, "l1"),
-        message(&bob.first, phone_id, "p2"),
-    ])
+    sent(
+        &app,
+        &alice,
+        "b1",
+        vec![
+            message(&bob.first, phone_id, "p1"),
+            message(&bob.second, laptop_id, "l1"),
+            message(&bob.first, phone_id, "p2"),
+        ],
+    )
     .await;
-    sent(&app, &alice, "b2", vec![message(&bob.second, laptop_id, "l2"), message(&bob.first, phone_id, "p3")])
-        .await;
+    sent(
+        &app,
+        &alice,
+        "b2",
+        vec![message(&bob.second, laptop_id, "l2"), message(&bob.first, phone_id, "p3")],
+    )
+    .await;
 
     // Live, to the phone only, in the order sent, as API.md shows them.
     let frames = to_device_frames(&mut phone, 3).await;
@@ -205,14 +220,19 @@ async fn a_joiner_may_distribute_keys_at_once() {
     let app = spawn_app().await;
     let (owner, joiner) = (app.person("Owner").await, app.person("Joiner").await);
     let (status, room) = app
-        .post(&owner, "/v1/rooms", json!({"kind": "group", "name": "open", "join_rule": "open", "members": []}))
+        .post(
+            &owner,
+            "/v1/rooms",
+            json!({"kind": "group", "name": "open", "join_rule": "open", "members": []}),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED, "{room}");
     // The delivery projection cannot apply the join until this ends (its
     // reads of the members go on; other projections are not held).
     let mut hold = app.db.pool.begin().await.unwrap();
     sqlx::query("LOCK TABLE delivery_members IN EXCLUSIVE MODE").execute(&mut *hold).await.unwrap();
-    let (status, body) = app.post(&joiner, &format!("/v1/rooms/{}/join", room["id"].as_str().unwrap()), json!({})).await;
+    let (status, body) =
+        app.post(&joiner, &format!("/v1/rooms/{}/join", room["id"].as_str().unwrap()), json!({})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
 
     let owner_device = DeviceId::first_of(owner.id).to_string();
@@ -233,8 +253,13 @@ async fn messages_to_a_user_who_blocked_the_sender_are_dropped_silently() {
     assert!(status.is_success(), "{body}");
 
     let device = |person: &Person| DeviceId::first_of(person.id).to_string();
-    sent(&app, &alice, "keys", vec![message(&bob, &device(&bob), "to bob"), message(&dave, &device(&dave), "to dave")])
-        .await;
+    sent(
+        &app,
+        &alice,
+        "keys",
+        vec![message(&bob, &device(&bob), "to bob"), message(&dave, &device(&dave), "to dave")],
+    )
+    .await;
     assert_eq!(texts(&to_device_inbox_of(&app, &dave, 1).await), ["to dave"]);
     assert!(to_device_inbox(&app, &bob).await.is_empty(), "the blocker gets nothing");
 }
@@ -253,7 +278,8 @@ async fn batches_are_bounded_and_bad_ones_refused() {
     let device = DeviceId::first_of(bob.id).to_string();
     let to_bob = |text: &str| message(&bob, &device, text);
 
-    let (status, body) = send_batch(&app, &alice, "many", vec![to_bob("1"), to_bob("2"), to_bob("3"), to_bob("4")]).await;
+    let (status, body) =
+        send_batch(&app, &alice, "many", vec![to_bob("1"), to_bob("2"), to_bob("3"), to_bob("4")]).await;
     assert_error(status, &body, 413, "too_large");
     let big = "x".repeat(2100);
     let (status, body) = send_batch(&app, &alice, "big", vec![to_bob(&big), to_bob(&big)]).await;
@@ -264,15 +290,19 @@ async fn batches_are_bounded_and_bad_ones_refused() {
 
     let (status, body) = send_batch(&app, &alice, "none", vec![]).await;
     assert_error(status, &body, 422, "invalid_value");
-    for (field, value) in [("kind", json!("no spaces")), ("ciphertext", json!("not base64!")), ("user_id", json!("x"))] {
+    for (field, value) in
+        [("kind", json!("no spaces")), ("ciphertext", json!("not base64!")), ("user_id", json!("x"))]
+    {
         let mut bad = to_bob("1");
         bad[field] = value;
         let (status, body) = send_batch(&app, &alice, "bad", vec![bad]).await;
         assert!(status.is_client_error() && body["error"]["code"].is_string(), "{field}: {status} {body}");
     }
-    let (status, body) = app.post(&alice, "/v1/to-device", json!({"batch_id": "", "messages": [to_bob("1")]})).await;
+    let (status, body) =
+        app.post(&alice, "/v1/to-device", json!({"batch_id": "", "messages": [to_bob("1")]})).await;
     assert!(status.is_client_error(), "{status} {body}");
-    let (status, body) = app.post(Anonymous, "/v1/to-device", json!({"batch_id": "x", "messages": [to_bob("1")]})).await;
+    let (status, body) =
+        app.post(Anonymous, "/v1/to-device", json!({"batch_id": "x", "messages": [to_bob("1")]})).await;
     assert_error(status, &body, 401, "unauthenticated");
 
     // A device Bob does not have: accepted, and nobody receives it.

@@ -84,7 +84,12 @@ pub async fn send_to_device(
     let messages = body
         .messages
         .into_iter()
-        .map(|m| ToDeviceMessage { user_id: m.user_id, device_id: m.device_id, kind: m.kind, ciphertext: m.ciphertext })
+        .map(|m| ToDeviceMessage {
+            user_id: m.user_id,
+            device_id: m.device_id,
+            kind: m.kind,
+            ciphertext: m.ciphertext,
+        })
         .collect();
     let batch = ToDeviceBatch::parse(body.batch_id, messages, &state.config.keys.to_device_limits())?;
     let reachable = reachable(&state, user.user_id, &batch.recipients()).await?;
@@ -106,7 +111,11 @@ pub async fn send_to_device(
 /// joined): it is waited for, bounded, on every room the sender is in, and
 /// asked again, so a client that joins and at once distributes keys is not
 /// refused.
-async fn reachable(state: &AppState, sender: UserId, targets: &BTreeSet<UserId>) -> Result<BTreeSet<UserId>, ApiError> {
+async fn reachable(
+    state: &AppState,
+    sender: UserId,
+    targets: &BTreeSet<UserId>,
+) -> Result<BTreeSet<UserId>, ApiError> {
     let others: Vec<UserId> = targets.iter().copied().filter(|target| *target != sender).collect();
     if others.is_empty() {
         return Ok(BTreeSet::new());
