@@ -51,6 +51,13 @@ async fn login_on_new_device(app: &TestApp, email: &str, name: &str) -> Value {
     session
 }
 
+/// The inbox items (`{cursor, event}`) of `device` from its acknowledged cursor.
+async fn inbox_items(app: &TestApp, device: &crate::support::app::Person) -> Vec<Value> {
+    let (status, page) = app.get(device, "/v1/inbox?limit=200").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    page["items"].as_array().unwrap().clone()
+}
+
 /// An access token for `user` as minted before devices: no `dev` claim.
 fn token_without_device(user: UserId) -> String {
     let now = jsonwebtoken::get_current_timestamp();

@@ -211,28 +211,14 @@ async fn apply_user(
 ) -> Result<(), sqlx::Error> {
     match event {
         UserEvent::DeviceAdded { device_id, at, .. } => {
-            // Ids are not minted twice; should one come back all the same, it is live again.
-            sqlx::query("DELETE FROM delivery_removed_devices WHERE user_id = $1 AND device_id = $2")
-                .bind(user)
-                .bind(device_id.as_uuid())
-                .execute(&mut *conn)
-                .await?;
             let user_id = UserId::from_uuid(user);
             let event = ClientEvent::DeviceAdded { user_id, device_id, at };
-            deliver_device_event(conn, user_id, device_id, &event, origin, fanout).await?;
+            apply_device_event(conn, user_id, device_id, &event, origin, fanout).await?;
         }
         UserEvent::DeviceRemoved { device_id, at } => {
-            sqlx::query(
-                "INSERT INTO delivery_removed_devices (user_id, device_id) VALUES ($1, $2)
-                 ON CONFLICT (user_id, device_id) DO NOTHING",
-            )
-            .bind(user)
-            .bind(device_id.as_uuid())
-            .execute(&mut *conn)
-            .await?;
             let user_id = UserId::from_uuid(user);
             let event = ClientEvent::DeviceRemoved { user_id, device_id, at };
-            deliver_device_event(conn, user_id, device_id, &event, origin, fanout).await?;
+            apply_device_event(conn, user_id, device_id, &event, origin, fanout).await?;
         }
         UserEvent::UserBlocked { blocked, .. } => {
             sqlx::query(
@@ -312,10 +298,13 @@ async fn apply_room(
     Ok(())
 }
 
-/// Queues a `device.*` event for `user`'s devices (the new one too: its
-/// cursor was set at the end of the queue before this is published) and for
-/// everyone who shares a room with them but those they blocked, in user order.
-async fn deliver_device_event(
+/// Records a device added or removed (a removed one gets no more to-device
+/// messages; ids are not minted twice, but one that came back would be live
+/// again), then queues its `device.*` event for `user`'s devices (the new one
+/// too: its cursor was set at the end of the queue before this is published)
+/// and for everyone who shares a room with them but those they blocked, in
+/// user order.
+async fn apply_device_event(
     conn: &mut PgConnection,
     user: UserId,
     device: DeviceId,
@@ -323,6 +312,13 @@ async fn deliver_device_event(
     origin: Origin,
     fanout: &mut Fanout,
 ) -> Result<(), sqlx::Error> {
+    let record = if matches!(event, ClientEvent::DeviceRemoved { .. }) {
+        "INSERT INTO delivery_removed_devices (user_id, device_id) VALUES ($1, $2)
+         ON CONFLICT (user_id, device_id) DO NOTHING"
+    } else {
+        "DELETE FROM delivery_removed_devices WHERE user_id = $1 AND device_id = $2"
+    };
+    sqlx::query(record).bind(user.as_uuid()).bind(device.as_uuid()).execute(&mut *conn).await?;
     if !fanout.publishes {
         return Ok(());
     }

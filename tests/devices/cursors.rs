@@ -51,11 +51,8 @@ fn room_events(frames: Vec<Value>) -> Vec<Value> {
 /// The inbox of `device` from its acknowledged cursor: (cursor, event type)
 /// pairs of its room events.
 async fn inbox(app: &TestApp, device: &Person) -> Vec<(u64, String)> {
-    let (status, page) = app.get(device, "/v1/inbox?limit=200").await;
-    assert_eq!(status, StatusCode::OK, "{page}");
-    page["items"]
-        .as_array()
-        .unwrap()
+    inbox_items(app, device)
+        .await
         .iter()
         .filter(|item| !is_device_event(item))
         .map(|item| (cursor_of(item), item["event"]["type"].as_str().unwrap().to_owned()))

@@ -11,11 +11,8 @@ use crate::support::eventually;
 
 /// The `device.*` events in `person`'s inbox (from its acknowledged cursor).
 async fn device_events(app: &TestApp, person: &Person) -> Vec<Value> {
-    let (status, page) = app.get(person, "/v1/inbox?limit=200").await;
-    assert_eq!(status, StatusCode::OK, "{page}");
-    page["items"]
-        .as_array()
-        .unwrap()
+    inbox_items(app, person)
+        .await
         .iter()
         .map(|item| item["event"].clone())
         .filter(|event| event["type"].as_str().is_some_and(|kind| kind.starts_with("device.")))

@@ -54,11 +54,8 @@ async fn sent(app: &TestApp, sender: &Person, batch_id: &str, messages: Vec<Valu
 /// The texts of the `to_device` events in the device's inbox (from its
 /// acknowledged cursor), with their cursors.
 async fn to_device_inbox(app: &TestApp, device: &Person) -> Vec<(u64, String)> {
-    let (status, page) = app.get(device, "/v1/inbox?limit=200").await;
-    assert_eq!(status, StatusCode::OK, "{page}");
-    page["items"]
-        .as_array()
-        .unwrap()
+    inbox_items(app, device)
+        .await
         .iter()
         .filter(|item| item["event"]["type"] == "to_device")
         .map(|item| (cursor_of(item), body_of(&item["event"])))
