@@ -1,7 +1,7 @@
 //! Devices over HTTP: sessions bound to a device (registration's first
 //! device, logins that reuse or add one, the per-user limit, refresh keeping
 //! the device, tokens minted before devices), managing them, keys per device,
-//! and delivery cursors per device.
+//! delivery cursors per device, to-device messages and device events.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -12,10 +12,12 @@ use serde_json::{Value, json};
 use crate::support::app::{Anonymous, JWT_SECRET, PASSWORD, TestApp, assert_error, spawn_app};
 
 mod cursors;
+mod events;
 mod keys;
 mod management;
 mod openapi;
 mod sessions;
+mod to_device;
 
 /// The user id of a session answer.
 fn user_of(session: &Value) -> UserId {
@@ -47,6 +49,13 @@ async fn login_on_new_device(app: &TestApp, email: &str, name: &str) -> Value {
     let (status, session) = login(app, email, Some(json!({"name": name}))).await;
     assert_eq!(status, StatusCode::OK, "{session}");
     session
+}
+
+/// The inbox items (`{cursor, event}`) of `device` from its acknowledged cursor.
+async fn inbox_items(app: &TestApp, device: &crate::support::app::Person) -> Vec<Value> {
+    let (status, page) = app.get(device, "/v1/inbox?limit=200").await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    page["items"].as_array().unwrap().clone()
 }
 
 /// An access token for `user` as minted before devices: no `dev` claim.

@@ -7,6 +7,7 @@
 use ciphertalk_domain::file::FileEvent;
 use ciphertalk_domain::report::ReportEvent;
 use ciphertalk_domain::room::RoomEvent;
+use ciphertalk_domain::to_device::ToDeviceEvent;
 use ciphertalk_domain::user::UserEvent;
 
 /// What must not be stored twice in one aggregate.
@@ -46,5 +47,13 @@ impl UniqueKey for FileEvent {
 impl UniqueKey for ReportEvent {
     fn unique_key(&self) -> Option<String> {
         None
+    }
+}
+
+/// A to-device batch: one per sending device and `batch_id`, so a retry is
+/// refused by the insert and delivers nothing twice.
+impl UniqueKey for ToDeviceEvent {
+    fn unique_key(&self) -> Option<String> {
+        Some(self.idempotency_key())
     }
 }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use ciphertalk_domain::file::File;
 use ciphertalk_domain::report::Report;
 use ciphertalk_domain::room::{Franker, Room, RoomServices};
+use ciphertalk_domain::to_device::Outbox;
 use ciphertalk_domain::upcast::upcasters;
 use ciphertalk_domain::user::User;
 use sqlx::PgPool;
@@ -13,6 +14,11 @@ use crate::lookup::EventStoreLookup;
 use crate::relay::RelayWake;
 use crate::service::{CommandService, ServiceOptions};
 use crate::store::AggregateStore;
+
+/// Events between an outbox's snapshots. Its state is only its owner, but
+/// each event is a whole to-device batch (up to hundreds of KiB): a load on a
+/// cache miss reads at most this many batches, not a thousand.
+const OUTBOX_SNAPSHOT_EVERY: usize = 16;
 
 #[derive(Clone)]
 pub struct WriteOptions {
@@ -61,6 +67,10 @@ pub struct WriteModel {
     pub rooms: CommandService<Room>,
     pub files: CommandService<File>,
     pub reports: CommandService<Report>,
+    /// To-device batches, one outbox per sending device (its id is the
+    /// device's: ids of no other aggregate type, so read-your-writes waits
+    /// keyed by aggregate id never mix an outbox with its owner's user).
+    pub outboxes: CommandService<Outbox>,
 }
 
 impl WriteModel {
@@ -72,7 +82,10 @@ impl WriteModel {
         if let Some(franker) = options.franker {
             room_services = room_services.with_franker(franker);
         }
+        let outbox_store = AggregateStore::new(store.pool().clone(), OUTBOX_SNAPSHOT_EVERY, upcasters())
+            .with_max_event_bytes(options.max_event_bytes);
         Self {
+            outboxes: CommandService::new(outbox_store, (), wake.clone(), options.service.clone()),
             users: CommandService::new(store.clone(), (), wake.clone(), options.service.clone()),
             rooms: CommandService::new(store.clone(), room_services, wake.clone(), options.service.clone()),
             files: CommandService::new(store.clone(), (), wake.clone(), options.service.clone()),

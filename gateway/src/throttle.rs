@@ -44,9 +44,11 @@ pub enum Action {
     WsConnect,
     WsTicket,
     PrekeyClaim,
+    /// To-device batches.
+    ToDevice,
 }
 
-const ACTIONS: usize = 13;
+const ACTIONS: usize = 14;
 
 impl Action {
     pub fn name(self) -> &'static str {
@@ -64,6 +66,7 @@ impl Action {
             Self::WsConnect => "ws_connect",
             Self::WsTicket => "ws_ticket",
             Self::PrekeyClaim => "prekey_claim",
+            Self::ToDevice => "to_device",
         }
     }
 
@@ -96,6 +99,7 @@ impl Action {
             | "/v1/rooms/{id}/leave"
             | "/v1/rooms/{id}/members/{user_id}" => Self::Membership,
             "/v1/ws/ticket" => Self::WsTicket,
+            "/v1/to-device" => Self::ToDevice,
             "/v1/auth/register"
             | "/v1/auth/login"
             | "/v1/auth/refresh"
@@ -159,6 +163,7 @@ impl Throttle {
             pair((c.ws_connect_per_user, c.ws_connect_per_ip)),
             pair((c.ws_ticket_per_user, c.ws_ticket_per_ip)),
             pair((c.prekey_claim_per_user, c.prekey_claim_per_ip)),
+            pair((c.to_device_per_user, c.to_device_per_ip)),
         ];
         let trusted_proxies = config.trusted_proxies()?;
         Ok(Self {
@@ -382,5 +387,6 @@ mod tests {
         assert_eq!(Action::of_route(&Method::GET, "/v1/users/{id}/prekey-bundle"), Some(Action::PrekeyClaim));
         assert_eq!(Action::of_route(&Method::POST, "/v1/auth/login"), None);
         assert_eq!(Action::of_route(&Method::PATCH, "/v1/users/me"), Some(Action::Write));
+        assert_eq!(Action::of_route(&Method::POST, "/v1/to-device"), Some(Action::ToDevice));
     }
 }

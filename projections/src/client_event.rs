@@ -4,11 +4,14 @@
 //!
 //! An event is flat JSON: `type`, `room_id`, `at`, and the fields of its
 //! subject. `message.*` events carry a whole API Message, so a client shows
-//! them without a second request.
+//! them without a second request. `to_device` and `device.*` events concern
+//! no room and have no `room_id`.
 
 use chrono::{DateTime, Utc};
-use ciphertalk_domain::ids::{FileId, MessageId, RoomId, UserId};
+use ciphertalk_domain::ids::{DeviceId, FileId, MessageId, RoomId, UserId};
 use ciphertalk_domain::room::{JoinRule, ReceiptKind, Role, RoomEvent, RoomKind};
+use ciphertalk_domain::to_device::ToDeviceKind;
+use ciphertalk_domain::values::Ciphertext;
 use serde::Serialize;
 
 use crate::timeline::Message;
@@ -81,6 +84,21 @@ pub enum ClientEvent {
     MessageHidden { room_id: RoomId, at: DateTime<Utc>, message_id: MessageId, seq: u64 },
     #[serde(rename = "receipt.updated")]
     ReceiptUpdated { room_id: RoomId, at: DateTime<Utc>, user_id: UserId, kind: ReceiptKind, up_to_seq: u64 },
+    /// One message of a to-device batch, for the one device it was sent to.
+    #[serde(rename = "to_device")]
+    ToDevice {
+        from_user: UserId,
+        from_device: DeviceId,
+        kind: ToDeviceKind,
+        ciphertext: Ciphertext,
+        at: DateTime<Utc>,
+    },
+    /// `user_id` has a new device (its name is its owner's only; its keys
+    /// are read with `GET /v1/users/{id}/devices`).
+    #[serde(rename = "device.added")]
+    DeviceAdded { user_id: UserId, device_id: DeviceId, at: DateTime<Utc> },
+    #[serde(rename = "device.removed")]
+    DeviceRemoved { user_id: UserId, device_id: DeviceId, at: DateTime<Utc> },
 }
 
 impl ClientEvent {

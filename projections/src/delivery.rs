@@ -1,10 +1,12 @@
 //! Projection `delivery`: fans each room event out to the members who should
 //! see it, as a message on `chat.dlv.<user_id>` in CHAT_DELIVERY (each user's
 //! FIFO queue, the offline inbox), and the realtime queries built on the same
-//! membership.
+//! membership. Device events go the same way, to the user and to everyone
+//! sharing a room with them; each message of a to-device batch goes to its
+//! one device, on `chat.dlv.<user_id>.<device_id>`, in batch order.
 //!
 //! Deterministic. Who receives an event is decided from this projection's own
-//! tables (members, blocks), which it keeps from the same ordered stream; an
+//! tables (members, blocks, removed devices), which it keeps from the same ordered stream; an
 //! edit or deletion is delivered with its message as the event store held it
 //! just before that event. A replay decides exactly as the live run did.
 //!
@@ -25,8 +27,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use ciphertalk_domain::ids::{MessageId, RoomId, UserId};
+use ciphertalk_domain::ids::{DeviceId, MessageId, RoomId, UserId};
 use ciphertalk_domain::room::{Room, RoomEvent};
+use ciphertalk_domain::to_device::ToDeviceEvent;
 use ciphertalk_domain::user::UserEvent;
 use cqrs_es::Aggregate;
 use cqrs_es::persist::SerializedEvent;
@@ -47,6 +50,7 @@ pub const DEFAULT_REMEMBERED: usize = 100_000;
 pub(crate) enum Followed {
     Room(RoomEvent),
     User(UserEvent),
+    ToDevice(ToDeviceEvent),
 }
 
 /// The delivery projection's state within one leader session (or rebuild):
@@ -131,21 +135,34 @@ impl Fanout {
         members.iter().filter(|user| !blockers.contains(user)).copied().collect()
     }
 
-    /// Queues `client_event` for each of `recipients`, in order.
-    fn push(&mut self, room: RoomId, client_event: &ClientEvent, recipients: &[Uuid], origin: Origin) {
-        let payload = match serde_json::to_vec(client_event) {
-            Ok(payload) => Bytes::from(payload),
-            Err(err) => {
-                tracing::error!(%room, error = %err, "a client event does not serialize; not delivered");
-                return;
-            }
-        };
+    /// Queues `client_event` for each of `recipients` (every device of
+    /// each), in order. `about` names the event's subject in a log line.
+    fn push(
+        &mut self,
+        about: impl std::fmt::Display,
+        client_event: &ClientEvent,
+        recipients: &[Uuid],
+        origin: Origin,
+    ) {
+        let Some(payload) = serialized(&about, client_event) else { return };
         for user in recipients {
             self.outgoing.push(Outgoing {
-                id: DeliveryId { event_seq: origin.stream_seq, user: *user },
+                id: DeliveryId { event_seq: origin.stream_seq, user: *user, part: None },
+                device: None,
                 recorded_at: origin.recorded_at,
                 payload: payload.clone(),
             });
+        }
+    }
+}
+
+/// `client_event` as JSON; `None` (logged) should it not serialize.
+fn serialized(about: &impl std::fmt::Display, client_event: &ClientEvent) -> Option<Bytes> {
+    match serde_json::to_vec(client_event) {
+        Ok(payload) => Some(Bytes::from(payload)),
+        Err(err) => {
+            tracing::error!(%about, error = %err, "a client event does not serialize; not delivered");
+            None
         }
     }
 }
@@ -179,8 +196,9 @@ pub(crate) async fn apply(
     fanout: &mut Fanout,
 ) -> Result<(), sqlx::Error> {
     match event {
-        Followed::User(event) => apply_user(conn, aggregate, event, fanout).await,
+        Followed::User(event) => apply_user(conn, aggregate, event, origin, fanout).await,
         Followed::Room(event) => apply_room(conn, RoomId::from_uuid(aggregate), event, origin, fanout).await,
+        Followed::ToDevice(event) => apply_to_device(conn, &event, origin, fanout).await,
     }
 }
 
@@ -188,9 +206,20 @@ async fn apply_user(
     conn: &mut PgConnection,
     user: Uuid,
     event: UserEvent,
+    origin: Origin,
     fanout: &mut Fanout,
 ) -> Result<(), sqlx::Error> {
     match event {
+        UserEvent::DeviceAdded { device_id, at, .. } => {
+            let user_id = UserId::from_uuid(user);
+            let event = ClientEvent::DeviceAdded { user_id, device_id, at };
+            apply_device_event(conn, user_id, device_id, &event, origin, fanout).await?;
+        }
+        UserEvent::DeviceRemoved { device_id, at } => {
+            let user_id = UserId::from_uuid(user);
+            let event = ClientEvent::DeviceRemoved { user_id, device_id, at };
+            apply_device_event(conn, user_id, device_id, &event, origin, fanout).await?;
+        }
         UserEvent::UserBlocked { blocked, .. } => {
             sqlx::query(
                 "INSERT INTO delivery_blocks (user_id, blocked_id) VALUES ($1, $2)
@@ -265,6 +294,102 @@ async fn apply_room(
             .execute(conn)
             .await?;
         fanout.members.remove(&room.as_uuid());
+    }
+    Ok(())
+}
+
+/// Records a device added or removed (a removed one gets no more to-device
+/// messages; ids are not minted twice, but one that came back would be live
+/// again), then queues its `device.*` event for `user`'s devices (the new one
+/// too: its cursor was set at the end of the queue before this is published)
+/// and for everyone who shares a room with them but those they blocked, in
+/// user order.
+async fn apply_device_event(
+    conn: &mut PgConnection,
+    user: UserId,
+    device: DeviceId,
+    event: &ClientEvent,
+    origin: Origin,
+    fanout: &mut Fanout,
+) -> Result<(), sqlx::Error> {
+    let record = if matches!(event, ClientEvent::DeviceRemoved { .. }) {
+        "INSERT INTO delivery_removed_devices (user_id, device_id) VALUES ($1, $2)
+         ON CONFLICT (user_id, device_id) DO NOTHING"
+    } else {
+        "DELETE FROM delivery_removed_devices WHERE user_id = $1 AND device_id = $2"
+    };
+    sqlx::query(record).bind(user.as_uuid()).bind(device.as_uuid()).execute(&mut *conn).await?;
+    if !fanout.publishes {
+        return Ok(());
+    }
+    let co_members: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT DISTINCT other.user_id FROM delivery_members mine
+           JOIN delivery_members other ON other.room_id = mine.room_id
+          WHERE mine.user_id = $1 AND other.user_id <> $1
+            AND NOT EXISTS (SELECT 1 FROM delivery_blocks b WHERE b.user_id = $1 AND b.blocked_id = other.user_id)
+          ORDER BY other.user_id",
+    )
+    .bind(user.as_uuid())
+    .fetch_all(conn)
+    .await?;
+    let recipients: Vec<Uuid> = std::iter::once(user.as_uuid()).chain(co_members).collect();
+    fanout.push(device, event, &recipients, origin);
+    Ok(())
+}
+
+/// Queues each message of a to-device batch for its one device, in batch
+/// order, but those to users who blocked the sender and to devices removed.
+async fn apply_to_device(
+    conn: &mut PgConnection,
+    event: &ToDeviceEvent,
+    origin: Origin,
+    fanout: &mut Fanout,
+) -> Result<(), sqlx::Error> {
+    if !fanout.publishes {
+        return Ok(());
+    }
+    let ToDeviceEvent::ToDeviceSent { from_user, from_device, messages, at, .. } = event;
+    let users: Vec<Uuid> = messages.iter().map(|message| message.user_id.as_uuid()).collect();
+    let devices: Vec<Uuid> = messages.iter().map(|message| message.device_id.as_uuid()).collect();
+    // Blockers of the sender (no device) and removed targets, in one query.
+    let refused: Vec<(Uuid, Option<Uuid>)> = sqlx::query_as(
+        "SELECT user_id, NULL::uuid FROM delivery_blocks WHERE blocked_id = $1 AND user_id = ANY($2)
+         UNION ALL
+         SELECT DISTINCT r.user_id, r.device_id FROM delivery_removed_devices r
+           JOIN unnest($2::uuid[], $3::uuid[]) AS t(user_id, device_id)
+             ON r.user_id = t.user_id AND r.device_id = t.device_id",
+    )
+    .bind(from_user.as_uuid())
+    .bind(&users)
+    .bind(&devices)
+    .fetch_all(conn)
+    .await?;
+    let blockers: HashSet<Uuid> =
+        refused.iter().filter(|(_, device)| device.is_none()).map(|(u, _)| *u).collect();
+    let removed: HashSet<(Uuid, Uuid)> =
+        refused.iter().filter_map(|(user, device)| Some((*user, (*device)?))).collect();
+    let delivered = event
+        .deliverable(|user| blockers.contains(&user.as_uuid()))
+        .filter(|message| !removed.contains(&(message.user_id.as_uuid(), message.device_id.as_uuid())));
+    for (part, message) in (0u32..).zip(delivered) {
+        let client_event = ClientEvent::ToDevice {
+            from_user: *from_user,
+            from_device: *from_device,
+            kind: message.kind.clone(),
+            ciphertext: message.ciphertext.clone(),
+            at: *at,
+        };
+        let Some(payload) = serialized(&message.device_id, &client_event) else { continue };
+        fanout.outgoing.push(Outgoing {
+            id: DeliveryId {
+                event_seq: origin.stream_seq,
+                user: message.user_id.as_uuid(),
+                part: Some(part),
+            },
+            device: Some(message.device_id.as_uuid()),
+            recorded_at: origin.recorded_at,
+            payload,
+        });
     }
     Ok(())
 }
@@ -441,4 +566,25 @@ pub async fn presence_watchers(pool: &PgPool, user: UserId) -> Result<Vec<UserId
     .fetch_all(pool)
     .await?;
     Ok(users.into_iter().map(UserId::from_uuid).collect())
+}
+
+/// Those of `others` who share a room with `user`, as this projection has
+/// it: at least as fresh as anything a client learned from its delivery
+/// queue (a membership is delivered only once applied here).
+pub async fn sharing_a_room(
+    pool: &PgPool,
+    user: UserId,
+    others: &[UserId],
+) -> Result<HashSet<UserId>, sqlx::Error> {
+    let others: Vec<Uuid> = others.iter().map(UserId::as_uuid).collect();
+    let sharing: Vec<Uuid> = sqlx::query_scalar(
+        "SELECT DISTINCT other.user_id FROM delivery_members mine
+           JOIN delivery_members other ON other.room_id = mine.room_id
+          WHERE mine.user_id = $1 AND other.user_id = ANY($2)",
+    )
+    .bind(user.as_uuid())
+    .bind(&others)
+    .fetch_all(pool)
+    .await?;
+    Ok(sharing.into_iter().map(UserId::from_uuid).collect())
 }

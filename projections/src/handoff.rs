@@ -19,7 +19,7 @@ const WAITING_BATCHES: usize = 64;
 /// One message as CHAT_DELIVERY stores it.
 #[derive(Debug, Clone)]
 pub struct StoredDelivery {
-    /// `chat.dlv.<user_id>`.
+    /// `chat.dlv.<user_id>`, or `chat.dlv.<user_id>.<device_id>` for a to-device message.
     pub subject: String,
     pub recorded_at: DateTime<Utc>,
     pub payload: Bytes,

@@ -19,6 +19,7 @@
 use std::collections::{HashMap, HashSet};
 
 use ciphertalk_domain::room::RoomEvent;
+use ciphertalk_domain::to_device::ToDeviceEvent;
 use ciphertalk_domain::user::UserEvent;
 use ciphertalk_streams::{EnvelopeError, WireEvent, subjects};
 use cqrs_es::Aggregate;
@@ -38,12 +39,14 @@ pub enum Projection {
     Timeline,
     /// Contact lists, blocks, and the display names contacts sort by.
     Contacts,
-    /// Each room event fanned out to its members' delivery queues.
+    /// Each room event fanned out to its members' delivery queues; device
+    /// events and to-device messages too.
     Delivery,
 }
 
 const ROOM: &str = <ciphertalk_domain::room::Room as Aggregate>::TYPE;
 const USER: &str = <ciphertalk_domain::user::User as Aggregate>::TYPE;
+const TO_DEVICE: &str = <ciphertalk_domain::to_device::Outbox as Aggregate>::TYPE;
 
 impl Projection {
     pub const ALL: [Self; 4] = [Self::Rooms, Self::Timeline, Self::Contacts, Self::Delivery];
@@ -70,7 +73,7 @@ impl Projection {
             Self::Rooms => &["rooms", "room_members", "room_message_senders"],
             Self::Timeline => &["timeline_messages", "timeline_hidden", "timeline_receipts"],
             Self::Contacts => &["contact_profiles", "contacts", "blocks"],
-            Self::Delivery => &["delivery_members", "delivery_blocks"],
+            Self::Delivery => &["delivery_members", "delivery_blocks", "delivery_removed_devices"],
         }
     }
 
@@ -80,8 +83,9 @@ impl Projection {
         match self {
             Self::Rooms | Self::Timeline => &[ROOM],
             Self::Contacts => &[USER],
-            // Room events to deliver, user events for blocks.
-            Self::Delivery => &[ROOM, USER],
+            // Room events to deliver, user events for blocks and devices,
+            // to-device batches.
+            Self::Delivery => &[ROOM, USER, TO_DEVICE],
         }
     }
 
@@ -96,7 +100,8 @@ impl Projection {
 
     /// Whether applying this CHAT_EVENTS message writes nothing: an event
     /// this projection does not follow, or, for `delivery`, a `MessageSent`
-    /// in its current shape (its recipients are read from memory). A batch
+    /// in its current shape (its recipients are read from memory) or a
+    /// to-device batch (its refusals are read, nothing is written). A batch
     /// of such messages needs no transaction.
     pub(crate) fn reads_only(self, envelope: &Envelope) -> bool {
         let Ok(event) = envelope else { return false };
@@ -104,9 +109,9 @@ impl Projection {
             return true;
         }
         self == Self::Delivery
-            && event.aggregate_type == ROOM
-            && event.event_type == "MessageSent"
             && !is_old_shape(&event.event_type, &event.event_version)
+            && ((event.aggregate_type == ROOM && event.event_type == "MessageSent")
+                || event.aggregate_type == TO_DEVICE)
     }
 
     /// The JetStream durable consumer shared by every projector of this projection.
@@ -121,10 +126,10 @@ impl Projection {
             .aggregate_id
             .parse::<uuid::Uuid>()
             .map_err(|err| Undecodable(format!("aggregate id: {err}")))?;
-        if event.aggregate_type == ROOM {
-            Ok(Decoded::Room(aggregate, decode(event)?))
-        } else {
-            Ok(Decoded::User(aggregate, decode(event)?))
+        match event.aggregate_type.as_str() {
+            ROOM => Ok(Decoded::Room(aggregate, decode(event)?)),
+            TO_DEVICE => Ok(Decoded::ToDevice(aggregate, decode(event)?)),
+            _ => Ok(Decoded::User(aggregate, decode(event)?)),
         }
     }
 
@@ -144,6 +149,9 @@ impl Projection {
             }
             (Self::Delivery, Decoded::User(user, event)) => {
                 delivery::apply(conn, user, Followed::User(event), origin, fanout).await
+            }
+            (Self::Delivery, Decoded::ToDevice(outbox, event)) => {
+                delivery::apply(conn, outbox, Followed::ToDevice(event), origin, fanout).await
             }
             // `follows` keeps other aggregate types away.
             _ => Ok(()),
@@ -173,6 +181,8 @@ pub(crate) type Envelope = Result<WireEvent, EnvelopeError>;
 enum Decoded {
     Room(uuid::Uuid, RoomEvent),
     User(uuid::Uuid, UserEvent),
+    /// The outbox's id is its sending device's.
+    ToDevice(uuid::Uuid, ToDeviceEvent),
 }
 
 impl std::fmt::Display for Projection {

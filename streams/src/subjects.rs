@@ -34,6 +34,12 @@ pub fn delivery(user_id: &str) -> Result<String, InvalidToken> {
     Ok(format!("chat.dlv.{}", token(user_id)?))
 }
 
+/// `chat.dlv.<user_id>.<device_id>`: the to-device messages of one device of
+/// one user (every device reads its user's subject and its own).
+pub fn device_delivery(user_id: &str, device_id: &str) -> Result<String, InvalidToken> {
+    Ok(format!("chat.dlv.{}.{}", token(user_id)?, token(device_id)?))
+}
+
 /// `chat.notify.<user_id>`: push-notification jobs for one user.
 pub fn notify(user_id: &str) -> Result<String, InvalidToken> {
     Ok(format!("chat.notify.{}", token(user_id)?))
@@ -70,12 +76,15 @@ mod tests {
         );
         assert_eq!(aggregate_events("room", "r1").as_deref(), Ok("chat.evt.room.r1.>"));
         assert_eq!(delivery("u1").as_deref(), Ok("chat.dlv.u1"));
+        assert_eq!(device_delivery("u1", "d1").as_deref(), Ok("chat.dlv.u1.d1"));
     }
 
     #[test]
     fn refuses_tokens_that_would_escape_their_subject() {
         for bad in ["", "a.b", "*", ">", "a b", "ü"] {
             assert!(delivery(bad).is_err(), "{bad:?} accepted");
+            assert!(device_delivery("u1", bad).is_err(), "{bad:?} accepted");
+            assert!(device_delivery(bad, "d1").is_err(), "{bad:?} accepted");
             assert!(event("room", bad, "X").is_err(), "{bad:?} accepted");
         }
     }

@@ -382,7 +382,7 @@ async fn the_live_feed_takes_handed_over_runs_and_reads_the_stream_for_the_rest(
             .unwrap();
     let user = UserId::new_v7();
     let subject = subjects::delivery(&user.to_string()).unwrap();
-    let mut subscription = feed.subscribe(user).unwrap();
+    let mut subscription = feed.subscribe(user, ciphertalk_domain::DeviceId::first_of(user)).unwrap();
 
     let store = |text: String| {
         let (js, subject) = (js.clone(), subject.clone());

@@ -158,6 +158,16 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "keys.devices_per_user",
         "devices a user may have; a login past it gets 409 device_limit_reached (default 10)",
     ),
+    (
+        "CIPHERTALK_TO_DEVICE_MAX_MESSAGES",
+        "keys.to_device_max_messages",
+        "messages per to-device batch; more is 413 too_large (default 500)",
+    ),
+    (
+        "CIPHERTALK_TO_DEVICE_MAX_BYTES",
+        "keys.to_device_max_bytes",
+        "decoded ciphertext bytes per to-device batch, all its messages together; more is 413 too_large (default 524288)",
+    ),
     ("CIPHERTALK_RATE_LIMITS", "rate_limits.mode", "on or off (default on)"),
     ("CIPHERTALK_RATE_LIMIT_WINDOW_SECS", "rate_limits.window_secs", "rate-limit window (default 60)"),
     ("CIPHERTALK_RATE_LIMIT_REGISTER_PER_IP", "rate_limits.register_per_ip", "per window (default 10)"),
@@ -328,6 +338,16 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "CIPHERTALK_WRITE_LIMIT_PREKEY_CLAIM_PER_TARGET",
         "write_limits.prekey_claim_per_target",
         "prekey bundles claimed from one user per minute (default 300, 0 = no limit)",
+    ),
+    (
+        "CIPHERTALK_WRITE_LIMIT_TO_DEVICE_PER_USER",
+        "write_limits.to_device_per_user",
+        "to-device batches per user per minute (default 120, 0 = no limit)",
+    ),
+    (
+        "CIPHERTALK_WRITE_LIMIT_TO_DEVICE_PER_IP",
+        "write_limits.to_device_per_ip",
+        "to-device batches per client IP per minute (default 1200, 0 = no limit)",
     ),
     (
         "CIPHERTALK_TRUSTED_PROXIES",

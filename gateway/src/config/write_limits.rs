@@ -41,6 +41,8 @@ pub struct WriteLimitsConfig {
     pub prekey_claim_per_ip: u32,
     /// Prekey bundles claimed from one user per minute, whoever asks.
     pub prekey_claim_per_target: u32,
+    pub to_device_per_user: u32,
+    pub to_device_per_ip: u32,
     /// Comma-separated addresses or CIDRs of proxies whose `X-Forwarded-For`
     /// names the client (for these limits and the authentication ones).
     pub trusted_proxies: String,
@@ -76,6 +78,8 @@ impl Default for WriteLimitsConfig {
             prekey_claim_per_user: 120,
             prekey_claim_per_ip: 1200,
             prekey_claim_per_target: 300,
+            to_device_per_user: 120,
+            to_device_per_ip: 1200,
             trusted_proxies: String::new(),
         }
     }

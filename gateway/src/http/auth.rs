@@ -307,8 +307,11 @@ async fn login_user(
 /// what comes after it was added, not what the user's other devices received.
 async fn start_at_end(state: &AppState, user_id: UserId, device: DeviceId) -> Result<(), ApiError> {
     let realtime = &state.realtime;
-    let end =
-        realtime.queue.latest(user_id).await.map_err(|e| ApiError::unavailable("the delivery queue", e))?;
+    let end = realtime
+        .queue
+        .latest(user_id, device)
+        .await
+        .map_err(|e| ApiError::unavailable("the delivery queue", e))?;
     realtime
         .acks
         .acknowledge(user_id, device, end)

@@ -1,10 +1,11 @@
 //! The offline inbox over the same cursor as the WebSocket:
-//! `GET /v1/inbox?after=<cursor>&limit=` and `POST /v1/inbox/ack {cursor}`.
+//! `GET /v1/inbox?after=<cursor>&limit=` and `POST /v1/inbox/ack {cursor}`,
+//! for the caller's device: its user's events and its own to-device messages.
 
 use axum::extract::State;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use ciphertalk_domain::UserId;
+use ciphertalk_domain::{DeviceId, UserId};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 use utoipa::{IntoParams, ToSchema};
@@ -57,13 +58,13 @@ pub async fn list(
     ApiQuery(params): ApiQuery<InboxParams>,
 ) -> Result<Json<InboxPage>, ApiError> {
     let after = match params.after.as_deref() {
-        Some(raw) => issued(&state, user.user_id, parse_cursor(raw)?).await?,
+        Some(raw) => issued(&state, user.user_id, user.device, parse_cursor(raw)?).await?,
         None => cursor::acknowledged(&state.db, user.user_id, user.device).await?,
     };
     let (delivered, more) = state
         .realtime
         .queue
-        .page(user.user_id, after, params.limit.as_usize())
+        .page(user.user_id, user.device, after, params.limit.as_usize())
         .await
         .map_err(|e| ApiError::unavailable("the delivery queue", e))?;
     let mut items = Vec::with_capacity(delivered.len());
@@ -103,7 +104,7 @@ pub async fn ack(
     ApiJson(body): ApiJson<AckBody>,
 ) -> Result<Json<Acked>, ApiError> {
     let cursor = Cursor::deserialize(&body.cursor).map_err(|err| invalid_cursor(&err.to_string()))?;
-    let cursor = issued(&state, user.user_id, cursor).await?;
+    let cursor = issued(&state, user.user_id, user.device, cursor).await?;
     let cursor = state
         .realtime
         .acks
@@ -113,13 +114,18 @@ pub async fn ack(
     Ok(Json(Acked { cursor }))
 }
 
-/// `cursor`, if the user's queue has reached it: a cursor beyond the newest
+/// `cursor`, if the device's queue has reached it: a cursor beyond the newest
 /// event was never handed out (and would overflow the stream's start).
-pub(super) async fn issued(state: &AppState, user: UserId, cursor: Cursor) -> Result<Cursor, ApiError> {
+pub(super) async fn issued(
+    state: &AppState,
+    user: UserId,
+    device: DeviceId,
+    cursor: Cursor,
+) -> Result<Cursor, ApiError> {
     let latest = state
         .realtime
         .queue
-        .latest(user)
+        .latest(user, device)
         .await
         .map_err(|e| ApiError::unavailable("the delivery queue", e))?;
     if cursor > latest {

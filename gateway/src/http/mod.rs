@@ -19,6 +19,7 @@ pub mod request_body;
 pub mod request_id;
 pub mod rooms;
 pub mod shared;
+pub mod to_device;
 pub mod users;
 pub mod ws;
 
@@ -63,6 +64,7 @@ pub fn router(state: AppState) -> Router {
         .merge(asyncapi::router())
         .merge(ws::router())
         .merge(inbox::router())
+        .merge(to_device::router())
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), limit::limit))
         .fallback(error::fallback)
         .layer(axum::middleware::from_fn(metrics::track))

@@ -36,6 +36,7 @@ use crate::throttle::Action;
         super::devices::rename_device,
         super::devices::remove_device,
         super::devices::user_devices,
+        super::to_device::send_to_device,
         super::keys::publish,
         super::keys::add_one_time,
         super::keys::count,

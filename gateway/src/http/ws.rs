@@ -81,7 +81,7 @@ pub async fn connect(
         token_expires_at: holder.token_expires_at,
     };
     let start = match params.since.as_deref() {
-        Some(since) => super::inbox::issued(&state, user, parse_cursor(since)?).await?,
+        Some(since) => super::inbox::issued(&state, user, holder.device, parse_cursor(since)?).await?,
         None => cursor::acknowledged(&state.db, user, holder.device).await?,
     };
     let upgrade = WebSocketUpgrade::from_request_parts(&mut parts, &state).await.map_err(|rejection| {

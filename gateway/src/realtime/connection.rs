@@ -1,7 +1,7 @@
 //! One WebSocket connection of one user.
 //!
-//! Four tasks share the connection: the delivery pump (the user's backlog
-//! from the start cursor, read from the stream, then the live events from the
+//! Four tasks share the connection: the delivery pump (the device's backlog
+//! (its user's events and its own to-device messages) from the start cursor, read from the stream, then the live events from the
 //! process's feed, with no gap and no duplicate at the seam), the signal pump (typing,
 //! presence and call frames from core NATS), the presence heartbeat, and the
 //! reader (client frames, idle timeout). They hand frames to one writer
@@ -228,7 +228,7 @@ pub async fn serve(rt: Arc<Realtime>, socket: WebSocket, peer: Peer, start: Curs
     // The highest cursor sent on this connection (acks up to it need no check).
     let sent = Arc::new(AtomicU64::new(start.0));
     let mut tasks = JoinSet::new();
-    tasks.spawn(pump_delivery(rt.clone(), user, start, outbox.clone(), sent.clone()));
+    tasks.spawn(pump_delivery(rt.clone(), peer, start, outbox.clone(), sent.clone()));
     tasks.spawn(pump_signals(rt.clone(), peer, outbox.clone()));
     tasks.spawn(heartbeat(rt.clone(), user, closing.clone()));
     if let Some(at) = peer.token_expires_at {
@@ -333,7 +333,7 @@ async fn handle(
         ClientFrame::Ack { cursor } => {
             if cursor.0 > sent.load(Ordering::Acquire) {
                 // Received on another connection or from the inbox, or made up.
-                match rt.queue.latest(user).await {
+                match rt.queue.latest(user, peer.device).await {
                     Ok(latest) if cursor <= latest => {}
                     Ok(_) => {
                         return outbox.error("invalid_cursor", "no event of yours has this cursor yet").await;
@@ -383,8 +383,9 @@ async fn handle(
     }
 }
 
-/// The user's queue from `start` on: backlog, `ready`, then live.
-async fn pump_delivery(rt: Arc<Realtime>, user: UserId, start: Cursor, outbox: Outbox, sent: Arc<AtomicU64>) {
+/// The device's queue from `start` on: backlog, `ready`, then live.
+async fn pump_delivery(rt: Arc<Realtime>, peer: Peer, start: Cursor, outbox: Outbox, sent: Arc<AtomicU64>) {
+    let queue = Queue { user: peer.user, device: peer.device };
     let closing = outbox.closing.clone();
     let unavailable = |err: &dyn std::fmt::Display| {
         tracing::warn!(error = %err, "cannot read the delivery queue");
@@ -392,11 +393,11 @@ async fn pump_delivery(rt: Arc<Realtime>, user: UserId, start: Cursor, outbox: O
     };
     // Subscribed first: live messages after `live.position` are kept while
     // the backlog up to it is read from the stream.
-    let mut live = match rt.feed.subscribe(user) {
+    let mut live = match rt.feed.subscribe(queue.user, queue.device) {
         Ok(live) => live,
         Err(err) => return unavailable(&err),
     };
-    let mut last = match catch_up(&rt, user, start, live.position, &outbox, &sent).await {
+    let mut last = match catch_up(&rt, queue, start, live.position, &outbox, &sent).await {
         Ok(last) => last,
         Err(Missed::Queue(err)) => return unavailable(&err),
         Err(Missed::Gone) => return,
@@ -409,7 +410,7 @@ async fn pump_delivery(rt: Arc<Realtime>, user: UserId, start: Cursor, outbox: O
             // Some live messages were dropped while this connection lagged:
             // they are in the stream, up to where the feed is now.
             let upto = live.feed().position();
-            last = match catch_up(&rt, user, last, upto, &outbox, &sent).await {
+            last = match catch_up(&rt, queue, last, upto, &outbox, &sent).await {
                 Ok(last) => last,
                 Err(Missed::Queue(err)) => return unavailable(&err),
                 Err(Missed::Gone) => return,
@@ -432,21 +433,28 @@ enum Missed {
     Gone,
 }
 
-/// Sends the user's events stored after `after`, at least up to stream
+/// Whose queue a connection reads: its user's subject and its device's.
+#[derive(Debug, Clone, Copy)]
+struct Queue {
+    user: UserId,
+    device: DeviceId,
+}
+
+/// Sends the device's events stored after `after`, at least up to stream
 /// sequence `upto`; returns the cursor of the last one sent.
 async fn catch_up(
     rt: &Realtime,
-    user: UserId,
+    queue: Queue,
     after: Cursor,
     upto: u64,
     outbox: &Outbox,
     sent: &AtomicU64,
 ) -> Result<Cursor, Missed> {
     // One lookup in the subject index answers the common case: nothing new.
-    if rt.queue.latest(user).await.map_err(Missed::Queue)? <= after {
+    if rt.queue.latest(queue.user, queue.device).await.map_err(Missed::Queue)? <= after {
         return Ok(after);
     }
-    let mut follow = rt.queue.follow(user, after).await.map_err(Missed::Queue)?;
+    let mut follow = rt.queue.follow(queue.user, queue.device, after).await.map_err(Missed::Queue)?;
     let mut last = after;
     while follow.backlog > 0 {
         let delivered = match follow.next().await {
@@ -456,7 +464,7 @@ async fn catch_up(
         };
         send_event(outbox, sent, &delivered).await.map_err(|Gone| Missed::Gone)?;
         last = delivered.cursor;
-        // Nothing more stored for the user, or the live feed has the rest.
+        // Nothing more stored for the device, or the live feed has the rest.
         if delivered.pending == 0 || last.0 >= upto {
             break;
         }

@@ -1,6 +1,8 @@
 //! The live feed: one ordered consumer per gateway process over all of
-//! CHAT_DELIVERY, dispatching each stored message to the connections of the
-//! user it is addressed to.
+//! CHAT_DELIVERY, dispatching each stored message to the connections it is
+//! addressed to: a message on `chat.dlv.<user_id>` to every connection of
+//! that user, one on `chat.dlv.<user_id>.<device_id>` to that device's only
+//! (each connection is routed under both of its subjects).
 //!
 //! Handed over, not read back: when the delivery leader runs in this process
 //! it offers each run of messages it stored, with their stream sequences
@@ -39,7 +41,7 @@ use std::time::Duration;
 use async_nats::jetstream::consumer::DeliverPolicy;
 use async_nats::jetstream::consumer::pull::OrderedConfig;
 use async_nats::jetstream::stream::Stream;
-use ciphertalk_domain::UserId;
+use ciphertalk_domain::{DeviceId, UserId};
 use ciphertalk_projections::handoff::{HandoffReceiver, StoredRun};
 use ciphertalk_streams::JetStreamErrorKind as Js;
 use ciphertalk_streams::WithKind;
@@ -49,7 +51,7 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::cursor::Cursor;
-use super::queue::{Delivered, QueueError, subject};
+use super::queue::{Delivered, QueueError, subjects};
 
 /// Messages the feed's consumer pulls at a time.
 const FEED_BATCH: i64 = 1_000;
@@ -66,7 +68,8 @@ struct Routes {
     /// The last stream sequence dispatched.
     position: u64,
     next_id: u64,
-    /// Subscriptions by delivery subject (`chat.dlv.<user_id>`).
+    /// Subscriptions by delivery subject (`chat.dlv.<user_id>` and
+    /// `chat.dlv.<user_id>.<device_id>`): each is under both of its own.
     by_subject: HashMap<String, Vec<Route>>,
 }
 
@@ -154,30 +157,35 @@ impl Feed {
         self.shared.routes().position
     }
 
-    /// Receives every message for `user` stored after the returned
-    /// subscription's `position`.
-    pub fn subscribe(&self, user: UserId) -> Result<Subscription, QueueError> {
-        let subject = subject(user)?;
+    /// Receives every message for `device` of `user` (on either subject)
+    /// stored after the returned subscription's `position`, in stream order.
+    pub fn subscribe(&self, user: UserId, device: DeviceId) -> Result<Subscription, QueueError> {
+        let subjects = subjects(user, device)?;
         let (tx, rx) = mpsc::channel(self.shared.buffer);
         let overflowed = Arc::new(AtomicBool::new(false));
         let mut routes = self.shared.routes();
         routes.next_id += 1;
         let id = routes.next_id;
         let position = routes.position;
-        routes.by_subject.entry(subject.clone()).or_default().push(Route {
-            id,
-            tx,
-            overflowed: overflowed.clone(),
-        });
-        Ok(Subscription { feed: self.clone(), subject, id, position, rx, overflowed })
+        // Under the one lock: a message on either subject after `position` reaches it.
+        for subject in &subjects {
+            routes.by_subject.entry(subject.clone()).or_default().push(Route {
+                id,
+                tx: tx.clone(),
+                overflowed: overflowed.clone(),
+            });
+        }
+        Ok(Subscription { feed: self.clone(), subjects, id, position, rx, overflowed })
     }
 
-    fn unsubscribe(&self, subject: &str, id: u64) {
+    fn unsubscribe(&self, subjects: &[String], id: u64) {
         let mut routes = self.shared.routes();
-        if let Some(list) = routes.by_subject.get_mut(subject) {
-            list.retain(|route| route.id != id);
-            if list.is_empty() {
-                routes.by_subject.remove(subject);
+        for subject in subjects {
+            if let Some(list) = routes.by_subject.get_mut(subject) {
+                list.retain(|route| route.id != id);
+                if list.is_empty() {
+                    routes.by_subject.remove(subject);
+                }
             }
         }
     }
@@ -186,7 +194,7 @@ impl Feed {
 /// One connection's share of the feed; unsubscribes when dropped.
 pub struct Subscription {
     feed: Feed,
-    subject: String,
+    subjects: [String; 2],
     id: u64,
     /// Every message after this stream sequence is offered to this subscription.
     pub position: u64,
@@ -213,7 +221,7 @@ impl Subscription {
 
 impl Drop for Subscription {
     fn drop(&mut self) {
-        self.feed.unsubscribe(&self.subject, self.id);
+        self.feed.unsubscribe(&self.subjects, self.id);
     }
 }
 

@@ -1,8 +1,11 @@
-//! Reading one user's delivery queue, `chat.dlv.<user_id>` in CHAT_DELIVERY,
-//! where the `delivery` projection puts every event the user should see.
+//! Reading one device's delivery queue in CHAT_DELIVERY: its user's subject
+//! `chat.dlv.<user_id>`, where the `delivery` projection puts every event the
+//! user's devices should see, and its own `chat.dlv.<user_id>.<device_id>`,
+//! the to-device messages sent to it. One stream, so the two interleave in
+//! one order, and a cursor (a stream sequence) is a position in both.
 //!
 //! A WebSocket's backlog and `GET /v1/inbox` read it with an ordered consumer
-//! filtered to the user's subject, starting just after a cursor; live events
+//! filtered to both subjects, starting just after a cursor; live events
 //! reach connections through the process's [`super::feed`].
 
 use std::time::Duration;
@@ -13,7 +16,7 @@ use async_nats::jetstream::stream::{DirectGetErrorKind, Stream};
 use async_nats::jetstream::{self, Message};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use ciphertalk_domain::UserId;
+use ciphertalk_domain::{DeviceId, UserId};
 use ciphertalk_streams::JetStreamErrorKind as Js;
 use ciphertalk_streams::headers::HEADER_RECORDED_AT;
 use ciphertalk_streams::{JetStreamError, WithKind, subjects};
@@ -111,10 +114,16 @@ impl DeliveryQueue {
         &self.stream
     }
 
-    /// The cursor of the user's newest event (0 when there is none): no valid
-    /// cursor of theirs is beyond it.
-    pub async fn latest(&self, user: UserId) -> Result<Cursor, QueueError> {
-        let subject = subject(user)?;
+    /// The cursor of the device's newest event, on either of its subjects (0
+    /// when there is none): no valid cursor of the device is beyond it.
+    pub async fn latest(&self, user: UserId, device: DeviceId) -> Result<Cursor, QueueError> {
+        let [user_subject, device_subject] = subjects(user, device)?;
+        let (for_user, for_device) =
+            tokio::try_join!(self.last_on(user_subject), self.last_on(device_subject))?;
+        Ok(for_user.max(for_device))
+    }
+
+    async fn last_on(&self, subject: String) -> Result<Cursor, QueueError> {
         match self.stream.direct_get_last_for_subject(subject).await {
             Ok(message) => Ok(Cursor(message.sequence)),
             Err(err) if err.kind() == DirectGetErrorKind::NotFound => Ok(Cursor(0)),
@@ -122,12 +131,12 @@ impl DeliveryQueue {
         }
     }
 
-    /// Follows the user's queue from just after `after`.
-    pub async fn follow(&self, user: UserId, after: Cursor) -> Result<Follow, QueueError> {
+    /// Follows the device's queue from just after `after`.
+    pub async fn follow(&self, user: UserId, device: DeviceId, after: Cursor) -> Result<Follow, QueueError> {
         let consumer = self
             .stream
             .create_consumer(OrderedConfig {
-                filter_subject: subject(user)?,
+                filter_subjects: subjects(user, device)?.into(),
                 deliver_policy: DeliverPolicy::ByStartSequence { start_sequence: after.0 + 1 },
                 // Pulls of 500 (the client default) held per connection add up
                 // to gigabytes with thousands of connections; the connection's
@@ -147,10 +156,11 @@ impl DeliveryQueue {
     pub async fn page(
         &self,
         user: UserId,
+        device: DeviceId,
         after: Cursor,
         limit: usize,
     ) -> Result<(Vec<Delivered>, bool), QueueError> {
-        let mut follow = self.follow(user, after).await?;
+        let mut follow = self.follow(user, device, after).await?;
         let wanted = usize::try_from(follow.backlog).unwrap_or(usize::MAX).min(limit);
         let mut items = Vec::with_capacity(wanted);
         while items.len() < wanted {
@@ -164,6 +174,11 @@ impl DeliveryQueue {
     }
 }
 
-pub(super) fn subject(user: UserId) -> Result<String, QueueError> {
-    subjects::delivery(&user.to_string()).map_err(|err| err.with_kind(Js::Subject))
+/// The device's two subjects: its user's (every device) and its own.
+pub(super) fn subjects(user: UserId, device: DeviceId) -> Result<[String; 2], QueueError> {
+    let user = user.to_string();
+    let for_user = subjects::delivery(&user).map_err(|err| err.with_kind(Js::Subject))?;
+    let for_device =
+        subjects::device_delivery(&user, &device.to_string()).map_err(|err| err.with_kind(Js::Subject))?;
+    Ok([for_user, for_device])
 }
