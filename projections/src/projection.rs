@@ -18,6 +18,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use ciphertalk_domain::file::FileEvent;
 use ciphertalk_domain::room::RoomEvent;
 use ciphertalk_domain::user::UserEvent;
 use ciphertalk_streams::{EnvelopeError, WireEvent, subjects};
@@ -27,7 +28,7 @@ use sqlx::PgConnection;
 use crate::delivery::{self, Fanout, Followed};
 use crate::event::{Origin, Sent, Undecodable, decode, is_old_shape, to_i64, to_u64};
 use crate::publish::Outgoing;
-use crate::{contacts, rooms, timeline};
+use crate::{contacts, files, rooms, timeline};
 
 /// One read model fed from CHAT_EVENTS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -40,13 +41,16 @@ pub enum Projection {
     Contacts,
     /// Each room event fanned out to its members' delivery queues.
     Delivery,
+    /// Files: layout, status, expiry, chunks stored.
+    Files,
 }
 
 const ROOM: &str = <ciphertalk_domain::room::Room as Aggregate>::TYPE;
 const USER: &str = <ciphertalk_domain::user::User as Aggregate>::TYPE;
+const FILE: &str = <ciphertalk_domain::file::File as Aggregate>::TYPE;
 
 impl Projection {
-    pub const ALL: [Self; 4] = [Self::Rooms, Self::Timeline, Self::Contacts, Self::Delivery];
+    pub const ALL: [Self; 5] = [Self::Rooms, Self::Timeline, Self::Contacts, Self::Delivery, Self::Files];
 
     #[must_use]
     pub const fn name(self) -> &'static str {
@@ -55,6 +59,7 @@ impl Projection {
             Self::Timeline => "timeline",
             Self::Contacts => "contacts",
             Self::Delivery => "delivery",
+            Self::Files => "files",
         }
     }
 
@@ -70,7 +75,8 @@ impl Projection {
             Self::Rooms => &["rooms", "room_members", "room_message_senders"],
             Self::Timeline => &["timeline_messages", "timeline_hidden", "timeline_receipts"],
             Self::Contacts => &["contact_profiles", "contacts", "blocks"],
-            Self::Delivery => &["delivery_members", "delivery_blocks"],
+            Self::Delivery => &["delivery_members", "delivery_blocks", "delivery_files"],
+            Self::Files => &["files", "file_chunks"],
         }
     }
 
@@ -80,8 +86,9 @@ impl Projection {
         match self {
             Self::Rooms | Self::Timeline => &[ROOM],
             Self::Contacts => &[USER],
-            // Room events to deliver, user events for blocks.
-            Self::Delivery => &[ROOM, USER],
+            // Room and file events to deliver, user events for blocks.
+            Self::Delivery => &[ROOM, USER, FILE],
+            Self::Files => &[FILE],
         }
     }
 
@@ -123,6 +130,8 @@ impl Projection {
             .map_err(|err| Undecodable(format!("aggregate id: {err}")))?;
         if event.aggregate_type == ROOM {
             Ok(Decoded::Room(aggregate, decode(event)?))
+        } else if event.aggregate_type == FILE {
+            Ok(Decoded::File(aggregate, decode(event)?))
         } else {
             Ok(Decoded::User(aggregate, decode(event)?))
         }
@@ -145,6 +154,10 @@ impl Projection {
             (Self::Delivery, Decoded::User(user, event)) => {
                 delivery::apply(conn, user, Followed::User(event), origin, fanout).await
             }
+            (Self::Files, Decoded::File(file, event)) => files::apply(conn, file, event).await,
+            (Self::Delivery, Decoded::File(file, event)) => {
+                delivery::apply(conn, file, Followed::File(event), origin, fanout).await
+            }
             // `follows` keeps other aggregate types away.
             _ => Ok(()),
         }
@@ -161,7 +174,7 @@ impl Projection {
             Self::Rooms => rooms::apply_sent(conn, run).await,
             Self::Timeline => timeline::apply_sent(conn, run).await,
             Self::Delivery => delivery::apply_sent(conn, run, fanout).await,
-            Self::Contacts => Ok(()),
+            Self::Contacts | Self::Files => Ok(()),
         }
     }
 }
@@ -173,6 +186,7 @@ pub(crate) type Envelope = Result<WireEvent, EnvelopeError>;
 enum Decoded {
     Room(uuid::Uuid, RoomEvent),
     User(uuid::Uuid, UserEvent),
+    File(uuid::Uuid, FileEvent),
 }
 
 impl std::fmt::Display for Projection {
