@@ -6,6 +6,7 @@
 mod auth;
 mod bad_input;
 mod devices;
+mod files;
 mod embedded_postgres;
 mod foundation;
 mod limits;
