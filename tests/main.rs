@@ -7,6 +7,7 @@ mod asyncapi;
 mod auth;
 mod bad_input;
 mod devices;
+mod files;
 mod embedded_postgres;
 mod foundation;
 mod limits;

@@ -62,7 +62,7 @@ impl TestApp {
     }
 
     /// Waits until every event is in the stream and every projection applied it.
-    async fn caught_up(&self) {
+    pub(crate) async fn caught_up(&self) {
         let done = eventually(60, || async {
             let last = self.stream_last_seq().await;
             if last < self.committed_events().await {
@@ -91,7 +91,7 @@ impl TestApp {
     }
 
     /// Every row of every table of the projection, in a canonical order.
-    async fn snapshot(&self, projection: Projection) -> Vec<(String, serde_json::Value)> {
+    pub(crate) async fn snapshot(&self, projection: Projection) -> Vec<(String, serde_json::Value)> {
         let mut out = Vec::new();
         for table in projection.tables() {
             let rows: serde_json::Value = sqlx::query_scalar(&format!(

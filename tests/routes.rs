@@ -36,11 +36,16 @@ fn router_paths(router: &axum::Router) -> BTreeSet<String> {
     paths
 }
 
-/// `/v1/rooms/{id}` -> `/v1/rooms/<a uuid>`.
+/// `/v1/rooms/{id}` -> `/v1/rooms/<a uuid>` (and `{index}` -> `0`).
 fn concrete(path: &str) -> String {
     let id = uuid::Uuid::now_v7().to_string();
     path.split('/')
-        .map(|part| if part.starts_with('{') { id.as_str() } else { part })
+        .map(|part| match part {
+            // A chunk index is a number, not an id.
+            "{index}" => "0",
+            part if part.starts_with('{') => id.as_str(),
+            part => part,
+        })
         .collect::<Vec<_>>()
         .join("/")
 }

@@ -192,6 +192,10 @@ impl Server {
         )
         .await?;
         tasks.push(tokio::spawn(on_reconnect(reconnects, wake.clone(), shutdown.child_token())));
+        let files = Arc::new(crate::storage::Storage::open(config)?);
+        let sweeper =
+            crate::storage::sweeper::Sweeper { pool: pool.clone(), write: write.clone(), storage: files.clone() };
+        tasks.push(tokio::spawn(sweeper.run(config.files.sweep_every(), shutdown.child_token())));
         let state = AppState::new(Shared {
             config: Arc::new(config.clone()),
             db: pool,
@@ -205,6 +209,7 @@ impl Server {
             realtime: Arc::new(realtime),
             stalls,
             throttle,
+            files,
         });
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await

@@ -11,6 +11,7 @@ use sqlx::PgPool;
 use crate::auth::Auth;
 use crate::config::Config;
 use crate::realtime::Realtime;
+use crate::storage::Storage;
 use crate::throttle::Throttle;
 
 /// Cheap to clone (one reference count): handlers and middleware take it by
@@ -50,6 +51,8 @@ pub struct Shared {
     pub stalls: ciphertalk_streams::Stalls,
     /// Rate limits on writes and frames (this process's share).
     pub throttle: Arc<Throttle>,
+    /// The blob store of file chunks and the URLs handed out for them.
+    pub files: Arc<Storage>,
 }
 
 impl Shared {

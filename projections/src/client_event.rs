@@ -8,6 +8,7 @@
 //! no room and have no `room_id`.
 
 use chrono::{DateTime, Utc};
+use ciphertalk_domain::file::FileEvent;
 use ciphertalk_domain::ids::{DeviceId, FileId, MessageId, RoomId, UserId};
 use ciphertalk_domain::room::{JoinRule, ReceiptKind, Role, RoomEvent, RoomKind};
 use ciphertalk_domain::to_device::ToDeviceKind;
@@ -99,6 +100,14 @@ pub enum ClientEvent {
     DeviceAdded { user_id: UserId, device_id: DeviceId, at: DateTime<Utc> },
     #[serde(rename = "device.removed")]
     DeviceRemoved { user_id: UserId, device_id: DeviceId, at: DateTime<Utc> },
+    /// Chunk `index` of a file is stored: fetch it with `GET /v1/files/{id}`.
+    #[serde(rename = "file.chunk_available")]
+    FileChunkAvailable { room_id: RoomId, at: DateTime<Utc>, file_id: FileId, index: u32, size: u64 },
+    #[serde(rename = "file.completed")]
+    FileCompleted { room_id: RoomId, at: DateTime<Utc>, file_id: FileId },
+    /// Deleted by its uploader or a room admin, expired, or taken down (`reason`).
+    #[serde(rename = "file.deleted")]
+    FileDeleted { room_id: RoomId, at: DateTime<Utc>, file_id: FileId, reason: &'static str },
 }
 
 impl ClientEvent {
@@ -164,6 +173,25 @@ impl ClientEvent {
             }
             RoomEvent::ReceiptUpdated { user, kind, up_to_seq, at } => {
                 Self::ReceiptUpdated { room_id, at, user_id: user, kind, up_to_seq }
+            }
+        };
+        Some(event)
+    }
+
+    /// The client event of a file event (none for a registration: members
+    /// learn of a file from the message that names it).
+    #[must_use]
+    pub fn from_file_event(room_id: RoomId, file_id: FileId, event: &FileEvent) -> Option<Self> {
+        let event = match *event {
+            FileEvent::FileRegistered { .. } => return None,
+            FileEvent::ChunkStored { index, size, at, .. } => {
+                Self::FileChunkAvailable { room_id, at, file_id, index, size }
+            }
+            FileEvent::FileCompleted { at, .. } => Self::FileCompleted { room_id, at, file_id },
+            FileEvent::FileDeleted { at, .. } => Self::FileDeleted { room_id, at, file_id, reason: "deleted" },
+            FileEvent::FileExpired { at } => Self::FileDeleted { room_id, at, file_id, reason: "expired" },
+            FileEvent::FileTakenDown { at, .. } => {
+                Self::FileDeleted { room_id, at, file_id, reason: "taken_down" }
             }
         };
         Some(event)

@@ -27,7 +27,8 @@ use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
 
 use bytes::Bytes;
-use ciphertalk_domain::ids::{DeviceId, MessageId, RoomId, UserId};
+use ciphertalk_domain::file::FileEvent;
+use ciphertalk_domain::ids::{DeviceId, FileId, MessageId, RoomId, UserId};
 use ciphertalk_domain::room::{Room, RoomEvent};
 use ciphertalk_domain::to_device::ToDeviceEvent;
 use ciphertalk_domain::user::UserEvent;
@@ -51,6 +52,7 @@ pub(crate) enum Followed {
     Room(RoomEvent),
     User(UserEvent),
     ToDevice(ToDeviceEvent),
+    File(FileEvent),
 }
 
 /// The delivery projection's state within one leader session (or rebuild):
@@ -199,7 +201,41 @@ pub(crate) async fn apply(
         Followed::User(event) => apply_user(conn, aggregate, event, origin, fanout).await,
         Followed::Room(event) => apply_room(conn, RoomId::from_uuid(aggregate), event, origin, fanout).await,
         Followed::ToDevice(event) => apply_to_device(conn, &event, origin, fanout).await,
+        Followed::File(event) => apply_file(conn, aggregate, event, origin, fanout).await,
     }
+}
+
+/// A file event to its room's members: the room is remembered from the
+/// file's registration (later events do not name it).
+async fn apply_file(
+    conn: &mut PgConnection,
+    file: Uuid,
+    event: FileEvent,
+    origin: Origin,
+    fanout: &mut Fanout,
+) -> Result<(), sqlx::Error> {
+    if let FileEvent::FileRegistered { room_id, .. } = &event {
+        sqlx::query("INSERT INTO delivery_files (file_id, room_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
+            .bind(file)
+            .bind(room_id.as_uuid())
+            .execute(&mut *conn)
+            .await?;
+    }
+    if !fanout.publishes {
+        return Ok(());
+    }
+    let room: Option<Uuid> = sqlx::query_scalar("SELECT room_id FROM delivery_files WHERE file_id = $1")
+        .bind(file)
+        .fetch_optional(&mut *conn)
+        .await?;
+    let Some(room) = room.map(RoomId::from_uuid) else { return Ok(()) };
+    let Some(client_event) = ClientEvent::from_file_event(room, FileId::from_uuid(file), &event) else {
+        return Ok(());
+    };
+    fanout.remember(conn, [room.as_uuid()], None).await?;
+    let recipients = fanout.accepting(room.as_uuid(), None);
+    fanout.push(room, &client_event, &recipients, origin);
+    Ok(())
 }
 
 async fn apply_user(

@@ -3,7 +3,7 @@
 //! and replay.
 //!
 //! - [`projector`]: durable JetStream consumers applying events exactly once.
-//! - [`rooms`], [`timeline`], [`contacts`], [`blocks`]: read models and their queries.
+//! - [`rooms`], [`timeline`], [`contacts`], [`blocks`], [`files`]: read models and their queries.
 //! - [`delivery`]: each room event fanned out to its members' delivery queues
 //!   ([`client_event`] is what clients receive).
 //! - [`publish`]: a batch's delivery messages into CHAT_DELIVERY, in order, once.
@@ -22,6 +22,7 @@ pub mod contacts;
 pub mod delivery;
 mod error;
 mod event;
+pub mod files;
 pub mod freshness;
 pub mod handoff;
 pub mod page;

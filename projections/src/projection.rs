@@ -18,6 +18,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use ciphertalk_domain::file::FileEvent;
 use ciphertalk_domain::room::RoomEvent;
 use ciphertalk_domain::to_device::ToDeviceEvent;
 use ciphertalk_domain::user::UserEvent;
@@ -28,7 +29,7 @@ use sqlx::PgConnection;
 use crate::delivery::{self, Fanout, Followed};
 use crate::event::{Origin, Sent, Undecodable, decode, is_old_shape, to_i64, to_u64};
 use crate::publish::Outgoing;
-use crate::{contacts, rooms, timeline};
+use crate::{contacts, files, rooms, timeline};
 
 /// One read model fed from CHAT_EVENTS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -42,14 +43,17 @@ pub enum Projection {
     /// Each room event fanned out to its members' delivery queues; device
     /// events and to-device messages too.
     Delivery,
+    /// Files: layout, status, expiry, chunks stored.
+    Files,
 }
 
 const ROOM: &str = <ciphertalk_domain::room::Room as Aggregate>::TYPE;
 const USER: &str = <ciphertalk_domain::user::User as Aggregate>::TYPE;
 const TO_DEVICE: &str = <ciphertalk_domain::to_device::Outbox as Aggregate>::TYPE;
+const FILE: &str = <ciphertalk_domain::file::File as Aggregate>::TYPE;
 
 impl Projection {
-    pub const ALL: [Self; 4] = [Self::Rooms, Self::Timeline, Self::Contacts, Self::Delivery];
+    pub const ALL: [Self; 5] = [Self::Rooms, Self::Timeline, Self::Contacts, Self::Delivery, Self::Files];
 
     #[must_use]
     pub const fn name(self) -> &'static str {
@@ -58,6 +62,7 @@ impl Projection {
             Self::Timeline => "timeline",
             Self::Contacts => "contacts",
             Self::Delivery => "delivery",
+            Self::Files => "files",
         }
     }
 
@@ -73,7 +78,8 @@ impl Projection {
             Self::Rooms => &["rooms", "room_members", "room_message_senders"],
             Self::Timeline => &["timeline_messages", "timeline_hidden", "timeline_receipts"],
             Self::Contacts => &["contact_profiles", "contacts", "blocks"],
-            Self::Delivery => &["delivery_members", "delivery_blocks", "delivery_removed_devices"],
+            Self::Delivery => &["delivery_members", "delivery_blocks", "delivery_removed_devices", "delivery_files"],
+            Self::Files => &["files", "file_chunks"],
         }
     }
 
@@ -83,9 +89,10 @@ impl Projection {
         match self {
             Self::Rooms | Self::Timeline => &[ROOM],
             Self::Contacts => &[USER],
-            // Room events to deliver, user events for blocks and devices,
-            // to-device batches.
-            Self::Delivery => &[ROOM, USER, TO_DEVICE],
+            // Room and file events to deliver, user events for blocks and
+            // devices, to-device batches.
+            Self::Delivery => &[ROOM, USER, TO_DEVICE, FILE],
+            Self::Files => &[FILE],
         }
     }
 
@@ -129,6 +136,7 @@ impl Projection {
         match event.aggregate_type.as_str() {
             ROOM => Ok(Decoded::Room(aggregate, decode(event)?)),
             TO_DEVICE => Ok(Decoded::ToDevice(aggregate, decode(event)?)),
+            FILE => Ok(Decoded::File(aggregate, decode(event)?)),
             _ => Ok(Decoded::User(aggregate, decode(event)?)),
         }
     }
@@ -153,6 +161,10 @@ impl Projection {
             (Self::Delivery, Decoded::ToDevice(outbox, event)) => {
                 delivery::apply(conn, outbox, Followed::ToDevice(event), origin, fanout).await
             }
+            (Self::Files, Decoded::File(file, event)) => files::apply(conn, file, event).await,
+            (Self::Delivery, Decoded::File(file, event)) => {
+                delivery::apply(conn, file, Followed::File(event), origin, fanout).await
+            }
             // `follows` keeps other aggregate types away.
             _ => Ok(()),
         }
@@ -169,7 +181,7 @@ impl Projection {
             Self::Rooms => rooms::apply_sent(conn, run).await,
             Self::Timeline => timeline::apply_sent(conn, run).await,
             Self::Delivery => delivery::apply_sent(conn, run, fanout).await,
-            Self::Contacts => Ok(()),
+            Self::Contacts | Self::Files => Ok(()),
         }
     }
 }
@@ -183,6 +195,7 @@ enum Decoded {
     User(uuid::Uuid, UserEvent),
     /// The outbox's id is its sending device's.
     ToDevice(uuid::Uuid, ToDeviceEvent),
+    File(uuid::Uuid, FileEvent),
 }
 
 impl std::fmt::Display for Projection {

@@ -7,7 +7,8 @@ use cqrs_es::Aggregate;
 use cqrs_es::event_sink::EventSink;
 use serde::{Deserialize, Serialize};
 
-use super::commands::FileCommand;
+use super::commands::{FileCommand, FileLimits};
+use super::digest::ChunkDigest;
 use super::events::FileEvent;
 use crate::error::DomainError;
 use crate::ids::{FileId, RoomId, UserId};
@@ -53,6 +54,9 @@ pub struct FileInfo {
     pub chunk_count: u32,
     pub content_type: ContentType,
     pub wrapped_keys: BTreeMap<UserId, Base64Bytes>,
+    /// Default: snapshots taken before digests have none.
+    #[serde(default)]
+    pub chunk_sha256: Option<Vec<ChunkDigest>>,
     pub expires_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
 }
@@ -72,6 +76,12 @@ impl FileInfo {
         // back from storage should never be able to panic us.
         Some(self.size.saturating_sub(self.chunk_size.saturating_mul(u64::from(self.chunk_count - 1))))
     }
+
+    /// The digest the client declared for chunk `index`, if it declared any.
+    #[must_use]
+    pub fn declared_digest(&self, index: u32) -> Option<ChunkDigest> {
+        self.chunk_sha256.as_ref()?.get(index as usize).copied()
+    }
 }
 
 /// An encrypted file: its layout, which chunks are stored, its status.
@@ -79,6 +89,10 @@ impl FileInfo {
 pub struct File {
     info: Option<FileInfo>,
     stored: BTreeSet<u32>,
+    /// The digest of each stored chunk whose event carried one (a separate
+    /// map so that snapshots taken before digests still load).
+    #[serde(default)]
+    digests: BTreeMap<u32, ChunkDigest>,
     status: FileStatus,
 }
 
@@ -107,6 +121,19 @@ impl File {
         self.info.as_ref().and_then(|info| info.wrapped_keys.get(&user))
     }
 
+    /// The digest of stored chunk `index`, when known.
+    #[must_use]
+    pub fn stored_digest(&self, index: u32) -> Option<ChunkDigest> {
+        self.digests.get(&index).copied()
+    }
+
+    /// The bytes of the chunks stored so far.
+    #[must_use]
+    pub fn stored_bytes(&self) -> u64 {
+        let Some(info) = &self.info else { return 0 };
+        self.stored.iter().filter_map(|index| info.expected_chunk_size(*index)).sum()
+    }
+
     /// Whether every chunk is stored.
     #[must_use]
     pub fn all_chunks_stored(&self) -> bool {
@@ -124,21 +151,27 @@ impl File {
             chunk_count,
             content_type,
             wrapped_keys,
+            chunk_sha256,
             expires_at,
-            max_size,
+            limits,
+            uploader_stored_bytes,
             at,
         } = command
         {
             if self.info.is_some() {
                 return Err(DomainError::AlreadyExists);
             }
-            check_layout(size, chunk_size, chunk_count, max_size)?;
+            check_layout(size, chunk_size, chunk_count, &limits)?;
+            if uploader_stored_bytes.saturating_add(size) > limits.max_user_bytes {
+                return Err(DomainError::TooLarge("the uploader's stored bytes would pass their limit"));
+            }
             if wrapped_keys.is_empty() {
                 return Err(DomainError::invalid("wrapped_keys", "at least one recipient is required"));
             }
-            if expires_at.is_some_and(|expires_at| expires_at <= at) {
-                return Err(DomainError::invalid("expires_in", "must be in the future"));
+            if chunk_sha256.as_ref().is_some_and(|digests| digests.len() != chunk_count as usize) {
+                return Err(DomainError::invalid("chunk_sha256", "must hold one digest per chunk"));
             }
+            check_expiry(expires_at, at, limits.max_expiry)?;
             return Ok(vec![FileEvent::FileRegistered {
                 file_id,
                 room_id,
@@ -148,6 +181,7 @@ impl File {
                 chunk_count,
                 content_type,
                 wrapped_keys,
+                chunk_sha256,
                 expires_at,
                 at,
             }]);
@@ -159,7 +193,7 @@ impl File {
         let events = match command {
             // Decided above, before the registration check.
             FileCommand::RegisterFile { .. } => Vec::new(),
-            FileCommand::StoreChunk { index, size, at } => {
+            FileCommand::StoreChunk { index, size, sha256, at } => {
                 let expected = info
                     .expected_chunk_size(index)
                     .ok_or_else(|| DomainError::invalid("index", "is beyond the last chunk"))?;
@@ -169,11 +203,19 @@ impl File {
                         format!("chunk {index} must be {expected} bytes"),
                     ));
                 }
-                // A retried upload of a stored chunk is not an error.
-                if self.stored.contains(&index) {
-                    Vec::new()
+                if info.declared_digest(index).is_some_and(|declared| declared != sha256) {
+                    return Err(DomainError::invalid(
+                        "sha256",
+                        format!("chunk {index} does not have the declared SHA-256"),
+                    ));
+                }
+                if !self.stored.contains(&index) {
+                    vec![FileEvent::ChunkStored { index, size, sha256: Some(sha256), at }]
+                } else if self.stored_digest(index).is_some_and(|stored| stored != sha256) {
+                    return Err(DomainError::Conflict("the chunk is stored with other bytes"));
                 } else {
-                    vec![FileEvent::ChunkStored { index, size, at }]
+                    // A retried upload of the same bytes is not an error.
+                    Vec::new()
                 }
             }
             FileCommand::CompleteFile { actor, at } => {
@@ -209,16 +251,19 @@ impl File {
 }
 
 /// `size > 0`, `chunk_size > 0`, `chunk_count == ceil(size / chunk_size)`,
-/// within the size limit and [`MAX_CHUNK_COUNT`].
-fn check_layout(size: u64, chunk_size: u64, chunk_count: u32, max_size: u64) -> Result<(), DomainError> {
+/// within the size limits and [`MAX_CHUNK_COUNT`].
+fn check_layout(size: u64, chunk_size: u64, chunk_count: u32, limits: &FileLimits) -> Result<(), DomainError> {
     if size == 0 {
         return Err(DomainError::invalid("size", "must be positive"));
     }
     if chunk_size == 0 {
         return Err(DomainError::invalid("chunk_size", "must be positive"));
     }
-    if size > max_size {
+    if size > limits.max_size {
         return Err(DomainError::TooLarge("the file is over the size limit"));
+    }
+    if chunk_size > limits.max_chunk_size {
+        return Err(DomainError::TooLarge("the chunks are over the chunk size limit"));
     }
     if chunk_count > MAX_CHUNK_COUNT {
         return Err(DomainError::invalid("chunk_count", format!("must be at most {MAX_CHUNK_COUNT}")));
@@ -227,6 +272,25 @@ fn check_layout(size: u64, chunk_size: u64, chunk_count: u32, max_size: u64) -> 
         return Err(DomainError::invalid("chunk_count", "must be ceil(size / chunk_size)"));
     }
     Ok(())
+}
+
+/// An expiry lies in the future and, under a maximum life, within it (a
+/// file without one may then not be registered: the caller defaults it).
+fn check_expiry(
+    expires_at: Option<DateTime<Utc>>,
+    at: DateTime<Utc>,
+    max_expiry: Option<chrono::TimeDelta>,
+) -> Result<(), DomainError> {
+    if expires_at.is_some_and(|expires_at| expires_at <= at) {
+        return Err(DomainError::invalid("expires_in", "must be in the future"));
+    }
+    match (max_expiry, expires_at) {
+        (Some(max), Some(expires_at)) if expires_at - at > max => {
+            Err(DomainError::TooLarge("the expiry is beyond the limit"))
+        }
+        (Some(_), None) => Err(DomainError::TooLarge("files may not live forever here")),
+        _ => Ok(()),
+    }
 }
 
 impl Aggregate for File {
@@ -259,6 +323,7 @@ impl Aggregate for File {
                 chunk_count,
                 content_type,
                 wrapped_keys,
+                chunk_sha256,
                 expires_at,
                 at,
             } => {
@@ -271,12 +336,16 @@ impl Aggregate for File {
                     chunk_count,
                     content_type,
                     wrapped_keys,
+                    chunk_sha256,
                     expires_at,
                     created_at: at,
                 });
             }
-            FileEvent::ChunkStored { index, .. } => {
+            FileEvent::ChunkStored { index, sha256, .. } => {
                 self.stored.insert(index);
+                if let Some(sha256) = sha256 {
+                    self.digests.insert(index, sha256);
+                }
             }
             FileEvent::FileCompleted { .. } => self.status = FileStatus::Completed,
             FileEvent::FileDeleted { .. } => self.status = FileStatus::Deleted,

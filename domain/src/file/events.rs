@@ -6,8 +6,13 @@ use chrono::{DateTime, Utc};
 use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 
+use super::digest::ChunkDigest;
 use crate::ids::{FileId, ReportId, RoomId, UserId};
 use crate::values::{Base64Bytes, ContentType};
+
+/// The version of the file events that carry chunk digests (version 1 had
+/// none; see [`super::upcasters`]).
+pub const DIGEST_EVENT_VERSION: &str = "2";
 
 /// Events of the [`crate::file::File`] aggregate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -22,11 +27,15 @@ pub enum FileEvent {
         chunk_count: u32,
         content_type: ContentType,
         wrapped_keys: BTreeMap<UserId, Base64Bytes>,
+        /// The digest each chunk must have; `None` when the client declared
+        /// none (and in version 1, before digests).
+        chunk_sha256: Option<Vec<ChunkDigest>>,
         expires_at: Option<DateTime<Utc>>,
         at: DateTime<Utc>,
     },
-    /// Chunk `index` is stored and can be downloaded.
-    ChunkStored { index: u32, size: u64, at: DateTime<Utc> },
+    /// Chunk `index` is stored and can be downloaded. `sha256` is that of
+    /// the stored bytes (`None` in version 1, before digests).
+    ChunkStored { index: u32, size: u64, sha256: Option<ChunkDigest>, at: DateTime<Utc> },
     /// Every chunk is stored and the uploader declared the file complete.
     FileCompleted { by: UserId, at: DateTime<Utc> },
     /// The uploader or a room admin deleted the file.
@@ -51,6 +60,9 @@ impl DomainEvent for FileEvent {
     }
 
     fn event_version(&self) -> String {
-        crate::EVENT_VERSION.to_owned()
+        match self {
+            Self::FileRegistered { .. } | Self::ChunkStored { .. } => DIGEST_EVENT_VERSION.to_owned(),
+            _ => crate::EVENT_VERSION.to_owned(),
+        }
     }
 }

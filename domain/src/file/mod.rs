@@ -4,8 +4,12 @@
 
 mod aggregate;
 mod commands;
+mod digest;
 mod events;
+mod upcast;
 
 pub use aggregate::{File, FileInfo, FileStatus, MAX_CHUNK_COUNT};
-pub use commands::FileCommand;
-pub use events::FileEvent;
+pub use commands::{FileCommand, FileLimits};
+pub use digest::ChunkDigest;
+pub use events::{DIGEST_EVENT_VERSION, FileEvent};
+pub use upcast::upcasters;

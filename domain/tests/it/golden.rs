@@ -12,7 +12,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
 use ciphertalk_domain::DeviceId;
-use ciphertalk_domain::file::{File, FileEvent};
+use ciphertalk_domain::file::{ChunkDigest, DIGEST_EVENT_VERSION, File, FileEvent};
 use ciphertalk_domain::report::{Report, ReportAction, ReportEvent, ReportTarget, TargetKind};
 use ciphertalk_domain::room::{JoinRule, ReceiptKind, Role, Room, RoomEvent, RoomKind};
 use ciphertalk_domain::to_device::{BatchId, Outbox, ToDeviceEvent, ToDeviceKind, ToDeviceMessage};
@@ -362,18 +362,43 @@ fn file_events() {
                 chunk_count: 3,
                 content_type: ContentType::parse("video/mp4").unwrap(),
                 wrapped_keys: BTreeMap::from([(ALICE, b64(&[1; 40])), (BOB, b64(&[2; 40]))]),
+                chunk_sha256: Some((1..=3).map(|n| ChunkDigest::from_bytes([n; 32])).collect()),
                 expires_at: Some(at(1440)),
                 at: t0(),
             },
-            FileEvent::ChunkStored { index: 2, size: 402_848, at: at(1) },
+            FileEvent::ChunkStored {
+                index: 2,
+                size: 402_848,
+                sha256: Some(ChunkDigest::from_bytes([3; 32])),
+                at: at(1),
+            },
             FileEvent::FileCompleted { by: ALICE, at: at(2) },
             FileEvent::FileDeleted { by: BOB, at: at(3) },
             FileEvent::FileExpired { at: at(1440) },
             FileEvent::FileTakenDown { moderator: EVE, report_id: Some(repid(2)), at: at(4) },
         ],
         &["FileRegistered", "ChunkStored", "FileCompleted", "FileDeleted", "FileExpired", "FileTakenDown"],
-        &[],
+        &FILE_EVENTS_BEFORE_DIGESTS,
     );
+}
+
+/// The file events whose version 1, written before chunk digests, is frozen.
+const FILE_EVENTS_BEFORE_DIGESTS: [&str; 2] = ["FileRegistered.v1", "ChunkStored.v1"];
+
+#[test]
+fn file_events_written_before_digests_load_with_none() {
+    for name in FILE_EVENTS_BEFORE_DIGESTS {
+        let current = upcast(stored_fixture(File::TYPE, name), &upcasters());
+        assert_eq!(current.event_version, DIGEST_EVENT_VERSION, "{name} is lifted to the current version");
+        let event: FileEvent = serde_json::from_value(current.payload).unwrap();
+        match event {
+            FileEvent::FileRegistered { chunk_sha256, chunk_count, .. } => {
+                assert_eq!((chunk_sha256, chunk_count), (None, 3));
+            }
+            FileEvent::ChunkStored { sha256, size, .. } => assert_eq!((sha256, size), (None, 402_848)),
+            other => panic!("{name} loaded as {other:?}"),
+        }
+    }
 }
 
 #[test]

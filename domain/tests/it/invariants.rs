@@ -330,8 +330,10 @@ proptest! {
             chunk_count,
             content_type: ciphertalk_domain::values::ContentType::default(),
             wrapped_keys: std::collections::BTreeMap::from([(ALICE, b64(&[1; 32]))]),
+            chunk_sha256: None,
             expires_at: None,
-            max_size: 1 << 20,
+            limits: ciphertalk_domain::file::FileLimits { max_expiry: None, ..crate::file::limits() },
+            uploader_stored_bytes: 0,
             at: t0(),
         };
         let run = |file: &mut File, command| futures::executor::block_on(execute(file, command, &()));
@@ -339,7 +341,7 @@ proptest! {
         let mut stored = BTreeSet::new();
         for index in order.into_iter().map(|i| i % chunk_count) {
             let expected = file.info().unwrap().expected_chunk_size(index).unwrap();
-            let events = run(&mut file, FileCommand::StoreChunk { index, size: expected, at: at(1) }).unwrap();
+            let events = run(&mut file, FileCommand::StoreChunk { index, size: expected, sha256: crate::file::digest(index), at: at(1) }).unwrap();
             prop_assert_eq!(events.len(), usize::from(stored.insert(index)));
             log.extend(events);
         }

@@ -7,6 +7,7 @@ mod auth;
 mod cors;
 mod embedded;
 mod events;
+mod files;
 mod http;
 mod keys;
 mod load;
@@ -32,6 +33,7 @@ pub use auth::AuthConfig;
 pub use cors::CorsConfig;
 pub use embedded::EmbeddedConfig;
 pub use events::EventsConfig;
+pub use files::{FilesConfig, StorageBackend};
 pub use http::HttpConfig;
 pub use keys::KeysConfig;
 pub use load::ConfigError;
@@ -86,6 +88,7 @@ pub struct Config {
     pub events: EventsConfig,
     pub rooms: RoomsConfig,
     pub cors: CorsConfig,
+    pub files: FilesConfig,
 }
 
 impl Default for Config {
@@ -115,6 +118,7 @@ impl Default for Config {
             events: EventsConfig::default(),
             rooms: RoomsConfig::default(),
             cors: CorsConfig::default(),
+            files: FilesConfig::default(),
         }
     }
 }
@@ -144,6 +148,7 @@ impl Config {
         self.write_limits.validate()?;
         self.rate_limits.validate()?;
         self.cors.validate()?;
+        self.files.validate()?;
         self.sms.validate(self.is_embedded())
     }
 }

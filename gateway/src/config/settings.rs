@@ -436,6 +436,31 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "cors.max_age_secs",
         "how long a browser caches a preflight (default 600)",
     ),
+    ("CIPHERTALK_FILES_BACKEND", "files.backend", "where file chunks are stored: local (default local, under <data_dir>/files)"),
+    ("CIPHERTALK_FILES_MAX_FILE_BYTES", "files.max_file_bytes", "largest file; larger uploads get 413 (default 2048 MiB)"),
+    ("CIPHERTALK_FILES_MAX_CHUNK_BYTES", "files.max_chunk_bytes", "largest chunk of a file (default 16 MiB)"),
+    ("CIPHERTALK_FILES_MAX_CHUNK_COUNT", "files.max_chunk_count", "most chunks of one file, at most 65536 (default 65536)"),
+    (
+        "CIPHERTALK_FILES_MAX_USER_BYTES",
+        "files.max_user_bytes",
+        "most bytes one user's live files may declare together (default 10240 MiB)",
+    ),
+    (
+        "CIPHERTALK_FILES_MAX_EXPIRY_SECS",
+        "files.max_expiry_secs",
+        "longest life a file may ask for; unasked, files get it (default 0, 0 = forever)",
+    ),
+    (
+        "CIPHERTALK_FILES_URL_LIFETIME_SECS",
+        "files.url_lifetime_secs",
+        "how long chunk upload and download URLs stay valid (default 300)",
+    ),
+    ("CIPHERTALK_FILES_SWEEP_EVERY_SECS", "files.sweep_every_secs", "how often expired files are removed (default 60)"),
+    (
+        "CIPHERTALK_FILES_URL_KEY",
+        "files.url_key",
+        "HMAC key of gateway chunk URLs (>= 32 bytes); unset = generated into <data_dir>/files-url-key",
+    ),
 ];
 
 /// Variables that are not settings but are read elsewhere (scripts, tools).
@@ -558,6 +583,7 @@ mod tests {
                 "CIPHERTALK_SMS",
                 "CIPHERTALK_SMS_WEBHOOK_URL",
                 "CIPHERTALK_FRANKING_KEY",
+                "CIPHERTALK_FILES_URL_KEY",
             ]
         );
     }

@@ -189,6 +189,31 @@ impl From<QueryError> for ApiError {
     }
 }
 
+/// The blob store of file chunks: a chunk missing from it is 404, any other
+/// failure 503 naming it.
+impl From<object_store::Error> for ApiError {
+    fn from(err: object_store::Error) -> Self {
+        match err {
+            object_store::Error::NotFound { .. } => {
+                Self::new(StatusCode::NOT_FOUND, "chunk_not_found", "the chunk is not stored")
+            }
+            other => Self::unavailable("the file store", other),
+        }
+    }
+}
+
+/// A chunk URL that does not allow the request: 403.
+impl From<crate::storage::signed_url::UrlRefusal> for ApiError {
+    fn from(refusal: crate::storage::signed_url::UrlRefusal) -> Self {
+        use crate::storage::signed_url::UrlRefusal;
+        let code = match refusal {
+            UrlRefusal::Expired => "url_expired",
+            UrlRefusal::BadSignature => "invalid_signature",
+        };
+        Self::new(StatusCode::FORBIDDEN, code, refusal.to_string())
+    }
+}
+
 impl From<Limited> for ApiError {
     fn from(limited: Limited) -> Self {
         let mut error =

@@ -8,6 +8,7 @@ pub mod cors;
 pub mod devices;
 pub mod error;
 pub mod extract;
+pub mod files;
 pub mod health;
 pub mod inbox;
 pub mod keys;
@@ -65,10 +66,13 @@ pub fn router(state: AppState) -> Router {
         .merge(ws::router())
         .merge(inbox::router())
         .merge(to_device::router())
+        .merge(files::router())
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), limit::limit))
         .fallback(error::fallback)
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(RequestBodyLimitLayer::new(http.max_body_bytes))
+        // Outside the body limit: a chunk is bounded by its declared size as it streams.
+        .merge(files::chunk_router().layer(axum::middleware::from_fn(metrics::track)))
         .layer(axum::middleware::from_fn(error::normalize))
         // Outside `normalize`, so that its `Connection: close` survives the rewrite.
         .layer(axum::middleware::from_fn_with_state(

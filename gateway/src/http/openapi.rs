@@ -55,6 +55,13 @@ use crate::throttle::Action;
         super::rooms::leave,
         super::rooms::put_member,
         super::rooms::remove_member,
+        super::files::create,
+        super::files::upload_urls,
+        super::files::complete,
+        super::files::show,
+        super::files::delete,
+        super::files::upload_chunk,
+        super::files::download_chunk,
         super::messages::send,
         super::messages::list,
         super::messages::edit,
@@ -70,7 +77,7 @@ use crate::throttle::Action;
         super::inbox::ack,
     ),
     modifiers(&BearerAuth, &SharedAnswers),
-    tags((name = "auth"), (name = "devices"), (name = "keys"), (name = "users"), (name = "rooms"), (name = "messages"), (name = "contacts"), (name = "delivery"))
+    tags((name = "auth"), (name = "devices"), (name = "keys"), (name = "users"), (name = "rooms"), (name = "messages"), (name = "contacts"), (name = "delivery"), (name = "files"))
 )]
 pub struct ApiDoc;
 
