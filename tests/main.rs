@@ -18,5 +18,6 @@ mod rate_limits;
 mod realtime;
 mod rooms;
 mod routes;
+mod storage;
 mod support;
 mod write_path;

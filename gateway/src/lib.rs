@@ -15,5 +15,6 @@ pub mod realtime;
 pub mod secrets;
 pub mod serve;
 pub mod state;
+pub mod storage;
 pub mod telemetry;
 pub mod throttle;
