@@ -5,10 +5,15 @@
 #     Debian's nats-server is 2.9 and too old)
 #   - promtool (checks deploy/prometheus.yml and the alert rules in a test): only
 #     that binary, unpacked from Debian's `prometheus` package, which is not installed
+#   - Garage (the S3-compatible store the file tests run and compose.yaml deploys):
+#     built once from crates.io with `cargo install` into the tools folder (a long
+#     build, later runs find it); a separate server process, never linked in
 # Safe to run again. Source it (`. scripts/setup.sh`) to get PATH set up.
 set -euo pipefail
 
 NATS_SERVER_VERSION="2.15.1"
+# Keep in step with compose.yaml's dxflrs/garage tag and tests/support/garage.rs.
+GARAGE_VERSION="2.5.0"
 TOOLS_DIR="${CIPHERTALK_TOOLS_DIR:-$HOME/.cache/ciphertalk/tools}"
 export CIPHERTALK_TOOLS_DIR="$TOOLS_DIR"
 
@@ -84,4 +89,21 @@ if [ ! -x "$PROMTOOL" ] && ! command -v promtool >/dev/null 2>&1; then
 fi
 
 command -v cargo >/dev/null 2>&1 || { say "cargo not found: install Rust (https://rustup.rs)"; exit 1; }
-say "ready: $(nats-server --version 2>/dev/null || echo "nats-server via PATH"), postgres $(ls -d /usr/lib/postgresql/*/ 2>/dev/null | xargs -n1 basename | tail -1)"
+
+# `garage --version` says "garage cargo:2.5.0" (or "v2.5.0" for release builds).
+garage_ok() { [ -x "$1" ] && "$1" --version 2>/dev/null | grep -Eq "[:v]${GARAGE_VERSION//./\\.}( |$)"; }
+
+GARAGE_BIN="$TOOLS_DIR/garage/bin/garage"
+if ! garage_ok "$GARAGE_BIN"; then
+  say "building Garage $GARAGE_VERSION into $TOOLS_DIR/garage (once; takes a while)"
+  # Only what a one-node test server needs: SQLite metadata (bundled), no metrics or K2V.
+  # Its own build folder, removed afterwards: the build is large and never reused.
+  build="$TOOLS_DIR/garage-build"
+  (
+    trap 'rm -rf "$build"' EXIT
+    CARGO_TARGET_DIR="$build" nice -n 10 cargo install garage --version "$GARAGE_VERSION" --locked \
+      --no-default-features --features bundled-libs,sqlite --root "$TOOLS_DIR/garage" --force --quiet
+  )
+  garage_ok "$GARAGE_BIN" || { say "Garage did not install"; exit 1; }
+fi
+say "ready: $(nats-server --version 2>/dev/null || echo "nats-server via PATH"), $("$GARAGE_BIN" --version 2>/dev/null), postgres $(ls -d /usr/lib/postgresql/*/ 2>/dev/null | xargs -n1 basename | tail -1)"

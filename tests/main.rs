@@ -20,5 +20,6 @@ mod rate_limits;
 mod realtime;
 mod rooms;
 mod routes;
+mod storage;
 mod support;
 mod write_path;

@@ -187,3 +187,66 @@ async fn the_compose_postgres_init_script_makes_an_owner_that_is_no_superuser_an
     sqlx::query(&format!("DROP DATABASE {database}")).execute(&admin).await.unwrap();
     sqlx::query(&format!("DROP ROLE {role}")).execute(&admin).await.unwrap();
 }
+
+/// compose's Garage runs the release the tests run, from the config the tests
+/// run (deploy/garage/garage.toml), keeps its folders in volumes, needs every
+/// secret set, publishes only its S3 port, and CipherTalk's S3 settings name
+/// its bucket, region and port.
+#[test]
+fn compose_runs_the_tested_garage_and_points_ciphertalk_at_its_bucket() {
+    use serde_norway::Value as Yaml;
+
+    use crate::support::garage::{GARAGE_VERSION, REGION};
+
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let compose: Yaml = serde_norway::from_str(&std::fs::read_to_string(repo.join("compose.yaml")).unwrap()).unwrap();
+    let config: toml::Table =
+        std::fs::read_to_string(repo.join("deploy/garage/garage.toml")).unwrap().parse().unwrap();
+    let garage = &compose["services"]["garage"];
+    let strings = |value: &Yaml| -> Vec<String> {
+        value.as_sequence().into_iter().flatten().map(|v| v.as_str().unwrap().to_owned()).collect()
+    };
+    let text = |value: &Yaml| value.as_str().unwrap_or_else(|| panic!("not a string: {value:?}")).to_owned();
+
+    assert_eq!(text(&garage["image"]), format!("dxflrs/garage:v{GARAGE_VERSION}"), "the tested release");
+    assert_eq!(strings(&garage["command"]), ["/garage", "server", "--single-node", "--default-bucket"]);
+    let volumes = strings(&garage["volumes"]);
+    assert!(volumes.contains(&"./deploy/garage/garage.toml:/etc/garage.toml:ro".to_owned()), "{volumes:?}");
+    for dir in ["metadata_dir", "data_dir"] {
+        let inside = config[dir].as_str().unwrap();
+        assert!(
+            volumes.iter().any(|v| v.split(':').nth(1) == Some(inside) && !v.starts_with('.')),
+            "{dir} {inside} is not a named volume: {volumes:?}"
+        );
+    }
+    let garage_env = &garage["environment"];
+    for secret in ["GARAGE_RPC_SECRET", "GARAGE_ADMIN_TOKEN", "GARAGE_DEFAULT_ACCESS_KEY", "GARAGE_DEFAULT_SECRET_KEY"]
+    {
+        assert!(text(&garage_env[secret]).contains(":?"), "{secret} may be left unset");
+    }
+    assert!(!config.contains_key("rpc_secret") && !config["admin"].as_table().unwrap().contains_key("admin_token"));
+    assert!(strings(&garage["healthcheck"]["test"]).contains(&"health".to_owned()));
+
+    let port_of = |addr: &str| addr.rsplit(':').next().unwrap().to_owned();
+    let s3_port = port_of(config["s3_api"]["api_bind_addr"].as_str().unwrap());
+    assert_eq!(strings(&garage["ports"]), [format!("0.0.0.0:{s3_port}:{s3_port}")], "only S3 is published");
+
+    let ciphertalk = &compose["services"]["ciphertalk"];
+    assert_eq!(text(&ciphertalk["depends_on"]["garage"]["condition"]), "service_healthy");
+    let env = &ciphertalk["environment"];
+    assert_eq!(text(&env["CIPHERTALK_FILES_BACKEND"]), "s3");
+    assert_eq!(text(&env["CIPHERTALK_FILES_S3_ENDPOINT"]), format!("http://garage:{s3_port}"));
+    assert_eq!(text(&env["CIPHERTALK_FILES_S3_BUCKET"]), text(&garage_env["GARAGE_DEFAULT_BUCKET"]));
+    assert_eq!(text(&env["CIPHERTALK_FILES_S3_REGION"]), REGION);
+    assert_eq!(config["s3_api"]["s3_region"].as_str(), Some(REGION));
+    assert_eq!(text(&env["CIPHERTALK_FILES_S3_ACCESS_KEY_ID"]), "${GARAGE_ACCESS_KEY_ID}");
+    assert_eq!(text(&env["CIPHERTALK_FILES_S3_SECRET_ACCESS_KEY"]), "${GARAGE_SECRET_ACCESS_KEY}");
+
+    // Every variable compose.yaml requires is in the .env template.
+    let example = std::fs::read_to_string(repo.join("deploy/compose.env.example")).unwrap();
+    let raw = std::fs::read_to_string(repo.join("compose.yaml")).unwrap();
+    let references = raw.split("${").skip(1).filter_map(|rest| rest.split_once('}').map(|(inner, _)| inner));
+    for required in references.filter_map(|inner| inner.split_once(":?").map(|(name, _)| name)) {
+        assert!(example.lines().any(|line| line == format!("{required}=")), "{required} is not in compose.env.example");
+    }
+}

@@ -5,6 +5,7 @@
 //!   free loopback port, fsync off), and a fresh database per test.
 //! - One private nats-server (JetStream) per test: cheap to start, and tests
 //!   that stop or kill NATS cannot disturb each other.
+//! - A private Garage (S3) per test that asks for one (`garage::TestGarage`).
 //! - Nothing outlives the run: servers die with the process (PDEATHSIG), the
 //!   cluster is stopped and its folder removed at exit, per-test servers and
 //!   folders on drop, also when the test panics.
@@ -13,6 +14,7 @@ pub mod app;
 pub mod binary;
 pub mod cluster;
 pub mod commands;
+pub mod garage;
 pub mod sms;
 
 use std::path::{Path, PathBuf};

@@ -7,6 +7,7 @@
 pub mod layout;
 pub mod quota;
 pub mod receive;
+pub mod s3;
 pub mod signed_url;
 pub mod sweeper;
 
