@@ -50,6 +50,8 @@ pub struct Shared {
     pub stalls: ciphertalk_streams::Stalls,
     /// Rate limits on writes and frames (this process's share).
     pub throttle: Arc<Throttle>,
+    /// The franking keys, current and previous, for verifying reports.
+    pub franking: Arc<crate::franking::FrankingKeys>,
 }
 
 impl Shared {

@@ -1,6 +1,7 @@
 //! The HTTP surface: one module per route group, assembled here with the
 //! layers every request passes through (request id, tracing, metrics, limits).
 
+pub mod admin;
 pub mod auth;
 pub mod contacts;
 pub mod cors;
@@ -14,6 +15,7 @@ pub mod limit;
 pub mod messages;
 pub mod metrics;
 pub mod openapi;
+pub mod reports;
 pub mod request_body;
 pub mod request_id;
 pub mod rooms;
@@ -61,6 +63,8 @@ pub fn router(state: AppState) -> Router {
         .merge(openapi::router())
         .merge(ws::router())
         .merge(inbox::router())
+        .merge(reports::router())
+        .merge(admin::router())
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), limit::limit))
         .fallback(error::fallback)
         .layer(axum::middleware::from_fn(metrics::track))
