@@ -9,6 +9,7 @@ mod devices;
 mod embedded_postgres;
 mod foundation;
 mod limits;
+mod moderation;
 mod messages;
 mod observability;
 mod openapi;
