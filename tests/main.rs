@@ -11,6 +11,7 @@ mod files;
 mod embedded_postgres;
 mod foundation;
 mod limits;
+mod moderation;
 mod messages;
 mod observability;
 mod openapi;

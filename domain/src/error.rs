@@ -116,6 +116,9 @@ pub enum DomainError {
     /// The current state does not allow this command.
     #[error("conflict: {0}")]
     Conflict(&'static str),
+    /// The actor is suspended by an instance admin.
+    #[error("the account is suspended")]
+    Suspended,
     /// A services lookup failed; the command may be retried.
     #[error(transparent)]
     Unavailable(#[from] LookupError),
@@ -147,6 +150,7 @@ impl DomainError {
             Self::AlreadyExists => "already_exists",
             Self::Gone => "gone",
             Self::Conflict(_) => "conflict",
+            Self::Suspended => "suspended",
             Self::Unavailable(_) => "unavailable",
         }
     }
@@ -163,7 +167,9 @@ impl DomainError {
             | Self::ReportNotFound
             | Self::KeysNotPublished
             | Self::DeviceNotFound => ErrorKind::NotFound,
-            Self::NotAMember | Self::Forbidden(_) | Self::Blocked | Self::NotAllowed => ErrorKind::Forbidden,
+            Self::NotAMember | Self::Forbidden(_) | Self::Blocked | Self::NotAllowed | Self::Suspended => {
+                ErrorKind::Forbidden
+            }
             Self::EditWindowClosed
             | Self::DeviceLimitReached
             | Self::AlreadyMember
@@ -200,6 +206,7 @@ mod tests {
             (DomainError::NotAllowed, "not_allowed", ErrorKind::Forbidden),
             (DomainError::invalid("email", "bad"), "invalid_value", ErrorKind::Invalid),
             (DomainError::Gone, "gone", ErrorKind::Gone),
+            (DomainError::Suspended, "suspended", ErrorKind::Forbidden),
             (DomainError::Unavailable(LookupError("db".into())), "unavailable", ErrorKind::Unavailable),
         ];
         for (error, code, kind) in cases {

@@ -45,10 +45,25 @@ pub enum Command {
         #[command(subcommand)]
         command: ProjectionsCommand,
     },
+    /// Instance administration.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
     /// The configuration file.
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Make the registered user with this email an instance admin (the first
+    /// admin of a fresh install; later ones are promoted over the API).
+    Promote {
+        /// The user's email.
+        email: String,
     },
 }
 
@@ -109,6 +124,7 @@ pub async fn main() -> ExitCode {
         Command::Projections { command: ProjectionsCommand::Replay { name } } => {
             projections_cli::replay(config, &name).await
         }
+        Command::Admin { command: AdminCommand::Promote { email } } => promote(config, &email).await,
         Command::Config { command: ConfigCommand::Example } => Ok(()),
     };
     match result {
@@ -131,6 +147,36 @@ async fn migrate(config: Config) -> Result<(), String> {
         .await
         .map_err(|e| e.to_string())?;
     println!("migrations applied: {applied}");
+    pool.close().await;
+    Ok(())
+}
+
+/// Grants the admin role through the User aggregate, like a promotion over
+/// the API (an event, so projections and the audit log see it); the relay of
+/// a running server publishes it.
+async fn promote(config: Config, email: &str) -> Result<(), String> {
+    use ciphertalk_commands::{CommandMetadata, RelayWake, WriteModel, WriteOptions};
+    use ciphertalk_domain::user::{User, UserCommand};
+    use ciphertalk_domain::values::Email;
+
+    telemetry::init_logging(&config);
+    let email = Email::parse(email).map_err(|e| e.to_string())?;
+    let infra = Infra::attach(&config, Needs::POSTGRES).await.map_err(|e| e.to_string())?;
+    let pool = db::connect(infra.database_url.expose(), 2).await.map_err(|e| e.to_string())?;
+    let found = crate::auth::accounts::find_by_email(&pool, &email).await.map_err(|e| e.to_string())?;
+    let user = found.ok_or_else(|| format!("no user is registered with {}", email.as_str()))?.user_id;
+    let write = WriteModel::new(pool.clone(), RelayWake::default(), WriteOptions::default());
+    // A promotion, not a naming by configuration (`by: None`), which the next
+    // login would undo for an address the configuration does not list; the
+    // metadata names the command line as the actor.
+    let command = UserCommand::GrantAdmin { by: Some(user), at: ciphertalk_domain::clock::now() };
+    let meta = CommandMetadata::new("system:cli", None);
+    let executed = write
+        .users
+        .execute_and_read(&user.to_string(), command, &meta, User::is_admin)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("{} ({user}) is an instance admin{}", email.as_str(), if executed.events.is_empty() { " already" } else { "" });
     pool.close().await;
     Ok(())
 }

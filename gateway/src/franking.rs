@@ -55,6 +55,11 @@ impl FrankingKey {
     pub fn tag_bytes(&self, encoded: &[u8]) -> [u8; 32] {
         hmac_sha256(&self.secret, encoded)
     }
+
+    /// Whether `tag` is this key's tag over `encoded`, compared in constant time.
+    pub fn verify(&self, encoded: &[u8], tag: &[u8]) -> bool {
+        verify_hmac(&self.secret, encoded, tag)
+    }
 }
 
 impl Franker for FrankingKey {
@@ -66,6 +71,33 @@ impl Franker for FrankingKey {
         // 32 bytes are well within Base64Bytes' bounds.
         Base64Bytes::from_bytes(&self.tag_bytes(encoded)).unwrap_or_else(|_| unreachable!("32-byte tag"))
     }
+}
+
+/// The current franking key and the ones before it: a report's tag is
+/// verified under the key its message names, so rotation breaks no report.
+#[derive(Debug)]
+pub struct FrankingKeys {
+    current: std::sync::Arc<FrankingKey>,
+    previous: Vec<FrankingKey>,
+}
+
+impl FrankingKeys {
+    pub fn new(current: std::sync::Arc<FrankingKey>, previous: &[&[u8]]) -> Self {
+        Self { current, previous: previous.iter().map(|secret| FrankingKey::new(secret)).collect() }
+    }
+
+    /// The key a tag names by `id`, current or previous.
+    pub fn by_id(&self, id: &FrankingKeyId) -> Option<&FrankingKey> {
+        std::iter::once(&*self.current).chain(&self.previous).find(|key| key.id() == id)
+    }
+}
+
+/// Whether `expected` is HMAC-SHA256 of `data` under `key` (a client's
+/// commitment over its plaintext under its franking key), in constant time.
+pub fn verify_hmac(key: &[u8], data: &[u8], expected: &[u8]) -> bool {
+    let mut mac = HmacSha256::new_from_slice(key).unwrap_or_else(|_| unreachable!("any key length"));
+    mac.update(data);
+    mac.verify_slice(expected).is_ok()
 }
 
 fn hmac_sha256(key: &[u8], data: &[u8]) -> [u8; 32] {
@@ -94,6 +126,18 @@ mod tests {
         assert_eq!(key.id(), FrankingKey::new(b"key").id());
         assert_ne!(key.id(), FrankingKey::new(b"other").id());
         assert!(!format!("{key:?}").contains("secret"));
+    }
+
+    #[test]
+    fn a_rotated_key_still_finds_the_tags_of_the_old_one() {
+        let old = FrankingKey::new(b"old key, at least thirty-two bytes!");
+        let keys = FrankingKeys::new(
+            std::sync::Arc::new(FrankingKey::new(b"new key")),
+            &[b"old key, at least thirty-two bytes!"],
+        );
+        let found = keys.by_id(old.id()).unwrap();
+        assert_eq!(found.tag_bytes(b"m"), old.tag_bytes(b"m"));
+        assert!(keys.by_id(FrankingKey::new(b"unknown").id()).is_none());
     }
 
     #[test]

@@ -13,7 +13,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
-use crate::franking::FrankingKey;
+use crate::franking::{FrankingKey, FrankingKeys};
 use crate::infra::Infra;
 use crate::state::{AppState, Shared};
 use crate::throttle::Throttle;
@@ -139,7 +139,7 @@ impl Server {
                     cache_capacity: config.write.aggregate_cache,
                     max_batch: config.write.max_batch,
                 },
-                franker: Some(franking),
+                franker: Some(franking.clone()),
                 max_event_bytes: config.events.max_event_bytes,
                 room_max_members: config.rooms.max_members,
             },
@@ -210,6 +210,7 @@ impl Server {
             stalls,
             throttle,
             files,
+            franking: Arc::new(FrankingKeys::new(franking, &config.messages.previous_franking_keys())),
         });
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await

@@ -53,6 +53,8 @@ pub struct Shared {
     pub throttle: Arc<Throttle>,
     /// The blob store of file chunks and the URLs handed out for them.
     pub files: Arc<Storage>,
+    /// The franking keys, current and previous, for verifying reports.
+    pub franking: Arc<crate::franking::FrankingKeys>,
 }
 
 impl Shared {

@@ -90,7 +90,9 @@ pub(crate) async fn apply(conn: &mut PgConnection, user: Uuid, event: UserEvent)
         | UserEvent::OneTimePrekeysAdded { .. }
         | UserEvent::OneTimePrekeyClaimed { .. }
         | UserEvent::AdminGranted { .. }
-        | UserEvent::AdminRevoked { .. } => {}
+        | UserEvent::AdminRevoked { .. }
+        | UserEvent::UserSuspended { .. }
+        | UserEvent::SuspensionLifted { .. } => {}
     }
     Ok(())
 }

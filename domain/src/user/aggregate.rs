@@ -13,7 +13,7 @@ use super::events::{InstanceRole, Settings, UserEvent};
 use super::keys::{KeyDirectory, NO_KEYS};
 use crate::error::DomainError;
 use crate::ids::{DeviceId, FileId, UserId};
-use crate::values::{Bio, DisplayName, Email, PhoneNumber, Username};
+use crate::values::{Bio, DisplayName, Email, ModeratorNote, PhoneNumber, Username};
 
 /// Account and profile fields, present once the user is registered.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -28,8 +28,26 @@ pub struct Account {
     pub created_at: DateTime<Utc>,
 }
 
-/// A user: account, settings, instance role, devices (with their keys),
-/// contacts and blocks.
+/// An admin's suspension of a user: in force from `since` until `until`
+/// (for good when `None`) or until lifted.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Suspension {
+    pub by: UserId,
+    pub reason: ModeratorNote,
+    pub since: DateTime<Utc>,
+    pub until: Option<DateTime<Utc>>,
+}
+
+impl Suspension {
+    /// Whether the suspension is in force at `at`.
+    #[must_use]
+    pub fn in_force_at(&self, at: DateTime<Utc>) -> bool {
+        self.until.is_none_or(|until| at < until)
+    }
+}
+
+/// A user: account, settings, instance role, suspension, devices (with their
+/// keys), contacts and blocks.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(from = "StoredUser")]
 pub struct User {
@@ -39,6 +57,8 @@ pub struct User {
     /// Whether the admin role came from the configuration's list (not from
     /// another admin): only such an admin is demoted when the list drops them.
     admin_by_configuration: bool,
+    /// The latest suspension, kept after it runs out (`until` decides).
+    suspension: Option<Suspension>,
     devices: Devices,
     contacts: BTreeSet<UserId>,
     blocks: BTreeSet<UserId>,
@@ -54,6 +74,8 @@ struct StoredUser {
     role: InstanceRole,
     #[serde(default)]
     admin_by_configuration: bool,
+    #[serde(default)]
+    suspension: Option<Suspension>,
     devices: Option<Devices>,
     keys: Option<KeyDirectory>,
     contacts: BTreeSet<UserId>,
@@ -76,6 +98,7 @@ impl From<StoredUser> for User {
             settings: stored.settings,
             role: stored.role,
             admin_by_configuration: stored.admin_by_configuration,
+            suspension: stored.suspension,
             devices,
             contacts: stored.contacts,
             blocks: stored.blocks,
@@ -118,6 +141,12 @@ impl User {
     #[must_use]
     pub fn is_admin_by_configuration(&self) -> bool {
         self.is_admin() && self.admin_by_configuration
+    }
+
+    /// The suspension in force at `at`, if any.
+    #[must_use]
+    pub fn suspension_at(&self, at: DateTime<Utc>) -> Option<&Suspension> {
+        self.suspension.as_ref().filter(|suspension| suspension.in_force_at(at))
     }
 
     /// The user's devices, oldest first.
@@ -175,6 +204,9 @@ impl User {
         }
         let account = self.account.as_ref().ok_or(DomainError::NotFound)?;
         let me = account.user_id;
+        if command.by_the_user_at().is_some_and(|at| self.suspension_at(at).is_some()) {
+            return Err(DomainError::Suspended);
+        }
         let events = match command {
             // Decided above, before the registration check.
             UserCommand::RegisterUser { .. } => Vec::new(),
@@ -312,15 +344,38 @@ impl User {
                 }
             }
             UserCommand::GrantAdmin { by, at } => {
-                if self.is_admin() {
+                // The configuration naming an admin someone promoted marks
+                // them as named, so another admin cannot demote them.
+                let named_anew = by.is_none() && !self.admin_by_configuration;
+                if self.is_admin() && !named_anew {
                     Vec::new()
                 } else {
                     vec![UserEvent::AdminGranted { by, at }]
                 }
             }
             UserCommand::RevokeAdmin { by, at } => {
-                let demotable = if by.is_some() { self.is_admin() } else { self.is_admin_by_configuration() };
+                let demotable = if by.is_some() {
+                    self.is_admin() && !self.admin_by_configuration
+                } else {
+                    self.is_admin_by_configuration()
+                };
                 if demotable { vec![UserEvent::AdminRevoked { by, at }] } else { Vec::new() }
+            }
+            UserCommand::Suspend { by, reason, until, at } => {
+                if by == me {
+                    return Err(DomainError::invalid("user_id", "cannot suspend yourself"));
+                }
+                if until.is_some_and(|until| until <= at) {
+                    return Err(DomainError::invalid("until", "must be in the future"));
+                }
+                vec![UserEvent::UserSuspended { by, reason, until, at }]
+            }
+            UserCommand::LiftSuspension { by, at } => {
+                if self.suspension_at(at).is_some() {
+                    vec![UserEvent::SuspensionLifted { by, at }]
+                } else {
+                    Vec::new()
+                }
             }
         };
         Ok(events)
@@ -433,6 +488,10 @@ impl Aggregate for User {
                 self.role = InstanceRole::User;
                 self.admin_by_configuration = false;
             }
+            UserEvent::UserSuspended { by, reason, until, at } => {
+                self.suspension = Some(Suspension { by, reason, since: at, until });
+            }
+            UserEvent::SuspensionLifted { .. } => self.suspension = None,
         }
     }
 }

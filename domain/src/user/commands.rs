@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use super::devices::DeviceName;
 use super::events::{LastSeenVisibility, OneTimePrekey, SignedPrekey};
 use crate::ids::{DeviceId, FileId, UserId};
-use crate::values::{Base64Bytes, Bio, DisplayName, Email, PhoneNumber, Username};
+use crate::values::{Base64Bytes, Bio, DisplayName, Email, ModeratorNote, PhoneNumber, Username};
 
 /// Commands of the [`crate::user::User`] aggregate.
 ///
@@ -75,6 +75,42 @@ pub enum UserCommand {
     /// admin; `None` means named by configuration.
     GrantAdmin { by: Option<UserId>, at: DateTime<Utc> },
     /// Make this admin a user again. `None`: their address left the
-    /// configuration's list, which demotes only an admin it had named.
+    /// configuration's list, which demotes only an admin it had named; an
+    /// admin the list names stays one whatever another admin asks.
     RevokeAdmin { by: Option<UserId>, at: DateTime<Utc> },
+    /// Suspend the user until `until` (or until lifted). The caller checks
+    /// that `by` is an admin.
+    Suspend { by: UserId, reason: ModeratorNote, until: Option<DateTime<Utc>>, at: DateTime<Utc> },
+    /// End the user's suspension (nothing when they are not suspended).
+    LiftSuspension { by: UserId, at: DateTime<Utc> },
+}
+
+impl UserCommand {
+    /// When the user themself issues this command, its time: such commands
+    /// are refused while the user is suspended. `None` for commands others
+    /// issue on this aggregate (registration, roles, suspension, claims of
+    /// the user's prekeys) and for removing a device (signing out stays possible).
+    #[must_use]
+    pub fn by_the_user_at(&self) -> Option<DateTime<Utc>> {
+        match self {
+            Self::AddDevice { at, .. }
+            | Self::RenameDevice { at, .. }
+            | Self::UpdateProfile { at, .. }
+            | Self::UpdateSettings { at, .. }
+            | Self::PublishKeys { at, .. }
+            | Self::AddOneTimePrekeys { at, .. }
+            | Self::AddContact { at, .. }
+            | Self::RemoveContact { at, .. }
+            | Self::BlockUser { at, .. }
+            | Self::UnblockUser { at, .. } => Some(*at),
+            Self::RegisterUser { .. }
+            | Self::RemoveDevice { .. }
+            | Self::ClaimOneTimePrekey { .. }
+            | Self::ClaimPrekeyBundles { .. }
+            | Self::GrantAdmin { .. }
+            | Self::RevokeAdmin { .. }
+            | Self::Suspend { .. }
+            | Self::LiftSuspension { .. } => None,
+        }
+    }
 }

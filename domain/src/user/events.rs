@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 use super::devices::DeviceName;
 use crate::ids::{DeviceId, FileId, UserId};
-use crate::values::{Base64Bytes, Bio, DisplayName, Email, PhoneNumber, Username};
+use crate::values::{Base64Bytes, Bio, DisplayName, Email, ModeratorNote, PhoneNumber, Username};
 
 /// Who may see when a user was last online.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
@@ -136,6 +136,11 @@ pub enum UserEvent {
     /// The user is an instance admin no more; `by` is `None` when their
     /// address left the configuration's list.
     AdminRevoked { by: Option<UserId>, at: DateTime<Utc> },
+    /// An admin suspended the user, until `until` or until lifted; a new
+    /// suspension replaces the previous one.
+    UserSuspended { by: UserId, reason: ModeratorNote, until: Option<DateTime<Utc>>, at: DateTime<Utc> },
+    /// An admin lifted the user's suspension before it ran out.
+    SuspensionLifted { by: UserId, at: DateTime<Utc> },
 }
 
 impl DomainEvent for UserEvent {
@@ -156,6 +161,8 @@ impl DomainEvent for UserEvent {
             Self::UserUnblocked { .. } => "UserUnblocked",
             Self::AdminGranted { .. } => "AdminGranted",
             Self::AdminRevoked { .. } => "AdminRevoked",
+            Self::UserSuspended { .. } => "UserSuspended",
+            Self::SuspensionLifted { .. } => "SuspensionLifted",
         };
         name.to_owned()
     }

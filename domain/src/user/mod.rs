@@ -8,7 +8,7 @@ mod devices;
 mod events;
 mod keys;
 
-pub use aggregate::{Account, User};
+pub use aggregate::{Account, Suspension, User};
 pub use commands::UserCommand;
 pub use devices::{DEFAULT_DEVICE_LIMIT, Device, DeviceName, Devices};
 pub use events::{

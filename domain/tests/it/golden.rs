@@ -147,6 +147,13 @@ fn user_examples() -> Vec<UserEvent> {
             at: at(13),
         },
         UserEvent::DeviceRemoved { device_id: laptop, at: at(14) },
+        UserEvent::UserSuspended {
+            by: CAROL,
+            reason: ModeratorNote::parse("spam in public rooms").unwrap(),
+            until: Some(at(60)),
+            at: at(15),
+        },
+        UserEvent::SuspensionLifted { by: CAROL, at: at(16) },
     ]
 }
 
@@ -170,6 +177,8 @@ fn user_events() {
             "DeviceAdded",
             "DeviceRenamed",
             "DeviceRemoved",
+            "UserSuspended",
+            "SuspensionLifted",
         ],
         &USER_EVENTS_BEFORE_DEVICES,
     );

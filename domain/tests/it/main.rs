@@ -11,4 +11,5 @@ mod properties;
 mod report;
 mod room;
 mod support;
+mod suspension;
 mod user;

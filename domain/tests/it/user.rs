@@ -387,7 +387,7 @@ mod admin {
         given(vec![registered(), UserEvent::AdminGranted { by: Some(BOB), at: at(1) }])
             .when(revoke(None))
             .then_expect_events(vec![]);
-        given(vec![registered(), UserEvent::AdminGranted { by: None, at: at(1) }])
+        given(vec![registered(), UserEvent::AdminGranted { by: Some(BOB), at: at(1) }])
             .when(revoke(Some(BOB)))
             .then_expect_events(vec![UserEvent::AdminRevoked { by: Some(BOB), at: at(2) }]);
         given(vec![registered()]).when(revoke(None)).then_expect_events(vec![]);
@@ -399,5 +399,100 @@ mod admin {
         given(demoted)
             .when(UserCommand::GrantAdmin { by: None, at: at(3) })
             .then_expect_events(vec![UserEvent::AdminGranted { by: None, at: at(3) }]);
+    }
+
+    #[test]
+    fn an_admin_named_by_the_configuration_stays_one_whatever_another_admin_asks() {
+        given(vec![registered(), UserEvent::AdminGranted { by: None, at: at(1) }])
+            .when(UserCommand::RevokeAdmin { by: Some(BOB), at: at(2) })
+            .then_expect_events(vec![]);
+        // Promoted first, then named: the configuration's naming is recorded.
+        given(vec![registered(), UserEvent::AdminGranted { by: Some(BOB), at: at(1) }])
+            .when(UserCommand::GrantAdmin { by: None, at: at(2) })
+            .then_expect_events(vec![UserEvent::AdminGranted { by: None, at: at(2) }]);
+        given(vec![
+            registered(),
+            UserEvent::AdminGranted { by: Some(BOB), at: at(1) },
+            UserEvent::AdminGranted { by: None, at: at(2) },
+        ])
+        .when(UserCommand::RevokeAdmin { by: Some(BOB), at: at(3) })
+        .then_expect_events(vec![]);
+    }
+}
+
+mod suspension {
+    use ciphertalk_domain::values::ModeratorNote;
+
+    use super::*;
+
+    fn reason() -> ModeratorNote {
+        ModeratorNote::parse("spam").unwrap()
+    }
+
+    fn suspended(until: Option<i64>) -> UserEvent {
+        UserEvent::UserSuspended { by: BOB, reason: reason(), until: until.map(at), at: at(1) }
+    }
+
+    #[test]
+    fn an_admin_suspends_until_a_time_or_for_good() {
+        for until in [None, Some(at(60))] {
+            given(vec![registered()])
+                .when(UserCommand::Suspend { by: BOB, reason: reason(), until, at: at(1) })
+                .then_expect_events(vec![UserEvent::UserSuspended {
+                    by: BOB,
+                    reason: reason(),
+                    until,
+                    at: at(1),
+                }]);
+        }
+    }
+
+    #[test]
+    fn a_suspension_must_end_in_the_future_and_not_be_self_inflicted() {
+        let past = given(vec![registered()])
+            .when(UserCommand::Suspend { by: BOB, reason: reason(), until: Some(at(1)), at: at(1) })
+            .inspect_result();
+        assert_eq!(past.unwrap_err().code(), "invalid_value");
+        let yourself = given(vec![registered()])
+            .when(UserCommand::Suspend { by: ALICE, reason: reason(), until: None, at: at(1) })
+            .inspect_result();
+        assert_eq!(yourself.unwrap_err().code(), "invalid_value");
+    }
+
+    #[test]
+    fn a_suspended_user_s_own_commands_are_refused() {
+        given(vec![registered(), suspended(None)])
+            .when(UserCommand::AddContact { contact: BOB, at: at(2) })
+            .then_expect_error(DomainError::Suspended);
+        given(vec![registered(), suspended(None)])
+            .when(UserCommand::UpdateSettings {
+                last_seen_visible_to: None,
+                notifications: Some(false),
+                at: at(2),
+            })
+            .then_expect_error(DomainError::Suspended);
+    }
+
+    #[test]
+    fn a_suspension_runs_out_at_its_end() {
+        given(vec![registered(), suspended(Some(10))])
+            .when(UserCommand::AddContact { contact: BOB, at: at(10) })
+            .then_expect_events(vec![UserEvent::ContactAdded { contact: BOB, at: at(10) }]);
+        given(vec![registered(), suspended(Some(10))])
+            .when(UserCommand::LiftSuspension { by: BOB, at: at(11) })
+            .then_expect_events(vec![]);
+    }
+
+    #[test]
+    fn lifting_ends_it_and_signing_out_stays_possible() {
+        given(vec![registered(), suspended(None)])
+            .when(UserCommand::LiftSuspension { by: BOB, at: at(2) })
+            .then_expect_events(vec![UserEvent::SuspensionLifted { by: BOB, at: at(2) }]);
+        given(vec![registered(), suspended(None), UserEvent::SuspensionLifted { by: BOB, at: at(2) }])
+            .when(UserCommand::AddContact { contact: BOB, at: at(3) })
+            .then_expect_events(vec![UserEvent::ContactAdded { contact: BOB, at: at(3) }]);
+        given(vec![registered(), suspended(None)])
+            .when(UserCommand::RemoveDevice { device_id: FIRST, at: at(2) })
+            .then_expect_events(vec![UserEvent::DeviceRemoved { device_id: FIRST, at: at(2) }]);
     }
 }

@@ -187,7 +187,8 @@ pub struct LoginDevice {
 /// Loads a user and squares their role with `CIPHERTALK_ADMINS` (at every
 /// login and refresh): a listed email makes them an instance admin, and an
 /// admin the list had named is demoted once it no longer does. Returns the
-/// account and whether they are an admin; `None` when the user is not registered.
+/// account and whether they are an admin; `None` when the user is not
+/// registered; 403 `suspended` while an admin's suspension is in force.
 pub async fn load_for_login(
     write: &WriteModel,
     admins: &[String],
@@ -196,6 +197,9 @@ pub async fn load_for_login(
 ) -> Result<Option<(Account, bool)>, CommandError<DomainError>> {
     let loaded = write.users.load(&user_id.to_string()).await.map_err(CommandError::Store)?;
     let Some(account) = loaded.aggregate.account().cloned() else { return Ok(None) };
+    if loaded.aggregate.suspension_at(now()).is_some() {
+        return Err(CommandError::Rejected(DomainError::Suspended));
+    }
     let mut is_admin = loaded.aggregate.is_admin();
     let named = account.email.as_ref().is_some_and(|email| admins.iter().any(|a| a == email.as_str()));
     let command = if named && !is_admin {

@@ -157,6 +157,18 @@ impl RefreshTokens {
         .await?)
     }
 
+    /// Ends every session of `user_id` (a suspension); their family ids.
+    pub async fn revoke_user(&self, user_id: UserId) -> Result<Vec<Uuid>, RefreshError> {
+        Ok(sqlx::query_scalar(
+            "UPDATE refresh_families SET revoked_at = now()
+             WHERE user_id = $1 AND revoked_at IS NULL
+             RETURNING family_id",
+        )
+        .bind(user_id.as_uuid())
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
     /// When each of `user_id`'s devices was last given a refresh token (a
     /// login or a refresh), as far as the kept tokens tell (expired ones are
     /// swept a day after they expire).

@@ -364,6 +364,11 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "messages.franking_key",
         "HMAC key for message reporting tags (>= 32 bytes); unset = generated into <data_dir>/franking-key",
     ),
+    (
+        "CIPHERTALK_PREVIOUS_FRANKING_KEYS",
+        "messages.previous_franking_keys",
+        "comma-separated franking keys used before the current one: their tags keep verifying in reports",
+    ),
     ("CIPHERTALK_WS_QUEUE_FRAMES", "realtime.queue_frames", "frames queued per WebSocket (default 1024)"),
     (
         "CIPHERTALK_WS_SLOW_CLIENT_MS",
@@ -584,6 +589,7 @@ mod tests {
                 "CIPHERTALK_SMS_WEBHOOK_URL",
                 "CIPHERTALK_FRANKING_KEY",
                 "CIPHERTALK_FILES_URL_KEY",
+                "CIPHERTALK_PREVIOUS_FRANKING_KEYS",
             ]
         );
     }

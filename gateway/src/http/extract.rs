@@ -14,7 +14,7 @@ use axum::extract::rejection::{BytesRejection, JsonRejection, QueryRejection};
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
-use ciphertalk_domain::{DeviceId, UserId};
+use ciphertalk_domain::{DeviceId, DomainError, UserId};
 use serde::de::{DeserializeOwned, IgnoredAny};
 use serde::{Deserialize, Deserializer};
 
@@ -57,17 +57,32 @@ impl FromRequestParts<AppState> for AuthUser {
             .ok_or_else(|| unauthenticated("a bearer access token is required"))?;
         match state.auth.tokens.verify(token) {
             Ok(verified) => {
-                // Access tokens are not revocable: a removed device's are refused
-                // here, against the user as committed now (the cached aggregate).
+                // Access tokens are not revocable: a removed device's, or a
+                // suspended user's, are refused here, against the user as
+                // committed now (the cached aggregate); the role is read there too,
+                // so a demotion takes effect at once.
                 let id = verified.user_id.to_string();
                 let device = verified.device;
-                if !state.write.users.read(&id, |user| user.devices().contains(device)).await? {
+                let now = chrono::Utc::now();
+                let standing = state
+                    .write
+                    .users
+                    .read(&id, |user| Standing {
+                        device_kept: user.devices().contains(device),
+                        suspended: user.suspension_at(now).is_some(),
+                        is_admin: user.is_admin(),
+                    })
+                    .await?;
+                if !standing.device_kept {
                     return Err(unauthenticated("the device of this session has been removed")
                         .with_details(serde_json::json!({"reason": "device_removed"})));
                 }
+                if standing.suspended {
+                    return Err(DomainError::Suspended.into());
+                }
                 let user = Self {
                     user_id: verified.user_id,
-                    is_admin: verified.is_admin,
+                    is_admin: standing.is_admin,
                     session: verified.session,
                     device: verified.device,
                     expires_at: verified.expires_at,
@@ -83,6 +98,30 @@ impl FromRequestParts<AppState> for AuthUser {
             .with_details(serde_json::json!({"reason": "token_expired"}))),
             Err(_) => Err(unauthenticated("the access token is not valid")),
         }
+    }
+}
+
+/// What the per-request check reads from the user aggregate, in one read.
+struct Standing {
+    device_kept: bool,
+    suspended: bool,
+    is_admin: bool,
+}
+
+/// An [`AuthUser`] who is an instance admin now (per the aggregate, not the
+/// token); anyone else gets 403 `forbidden`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AdminUser(pub AuthUser);
+
+impl FromRequestParts<AppState> for AdminUser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let user = AuthUser::from_request_parts(parts, state).await?;
+        if !user.is_admin {
+            return Err(ApiError::new(StatusCode::FORBIDDEN, "forbidden", "instance admins only"));
+        }
+        Ok(Self(user))
     }
 }
 

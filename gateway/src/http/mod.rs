@@ -2,6 +2,7 @@
 //! layers every request passes through (request id, tracing, metrics, limits).
 
 pub mod asyncapi;
+pub mod admin;
 pub mod auth;
 pub mod contacts;
 pub mod cors;
@@ -16,6 +17,7 @@ pub mod limit;
 pub mod messages;
 pub mod metrics;
 pub mod openapi;
+pub mod reports;
 pub mod request_body;
 pub mod request_id;
 pub mod rooms;
@@ -67,6 +69,8 @@ pub fn router(state: AppState) -> Router {
         .merge(inbox::router())
         .merge(to_device::router())
         .merge(files::router())
+        .merge(reports::router())
+        .merge(admin::router())
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), limit::limit))
         .fallback(error::fallback)
         .layer(axum::middleware::from_fn(metrics::track))

@@ -75,9 +75,18 @@ use crate::throttle::Action;
         super::contacts::unblock,
         super::inbox::list,
         super::inbox::ack,
+        super::reports::file_report,
+        super::reports::my_reports,
+        super::reports::room_reports,
+        super::admin::list_reports,
+        super::admin::resolve,
+        super::admin::take_down_message,
+        super::admin::set_role,
+        super::admin::suspend,
+        super::admin::lift_suspension,
     ),
     modifiers(&BearerAuth, &SharedAnswers),
-    tags((name = "auth"), (name = "devices"), (name = "keys"), (name = "users"), (name = "rooms"), (name = "messages"), (name = "contacts"), (name = "delivery"), (name = "files"))
+    tags((name = "auth"), (name = "devices"), (name = "keys"), (name = "users"), (name = "rooms"), (name = "messages"), (name = "contacts"), (name = "delivery"), (name = "files"), (name = "moderation"))
 )]
 pub struct ApiDoc;
 
