@@ -39,7 +39,7 @@ impl Samples {
 /// Latency samples grouped by the second of the run their message was sent
 /// in: shows whether a tail is spread over the run or comes from one moment
 /// (the start, a checkpoint), and lets a warm-up be left out.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct BySecond {
     seconds: Vec<Samples>,
 }

@@ -1,4 +1,5 @@
-//! The REST calls the load generator makes: register, create a room, send.
+//! The REST calls the load generator makes: register, log in another
+//! device, create a room, send.
 
 use std::time::Duration;
 
@@ -8,12 +9,17 @@ use serde_json::json;
 
 use super::BoxError;
 
-/// A registered user.
+/// One session of a registered user: its device's access token.
 #[derive(Debug, Clone)]
 pub struct Account {
     pub id: String,
     pub token: String,
+    /// The device the token is bound to; `None` from a server without devices.
+    pub device_id: Option<String>,
 }
+
+/// Every load user's password.
+const PASSWORD: &str = "load-test-password";
 
 #[derive(Debug, Clone)]
 pub struct Api {
@@ -21,10 +27,19 @@ pub struct Api {
     base: String,
 }
 
+/// The answer of register and login.
 #[derive(Deserialize)]
-struct Registered {
+struct Tokens {
     user: IdOnly,
     access_token: String,
+    #[serde(default)]
+    device_id: Option<String>,
+}
+
+impl From<Tokens> for Account {
+    fn from(tokens: Tokens) -> Self {
+        Self { id: tokens.user.id, token: tokens.access_token, device_id: tokens.device_id }
+    }
 }
 
 #[derive(Deserialize)]
@@ -42,11 +57,42 @@ impl Api {
         let response = self
             .http
             .post(format!("{}/v1/auth/register", self.base))
-            .json(&json!({"email": email, "password": "load-test-password", "display_name": "Load Test"}))
+            .json(&json!({"email": email, "password": PASSWORD, "display_name": "Load Test"}))
             .send()
             .await?;
-        let registered: Registered = expect(response, StatusCode::CREATED, "register").await?.json().await?;
-        Ok(Account { id: registered.user.id, token: registered.access_token })
+        let tokens: Tokens = expect(response, StatusCode::CREATED, "register").await?.json().await?;
+        Ok(tokens.into())
+    }
+
+    /// A session on a new device of the user registered with `email`.
+    pub async fn login_new_device(&self, email: &str, device_name: &str) -> Result<Account, BoxError> {
+        let response = self
+            .http
+            .post(format!("{}/v1/auth/login", self.base))
+            .json(&json!({"email": email, "password": PASSWORD, "device": {"name": device_name}}))
+            .send()
+            .await?;
+        let tokens: Tokens = expect(response, StatusCode::OK, "login").await?.json().await?;
+        Ok(tokens.into())
+    }
+
+    /// A new user's sessions on `devices` devices: the one registering made, then one login per device.
+    pub async fn sessions(&self, email: &str, devices: usize) -> Result<Vec<Account>, BoxError> {
+        let mut sessions = vec![self.register(email).await?];
+        for device in 1..devices {
+            let session = self.login_new_device(email, &format!("load device {device}")).await?;
+            let known = sessions.iter().any(|other| other.device_id == session.device_id);
+            if session.device_id.is_none() || known {
+                return Err(format!(
+                    "login with a new device: the server answered device {:?} (again, or none); \
+                     it does not keep devices apart",
+                    session.device_id
+                )
+                .into());
+            }
+            sessions.push(session);
+        }
+        Ok(sessions)
     }
 
     /// A group room owned by `owner` with `members` (ids, the owner excluded).

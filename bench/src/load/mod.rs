@@ -2,12 +2,13 @@
 //! deliveries), against a running server or one started here, with every
 //! expected delivery checked.
 //!
-//! Setup registers the users, creates the rooms and connects one WebSocket
-//! per user (each waits for `ready`). Then the senders post messages at a
-//! fixed total rate (or as fast as answers come), each ciphertext carrying
-//! its message number and send time; receivers record what arrives. After a
-//! bounded drain, every accepted message must have reached every other
-//! member of its room exactly once.
+//! Setup registers the users (and logs each into more devices with
+//! `--devices`), creates the rooms and connects one WebSocket per device
+//! (each waits for `ready`). Then the senders post messages at a fixed total
+//! rate (or as fast as answers come), each ciphertext carrying its message
+//! number and send time; receivers record what arrives. After a bounded
+//! drain, every accepted message must have reached every device of every
+//! member of its room exactly once, in room order.
 
 mod api;
 mod payload;
@@ -27,7 +28,7 @@ use self::api::{Account, Api};
 use self::payload::Clock;
 use self::report::{Outcome, Report};
 use self::server::Server;
-use self::socket::{AckSchedule, Live};
+use self::socket::{AckSchedule, Client, Live};
 use crate::stats::BySecond;
 
 type BoxError = Box<dyn std::error::Error + Send + Sync>;
@@ -37,9 +38,13 @@ pub struct Args {
     /// Preset sizes; --users, --rooms, --room-size, --senders and --rate given explicitly override them.
     #[arg(long, value_enum)]
     scenario: Option<Scenario>,
-    /// Users, each with one WebSocket [default: 10].
+    /// Users [default: 10].
     #[arg(long)]
     users: Option<usize>,
+    /// Devices per user, each its own session and WebSocket acknowledging its own cursor: the first
+    /// made by registering, the others by logging in.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=10))]
+    devices: u16,
     /// Group rooms [default: 1].
     #[arg(long)]
     rooms: Option<usize>,
@@ -113,6 +118,7 @@ impl Scenario {
 pub struct Plan {
     pub scenario: String,
     pub users: usize,
+    pub devices: usize,
     pub rooms: usize,
     pub room_size: usize,
     pub senders: usize,
@@ -151,6 +157,7 @@ impl Plan {
         Ok(Self {
             scenario,
             users,
+            devices: usize::from(args.devices),
             rooms,
             room_size,
             senders,
@@ -170,6 +177,12 @@ impl Plan {
         (0..self.room_size).map(move |slot| (start + slot) % users)
     }
 
+    /// Every device's WebSocket, user by user.
+    pub fn clients(&self) -> impl Iterator<Item = Client> + use<> {
+        let devices = self.devices;
+        (0..self.users).flat_map(move |user| (0..devices).map(move |device| Client { user, device }))
+    }
+
     /// Sender `k`'s (room, user): senders go round the rooms, so each room gets its share.
     pub fn sender(&self, k: usize) -> (usize, usize) {
         let room = k % self.rooms;
@@ -182,8 +195,9 @@ pub async fn run(args: Args) -> Result<(), BoxError> {
     let plan = Plan::new(&args)?;
     // Each WebSocket is a descriptor on both sides; children inherit the limit.
     let files = rlimit::increase_nofile_limit(u64::MAX)?;
-    if files < 2 * plan.users as u64 + 256 {
-        eprintln!("warning: only {files} open files allowed; {} users may not all connect", plan.users);
+    let sockets = plan.users * plan.devices;
+    if files < 2 * sockets as u64 + 256 {
+        eprintln!("warning: only {files} open files allowed; {sockets} WebSockets may not all connect");
     }
     let server = match &args.url {
         Some(url) => Server::attach(url, args.server_pid).await?,
@@ -199,9 +213,12 @@ pub async fn run(args: Args) -> Result<(), BoxError> {
     let report = Report::new(&plan, outcome?);
     stopped?;
     report.print();
-    match (report.lost, report.duplicated) {
-        (0, 0) => Ok(()),
-        (lost, duplicated) => Err(format!("{lost} lost and {duplicated} duplicated deliveries").into()),
+    match (report.lost, report.duplicated, report.out_of_order) {
+        (0, 0, 0) => Ok(()),
+        (lost, duplicated, out_of_order) => Err(format!(
+            "{lost} lost, {duplicated} duplicated and {out_of_order} out-of-order deliveries"
+        )
+        .into()),
     }
 }
 
@@ -226,17 +243,19 @@ async fn load(plan: &Plan, server: &Server) -> Result<Outcome, BoxError> {
     let concurrency = plan.setup_concurrency;
 
     let started = Instant::now();
-    let accounts: Vec<Account> = stream::iter(0..plan.users)
+    let sessions: Vec<Vec<Account>> = stream::iter(0..plan.users)
         .map(|i| {
             let api = api.clone();
             let email = format!("load-{}-{i}@example.com", &run_id[..12]);
-            async move { api.register(&email).await }
+            async move { api.sessions(&email, plan.devices).await }
         })
         .buffered(concurrency)
         .try_collect()
         .await?;
     let register_secs = started.elapsed().as_secs_f64();
-    eprintln!("registered {} users in {register_secs:.1} s", plan.users);
+    eprintln!("registered {} users with {} devices each in {register_secs:.1} s", plan.users, plan.devices);
+    // Rooms are made and messages sent from the first device.
+    let accounts: Vec<Account> = sessions.iter().map(|devices| devices[0].clone()).collect();
     let server_registered = procfs::snapshot_aside(server.pid).await;
 
     let started = Instant::now();
@@ -263,8 +282,8 @@ async fn load(plan: &Plan, server: &Server) -> Result<Outcome, BoxError> {
 
     let started = Instant::now();
     let url = socket::ws_url(&server.base)?;
-    let attempts: Vec<(socket::Connected, Vec<String>)> = stream::iter(accounts.iter().enumerate())
-        .map(|(i, account)| socket::connect_retrying(&url, i, account))
+    let attempts: Vec<(socket::Connected, Vec<String>)> = stream::iter(plan.clients())
+        .map(|client| socket::connect_retrying(&url, client, &sessions[client.user][client.device]))
         .buffer_unordered(concurrency)
         .try_collect()
         .await?;
@@ -273,7 +292,7 @@ async fn load(plan: &Plan, server: &Server) -> Result<Outcome, BoxError> {
     let connected: Vec<socket::Connected> = attempts.into_iter().map(|(connected, _)| connected).collect();
     eprintln!(
         "connected {} WebSockets (all ready) in {connect_secs:.1} s, {} failed attempts retried",
-        plan.users,
+        connected.len(),
         connect_failures.len()
     );
 
@@ -284,11 +303,12 @@ async fn load(plan: &Plan, server: &Server) -> Result<Outcome, BoxError> {
     let clock = Clock::starting_at(start);
     let live = Arc::new(Live::default());
     let stop = CancellationToken::new();
+    let sockets = connected.len();
     let clients: Vec<_> = connected
         .into_iter()
         .enumerate()
         .map(|(i, c)| {
-            let acks = AckSchedule::spread(plan.ack_every, i, plan.users);
+            let acks = AckSchedule::spread(plan.ack_every, i, sockets);
             socket::spawn(c, clock, plan.warmup, live.clone(), stop.clone(), acks)
         })
         .collect();
@@ -323,8 +343,9 @@ async fn load(plan: &Plan, server: &Server) -> Result<Outcome, BoxError> {
     let self_sent = procfs::snapshot_aside(Some(std::process::id())).await;
     let load_after = procfs::load_average();
 
-    // Wait for the deliveries still on their way.
-    let expected: u64 = sent.iter().map(|s| s.accepted.len() as u64 * (plan.room_size as u64 - 1)).sum();
+    // Wait for the deliveries still on their way: each message to every device in its room.
+    let copies = (plan.room_size * plan.devices) as u64;
+    let expected: u64 = sent.iter().map(|s| s.accepted.len() as u64 * copies).sum();
     let drain_deadline = Instant::now() + plan.drain;
     while live.deliveries.load(Ordering::Relaxed) < expected && Instant::now() < drain_deadline {
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -471,7 +492,18 @@ mod tests {
     }
 
     #[test]
+    fn every_device_of_every_user_gets_a_socket() {
+        assert_eq!(plan_default().clients().count(), 10);
+        let plan = plan(&["--users", "3", "--devices", "2"]);
+        let clients: Vec<(usize, usize)> = plan.clients().map(|c| (c.user, c.device)).collect();
+        assert_eq!(clients, [(0, 0), (0, 1), (1, 0), (1, 1), (2, 0), (2, 1)]);
+    }
+
+    #[test]
     fn impossible_sizes_are_refused() {
+        for devices in ["0", "11"] {
+            assert!(Cli::try_parse_from(["load", "--devices", devices]).is_err(), "--devices {devices} accepted");
+        }
         for args in [&["--room-size", "1"][..], &["--users", "5", "--room-size", "6"], &["--rate=-1"]] {
             let cli = Cli::parse_from(std::iter::once("load").chain(args.iter().copied()));
             assert!(Plan::new(&cli.args).is_err(), "{args:?} accepted");

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use serde_json::{Value, json};
 
 use super::procfs::{self, Snapshot};
-use super::socket::Inbox;
+use super::socket::{Inbox, Received};
 use super::{Plan, Sent};
 use crate::stats::{BySecond, Samples};
 
@@ -39,6 +39,7 @@ pub struct Outcome {
 pub struct Report {
     pub lost: u64,
     pub duplicated: u64,
+    pub out_of_order: u64,
     json: Value,
     table: String,
 }
@@ -53,13 +54,15 @@ impl Report {
         let first_send_error = outcome.sent.iter().find_map(|s| s.first_error.clone());
         let mut http = BySecond::default();
         let mut e2e = BySecond::default();
+        let mut e2e_by_device: Vec<BySecond> = (0..plan.devices).map(|_| BySecond::default()).collect();
         let (mut frames, mut acked, mut disconnected) = (0u64, 0u64, 0usize);
         let mut first_disconnect = None;
         for sent in outcome.sent {
             http.extend(sent.latency);
         }
         for inbox in outcome.inboxes {
-            e2e.extend(inbox.latency);
+            e2e.extend(inbox.latency.clone());
+            e2e_by_device[inbox.client.device].extend(inbox.latency);
             frames += inbox.frames;
             acked += inbox.acked;
             if let Some(error) = inbox.error {
@@ -77,6 +80,18 @@ impl Report {
                 "p99": round2(samples.quantile_ms(0.99)), "max": round2(samples.max_ms()),
             })
         };
+        let by_device: Vec<Value> = check
+            .by_device
+            .iter()
+            .zip(&e2e_by_device)
+            .enumerate()
+            .map(|(device, (tally, e2e))| {
+                json!({
+                    "device": device + 1, "expected_deliveries": tally.expected, "lost": tally.lost,
+                    "duplicated": tally.duplicated, "out_of_order": tally.out_of_order, "e2e_ms": ms(e2e),
+                })
+            })
+            .collect();
         let load_cpu = outcome.self_usage.as_ref().map(|(before, after)| {
             round1(procfs::cpu_percent(
                 &before.root,
@@ -87,14 +102,15 @@ impl Report {
         let json = json!({
             "bench": "load",
             "scenario": plan.scenario,
-            "users": plan.users, "rooms": plan.rooms, "room_size": plan.room_size, "senders": plan.senders,
+            "users": plan.users, "devices_per_user": plan.devices, "rooms": plan.rooms, "room_size": plan.room_size, "senders": plan.senders,
             "target_msgs_per_sec": plan.rate, "seconds": plan.seconds, "warmup_secs": plan.warmup.as_secs(),
             "message_bytes": plan.message_bytes,
             "accepted": accepted, "accepted_msgs_per_sec": round1(accepted_per_sec), "send_errors": send_errors,
             "delivered_frames": frames, "delivered_frames_per_sec": round1(frames_per_sec),
-            "expected_deliveries": check.expected, "lost": check.lost, "duplicated": check.duplicated,
+            "expected_deliveries": check.total.expected, "lost": check.total.lost,
+            "duplicated": check.total.duplicated, "out_of_order": check.total.out_of_order,
             "unexpected": check.unexpected,
-            "http_send_ms": ms(&http), "e2e_ms": ms(&e2e),
+            "http_send_ms": ms(&http), "e2e_ms": ms(&e2e), "by_device": by_device,
             "http_send_p99_ms_by_second": http.quantile_ms_by_second(0.99).into_iter().map(round1).collect::<Vec<_>>(),
             "e2e_p99_ms_by_second": e2e.quantile_ms_by_second(0.99).into_iter().map(round1).collect::<Vec<_>>(),
             "acked_frames": acked, "disconnected": disconnected, "connect_retries": outcome.connect_retries,
@@ -105,7 +121,8 @@ impl Report {
             "first_connect_failure": outcome.first_connect_failure,
         });
         let table = table(&json);
-        Self { lost: check.lost, duplicated: check.duplicated, json, table }
+        let Tally { lost, duplicated, out_of_order, .. } = check.total;
+        Self { lost, duplicated, out_of_order, json, table }
     }
 
     pub fn print(&self) {
@@ -114,37 +131,84 @@ impl Report {
     }
 }
 
-struct Check {
+/// Deliveries to a set of devices, judged.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Tally {
     expected: u64,
     lost: u64,
+    /// Copies beyond the first.
     duplicated: u64,
+    /// Messages that arrived after one later in their room.
+    out_of_order: u64,
+}
+
+impl Tally {
+    fn add(&mut self, other: Self) {
+        self.expected += other.expected;
+        self.lost += other.lost;
+        self.duplicated += other.duplicated;
+        self.out_of_order += other.out_of_order;
+    }
+}
+
+struct Check {
+    total: Tally,
+    /// By device: the first of every user, the second, ...
+    by_device: Vec<Tally>,
     /// Deliveries of messages that were not accepted (a send that failed
     /// after the server committed it) or to users outside the room.
     unexpected: u64,
 }
 
-/// Each accepted message must reach every other member of its room exactly once.
+/// Each accepted message must reach every device of every member of its
+/// room (the sender's included) exactly once, in the room's order.
 fn check(plan: &Plan, sent: &[Sent], inboxes: &[Inbox]) -> Check {
-    let mut received: HashMap<(usize, u64), u64> = HashMap::new();
+    let mut by_device = vec![Tally::default(); plan.devices];
+    let mut received: HashMap<(usize, usize, u64), u64> = HashMap::new();
     for inbox in inboxes {
-        for &message in &inbox.messages {
-            *received.entry((inbox.user, message)).or_default() += 1;
+        let (user, device) = (inbox.client.user, inbox.client.device);
+        for delivery in &inbox.messages {
+            *received.entry((user, device, delivery.message)).or_default() += 1;
         }
+        by_device[device].out_of_order += out_of_order(plan, &inbox.messages);
     }
-    let mut check = Check { expected: 0, lost: 0, duplicated: 0, unexpected: 0 };
     for sender in sent {
         for &message in &sender.accepted {
-            for member in plan.members(sender.room).filter(|&m| m != sender.user) {
-                check.expected += 1;
-                match received.remove(&(member, message)) {
-                    None => check.lost += 1,
-                    Some(count) => check.duplicated += count - 1,
+            for member in plan.members(sender.room) {
+                for (device, tally) in by_device.iter_mut().enumerate() {
+                    tally.expected += 1;
+                    match received.remove(&(member, device, message)) {
+                        None => tally.lost += 1,
+                        Some(count) => tally.duplicated += count - 1,
+                    }
                 }
             }
         }
     }
-    check.unexpected = received.values().sum();
-    check
+    let mut total = Tally::default();
+    for tally in &by_device {
+        total.add(*tally);
+    }
+    Check { total, by_device, unexpected: received.values().sum() }
+}
+
+/// Deliveries to one device whose room seq is below one it received before
+/// from the same room (a repeat of the same seq is a duplicate, counted as such).
+fn out_of_order(plan: &Plan, messages: &[Received]) -> u64 {
+    let mut highest: HashMap<usize, u64> = HashMap::new();
+    let mut late = 0;
+    for delivery in messages {
+        // The high half of a message number is its sender.
+        let sender = usize::try_from(delivery.message >> 32).unwrap_or(usize::MAX);
+        let (Some(seq), true) = (delivery.seq, sender < plan.senders) else { continue };
+        let highest = highest.entry(plan.sender(sender).0).or_default();
+        if seq < *highest {
+            late += 1;
+        } else {
+            *highest = seq;
+        }
+    }
+    late
 }
 
 /// CPU over the sending and memory of the server and each kind of process it started.
@@ -183,9 +247,11 @@ fn server_usage(outcome: &Outcome) -> Value {
 fn table(report: &Value) -> String {
     let r = report;
     let mut out = format!(
-        "load {}: {} users, {} rooms of {}, {} senders, target {} msg/s, {} s after {} s of warm-up\n",
+        "load {}: {} users x {} devices, {} rooms of {}, {} senders, target {} msg/s, {} s after {} s of \
+         warm-up\n",
         r["scenario"].as_str().unwrap_or_default(),
         r["users"],
+        r["devices_per_user"],
         r["rooms"],
         r["room_size"],
         r["senders"],
@@ -218,12 +284,36 @@ fn table(report: &Value) -> String {
     line(&mut out, "e2e p99 by second", r["e2e_p99_ms_by_second"].to_string());
     line(
         &mut out,
-        "lost / duplicated",
+        "lost / dup / order",
         format!(
-            "{} / {} of {} expected ({} unexpected, {} disconnected)",
-            r["lost"], r["duplicated"], r["expected_deliveries"], r["unexpected"], r["disconnected"]
+            "{} / {} / {} of {} expected ({} unexpected, {} disconnected)",
+            r["lost"],
+            r["duplicated"],
+            r["out_of_order"],
+            r["expected_deliveries"],
+            r["unexpected"],
+            r["disconnected"]
         ),
     );
+    if r["devices_per_user"].as_u64() > Some(1) {
+        for device in r["by_device"].as_array().into_iter().flatten() {
+            let q = &device["e2e_ms"];
+            line(
+                &mut out,
+                &format!("  device {}", device["device"]),
+                format!(
+                    "e2e p50 {}  p95 {}  p99 {}  max {}; lost / dup / order {} / {} / {}",
+                    q["p50"],
+                    q["p95"],
+                    q["p99"],
+                    q["max"],
+                    device["lost"],
+                    device["duplicated"],
+                    device["out_of_order"]
+                ),
+            );
+        }
+    }
     let server = &r["server"];
     if server.is_object() {
         line(
@@ -268,19 +358,23 @@ fn round2(x: f64) -> f64 {
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
+    use crate::load::socket::Client;
 
     fn sent(room: usize, user: usize, accepted: Vec<u64>) -> Sent {
         Sent { room, user, accepted, measured: 0, latency: BySecond::default(), errors: 0, first_error: None }
     }
 
-    fn inbox(user: usize, messages: Vec<u64>) -> Inbox {
-        Inbox { user, messages, ..Inbox::default() }
+    /// What `device` of `user` received: (message, room seq) in arrival order.
+    fn inbox(user: usize, device: usize, messages: &[(u64, u64)]) -> Inbox {
+        let messages = messages.iter().map(|&(message, seq)| Received { message, seq: Some(seq) }).collect();
+        Inbox { client: Client { user, device }, messages, ..Inbox::default() }
     }
 
-    fn three_in_a_room() -> Plan {
+    fn three_in_a_room(devices: usize) -> Plan {
         Plan {
             scenario: "test".into(),
             users: 3,
+            devices,
             rooms: 1,
             room_size: 3,
             senders: 1,
@@ -294,14 +388,57 @@ mod tests {
         }
     }
 
-    #[test]
-    fn every_other_member_must_get_each_accepted_message_once() {
-        let plan = three_in_a_room();
-        let sent = [sent(0, 0, vec![1, 2])];
-        let perfect = check(&plan, &sent, &[inbox(1, vec![1, 2]), inbox(2, vec![2, 1])]);
-        assert_eq!((perfect.expected, perfect.lost, perfect.duplicated, perfect.unexpected), (4, 0, 0, 0));
+    fn tally(expected: u64, lost: u64, duplicated: u64, out_of_order: u64) -> Tally {
+        Tally { expected, lost, duplicated, out_of_order }
+    }
 
-        let flawed = check(&plan, &sent, &[inbox(1, vec![1, 2, 2, 9]), inbox(2, vec![1])]);
-        assert_eq!((flawed.lost, flawed.duplicated, flawed.unexpected), (1, 1, 1));
+    #[test]
+    fn every_member_must_get_each_accepted_message_once() {
+        let plan = three_in_a_room(1);
+        let sent = [sent(0, 0, vec![1, 2])];
+        let all = [(1, 1), (2, 2)];
+        let perfect = check(&plan, &sent, &[inbox(0, 0, &all), inbox(1, 0, &all), inbox(2, 0, &all)]);
+        assert_eq!((perfect.total, perfect.unexpected), (tally(6, 0, 0, 0), 0));
+
+        let flawed =
+            check(&plan, &sent, &[inbox(0, 0, &all), inbox(1, 0, &[(1, 1), (2, 2), (2, 2), (9, 9)]), inbox(2, 0, &[(1, 1)])]);
+        assert_eq!((flawed.total, flawed.unexpected), (tally(6, 1, 1, 0), 1));
+    }
+
+    #[test]
+    fn each_device_of_a_user_is_checked_on_its_own() {
+        let plan = three_in_a_room(2);
+        let sent = [sent(0, 0, vec![1, 2, 3])];
+        let all = [(1, 1), (2, 2), (3, 3)];
+        let mut inboxes: Vec<Inbox> = (0..3).map(|user| inbox(user, 0, &all)).collect();
+        inboxes.extend((0..3).map(|user| inbox(user, 1, &all)));
+        let perfect = check(&plan, &sent, &inboxes);
+        assert_eq!(perfect.by_device, vec![tally(9, 0, 0, 0); 2]);
+        assert_eq!(perfect.total, tally(18, 0, 0, 0));
+
+        // User 1's second device missed one that its first got; user 2's
+        // second got one twice and one after a later one.
+        inboxes[4] = inbox(1, 1, &[(1, 1), (3, 3)]);
+        inboxes[5] = inbox(2, 1, &[(1, 1), (3, 3), (2, 2), (3, 3)]);
+        let flawed = check(&plan, &sent, &inboxes);
+        assert_eq!(flawed.by_device, vec![tally(9, 0, 0, 0), tally(9, 1, 1, 1)]);
+        assert_eq!((flawed.total, flawed.unexpected), (tally(18, 1, 1, 1), 0));
+    }
+
+    #[test]
+    fn order_is_judged_per_room_by_seq() {
+        // Two rooms of two: each room's seqs rise on their own.
+        let plan = Plan { users: 4, rooms: 2, room_size: 2, senders: 2, ..three_in_a_room(1) };
+        let (room0, room1) = (0u64, 1u64 << 32);
+        let interleaved = [
+            Received { message: room0, seq: Some(5) },
+            Received { message: room1, seq: Some(1) },
+            Received { message: room0 | 1, seq: Some(6) },
+            Received { message: room1 | 1, seq: Some(2) },
+            Received { message: room0 | 2, seq: None },
+        ];
+        assert_eq!(out_of_order(&plan, &interleaved), 0);
+        let swapped = [interleaved[2], interleaved[0], interleaved[1]];
+        assert_eq!(out_of_order(&plan, &swapped), 1);
     }
 }

@@ -1,6 +1,6 @@
-//! One user's WebSocket: connect, wait for `ready`, then record every
-//! message delivered to it (which one, how late) and acknowledge the cursor
-//! periodically, as a client would.
+//! One device's WebSocket: connect, wait for `ready`, then record every
+//! message delivered to it (which one, at which room seq, how late) and
+//! acknowledge its cursor periodically, as a client would.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -31,9 +31,17 @@ const CONNECT_ATTEMPTS: usize = 5;
 
 type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
+/// Which device of which user a connection is: device 0 is the one the
+/// user registered with, the others logged in after.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Client {
+    pub user: usize,
+    pub device: usize,
+}
+
 /// A connection that has received `ready`.
 pub struct Connected {
-    user: usize,
+    client: Client,
     me: String,
     socket: Socket,
     cursor: Option<String>,
@@ -42,17 +50,25 @@ pub struct Connected {
 /// Counters all connections share, read while the run drains.
 #[derive(Debug, Default)]
 pub struct Live {
-    /// Messages of others received (duplicates included).
+    /// Load messages received, the own user's included (duplicates too).
     pub deliveries: AtomicU64,
+}
+
+/// One load message as it arrived.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Received {
+    pub message: u64,
+    /// Its place in its room; `None` if the event did not say.
+    pub seq: Option<u64>,
 }
 
 /// What one connection saw.
 #[derive(Debug, Default)]
 pub struct Inbox {
-    pub user: usize,
-    /// Number of each message of another user received, in arrival order.
-    pub messages: Vec<u64>,
-    /// Send start to arrival, per message in `messages`, by the second it was sent in.
+    pub client: Client,
+    /// Every load message received (the own user's too), in arrival order.
+    pub messages: Vec<Received>,
+    /// Send start to arrival of each message of another user, by the second it was sent in.
     pub latency: BySecond,
     /// `message.sent` frames of messages sent after the warm-up, the user's own included.
     pub frames: u64,
@@ -81,6 +97,7 @@ struct Event<'a> {
     sender_id: Option<Cow<'a, str>>,
     #[serde(borrow)]
     ciphertext: Option<Cow<'a, str>>,
+    seq: Option<u64>,
 }
 
 /// `ws://host:port/v1/ws` for `http://host:port`.
@@ -94,16 +111,17 @@ pub fn ws_url(base: &str) -> Result<String, BoxError> {
 /// [`connect`], retried with a growing pause; also the failures on the way.
 pub async fn connect_retrying(
     url: &str,
-    user: usize,
+    client: Client,
     account: &Account,
 ) -> Result<(Connected, Vec<String>), BoxError> {
     let mut failures: Vec<String> = Vec::new();
     loop {
-        match connect(url, user, account).await {
+        match connect(url, client, account).await {
             Ok(connected) => return Ok((connected, failures)),
             Err(err) if failures.len() + 1 >= CONNECT_ATTEMPTS => {
+                let Client { user, device } = client;
                 return Err(format!(
-                    "user {user}: {CONNECT_ATTEMPTS} connection attempts failed; last: {err}"
+                    "user {user} device {device}: {CONNECT_ATTEMPTS} connection attempts failed; last: {err}"
                 )
                 .into());
             }
@@ -116,7 +134,7 @@ pub async fn connect_retrying(
 }
 
 /// Connects as `account` and reads the backlog up to `ready`.
-pub async fn connect(url: &str, user: usize, account: &Account) -> Result<Connected, BoxError> {
+pub async fn connect(url: &str, client: Client, account: &Account) -> Result<Connected, BoxError> {
     let mut request = url.into_client_request()?;
     request.headers_mut().insert("authorization", format!("Bearer {}", account.token).parse()?);
     // Frames are small: a 16 KiB read buffer instead of the default 128 KiB
@@ -139,7 +157,7 @@ pub async fn connect(url: &str, user: usize, account: &Account) -> Result<Connec
     })
     .await;
     ready.map_err(|_| "no ready frame within 60 s")??;
-    Ok(Connected { user, me: account.id.clone(), socket, cursor })
+    Ok(Connected { client, me: account.id.clone(), socket, cursor })
 }
 
 /// When one client acknowledges what it received.
@@ -170,8 +188,8 @@ pub fn spawn(
     acks: AckSchedule,
 ) -> JoinHandle<Inbox> {
     tokio::spawn(async move {
-        let Connected { user, me, mut socket, mut cursor } = connected;
-        let mut inbox = Inbox { user, ..Inbox::default() };
+        let Connected { client, me, mut socket, mut cursor } = connected;
+        let mut inbox = Inbox { client, ..Inbox::default() };
         let mut acked_cursor = cursor.clone();
         let first = tokio::time::Instant::now() + acks.phase;
         let mut ack = tokio::time::interval_at(first, acks.every);
@@ -242,12 +260,13 @@ impl Inbox {
                 if sent_at >= warmup {
                     self.frames += 1;
                 }
-                if event.sender_id.as_deref() == Some(me) {
-                    return Ok(());
-                }
-                self.messages.push(message);
-                self.latency.record(sent_at, Duration::from_micros(clock.micros().saturating_sub(sent_us)));
+                self.messages.push(Received { message, seq: event.seq });
                 live.deliveries.fetch_add(1, Ordering::Relaxed);
+                // End to end is timed to other users, as in every figure
+                // before devices; the own user's copies are checked, not timed.
+                if event.sender_id.as_deref() != Some(me) {
+                    self.latency.record(sent_at, Duration::from_micros(clock.micros().saturating_sub(sent_us)));
+                }
             }
             "acked" => self.acked += 1,
             "error" => return Err(format!("error frame: {}", frame.code.unwrap_or_default())),
