@@ -5,6 +5,7 @@
 
 mod asyncapi;
 mod auth;
+mod backup;
 mod bad_input;
 mod devices;
 mod files;

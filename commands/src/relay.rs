@@ -144,6 +144,15 @@ pub enum RelayError {
     Envelope(#[from] ciphertalk_streams::EnvelopeError),
     #[error("jetstream: {0}")]
     Chain(#[from] ChainError),
+    /// CHAT_EVENTS holds less than the relay published into it (its store was
+    /// lost or restored from an older copy): publishing on would leave the
+    /// missing events out of the log for good, and give later events the
+    /// sequences the projections have already applied.
+    #[error(
+        "CHAT_EVENTS ends at {stream} but the relay had published up to {published}: \
+         its store was lost; run `ciphertalk relay rebuild`"
+    )]
+    StreamBehind { stream: LogPosition, published: LogPosition },
 }
 
 impl RelayError {
@@ -160,6 +169,38 @@ pub struct Relay {
     js: jetstream::Context,
     wake: RelayWake,
     options: RelayOptions,
+}
+
+/// Where [`Relay::rebuild_from_stream`] made the relay resume.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rebuild {
+    /// The log position of the last event CHAT_EVENTS holds (zero when empty).
+    pub resume: LogPosition,
+    /// The stream sequence of that event.
+    pub stream_last_seq: u64,
+    /// Events of the log after it, to be published again.
+    pub pending: u64,
+}
+
+/// The end of CHAT_EVENTS as the relay reads it.
+enum Tail {
+    /// Nothing was ever stored (a new stream, or a lost store).
+    Empty,
+    /// The log position of the last message stored.
+    Event(LogPosition),
+    /// The last message was removed (aged out, deleted by an operator), its
+    /// sequence kept.
+    Gone,
+}
+
+async fn stream_tail(stream: &mut jetstream::stream::Stream, last_seq: u64) -> Result<Tail, RelayError> {
+    if last_seq == 0 {
+        return Ok(Tail::Empty);
+    }
+    match stream.get_raw_message(last_seq).await {
+        Ok(message) => Ok(WireEvent::position_from_headers(&message.headers)?.map_or(Tail::Gone, Tail::Event)),
+        Err(_) => Ok(Tail::Gone),
+    }
 }
 
 /// What a relay round found.
@@ -406,24 +447,64 @@ impl Relay {
         let mut stream =
             self.js.get_stream(subjects::EVENTS_STREAM).await.map_err(|err| err.with_kind(Js::Stream))?;
         let last_seq = stream.info().await.map_err(|err| err.with_kind(Js::Stream))?.state.last_sequence;
-        let tail = if last_seq == 0 {
-            None
-        } else {
-            match stream.get_raw_message(last_seq).await {
-                Ok(message) => WireEvent::position_from_headers(&message.headers)?,
-                // Aged out or deleted by an operator: the saved cursor decides.
-                Err(_) => None,
-            }
-        };
-        let cursor = match tail {
-            Some(tail) if tail > saved => {
+        let cursor = match stream_tail(&mut stream, last_seq).await? {
+            Tail::Event(tail) if tail > saved => {
                 tracing::info!(%tail, %saved, "stream is ahead of the saved cursor; resuming after the stream");
                 self.save_cursor(conn, tail).await?;
                 tail
             }
-            _ => saved,
+            // The saved cursor only ever trails what the stream holds.
+            Tail::Event(tail) if tail < saved => {
+                return Err(RelayError::StreamBehind { stream: tail, published: saved });
+            }
+            Tail::Empty if saved > LogPosition::default() => {
+                return Err(RelayError::StreamBehind { stream: LogPosition::default(), published: saved });
+            }
+            // Aged out or deleted by an operator: the saved cursor decides.
+            Tail::Event(_) | Tail::Empty | Tail::Gone => saved,
         };
         Ok(Progress { cursor, stream_last_seq: last_seq, saved: cursor })
+    }
+
+    /// After CHAT_EVENTS lost events (see [`RelayError::StreamBehind`]): makes
+    /// the relay resume right after the last event the stream still holds, so
+    /// that whichever relay leads publishes the rest of the log again, in the
+    /// same order and so at the same stream sequences as the first time (the
+    /// projections' stored offsets stay true). Returns where it resumes and
+    /// how many events it has to publish again.
+    pub async fn rebuild_from_stream(&self) -> Result<Rebuild, RelayError> {
+        let mut conn = self.pool.acquire().await?;
+        let saved = self.saved_cursor(&mut conn).await?;
+        let mut stream =
+            self.js.get_stream(subjects::EVENTS_STREAM).await.map_err(|err| err.with_kind(Js::Stream))?;
+        let last_seq = stream.info().await.map_err(|err| err.with_kind(Js::Stream))?.state.last_sequence;
+        let resume = match stream_tail(&mut stream, last_seq).await? {
+            Tail::Event(tail) => tail,
+            Tail::Empty => LogPosition::default(),
+            // The stream's last message is gone but its sequence is not: the
+            // events before it cannot be published again at their sequences.
+            Tail::Gone => saved,
+        };
+        self.save_cursor(&mut conn, resume).await?;
+        let pending = self.pending_after(&mut conn, resume).await?;
+        Ok(Rebuild { resume, stream_last_seq: last_seq, pending })
+    }
+
+    /// Events of the log after the saved cursor.
+    pub async fn pending(&self) -> Result<u64, RelayError> {
+        let mut conn = self.pool.acquire().await?;
+        let saved = self.saved_cursor(&mut conn).await?;
+        self.pending_after(&mut conn, saved).await
+    }
+
+    async fn pending_after(&self, conn: &mut PgConnection, position: LogPosition) -> Result<u64, RelayError> {
+        let pending: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM events WHERE (tx_id, position) > ($1::bigint::text::xid8, $2)")
+                .bind(i64::try_from(position.tx).unwrap_or(i64::MAX))
+                .bind(i64::try_from(position.pos).unwrap_or(i64::MAX))
+                .fetch_one(conn)
+                .await?;
+        Ok(u64::try_from(pending).unwrap_or_default())
     }
 
     async fn publish_batch(

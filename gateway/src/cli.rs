@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 
 use crate::config::{Config, SETTINGS, example_toml};
 use crate::infra::{Infra, Needs};
-use crate::{db, projections_cli, serve, telemetry};
+use crate::{db, projections_cli, relay_cli, serve, telemetry};
 
 #[derive(Debug, Parser)]
 #[command(name = "ciphertalk", version, about = "CipherTalk: an end-to-end-encrypted chat server", after_help = settings_help())]
@@ -50,6 +50,11 @@ pub enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Repair the event log's copy in JetStream.
+    Relay {
+        #[command(subcommand)]
+        command: RelayCommand,
+    },
     /// The configuration file.
     Config {
         #[command(subcommand)]
@@ -72,6 +77,13 @@ pub enum ConfigCommand {
     /// Print an example TOML file: every setting at its default, commented
     /// out, with its meaning and variable (the repository's ciphertalk.example.toml).
     Example,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RelayCommand {
+    /// Publish the event store into CHAT_EVENTS again after its NATS store was
+    /// lost or restored from an older copy (the relay refuses to go on until then).
+    Rebuild,
 }
 
 #[derive(Debug, Subcommand)]
@@ -125,6 +137,7 @@ pub async fn main() -> ExitCode {
             projections_cli::replay(config, &name).await
         }
         Command::Admin { command: AdminCommand::Promote { email } } => promote(config, &email).await,
+        Command::Relay { command: RelayCommand::Rebuild } => relay_cli::rebuild(config).await,
         Command::Config { command: ConfigCommand::Example } => Ok(()),
     };
     match result {

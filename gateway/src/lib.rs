@@ -12,6 +12,7 @@ pub mod http;
 pub mod infra;
 pub mod projections_cli;
 pub mod realtime;
+pub mod relay_cli;
 pub mod secrets;
 pub mod serve;
 pub mod state;

@@ -96,6 +96,11 @@ impl TestNats {
         self.server.stop().unwrap();
     }
 
+    /// Where it keeps its JetStream store (streams, consumers, KV).
+    pub fn store_dir(&self) -> PathBuf {
+        self._dir.path().join("jetstream")
+    }
+
     /// Starts it again on the same port and store.
     pub async fn restart(&mut self) {
         self.server.restart().await.unwrap();
