@@ -11,6 +11,7 @@ pub mod franking;
 pub mod http;
 pub mod infra;
 pub mod projections_cli;
+pub mod push;
 pub mod realtime;
 pub mod relay_cli;
 pub mod secrets;

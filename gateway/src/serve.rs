@@ -37,6 +37,8 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
     #[error("realtime: {0}")]
     Realtime(#[from] crate::realtime::RealtimeError),
+    #[error("push: {0}")]
+    Push(#[from] crate::push::fcm::FcmSetupError),
     #[error(
         "events.max_event_bytes is {max_event_bytes} but the NATS server takes messages of at most \
          {max_payload} bytes (its max_payload): lower the one or raise the other"
@@ -196,6 +198,18 @@ impl Server {
         let sweeper =
             crate::storage::sweeper::Sweeper { pool: pool.clone(), write: write.clone(), storage: files.clone() };
         tasks.push(tokio::spawn(sweeper.run(config.files.sweep_every(), shutdown.child_token())));
+        let vapid = Arc::new(crate::push::VapidKey::load(&config.data_dir, &config.push.vapid_subject)?);
+        if config.push.run {
+            let pusher = crate::push::Pusher {
+                js: jetstream.clone(),
+                pool: pool.clone(),
+                presence: realtime.presence.clone(),
+                write: write.clone(),
+                providers: crate::push::Providers::from_config(config, vapid.clone())?,
+                settings: crate::push::PusherSettings::from_config(config),
+            };
+            tasks.push(tokio::spawn(pusher.run(shutdown.child_token())));
+        }
         let state = AppState::new(Shared {
             config: Arc::new(config.clone()),
             db: pool,
@@ -211,6 +225,7 @@ impl Server {
             throttle,
             files,
             franking: Arc::new(FrankingKeys::new(franking, &config.messages.previous_franking_keys())),
+            vapid,
         });
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await

@@ -55,6 +55,8 @@ pub struct Shared {
     pub files: Arc<Storage>,
     /// The franking keys, current and previous, for verifying reports.
     pub franking: Arc<crate::franking::FrankingKeys>,
+    /// The key Web Push requests are signed with (its public half is served to browsers).
+    pub vapid: Arc<crate::push::VapidKey>,
 }
 
 impl Shared {

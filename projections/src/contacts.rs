@@ -92,7 +92,11 @@ pub(crate) async fn apply(conn: &mut PgConnection, user: Uuid, event: UserEvent)
         | UserEvent::AdminGranted { .. }
         | UserEvent::AdminRevoked { .. }
         | UserEvent::UserSuspended { .. }
-        | UserEvent::SuspensionLifted { .. } => {}
+        | UserEvent::SuspensionLifted { .. }
+        | UserEvent::PushRegistered { .. }
+        | UserEvent::PushUnregistered { .. }
+        | UserEvent::RoomMuted { .. }
+        | UserEvent::RoomUnmuted { .. } => {}
     }
     Ok(())
 }

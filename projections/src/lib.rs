@@ -4,6 +4,7 @@
 //!
 //! - [`projector`]: durable JetStream consumers applying events exactly once.
 //! - [`rooms`], [`timeline`], [`contacts`], [`blocks`], [`files`]: read models and their queries.
+//! - [`notifications`]: push-notification jobs for each message, and devices' push targets.
 //! - [`delivery`]: each room event fanned out to its members' delivery queues
 //!   ([`client_event`] is what clients receive).
 //! - [`publish`]: a batch's delivery messages into CHAT_DELIVERY, in order, once.
@@ -25,6 +26,7 @@ mod event;
 pub mod files;
 pub mod freshness;
 pub mod handoff;
+pub mod notifications;
 pub mod page;
 mod projection;
 pub mod projector;

@@ -27,6 +27,7 @@ use cqrs_es::Aggregate;
 use sqlx::PgConnection;
 
 use crate::delivery::{self, Fanout, Followed};
+use crate::notifications::{self, Jobs};
 use crate::event::{Origin, Sent, Undecodable, decode, is_old_shape, to_i64, to_u64};
 use crate::publish::Outgoing;
 use crate::{contacts, files, rooms, timeline};
@@ -45,6 +46,8 @@ pub enum Projection {
     Delivery,
     /// Files: layout, status, expiry, chunks stored.
     Files,
+    /// Push-notification jobs for each message, and where devices are woken.
+    Notifications,
 }
 
 const ROOM: &str = <ciphertalk_domain::room::Room as Aggregate>::TYPE;
@@ -53,7 +56,8 @@ const TO_DEVICE: &str = <ciphertalk_domain::to_device::Outbox as Aggregate>::TYP
 const FILE: &str = <ciphertalk_domain::file::File as Aggregate>::TYPE;
 
 impl Projection {
-    pub const ALL: [Self; 5] = [Self::Rooms, Self::Timeline, Self::Contacts, Self::Delivery, Self::Files];
+    pub const ALL: [Self; 6] =
+        [Self::Rooms, Self::Timeline, Self::Contacts, Self::Delivery, Self::Files, Self::Notifications];
 
     #[must_use]
     pub const fn name(self) -> &'static str {
@@ -63,6 +67,7 @@ impl Projection {
             Self::Contacts => "contacts",
             Self::Delivery => "delivery",
             Self::Files => "files",
+            Self::Notifications => "notifications",
         }
     }
 
@@ -80,6 +85,9 @@ impl Projection {
             Self::Contacts => &["contact_profiles", "contacts", "blocks"],
             Self::Delivery => &["delivery_members", "delivery_blocks", "delivery_removed_devices", "delivery_files"],
             Self::Files => &["files", "file_chunks"],
+            Self::Notifications => {
+                &["notify_members", "notify_mutes", "notify_blocks", "notify_quiet_users", "push_registrations"]
+            }
         }
     }
 
@@ -93,6 +101,8 @@ impl Projection {
             // devices, to-device batches.
             Self::Delivery => &[ROOM, USER, TO_DEVICE, FILE],
             Self::Files => &[FILE],
+            // Members and messages; settings, mutes, blocks and push targets.
+            Self::Notifications => &[ROOM, USER],
         }
     }
 
@@ -109,16 +119,21 @@ impl Projection {
     /// this projection does not follow, or, for `delivery`, a `MessageSent`
     /// in its current shape (its recipients are read from memory) or a
     /// to-device batch (its refusals are read, nothing is written). A batch
-    /// of such messages needs no transaction.
+    /// of such messages needs no transaction. `notifications` only reads
+    /// for a `MessageSent` too.
     pub(crate) fn reads_only(self, envelope: &Envelope) -> bool {
         let Ok(event) = envelope else { return false };
         if !self.follows(&event.aggregate_type) {
             return true;
         }
-        self == Self::Delivery
-            && !is_old_shape(&event.event_type, &event.event_version)
-            && ((event.aggregate_type == ROOM && event.event_type == "MessageSent")
-                || event.aggregate_type == TO_DEVICE)
+        let sent = event.aggregate_type == ROOM && event.event_type == "MessageSent";
+        let current = !is_old_shape(&event.event_type, &event.event_version);
+        match self {
+            Self::Delivery => current && (sent || event.aggregate_type == TO_DEVICE),
+            // A message's jobs are read from the tables; nothing is written.
+            Self::Notifications => current && sent,
+            _ => false,
+        }
     }
 
     /// The JetStream durable consumer shared by every projector of this projection.
@@ -149,6 +164,8 @@ impl Projection {
         fanout: &mut Fanout,
     ) -> Result<(), sqlx::Error> {
         match (self, event) {
+            (Self::Notifications, Decoded::Room(room, event)) => notifications::apply_room(conn, room, event).await,
+            (Self::Notifications, Decoded::User(user, event)) => notifications::apply_user(conn, user, event).await,
             (Self::Rooms, Decoded::Room(room, event)) => rooms::apply(conn, room, event).await,
             (Self::Timeline, Decoded::Room(room, event)) => timeline::apply(conn, room, event).await,
             (Self::Contacts, Decoded::User(user, event)) => contacts::apply(conn, user, event).await,
@@ -176,11 +193,13 @@ impl Projection {
         conn: &mut PgConnection,
         run: &[Sent],
         fanout: &mut Fanout,
+        jobs: &mut Jobs,
     ) -> Result<(), sqlx::Error> {
         match self {
             Self::Rooms => rooms::apply_sent(conn, run).await,
             Self::Timeline => timeline::apply_sent(conn, run).await,
             Self::Delivery => delivery::apply_sent(conn, run, fanout).await,
+            Self::Notifications => notifications::apply_sent(conn, run, jobs).await,
             Self::Contacts | Self::Files => Ok(()),
         }
     }
@@ -236,6 +255,8 @@ pub(crate) struct Applier {
     applied: u64,
     /// The delivery projection's messages to publish, members and blocks.
     fanout: Fanout,
+    /// The notifications projection's jobs to publish.
+    jobs: Jobs,
     /// Consecutive `MessageSent` events not applied yet.
     run: Vec<Sent>,
     /// The bound of the fanout's memory (see [`Fanout`]).
@@ -252,6 +273,7 @@ impl Applier {
             touched: HashSet::new(),
             applied: 0,
             fanout: Fanout::new(source == KnownProgress::Stored, remembered),
+            jobs: Jobs::new(source == KnownProgress::Stored),
             run: Vec::new(),
             remembered,
         }
@@ -318,7 +340,7 @@ impl Applier {
             return Ok(());
         }
         let run = std::mem::take(&mut self.run);
-        self.projection.apply_run(conn, &run, &mut self.fanout).await?;
+        self.projection.apply_run(conn, &run, &mut self.fanout, &mut self.jobs).await?;
         Ok(())
     }
 
@@ -454,6 +476,7 @@ impl Applier {
         self.touched.clear();
         self.applied = 0;
         self.fanout = Fanout::new(self.source == KnownProgress::Stored, self.remembered);
+        self.jobs = Jobs::new(self.source == KnownProgress::Stored);
         self.run.clear();
     }
 
@@ -465,5 +488,10 @@ impl Applier {
     /// Delivery messages produced since the last call, in stream order.
     pub(crate) fn take_outgoing(&mut self) -> Vec<Outgoing> {
         self.fanout.take_outgoing()
+    }
+
+    /// Push-notification jobs produced since the last call, in stream order.
+    pub(crate) fn take_jobs(&mut self) -> Vec<(String, notifications::Job)> {
+        self.jobs.take()
     }
 }

@@ -442,7 +442,8 @@ impl Projector {
             }
         }
         session.applier.flush(conn).await?;
-        session.publisher.publish(session.applier.take_outgoing()).await
+        session.publisher.publish(session.applier.take_outgoing()).await?;
+        crate::notifications::publish(&self.js, session.applier.take_jobs()).await
     }
 
     fn count_applied(&self, events: u64) {
@@ -496,6 +497,7 @@ impl Projector {
         // Published before the commit: a commit that fails after this
         // re-applies the batch, which resumes after what the stream holds.
         session.publisher.publish(session.applier.take_outgoing()).await?;
+        crate::notifications::publish(&self.js, session.applier.take_jobs()).await?;
         tx.commit().await?;
         self.count_applied(applied_events);
         Ok((applied_seq, progress))

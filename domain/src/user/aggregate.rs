@@ -377,6 +377,34 @@ impl User {
                     Vec::new()
                 }
             }
+            UserCommand::RegisterPush { device_id, target, at } => {
+                let device = self.devices.get(device_id).ok_or(DomainError::DeviceNotFound)?;
+                if device.push.as_ref() == Some(&target) {
+                    Vec::new()
+                } else {
+                    vec![UserEvent::PushRegistered { device_id, target, at }]
+                }
+            }
+            UserCommand::UnregisterPush { device_id, reason, only_if, at } => {
+                let device = self.devices.get(device_id).ok_or(DomainError::DeviceNotFound)?;
+                let current = device.push.as_ref();
+                let still = only_if.as_ref().is_none_or(|expected| current == Some(expected));
+                if current.is_some() && still {
+                    vec![UserEvent::PushUnregistered { device_id, reason, at }]
+                } else {
+                    Vec::new()
+                }
+            }
+            UserCommand::MuteRoom { room_id, until, at } => {
+                if until.is_some_and(|until| until <= at) {
+                    return Err(DomainError::invalid("until", "must be in the future"));
+                }
+                vec![UserEvent::RoomMuted { room_id, until, at }]
+            }
+            // Mutes are not kept in the aggregate (no rule needs them): an
+            // unmute is recorded whatever came before, and readers treat an
+            // unmute of an unmuted room as nothing.
+            UserCommand::UnmuteRoom { room_id, at } => vec![UserEvent::RoomUnmuted { room_id, at }],
         };
         Ok(events)
     }
@@ -492,6 +520,17 @@ impl Aggregate for User {
                 self.suspension = Some(Suspension { by, reason, since: at, until });
             }
             UserEvent::SuspensionLifted { .. } => self.suspension = None,
+            UserEvent::PushRegistered { device_id, target, .. } => {
+                if let Some(device) = self.devices.get_mut(device_id) {
+                    device.push = Some(target);
+                }
+            }
+            UserEvent::PushUnregistered { device_id, .. } => {
+                if let Some(device) = self.devices.get_mut(device_id) {
+                    device.push = None;
+                }
+            }
+            UserEvent::RoomMuted { .. } | UserEvent::RoomUnmuted { .. } => {}
         }
     }
 }

@@ -5,7 +5,8 @@ use chrono::{DateTime, Utc};
 
 use super::devices::DeviceName;
 use super::events::{LastSeenVisibility, OneTimePrekey, SignedPrekey};
-use crate::ids::{DeviceId, FileId, UserId};
+use super::push::{PushRemoval, PushTarget};
+use crate::ids::{DeviceId, FileId, RoomId, UserId};
 use crate::values::{Base64Bytes, Bio, DisplayName, Email, ModeratorNote, PhoneNumber, Username};
 
 /// Commands of the [`crate::user::User`] aggregate.
@@ -83,13 +84,25 @@ pub enum UserCommand {
     Suspend { by: UserId, reason: ModeratorNote, until: Option<DateTime<Utc>>, at: DateTime<Utc> },
     /// End the user's suspension (nothing when they are not suspended).
     LiftSuspension { by: UserId, at: DateTime<Utc> },
+    /// Wake `device_id` at `target` while it is offline.
+    RegisterPush { device_id: DeviceId, target: PushTarget, at: DateTime<Utc> },
+    /// Stop waking `device_id` (nothing when it has no target). With
+    /// `only_if`, only while that is still its target: a push service's
+    /// "gone" must not remove a registration made since.
+    UnregisterPush { device_id: DeviceId, reason: PushRemoval, only_if: Option<PushTarget>, at: DateTime<Utc> },
+    /// No pushes for `room_id` until `until` (for good when `None`). The
+    /// caller checks the user is a member.
+    MuteRoom { room_id: RoomId, until: Option<DateTime<Utc>>, at: DateTime<Utc> },
+    /// Push `room_id`'s messages again.
+    UnmuteRoom { room_id: RoomId, at: DateTime<Utc> },
 }
 
 impl UserCommand {
     /// When the user themself issues this command, its time: such commands
     /// are refused while the user is suspended. `None` for commands others
     /// issue on this aggregate (registration, roles, suspension, claims of
-    /// the user's prekeys) and for removing a device (signing out stays possible).
+    /// the user's prekeys) and for removing a device or its push target
+    /// (signing out stays possible).
     #[must_use]
     pub fn by_the_user_at(&self) -> Option<DateTime<Utc>> {
         match self {
@@ -102,7 +115,10 @@ impl UserCommand {
             | Self::AddContact { at, .. }
             | Self::RemoveContact { at, .. }
             | Self::BlockUser { at, .. }
-            | Self::UnblockUser { at, .. } => Some(*at),
+            | Self::UnblockUser { at, .. }
+            | Self::RegisterPush { at, .. }
+            | Self::MuteRoom { at, .. }
+            | Self::UnmuteRoom { at, .. } => Some(*at),
             Self::RegisterUser { .. }
             | Self::RemoveDevice { .. }
             | Self::ClaimOneTimePrekey { .. }
@@ -110,7 +126,8 @@ impl UserCommand {
             | Self::GrantAdmin { .. }
             | Self::RevokeAdmin { .. }
             | Self::Suspend { .. }
-            | Self::LiftSuspension { .. } => None,
+            | Self::LiftSuspension { .. }
+            | Self::UnregisterPush { .. } => None,
         }
     }
 }

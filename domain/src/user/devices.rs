@@ -6,6 +6,7 @@ use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::keys::KeyDirectory;
+use super::push::PushTarget;
 use crate::error::ValidationError;
 use crate::ids::DeviceId;
 use crate::values::{check, string_value};
@@ -35,13 +36,17 @@ pub struct Device {
     pub name: Option<DeviceName>,
     pub created_at: DateTime<Utc>,
     pub keys: KeyDirectory,
+    /// Where the device is woken while offline; absent from snapshots taken
+    /// before push existed (and from those of devices without one).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub push: Option<PushTarget>,
 }
 
 impl Device {
     /// A device with no keys yet.
     #[must_use]
     pub fn new(device_id: DeviceId, name: Option<DeviceName>, created_at: DateTime<Utc>) -> Self {
-        Self { device_id, name, created_at, keys: KeyDirectory::default() }
+        Self { device_id, name, created_at, keys: KeyDirectory::default(), push: None }
     }
 }
 

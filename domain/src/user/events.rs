@@ -5,7 +5,8 @@ use cqrs_es::DomainEvent;
 use serde::{Deserialize, Serialize};
 
 use super::devices::DeviceName;
-use crate::ids::{DeviceId, FileId, UserId};
+use super::push::{PushRemoval, PushTarget};
+use crate::ids::{DeviceId, FileId, RoomId, UserId};
 use crate::values::{Base64Bytes, Bio, DisplayName, Email, ModeratorNote, PhoneNumber, Username};
 
 /// Who may see when a user was last online.
@@ -141,6 +142,14 @@ pub enum UserEvent {
     UserSuspended { by: UserId, reason: ModeratorNote, until: Option<DateTime<Utc>>, at: DateTime<Utc> },
     /// An admin lifted the user's suspension before it ran out.
     SuspensionLifted { by: UserId, at: DateTime<Utc> },
+    /// The device is woken at `target` while offline (replacing any earlier target).
+    PushRegistered { device_id: DeviceId, target: PushTarget, at: DateTime<Utc> },
+    /// The device is no longer woken.
+    PushUnregistered { device_id: DeviceId, reason: PushRemoval, at: DateTime<Utc> },
+    /// No pushes for the room's messages until `until` (for good when `None`).
+    RoomMuted { room_id: RoomId, until: Option<DateTime<Utc>>, at: DateTime<Utc> },
+    /// The room's messages are pushed again.
+    RoomUnmuted { room_id: RoomId, at: DateTime<Utc> },
 }
 
 impl DomainEvent for UserEvent {
@@ -163,6 +172,10 @@ impl DomainEvent for UserEvent {
             Self::AdminRevoked { .. } => "AdminRevoked",
             Self::UserSuspended { .. } => "UserSuspended",
             Self::SuspensionLifted { .. } => "SuspensionLifted",
+            Self::PushRegistered { .. } => "PushRegistered",
+            Self::PushUnregistered { .. } => "PushUnregistered",
+            Self::RoomMuted { .. } => "RoomMuted",
+            Self::RoomUnmuted { .. } => "RoomUnmuted",
         };
         name.to_owned()
     }

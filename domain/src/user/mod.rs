@@ -7,6 +7,7 @@ mod commands;
 mod devices;
 mod events;
 mod keys;
+mod push;
 
 pub use aggregate::{Account, Suspension, User};
 pub use commands::UserCommand;
@@ -15,3 +16,4 @@ pub use events::{
     DEVICE_EVENT_VERSION, InstanceRole, LastSeenVisibility, OneTimePrekey, Settings, SignedPrekey, UserEvent,
 };
 pub use keys::{DEFAULT_PREKEY_POOL_LIMIT, KeyDirectory};
+pub use push::{FcmToken, MAX_PUSH_TARGET_CHARS, P256dhKey, PushAuthSecret, PushRemoval, PushTarget, PushUrl};

@@ -18,7 +18,8 @@ use ciphertalk_domain::room::{JoinRule, ReceiptKind, Role, Room, RoomEvent, Room
 use ciphertalk_domain::to_device::{BatchId, Outbox, ToDeviceEvent, ToDeviceKind, ToDeviceMessage};
 use ciphertalk_domain::upcast::{upcast, upcasters};
 use ciphertalk_domain::user::{
-    DEVICE_EVENT_VERSION, DeviceName, LastSeenVisibility, OneTimePrekey, SignedPrekey, User, UserEvent,
+    DEVICE_EVENT_VERSION, DeviceName, LastSeenVisibility, OneTimePrekey, P256dhKey, PushAuthSecret, PushRemoval,
+    PushTarget, PushUrl, SignedPrekey, User, UserEvent,
 };
 use ciphertalk_domain::values::{
     Bio, Commitment, ContentType, Email, FrankingKeyId, ModeratorNote, PhoneNumber, ReportEvidence,
@@ -154,6 +155,23 @@ fn user_examples() -> Vec<UserEvent> {
             at: at(15),
         },
         UserEvent::SuspensionLifted { by: CAROL, at: at(16) },
+        UserEvent::PushRegistered {
+            device_id: alices_first_device(),
+            target: PushTarget::WebPush {
+                endpoint: PushUrl::parse("https://push.example.org/send/abc").unwrap(),
+                p256dh: P256dhKey::parse(&{
+                    let mut point = vec![4_u8];
+                    point.extend([9_u8; 64]);
+                    base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, point)
+                })
+                .unwrap(),
+                auth: PushAuthSecret::parse("AAECAwQFBgcICQoLDA0ODw").unwrap(),
+            },
+            at: at(17),
+        },
+        UserEvent::PushUnregistered { device_id: alices_first_device(), reason: PushRemoval::Gone, at: at(18) },
+        UserEvent::RoomMuted { room_id: ROOM, until: Some(at(90)), at: at(19) },
+        UserEvent::RoomUnmuted { room_id: ROOM, at: at(20) },
     ]
 }
 
@@ -179,6 +197,10 @@ fn user_events() {
             "DeviceRemoved",
             "UserSuspended",
             "SuspensionLifted",
+            "PushRegistered",
+            "PushUnregistered",
+            "RoomMuted",
+            "RoomUnmuted",
         ],
         &USER_EVENTS_BEFORE_DEVICES,
     );

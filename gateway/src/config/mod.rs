@@ -13,6 +13,7 @@ mod keys;
 mod load;
 mod messages;
 mod projections;
+mod push;
 mod rate_limits;
 mod realtime;
 mod relay;
@@ -39,6 +40,7 @@ pub use keys::KeysConfig;
 pub use load::ConfigError;
 pub use messages::MessagesConfig;
 pub use projections::ProjectionsConfig;
+pub use push::PushConfig;
 pub use rate_limits::{RateLimitsConfig, Toggle};
 pub use realtime::RealtimeConfig;
 pub use relay::RelayConfig;
@@ -89,6 +91,7 @@ pub struct Config {
     pub rooms: RoomsConfig,
     pub cors: CorsConfig,
     pub files: FilesConfig,
+    pub push: PushConfig,
 }
 
 impl Default for Config {
@@ -119,6 +122,7 @@ impl Default for Config {
             rooms: RoomsConfig::default(),
             cors: CorsConfig::default(),
             files: FilesConfig::default(),
+            push: PushConfig::default(),
         }
     }
 }
@@ -149,6 +153,7 @@ impl Config {
         self.rate_limits.validate()?;
         self.cors.validate()?;
         self.files.validate()?;
+        self.push.validate()?;
         self.sms.validate(self.is_embedded())
     }
 }

@@ -466,6 +466,44 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "files.url_key",
         "HMAC key of gateway chunk URLs (>= 32 bytes); unset = generated into <data_dir>/files-url-key",
     ),
+    ("CIPHERTALK_PUSH_RUN", "push.run", "run the pusher in this process (default true)"),
+    (
+        "CIPHERTALK_PUSH_PROVIDERS",
+        "push.providers",
+        "comma-separated push providers: webpush, fcm (needs a service account), webhook (default webpush,fcm,webhook)",
+    ),
+    ("CIPHERTALK_PUSH_ATTEMPTS", "push.attempts", "attempts at one push before it is dead-lettered (default 5)"),
+    ("CIPHERTALK_PUSH_BACKOFF_MS", "push.backoff_ms", "wait before a push's second attempt, doubled after each (default 1000)"),
+    ("CIPHERTALK_PUSH_MAX_BACKOFF_MS", "push.max_backoff_ms", "longest wait between attempts at a push (default 60000)"),
+    (
+        "CIPHERTALK_PUSH_COALESCE_MS",
+        "push.coalesce_ms",
+        "a room's messages within this window become one push with a count (default 2000)",
+    ),
+    ("CIPHERTALK_PUSH_MAX_AGE_SECS", "push.max_age_secs", "a push job older than this is dropped (default 3600)"),
+    (
+        "CIPHERTALK_PUSH_REQUEST_TIMEOUT_MS",
+        "push.request_timeout_ms",
+        "timeout of each request to a push service or webhook (default 10000)",
+    ),
+    ("CIPHERTALK_PUSH_CONCURRENCY", "push.concurrency", "pushes in flight at once (default 16)"),
+    (
+        "CIPHERTALK_PUSH_MAX_TARGET_CHARS",
+        "push.max_target_chars",
+        "longest push endpoint, webhook URL or FCM token a device may register (default 1024)",
+    ),
+    (
+        "CIPHERTALK_PUSH_ALLOW_HTTP",
+        "push.allow_http",
+        "accept http:// push endpoints and webhooks, not only https:// (default false)",
+    ),
+    ("CIPHERTALK_PUSH_VAPID_SUBJECT", "push.vapid_subject", "VAPID contact of the operator, mailto: or https: (default mailto:admin@localhost)"),
+    (
+        "CIPHERTALK_PUSH_FCM_SERVICE_ACCOUNT",
+        "push.fcm_service_account",
+        "Google service-account JSON file of the FCM project; unset = no FCM",
+    ),
+    ("CIPHERTALK_PUSH_FCM_BASE_URL", "push.fcm_base_url", "FCM HTTP v1 base URL (default https://fcm.googleapis.com)"),
 ];
 
 /// Variables that are not settings but are read elsewhere (scripts, tools).
@@ -590,6 +628,7 @@ mod tests {
                 "CIPHERTALK_FRANKING_KEY",
                 "CIPHERTALK_FILES_URL_KEY",
                 "CIPHERTALK_PREVIOUS_FRANKING_KEYS",
+                "CIPHERTALK_PUSH_FCM_SERVICE_ACCOUNT",
             ]
         );
     }

@@ -17,6 +17,7 @@ pub mod limit;
 pub mod messages;
 pub mod metrics;
 pub mod openapi;
+pub mod push;
 pub mod reports;
 pub mod request_body;
 pub mod request_id;
@@ -71,6 +72,7 @@ pub fn router(state: AppState) -> Router {
         .merge(files::router())
         .merge(reports::router())
         .merge(admin::router())
+        .merge(push::router())
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), limit::limit))
         .fallback(error::fallback)
         .layer(axum::middleware::from_fn(metrics::track))

@@ -84,9 +84,14 @@ use crate::throttle::Action;
         super::admin::set_role,
         super::admin::suspend,
         super::admin::lift_suspension,
+        super::push::register_push,
+        super::push::unregister_push,
+        super::push::vapid_public_key,
+        super::push::mute_room,
+        super::push::unmute_room,
     ),
     modifiers(&BearerAuth, &SharedAnswers),
-    tags((name = "auth"), (name = "devices"), (name = "keys"), (name = "users"), (name = "rooms"), (name = "messages"), (name = "contacts"), (name = "delivery"), (name = "files"), (name = "moderation"))
+    tags((name = "auth"), (name = "devices"), (name = "keys"), (name = "users"), (name = "rooms"), (name = "messages"), (name = "contacts"), (name = "delivery"), (name = "files"), (name = "moderation"), (name = "notifications"))
 )]
 pub struct ApiDoc;
 

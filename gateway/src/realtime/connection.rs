@@ -230,7 +230,7 @@ pub async fn serve(rt: Arc<Realtime>, socket: WebSocket, peer: Peer, start: Curs
     let mut tasks = JoinSet::new();
     tasks.spawn(pump_delivery(rt.clone(), peer, start, outbox.clone(), sent.clone()));
     tasks.spawn(pump_signals(rt.clone(), peer, outbox.clone()));
-    tasks.spawn(heartbeat(rt.clone(), user, closing.clone()));
+    tasks.spawn(heartbeat(rt.clone(), user, peer.device, closing.clone()));
     if let Some(at) = peer.token_expires_at {
         tasks.spawn(expire(at, closing.clone()));
     }
@@ -241,6 +241,9 @@ pub async fn serve(rt: Arc<Realtime>, socket: WebSocket, peer: Peer, start: Curs
     drop(outbox);
     let _ = writer.await;
     tracing::debug!(reason = ?closing.reason(), "connection closed");
+    if let Err(err) = rt.presence.device_offline(user, peer.device).await {
+        tracing::warn!(error = %err, "could not mark the device disconnected");
+    }
     if admission.release() {
         match rt.presence.offline(user).await {
             Ok(last_seen) => {
@@ -506,7 +509,7 @@ async fn pump_signals(rt: Arc<Realtime>, peer: Peer, outbox: Outbox) {
 }
 
 /// Keeps the user's online marker fresh while connected; announces them online.
-async fn heartbeat(rt: Arc<Realtime>, user: UserId, closing: Closing) {
+async fn heartbeat(rt: Arc<Realtime>, user: UserId, device: DeviceId, closing: Closing) {
     let mut every = tokio::time::interval(rt.presence.heartbeat_every());
     let mut announced = false;
     loop {
@@ -514,7 +517,7 @@ async fn heartbeat(rt: Arc<Realtime>, user: UserId, closing: Closing) {
             () = closing.token.cancelled() => return,
             _ = every.tick() => {}
         }
-        match rt.presence.heartbeat(user).await {
+        match rt.presence.heartbeat(user, device).await {
             Ok(()) if !announced => {
                 announced = true;
                 rt.announce(user, super::Status { online: true, last_seen: Some(Utc::now()) }).await;

@@ -3,7 +3,9 @@
 //!
 //! Two keys per user: `<user_id>` holds `{"last_seen"}` (kept for the bucket's
 //! max age), and `<user_id>.online` is a marker written with a per-message TTL
-//! and refreshed by every live connection of the user (heartbeats). A gateway
+//! and refreshed by every live connection of the user (heartbeats); and one
+//! per connected device, `<user_id>.device.<device_id>`, refreshed the same
+//! way, which tells the pusher on any gateway that a device needs no push. A gateway
 //! that dies stops refreshing, so its users' markers expire by themselves and
 //! their last-seen time is the last heartbeat's.
 //!
@@ -20,7 +22,7 @@ use async_nats::jetstream::{self, kv};
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
 use ciphertalk_commands::WriteModel;
-use ciphertalk_domain::UserId;
+use ciphertalk_domain::{DeviceId, UserId};
 use ciphertalk_domain::user::LastSeenVisibility;
 use ciphertalk_streams::error::Error;
 use ciphertalk_streams::{WithKind, subjects};
@@ -91,19 +93,38 @@ impl Presence {
         self.ttl / 3
     }
 
-    /// Marks the user online (for `ttl`) and seen now.
-    pub async fn heartbeat(&self, user: UserId) -> Result<(), PresenceError> {
+    /// Marks the user and their device online (for `ttl`) and seen now.
+    pub async fn heartbeat(&self, user: UserId, device: DeviceId) -> Result<(), PresenceError> {
+        self.mark(online_key(user)).await?;
+        self.mark(device_key(user, device)).await?;
+        self.seen(user, Utc::now()).await
+    }
+
+    /// Writes a marker that lives for `ttl` unless refreshed.
+    async fn mark(&self, key: String) -> Result<(), PresenceError> {
         // The KV client has no put with a TTL; a KV put is a publish on the key's subject.
         let mut headers = HeaderMap::new();
         headers.insert(async_nats::header::NATS_MESSAGE_TTL, self.ttl.as_secs().max(1).to_string().as_str());
-        let subject = format!("$KV.{}.{}", subjects::PRESENCE_BUCKET, online_key(user));
+        let subject = format!("$KV.{}.{key}", subjects::PRESENCE_BUCKET);
         self.js
             .publish_with_headers(subject, headers, Bytes::from_static(b"1"))
             .await
             .map_err(|err| err.with_kind(PresenceErrorKind::Write))?
             .await
             .map_err(|err| err.with_kind(PresenceErrorKind::Write))?;
-        self.seen(user, Utc::now()).await
+        Ok(())
+    }
+
+    /// Marks one device's connection gone. Another connection of the same
+    /// device marks it again at its next heartbeat.
+    pub async fn device_offline(&self, user: UserId, device: DeviceId) -> Result<(), PresenceError> {
+        self.kv.delete(device_key(user, device)).await.map_err(|err| err.with_kind(PresenceErrorKind::Write))
+    }
+
+    /// Whether `device` of `user` has a live connection on some gateway.
+    pub async fn device_connected(&self, user: UserId, device: DeviceId) -> Result<bool, PresenceError> {
+        let entry = self.kv.get(device_key(user, device)).await;
+        Ok(entry.map_err(|err| err.with_kind(PresenceErrorKind::Read))?.is_some())
     }
 
     /// Marks the user offline, last seen now; returns that time.
@@ -141,6 +162,10 @@ impl Presence {
 
 fn online_key(user: UserId) -> String {
     format!("{user}.online")
+}
+
+fn device_key(user: UserId, device: DeviceId) -> String {
+    format!("{user}.device.{device}")
 }
 
 /// Who may see `subject`'s presence, decided from their settings, contacts

@@ -1,0 +1,96 @@
+//! What every push provider (Web Push, FCM, webhook) is to the pusher: send
+//! one notification to one device's target, and say how it went.
+
+use std::time::Duration;
+
+use ciphertalk_domain::RoomId;
+use ciphertalk_domain::user::PushTarget;
+use serde::Serialize;
+
+/// What a push carries: that something arrived in a room, how much, from
+/// which sequence on. No ciphertext, no names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Notification {
+    pub room_id: RoomId,
+    pub count: u32,
+    pub first_seq: u64,
+}
+
+/// Why a push did not go through.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Failure {
+    /// The push service says the subscription or token is no more: the
+    /// registration is removed.
+    Gone,
+    /// Worth another attempt (a timeout, a 5xx, a 429), after at least
+    /// `retry_after` when the service named a wait. `reason` labels the metric.
+    Retry { reason: &'static str, retry_after: Option<Duration> },
+    /// Will fail again whatever we do (a 4xx, a target we refuse to call).
+    Rejected { reason: &'static str },
+}
+
+impl Failure {
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Gone => "gone",
+            Self::Retry { reason, .. } | Self::Rejected { reason } => reason,
+        }
+    }
+
+    /// The failure a push service's (or webhook's) HTTP status means.
+    pub fn from_status(status: reqwest::StatusCode, retry_after: Option<Duration>) -> Self {
+        match status.as_u16() {
+            404 | 410 => Self::Gone,
+            429 => Self::Retry { reason: "rate_limited", retry_after },
+            500..=599 => Self::Retry { reason: "server_error", retry_after },
+            401 | 403 => Self::Rejected { reason: "unauthorized" },
+            413 => Self::Rejected { reason: "too_large" },
+            _ => Self::Rejected { reason: "refused" },
+        }
+    }
+
+    /// The failure a request error means (no answer at all).
+    pub fn from_request(err: &reqwest::Error) -> Self {
+        let reason = if err.is_timeout() { "timeout" } else { "unreachable" };
+        Self::Retry { reason, retry_after: None }
+    }
+}
+
+/// One way of waking devices.
+#[async_trait::async_trait]
+pub trait Provider: Send + Sync {
+    /// The platform it serves, as the API spells it.
+    fn platform(&self) -> &'static str;
+
+    /// Sends `notification` to `target` (always of this provider's
+    /// platform). `key` is the same for every attempt at the same push and
+    /// opaque: providers hand it on for de-duplication where they can.
+    async fn send(&self, target: &PushTarget, notification: &Notification, key: &str) -> Result<(), Failure>;
+}
+
+/// The `Retry-After` of an answer, in seconds (the date form is ignored).
+pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let seconds = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim().parse::<u64>().ok()?;
+    Some(Duration::from_secs(seconds.min(3600)))
+}
+
+/// Whether `url` may be called: https, or http when allowed; a host; no credentials.
+pub fn callable(url: &str, allow_http: bool) -> Result<reqwest::Url, Failure> {
+    let refused = Failure::Rejected { reason: "target_refused" };
+    let parsed = reqwest::Url::parse(url).map_err(|_| refused.clone())?;
+    let scheme_ok = parsed.scheme() == "https" || (allow_http && parsed.scheme() == "http");
+    if !scheme_ok || parsed.host_str().is_none() || !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(refused);
+    }
+    Ok(parsed)
+}
+
+/// The HTTP client every provider uses: bounded time, no redirects (a
+/// target could otherwise bounce the server somewhere it was not allowed).
+pub fn client(timeout: Duration) -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap_or_default()
+}
