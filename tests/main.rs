@@ -18,6 +18,7 @@ mod observability;
 mod openapi;
 mod operations;
 mod projections;
+mod push;
 mod rate_limits;
 mod realtime;
 mod rooms;

@@ -31,7 +31,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use crate::error::ProjectorError;
-use crate::event::{Origin, Sent};
+use crate::event::Sent;
 
 /// A message recorded longer ago than this makes no job: a push that late
 /// is noise, and a first run over an old log would otherwise wake everyone.

@@ -8,6 +8,7 @@ mod file;
 mod golden;
 mod invariants;
 mod properties;
+mod push;
 mod report;
 mod room;
 mod support;

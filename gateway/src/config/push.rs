@@ -74,7 +74,11 @@ impl PushConfig {
         ensure(self.attempts > 0, "push.attempts", "must be positive")?;
         ensure(self.backoff_ms > 0, "push.backoff_ms", "must be positive")?;
         ensure(self.max_backoff_ms >= self.backoff_ms, "push.max_backoff_ms", "must be at least push.backoff_ms")?;
-        ensure(self.max_age_secs > 0, "push.max_age_secs", "must be positive")?;
+        ensure(
+            (1..=30 * 24 * 3600).contains(&self.max_age_secs),
+            "push.max_age_secs",
+            "must be between 1 and 2592000 (30 days)",
+        )?;
         ensure(self.request_timeout_ms > 0, "push.request_timeout_ms", "must be positive")?;
         ensure(self.concurrency > 0, "push.concurrency", "must be positive")?;
         ensure(

@@ -5,7 +5,7 @@
 //! Naming rule: `ciphertalk_<area>_<what>_<unit>`.
 //! - `area` is the part of the system that records it: `http`, `ws`, `feed`,
 //!   `auth`, `rate_limit`, `command`, `event_store`, `message`, `relay`,
-//!   `projection`, `delivery`, `component`, `dependency`, `nats`, `postgres_pool`.
+//!   `projection`, `delivery`, `push`, `component`, `dependency`, `nats`, `postgres_pool`.
 //! - `what` is a plural noun (`requests`, `refusals`, `connections`) or a
 //!   state (`up`, `stalled`, `connected`).
 //! - `unit` is `total` for counters and the plural base unit otherwise
@@ -292,6 +292,30 @@ pub const METRICS: &[Metric] = &[
         Gauge,
         Unit::Count,
         "Postgres pool connections, by state (idle, in_use); sampled every 5 s.",
+    ),
+    metric(
+        "ciphertalk_push_jobs_total",
+        Counter,
+        Unit::Count,
+        "Push-notification jobs the notifications projection put on CHAT_NOTIFY (one per message and member to wake).",
+    ),
+    metric(
+        "ciphertalk_push_sent_total",
+        Counter,
+        Unit::Count,
+        "Pushes a provider accepted, by provider (webpush, fcm, webhook).",
+    ),
+    metric(
+        "ciphertalk_push_failed_total",
+        Counter,
+        Unit::Count,
+        "Push attempts that failed, by provider and reason (timeout, unreachable, server_error, rate_limited, refused, ...).",
+    ),
+    metric(
+        "ciphertalk_push_dropped_total",
+        Counter,
+        Unit::Count,
+        "Pushes not sent, by provider and reason (connected, gone, stale, no_registration, provider_disabled, dead_lettered, undecodable).",
     ),
     metric(
         "ciphertalk_postgres_pool_max_connections",
