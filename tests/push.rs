@@ -115,7 +115,6 @@ impl Inbox {
         assert!(reached, "{path} got {:?}", self.received(path));
         self.delivered(path)
     }
-
 }
 
 impl InboxState {
@@ -128,7 +127,12 @@ impl InboxState {
     }
 }
 
-async fn record(State(state): State<Arc<InboxState>>, uri: axum::http::Uri, headers: HeaderMap, body: Bytes) -> StatusCode {
+async fn record(
+    State(state): State<Arc<InboxState>>,
+    uri: axum::http::Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> StatusCode {
     let path = uri.path().to_owned();
     let ok = if path.starts_with("/wp/") { 201 } else { 200 };
     let status = state.next_status(ok);
@@ -139,13 +143,16 @@ async fn record(State(state): State<Arc<InboxState>>, uri: axum::http::Uri, head
 /// The OAuth 2 JWT-bearer grant (RFC 7523) as Google's token endpoint takes it.
 async fn token(State(state): State<Arc<InboxState>>, headers: HeaderMap, body: Bytes) -> Response {
     state.push(Received { path: "/token".into(), headers, body: body.clone(), status: 200 });
-    let Some(oauth) = state.oauth.lock().unwrap().clone() else { return StatusCode::NOT_FOUND.into_response() };
+    let Some(oauth) = state.oauth.lock().unwrap().clone() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
     let form = String::from_utf8_lossy(&body).into_owned();
     let field = |name: &str| {
         form.split('&').find_map(|pair| pair.strip_prefix(&format!("{name}="))).unwrap_or_default().to_owned()
     };
     if field("grant_type") != "urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer" {
-        return (StatusCode::BAD_REQUEST, axum::Json(json!({"error": "unsupported_grant_type"}))).into_response();
+        return (StatusCode::BAD_REQUEST, axum::Json(json!({"error": "unsupported_grant_type"})))
+            .into_response();
     }
     let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
     validation.set_audience(&[&oauth.token_uri]);
@@ -153,8 +160,10 @@ async fn token(State(state): State<Arc<InboxState>>, headers: HeaderMap, body: B
     let key = jsonwebtoken::DecodingKey::from_rsa_pem(&oauth.public_pem).unwrap();
     match jsonwebtoken::decode::<Value>(&field("assertion"), &key, &validation) {
         Ok(data) if data.claims["scope"] == "https://www.googleapis.com/auth/firebase.messaging" => {
-            axum::Json(json!({"access_token": oauth.access_token, "expires_in": 3600, "token_type": "Bearer"}))
-                .into_response()
+            axum::Json(
+                json!({"access_token": oauth.access_token, "expires_in": 3600, "token_type": "Bearer"}),
+            )
+            .into_response()
         }
         _ => (StatusCode::BAD_REQUEST, axum::Json(json!({"error": "invalid_grant"}))).into_response(),
     }
@@ -167,7 +176,9 @@ async fn fcm_send(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let Some(oauth) = state.oauth.lock().unwrap().clone() else { return StatusCode::NOT_FOUND.into_response() };
+    let Some(oauth) = state.oauth.lock().unwrap().clone() else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
     let authorized = headers.get("authorization").and_then(|v| v.to_str().ok())
         == Some(format!("Bearer {}", oauth.access_token).as_str());
     let message: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
@@ -177,7 +188,9 @@ async fn fcm_send(
     } else if !authorized {
         (401, json!({"error": {"code": 401, "status": "UNAUTHENTICATED"}}))
     } else if oauth.gone_tokens.contains(&token) {
-        let details = [json!({"@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError", "errorCode": "UNREGISTERED"})];
+        let details = [
+            json!({"@type": "type.googleapis.com/google.firebase.fcm.v1.FcmError", "errorCode": "UNREGISTERED"}),
+        ];
         (404, json!({"error": {"code": 404, "status": "NOT_FOUND", "details": details}}))
     } else {
         (200, json!({"name": format!("projects/{project}/messages/1")}))
@@ -210,7 +223,8 @@ async fn member(app: &TestApp, name: &str) -> Member {
 
 /// Registers `who`'s device for `registration` (204 expected).
 async fn register(app: &TestApp, who: &Member, registration: Value) {
-    let (status, body) = app.put(&who.person, &format!("/v1/devices/{}/push", who.device), Some(registration)).await;
+    let (status, body) =
+        app.put(&who.person, &format!("/v1/devices/{}/push", who.device), Some(registration)).await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
 }
 

@@ -92,11 +92,13 @@ pub(crate) async fn apply_room(
             .await?;
         }
         RoomEvent::MemberJoined { user, .. } => {
-            sqlx::query("INSERT INTO notify_members (room_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                .bind(room)
-                .bind(user.as_uuid())
-                .execute(conn)
-                .await?;
+            sqlx::query(
+                "INSERT INTO notify_members (room_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            )
+            .bind(room)
+            .bind(user.as_uuid())
+            .execute(conn)
+            .await?;
         }
         RoomEvent::MemberLeft { user, .. } => {
             sqlx::query("DELETE FROM notify_members WHERE room_id = $1 AND user_id = $2")
@@ -143,11 +145,13 @@ pub(crate) async fn apply_user(
                 .await?;
         }
         UserEvent::UserBlocked { blocked, .. } => {
-            sqlx::query("INSERT INTO notify_blocks (user_id, blocked_id) VALUES ($1, $2) ON CONFLICT DO NOTHING")
-                .bind(user)
-                .bind(blocked.as_uuid())
-                .execute(conn)
-                .await?;
+            sqlx::query(
+                "INSERT INTO notify_blocks (user_id, blocked_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            )
+            .bind(user)
+            .bind(blocked.as_uuid())
+            .execute(conn)
+            .await?;
         }
         UserEvent::UserUnblocked { blocked, .. } => {
             sqlx::query("DELETE FROM notify_blocks WHERE user_id = $1 AND blocked_id = $2")
@@ -232,7 +236,8 @@ pub(crate) async fn apply_sent(
     .fetch_all(conn)
     .await?;
     for (idx, user) in recipients {
-        let Some((room, seq, sent_at, origin)) = usize::try_from(idx - 1).ok().and_then(|i| sent.get(i)) else {
+        let Some((room, seq, sent_at, origin)) = usize::try_from(idx - 1).ok().and_then(|i| sent.get(i))
+        else {
             continue;
         };
         let user_id = UserId::from_uuid(user);

@@ -27,8 +27,8 @@ use cqrs_es::Aggregate;
 use sqlx::PgConnection;
 
 use crate::delivery::{self, Fanout, Followed};
-use crate::notifications::{self, Jobs};
 use crate::event::{Origin, Sent, Undecodable, decode, is_old_shape, to_i64, to_u64};
+use crate::notifications::{self, Jobs};
 use crate::publish::Outgoing;
 use crate::{contacts, files, rooms, timeline};
 
@@ -83,11 +83,17 @@ impl Projection {
             Self::Rooms => &["rooms", "room_members", "room_message_senders"],
             Self::Timeline => &["timeline_messages", "timeline_hidden", "timeline_receipts"],
             Self::Contacts => &["contact_profiles", "contacts", "blocks"],
-            Self::Delivery => &["delivery_members", "delivery_blocks", "delivery_removed_devices", "delivery_files"],
-            Self::Files => &["files", "file_chunks"],
-            Self::Notifications => {
-                &["notify_members", "notify_mutes", "notify_blocks", "notify_quiet_users", "push_registrations"]
+            Self::Delivery => {
+                &["delivery_members", "delivery_blocks", "delivery_removed_devices", "delivery_files"]
             }
+            Self::Files => &["files", "file_chunks"],
+            Self::Notifications => &[
+                "notify_members",
+                "notify_mutes",
+                "notify_blocks",
+                "notify_quiet_users",
+                "push_registrations",
+            ],
         }
     }
 
@@ -164,8 +170,12 @@ impl Projection {
         fanout: &mut Fanout,
     ) -> Result<(), sqlx::Error> {
         match (self, event) {
-            (Self::Notifications, Decoded::Room(room, event)) => notifications::apply_room(conn, room, event).await,
-            (Self::Notifications, Decoded::User(user, event)) => notifications::apply_user(conn, user, event).await,
+            (Self::Notifications, Decoded::Room(room, event)) => {
+                notifications::apply_room(conn, room, event).await
+            }
+            (Self::Notifications, Decoded::User(user, event)) => {
+                notifications::apply_user(conn, user, event).await
+            }
             (Self::Rooms, Decoded::Room(room, event)) => rooms::apply(conn, room, event).await,
             (Self::Timeline, Decoded::Room(room, event)) => timeline::apply(conn, room, event).await,
             (Self::Contacts, Decoded::User(user, event)) => contacts::apply(conn, user, event).await,

@@ -20,7 +20,10 @@ async fn malformed_oversized_or_foreign_registrations_are_refused() {
         (json!({"platform": "fcm"}), "fcm without a token"),
         (json!({"platform": "fcm", "token": "has spaces in it"}), "not an FCM token"),
         (json!({"platform": "webhook", "token": "ftp://bridge.example.org/hook"}), "not an http(s) URL"),
-        (json!({"platform": "webhook", "token": format!("https://bridge.example.org/{}", "a".repeat(1100))}), "over push.max_target_chars"),
+        (
+            json!({"platform": "webhook", "token": format!("https://bridge.example.org/{}", "a".repeat(1100))}),
+            "over push.max_target_chars",
+        ),
     ] {
         let (status, body) = put(mine.clone(), body).await;
         assert!(status.is_client_error(), "{why}: {status} {body}");
@@ -43,10 +46,12 @@ async fn malformed_oversized_or_foreign_registrations_are_refused() {
 
     // Nothing of the above was recorded; a good one is, and goes again with DELETE.
     let rows = || async {
-        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM events WHERE event_type IN ('PushRegistered', 'PushUnregistered')")
-            .fetch_one(&app.db.pool)
-            .await
-            .unwrap()
+        sqlx::query_scalar::<_, i64>(
+            "SELECT count(*) FROM events WHERE event_type IN ('PushRegistered', 'PushUnregistered')",
+        )
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap()
     };
     assert_eq!(rows().await, 0);
     let (status, _) = put(mine.clone(), subscription.clone()).await;
@@ -74,17 +79,27 @@ async fn only_https_targets_unless_http_is_allowed() {
     let app = spawn_app().await;
     let alice = member(&app, "Alice").await;
     let path = format!("/v1/devices/{}/push", alice.device);
-    let (status, body) =
-        app.put(&alice.person, &path, Some(json!({"platform": "webhook", "token": "http://bridge.example.org/hook"}))).await;
-    assert_error(status, &body, 422, "invalid_value");
     let (status, body) = app
-        .put(&alice.person, &path, Some(Subscription::new().json("http://push.example.org/send/1")))
+        .put(
+            &alice.person,
+            &path,
+            Some(json!({"platform": "webhook", "token": "http://bridge.example.org/hook"})),
+        )
         .await;
     assert_error(status, &body, 422, "invalid_value");
-    // FCM needs a service account, which this server has none of.
-    let (status, body) = app.put(&alice.person, &path, Some(json!({"platform": "fcm", "token": "abc:def"}))).await;
+    let (status, body) =
+        app.put(&alice.person, &path, Some(Subscription::new().json("http://push.example.org/send/1"))).await;
     assert_error(status, &body, 422, "invalid_value");
-    let (status, _) =
-        app.put(&alice.person, &path, Some(json!({"platform": "webhook", "token": "https://bridge.example.org/hook"}))).await;
+    // FCM needs a service account, which this server has none of.
+    let (status, body) =
+        app.put(&alice.person, &path, Some(json!({"platform": "fcm", "token": "abc:def"}))).await;
+    assert_error(status, &body, 422, "invalid_value");
+    let (status, _) = app
+        .put(
+            &alice.person,
+            &path,
+            Some(json!({"platform": "webhook", "token": "https://bridge.example.org/hook"})),
+        )
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
 }

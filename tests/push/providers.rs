@@ -67,6 +67,7 @@ async fn a_subscription_the_push_service_reports_gone_is_removed() {
     inbox.fail_next(&[410]);
 
     send(&app, &alice, &room).await;
+    assert!(eventually(30, || async { !inbox.received("/wp/bob").is_empty() }).await);
     let removed = eventually(30, || async {
         let left: i64 = sqlx::query_scalar("SELECT count(*) FROM push_registrations WHERE user_id = $1")
             .bind(bob.person.id.as_uuid())
@@ -78,7 +79,12 @@ async fn a_subscription_the_push_service_reports_gone_is_removed() {
     .await;
     assert!(removed, "the gone subscription is still registered");
     let device: ciphertalk_domain::DeviceId = bob.device.parse().unwrap();
-    let kept = app.write().users.read(&bob.person.id.to_string(), |u| u.devices().get(device).cloned()).await.unwrap();
+    let kept = app
+        .write()
+        .users
+        .read(&bob.person.id.to_string(), |u| u.devices().get(device).cloned())
+        .await
+        .unwrap();
     assert_eq!(kept.map(|device| device.push), Some(None), "the User aggregate forgot the target too");
 
     // Nothing more goes there.
@@ -132,7 +138,8 @@ async fn fcm_gets_one_oauth_token_and_the_v1_messages_and_forgets_unregistered_t
             config.push.fcm_base_url = base.clone();
         })
         .await;
-    let (alice, bob, carol) = (member(&app, "Alice").await, member(&app, "Bob").await, member(&app, "Carol").await);
+    let (alice, bob, carol) =
+        (member(&app, "Alice").await, member(&app, "Bob").await, member(&app, "Carol").await);
     let room = app.group(&alice.person, &[&bob.person, &carol.person]).await;
     register(&app, &bob, json!({"platform": "fcm", "token": "bob-phone:APA91b_token-1"})).await;
     register(&app, &carol, json!({"platform": "fcm", "token": "carol-gone:token"})).await;
@@ -169,7 +176,8 @@ async fn fcm_gets_one_oauth_token_and_the_v1_messages_and_forgets_unregistered_t
     })
     .await;
     assert!(removed);
-    let to_carol = inbox.received("/fcm").iter().filter(|r| r.json()["message"]["token"] == "carol-gone:token").count();
+    let to_carol =
+        inbox.received("/fcm").iter().filter(|r| r.json()["message"]["token"] == "carol-gone:token").count();
     assert_eq!(to_carol, 1, "an unregistered token is not retried");
 }
 
@@ -196,10 +204,12 @@ async fn a_webhook_that_fails_then_recovers_gets_every_message_exactly_once() {
     // Every attempt at one push carried that push's key; each push had its own.
     let received = inbox.received("/hook/bob");
     assert_eq!(received.len(), 6, "three failures, three successes");
-    let keys: BTreeSet<String> = inbox.delivered("/hook/bob").iter().map(|r| r.header("idempotency-key").unwrap()).collect();
+    let keys: BTreeSet<String> =
+        inbox.delivered("/hook/bob").iter().map(|r| r.header("idempotency-key").unwrap()).collect();
     assert_eq!(keys.len(), 3);
     assert!(received.iter().all(|r| keys.contains(&r.header("idempotency-key").unwrap())));
-    let dead: i64 = sqlx::query_scalar("SELECT count(*) FROM push_dead_letters").fetch_one(&app.db.pool).await.unwrap();
+    let dead: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM push_dead_letters").fetch_one(&app.db.pool).await.unwrap();
     assert_eq!(dead, 0);
 }
 
@@ -214,13 +224,19 @@ async fn a_push_that_keeps_failing_is_dead_lettered_after_its_attempts() {
 
     let seq = send(&app, &alice, &room).await;
     let dead = eventually(30, || async {
-        let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM push_dead_letters").fetch_one(&app.db.pool).await.unwrap();
+        let rows: i64 = sqlx::query_scalar("SELECT count(*) FROM push_dead_letters")
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
         rows == 1
     })
     .await;
     assert!(dead, "no dead letter after {:?}", inbox.received("/hook/bob"));
     let (first_seq, attempts, reason): (i64, i32, String) =
-        sqlx::query_as("SELECT first_seq, attempts, reason FROM push_dead_letters").fetch_one(&app.db.pool).await.unwrap();
+        sqlx::query_as("SELECT first_seq, attempts, reason FROM push_dead_letters")
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
     assert_eq!((first_seq as u64, attempts, reason.as_str()), (seq, 4, "server_error"));
     assert_eq!(inbox.received("/hook/bob").len(), 4, "push.attempts attempts, no more");
     // The job is done: a later message is pushed, the dead one is not retried.

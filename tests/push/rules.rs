@@ -12,10 +12,7 @@ async fn settle() {
 #[tokio::test]
 async fn a_burst_in_one_room_becomes_one_push_with_its_count_and_the_sender_gets_none() {
     let inbox = Inbox::start().await;
-    let app = spawn_app()
-        .config(push_config)
-        .config(|config| config.push.coalesce_ms = 1500)
-        .await;
+    let app = spawn_app().config(push_config).config(|config| config.push.coalesce_ms = 1500).await;
     let (alice, bob) = (member(&app, "Alice").await, member(&app, "Bob").await);
     let room = app.group(&alice.person, &[&bob.person]).await;
     register_webhook(&app, &bob, &inbox.url("/hook/bob")).await;
@@ -38,7 +35,8 @@ async fn a_burst_in_one_room_becomes_one_push_with_its_count_and_the_sender_gets
 async fn mutes_until_they_end_and_notifications_off_are_honoured() {
     let inbox = Inbox::start().await;
     let app = spawn_app().config(push_config).await;
-    let (alice, bob, carol) = (member(&app, "Alice").await, member(&app, "Bob").await, member(&app, "Carol").await);
+    let (alice, bob, carol) =
+        (member(&app, "Alice").await, member(&app, "Bob").await, member(&app, "Carol").await);
     let room = app.group(&alice.person, &[&bob.person]).await;
     register_webhook(&app, &bob, &inbox.url("/hook/bob")).await;
     let mute = format!("/v1/rooms/{room}/mute");

@@ -89,7 +89,12 @@ pub enum UserCommand {
     /// Stop waking `device_id` (nothing when it has no target). With
     /// `only_if`, only while that is still its target: a push service's
     /// "gone" must not remove a registration made since.
-    UnregisterPush { device_id: DeviceId, reason: PushRemoval, only_if: Option<PushTarget>, at: DateTime<Utc> },
+    UnregisterPush {
+        device_id: DeviceId,
+        reason: PushRemoval,
+        only_if: Option<PushTarget>,
+        at: DateTime<Utc>,
+    },
     /// No pushes for `room_id` until `until` (for good when `None`). The
     /// caller checks the user is a member.
     MuteRoom { room_id: RoomId, until: Option<DateTime<Utc>>, at: DateTime<Utc> },

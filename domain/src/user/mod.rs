@@ -16,4 +16,6 @@ pub use events::{
     DEVICE_EVENT_VERSION, InstanceRole, LastSeenVisibility, OneTimePrekey, Settings, SignedPrekey, UserEvent,
 };
 pub use keys::{DEFAULT_PREKEY_POOL_LIMIT, KeyDirectory};
-pub use push::{FcmToken, MAX_PUSH_TARGET_CHARS, P256dhKey, PushAuthSecret, PushRemoval, PushTarget, PushUrl};
+pub use push::{
+    FcmToken, MAX_PUSH_TARGET_CHARS, P256dhKey, PushAuthSecret, PushRemoval, PushTarget, PushUrl,
+};

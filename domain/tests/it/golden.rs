@@ -18,8 +18,8 @@ use ciphertalk_domain::room::{JoinRule, ReceiptKind, Role, Room, RoomEvent, Room
 use ciphertalk_domain::to_device::{BatchId, Outbox, ToDeviceEvent, ToDeviceKind, ToDeviceMessage};
 use ciphertalk_domain::upcast::{upcast, upcasters};
 use ciphertalk_domain::user::{
-    DEVICE_EVENT_VERSION, DeviceName, LastSeenVisibility, OneTimePrekey, P256dhKey, PushAuthSecret, PushRemoval,
-    PushTarget, PushUrl, SignedPrekey, User, UserEvent,
+    DEVICE_EVENT_VERSION, DeviceName, LastSeenVisibility, OneTimePrekey, P256dhKey, PushAuthSecret,
+    PushRemoval, PushTarget, PushUrl, SignedPrekey, User, UserEvent,
 };
 use ciphertalk_domain::values::{
     Bio, Commitment, ContentType, Email, FrankingKeyId, ModeratorNote, PhoneNumber, ReportEvidence,
@@ -169,7 +169,11 @@ fn user_examples() -> Vec<UserEvent> {
             },
             at: at(17),
         },
-        UserEvent::PushUnregistered { device_id: alices_first_device(), reason: PushRemoval::Gone, at: at(18) },
+        UserEvent::PushUnregistered {
+            device_id: alices_first_device(),
+            reason: PushRemoval::Gone,
+            at: at(18),
+        },
         UserEvent::RoomMuted { room_id: ROOM, until: Some(at(90)), at: at(19) },
         UserEvent::RoomUnmuted { room_id: ROOM, at: at(20) },
     ]

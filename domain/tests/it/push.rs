@@ -1,7 +1,9 @@
 //! Given/when/then for push registrations and room mutes on the User aggregate.
 
 use ciphertalk_domain::DomainError;
-use ciphertalk_domain::user::{FcmToken, P256dhKey, PushRemoval, PushTarget, PushUrl, UserCommand, UserEvent};
+use ciphertalk_domain::user::{
+    FcmToken, P256dhKey, PushRemoval, PushTarget, PushUrl, UserCommand, UserEvent,
+};
 use uuid::Uuid;
 
 use crate::support::*;
@@ -28,7 +30,11 @@ fn a_device_registers_a_target_once_and_may_replace_it() {
         .when(UserCommand::RegisterPush { device_id: FIRST, target: fcm("a:b"), at: at(2) })
         .then_expect_events(vec![]);
     given(vec![registered(), registered_push(fcm("a:b"))])
-        .when(UserCommand::RegisterPush { device_id: FIRST, target: hook("https://bridge.example.org/h"), at: at(2) })
+        .when(UserCommand::RegisterPush {
+            device_id: FIRST,
+            target: hook("https://bridge.example.org/h"),
+            at: at(2),
+        })
         .then_expect_events(vec![UserEvent::PushRegistered {
             device_id: FIRST,
             target: hook("https://bridge.example.org/h"),
@@ -43,14 +49,25 @@ fn only_the_user_s_own_devices_register() {
         .when(UserCommand::RegisterPush { device_id: other, target: fcm("a:b"), at: at(1) })
         .then_expect_error(DomainError::DeviceNotFound);
     given(vec![registered()])
-        .when(UserCommand::UnregisterPush { device_id: other, reason: PushRemoval::ByUser, only_if: None, at: at(1) })
+        .when(UserCommand::UnregisterPush {
+            device_id: other,
+            reason: PushRemoval::ByUser,
+            only_if: None,
+            at: at(1),
+        })
         .then_expect_error(DomainError::DeviceNotFound);
 }
 
 #[test]
 fn gone_removes_only_the_target_that_was_reported_gone() {
-    let gone = |only_if| UserCommand::UnregisterPush { device_id: FIRST, reason: PushRemoval::Gone, only_if, at: at(3) };
-    let removed = vec![UserEvent::PushUnregistered { device_id: FIRST, reason: PushRemoval::Gone, at: at(3) }];
+    let gone = |only_if| UserCommand::UnregisterPush {
+        device_id: FIRST,
+        reason: PushRemoval::Gone,
+        only_if,
+        at: at(3),
+    };
+    let removed =
+        vec![UserEvent::PushUnregistered { device_id: FIRST, reason: PushRemoval::Gone, at: at(3) }];
     given(vec![registered(), registered_push(fcm("old:t"))])
         .when(gone(Some(fcm("old:t"))))
         .then_expect_events(removed);

@@ -73,7 +73,11 @@ impl PushConfig {
         }
         ensure(self.attempts > 0, "push.attempts", "must be positive")?;
         ensure(self.backoff_ms > 0, "push.backoff_ms", "must be positive")?;
-        ensure(self.max_backoff_ms >= self.backoff_ms, "push.max_backoff_ms", "must be at least push.backoff_ms")?;
+        ensure(
+            self.max_backoff_ms >= self.backoff_ms,
+            "push.max_backoff_ms",
+            "must be at least push.backoff_ms",
+        )?;
         ensure(
             (1..=30 * 24 * 3600).contains(&self.max_age_secs),
             "push.max_age_secs",
@@ -86,7 +90,11 @@ impl PushConfig {
             "push.max_target_chars",
             "must be between 16 and 4096",
         )?;
-        ensure(!self.vapid_subject.trim().is_empty(), "push.vapid_subject", "must be a mailto: or https: URL")?;
+        ensure(
+            !self.vapid_subject.trim().is_empty(),
+            "push.vapid_subject",
+            "must be a mailto: or https: URL",
+        )?;
         ensure(
             self.fcm_base_url.starts_with("https://") || self.fcm_base_url.starts_with("http://"),
             "push.fcm_base_url",

@@ -441,10 +441,22 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "cors.max_age_secs",
         "how long a browser caches a preflight (default 600)",
     ),
-    ("CIPHERTALK_FILES_BACKEND", "files.backend", "where file chunks are stored: local (default local, under <data_dir>/files)"),
-    ("CIPHERTALK_FILES_MAX_FILE_BYTES", "files.max_file_bytes", "largest file; larger uploads get 413 (default 2048 MiB)"),
+    (
+        "CIPHERTALK_FILES_BACKEND",
+        "files.backend",
+        "where file chunks are stored: local (default local, under <data_dir>/files)",
+    ),
+    (
+        "CIPHERTALK_FILES_MAX_FILE_BYTES",
+        "files.max_file_bytes",
+        "largest file; larger uploads get 413 (default 2048 MiB)",
+    ),
     ("CIPHERTALK_FILES_MAX_CHUNK_BYTES", "files.max_chunk_bytes", "largest chunk of a file (default 16 MiB)"),
-    ("CIPHERTALK_FILES_MAX_CHUNK_COUNT", "files.max_chunk_count", "most chunks of one file, at most 65536 (default 65536)"),
+    (
+        "CIPHERTALK_FILES_MAX_CHUNK_COUNT",
+        "files.max_chunk_count",
+        "most chunks of one file, at most 65536 (default 65536)",
+    ),
     (
         "CIPHERTALK_FILES_MAX_USER_BYTES",
         "files.max_user_bytes",
@@ -460,7 +472,11 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "files.url_lifetime_secs",
         "how long chunk upload and download URLs stay valid (default 300)",
     ),
-    ("CIPHERTALK_FILES_SWEEP_EVERY_SECS", "files.sweep_every_secs", "how often expired files are removed (default 60)"),
+    (
+        "CIPHERTALK_FILES_SWEEP_EVERY_SECS",
+        "files.sweep_every_secs",
+        "how often expired files are removed (default 60)",
+    ),
     (
         "CIPHERTALK_FILES_URL_KEY",
         "files.url_key",
@@ -472,15 +488,31 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "push.providers",
         "comma-separated push providers: webpush, fcm (needs a service account), webhook (default webpush,fcm,webhook)",
     ),
-    ("CIPHERTALK_PUSH_ATTEMPTS", "push.attempts", "attempts at one push before it is dead-lettered (default 5)"),
-    ("CIPHERTALK_PUSH_BACKOFF_MS", "push.backoff_ms", "wait before a push's second attempt, doubled after each (default 1000)"),
-    ("CIPHERTALK_PUSH_MAX_BACKOFF_MS", "push.max_backoff_ms", "longest wait between attempts at a push (default 60000)"),
+    (
+        "CIPHERTALK_PUSH_ATTEMPTS",
+        "push.attempts",
+        "attempts at one push before it is dead-lettered (default 5)",
+    ),
+    (
+        "CIPHERTALK_PUSH_BACKOFF_MS",
+        "push.backoff_ms",
+        "wait before a push's second attempt, doubled after each (default 1000)",
+    ),
+    (
+        "CIPHERTALK_PUSH_MAX_BACKOFF_MS",
+        "push.max_backoff_ms",
+        "longest wait between attempts at a push (default 60000)",
+    ),
     (
         "CIPHERTALK_PUSH_COALESCE_MS",
         "push.coalesce_ms",
         "a room's messages within this window become one push with a count (default 2000)",
     ),
-    ("CIPHERTALK_PUSH_MAX_AGE_SECS", "push.max_age_secs", "a push job older than this is dropped (default 3600)"),
+    (
+        "CIPHERTALK_PUSH_MAX_AGE_SECS",
+        "push.max_age_secs",
+        "a push job older than this is dropped (default 3600)",
+    ),
     (
         "CIPHERTALK_PUSH_REQUEST_TIMEOUT_MS",
         "push.request_timeout_ms",
@@ -497,13 +529,21 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "push.allow_http",
         "accept http:// push endpoints and webhooks, not only https:// (default false)",
     ),
-    ("CIPHERTALK_PUSH_VAPID_SUBJECT", "push.vapid_subject", "VAPID contact of the operator, mailto: or https: (default mailto:admin@localhost)"),
+    (
+        "CIPHERTALK_PUSH_VAPID_SUBJECT",
+        "push.vapid_subject",
+        "VAPID contact of the operator, mailto: or https: (default mailto:admin@localhost)",
+    ),
     (
         "CIPHERTALK_PUSH_FCM_SERVICE_ACCOUNT",
         "push.fcm_service_account",
         "Google service-account JSON file of the FCM project; unset = no FCM",
     ),
-    ("CIPHERTALK_PUSH_FCM_BASE_URL", "push.fcm_base_url", "FCM HTTP v1 base URL (default https://fcm.googleapis.com)"),
+    (
+        "CIPHERTALK_PUSH_FCM_BASE_URL",
+        "push.fcm_base_url",
+        "FCM HTTP v1 base URL (default https://fcm.googleapis.com)",
+    ),
 ];
 
 /// Variables that are not settings but are read elsewhere (scripts, tools).

@@ -9,14 +9,17 @@ use axum::routing::{get, put};
 use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use ciphertalk_domain::clock::now;
-use ciphertalk_domain::user::{FcmToken, P256dhKey, PushAuthSecret, PushRemoval, PushTarget, PushUrl, UserCommand};
+use ciphertalk_domain::user::{
+    FcmToken, P256dhKey, PushAuthSecret, PushRemoval, PushTarget, PushUrl, UserCommand,
+};
 use ciphertalk_domain::{DeviceId, RoomId, ValidationError};
+use ciphertalk_projections::Projection;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, AuthUser, OptionalJson};
-use super::shared::metadata;
+use super::shared::{execute_and_settle, metadata};
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -99,8 +102,9 @@ fn target_of(state: &AppState, body: PushRegistration) -> Result<PushTarget, Api
     };
     let target = match body.platform {
         Platform::Webpush => {
-            let subscription =
-                body.subscription.ok_or_else(|| ValidationError::new("subscription", "is required for webpush"))?;
+            let subscription = body
+                .subscription
+                .ok_or_else(|| ValidationError::new("subscription", "is required for webpush"))?;
             sized("subscription.endpoint", &subscription.endpoint)?;
             let endpoint = PushUrl::parse(&subscription.endpoint)?;
             scheme("subscription.endpoint", &endpoint)?;
@@ -116,7 +120,8 @@ fn target_of(state: &AppState, body: PushRegistration) -> Result<PushTarget, Api
             PushTarget::Fcm { token: FcmToken::parse(&token)? }
         }
         Platform::Webhook => {
-            let url = body.token.ok_or_else(|| ValidationError::new("token", "is required: the webhook's URL"))?;
+            let url =
+                body.token.ok_or_else(|| ValidationError::new("token", "is required: the webhook's URL"))?;
             sized("token", &url)?;
             let url = PushUrl::parse(&url)?;
             scheme("token", &url)?;
@@ -144,7 +149,7 @@ pub async fn register_push(
 ) -> Result<StatusCode, ApiError> {
     let target = target_of(&state, body)?;
     let command = UserCommand::RegisterPush { device_id, target, at: now() };
-    state.write.users.execute(&user.user_id.to_string(), command, &metadata(&user, &headers)).await?;
+    execute(&state, &user, &headers, command).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -159,8 +164,9 @@ pub async fn unregister_push(
     headers: HeaderMap,
     ApiPath(device_id): ApiPath<DeviceId>,
 ) -> Result<StatusCode, ApiError> {
-    let command = UserCommand::UnregisterPush { device_id, reason: PushRemoval::ByUser, only_if: None, at: now() };
-    state.write.users.execute(&user.user_id.to_string(), command, &metadata(&user, &headers)).await?;
+    let command =
+        UserCommand::UnregisterPush { device_id, reason: PushRemoval::ByUser, only_if: None, at: now() };
+    execute(&state, &user, &headers, command).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -168,6 +174,29 @@ pub async fn unregister_push(
     responses((status = 200, body = VapidPublicKey), (status = 401, description = "unauthenticated", body = ErrorBody)))]
 pub async fn vapid_public_key(State(state): State<AppState>, _user: AuthUser) -> Json<VapidPublicKey> {
     Json(VapidPublicKey { public_key: state.vapid.public_key().to_owned() })
+}
+
+/// Runs the caller's command and waits for the `notifications` read model
+/// to reflect it: the next message already sees the new target or mute.
+async fn execute(
+    state: &AppState,
+    user: &AuthUser,
+    headers: &HeaderMap,
+    command: UserCommand,
+) -> Result<(), ApiError> {
+    let id = user.user_id.to_string();
+    let notifications = [Projection::Notifications];
+    execute_and_settle(
+        state,
+        &state.write.users,
+        &id,
+        command,
+        &metadata(user, headers),
+        &notifications,
+        |_| (),
+    )
+    .await?;
+    Ok(())
 }
 
 /// 404 unless `user` is a member of `room` (as the Room aggregate has it).
@@ -192,7 +221,7 @@ pub async fn mute_room(
     require_member_now(&state, room_id, &user).await?;
     let until = body.and_then(|body| body.until);
     let command = UserCommand::MuteRoom { room_id, until, at: now() };
-    state.write.users.execute(&user.user_id.to_string(), command, &metadata(&user, &headers)).await?;
+    execute(&state, &user, &headers, command).await?;
     Ok(Json(MuteJson { room_id, until }))
 }
 
@@ -209,6 +238,6 @@ pub async fn unmute_room(
 ) -> Result<StatusCode, ApiError> {
     require_member_now(&state, room_id, &user).await?;
     let command = UserCommand::UnmuteRoom { room_id, at: now() };
-    state.write.users.execute(&user.user_id.to_string(), command, &metadata(&user, &headers)).await?;
+    execute(&state, &user, &headers, command).await?;
     Ok(StatusCode::NO_CONTENT)
 }

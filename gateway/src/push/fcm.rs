@@ -65,7 +65,8 @@ impl Fcm {
     /// Reads the service account at `path`; pushes go to `base_url`.
     pub fn load(path: &Path, base_url: &str, http: reqwest::Client) -> Result<Self, FcmSetupError> {
         let shown = path.display().to_string();
-        let text = std::fs::read_to_string(path).map_err(|source| FcmSetupError::Read { path: shown.clone(), source })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| FcmSetupError::Read { path: shown.clone(), source })?;
         let account: ServiceAccount =
             serde_json::from_str(&text).map_err(|source| FcmSetupError::Parse { path: shown, source })?;
         let key = EncodingKey::from_rsa_pem(account.private_key.as_bytes()).map_err(FcmSetupError::Key)?;
@@ -90,11 +91,13 @@ impl Fcm {
             return Ok(token.clone());
         }
         let iat = jsonwebtoken::get_current_timestamp();
-        let claims = Assertion { iss: &self.client_email, scope: SCOPE, aud: &self.token_uri, iat, exp: iat + 3600 };
+        let claims =
+            Assertion { iss: &self.client_email, scope: SCOPE, aud: &self.token_uri, iat, exp: iat + 3600 };
         let assertion = jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims, &self.key)
             .map_err(|_| Failure::Rejected { reason: "oauth_assertion" })?;
         // The assertion is base64url and dots: nothing to escape in the form.
-        let form = format!("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion={assertion}");
+        let form =
+            format!("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion={assertion}");
         let response = self
             .http
             .post(&self.token_uri)

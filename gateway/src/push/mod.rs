@@ -42,7 +42,10 @@ impl Providers {
             providers.insert("webpush", Arc::new(webpush));
         }
         if push.enabled("webhook") {
-            providers.insert("webhook", Arc::new(webhook::Webhook { http: http.clone(), allow_http: push.allow_http }));
+            providers.insert(
+                "webhook",
+                Arc::new(webhook::Webhook { http: http.clone(), allow_http: push.allow_http }),
+            );
         }
         if let Some(path) = push.fcm_service_account.as_deref().filter(|_| push.enabled("fcm")) {
             providers.insert("fcm", Arc::new(fcm::Fcm::load(path, &push.fcm_base_url, http)?));

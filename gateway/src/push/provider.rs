@@ -79,7 +79,11 @@ pub fn callable(url: &str, allow_http: bool) -> Result<reqwest::Url, Failure> {
     let refused = Failure::Rejected { reason: "target_refused" };
     let parsed = reqwest::Url::parse(url).map_err(|_| refused.clone())?;
     let scheme_ok = parsed.scheme() == "https" || (allow_http && parsed.scheme() == "http");
-    if !scheme_ok || parsed.host_str().is_none() || !parsed.username().is_empty() || parsed.password().is_some() {
+    if !scheme_ok
+        || parsed.host_str().is_none()
+        || !parsed.username().is_empty()
+        || parsed.password().is_some()
+    {
         return Err(refused);
     }
     Ok(parsed)

@@ -134,7 +134,8 @@ impl Pusher {
 
     /// Pulls jobs, groups them and pushes each group when due; returns at shutdown.
     async fn consume(self: &Arc<Self>, shutdown: &CancellationToken) -> Result<(), PushError> {
-        let stream = self.js.get_stream(subjects::NOTIFY_STREAM).await.map_err(|err| err.with_kind(Js::Stream))?;
+        let stream =
+            self.js.get_stream(subjects::NOTIFY_STREAM).await.map_err(|err| err.with_kind(Js::Stream))?;
         let consumer = stream
             .get_or_create_consumer(
                 DURABLE,
@@ -214,7 +215,12 @@ impl Pusher {
     }
 
     /// Pushes one group to every device concerned, then acknowledges its jobs.
-    async fn deliver(self: Arc<Self>, group: Group, _slot: OwnedSemaphorePermit, shutdown: CancellationToken) {
+    async fn deliver(
+        self: Arc<Self>,
+        group: Group,
+        _slot: OwnedSemaphorePermit,
+        shutdown: CancellationToken,
+    ) {
         // Retries may outlast the ack wait: tell JetStream the jobs are being worked on.
         let every = self.settings.ack_wait / 3;
         let alive = async {
@@ -270,13 +276,14 @@ impl Pusher {
             return Ok(());
         }
         let ids: Vec<String> = fresh.iter().map(|queued| queued.id.clone()).collect();
-        let done: HashSet<(String, Uuid)> =
-            sqlx::query_as::<_, (String, Uuid)>("SELECT job_id, device_id FROM push_outcomes WHERE job_id = ANY($1)")
-                .bind(&ids)
-                .fetch_all(&self.pool)
-                .await?
-                .into_iter()
-                .collect();
+        let done: HashSet<(String, Uuid)> = sqlx::query_as::<_, (String, Uuid)>(
+            "SELECT job_id, device_id FROM push_outcomes WHERE job_id = ANY($1)",
+        )
+        .bind(&ids)
+        .fetch_all(&self.pool)
+        .await?
+        .into_iter()
+        .collect();
         let pushes = registrations.into_iter().map(|(device, platform, target)| {
             let pending: Vec<&Queued> =
                 fresh.iter().copied().filter(|queued| !done.contains(&(queued.id.clone(), device))).collect();
@@ -301,7 +308,8 @@ impl Pusher {
         let ids: Vec<String> = pending.iter().map(|queued| queued.id.clone()).collect();
         let dropped = |reason: &'static str| {
             let provider = provider_label(platform);
-            metrics::counter!("ciphertalk_push_dropped_total", "provider" => provider, "reason" => reason).increment(1);
+            metrics::counter!("ciphertalk_push_dropped_total", "provider" => provider, "reason" => reason)
+                .increment(1);
         };
         let Ok(target) = serde_json::from_value::<PushTarget>(registration.target) else {
             dropped("undecodable");
@@ -330,7 +338,8 @@ impl Pusher {
         for attempt in 1..=self.settings.attempts {
             let failure = match provider.send(&target, &notification, &key).await {
                 Ok(()) => {
-                    metrics::counter!("ciphertalk_push_sent_total", "provider" => provider.platform()).increment(1);
+                    metrics::counter!("ciphertalk_push_sent_total", "provider" => provider.platform())
+                        .increment(1);
                     return self.record(&ids, device, "sent").await;
                 }
                 Err(failure) => failure,
@@ -345,15 +354,21 @@ impl Pusher {
                 Failure::Rejected { .. } => {
                     metrics::counter!("ciphertalk_push_failed_total", "provider" => provider.platform(), "reason" => reason)
                         .increment(1);
-                    return self.dead_letter(group, device, platform, &notification, &ids, attempt, reason).await;
+                    return self
+                        .dead_letter(group, device, platform, &notification, &ids, attempt, reason)
+                        .await;
                 }
                 Failure::Retry { retry_after, .. } => {
                     metrics::counter!("ciphertalk_push_failed_total", "provider" => provider.platform(), "reason" => reason)
                         .increment(1);
                     if attempt == self.settings.attempts {
-                        return self.dead_letter(group, device, platform, &notification, &ids, attempt, reason).await;
+                        return self
+                            .dead_letter(group, device, platform, &notification, &ids, attempt, reason)
+                            .await;
                     }
-                    let wait = retry_after.map_or(backoff, |after| after.max(backoff)).min(self.settings.max_backoff);
+                    let wait = retry_after
+                        .map_or(backoff, |after| after.max(backoff))
+                        .min(self.settings.max_backoff);
                     tokio::select! {
                         () = shutdown.cancelled() => return Err(PushError::Abandoned),
                         () = tokio::time::sleep(wait) => {}
@@ -414,8 +429,12 @@ impl Pusher {
     /// Removes a target its push service reported gone, unless the device
     /// registered another since.
     async fn unregister(&self, user: UserId, device: DeviceId, target: PushTarget) {
-        let command =
-            UserCommand::UnregisterPush { device_id: device, reason: PushRemoval::Gone, only_if: Some(target), at: Utc::now() };
+        let command = UserCommand::UnregisterPush {
+            device_id: device,
+            reason: PushRemoval::Gone,
+            only_if: Some(target),
+            at: Utc::now(),
+        };
         let metadata = CommandMetadata::system("pusher");
         if let Err(err) = self.write.users.execute(&user.to_string(), command, &metadata).await {
             tracing::warn!(error = %err, %device, "cannot remove a push target reported gone");

@@ -42,12 +42,17 @@ impl VapidKey {
         // A kept secret is 32 random bytes, base64url: a P-256 scalar (one
         // outside the curve's order, chance 2^-32, is refused below).
         let kept = crate::secrets::configured_or_kept(None, data_dir, "vapid-private-key", "VAPID key")?;
-        let invalid = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("VAPID key: {what}"));
+        let invalid =
+            |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("VAPID key: {what}"));
         let scalar = URL_SAFE_NO_PAD.decode(&kept).map_err(|_| invalid("not base64url"))?;
         let secret = SecretKey::from_slice(&scalar).map_err(|_| invalid("not a P-256 private key"))?;
         let der = secret.to_pkcs8_der().map_err(|_| invalid("cannot encode"))?;
         let public_key = URL_SAFE_NO_PAD.encode(secret.public_key().to_encoded_point(false).as_bytes());
-        Ok(Self { encoding: EncodingKey::from_ec_der(der.as_bytes()), public_key, subject: subject.to_owned() })
+        Ok(Self {
+            encoding: EncodingKey::from_ec_der(der.as_bytes()),
+            public_key,
+            subject: subject.to_owned(),
+        })
     }
 
     /// The public key, base64url, for `PushManager.subscribe`.
