@@ -100,6 +100,15 @@ struct Group {
     jobs: Vec<Queued>,
 }
 
+/// One push to one device, as a dead letter records it.
+#[derive(Clone, Copy)]
+struct DevicePush<'a> {
+    device: DeviceId,
+    platform: &'a str,
+    notification: &'a Notification,
+    ids: &'a [String],
+}
+
 /// A device's push target, as the notifications projection keeps it.
 struct Registration {
     device: DeviceId,
@@ -355,7 +364,12 @@ impl Pusher {
                     metrics::counter!("ciphertalk_push_failed_total", "provider" => provider.platform(), "reason" => reason)
                         .increment(1);
                     return self
-                        .dead_letter(group, device, platform, &notification, &ids, attempt, reason)
+                        .dead_letter(
+                            group,
+                            &DevicePush { device, platform, notification: &notification, ids: &ids },
+                            attempt,
+                            reason,
+                        )
                         .await;
                 }
                 Failure::Retry { retry_after, .. } => {
@@ -363,7 +377,12 @@ impl Pusher {
                         .increment(1);
                     if attempt == self.settings.attempts {
                         return self
-                            .dead_letter(group, device, platform, &notification, &ids, attempt, reason)
+                            .dead_letter(
+                                group,
+                                &DevicePush { device, platform, notification: &notification, ids: &ids },
+                                attempt,
+                                reason,
+                            )
                             .await;
                     }
                     let wait = retry_after
@@ -398,13 +417,11 @@ impl Pusher {
     async fn dead_letter(
         &self,
         group: &Group,
-        device: DeviceId,
-        platform: &str,
-        notification: &Notification,
-        ids: &[String],
+        push: &DevicePush<'_>,
         attempts: u32,
         reason: &str,
     ) -> Result<(), PushError> {
+        let DevicePush { device, platform, notification, ids } = *push;
         tracing::warn!(%device, platform, attempts, reason, "push dead-lettered");
         metrics::counter!("ciphertalk_push_dropped_total", "provider" => provider_label(platform), "reason" => "dead_lettered")
             .increment(1);
