@@ -267,6 +267,11 @@ const NOT_REACHED: &[&str] = &[
     "ciphertalk_rate_limit_buckets",
     "ciphertalk_nats_reconnects_total",
     "ciphertalk_nats_resume_seconds",
+    // Nobody registered for push here; tests/push.rs reads these.
+    "ciphertalk_push_jobs_total",
+    "ciphertalk_push_sent_total",
+    "ciphertalk_push_failed_total",
+    "ciphertalk_push_dropped_total",
 ];
 
 /// The `# HELP` and `# TYPE` lines of a Prometheus page: family to help, family to type.

@@ -257,6 +257,15 @@ fn assert_payload(push: &Value, room: &str) {
     assert_eq!(push["room_id"], room, "{push}");
 }
 
+/// The value of the series of `name` whose labels contain each of `labels` on gateway 0's page.
+async fn metric(app: &TestApp, name: &str, labels: &[&str]) -> f64 {
+    let page = app.http.get(format!("{}/metrics", app.base(0))).send().await.unwrap().text().await.unwrap();
+    page.lines()
+        .filter(|line| line.starts_with(name) && labels.iter().all(|label| line.contains(label)))
+        .filter_map(|line| line.rsplit_once(' ')?.1.parse::<f64>().ok())
+        .sum()
+}
+
 /// A fresh Web Push subscription: the browser's key pair and auth secret.
 struct Subscription {
     secret: SecretKey,

@@ -211,6 +211,10 @@ async fn a_webhook_that_fails_then_recovers_gets_every_message_exactly_once() {
     let dead: i64 =
         sqlx::query_scalar("SELECT count(*) FROM push_dead_letters").fetch_one(&app.db.pool).await.unwrap();
     assert_eq!(dead, 0);
+    let webhook = "provider=\"webhook\"";
+    assert!(metric(&app, "ciphertalk_push_sent_total", &[webhook]).await >= 3.0);
+    assert!(metric(&app, "ciphertalk_push_failed_total", &[webhook, "reason=\"server_error\""]).await >= 3.0);
+    assert!(metric(&app, "ciphertalk_push_jobs_total", &[]).await >= 3.0);
 }
 
 #[tokio::test]

@@ -101,6 +101,8 @@ async fn a_connected_device_is_not_woken_and_a_disconnected_one_is() {
     socket.next_of("event").await;
     settle().await;
     assert!(inbox.received("/hook/bob").is_empty(), "pushed to a connected device");
+    let connected = ["provider=\"webhook\"", "reason=\"connected\""];
+    assert!(metric(&app, "ciphertalk_push_dropped_total", &connected).await >= 1.0);
     drop(socket);
 
     tokio::time::sleep(Duration::from_millis(500)).await;
