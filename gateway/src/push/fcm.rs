@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tokio::sync::Mutex;
 
-use super::provider::{Failure, Notification, Provider, retry_after};
+use super::provider::{Failure, Notification, Provider, refusal, retry_after, send};
 
 const SCOPE: &str = "https://www.googleapis.com/auth/firebase.messaging";
 /// A token this close to its expiry is renewed first.
@@ -140,29 +140,20 @@ impl Provider for Fcm {
             },
             "android": {"priority": "high", "collapse_key": key},
         }});
-        let response = self
-            .http
-            .post(&self.send_url)
-            .bearer_auth(access)
-            .json(&message)
-            .send()
-            .await
-            .map_err(|err| Failure::from_request(&err))?;
+        let request = self.http.post(&self.send_url).bearer_auth(access).json(&message);
+        let Some(response) = send(request).await? else { return Ok(()) };
         let status = response.status();
-        if status.is_success() {
-            return Ok(());
-        }
-        let wait = retry_after(response.headers());
         if status == reqwest::StatusCode::UNAUTHORIZED {
             // The cached token was revoked or expired early: fetch another next time.
             *self.token.lock().await = None;
             return Err(Failure::Retry { reason: "unauthorized", retry_after: None });
         }
+        let refused = refusal(&response);
         // FCM says a token is gone with 404 NOT_FOUND or an UNREGISTERED error code.
         let body = response.text().await.unwrap_or_default();
         if status == reqwest::StatusCode::NOT_FOUND || body.contains("\"UNREGISTERED\"") {
             return Err(Failure::Gone);
         }
-        Err(Failure::from_status(status, wait))
+        Err(refused)
     }
 }

@@ -68,6 +68,18 @@ pub trait Provider: Send + Sync {
     async fn send(&self, target: &PushTarget, notification: &Notification, key: &str) -> Result<(), Failure>;
 }
 
+/// Sends `request`: `None` when the service answered 2xx, else its answer;
+/// no answer at all is the failure that means.
+pub async fn send(request: reqwest::RequestBuilder) -> Result<Option<reqwest::Response>, Failure> {
+    let response = request.send().await.map_err(|err| Failure::from_request(&err))?;
+    Ok((!response.status().is_success()).then_some(response))
+}
+
+/// The failure a non-2xx answer means, by its status and `Retry-After`.
+pub fn refusal(response: &reqwest::Response) -> Failure {
+    Failure::from_status(response.status(), retry_after(response.headers()))
+}
+
 /// The `Retry-After` of an answer, in seconds (the date form is ignored).
 pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     let seconds = headers.get(reqwest::header::RETRY_AFTER)?.to_str().ok()?.trim().parse::<u64>().ok()?;

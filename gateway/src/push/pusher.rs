@@ -353,48 +353,28 @@ impl Pusher {
                 }
                 Err(failure) => failure,
             };
-            let reason = failure.reason();
-            match failure {
-                Failure::Gone => {
-                    dropped("gone");
-                    self.unregister(group.user, device, target).await;
-                    return self.record(&ids, device, "gone").await;
-                }
-                Failure::Rejected { .. } => {
-                    metrics::counter!("ciphertalk_push_failed_total", "provider" => provider.platform(), "reason" => reason)
-                        .increment(1);
-                    return self
-                        .dead_letter(
-                            group,
-                            &DevicePush { device, platform, notification: &notification, ids: &ids },
-                            attempt,
-                            reason,
-                        )
-                        .await;
-                }
-                Failure::Retry { retry_after, .. } => {
-                    metrics::counter!("ciphertalk_push_failed_total", "provider" => provider.platform(), "reason" => reason)
-                        .increment(1);
-                    if attempt == self.settings.attempts {
-                        return self
-                            .dead_letter(
-                                group,
-                                &DevicePush { device, platform, notification: &notification, ids: &ids },
-                                attempt,
-                                reason,
-                            )
-                            .await;
-                    }
-                    let wait = retry_after
-                        .map_or(backoff, |after| after.max(backoff))
-                        .min(self.settings.max_backoff);
-                    tokio::select! {
-                        () = shutdown.cancelled() => return Err(PushError::Abandoned),
-                        () = tokio::time::sleep(wait) => {}
-                    }
-                    backoff = (backoff * 2).min(self.settings.max_backoff);
-                }
+            if failure == Failure::Gone {
+                dropped("gone");
+                self.unregister(group.user, device, target).await;
+                return self.record(&ids, device, "gone").await;
             }
+            let reason = failure.reason();
+            metrics::counter!("ciphertalk_push_failed_total", "provider" => provider.platform(), "reason" => reason)
+                .increment(1);
+            let retry_after = match failure {
+                Failure::Retry { retry_after, .. } if attempt < self.settings.attempts => retry_after,
+                // Refused, or out of attempts.
+                _ => {
+                    let push = DevicePush { device, platform, notification: &notification, ids: &ids };
+                    return self.dead_letter(group, &push, attempt, reason).await;
+                }
+            };
+            let wait = retry_after.map_or(backoff, |after| after.max(backoff)).min(self.settings.max_backoff);
+            tokio::select! {
+                () = shutdown.cancelled() => return Err(PushError::Abandoned),
+                () = tokio::time::sleep(wait) => {}
+            }
+            backoff = (backoff * 2).min(self.settings.max_backoff);
         }
         Ok(())
     }

@@ -3,7 +3,7 @@
 
 use ciphertalk_domain::user::PushTarget;
 
-use super::provider::{Failure, Notification, Provider, callable, retry_after};
+use super::provider::{Failure, Notification, Provider, callable, refusal, send};
 
 pub struct Webhook {
     pub http: reqwest::Client,
@@ -21,22 +21,14 @@ impl Provider for Webhook {
             return Err(Failure::Rejected { reason: "wrong_platform" });
         };
         let url = callable(url.as_str(), self.allow_http)?;
-        let response = self
-            .http
-            .post(url)
-            .header("Idempotency-Key", key)
-            .json(notification)
-            .send()
-            .await
-            .map_err(|err| Failure::from_request(&err))?;
-        let status = response.status();
-        if status.is_success() {
-            return Ok(());
+        let request = self.http.post(url).header("Idempotency-Key", key).json(notification);
+        match send(request).await? {
+            None => Ok(()),
+            // A 404 may be a bridge restarting; only 410 says the hook is gone.
+            Some(response) if response.status() == reqwest::StatusCode::NOT_FOUND => {
+                Err(Failure::Retry { reason: "server_error", retry_after: None })
+            }
+            Some(response) => Err(refusal(&response)),
         }
-        // A 404 may be a bridge restarting; only 410 says the hook is gone.
-        if status == reqwest::StatusCode::NOT_FOUND {
-            return Err(Failure::Retry { reason: "server_error", retry_after: None });
-        }
-        Err(Failure::from_status(status, retry_after(response.headers())))
     }
 }

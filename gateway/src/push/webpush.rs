@@ -11,7 +11,7 @@ use ciphertalk_domain::user::PushTarget;
 use web_push_native::Auth;
 use web_push_native::p256::PublicKey;
 
-use super::provider::{Failure, Notification, Provider, callable, retry_after};
+use super::provider::{Failure, Notification, Provider, callable, refusal, send};
 use super::vapid::VapidKey;
 
 pub struct WebPush {
@@ -46,7 +46,7 @@ impl Provider for WebPush {
         let origin = url.origin().ascii_serialization();
         let authorization =
             self.vapid.authorization(&origin).map_err(|_| Failure::Rejected { reason: "vapid" })?;
-        let response = self
+        let request = self
             .http
             .post(url)
             .header(reqwest::header::AUTHORIZATION, authorization)
@@ -56,14 +56,10 @@ impl Provider for WebPush {
             .header("Urgency", "high")
             // Replaces an undelivered push of the same key (a retry) at the service.
             .header("Topic", key)
-            .body(encrypted)
-            .send()
-            .await
-            .map_err(|err| Failure::from_request(&err))?;
-        let status = response.status();
-        if status.is_success() {
-            return Ok(());
+            .body(encrypted);
+        match send(request).await? {
+            None => Ok(()),
+            Some(response) => Err(refusal(&response)),
         }
-        Err(Failure::from_status(status, retry_after(response.headers())))
     }
 }
