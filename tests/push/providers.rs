@@ -68,15 +68,7 @@ async fn a_subscription_the_push_service_reports_gone_is_removed() {
 
     send(&app, &alice, &room).await;
     assert!(eventually(30, || async { !inbox.received("/wp/bob").is_empty() }).await);
-    let removed = eventually(30, || async {
-        let left: i64 = sqlx::query_scalar("SELECT count(*) FROM push_registrations WHERE user_id = $1")
-            .bind(bob.person.id.as_uuid())
-            .fetch_one(&app.db.pool)
-            .await
-            .unwrap();
-        left == 0
-    })
-    .await;
+    let removed = unregistered(&app, &bob).await;
     assert!(removed, "the gone subscription is still registered");
     let device: ciphertalk_domain::DeviceId = bob.device.parse().unwrap();
     let kept = app
@@ -92,6 +84,19 @@ async fn a_subscription_the_push_service_reports_gone_is_removed() {
     tokio::time::sleep(Duration::from_secs(2)).await;
     assert_eq!(inbox.received("/wp/bob").len(), 1);
     assert!(inbox.delivered("/wp/bob").is_empty());
+}
+
+/// Waits until `who` has no push registration left in the read model.
+async fn unregistered(app: &TestApp, who: &Member) -> bool {
+    eventually(30, || async {
+        let left: i64 = sqlx::query_scalar("SELECT count(*) FROM push_registrations WHERE user_id = $1")
+            .bind(who.person.id.as_uuid())
+            .fetch_one(&app.db.pool)
+            .await
+            .unwrap();
+        left == 0
+    })
+    .await
 }
 
 /// An RSA key pair made by openssl: the PKCS#8 private PEM and the public PEM.
@@ -166,15 +171,7 @@ async fn fcm_gets_one_oauth_token_and_the_v1_messages_and_forgets_unregistered_t
     assert_eq!(inbox.received("/token").len(), 1, "the access token is cached until it expires");
 
     // Carol's token is UNREGISTERED: tried once, then removed.
-    let removed = eventually(30, || async {
-        let left: i64 = sqlx::query_scalar("SELECT count(*) FROM push_registrations WHERE user_id = $1")
-            .bind(carol.person.id.as_uuid())
-            .fetch_one(&app.db.pool)
-            .await
-            .unwrap();
-        left == 0
-    })
-    .await;
+    let removed = unregistered(&app, &carol).await;
     assert!(removed);
     let to_carol =
         inbox.received("/fcm").iter().filter(|r| r.json()["message"]["token"] == "carol-gone:token").count();
