@@ -90,6 +90,11 @@ async fn only_https_targets_unless_http_is_allowed() {
     let (status, body) =
         app.put(&alice.person, &path, Some(Subscription::new().json("http://push.example.org/send/1"))).await;
     assert_error(status, &body, 422, "invalid_value");
+    for local in ["https://127.0.0.1/hook", "https://10.0.0.5/hook", "https://[::1]/hook"] {
+        let body = json!({"platform": "webhook", "token": local});
+        let (status, body) = app.put(&alice.person, &path, Some(body)).await;
+        assert_error(status, &body, 422, "invalid_value");
+    }
     // FCM needs a service account, which this server has none of.
     let (status, body) =
         app.put(&alice.person, &path, Some(json!({"platform": "fcm", "token": "abc:def"}))).await;

@@ -35,7 +35,8 @@ pub struct PushConfig {
     pub concurrency: usize,
     /// Longest endpoint, webhook URL or FCM token a device may register.
     pub max_target_chars: usize,
-    /// Whether `http://` endpoints and webhooks are accepted (else https only).
+    /// Whether `http://` and loopback or private-address endpoints and
+    /// webhooks are accepted (local bridges, tests); else public https only.
     pub allow_http: bool,
     /// The VAPID `sub` claim: how a push service reaches the operator.
     pub vapid_subject: String,

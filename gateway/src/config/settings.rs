@@ -527,7 +527,7 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     (
         "CIPHERTALK_PUSH_ALLOW_HTTP",
         "push.allow_http",
-        "accept http:// push endpoints and webhooks, not only https:// (default false)",
+        "accept http:// and loopback or private-address push endpoints and webhooks, not only public https:// (default false)",
     ),
     (
         "CIPHERTALK_PUSH_VAPID_SUBJECT",

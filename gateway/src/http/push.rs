@@ -94,11 +94,11 @@ fn target_of(state: &AppState, body: PushRegistration) -> Result<PushTarget, Api
         }
         Ok(())
     };
-    let scheme = |field: &'static str, url: &PushUrl| {
-        if !push.allow_http && !url.as_str().starts_with("https://") {
-            return Err(ValidationError::new(field, "must be an https URL"));
-        }
-        Ok(())
+    // The pusher's own rule for what it will call.
+    let callable = |field: &'static str, url: &PushUrl| {
+        crate::push::provider::callable(url.as_str(), push.allow_http)
+            .map(drop)
+            .map_err(|_| ValidationError::new(field, "must be an https URL of a public host"))
     };
     let target = match body.platform {
         Platform::Webpush => {
@@ -107,7 +107,7 @@ fn target_of(state: &AppState, body: PushRegistration) -> Result<PushTarget, Api
                 .ok_or_else(|| ValidationError::new("subscription", "is required for webpush"))?;
             sized("subscription.endpoint", &subscription.endpoint)?;
             let endpoint = PushUrl::parse(&subscription.endpoint)?;
-            scheme("subscription.endpoint", &endpoint)?;
+            callable("subscription.endpoint", &endpoint)?;
             PushTarget::WebPush {
                 endpoint,
                 p256dh: P256dhKey::parse(&subscription.keys.p256dh)?,
@@ -124,7 +124,7 @@ fn target_of(state: &AppState, body: PushRegistration) -> Result<PushTarget, Api
                 body.token.ok_or_else(|| ValidationError::new("token", "is required: the webhook's URL"))?;
             sized("token", &url)?;
             let url = PushUrl::parse(&url)?;
-            scheme("token", &url)?;
+            callable("token", &url)?;
             PushTarget::Webhook { url }
         }
     };

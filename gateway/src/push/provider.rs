@@ -86,16 +86,25 @@ pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
     Some(Duration::from_secs(seconds.min(3600)))
 }
 
-/// Whether `url` may be called: https, or http when allowed; a host; no credentials.
-pub fn callable(url: &str, allow_http: bool) -> Result<reqwest::Url, Failure> {
+/// Whether `url` may be called: https, a host, no credentials; and, unless
+/// `allow_local` (local bridges, tests), no http and no loopback, private or
+/// link-local address written into the URL. (A name that resolves to such an
+/// address is not caught here: keep the gateway's egress filtered too.)
+pub fn callable(url: &str, allow_local: bool) -> Result<reqwest::Url, Failure> {
     let refused = Failure::Rejected { reason: "target_refused" };
     let parsed = reqwest::Url::parse(url).map_err(|_| refused.clone())?;
-    let scheme_ok = parsed.scheme() == "https" || (allow_http && parsed.scheme() == "http");
-    if !scheme_ok
-        || parsed.host_str().is_none()
-        || !parsed.username().is_empty()
-        || parsed.password().is_some()
-    {
+    let scheme_ok = parsed.scheme() == "https" || (allow_local && parsed.scheme() == "http");
+    let local = match parsed.host() {
+        Some(url::Host::Ipv4(ip)) => {
+            ip.is_loopback() || ip.is_private() || ip.is_link_local() || ip.is_unspecified()
+        }
+        Some(url::Host::Ipv6(ip)) => {
+            ip.is_loopback() || ip.is_unspecified() || ip.is_unique_local() || ip.is_unicast_link_local()
+        }
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => true,
+    };
+    if !scheme_ok || (local && !allow_local) || !parsed.username().is_empty() || parsed.password().is_some() {
         return Err(refused);
     }
     Ok(parsed)
@@ -109,4 +118,30 @@ pub fn client(timeout: Duration) -> reqwest::Client {
         .redirect(reqwest::redirect::Policy::none())
         .build()
         .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_public_https_targets_are_called_unless_local_ones_are_allowed() {
+        assert!(callable("https://push.example.org/send/1", false).is_ok());
+        for refused in [
+            "http://push.example.org/send/1",
+            "https://127.0.0.1/hook",
+            "https://10.1.2.3/hook",
+            "https://192.168.0.7:8443/hook",
+            "https://169.254.169.254/latest",
+            "https://[::1]/hook",
+            "https://[fd00::1]/hook",
+            "https://localhost/hook",
+            "https://user:pw@push.example.org/x",
+            "ftp://push.example.org/x",
+        ] {
+            assert!(callable(refused, false).is_err(), "{refused}");
+        }
+        assert!(callable("http://127.0.0.1:8080/hook", true).is_ok());
+        assert!(callable("https://user:pw@push.example.org/x", true).is_err(), "never credentials");
+    }
 }
