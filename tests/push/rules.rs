@@ -149,3 +149,45 @@ async fn a_restart_of_the_gateway_mid_queue_loses_and_doubles_nothing() {
     let pushes: Vec<Value> = inbox.delivered("/hook/bob").iter().map(Received::json).collect();
     assert_eq!(covered(&pushes), seqs, "every message pushed exactly once: {pushes:?}");
 }
+
+#[tokio::test]
+async fn a_job_redelivered_after_its_push_went_out_is_not_pushed_again() {
+    let inbox = Inbox::start().await;
+    let app = spawn_app().config(push_config).await;
+    let (alice, bob) = (member(&app, "Alice").await, member(&app, "Bob").await);
+    let room = app.group(&alice.person, &[&bob.person]).await;
+    register_webhook(&app, &bob, &inbox.url("/hook/bob")).await;
+    let device: uuid::Uuid = bob.device.parse().unwrap();
+
+    // Job 1 was pushed to Bob's device before a crash lost its ack; it comes
+    // again, together with job 2, which was not pushed yet.
+    sqlx::query(
+        "INSERT INTO push_outcomes (job_id, device_id, outcome) VALUES ('900:redelivered', $1, 'sent')",
+    )
+    .bind(device)
+    .execute(&app.db.pool)
+    .await
+    .unwrap();
+    let js = app.js();
+    for (id, seq) in [("900:redelivered", 41_u64), ("901:fresh", 42)] {
+        let job = ciphertalk_projections::notifications::Job {
+            user_id: bob.person.id,
+            room_id: room.parse().unwrap(),
+            seq,
+            sent_at: chrono::Utc::now(),
+        };
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert("Nats-Msg-Id", id);
+        let payload = serde_json::to_vec(&job).unwrap();
+        js.publish_with_headers(format!("chat.notify.{}", bob.person.id), headers, payload.into())
+            .await
+            .unwrap()
+            .await
+            .unwrap();
+    }
+    let pushes = inbox.wait_delivered("/hook/bob", 1).await;
+    settle().await;
+    assert_eq!(inbox.received("/hook/bob").len(), 1);
+    let push = pushes[0].json();
+    assert_eq!((push["count"].as_u64(), push["first_seq"].as_u64()), (Some(1), Some(42)), "{push}");
+}
