@@ -122,11 +122,10 @@ impl Pusher {
         let pusher = Arc::new(self);
         let mut backoff = Duration::from_millis(100);
         loop {
-            let outcome = tokio::select! {
-                () = shutdown.cancelled() => break,
-                outcome = pusher.consume(&shutdown) => outcome,
-            };
-            match outcome {
+            // Not raced against the shutdown: `consume` sees it itself and
+            // hands waiting jobs back and lets pushes under way finish (dropped
+            // mid-request, one could go out unrecorded).
+            match pusher.consume(&shutdown).await {
                 Ok(()) => break,
                 Err(err) => {
                     tracing::warn!(error = %err, retry_in_ms = backoff.as_millis() as u64, "pusher failed; restarting");
@@ -165,21 +164,14 @@ impl Pusher {
         let mut waiting: HashMap<(UserId, RoomId), Group> = HashMap::new();
         let mut in_flight = JoinSet::new();
         let slots = Arc::new(Semaphore::new(self.settings.concurrency));
-        loop {
+        let ended = loop {
             let next_due = waiting.values().map(|group| group.due).min();
             let far = Instant::now() + Duration::from_secs(3600);
             tokio::select! {
-                () = shutdown.cancelled() => {
-                    // Waiting jobs go back at once; those being pushed finish (or give up).
-                    for group in waiting.into_values() {
-                        nak_all(&group.jobs).await;
-                    }
-                    while in_flight.join_next().await.is_some() {}
-                    return Ok(());
-                }
+                () = shutdown.cancelled() => break Ok(()),
                 message = messages.next() => match message {
-                    None => return Err(JetStreamError::new(Js::Ended).into()),
-                    Some(Err(err)) => return Err(err.with_kind(Js::Consume).into()),
+                    None => break Err(JetStreamError::new(Js::Ended).into()),
+                    Some(Err(err)) => break Err(err.with_kind(Js::Consume).into()),
                     Some(Ok(message)) => self.admit(&mut waiting, message).await,
                 },
                 () = tokio::time::sleep_until(next_due.unwrap_or(far)) => {
@@ -194,7 +186,14 @@ impl Pusher {
                 Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
                 _ = sweep.tick() => self.sweep_outcomes().await,
             }
+        };
+        // Waiting jobs go back at once; pushes under way finish (or give up at
+        // shutdown) rather than being dropped mid-request.
+        for group in waiting.into_values() {
+            nak_all(&group.jobs).await;
         }
+        while in_flight.join_next().await.is_some() {}
+        ended
     }
 
     /// Adds a received job to its group (a redelivery replaces its earlier copy).
