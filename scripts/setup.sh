@@ -5,6 +5,8 @@
 #     Debian's nats-server is 2.9 and too old)
 #   - promtool (checks deploy/prometheus.yml and the alert rules in a test): only
 #     that binary, unpacked from Debian's `prometheus` package, which is not installed
+#   - coturn (Debian package `coturn`: `turnserver` and `turnutils_uclient`, which
+#     the TURN test runs on loopback); its system service is neither started nor enabled
 #   - Garage (the S3-compatible store the file tests run and compose.yaml deploys):
 #     built once from crates.io with `cargo install` into the tools folder (a long
 #     build, later runs find it); a separate server process, never linked in
@@ -86,6 +88,20 @@ if [ ! -x "$PROMTOOL" ] && ! command -v promtool >/dev/null 2>&1; then
   install -m 0755 "$unpacked/usr/bin/promtool" "$PROMTOOL"
   rm -rf "$download"
   "$PROMTOOL" --version >/dev/null 2>&1 || { say "promtool did not unpack"; exit 1; }
+fi
+
+if ! command -v turnserver >/dev/null 2>&1 || ! command -v turnutils_uclient >/dev/null 2>&1; then
+  say "installing coturn (binaries only; its service stays off)"
+  # policy-rc.d answering 101 keeps the package from starting the service it ships.
+  policy=/usr/sbin/policy-rc.d
+  restore=""
+  if [ -e "$policy" ]; then restore="$(mktemp)"; as_root cp -p "$policy" "$restore"; fi
+  printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy" >/dev/null
+  as_root chmod 0755 "$policy"
+  apt_install coturn || true
+  if [ -n "$restore" ]; then as_root mv "$restore" "$policy"; else as_root rm -f "$policy"; fi
+  if command -v systemctl >/dev/null 2>&1; then as_root systemctl disable coturn >/dev/null 2>&1 || true; fi
+  command -v turnserver >/dev/null 2>&1 || { say "coturn did not install"; exit 1; }
 fi
 
 command -v cargo >/dev/null 2>&1 || { say "cargo not found: install Rust (https://rustup.rs)"; exit 1; }

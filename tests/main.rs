@@ -7,6 +7,7 @@ mod asyncapi;
 mod auth;
 mod backup;
 mod bad_input;
+mod calls;
 mod devices;
 mod files;
 mod embedded_postgres;

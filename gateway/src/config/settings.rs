@@ -295,6 +295,16 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "signal frames per client IP per minute (default 6000, 0 = no limit)",
     ),
     (
+        "CIPHERTALK_WRITE_LIMIT_PLAYBACK_PER_USER",
+        "write_limits.playback_per_user",
+        "co-watch playback frames per user per minute (default 120, 0 = no limit)",
+    ),
+    (
+        "CIPHERTALK_WRITE_LIMIT_PLAYBACK_PER_IP",
+        "write_limits.playback_per_ip",
+        "co-watch playback frames per client IP per minute (default 1200, 0 = no limit)",
+    ),
+    (
         "CIPHERTALK_WRITE_LIMIT_FRAME_PER_USER",
         "write_limits.frame_per_user",
         "other WebSocket frames (acks, pings) per user per minute (default 3000, 0 = no limit)",
@@ -466,6 +476,26 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "files.url_key",
         "HMAC key of gateway chunk URLs (>= 32 bytes); unset = generated into <data_dir>/files-url-key",
     ),
+    (
+        "CIPHERTALK_TURN_SECRET",
+        "webrtc.turn_secret",
+        "coturn's static-auth-secret (>= 16 bytes); unset = no TURN server, GET /v1/webrtc/turn answers 404",
+    ),
+    (
+        "CIPHERTALK_TURN_URLS",
+        "webrtc.turn_urls",
+        "comma-separated turn:/turns:/stun: URLs handed to clients with TURN credentials (default none)",
+    ),
+    (
+        "CIPHERTALK_TURN_TTL_SECS",
+        "webrtc.turn_ttl_secs",
+        "how long TURN credentials stay valid (default 86400)",
+    ),
+    (
+        "CIPHERTALK_WEBRTC_MAX_PAYLOAD_BYTES",
+        "webrtc.max_payload_bytes",
+        "largest call-signal or playback payload, in bytes of JSON; larger get 413 (default 16384)",
+    ),
 ];
 
 /// Variables that are not settings but are read elsewhere (scripts, tools).
@@ -590,6 +620,7 @@ mod tests {
                 "CIPHERTALK_FRANKING_KEY",
                 "CIPHERTALK_FILES_URL_KEY",
                 "CIPHERTALK_PREVIOUS_FRANKING_KEYS",
+                "CIPHERTALK_TURN_SECRET",
             ]
         );
     }

@@ -84,9 +84,14 @@ use crate::throttle::Action;
         super::admin::set_role,
         super::admin::suspend,
         super::admin::lift_suspension,
+        super::webrtc::offer,
+        super::webrtc::answer,
+        super::webrtc::candidate,
+        super::webrtc::playback,
+        super::webrtc::turn,
     ),
     modifiers(&BearerAuth, &SharedAnswers),
-    tags((name = "auth"), (name = "devices"), (name = "keys"), (name = "users"), (name = "rooms"), (name = "messages"), (name = "contacts"), (name = "delivery"), (name = "files"), (name = "moderation"))
+    tags((name = "auth"), (name = "devices"), (name = "keys"), (name = "users"), (name = "rooms"), (name = "messages"), (name = "contacts"), (name = "delivery"), (name = "files"), (name = "moderation"), (name = "calls"))
 )]
 pub struct ApiDoc;
 
