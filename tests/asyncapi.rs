@@ -91,7 +91,8 @@ async fn every_frame_of_a_session_matches_the_asyncapi_document() {
         .send(json!({"type": "signal", "to": bob.id.to_string(), "room_id": room, "kind": "offer", "payload": {"sdp": "v=0"}}))
         .await;
     // Co-watch: a playback state for the whole room.
-    let playback = json!({"op": "state", "file_id": uuid::Uuid::now_v7(), "state": "paused", "position": 3.5});
+    let playback =
+        json!({"op": "state", "file_id": uuid::Uuid::now_v7(), "state": "paused", "position": 3.5});
     let to_room = json!({"type": "signal", "room_id": room, "kind": "playback", "payload": playback});
     frames.check("ClientFrame_signal", &to_room);
     frames.check("Playback", &playback);

@@ -23,7 +23,8 @@ pub enum Playback {
     },
     /// Asks the room's members for their state (a late joiner); one answers
     /// with a `state` sent to the asker.
-    Request,
+    // A struct variant: a unit one would let unknown fields through.
+    Request {},
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
@@ -62,7 +63,7 @@ mod tests {
         let state =
             Playback::parse(&json!({"op": "state", "file_id": file, "state": "paused", "position": 12.5}));
         assert!(matches!(state, Ok(Playback::State { state: PlayState::Paused, .. })));
-        assert_eq!(Playback::parse(&json!({"op": "request"})), Ok(Playback::Request));
+        assert_eq!(Playback::parse(&json!({"op": "request"})), Ok(Playback::Request {}));
         for bad in [
             json!({"op": "state", "file_id": file, "state": "paused", "position": -1}),
             json!({"op": "state", "file_id": file, "state": "rewinding", "position": 1}),

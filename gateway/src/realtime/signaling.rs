@@ -181,11 +181,11 @@ pub async fn authorise(
     to: UserId,
     room: RoomId,
 ) -> Result<(), SignalError> {
-    let room_id = room.to_string();
+    let (room_id, to_id, from_id) = (room.to_string(), to.to_string(), from.to_string());
     let (members, blocked_by_target, blocked_by_sender) = tokio::try_join!(
         write.rooms.read(&room_id, |room| (room.is_member(from), room.is_member(to))),
-        write.users.read(&to.to_string(), |user| user.has_blocked(from)),
-        write.users.read(&from.to_string(), |user| user.has_blocked(to)),
+        write.users.read(&to_id, |user| user.has_blocked(from)),
+        write.users.read(&from_id, |user| user.has_blocked(to)),
     )?;
     match members {
         (false, _) => Err(SignalError::NotFound),
