@@ -192,6 +192,12 @@ async fn signals_are_refused_across_rooms_after_a_block_to_offline_peers_and_ove
     )
     .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+    let metrics =
+        app.http.get(format!("{}/metrics", app.base(0))).send().await.unwrap().text().await.unwrap();
+    for reason in ["peer_offline", "not_allowed", "not_found", "too_large", "invalid_value"] {
+        let series = format!(r#"ciphertalk_signal_refusals_total{{reason="{reason}"}}"#);
+        assert!(metrics.contains(&series), "{series} missing:\n{metrics}");
+    }
     app.stop().await;
 }
 
@@ -286,6 +292,9 @@ async fn turn_credentials_get_an_allocation_from_a_real_coturn_and_forged_or_exp
     assert!(expiry.abs_diff(unix_now() + 600) <= 5, "expiry {expiry}");
     let credential = issued["credential"].as_str().unwrap();
 
+    let metrics =
+        app.http.get(format!("{}/metrics", app.base(0))).send().await.unwrap().text().await.unwrap();
+    assert!(metrics.contains("ciphertalk_turn_credentials_issued_total 1"), "{metrics}");
     let accepted = turn.allocate(username, credential).await;
     assert!(accepted.accepted, "refused:\n{}\n{}", accepted.output, turn.log_tail());
     let forged = turn.allocate(username, "bm90IHRoZSByaWdodCBvbmU=").await;
