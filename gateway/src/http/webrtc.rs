@@ -65,50 +65,29 @@ pub struct PlaybackBody {
     pub payload: serde_json::Value,
 }
 
-#[utoipa::path(post, path = "/v1/webrtc/offer", tag = "calls", security(("bearer" = [])),
-    request_body = SignalBody,
-    responses((status = 204, description = "a connected device of `to` has taken it, as a `signal` frame of kind `offer`"),
-        (status = 403, description = "not_allowed: `to` is not a member of the room, or one of you blocked the other", body = ErrorBody),
-        (status = 404, description = "not_found: no such room (or you are not a member)", body = ErrorBody),
-        (status = 409, description = "peer_offline: no device of `to` (or not the named one) is connected", body = ErrorBody),
-        (status = 413, description = "too_large: the payload is over `webrtc.max_payload_bytes`", body = ErrorBody)))]
-pub async fn offer(
-    State(state): State<AppState>,
-    user: AuthUser,
-    ApiJson(body): ApiJson<SignalBody>,
-) -> Result<StatusCode, ApiError> {
-    call_signal(&state, user, SignalKind::Offer, body).await
+/// The routes of the call signals: one per kind, the same body and answers.
+macro_rules! call_signal_route {
+    ($name:ident, $path:tt, $kind:expr) => {
+        #[utoipa::path(post, path = $path, tag = "calls", security(("bearer" = [])),
+            request_body = SignalBody,
+            responses((status = 204, description = "a connected device of `to` has taken it, as a `signal` frame of the route's kind; signals sent one after the other arrive in that order"),
+                (status = 403, description = "not_allowed: `to` is not a member of the room, or one of you blocked the other", body = ErrorBody),
+                (status = 404, description = "not_found: no such room (or you are not a member)", body = ErrorBody),
+                (status = 409, description = "peer_offline: no device of `to` (or not the named one) is connected", body = ErrorBody),
+                (status = 413, description = "too_large: the payload is over `webrtc.max_payload_bytes`", body = ErrorBody)))]
+        pub async fn $name(
+            State(state): State<AppState>,
+            user: AuthUser,
+            ApiJson(body): ApiJson<SignalBody>,
+        ) -> Result<StatusCode, ApiError> {
+            call_signal(&state, user, $kind, body).await
+        }
+    };
 }
 
-#[utoipa::path(post, path = "/v1/webrtc/answer", tag = "calls", security(("bearer" = [])),
-    request_body = SignalBody,
-    responses((status = 204, description = "a connected device of `to` has taken it, as a `signal` frame of kind `answer`"),
-        (status = 403, description = "not_allowed: `to` is not a member of the room, or one of you blocked the other", body = ErrorBody),
-        (status = 404, description = "not_found: no such room (or you are not a member)", body = ErrorBody),
-        (status = 409, description = "peer_offline: no device of `to` (or not the named one) is connected", body = ErrorBody),
-        (status = 413, description = "too_large: the payload is over `webrtc.max_payload_bytes`", body = ErrorBody)))]
-pub async fn answer(
-    State(state): State<AppState>,
-    user: AuthUser,
-    ApiJson(body): ApiJson<SignalBody>,
-) -> Result<StatusCode, ApiError> {
-    call_signal(&state, user, SignalKind::Answer, body).await
-}
-
-#[utoipa::path(post, path = "/v1/webrtc/candidate", tag = "calls", security(("bearer" = [])),
-    request_body = SignalBody,
-    responses((status = 204, description = "a connected device of `to` has taken it, as a `signal` frame of kind `candidate`; candidates sent one after the other arrive in that order"),
-        (status = 403, description = "not_allowed: `to` is not a member of the room, or one of you blocked the other", body = ErrorBody),
-        (status = 404, description = "not_found: no such room (or you are not a member)", body = ErrorBody),
-        (status = 409, description = "peer_offline: no device of `to` (or not the named one) is connected", body = ErrorBody),
-        (status = 413, description = "too_large: the payload is over `webrtc.max_payload_bytes`", body = ErrorBody)))]
-pub async fn candidate(
-    State(state): State<AppState>,
-    user: AuthUser,
-    ApiJson(body): ApiJson<SignalBody>,
-) -> Result<StatusCode, ApiError> {
-    call_signal(&state, user, SignalKind::Candidate, body).await
-}
+call_signal_route!(offer, "/v1/webrtc/offer", SignalKind::Offer);
+call_signal_route!(answer, "/v1/webrtc/answer", SignalKind::Answer);
+call_signal_route!(candidate, "/v1/webrtc/candidate", SignalKind::Candidate);
 
 #[utoipa::path(post, path = "/v1/webrtc/playback", tag = "calls", security(("bearer" = [])),
     request_body = PlaybackBody,
