@@ -128,6 +128,11 @@ async fn signals_are_refused_across_rooms_after_a_block_to_offline_peers_and_ove
     // Nobody of Bob's is connected: the caller can say so.
     let (status, body) = signal_at(&app, 0, &alice.person, "offer", offer(bob.person.id, &room)).await;
     assert_error(status, &body, 409, "peer_offline");
+    let mut alice_ws = connect(&app, 0, &alice.person).await;
+    alice_ws
+        .send(json!({"type": "signal", "to": bob.person.id, "room_id": room, "kind": "offer", "payload": {}}))
+        .await;
+    assert_eq!(alice_ws.next_of("error").await["code"], "peer_offline");
     let mut bob_ws = connect(&app, 0, &bob.person).await;
     let mut carol_ws = connect(&app, 0, &carol.person).await;
     // Connected now, but not on the device named.
@@ -158,7 +163,6 @@ async fn signals_are_refused_across_rooms_after_a_block_to_offline_peers_and_ove
     assert!(status.is_success());
     let (status, body) = signal_at(&app, 0, &alice.person, "offer", offer(bob.person.id, &room)).await;
     assert_error(status, &body, 403, "not_allowed");
-    let mut alice_ws = connect(&app, 0, &alice.person).await;
     let (status, body) = signal_at(&app, 0, &bob.person, "answer", offer(alice.person.id, &room)).await;
     assert_error(status, &body, 403, "not_allowed");
     bob_ws.send(json!({"type": "signal", "to": alice.person.id, "room_id": room, "kind": "answer", "payload": {}})).await;
