@@ -16,8 +16,8 @@ use sha2::{Digest as _, Sha256};
 use crate::support::app::{Person, TestApp};
 
 mod access;
-mod limits;
 mod lifecycle;
+mod limits;
 mod streaming;
 mod urls;
 
@@ -60,7 +60,13 @@ async fn register(
 }
 
 /// [`register`] that must succeed: the file id and its upload URLs by index.
-async fn registered(app: &TestApp, who: &Person, room: &str, size: u64, chunk_size: u64) -> (String, Vec<String>) {
+async fn registered(
+    app: &TestApp,
+    who: &Person,
+    room: &str,
+    size: u64,
+    chunk_size: u64,
+) -> (String, Vec<String>) {
     let (status, body) = register(app, who, room, size, chunk_size, &[who], json!({})).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     (body["file_id"].as_str().unwrap().to_owned(), upload_urls(&body))
@@ -93,7 +99,10 @@ async fn download_url(app: &TestApp, who: &Person, file: &str, index: u64) -> St
     let (status, body) = app.get(who, &format!("/v1/files/{file}")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let chunk = body["chunks"].as_array().unwrap().iter().find(|c| c["index"] == index);
-    chunk.unwrap_or_else(|| panic!("chunk {index} not listed: {body}"))["download_url"].as_str().unwrap().to_owned()
+    chunk.unwrap_or_else(|| panic!("chunk {index} not listed: {body}"))["download_url"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 /// Every blob the local store holds for `file`, read from its folder.

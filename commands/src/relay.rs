@@ -198,7 +198,9 @@ async fn stream_tail(stream: &mut jetstream::stream::Stream, last_seq: u64) -> R
         return Ok(Tail::Empty);
     }
     match stream.get_raw_message(last_seq).await {
-        Ok(message) => Ok(WireEvent::position_from_headers(&message.headers)?.map_or(Tail::Gone, Tail::Event)),
+        Ok(message) => {
+            Ok(WireEvent::position_from_headers(&message.headers)?.map_or(Tail::Gone, Tail::Event))
+        }
         Err(_) => Ok(Tail::Gone),
     }
 }
@@ -498,12 +500,13 @@ impl Relay {
     }
 
     async fn pending_after(&self, conn: &mut PgConnection, position: LogPosition) -> Result<u64, RelayError> {
-        let pending: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM events WHERE (tx_id, position) > ($1::bigint::text::xid8, $2)")
-                .bind(i64::try_from(position.tx).unwrap_or(i64::MAX))
-                .bind(i64::try_from(position.pos).unwrap_or(i64::MAX))
-                .fetch_one(conn)
-                .await?;
+        let pending: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM events WHERE (tx_id, position) > ($1::bigint::text::xid8, $2)",
+        )
+        .bind(i64::try_from(position.tx).unwrap_or(i64::MAX))
+        .bind(i64::try_from(position.pos).unwrap_or(i64::MAX))
+        .fetch_one(conn)
+        .await?;
         Ok(u64::try_from(pending).unwrap_or_default())
     }
 

@@ -78,7 +78,9 @@ impl Projection {
             Self::Rooms => &["rooms", "room_members", "room_message_senders"],
             Self::Timeline => &["timeline_messages", "timeline_hidden", "timeline_receipts"],
             Self::Contacts => &["contact_profiles", "contacts", "blocks"],
-            Self::Delivery => &["delivery_members", "delivery_blocks", "delivery_removed_devices", "delivery_files"],
+            Self::Delivery => {
+                &["delivery_members", "delivery_blocks", "delivery_removed_devices", "delivery_files"]
+            }
             Self::Files => &["files", "file_chunks"],
         }
     }

@@ -441,10 +441,22 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "cors.max_age_secs",
         "how long a browser caches a preflight (default 600)",
     ),
-    ("CIPHERTALK_FILES_BACKEND", "files.backend", "where file chunks are stored: local (default local, under <data_dir>/files)"),
-    ("CIPHERTALK_FILES_MAX_FILE_BYTES", "files.max_file_bytes", "largest file; larger uploads get 413 (default 2048 MiB)"),
+    (
+        "CIPHERTALK_FILES_BACKEND",
+        "files.backend",
+        "where file chunks are stored: local (default local, under <data_dir>/files)",
+    ),
+    (
+        "CIPHERTALK_FILES_MAX_FILE_BYTES",
+        "files.max_file_bytes",
+        "largest file; larger uploads get 413 (default 2048 MiB)",
+    ),
     ("CIPHERTALK_FILES_MAX_CHUNK_BYTES", "files.max_chunk_bytes", "largest chunk of a file (default 16 MiB)"),
-    ("CIPHERTALK_FILES_MAX_CHUNK_COUNT", "files.max_chunk_count", "most chunks of one file, at most 65536 (default 65536)"),
+    (
+        "CIPHERTALK_FILES_MAX_CHUNK_COUNT",
+        "files.max_chunk_count",
+        "most chunks of one file, at most 65536 (default 65536)",
+    ),
     (
         "CIPHERTALK_FILES_MAX_USER_BYTES",
         "files.max_user_bytes",
@@ -460,7 +472,11 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "files.url_lifetime_secs",
         "how long chunk upload and download URLs stay valid (default 300)",
     ),
-    ("CIPHERTALK_FILES_SWEEP_EVERY_SECS", "files.sweep_every_secs", "how often expired files are removed (default 60)"),
+    (
+        "CIPHERTALK_FILES_SWEEP_EVERY_SECS",
+        "files.sweep_every_secs",
+        "how often expired files are removed (default 60)",
+    ),
     (
         "CIPHERTALK_FILES_URL_KEY",
         "files.url_key",
