@@ -55,7 +55,7 @@ pub async fn list_reports(
 #[serde(deny_unknown_fields)]
 pub struct ResolveBody {
     /// `dismiss` or `takedown` (removes the reported message for everyone).
-    #[schema(value_type = String)]
+    #[schema(schema_with = super::openapi::report_action)]
     pub action: ReportAction,
     /// At most 1000 characters.
     #[schema(value_type = Option<String>)]

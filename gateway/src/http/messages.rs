@@ -142,7 +142,7 @@ async fn read_message(state: &AppState, room: RoomId, message: MessageId) -> Res
 #[serde(deny_unknown_fields)]
 pub struct SendBody {
     /// The client's id for this message (1 to 64 printable ASCII); sending it again returns the same message.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^[ -~]{1,64}$")]
     pub client_msg_id: ClientMsgId,
     /// Standard base64 of the encrypted payload.
     #[schema(value_type = String, format = Byte)]

@@ -8,6 +8,7 @@
 use axum::Json;
 use axum::http::Method;
 use axum::routing::get;
+use ciphertalk_domain::report::{ReportAction, ReportStatus, TargetKind};
 use ciphertalk_domain::room::{JoinRule, ReceiptKind, Role, RoomKind};
 use ciphertalk_domain::user::LastSeenVisibility;
 use serde::Serialize;
@@ -195,6 +196,9 @@ wire_enum!(Role, role, role_or_null, [Owner, Admin, Member]);
 wire_enum!(RoomKind, room_kind, room_kind_or_null, [Direct, Group]);
 wire_enum!(JoinRule, join_rule, join_rule_or_null, [Open, Invite]);
 wire_enum!(ReceiptKind, receipt_kind, receipt_kind_or_null, [Delivered, Read]);
+wire_enum!(TargetKind, target_kind, target_kind_or_null, [Message, File, User]);
+wire_enum!(ReportStatus, report_status, report_status_or_null, [Open, Dismissed, Actioned]);
+wire_enum!(ReportAction, report_action, report_action_or_null, [Dismiss, Takedown]);
 wire_enum!(LastSeenVisibility, last_seen, last_seen_or_null, [Everybody, Contacts, Nobody]);
 
 /// A cursor as a client may send it back: the decimal string it was given,
