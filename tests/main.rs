@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod api_docs;
 mod asyncapi;
 mod auth;
 mod backup;

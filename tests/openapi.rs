@@ -132,6 +132,7 @@ async fn the_openapi_document_types_queries_enums_and_formats() {
         ("TargetJson", "kind", &["message", "file", "user"]),
         ("ReportJson", "status", &["open", "dismissed", "actioned"]),
         ("ResolveBody", "action", &["dismiss", "takedown"]),
+        ("RoleBody", "role", &["user", "admin"]),
     ] {
         let property = &schemas[schema]["properties"][field];
         assert_eq!(enum_of(property, &doc), values, "{schema}.{field}: {property}");

@@ -160,7 +160,7 @@ pub async fn take_down_message(
 #[serde(deny_unknown_fields)]
 pub struct RoleBody {
     /// `admin` or `user`.
-    #[schema(value_type = String)]
+    #[schema(schema_with = super::openapi::instance_role)]
     pub role: InstanceRole,
 }
 
@@ -170,7 +170,7 @@ pub struct AdminUserJson {
     #[serde(flatten)]
     pub user: UserJson,
     /// `admin` or `user`.
-    #[schema(value_type = String)]
+    #[schema(schema_with = super::openapi::instance_role)]
     pub role: InstanceRole,
 }
 

@@ -1,9 +1,10 @@
 //! Extractors every route group uses: the authenticated user, JSON bodies,
 //! path ids and query strings whose rejections speak the API's error format,
 //! and the client's address. Bad input gets one answer per kind, on every
-//! route (README "Bad input"): 400 `malformed_json` for a body that is not
-//! JSON, 422 `invalid_value` for a value that is not valid (body or query,
-//! `limit` included), 422 `invalid_cursor` for any cursor, 404 for a path id.
+//! route (docs/api.md, "Bad input"): 400 `malformed_json` for a body that is not
+//! JSON, 422 `invalid_value` for a value that is not valid (a body that is no
+//! object, a field or query value, `limit` included), 422 `invalid_cursor` for
+//! any cursor, 404 for a path id.
 
 use std::net::{IpAddr, SocketAddr};
 

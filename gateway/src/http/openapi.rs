@@ -10,7 +10,7 @@ use axum::http::Method;
 use axum::routing::get;
 use ciphertalk_domain::report::{ReportAction, ReportStatus, TargetKind};
 use ciphertalk_domain::room::{JoinRule, ReceiptKind, Role, RoomKind};
-use ciphertalk_domain::user::LastSeenVisibility;
+use ciphertalk_domain::user::{InstanceRole, LastSeenVisibility};
 use serde::Serialize;
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::schema::{Object, ObjectBuilder, OneOfBuilder, Schema, Type};
@@ -199,6 +199,7 @@ wire_enum!(ReceiptKind, receipt_kind, receipt_kind_or_null, [Delivered, Read]);
 wire_enum!(TargetKind, target_kind, target_kind_or_null, [Message, File, User]);
 wire_enum!(ReportStatus, report_status, report_status_or_null, [Open, Dismissed, Actioned]);
 wire_enum!(ReportAction, report_action, report_action_or_null, [Dismiss, Takedown]);
+wire_enum!(InstanceRole, instance_role, instance_role_or_null, [User, Admin]);
 wire_enum!(LastSeenVisibility, last_seen, last_seen_or_null, [Everybody, Contacts, Nobody]);
 
 /// A cursor as a client may send it back: the decimal string it was given,
