@@ -124,12 +124,17 @@ if ! garage_ok "$GARAGE_BIN"; then
   say "building Garage $GARAGE_VERSION into $TOOLS_DIR/garage (once; takes a while)"
   # Only what a one-node test server needs: SQLite metadata (bundled), no metrics or K2V.
   # Its own build folder, removed afterwards: the build is large and never reused.
+  # One build at a time: a second setup run waits for the first (and then finds it built).
   build="$TOOLS_DIR/garage-build"
+  mkdir -p "$TOOLS_DIR"
   (
-    trap 'rm -rf "$build"' EXIT
-    CARGO_TARGET_DIR="$build" nice -n 10 cargo install garage --version "$GARAGE_VERSION" --locked \
-      --no-default-features --features bundled-libs,sqlite --root "$TOOLS_DIR/garage" --force --quiet
-  )
+    flock 9
+    if ! garage_ok "$GARAGE_BIN"; then
+      trap 'rm -rf "$build"' EXIT
+      CARGO_TARGET_DIR="$build" nice -n 10 cargo install garage --version "$GARAGE_VERSION" --locked \
+        --no-default-features --features bundled-libs,sqlite --root "$TOOLS_DIR/garage" --force --quiet
+    fi
+  ) 9>"$TOOLS_DIR/garage.lock"
   garage_ok "$GARAGE_BIN" || { say "Garage did not install"; exit 1; }
 fi
 say "ready: $(nats-server --version 2>/dev/null || echo "nats-server via PATH"), $("$GARAGE_BIN" --version 2>/dev/null), postgres $(ls -d /usr/lib/postgresql/*/ 2>/dev/null | xargs -n1 basename | tail -1)"

@@ -60,7 +60,7 @@ async fn register(
 }
 
 /// [`register`] that must succeed: the file id and its upload URLs by index.
-async fn registered(
+pub(crate) async fn registered(
     app: &TestApp,
     who: &Person,
     room: &str,
@@ -77,7 +77,7 @@ fn upload_urls(body: &Value) -> Vec<String> {
 }
 
 /// PUTs `bytes` to a chunk URL: the status and the JSON answer.
-async fn put_chunk(app: &TestApp, url: &str, bytes: Vec<u8>) -> (StatusCode, Value) {
+pub(crate) async fn put_chunk(app: &TestApp, url: &str, bytes: Vec<u8>) -> (StatusCode, Value) {
     let response = app.http.put(format!("{}{url}", app.base(0))).body(bytes).send().await.unwrap();
     let status = response.status();
     (status, response.json().await.unwrap_or(Value::Null))

@@ -604,8 +604,8 @@ mod tests {
                 "CIPHERTALK_SMS",
                 "CIPHERTALK_SMS_WEBHOOK_URL",
                 "CIPHERTALK_FRANKING_KEY",
-                "CIPHERTALK_FILES_URL_KEY",
                 "CIPHERTALK_PREVIOUS_FRANKING_KEYS",
+                "CIPHERTALK_FILES_URL_KEY",
             ]
         );
     }
