@@ -3,6 +3,7 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod api_docs;
 mod asyncapi;
 mod auth;
 mod backup;
@@ -23,6 +24,7 @@ mod rate_limits;
 mod realtime;
 mod rooms;
 mod routes;
+mod schemathesis;
 mod storage;
 mod support;
 mod write_path;

@@ -1,7 +1,7 @@
 //! Configuration: an optional TOML file, overridden by environment variables
 //! (`CIPHERTALK_*`, plus `DATABASE_URL` and `NATS_URL`), overridden by flags.
 //! One module per section holds its struct, defaults, checks and conversions;
-//! every setting and its variable is listed in [`SETTINGS`] and the README.
+//! every setting and its variable is listed in [`SETTINGS`] and docs/configuration.md.
 
 mod auth;
 mod cors;

@@ -1,5 +1,5 @@
 //! The settings table: each environment variable, its path in the TOML file
-//! and its meaning. `ciphertalk --help` and the README print it; the loader
+//! and its meaning. `ciphertalk --help` and docs/configuration.md print it; the loader
 //! reads the environment through it; `ciphertalk config example` writes
 //! `ciphertalk.example.toml` from it.
 
@@ -575,7 +575,7 @@ mod tests {
     use super::{SETTINGS, example_toml};
     use crate::config::Config;
 
-    const README: &str = include_str!("../../../README.md");
+    const SETTINGS_DOC: &str = include_str!("../../../docs/configuration.md");
     const EXAMPLE: &str = include_str!("../../../ciphertalk.example.toml");
 
     /// The committed example is what the code generates, so it cannot drift.
@@ -662,13 +662,13 @@ mod tests {
         Some(&rest[..end])
     }
 
-    /// The README's configuration table must list every setting the code reads.
+    /// docs/configuration.md's table must list every setting the code reads.
     #[test]
-    fn the_readme_lists_every_setting() {
+    fn the_settings_doc_lists_every_setting() {
         for (var, key, _) in SETTINGS {
             assert!(
-                README.contains(&format!("| `{var}` | `{key}` |")),
-                "README.md does not document {var} ({key})"
+                SETTINGS_DOC.contains(&format!("| `{var}` | `{key}` |")),
+                "docs/configuration.md does not document {var} ({key})"
             );
         }
     }
@@ -685,13 +685,17 @@ mod tests {
         }
     }
 
-    /// The README states the same defaults as the help.
+    /// docs/configuration.md states the same defaults as the help.
     #[test]
-    fn the_readme_states_the_same_defaults() {
+    fn the_settings_doc_states_the_same_defaults() {
         for (var, key, meaning) in SETTINGS {
             let row = format!("| `{var}` | `{key}` | ");
-            let Some(line) = README.lines().find(|line| line.starts_with(&row)) else { continue };
-            assert_eq!(default_as_written(line), default_as_written(meaning), "README.md's default of {var}");
+            let Some(line) = SETTINGS_DOC.lines().find(|line| line.starts_with(&row)) else { continue };
+            assert_eq!(
+                default_as_written(line),
+                default_as_written(meaning),
+                "docs/configuration.md's default of {var}"
+            );
         }
     }
 }

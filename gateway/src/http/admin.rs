@@ -55,7 +55,7 @@ pub async fn list_reports(
 #[serde(deny_unknown_fields)]
 pub struct ResolveBody {
     /// `dismiss` or `takedown` (removes the reported message for everyone).
-    #[schema(value_type = String)]
+    #[schema(schema_with = super::openapi::report_action)]
     pub action: ReportAction,
     /// At most 1000 characters.
     #[schema(value_type = Option<String>)]
@@ -160,7 +160,7 @@ pub async fn take_down_message(
 #[serde(deny_unknown_fields)]
 pub struct RoleBody {
     /// `admin` or `user`.
-    #[schema(value_type = String)]
+    #[schema(schema_with = super::openapi::instance_role)]
     pub role: InstanceRole,
 }
 
@@ -170,7 +170,7 @@ pub struct AdminUserJson {
     #[serde(flatten)]
     pub user: UserJson,
     /// `admin` or `user`.
-    #[schema(value_type = String)]
+    #[schema(schema_with = super::openapi::instance_role)]
     pub role: InstanceRole,
 }
 

@@ -43,7 +43,7 @@ pub fn router() -> Router<AppState> {
 #[serde(deny_unknown_fields)]
 pub struct TargetJson {
     /// `message`, `file` or `user` (reports of files are not accepted yet: 422).
-    #[schema(value_type = String)]
+    #[schema(schema_with = super::openapi::target_kind)]
     pub kind: TargetKind,
     pub id: Uuid,
     /// The message's room; required for a message.
@@ -67,7 +67,7 @@ pub struct FrankingJson {
 pub struct ReportBody {
     pub target: TargetJson,
     /// 1 to 1000 characters.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, min_length = 1)]
     pub reason: ReportReason,
     /// Opaque supporting text, stored as given: at most 10,000 characters.
     #[schema(value_type = Option<String>)]
@@ -83,7 +83,7 @@ pub struct ReportJson {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub evidence: Option<String>,
     /// `open`, `dismissed` or `actioned`.
-    #[schema(value_type = String)]
+    #[schema(schema_with = super::openapi::report_status)]
     pub status: ReportStatus,
     pub reporter_id: Uuid,
     pub created_at: DateTime<Utc>,
@@ -131,7 +131,7 @@ pub struct ReportPage {
 #[serde(deny_unknown_fields)]
 pub struct ReportQuery {
     /// `open`, `dismissed` or `actioned`; all when absent.
-    #[param(value_type = Option<String>)]
+    #[param(schema_with = super::openapi::report_status)]
     pub status: Option<ReportStatus>,
     /// Page size, default 50, 1 to 200.
     #[serde(default)]
