@@ -16,13 +16,13 @@ use sha2::{Digest as _, Sha256};
 use crate::support::app::{Person, TestApp};
 
 mod access;
-mod limits;
 mod lifecycle;
+mod limits;
 mod streaming;
 mod urls;
 
 /// `len` bytes that differ per `seed` (stand-ins for ciphertext).
-fn bytes(seed: u8, len: usize) -> Vec<u8> {
+pub(crate) fn bytes(seed: u8, len: usize) -> Vec<u8> {
     (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
 }
 
@@ -60,7 +60,13 @@ async fn register(
 }
 
 /// [`register`] that must succeed: the file id and its upload URLs by index.
-async fn registered(app: &TestApp, who: &Person, room: &str, size: u64, chunk_size: u64) -> (String, Vec<String>) {
+pub(crate) async fn registered(
+    app: &TestApp,
+    who: &Person,
+    room: &str,
+    size: u64,
+    chunk_size: u64,
+) -> (String, Vec<String>) {
     let (status, body) = register(app, who, room, size, chunk_size, &[who], json!({})).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     (body["file_id"].as_str().unwrap().to_owned(), upload_urls(&body))
@@ -71,7 +77,7 @@ fn upload_urls(body: &Value) -> Vec<String> {
 }
 
 /// PUTs `bytes` to a chunk URL: the status and the JSON answer.
-async fn put_chunk(app: &TestApp, url: &str, bytes: Vec<u8>) -> (StatusCode, Value) {
+pub(crate) async fn put_chunk(app: &TestApp, url: &str, bytes: Vec<u8>) -> (StatusCode, Value) {
     let response = app.http.put(format!("{}{url}", app.base(0))).body(bytes).send().await.unwrap();
     let status = response.status();
     (status, response.json().await.unwrap_or(Value::Null))
@@ -93,11 +99,14 @@ async fn download_url(app: &TestApp, who: &Person, file: &str, index: u64) -> St
     let (status, body) = app.get(who, &format!("/v1/files/{file}")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let chunk = body["chunks"].as_array().unwrap().iter().find(|c| c["index"] == index);
-    chunk.unwrap_or_else(|| panic!("chunk {index} not listed: {body}"))["download_url"].as_str().unwrap().to_owned()
+    chunk.unwrap_or_else(|| panic!("chunk {index} not listed: {body}"))["download_url"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 /// Every blob the local store holds for `file`, read from its folder.
-fn blobs_of(app: &TestApp, file: &str) -> Vec<PathBuf> {
+pub(crate) fn blobs_of(app: &TestApp, file: &str) -> Vec<PathBuf> {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
         let Ok(entries) = std::fs::read_dir(dir) else { return };
         for entry in entries.flatten() {

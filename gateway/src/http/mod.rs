@@ -1,8 +1,9 @@
 //! The HTTP surface: one module per route group, assembled here with the
 //! layers every request passes through (request id, tracing, metrics, limits).
 
-pub mod asyncapi;
 pub mod admin;
+pub mod asyncapi;
+pub mod audit;
 pub mod auth;
 pub mod contacts;
 pub mod cors;
@@ -71,6 +72,7 @@ pub fn router(state: AppState) -> Router {
         .merge(files::router())
         .merge(reports::router())
         .merge(admin::router())
+        .merge(audit::router())
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), limit::limit))
         .fallback(error::fallback)
         .layer(axum::middleware::from_fn(metrics::track))

@@ -81,9 +81,12 @@ use crate::throttle::Action;
         super::admin::list_reports,
         super::admin::resolve,
         super::admin::take_down_message,
+        super::admin::take_down_file,
         super::admin::set_role,
         super::admin::suspend,
         super::admin::lift_suspension,
+        super::audit::audit_log,
+        super::audit::room_state,
     ),
     modifiers(&BearerAuth, &SharedAnswers),
     tags((name = "auth"), (name = "devices"), (name = "keys"), (name = "users"), (name = "rooms"), (name = "messages"), (name = "contacts"), (name = "delivery"), (name = "files"), (name = "moderation"))
