@@ -6,7 +6,7 @@
 -- Projection `moderation`: one row per report.
 CREATE TABLE moderation_reports (
     report_id    uuid PRIMARY KEY,
-    -- The report aggregate, `<reporter>:<kind>:<target>`.
+    -- The report aggregate, `<reporter>_<kind>_<target>`.
     aggregate_id text        NOT NULL UNIQUE,
     reporter_id  uuid        NOT NULL,
     -- message, file, user

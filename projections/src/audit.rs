@@ -152,11 +152,6 @@ async fn room_of_file(conn: &mut PgConnection, file: Uuid) -> Result<Option<Uuid
     .map(Option::flatten)
 }
 
-/// The target of a report aggregate, from its id `<reporter>:<kind>:<target>`.
-fn report_target(aggregate: &str) -> &str {
-    aggregate.rsplit(':').next().unwrap_or(aggregate)
-}
-
 async fn of_report(
     conn: &mut PgConnection,
     aggregate: &str,
@@ -173,15 +168,16 @@ async fn of_report(
             Entry { room: target.room_id.map(|room| room.as_uuid()), ..entry }
         }
         ReportEvent::ReportResolved { moderator, action, note, at } => {
-            let filed: Option<(Option<Uuid>, Value)> = sqlx::query_as(
-                "SELECT room_id, details FROM audit_log
+            // The decision concerns what the filing did (its target and room).
+            let filed: Option<(String, Option<Uuid>, Value)> = sqlx::query_as(
+                "SELECT subject, room_id, details FROM audit_log
                   WHERE aggregate_type = 'report' AND aggregate_id = $1 AND action = 'report.filed'",
             )
             .bind(aggregate)
             .fetch_optional(&mut *conn)
             .await?;
-            let (room, filed) = filed.unwrap_or((None, Value::Null));
-            let entry = Entry::new(at, moderator, "report.resolved", report_target(aggregate)).with(json!({
+            let (target, room, filed) = filed.unwrap_or_else(|| (aggregate.to_owned(), None, Value::Null));
+            let entry = Entry::new(at, moderator, "report.resolved", target).with(json!({
                 "report_id": filed["report_id"],
                 "action": action_name(action),
                 "note": note.as_ref().map(|note| note.as_str()),

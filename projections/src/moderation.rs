@@ -1,5 +1,5 @@
 //! Projection `moderation`: every report as filed and how it was decided,
-//! one row per report aggregate (`<reporter>:<kind>:<target>`). The write
+//! one row per report aggregate (`<reporter>_<kind>_<target>`). The write
 //! path reads reports from the aggregates' own events; this table is what
 //! operators query and replay checks against them.
 

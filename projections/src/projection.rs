@@ -239,7 +239,7 @@ enum Decoded {
     /// The outbox's id is its sending device's.
     ToDevice(uuid::Uuid, ToDeviceEvent),
     File(uuid::Uuid, FileEvent),
-    /// A report aggregate's id is `<reporter>:<kind>:<target>`.
+    /// A report aggregate's id is `<reporter>_<kind>_<target>`.
     Report(String, ReportEvent),
 }
 

@@ -4,7 +4,8 @@
 //! reports about their room. Reports are read from the event store (the
 //! report aggregates' own events), so a report is listed as soon as it is filed.
 //!
-//! One user's reports of one target are one aggregate, `<reporter>:<kind>:<target>`,
+//! One user's reports of one target are one aggregate, `<reporter>_<kind>_<target>`
+//! (a valid subject token, so its events reach CHAT_EVENTS),
 //! so a repeated report collapses into the first however the two race.
 
 use axum::extract::State;
@@ -158,7 +159,7 @@ fn aggregate_id(reporter: UserId, target: &ReportTarget) -> String {
         TargetKind::File => "file",
         TargetKind::User => "user",
     };
-    format!("{reporter}:{kind}:{}", target.id)
+    format!("{reporter}_{kind}_{}", target.id)
 }
 
 fn unprocessable(code: &'static str, message: &str) -> ApiError {
@@ -545,4 +546,22 @@ async fn verify(
     .encode();
     let tagged = server_key.verify(&encoded, &tag.to_bytes());
     Ok(committed && tagged && was_member_before(&state.db, room, reporter, sent.event_sequence).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn a_report_aggregate_id_is_a_subject_token() {
+        // The relay publishes each event on a subject naming its aggregate.
+        let reporter = UserId::new_v7();
+        for kind in [TargetKind::Message, TargetKind::File, TargetKind::User] {
+            let target = ReportTarget { kind, id: Uuid::now_v7(), room_id: Some(RoomId::new_v7()) };
+            let id = aggregate_id(reporter, &target);
+            assert!(ciphertalk_streams::subjects::event("report", &id, "ReportFiled").is_ok(), "{id}");
+        }
+    }
 }
