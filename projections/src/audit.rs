@@ -18,7 +18,7 @@ use serde_json::{Value, json};
 use sqlx::{PgConnection, PgPool};
 use uuid::Uuid;
 
-use crate::event::{Origin, to_i64, to_u64};
+use crate::event::{Origin, to_i64};
 use crate::moderation::{action_name, kind_name};
 
 /// The actor of an admin grant or revocation made by the configuration's list.
@@ -240,11 +240,11 @@ pub(crate) async fn apply(
 }
 
 /// One audit log entry as the API shows it.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, sqlx::FromRow)]
 pub struct AuditEntry {
     /// The CHAT_EVENTS sequence of the event (pagination follows it).
     #[serde(skip)]
-    pub stream_seq: u64,
+    pub stream_seq: i64,
     pub at: DateTime<Utc>,
     pub actor_id: String,
     pub action: String,
@@ -268,7 +268,7 @@ pub struct AuditFilter {
 /// Up to `limit` entries matching `filter`, newest first. Registrations of
 /// files are bookkeeping and never shown.
 pub async fn query(pool: &PgPool, filter: &AuditFilter, limit: u32) -> Result<Vec<AuditEntry>, sqlx::Error> {
-    let rows: Vec<(i64, DateTime<Utc>, String, String, String, Option<Uuid>, Value)> = sqlx::query_as(
+    sqlx::query_as(
         "SELECT stream_seq, at, actor_id, action, subject, room_id, details FROM audit_log
           WHERE action <> 'file.registered'
             AND ($1::text IS NULL OR subject = $1 OR room_id::text = $1)
@@ -286,17 +286,5 @@ pub async fn query(pool: &PgPool, filter: &AuditFilter, limit: u32) -> Result<Ve
     .bind(filter.before.map(to_i64))
     .bind(i64::from(limit))
     .fetch_all(pool)
-    .await?;
-    Ok(rows
-        .into_iter()
-        .map(|(seq, at, actor_id, action, subject, room_id, details)| AuditEntry {
-            stream_seq: to_u64(seq),
-            at,
-            actor_id,
-            action,
-            subject,
-            room_id,
-            details,
-        })
-        .collect())
+    .await
 }

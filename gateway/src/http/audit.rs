@@ -104,7 +104,7 @@ pub async fn audit_log(
         actor: bounded("actor", query.actor)?,
         since: query.since,
         until: query.until,
-        before: query.cursor.as_deref().map(parse_cursor).transpose()?,
+        before: query.cursor.as_deref().map(parse_cursor::<u64>).transpose()?,
     };
     let limit = query.limit.get();
     let mut entries = audit::query(&state.db, &filter, limit + 1).await?;
