@@ -267,6 +267,10 @@ const NOT_REACHED: &[&str] = &[
     "ciphertalk_rate_limit_buckets",
     "ciphertalk_nats_reconnects_total",
     "ciphertalk_nats_resume_seconds",
+    // Calls: checked by the `calls` tests.
+    "ciphertalk_signal_frames_relayed_total",
+    "ciphertalk_signal_refusals_total",
+    "ciphertalk_turn_credentials_issued_total",
 ];
 
 /// The `# HELP` and `# TYPE` lines of a Prometheus page: family to help, family to type.

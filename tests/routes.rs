@@ -108,9 +108,27 @@ async fn every_served_route_is_documented_and_every_documented_route_is_served()
         send["responses"]["201"]["content"]["application/json"]["schema"]["$ref"],
         "#/components/schemas/MessageJson"
     );
-    for schema in
-        ["RoomJson", "MemberJson", "RoomPage", "MessageJson", "MessagePage", "ContactPage", "CreateRoomBody"]
-    {
+    let offer = &doc["paths"]["/v1/webrtc/offer"]["post"];
+    assert_eq!(
+        offer["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/SignalBody"
+    );
+    assert!(offer["responses"]["409"].is_object(), "peer_offline is documented");
+    assert_eq!(
+        doc["paths"]["/v1/webrtc/turn"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/TurnCredentials"
+    );
+    for schema in [
+        "RoomJson",
+        "MemberJson",
+        "RoomPage",
+        "MessageJson",
+        "MessagePage",
+        "ContactPage",
+        "CreateRoomBody",
+        "PlaybackBody",
+        "Playback",
+    ] {
         assert!(doc["components"]["schemas"][schema].is_object(), "schema {schema} missing");
     }
     chat.stop().await;

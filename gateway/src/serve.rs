@@ -182,7 +182,7 @@ impl Server {
         );
         tasks.push(throttle.spawn_cleanup(shutdown.child_token()));
         let realtime = crate::realtime::Realtime::new(
-            (&config.realtime).into(),
+            config.into(),
             throttle.clone(),
             nats.clone(),
             pool.clone(),
@@ -193,8 +193,11 @@ impl Server {
         .await?;
         tasks.push(tokio::spawn(on_reconnect(reconnects, wake.clone(), shutdown.child_token())));
         let files = Arc::new(crate::storage::Storage::open(config)?);
-        let sweeper =
-            crate::storage::sweeper::Sweeper { pool: pool.clone(), write: write.clone(), storage: files.clone() };
+        let sweeper = crate::storage::sweeper::Sweeper {
+            pool: pool.clone(),
+            write: write.clone(),
+            storage: files.clone(),
+        };
         tasks.push(tokio::spawn(sweeper.run(config.files.sweep_every(), shutdown.child_token())));
         let state = AppState::new(Shared {
             config: Arc::new(config.clone()),
@@ -211,6 +214,7 @@ impl Server {
             throttle,
             files,
             franking: Arc::new(FrankingKeys::new(franking, &config.messages.previous_franking_keys())),
+            turn: crate::turn::Turn::from_config(&config.webrtc),
         });
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await

@@ -285,6 +285,9 @@ pub(crate) struct Applier {
     run: Vec<Sent>,
     /// The bound of the fanout's memory (see [`Fanout`]).
     remembered: usize,
+    /// Whether the delivery fanout produces messages to publish (the live
+    /// projector, or a rebuild refilling CHAT_DELIVERY).
+    publishes: bool,
 }
 
 impl Applier {
@@ -297,6 +300,7 @@ impl Applier {
             touched: HashSet::new(),
             applied: 0,
             fanout: Fanout::new(source == KnownProgress::Stored, remembered),
+            publishes: source == KnownProgress::Stored,
             run: Vec::new(),
             remembered,
         }
@@ -498,8 +502,16 @@ impl Applier {
         }
         self.touched.clear();
         self.applied = 0;
-        self.fanout = Fanout::new(self.source == KnownProgress::Stored, self.remembered);
+        self.fanout = Fanout::new(self.publishes, self.remembered);
         self.run.clear();
+    }
+
+    /// An applier whose delivery fanout publishes although it rebuilds from
+    /// nothing ([`crate::rebuild::republish_deliveries`]).
+    pub(crate) fn publishing(mut self) -> Self {
+        self.fanout = Fanout::new(true, self.remembered);
+        self.publishes = true;
+        self
     }
 
     /// Events applied since the last call.

@@ -5,7 +5,8 @@
 //!   free loopback port, fsync off), and a fresh database per test.
 //! - One private nats-server (JetStream) per test: cheap to start, and tests
 //!   that stop or kill NATS cannot disturb each other.
-//! - A private Garage (S3) per test that asks for one (`garage::TestGarage`).
+//! - A private Garage (S3) per test that asks for one (`garage::TestGarage`),
+//!   and likewise a coturn (`turn::TestTurn`).
 //! - Nothing outlives the run: servers die with the process (PDEATHSIG), the
 //!   cluster is stopped and its folder removed at exit, per-test servers and
 //!   folders on drop, also when the test panics.
@@ -16,6 +17,7 @@ pub mod cluster;
 pub mod commands;
 pub mod garage;
 pub mod sms;
+pub mod turn;
 
 use std::path::{Path, PathBuf};
 
@@ -58,6 +60,13 @@ pub struct TestDb {
 
 impl TestDb {
     pub async fn new() -> Self {
+        let db = Self::empty().await;
+        ciphertalk_gateway::db::migrate(&db.pool).await.unwrap();
+        db
+    }
+
+    /// A database with nothing in it, not even the schema (to restore a dump into).
+    pub async fn empty() -> Self {
         let admin_url = postgres_admin_url();
         let name = format!("t_{}", uuid::Uuid::new_v4().simple());
         let admin = ciphertalk_gateway::db::connect(&admin_url, 1).await.unwrap();
@@ -65,7 +74,6 @@ impl TestDb {
         admin.close().await;
         let url = admin_url.rsplit_once('/').map(|(base, _)| format!("{base}/{name}")).unwrap();
         let pool = ciphertalk_gateway::db::connect(&url, 16).await.unwrap();
-        ciphertalk_gateway::db::migrate(&pool).await.unwrap();
         Self { url, pool }
     }
 }

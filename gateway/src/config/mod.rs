@@ -21,6 +21,7 @@ mod secret;
 mod settings;
 mod sms;
 mod streams;
+mod webrtc;
 mod write;
 mod write_limits;
 
@@ -47,6 +48,7 @@ pub use secret::Secret;
 pub use settings::{SETTINGS, example_toml};
 pub use sms::{SmsConfig, SmsMode};
 pub use streams::StreamsConfig;
+pub use webrtc::WebrtcConfig;
 pub use write::WriteConfig;
 pub use write_limits::{BadProxy, WriteLimitsConfig};
 
@@ -89,6 +91,7 @@ pub struct Config {
     pub rooms: RoomsConfig,
     pub cors: CorsConfig,
     pub files: FilesConfig,
+    pub webrtc: WebrtcConfig,
 }
 
 impl Default for Config {
@@ -119,6 +122,7 @@ impl Default for Config {
             rooms: RoomsConfig::default(),
             cors: CorsConfig::default(),
             files: FilesConfig::default(),
+            webrtc: WebrtcConfig::default(),
         }
     }
 }
@@ -149,6 +153,7 @@ impl Config {
         self.rate_limits.validate()?;
         self.cors.validate()?;
         self.files.validate()?;
+        self.webrtc.validate()?;
         self.sms.validate(self.is_embedded())
     }
 }

@@ -295,6 +295,16 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "signal frames per client IP per minute (default 6000, 0 = no limit)",
     ),
     (
+        "CIPHERTALK_WRITE_LIMIT_PLAYBACK_PER_USER",
+        "write_limits.playback_per_user",
+        "co-watch playback frames per user per minute (default 120, 0 = no limit)",
+    ),
+    (
+        "CIPHERTALK_WRITE_LIMIT_PLAYBACK_PER_IP",
+        "write_limits.playback_per_ip",
+        "co-watch playback frames per client IP per minute (default 1200, 0 = no limit)",
+    ),
+    (
         "CIPHERTALK_WRITE_LIMIT_FRAME_PER_USER",
         "write_limits.frame_per_user",
         "other WebSocket frames (acks, pings) per user per minute (default 3000, 0 = no limit)",
@@ -441,10 +451,22 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "cors.max_age_secs",
         "how long a browser caches a preflight (default 600)",
     ),
-    ("CIPHERTALK_FILES_BACKEND", "files.backend", "where file chunks are stored: local (default local, under <data_dir>/files)"),
-    ("CIPHERTALK_FILES_MAX_FILE_BYTES", "files.max_file_bytes", "largest file; larger uploads get 413 (default 2048 MiB)"),
+    (
+        "CIPHERTALK_FILES_BACKEND",
+        "files.backend",
+        "where file chunks are stored: local (default local, under <data_dir>/files)",
+    ),
+    (
+        "CIPHERTALK_FILES_MAX_FILE_BYTES",
+        "files.max_file_bytes",
+        "largest file; larger uploads get 413 (default 2048 MiB)",
+    ),
     ("CIPHERTALK_FILES_MAX_CHUNK_BYTES", "files.max_chunk_bytes", "largest chunk of a file (default 16 MiB)"),
-    ("CIPHERTALK_FILES_MAX_CHUNK_COUNT", "files.max_chunk_count", "most chunks of one file, at most 65536 (default 65536)"),
+    (
+        "CIPHERTALK_FILES_MAX_CHUNK_COUNT",
+        "files.max_chunk_count",
+        "most chunks of one file, at most 65536 (default 65536)",
+    ),
     (
         "CIPHERTALK_FILES_MAX_USER_BYTES",
         "files.max_user_bytes",
@@ -460,11 +482,35 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "files.url_lifetime_secs",
         "how long chunk upload and download URLs stay valid (default 300)",
     ),
-    ("CIPHERTALK_FILES_SWEEP_EVERY_SECS", "files.sweep_every_secs", "how often expired files are removed (default 60)"),
+    (
+        "CIPHERTALK_FILES_SWEEP_EVERY_SECS",
+        "files.sweep_every_secs",
+        "how often expired files are removed (default 60)",
+    ),
     (
         "CIPHERTALK_FILES_URL_KEY",
         "files.url_key",
         "HMAC key of gateway chunk URLs (>= 32 bytes); unset = generated into <data_dir>/files-url-key",
+    ),
+    (
+        "CIPHERTALK_TURN_SECRET",
+        "webrtc.turn_secret",
+        "coturn's static-auth-secret (>= 16 bytes); unset = no TURN server, GET /v1/webrtc/turn answers 404",
+    ),
+    (
+        "CIPHERTALK_TURN_URLS",
+        "webrtc.turn_urls",
+        "comma-separated turn:/turns:/stun: URLs handed to clients with TURN credentials (default none)",
+    ),
+    (
+        "CIPHERTALK_TURN_TTL_SECS",
+        "webrtc.turn_ttl_secs",
+        "how long TURN credentials stay valid (default 86400)",
+    ),
+    (
+        "CIPHERTALK_WEBRTC_MAX_PAYLOAD_BYTES",
+        "webrtc.max_payload_bytes",
+        "largest call-signal or playback payload, in bytes of JSON; larger get 413 (default 16384)",
     ),
 ];
 
@@ -588,8 +634,9 @@ mod tests {
                 "CIPHERTALK_SMS",
                 "CIPHERTALK_SMS_WEBHOOK_URL",
                 "CIPHERTALK_FRANKING_KEY",
-                "CIPHERTALK_FILES_URL_KEY",
                 "CIPHERTALK_PREVIOUS_FRANKING_KEYS",
+                "CIPHERTALK_FILES_URL_KEY",
+                "CIPHERTALK_TURN_SECRET",
             ]
         );
     }

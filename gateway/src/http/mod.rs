@@ -25,6 +25,7 @@ pub mod rooms;
 pub mod shared;
 pub mod to_device;
 pub mod users;
+pub mod webrtc;
 pub mod ws;
 
 use std::time::Duration;
@@ -69,6 +70,7 @@ pub fn router(state: AppState) -> Router {
         .merge(ws::router())
         .merge(inbox::router())
         .merge(to_device::router())
+        .merge(webrtc::router())
         .merge(files::router())
         .merge(reports::router())
         .merge(admin::router())

@@ -87,9 +87,14 @@ use crate::throttle::Action;
         super::admin::lift_suspension,
         super::audit::audit_log,
         super::audit::room_state,
+        super::webrtc::offer,
+        super::webrtc::answer,
+        super::webrtc::candidate,
+        super::webrtc::playback,
+        super::webrtc::turn,
     ),
     modifiers(&BearerAuth, &SharedAnswers),
-    tags((name = "auth"), (name = "devices"), (name = "keys"), (name = "users"), (name = "rooms"), (name = "messages"), (name = "contacts"), (name = "delivery"), (name = "files"), (name = "moderation"))
+    tags((name = "auth"), (name = "devices"), (name = "keys"), (name = "users"), (name = "rooms"), (name = "messages"), (name = "contacts"), (name = "delivery"), (name = "files"), (name = "moderation"), (name = "calls"))
 )]
 pub struct ApiDoc;
 
