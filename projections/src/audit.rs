@@ -256,7 +256,7 @@ pub struct AuditEntry {
 /// What an audit query selects; every given field must match.
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
-    /// The entry's subject, or the room it happened in.
+    /// The entry's subject, the room it happened in, or the report it belongs to.
     pub subject: Option<String>,
     pub actor: Option<String>,
     pub since: Option<DateTime<Utc>>,
@@ -271,7 +271,7 @@ pub async fn query(pool: &PgPool, filter: &AuditFilter, limit: u32) -> Result<Ve
     sqlx::query_as(
         "SELECT stream_seq, at, actor_id, action, subject, room_id, details FROM audit_log
           WHERE action <> 'file.registered'
-            AND ($1::text IS NULL OR subject = $1 OR room_id::text = $1)
+            AND ($1::text IS NULL OR subject = $1 OR room_id::text = $1 OR details ->> 'report_id' = $1)
             AND ($2::text IS NULL OR actor_id = $2)
             AND ($3::timestamptz IS NULL OR at >= $3)
             AND ($4::timestamptz IS NULL OR at <= $4)

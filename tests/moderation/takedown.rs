@@ -78,6 +78,8 @@ async fn a_reported_file_taken_down_loses_its_blobs_and_every_member_is_told() {
     assert_eq!(entries[1]["actor_id"], alice.id.to_string());
     assert_eq!(entries[1]["details"]["report_id"], filed["id"]);
     assert_eq!(entries[1]["room_id"], room);
+    let of_report = audit_of(&app, &admin, &format!("subject={}", filed["id"].as_str().unwrap()), 3).await;
+    assert_eq!(of_report, entries, "a report's entries are found by its id too");
 }
 
 #[tokio::test]

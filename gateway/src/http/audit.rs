@@ -36,7 +36,8 @@ const MAX_FILTER_CHARS: usize = 128;
 #[into_params(parameter_in = Query)]
 #[serde(deny_unknown_fields)]
 pub struct AuditQuery {
-    /// Entries about this id (a user, message, file or report target), or in this room.
+    /// Entries about this id (a user, message, file or report target), in this room,
+    /// or of this report (its filing, its decision, the takedown it caused).
     pub subject: Option<String>,
     /// Entries by this actor: a user id, or `system:configuration`, `system:expiry`.
     pub actor: Option<String>,
