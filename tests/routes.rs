@@ -89,6 +89,15 @@ async fn every_served_route_is_documented_and_every_documented_route_is_served()
     assert!(undocumented.is_empty(), "served but not in /v1/openapi.json: {undocumented:?}");
     assert!(unserved.is_empty(), "in /v1/openapi.json but not served: {unserved:?}");
 
+    // Every admin route documents its refusal of non-admins.
+    for (method, path) in documented.iter().filter(|(_, path)| path.starts_with("/v1/admin/")) {
+        let responses = &doc["paths"][path.as_str()][method.as_str()]["responses"];
+        assert!(responses["403"].is_object(), "{method} {path} documents no 403");
+    }
+    for path in ["/v1/admin/audit", "/v1/admin/rooms/{id}/state", "/v1/admin/files/{id}"] {
+        assert!(documented.iter().any(|(_, documented)| documented == path), "{path} is not documented");
+    }
+
     // Bodies are documented with their schemas.
     let send = &doc["paths"]["/v1/rooms/{id}/messages"]["post"];
     assert_eq!(

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod asyncapi;
+pub mod audit;
 pub mod auth;
 pub mod contacts;
 pub mod cors;
@@ -73,6 +74,7 @@ pub fn router(state: AppState) -> Router {
         .merge(files::router())
         .merge(reports::router())
         .merge(admin::router())
+        .merge(audit::router())
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), limit::limit))
         .fallback(error::fallback)
         .layer(axum::middleware::from_fn(metrics::track))

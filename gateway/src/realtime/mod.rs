@@ -9,12 +9,14 @@
 //! - [`frames`]: the frames of API.md.
 //! - [`presence`], [`signals`]: online/last seen, and typing/signal routing.
 //! - [`membership`]: who may exchange typing and signal frames in a room.
+//! - [`alerts`]: new reports pushed to connected moderators.
 //! - [`signaling`], [`playback`]: call signals and co-watch, checked and relayed.
 //!
 //! Gateways keep no state another gateway needs: a user may connect to any of
 //! them, and a gateway that dies loses nothing (its clients reconnect
 //! elsewhere and resume from their cursor).
 
+pub mod alerts;
 pub mod connection;
 pub mod cursor;
 pub mod feed;
