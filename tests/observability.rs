@@ -249,6 +249,7 @@ const NOT_REACHED: &[&str] = &[
     "ciphertalk_command_conflicts_total",
     "ciphertalk_event_store_commit_appends",
     "ciphertalk_event_store_refused_too_large_total",
+    "ciphertalk_event_store_refused_unpublishable_total",
     "ciphertalk_message_sends_held_back_total",
     "ciphertalk_relay_errors_total",
     "ciphertalk_projection_duplicates_total",

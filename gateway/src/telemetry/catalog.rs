@@ -98,6 +98,12 @@ pub const METRICS: &[Metric] = &[
         Unit::Count,
         "Commands refused because an event would exceed events.max_event_bytes, by aggregate.",
     ),
+    metric(
+        "ciphertalk_event_store_refused_unpublishable_total",
+        Counter,
+        Unit::Count,
+        "Commands refused because an event would have no valid CHAT_EVENTS subject, by aggregate.",
+    ),
     metric("ciphertalk_message_sends_total", Counter, Unit::Count, "Messages accepted over HTTP."),
     metric(
         "ciphertalk_message_sends_held_back_total",
