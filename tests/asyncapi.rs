@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 use chrono::Utc;
 use ciphertalk_domain::DeviceId;
 use ciphertalk_domain::room::RoomCommand;
+use ciphertalk_domain::user::UserCommand;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
@@ -83,6 +84,10 @@ async fn every_frame_of_a_session_matches_the_asyncapi_document() {
         at: Utc::now(),
     };
     app.commands().room(room.parse().unwrap(), alice.id, takedown).await;
+    // Bob, an instance admin, is told of a new report at once.
+    app.commands().user(bob.id, UserCommand::GrantAdmin { by: None, at: Utc::now() }).await;
+    let report = json!({"target": {"kind": "user", "id": alice.id.to_string()}, "reason": "spam"});
+    assert_eq!(app.post(&dave, "/v1/reports", report).await.0, StatusCode::CREATED);
     // A device of Alice's, who shares the room with Bob, comes and goes.
     let tablet = device_of(&login_on_new_device(&app, &alice_email, "tablet").await);
     assert_eq!(app.delete(&alice, &format!("/v1/devices/{tablet}")).await.0, StatusCode::NO_CONTENT);
@@ -101,10 +106,18 @@ async fn every_frame_of_a_session_matches_the_asyncapi_document() {
     alice_ws
         .send(json!({"type": "signal", "to": bob.id.to_string(), "room_id": room, "kind": "offer", "payload": {"sdp": "v=0"}}))
         .await;
+    // Co-watch: a playback state for the whole room.
+    let playback =
+        json!({"op": "state", "file_id": uuid::Uuid::now_v7(), "state": "paused", "position": 3.5});
+    let to_room = json!({"type": "signal", "room_id": room, "kind": "playback", "payload": playback});
+    frames.check("ClientFrame_signal", &to_room);
+    frames.check("Playback", &playback);
+    alice_ws.send(to_room).await;
     let client_frames = [
         json!({"type": "presence", "user_id": alice.id.to_string()}),
         json!({"type": "ping"}),
         json!({"type": "typing", "room_id": room, "typing": false}),
+        json!({"type": "signal", "to": alice.id.to_string(), "room_id": room, "kind": "playback", "payload": {"op": "request"}}),
     ];
 
     let wanted_events = frames.schema_names("Event_");

@@ -22,7 +22,7 @@ mod streaming;
 mod urls;
 
 /// `len` bytes that differ per `seed` (stand-ins for ciphertext).
-fn bytes(seed: u8, len: usize) -> Vec<u8> {
+pub(crate) fn bytes(seed: u8, len: usize) -> Vec<u8> {
     (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
 }
 
@@ -106,7 +106,7 @@ async fn download_url(app: &TestApp, who: &Person, file: &str, index: u64) -> St
 }
 
 /// Every blob the local store holds for `file`, read from its folder.
-fn blobs_of(app: &TestApp, file: &str) -> Vec<PathBuf> {
+pub(crate) fn blobs_of(app: &TestApp, file: &str) -> Vec<PathBuf> {
     fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
         let Ok(entries) = std::fs::read_dir(dir) else { return };
         for entry in entries.flatten() {

@@ -57,6 +57,8 @@ pub struct Shared {
     pub franking: Arc<crate::franking::FrankingKeys>,
     /// The key Web Push requests are signed with (its public half is served to browsers).
     pub vapid: Arc<crate::push::VapidKey>,
+    /// The TURN server whose credentials are handed out; `None` when none is configured.
+    pub turn: Option<crate::turn::Turn>,
 }
 
 impl Shared {

@@ -9,7 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 use ciphertalk_gateway::storage::s3::s3_signer;
 use object_store::ObjectStoreExt as _;
 use object_store::signer::{SignedUrlOptions, Signer as _};
-use reqwest::header::{CONTENT_LENGTH, HeaderName, HeaderValue, RANGE};
+use reqwest::header::{HeaderName, HeaderValue, RANGE};
 use reqwest::{Method, StatusCode};
 use sha2::Digest as _;
 
@@ -68,12 +68,13 @@ async fn an_expired_or_tampered_url_is_refused() {
     let short = signer.signed_url(Method::PUT, &path, Duration::from_secs(1)).await.unwrap();
     tokio::time::sleep(Duration::from_millis(2100)).await;
     let answer = http.put(short).body("x").send().await.unwrap();
-    assert_eq!(answer.status(), StatusCode::FORBIDDEN, "an expired URL");
+    // Garage answers an expired signature 400 (AWS: 403); refused either way.
+    assert!(answer.status().is_client_error(), "an expired URL: {}", answer.status());
     assert!(garage.store().head(&path).await.is_err(), "nothing was stored");
 }
 
 #[tokio::test]
-async fn a_url_signed_for_a_length_and_checksum_takes_only_those_bytes() {
+async fn a_url_signed_for_a_checksum_takes_only_those_bytes() {
     let garage = TestGarage::start().await;
     let signer = s3_signer(&garage.s3.settings()).unwrap();
     let http = reqwest::Client::new();
@@ -81,14 +82,15 @@ async fn a_url_signed_for_a_length_and_checksum_takes_only_those_bytes() {
     let path = key("0");
     let checksum = STANDARD.encode(sha2::Sha256::digest(&chunk));
     let checksum_header = HeaderName::from_static("x-amz-checksum-sha256");
+    // The signer keeps `content-length` to itself; the signed checksum binds
+    // the bytes, and so their length.
     let options = SignedUrlOptions::new()
-        .with_signed_header(CONTENT_LENGTH, HeaderValue::from(chunk.len()))
         .with_signed_header(checksum_header.clone(), HeaderValue::from_str(&checksum).unwrap());
     let url = signer.signed_url_opts(Method::PUT, &path, FIVE_MINUTES, &options).await.unwrap();
     let put = |body: Vec<u8>| http.put(url.clone()).header(&checksum_header, &checksum).body(body).send();
 
     let longer = put([&chunk[..], b"!"].concat()).await.unwrap();
-    assert_eq!(longer.status(), StatusCode::FORBIDDEN, "more bytes than signed");
+    assert!(longer.status().is_client_error(), "more bytes than signed: {}", longer.status());
     let mut altered = chunk.to_vec();
     altered[7] ^= 1;
     let answer = put(altered).await.unwrap();
