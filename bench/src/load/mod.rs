@@ -226,7 +226,6 @@ pub async fn run(args: Args) -> Result<(), BoxError> {
 #[derive(Debug)]
 pub struct Sent {
     pub room: usize,
-    pub user: usize,
     /// Numbers of the messages the server accepted.
     pub accepted: Vec<u64>,
     /// How many of them were sent after the warm-up.
@@ -327,7 +326,7 @@ async fn load(plan: &Plan, server: &Server) -> Result<Outcome, BoxError> {
                 plan: plan.clone(),
                 clock,
             };
-            tokio::spawn(sender.run(room, user, start, deadline))
+            tokio::spawn(sender.run(room, start, deadline))
         })
         .collect();
     tokio::time::sleep_until(measured_from.into()).await;
@@ -386,10 +385,9 @@ struct Sender {
 }
 
 impl Sender {
-    async fn run(self, room: usize, user: usize, start: Instant, deadline: Instant) -> Sent {
+    async fn run(self, room: usize, start: Instant, deadline: Instant) -> Sent {
         let mut sent = Sent {
             room,
-            user,
             accepted: Vec::new(),
             measured: 0,
             latency: BySecond::default(),

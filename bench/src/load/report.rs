@@ -360,8 +360,8 @@ mod tests {
     use super::*;
     use crate::load::socket::Client;
 
-    fn sent(room: usize, user: usize, accepted: Vec<u64>) -> Sent {
-        Sent { room, user, accepted, measured: 0, latency: BySecond::default(), errors: 0, first_error: None }
+    fn sent(room: usize, accepted: Vec<u64>) -> Sent {
+        Sent { room, accepted, measured: 0, latency: BySecond::default(), errors: 0, first_error: None }
     }
 
     /// What `device` of `user` received: (message, room seq) in arrival order.
@@ -395,7 +395,7 @@ mod tests {
     #[test]
     fn every_member_must_get_each_accepted_message_once() {
         let plan = three_in_a_room(1);
-        let sent = [sent(0, 0, vec![1, 2])];
+        let sent = [sent(0, vec![1, 2])];
         let all = [(1, 1), (2, 2)];
         let perfect = check(&plan, &sent, &[inbox(0, 0, &all), inbox(1, 0, &all), inbox(2, 0, &all)]);
         assert_eq!((perfect.total, perfect.unexpected), (tally(6, 0, 0, 0), 0));
@@ -408,7 +408,7 @@ mod tests {
     #[test]
     fn each_device_of_a_user_is_checked_on_its_own() {
         let plan = three_in_a_room(2);
-        let sent = [sent(0, 0, vec![1, 2, 3])];
+        let sent = [sent(0, vec![1, 2, 3])];
         let all = [(1, 1), (2, 2), (3, 3)];
         let mut inboxes: Vec<Inbox> = (0..3).map(|user| inbox(user, 0, &all)).collect();
         inboxes.extend((0..3).map(|user| inbox(user, 1, &all)));
