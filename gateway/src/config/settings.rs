@@ -557,8 +557,14 @@ pub fn example_toml() -> String {
         let table = if section.is_empty() {
             Some(&defaults)
         } else {
-            out.push_str(&format!("\n[{section}]\n"));
-            section.split('.').try_fold(&defaults, |table, part| table.get(part)?.as_table())
+            let table = section.split('.').try_fold(&defaults, |table, part| table.get(part)?.as_table());
+            // A section absent by default (`[files.s3]`) stays commented out:
+            // written empty, it would be set, and incomplete.
+            match table {
+                Some(_) => out.push_str(&format!("\n[{section}]\n")),
+                None => out.push_str(&format!("\n# [{section}]: unset by default\n")),
+            }
+            table
         };
         for (var, path, meaning) in SETTINGS.iter().filter(|(_, path, _)| section_of(path) == section) {
             let key = path.rsplit_once('.').map_or(*path, |(_, key)| key);
@@ -637,6 +643,7 @@ mod tests {
                 "CIPHERTALK_SMS",
                 "CIPHERTALK_SMS_WEBHOOK_URL",
                 "CIPHERTALK_FRANKING_KEY",
+                "CIPHERTALK_PREVIOUS_FRANKING_KEYS",
                 "CIPHERTALK_FILES_URL_KEY",
                 "CIPHERTALK_FILES_S3_ENDPOINT",
                 "CIPHERTALK_FILES_S3_PUBLIC_ENDPOINT",
@@ -650,7 +657,6 @@ mod tests {
                 "CIPHERTALK_FILES_S3_REQUEST_TIMEOUT_SECS",
                 "CIPHERTALK_FILES_S3_MAX_RETRIES",
                 "CIPHERTALK_FILES_S3_RETRY_WINDOW_MS",
-                "CIPHERTALK_PREVIOUS_FRANKING_KEYS",
             ]
         );
     }

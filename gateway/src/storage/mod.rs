@@ -106,7 +106,7 @@ impl Storage {
             return Ok(self.urls.url(UrlMethod::Get, file, index, expires));
         };
         let lifetime = (expires - Utc::now()).to_std().unwrap_or(Duration::ZERO).max(Duration::from_secs(1));
-        let url = presigner.signed_url(reqwest::Method::GET, &layout::chunk(file, index, digest), lifetime).await?;
+        let url = presigner.signed_url(object_store::signer::Method::GET, &layout::chunk(file, index, digest), lifetime).await?;
         Ok(url.into())
     }
 
