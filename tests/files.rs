@@ -44,8 +44,8 @@ macro_rules! on_each_store {
 }
 
 mod access;
-mod limits;
 mod lifecycle;
+mod limits;
 mod outage;
 mod streaming;
 mod urls;
@@ -89,7 +89,13 @@ async fn register(
 }
 
 /// [`register`] that must succeed: the file id and its upload URLs by index.
-async fn registered(app: &TestApp, who: &Person, room: &str, size: u64, chunk_size: u64) -> (String, Vec<String>) {
+async fn registered(
+    app: &TestApp,
+    who: &Person,
+    room: &str,
+    size: u64,
+    chunk_size: u64,
+) -> (String, Vec<String>) {
     let (status, body) = register(app, who, room, size, chunk_size, &[who], json!({})).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     (body["file_id"].as_str().unwrap().to_owned(), upload_urls(&body))
@@ -102,7 +108,11 @@ fn upload_urls(body: &Value) -> Vec<String> {
 /// A chunk URL as a client resolves it: relative to the API's base (gateway
 /// URLs), or already absolute (presigned URLs of an S3 store).
 fn absolute(app: &TestApp, url: &str) -> String {
-    if url.starts_with("http://") || url.starts_with("https://") { url.to_owned() } else { format!("{}{url}", app.base(0)) }
+    if url.starts_with("http://") || url.starts_with("https://") {
+        url.to_owned()
+    } else {
+        format!("{}{url}", app.base(0))
+    }
 }
 
 /// PUTs `bytes` to a chunk URL: the status and the JSON answer.
@@ -128,7 +138,10 @@ async fn download_url(app: &TestApp, who: &Person, file: &str, index: u64) -> St
     let (status, body) = app.get(who, &format!("/v1/files/{file}")).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let chunk = body["chunks"].as_array().unwrap().iter().find(|c| c["index"] == index);
-    chunk.unwrap_or_else(|| panic!("chunk {index} not listed: {body}"))["download_url"].as_str().unwrap().to_owned()
+    chunk.unwrap_or_else(|| panic!("chunk {index} not listed: {body}"))["download_url"]
+        .as_str()
+        .unwrap()
+        .to_owned()
 }
 
 /// Every blob the store holds for `file`, listed by a client of the test's
@@ -136,7 +149,8 @@ async fn download_url(app: &TestApp, who: &Person, file: &str, index: u64) -> St
 async fn blobs_of(app: &TestApp, file: &str) -> Vec<object_store::path::Path> {
     use futures::TryStreamExt as _;
     let prefix = object_store::path::Path::from(file);
-    let listed = app.blob_store().list(Some(&prefix)).map_ok(|meta| meta.location).try_collect::<Vec<_>>().await;
+    let listed =
+        app.blob_store().list(Some(&prefix)).map_ok(|meta| meta.location).try_collect::<Vec<_>>().await;
     let mut blobs = listed.unwrap();
     blobs.sort();
     blobs

@@ -28,8 +28,9 @@ async fn app_with_admin() -> (TestApp, Person) {
 }
 
 async fn login(app: &TestApp, email: &str) -> Person {
-    let (status, body) =
-        app.post(crate::support::app::Anonymous, "/v1/auth/login", json!({"email": email, "password": PASSWORD})).await;
+    let (status, body) = app
+        .post(crate::support::app::Anonymous, "/v1/auth/login", json!({"email": email, "password": PASSWORD}))
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     Person::from_session(&body)
 }
@@ -56,8 +57,15 @@ async fn send_franked(app: &TestApp, who: &Person, room: &str, plaintext: &str, 
 }
 
 /// `who` reports message `message` of `room`: the status and the report.
-async fn report_message(app: &TestApp, who: &Person, room: &str, message: &Value, proof: Option<Value>) -> (StatusCode, Value) {
-    let mut body = json!({"target": {"kind": "message", "id": message["id"], "room_id": room}, "reason": "abuse"});
+async fn report_message(
+    app: &TestApp,
+    who: &Person,
+    room: &str,
+    message: &Value,
+    proof: Option<Value>,
+) -> (StatusCode, Value) {
+    let mut body =
+        json!({"target": {"kind": "message", "id": message["id"], "room_id": room}, "reason": "abuse"});
     if let Some(proof) = proof {
         body["franking"] = proof;
     }

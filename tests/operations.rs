@@ -199,7 +199,8 @@ fn compose_runs_the_tested_garage_and_points_ciphertalk_at_its_bucket() {
     use crate::support::garage::{GARAGE_VERSION, REGION};
 
     let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let compose: Yaml = serde_norway::from_str(&std::fs::read_to_string(repo.join("compose.yaml")).unwrap()).unwrap();
+    let compose: Yaml =
+        serde_norway::from_str(&std::fs::read_to_string(repo.join("compose.yaml")).unwrap()).unwrap();
     let config: toml::Table =
         std::fs::read_to_string(repo.join("deploy/garage/garage.toml")).unwrap().parse().unwrap();
     let garage = &compose["services"]["garage"];
@@ -220,11 +221,15 @@ fn compose_runs_the_tested_garage_and_points_ciphertalk_at_its_bucket() {
         );
     }
     let garage_env = &garage["environment"];
-    for secret in ["GARAGE_RPC_SECRET", "GARAGE_ADMIN_TOKEN", "GARAGE_DEFAULT_ACCESS_KEY", "GARAGE_DEFAULT_SECRET_KEY"]
+    for secret in
+        ["GARAGE_RPC_SECRET", "GARAGE_ADMIN_TOKEN", "GARAGE_DEFAULT_ACCESS_KEY", "GARAGE_DEFAULT_SECRET_KEY"]
     {
         assert!(text(&garage_env[secret]).contains(":?"), "{secret} may be left unset");
     }
-    assert!(!config.contains_key("rpc_secret") && !config["admin"].as_table().unwrap().contains_key("admin_token"));
+    assert!(
+        !config.contains_key("rpc_secret")
+            && !config["admin"].as_table().unwrap().contains_key("admin_token")
+    );
     assert!(strings(&garage["healthcheck"]["test"]).contains(&"health".to_owned()));
 
     let port_of = |addr: &str| addr.rsplit(':').next().unwrap().to_owned();
@@ -247,7 +252,10 @@ fn compose_runs_the_tested_garage_and_points_ciphertalk_at_its_bucket() {
     let raw = std::fs::read_to_string(repo.join("compose.yaml")).unwrap();
     let references = raw.split("${").skip(1).filter_map(|rest| rest.split_once('}').map(|(inner, _)| inner));
     for required in references.filter_map(|inner| inner.split_once(":?").map(|(name, _)| name)) {
-        assert!(example.lines().any(|line| line == format!("{required}=")), "{required} is not in compose.env.example");
+        assert!(
+            example.lines().any(|line| line == format!("{required}=")),
+            "{required} is not in compose.env.example"
+        );
     }
 }
 
@@ -260,7 +268,8 @@ fn the_compose_environment_loads_into_a_valid_config_on_s3() {
     use serde_norway::Value as Yaml;
 
     let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
-    let compose: Yaml = serde_norway::from_str(&std::fs::read_to_string(repo.join("compose.yaml")).unwrap()).unwrap();
+    let compose: Yaml =
+        serde_norway::from_str(&std::fs::read_to_string(repo.join("compose.yaml")).unwrap()).unwrap();
     let example = std::fs::read_to_string(repo.join("deploy/compose.env.example")).unwrap();
     // Every variable of the template set, as a user would (FILES_PUBLIC_ENDPOINT left empty).
     let dotenv: std::collections::HashMap<String, String> = example
@@ -272,7 +281,9 @@ fn the_compose_environment_loads_into_a_valid_config_on_s3() {
     let environment = compose["services"]["ciphertalk"]["environment"].as_mapping().unwrap();
     let env: Vec<(String, String)> = environment
         .iter()
-        .map(|(name, value)| (name.as_str().unwrap().to_owned(), interpolate(value.as_str().unwrap(), &dotenv)))
+        .map(|(name, value)| {
+            (name.as_str().unwrap().to_owned(), interpolate(value.as_str().unwrap(), &dotenv))
+        })
         .collect();
     let config = Config::load_from(None, env).unwrap_or_else(|err| panic!("compose's environment: {err}"));
     assert_eq!(config.files.backend, StorageBackend::S3);

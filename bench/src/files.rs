@@ -87,7 +87,10 @@ impl Memory {
                 while !stop.is_cancelled() {
                     every.tick().await;
                     if let Some(snapshot) = procfs::snapshot_aside(Some(pid)).await {
-                        samples.lock().unwrap_or_else(|e| e.into_inner()).push((snapshot.at, snapshot.root.rss_kb));
+                        samples
+                            .lock()
+                            .unwrap_or_else(|e| e.into_inner())
+                            .push((snapshot.at, snapshot.root.rss_kb));
                     }
                 }
             });
@@ -98,7 +101,8 @@ impl Memory {
     /// (median, highest) RSS in MiB of the samples taken between `from` and `to`.
     fn between(&self, from: Instant, to: Instant) -> Option<(f64, f64)> {
         let samples = self.samples.lock().unwrap_or_else(|e| e.into_inner());
-        let mut kb: Vec<u64> = samples.iter().filter(|(at, _)| *at >= from && *at <= to).map(|s| s.1).collect();
+        let mut kb: Vec<u64> =
+            samples.iter().filter(|(at, _)| *at >= from && *at <= to).map(|s| s.1).collect();
         kb.sort_unstable();
         let mib = |kb: u64| kb as f64 / 1024.0;
         Some((mib(*kb.get(kb.len() / 2)?), mib(*kb.last()?)))
@@ -121,7 +125,8 @@ async fn measure(server: &Server, args: &Args) -> Result<(), BoxError> {
         "content_type": "application/octet-stream",
         "wrapped_keys": {alice.id.clone(): "a2V5", bob.id.clone(): "a2V5"},
     });
-    let registered = call(&http, &server.base, &alice, reqwest::Method::POST, "/v1/files", Some(body)).await?;
+    let registered =
+        call(&http, &server.base, &alice, reqwest::Method::POST, "/v1/files", Some(body)).await?;
     let file = registered["file_id"].as_str().ok_or("no file_id")?.to_owned();
     let upload_urls: Vec<String> = registered["chunks"]
         .as_array()
@@ -152,7 +157,8 @@ async fn measure(server: &Server, args: &Args) -> Result<(), BoxError> {
     let uploaded = Instant::now();
     let upload_secs = (uploaded - upload_started).as_secs_f64();
 
-    let shown = call(&http, &server.base, &bob, reqwest::Method::GET, &format!("/v1/files/{file}"), None).await?;
+    let shown =
+        call(&http, &server.base, &bob, reqwest::Method::GET, &format!("/v1/files/{file}"), None).await?;
     let download_urls: Vec<String> = shown["chunks"]
         .as_array()
         .ok_or("no chunks")?
@@ -191,7 +197,10 @@ async fn measure(server: &Server, args: &Args) -> Result<(), BoxError> {
     let backend = shown["chunks"][0]["download_url"].as_str().map_or("?", |url| {
         if url.starts_with("http") { "s3 (presigned downloads)" } else { "local (gateway URLs)" }
     });
-    println!("files: {} MiB in {chunk_count} chunks of {} MiB, store {backend}", args.size_mib, args.chunk_mib);
+    println!(
+        "files: {} MiB in {chunk_count} chunks of {} MiB, store {backend}",
+        args.size_mib, args.chunk_mib
+    );
     println!("  upload:   {:.1} MiB/s ({upload_secs:.1} s)", args.size_mib as f64 / upload_secs);
     println!("  download: {:.1} MiB/s ({download_secs:.1} s)", args.size_mib as f64 / download_secs);
     println!(
@@ -235,7 +244,11 @@ async fn watch_chunks(base: &str, who: &Account) -> Result<Arc<Mutex<HashMap<u64
 
 /// A chunk URL as a client resolves it: gateway URLs are relative to the API.
 fn absolute(base: &str, url: &str) -> String {
-    if url.starts_with("http://") || url.starts_with("https://") { url.to_owned() } else { format!("{base}{url}") }
+    if url.starts_with("http://") || url.starts_with("https://") {
+        url.to_owned()
+    } else {
+        format!("{base}{url}")
+    }
 }
 
 async fn call(

@@ -23,7 +23,10 @@ async fn small_scenario_delivers_everything_exactly_once_to_each_of_two_devices(
     let accepted = report["accepted"].as_u64().unwrap();
     for device in report["by_device"].as_array().unwrap() {
         assert_eq!(device["expected_deliveries"].as_u64(), Some(accepted * 10), "{report}");
-        assert_eq!((&device["lost"], &device["duplicated"], &device["out_of_order"]), (&0.into(), &0.into(), &0.into()));
+        assert_eq!(
+            (&device["lost"], &device["duplicated"], &device["out_of_order"]),
+            (&0.into(), &0.into(), &0.into())
+        );
         assert!(device["e2e_ms"]["p99"].as_f64().unwrap() > 0.0, "{report}");
     }
 }

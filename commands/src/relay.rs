@@ -153,6 +153,13 @@ pub enum RelayError {
          its store was lost; run `ciphertalk relay rebuild`"
     )]
     StreamBehind { stream: LogPosition, published: LogPosition },
+    /// CHAT_EVENTS ends before the sequence the projections have applied:
+    /// lost as above, found whatever the relay's saved cursor says.
+    #[error(
+        "CHAT_EVENTS ends at sequence {stream_last_seq} but the projections have applied up to \
+         {applied}: its store was lost; run `ciphertalk relay rebuild`"
+    )]
+    StreamShort { stream_last_seq: u64, applied: u64 },
 }
 
 impl RelayError {
@@ -193,12 +200,22 @@ enum Tail {
     Gone,
 }
 
+/// The highest CHAT_EVENTS sequence any projection has applied.
+async fn projections_applied(conn: &mut PgConnection) -> Result<u64, RelayError> {
+    let applied: i64 = sqlx::query_scalar("SELECT COALESCE(max(stream_seq), 0) FROM projection_offsets")
+        .fetch_one(conn)
+        .await?;
+    Ok(u64::try_from(applied).unwrap_or_default())
+}
+
 async fn stream_tail(stream: &mut jetstream::stream::Stream, last_seq: u64) -> Result<Tail, RelayError> {
     if last_seq == 0 {
         return Ok(Tail::Empty);
     }
     match stream.get_raw_message(last_seq).await {
-        Ok(message) => Ok(WireEvent::position_from_headers(&message.headers)?.map_or(Tail::Gone, Tail::Event)),
+        Ok(message) => {
+            Ok(WireEvent::position_from_headers(&message.headers)?.map_or(Tail::Gone, Tail::Event))
+        }
         Err(_) => Ok(Tail::Gone),
     }
 }
@@ -447,6 +464,12 @@ impl Relay {
         let mut stream =
             self.js.get_stream(subjects::EVENTS_STREAM).await.map_err(|err| err.with_kind(Js::Stream))?;
         let last_seq = stream.info().await.map_err(|err| err.with_kind(Js::Stream))?.state.last_sequence;
+        // The truth of what the stream held: the projections applied it (the
+        // saved cursor may trail what was published by a few hundred ms).
+        let applied = projections_applied(conn).await?;
+        if last_seq < applied && self.refill_through(conn).await? < applied {
+            return Err(RelayError::StreamShort { stream_last_seq: last_seq, applied });
+        }
         let cursor = match stream_tail(&mut stream, last_seq).await? {
             Tail::Event(tail) if tail > saved => {
                 tracing::info!(%tail, %saved, "stream is ahead of the saved cursor; resuming after the stream");
@@ -486,6 +509,14 @@ impl Relay {
             Tail::Gone => saved,
         };
         self.save_cursor(&mut conn, resume).await?;
+        // The relay may now publish below what the projections applied: the
+        // same events, in the same order, at the same sequences.
+        let applied = projections_applied(&mut conn).await?;
+        sqlx::query("UPDATE relay_cursor SET refill_through = GREATEST(refill_through, $2) WHERE name = $1")
+            .bind(CURSOR_NAME)
+            .bind(i64::try_from(applied).unwrap_or(i64::MAX))
+            .execute(&mut *conn)
+            .await?;
         let pending = self.pending_after(&mut conn, resume).await?;
         Ok(Rebuild { resume, stream_last_seq: last_seq, pending })
     }
@@ -498,12 +529,13 @@ impl Relay {
     }
 
     async fn pending_after(&self, conn: &mut PgConnection, position: LogPosition) -> Result<u64, RelayError> {
-        let pending: i64 =
-            sqlx::query_scalar("SELECT count(*) FROM events WHERE (tx_id, position) > ($1::bigint::text::xid8, $2)")
-                .bind(i64::try_from(position.tx).unwrap_or(i64::MAX))
-                .bind(i64::try_from(position.pos).unwrap_or(i64::MAX))
-                .fetch_one(conn)
-                .await?;
+        let pending: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM events WHERE (tx_id, position) > ($1::bigint::text::xid8, $2)",
+        )
+        .bind(i64::try_from(position.tx).unwrap_or(i64::MAX))
+        .bind(i64::try_from(position.pos).unwrap_or(i64::MAX))
+        .fetch_one(conn)
+        .await?;
         Ok(u64::try_from(pending).unwrap_or_default())
     }
 
@@ -576,6 +608,16 @@ impl Relay {
             tx: u64::try_from(tx).unwrap_or_default(),
             pos: u64::try_from(pos).unwrap_or_default(),
         }))
+    }
+
+    /// The stream sequence up to which `relay rebuild` allowed a refill.
+    async fn refill_through(&self, conn: &mut PgConnection) -> Result<u64, RelayError> {
+        let through: Option<i64> =
+            sqlx::query_scalar("SELECT refill_through FROM relay_cursor WHERE name = $1")
+                .bind(CURSOR_NAME)
+                .fetch_optional(conn)
+                .await?;
+        Ok(through.map_or(0, |seq| u64::try_from(seq).unwrap_or_default()))
     }
 
     async fn save_cursor(&self, conn: &mut PgConnection, position: LogPosition) -> Result<(), RelayError> {

@@ -241,7 +241,8 @@ mod tests {
     fn the_user_events_before_devices_are_lifted_onto_the_first_device() {
         let chain = upcasters();
         let lifted = ["UserRegistered", "KeysPublished", "OneTimePrekeysAdded", "OneTimePrekeyClaimed"];
-        let user_upcasters = chain.iter().filter(|upcaster| lifted.iter().any(|t| upcaster.can_upcast(t, "1")));
+        let user_upcasters =
+            chain.iter().filter(|upcaster| lifted.iter().any(|t| upcaster.can_upcast(t, "1")));
         assert_eq!(user_upcasters.count(), lifted.len(), "no upcaster was dropped");
         for event_type in lifted {
             assert!(chain.iter().any(|upcaster| upcaster.can_upcast(event_type, "1")), "{event_type}");

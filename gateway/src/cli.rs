@@ -189,7 +189,11 @@ async fn promote(config: Config, email: &str) -> Result<(), String> {
         .execute_and_read(&user.to_string(), command, &meta, User::is_admin)
         .await
         .map_err(|e| e.to_string())?;
-    println!("{} ({user}) is an instance admin{}", email.as_str(), if executed.events.is_empty() { " already" } else { "" });
+    println!(
+        "{} ({user}) is an instance admin{}",
+        email.as_str(),
+        if executed.events.is_empty() { " already" } else { "" }
+    );
     pool.close().await;
     Ok(())
 }

@@ -3,11 +3,14 @@
 //! older copy. The relay refuses to publish onto such a stream on its own
 //! (`RelayError::StreamBehind`, on `/health`); this makes it resume after the
 //! last event the stream still holds and waits, with progress, until the whole
-//! log is published again at the sequences it had.
+//! log is published again at the sequences it had; then, when CHAT_DELIVERY
+//! was lost too, publishes every delivery again at the sequences it had.
 
 use std::time::Duration;
 
 use ciphertalk_commands::{Relay, RelayOptions, RelayWake};
+use ciphertalk_projections::{Projection, freshness, republish_deliveries};
+use ciphertalk_streams::subjects;
 use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
@@ -52,11 +55,33 @@ pub async fn rebuild(config: Config) -> Result<(), String> {
     };
     shutdown.cancel();
     let _ = running.await;
-    pool.close().await;
-    if left == 0 {
-        println!("CHAT_EVENTS holds the whole log again");
-        Ok(())
-    } else {
-        Err(format!("the relay stopped with {left} events left"))
+    if left != 0 {
+        return Err(format!("the relay stopped with {left} events left"));
     }
+    println!("CHAT_EVENTS holds the whole log again");
+    let refilled = refill_deliveries(&pool, &js).await;
+    pool.close().await;
+    refilled
+}
+
+/// CHAT_DELIVERY lost with the same store: the delivery projection is
+/// replayed, publishing, so every device's queue is back at the sequences its
+/// cursor counts in (see `ciphertalk_projections::republish_deliveries`).
+async fn refill_deliveries(pool: &sqlx::PgPool, js: &async_nats::jetstream::Context) -> Result<(), String> {
+    let published = freshness::output_seq(pool, Projection::Delivery).await.map_err(|e| e.to_string())?;
+    let mut stream = js.get_stream(subjects::DELIVERY_STREAM).await.map_err(|e| e.to_string())?;
+    let held = stream.info().await.map_err(|e| e.to_string())?.state.last_sequence;
+    if held >= published {
+        println!("CHAT_DELIVERY holds every delivery ({held})");
+        return Ok(());
+    }
+    println!("CHAT_DELIVERY ends at {held} of {published}: publishing the deliveries again");
+    let report = republish_deliveries(pool, js, |progress| {
+        println!("deliveries: {} of {} events applied", progress.applied, progress.total);
+    })
+    .await
+    .map_err(|e| e.to_string())?;
+    let held = stream.info().await.map_err(|e| e.to_string())?.state.last_sequence;
+    println!("CHAT_DELIVERY holds every delivery again ({held}, up to event {})", report.stream_seq);
+    Ok(())
 }

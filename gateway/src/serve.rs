@@ -193,8 +193,11 @@ impl Server {
         .await?;
         tasks.push(tokio::spawn(on_reconnect(reconnects, wake.clone(), shutdown.child_token())));
         let files = Arc::new(crate::storage::Storage::open(config)?);
-        let sweeper =
-            crate::storage::sweeper::Sweeper { pool: pool.clone(), write: write.clone(), storage: files.clone() };
+        let sweeper = crate::storage::sweeper::Sweeper {
+            pool: pool.clone(),
+            write: write.clone(),
+            storage: files.clone(),
+        };
         tasks.push(tokio::spawn(sweeper.run(config.files.sweep_every(), shutdown.child_token())));
         let state = AppState::new(Shared {
             config: Arc::new(config.clone()),

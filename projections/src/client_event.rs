@@ -188,7 +188,9 @@ impl ClientEvent {
                 Self::FileChunkAvailable { room_id, at, file_id, index, size }
             }
             FileEvent::FileCompleted { at, .. } => Self::FileCompleted { room_id, at, file_id },
-            FileEvent::FileDeleted { at, .. } => Self::FileDeleted { room_id, at, file_id, reason: "deleted" },
+            FileEvent::FileDeleted { at, .. } => {
+                Self::FileDeleted { room_id, at, file_id, reason: "deleted" }
+            }
             FileEvent::FileExpired { at } => Self::FileDeleted { room_id, at, file_id, reason: "expired" },
             FileEvent::FileTakenDown { at, .. } => {
                 Self::FileDeleted { room_id, at, file_id, reason: "taken_down" }

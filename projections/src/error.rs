@@ -13,4 +13,13 @@ pub enum ProjectorError {
     Chain(#[from] ChainError),
     #[error("leadership lost")]
     LostLeadership,
+    /// The projection's output stream ends before what its applied events
+    /// produced (its NATS store was lost or restored from an older copy):
+    /// publishing on would give new messages the sequences devices have
+    /// already acknowledged, so nothing is published until it is refilled.
+    #[error(
+        "{stream} ends at {stream_last} but the {projection} projection had published up to {published}: \
+         its store was lost; run `ciphertalk relay rebuild`"
+    )]
+    OutputBehind { projection: &'static str, stream: &'static str, stream_last: u64, published: u64 },
 }

@@ -18,7 +18,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sqlx::{PgPool, Row};
+use sqlx::{PgConnection, PgPool, Row};
 use tokio::sync::watch;
 
 use crate::event::to_u64;
@@ -284,6 +284,30 @@ pub async fn offset(pool: &PgPool, projection: Projection) -> Result<u64, sqlx::
         .fetch_optional(pool)
         .await?;
     Ok(seq.map_or(0, to_u64))
+}
+
+/// The last sequence of the projection's output stream its committed batches
+/// produced (see migration 0019_lost_streams).
+pub async fn output_seq(pool: &PgPool, projection: Projection) -> Result<u64, sqlx::Error> {
+    let seq: Option<i64> = sqlx::query_scalar("SELECT output_seq FROM projection_offsets WHERE name = $1")
+        .bind(projection.name())
+        .fetch_optional(pool)
+        .await?;
+    Ok(seq.map_or(0, to_u64))
+}
+
+/// Records, in the batch's transaction, how far the output stream got.
+pub(crate) async fn save_output_seq(
+    conn: &mut PgConnection,
+    projection: Projection,
+    seq: u64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE projection_offsets SET output_seq = GREATEST(output_seq, $2) WHERE name = $1")
+        .bind(projection.name())
+        .bind(i64::try_from(seq).unwrap_or(i64::MAX))
+        .execute(conn)
+        .await?;
+    Ok(())
 }
 
 #[cfg(test)]

@@ -41,4 +41,4 @@ pub use page::{Page, QueryError};
 pub use projection::Projection;
 pub use projector::{Projector, ProjectorOptions};
 pub use publish::DeliveryId;
-pub use rebuild::{RebuildError, RebuildProgress, RebuildReport, rebuild};
+pub use rebuild::{RebuildError, RebuildProgress, RebuildReport, rebuild, republish_deliveries};

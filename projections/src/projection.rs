@@ -78,7 +78,9 @@ impl Projection {
             Self::Rooms => &["rooms", "room_members", "room_message_senders"],
             Self::Timeline => &["timeline_messages", "timeline_hidden", "timeline_receipts"],
             Self::Contacts => &["contact_profiles", "contacts", "blocks"],
-            Self::Delivery => &["delivery_members", "delivery_blocks", "delivery_removed_devices", "delivery_files"],
+            Self::Delivery => {
+                &["delivery_members", "delivery_blocks", "delivery_removed_devices", "delivery_files"]
+            }
             Self::Files => &["files", "file_chunks"],
         }
     }
@@ -240,6 +242,9 @@ pub(crate) struct Applier {
     run: Vec<Sent>,
     /// The bound of the fanout's memory (see [`Fanout`]).
     remembered: usize,
+    /// Whether the delivery fanout produces messages to publish (the live
+    /// projector, or a rebuild refilling CHAT_DELIVERY).
+    publishes: bool,
 }
 
 impl Applier {
@@ -252,6 +257,7 @@ impl Applier {
             touched: HashSet::new(),
             applied: 0,
             fanout: Fanout::new(source == KnownProgress::Stored, remembered),
+            publishes: source == KnownProgress::Stored,
             run: Vec::new(),
             remembered,
         }
@@ -453,8 +459,16 @@ impl Applier {
         }
         self.touched.clear();
         self.applied = 0;
-        self.fanout = Fanout::new(self.source == KnownProgress::Stored, self.remembered);
+        self.fanout = Fanout::new(self.publishes, self.remembered);
         self.run.clear();
+    }
+
+    /// An applier whose delivery fanout publishes although it rebuilds from
+    /// nothing ([`crate::rebuild::republish_deliveries`]).
+    pub(crate) fn publishing(mut self) -> Self {
+        self.fanout = Fanout::new(true, self.remembered);
+        self.publishes = true;
+        self
     }
 
     /// Events applied since the last call.

@@ -39,7 +39,7 @@ use sqlx::{Connection, PgConnection, PgPool};
 use tokio_util::sync::CancellationToken;
 
 use crate::error::ProjectorError;
-use crate::freshness::Freshness;
+use crate::freshness::{self, Freshness};
 use crate::handoff::HandoffSender;
 use crate::projection::{Applier, Envelope, KnownProgress, OffsetMove, Projection};
 use crate::publish::DeliveryPublisher;
@@ -203,12 +203,15 @@ impl Projector {
         let _leading = self.freshness.leading(self.projection);
         let offset = self.stored_offset().await?;
         *at = offset;
-        let mut pulled = self.pull_from(offset).await?;
-        outage.end(self.projection.name());
         let mut session = Session {
             applier: Applier::new(self.projection, KnownProgress::Stored, self.options.delivery_memory),
             publisher: DeliveryPublisher::new(self.js.clone(), self.handoff.clone()),
         };
+        if self.projection == Projection::Delivery {
+            session.publisher.check_holds(freshness::output_seq(&self.pool, self.projection).await?).await?;
+        }
+        let mut pulled = self.pull_from(offset).await?;
+        outage.end(self.projection.name());
         let mut lock_checked = Instant::now();
         let mut stored = Stored { applied: offset, offset };
         self.apply_acknowledged(&mut lock, &pulled, &mut session, &mut stored).await?;
@@ -414,6 +417,10 @@ impl Projector {
             let applied_events = session.applier.take_applied();
             let offset = OffsetMove { from: stored.offset, to: stored.applied, applied_events };
             session.applier.save_progress(lock, offset).await?.ok_or(ProjectorError::LostLeadership)?;
+            // Published already (before the offset it goes with: a crash between leaves it behind, safe).
+            if let Some(published) = session.publisher.stream_last_seq() {
+                freshness::save_output_seq(lock, self.projection, published).await?;
+            }
             self.count_applied(applied_events);
             stored.offset = stored.applied;
         }
@@ -496,6 +503,9 @@ impl Projector {
         // Published before the commit: a commit that fails after this
         // re-applies the batch, which resumes after what the stream holds.
         session.publisher.publish(session.applier.take_outgoing()).await?;
+        if let Some(published) = session.publisher.stream_last_seq() {
+            freshness::save_output_seq(&mut tx, self.projection, published).await?;
+        }
         tx.commit().await?;
         self.count_applied(applied_events);
         Ok((applied_seq, progress))

@@ -146,6 +146,27 @@ impl DeliveryPublisher {
         Ok(())
     }
 
+    /// Refuses, before anything is published, a CHAT_DELIVERY that ends before
+    /// `published`, the sequence the committed batches reached.
+    pub(crate) async fn check_holds(&mut self, published: u64) -> Result<(), ProjectorError> {
+        let end = self.read_end().await?;
+        if end.last_seq < published {
+            return Err(ProjectorError::OutputBehind {
+                projection: "delivery",
+                stream: subjects::DELIVERY_STREAM,
+                stream_last: end.last_seq,
+                published,
+            });
+        }
+        self.end = Some(end);
+        Ok(())
+    }
+
+    /// The stream's last sequence as the last chain left it (or as read).
+    pub(crate) fn stream_last_seq(&self) -> Option<u64> {
+        self.end.map(|end| end.last_seq)
+    }
+
     async fn read_end(&self) -> Result<StreamEnd, ProjectorError> {
         let mut stream =
             self.js.get_stream(subjects::DELIVERY_STREAM).await.map_err(|err| err.with_kind(Js::Stream))?;

@@ -25,6 +25,7 @@ use sqlx::{Connection, PgConnection, PgPool};
 use crate::error::ProjectorError;
 use crate::freshness;
 use crate::projection::{Applier, KnownProgress, Projection};
+use crate::publish::DeliveryPublisher;
 
 /// Advisory-lock class of rebuilds ("rbld"): one rebuild per projection at a time.
 const REBUILD_LOCK_CLASS: i32 = 0x7262_6c64;
@@ -80,6 +81,33 @@ pub async fn rebuild(
     pool: &PgPool,
     js: &jetstream::Context,
     projection: Projection,
+    on_progress: impl FnMut(RebuildProgress),
+) -> Result<RebuildReport, RebuildError> {
+    rebuild_with(pool, js, projection, None, on_progress).await
+}
+
+/// Rebuilds the delivery projection and publishes its messages again into a
+/// CHAT_DELIVERY that lost them (see [`ProjectorError::OutputBehind`]): the
+/// events are the same, applied in the same order from nothing, so the
+/// messages come out in the order they had and take the stream sequences
+/// they had; the devices' acknowledged cursors stay true. What the stream
+/// still holds is not published twice (the publisher resumes after its last
+/// message). The live delivery projector publishes nothing meanwhile: it
+/// refuses the short stream until this has refilled it.
+pub async fn republish_deliveries(
+    pool: &PgPool,
+    js: &jetstream::Context,
+    on_progress: impl FnMut(RebuildProgress),
+) -> Result<RebuildReport, RebuildError> {
+    let publisher = DeliveryPublisher::new(js.clone(), None);
+    rebuild_with(pool, js, Projection::Delivery, Some(publisher), on_progress).await
+}
+
+async fn rebuild_with(
+    pool: &PgPool,
+    js: &jetstream::Context,
+    projection: Projection,
+    mut publisher: Option<DeliveryPublisher>,
     mut on_progress: impl FnMut(RebuildProgress),
 ) -> Result<RebuildReport, RebuildError> {
     let schema = format!("rebuild_{}", projection.name());
@@ -99,7 +127,8 @@ pub async fn rebuild(
     // Where the live tables are; from here on the connection resolves names in the shadow schema.
     let live: String =
         sqlx::query_scalar("SELECT quote_ident(current_schema())").fetch_one(&mut conn).await?;
-    prepare_shadow(&mut conn, projection, &live, &schema).await?;
+    // Publishing reads what the projection does not own (the event store) from the live schema.
+    prepare_shadow(&mut conn, projection, &live, &schema, publisher.is_some()).await?;
 
     let stream = js.get_stream(subjects::EVENTS_STREAM).await.map_err(|err| err.with_kind(Js::Stream))?;
     let mut messages = stream
@@ -111,6 +140,9 @@ pub async fn rebuild(
         .map_err(|err| err.with_kind(Js::Consume))?;
     let mut replay = Replay { messages: &mut messages, pending: None, reached: 0 };
     let mut applier = Applier::new(projection, KnownProgress::InMemory, crate::delivery::DEFAULT_REMEMBERED);
+    if publisher.is_some() {
+        applier = applier.publishing();
+    }
     let mut applied_events = 0;
 
     // Catch up with the live projection, batch by batch, without blocking it.
@@ -122,6 +154,7 @@ pub async fn rebuild(
         while replay.reached < target {
             let mut tx = conn.begin().await?;
             replay.apply(&mut tx, &mut applier, target, BATCH).await?;
+            publish(&mut publisher, &mut applier).await?;
             tx.commit().await?;
             applied_events += applier.take_applied();
             on_progress(RebuildProgress { applied: replay.reached, total: target });
@@ -138,6 +171,7 @@ pub async fn rebuild(
     .await?;
     let target = crate::event::to_u64(target);
     replay.apply(&mut tx, &mut applier, target, usize::MAX).await?;
+    publish(&mut publisher, &mut applier).await?;
     applied_events += applier.take_applied();
     for table in projection.tables() {
         let renames = index_names(&mut tx, &format!("{live}.{table}"), &format!("{schema}.{table}")).await?;
@@ -155,13 +189,27 @@ pub async fn rebuild(
     Ok(RebuildReport { stream_seq: target, applied_events })
 }
 
+/// Publishes what the batch produced, when the rebuild publishes; JetStream
+/// holds it before the batch commits (as in the live projector).
+async fn publish(
+    publisher: &mut Option<DeliveryPublisher>,
+    applier: &mut Applier,
+) -> Result<(), RebuildError> {
+    if let Some(publisher) = publisher {
+        publisher.publish(applier.take_outgoing()).await?;
+    }
+    Ok(())
+}
+
 /// A fresh schema with empty copies of the projection's tables, and the
-/// connection pointed at it.
+/// connection pointed at it (and, for `live_after`, at the live schema
+/// behind it for tables the projection does not own).
 async fn prepare_shadow(
     conn: &mut PgConnection,
     projection: Projection,
     live: &str,
     schema: &str,
+    live_after: bool,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE")).execute(&mut *conn).await?;
     sqlx::query(&format!("CREATE SCHEMA {schema}")).execute(&mut *conn).await?;
@@ -171,7 +219,8 @@ async fn prepare_shadow(
             .await?;
     }
     // Unqualified names now resolve to the copies only (the rebuild names the live schema itself).
-    sqlx::query(&format!("SET search_path TO {schema}")).execute(conn).await?;
+    let path = if live_after { format!("{schema}, {live}") } else { schema.to_owned() };
+    sqlx::query(&format!("SET search_path TO {path}")).execute(conn).await?;
     Ok(())
 }
 

@@ -23,7 +23,10 @@ async fn a_dead_store_is_a_fast_503_naming_it_and_health_reports_it() {
     let (file, urls) = registered(&app, &alice, &room, 250, 100).await;
     assert_eq!(put_chunk(&app, &urls[0], bytes(0, 100)).await.0, StatusCode::OK);
     let (status, body) = health(&app, "/health").await;
-    assert_eq!((status, &body["storage"], &body["storage_backend"]), (StatusCode::OK, &json!("ok"), &json!("s3")));
+    assert_eq!(
+        (status, &body["storage"], &body["storage_backend"]),
+        (StatusCode::OK, &json!("ok"), &json!("s3"))
+    );
 
     app.garage.as_mut().unwrap().kill();
     let started = Instant::now();
@@ -33,7 +36,8 @@ async fn a_dead_store_is_a_fast_503_naming_it_and_health_reports_it() {
     assert!(body["error"]["message"].as_str().unwrap().contains("file store"), "{body}");
     assert!(took < Duration::from_secs(4), "the 503 took {took:?}");
     for path in ["/health", "/health/ready"] {
-        let down = eventually(10, || async { health(&app, path).await.0 == StatusCode::SERVICE_UNAVAILABLE }).await;
+        let down =
+            eventually(10, || async { health(&app, path).await.0 == StatusCode::SERVICE_UNAVAILABLE }).await;
         assert!(down, "{path} did not notice");
         let (_, body) = health(&app, path).await;
         assert!(body["storage"].as_str().unwrap().starts_with("down"), "{body}");

@@ -29,9 +29,16 @@ async fn a_member_downloads_each_chunk_while_the_rest_is_still_uploading(backend
     let mut bob_ws = Client::connect(&app.base(0), &bob, "").await;
     let chunks: Vec<Vec<u8>> = (0..20).map(|n| bytes(n, MIB)).collect();
     let digests: Vec<String> = chunks.iter().map(|chunk| sha256_b64(chunk)).collect();
-    let (status, body) =
-        register(&app, &alice, &room, 20 * MIB as u64, MIB as u64, &[&alice, &bob], json!({"chunk_sha256": digests}))
-            .await;
+    let (status, body) = register(
+        &app,
+        &alice,
+        &room,
+        20 * MIB as u64,
+        MIB as u64,
+        &[&alice, &bob],
+        json!({"chunk_sha256": digests}),
+    )
+    .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let file = body["file_id"].as_str().unwrap().to_owned();
     let urls = upload_urls(&body);

@@ -57,7 +57,8 @@ async fn expired_urls_are_refused(backend) {
     // Renewed URLs name only the missing chunks, and work.
     let (status, body) = app.post(&alice, &format!("/v1/files/{file}/upload-urls"), json!({})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
-    let indexes: Vec<u64> = body["chunks"].as_array().unwrap().iter().map(|c| c["index"].as_u64().unwrap()).collect();
+    let indexes: Vec<u64> =
+        body["chunks"].as_array().unwrap().iter().map(|c| c["index"].as_u64().unwrap()).collect();
     assert_eq!(indexes, [1, 2]);
     assert_eq!(put_chunk(&app, &upload_urls(&body)[0], bytes(1, 100)).await.0, StatusCode::OK);
     app.stop().await;
@@ -88,7 +89,8 @@ async fn a_declared_digest_refuses_other_bytes_and_stores_nothing(backend) {
     let alice = app.person("Alice").await;
     let room = app.group(&alice, &[]).await;
     let digests: Vec<String> = (0..3).map(|n| sha256_b64(&bytes(n, if n == 2 { 50 } else { 100 }))).collect();
-    let (status, body) = register(&app, &alice, &room, 250, 100, &[&alice], json!({"chunk_sha256": digests})).await;
+    let (status, body) =
+        register(&app, &alice, &room, 250, 100, &[&alice], json!({"chunk_sha256": digests})).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let (file, urls) = (body["file_id"].as_str().unwrap().to_owned(), upload_urls(&body));
     let (status, body) = put_chunk(&app, &urls[1], bytes(7, 100)).await;

@@ -40,13 +40,15 @@ async fn cast(app: &TestApp, admin: Person) -> Cast {
     let suspended = app.person("Suspended").await;
     let blocked = app.person("Blocked").await;
     let room = app.group(&owner, &[&room_admin, &member, &suspended, &blocked]).await;
-    let (status, body) =
-        app.put(&owner, &format!("/v1/rooms/{room}/members/{}", room_admin.id), Some(json!({"role": "admin"}))).await;
+    let (status, body) = app
+        .put(&owner, &format!("/v1/rooms/{room}/members/{}", room_admin.id), Some(json!({"role": "admin"})))
+        .await;
     assert!(status.is_success(), "{body}");
     let (status, body) = app.put(&owner, &format!("/v1/blocks/{}", blocked.id), None).await;
     assert!(status.is_success(), "{body}");
-    let (status, body) =
-        app.post(&admin, &format!("/v1/admin/users/{}/suspend", suspended.id), json!({"reason": "matrix"})).await;
+    let (status, body) = app
+        .post(&admin, &format!("/v1/admin/users/{}/suspend", suspended.id), json!({"reason": "matrix"}))
+        .await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     Cast { admin, owner, room_admin, member, outsider, suspended, blocked, room }
 }
@@ -71,35 +73,82 @@ async fn admin_routes_refuse_everyone_but_instance_admins() {
     for (who, person) in cast.non_admins() {
         let code = if who == "suspended" { "suspended" } else { "forbidden" };
         expect(who, "GET admin/reports", app.get(person, "/v1/admin/reports").await, 403, Some(code));
-        expect(who, "DELETE admin/messages", app.delete(person, &format!("/v1/admin/messages/{message_id}")).await, 403, Some(code));
-        let role = app.put(person, &format!("/v1/admin/users/{target}/role"), Some(json!({"role": "admin"}))).await;
+        expect(
+            who,
+            "DELETE admin/messages",
+            app.delete(person, &format!("/v1/admin/messages/{message_id}")).await,
+            403,
+            Some(code),
+        );
+        let role =
+            app.put(person, &format!("/v1/admin/users/{target}/role"), Some(json!({"role": "admin"}))).await;
         expect(who, "PUT role", role, 403, Some(code));
-        let suspend = app.post(person, &format!("/v1/admin/users/{target}/suspend"), json!({"reason": "x"})).await;
+        let suspend =
+            app.post(person, &format!("/v1/admin/users/{target}/suspend"), json!({"reason": "x"})).await;
         expect(who, "POST suspend", suspend, 403, Some(code));
-        expect(who, "DELETE suspend", app.delete(person, &format!("/v1/admin/users/{target}/suspend")).await, 403, Some(code));
+        expect(
+            who,
+            "DELETE suspend",
+            app.delete(person, &format!("/v1/admin/users/{target}/suspend")).await,
+            403,
+            Some(code),
+        );
     }
     // Resolving: instance admins, and the owner and admins of the reported message's room.
-    for (who, person) in [("member", &cast.member), ("non-member", &cast.outsider), ("blocked", &cast.blocked)] {
-        let resolve = app.post(person, &format!("/v1/admin/reports/{report_id}/resolve"), json!({"action": "dismiss"})).await;
+    for (who, person) in
+        [("member", &cast.member), ("non-member", &cast.outsider), ("blocked", &cast.blocked)]
+    {
+        let resolve = app
+            .post(person, &format!("/v1/admin/reports/{report_id}/resolve"), json!({"action": "dismiss"}))
+            .await;
         expect(who, "resolve", resolve, 403, Some("forbidden"));
     }
-    let resolve = app.post(&cast.suspended, &format!("/v1/admin/reports/{report_id}/resolve"), json!({"action": "dismiss"})).await;
+    let resolve = app
+        .post(
+            &cast.suspended,
+            &format!("/v1/admin/reports/{report_id}/resolve"),
+            json!({"action": "dismiss"}),
+        )
+        .await;
     expect("suspended", "resolve", resolve, 403, Some("suspended"));
-    let resolve = app.post(&cast.room_admin, &format!("/v1/admin/reports/{report_id}/resolve"), json!({"action": "dismiss"})).await;
+    let resolve = app
+        .post(
+            &cast.room_admin,
+            &format!("/v1/admin/reports/{report_id}/resolve"),
+            json!({"action": "dismiss"}),
+        )
+        .await;
     expect("room admin", "resolve", resolve, 200, None);
     let second = app.send(&cast.owner, &cast.room, "reported too").await;
     let (_, other) = report_message(&app, &cast.member, &cast.room, &second, None).await;
     let resolve = app
-        .post(&cast.owner, &format!("/v1/admin/reports/{}/resolve", other["id"].as_str().unwrap()), json!({"action": "takedown"}))
+        .post(
+            &cast.owner,
+            &format!("/v1/admin/reports/{}/resolve", other["id"].as_str().unwrap()),
+            json!({"action": "takedown"}),
+        )
         .await;
     expect("room owner", "resolve", resolve, 200, None);
     // The admin may do all of it.
     expect("admin", "GET admin/reports", app.get(&cast.admin, "/v1/admin/reports").await, 200, None);
-    let role = app.put(&cast.admin, &format!("/v1/admin/users/{target}/role"), Some(json!({"role": "admin"}))).await;
+    let role =
+        app.put(&cast.admin, &format!("/v1/admin/users/{target}/role"), Some(json!({"role": "admin"}))).await;
     expect("admin", "PUT role", role.clone(), 200, None);
     assert_eq!(role.1["role"], "admin");
-    expect("admin", "DELETE admin/messages", app.delete(&cast.admin, &format!("/v1/admin/messages/{message_id}")).await, 204, None);
-    expect("admin", "DELETE suspend", app.delete(&cast.admin, &format!("/v1/admin/users/{}/suspend", cast.suspended.id)).await, 204, None);
+    expect(
+        "admin",
+        "DELETE admin/messages",
+        app.delete(&cast.admin, &format!("/v1/admin/messages/{message_id}")).await,
+        204,
+        None,
+    );
+    expect(
+        "admin",
+        "DELETE suspend",
+        app.delete(&cast.admin, &format!("/v1/admin/users/{}/suspend", cast.suspended.id)).await,
+        204,
+        None,
+    );
 }
 
 #[tokio::test]
@@ -135,7 +184,13 @@ async fn report_routes_follow_room_membership_and_room_roles() {
         ("admin", &cast.admin, 404, Some("not_found")),
     ];
     for (who, person, status, code) in expected_filing {
-        expect(who, "POST reports", report_message(&app, person, &cast.room, &message, None).await, status, code);
+        expect(
+            who,
+            "POST reports",
+            report_message(&app, person, &cast.room, &message, None).await,
+            status,
+            code,
+        );
         let mine = app.get(person, "/v1/reports").await;
         let wanted = if who == "suspended" { 403 } else { 200 };
         expect(who, "GET reports", mine, wanted, None);

@@ -24,14 +24,23 @@ async fn a_repeated_report_collapses_into_the_first_and_reporters_see_their_own(
     let (status, again) = report_message(&app, &bob, &room, &message, None).await;
     assert_eq!(status, StatusCode::OK, "{again}");
     assert_eq!(again["id"], first["id"]);
-    let (status, user_report) =
-        app.post(&bob, "/v1/reports", json!({"target": {"kind": "user", "id": alice.id}, "reason": "harassment", "evidence": "opaque"})).await;
+    let (status, user_report) = app
+        .post(
+            &bob,
+            "/v1/reports",
+            json!({"target": {"kind": "user", "id": alice.id}, "reason": "harassment", "evidence": "opaque"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{user_report}");
     assert_eq!(user_report["evidence"], "opaque");
     let (status, mine) = app.get(&bob, "/v1/reports").await;
     assert_eq!(status, StatusCode::OK, "{mine}");
     let ids: Vec<_> = mine["items"].as_array().unwrap().iter().map(|r| r["id"].clone()).collect();
-    assert_eq!(ids, vec![user_report["id"].clone(), first["id"].clone()], "newest first, only one per target");
+    assert_eq!(
+        ids,
+        vec![user_report["id"].clone(), first["id"].clone()],
+        "newest first, only one per target"
+    );
     let (_, none) = app.get(&alice, "/v1/reports").await;
     assert_eq!(none["items"], json!([]));
     let (_, page) = app.get(&bob, "/v1/reports?limit=1").await;
@@ -53,16 +62,28 @@ async fn reports_name_what_the_reporter_can_see() {
     let unknown = json!({"id": uuid::Uuid::now_v7()});
     let (status, body) = report_message(&app, &bob, &room, &unknown, None).await;
     assert_error(status, &body, 404, "not_found");
-    let (status, body) =
-        app.post(&bob, "/v1/reports", json!({"target": {"kind": "file", "id": uuid::Uuid::now_v7()}, "reason": "r"})).await;
+    let (status, body) = app
+        .post(
+            &bob,
+            "/v1/reports",
+            json!({"target": {"kind": "file", "id": uuid::Uuid::now_v7()}, "reason": "r"}),
+        )
+        .await;
     assert_error(status, &body, 422, "unsupported_target");
-    let (status, body) =
-        app.post(&bob, "/v1/reports", json!({"target": {"kind": "message", "id": message["id"]}, "reason": "r"})).await;
+    let (status, body) = app
+        .post(&bob, "/v1/reports", json!({"target": {"kind": "message", "id": message["id"]}, "reason": "r"}))
+        .await;
     assert_error(status, &body, 422, "invalid_value");
-    let (status, body) =
-        app.post(&bob, "/v1/reports", json!({"target": {"kind": "user", "id": uuid::Uuid::now_v7()}, "reason": "r"})).await;
+    let (status, body) = app
+        .post(
+            &bob,
+            "/v1/reports",
+            json!({"target": {"kind": "user", "id": uuid::Uuid::now_v7()}, "reason": "r"}),
+        )
+        .await;
     assert_error(status, &body, 404, "user_not_found");
-    let (status, body) = app.post(&bob, "/v1/reports", json!({"target": {"kind": "user", "id": bob.id}, "reason": "r"})).await;
+    let (status, body) =
+        app.post(&bob, "/v1/reports", json!({"target": {"kind": "user", "id": bob.id}, "reason": "r"})).await;
     assert_error(status, &body, 422, "invalid_value");
     let (status, body) = app
         .post(&bob, "/v1/reports", json!({"target": {"kind": "user", "id": alice.id}, "reason": "r", "evidence": "e".repeat(10_001)}))
@@ -85,14 +106,19 @@ async fn a_takedown_is_a_tombstone_for_every_member_over_the_websocket_and_in_hi
     assert_eq!(status, StatusCode::OK, "{open}");
     assert_eq!(open["items"][0]["id"], report["id"]);
     let (status, resolved) = app
-        .post(&admin, &format!("/v1/admin/reports/{}/resolve", report["id"].as_str().unwrap()), json!({"action": "takedown", "note": "illegal content"}))
+        .post(
+            &admin,
+            &format!("/v1/admin/reports/{}/resolve", report["id"].as_str().unwrap()),
+            json!({"action": "takedown", "note": "illegal content"}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{resolved}");
     assert_eq!(resolved["status"], "actioned");
     assert_eq!(resolved["note"], "illegal content");
     for member in [&alice, &bob, &carol] {
         let (_, history) = app.get(member, &format!("/v1/rooms/{room}/messages")).await;
-        let shown = history["items"].as_array().unwrap().iter().find(|m| m["id"] == message["id"]).unwrap().clone();
+        let shown =
+            history["items"].as_array().unwrap().iter().find(|m| m["id"] == message["id"]).unwrap().clone();
         assert_eq!(shown["deleted"], true, "{shown}");
         assert!(shown["ciphertext"].is_null(), "{shown}");
     }
@@ -110,7 +136,11 @@ async fn a_takedown_is_a_tombstone_for_every_member_over_the_websocket_and_in_hi
     let (_, open) = app.get(&admin, "/v1/admin/reports?status=open").await;
     assert_eq!(open["items"], json!([]));
     let (status, body) = app
-        .post(&admin, &format!("/v1/admin/reports/{}/resolve", report["id"].as_str().unwrap()), json!({"action": "dismiss"}))
+        .post(
+            &admin,
+            &format!("/v1/admin/reports/{}/resolve", report["id"].as_str().unwrap()),
+            json!({"action": "dismiss"}),
+        )
         .await;
     assert_error(status, &body, 409, "conflict");
     let (_, mine) = app.get(&bob, "/v1/reports").await;
@@ -123,7 +153,8 @@ async fn an_admin_takes_a_message_down_without_a_report() {
     let (alice, bob) = (app.person("Alice").await, app.person("Bob").await);
     let room = app.group(&alice, &[&bob]).await;
     let message = app.send(&alice, &room, "gone soon").await;
-    let (status, body) = app.delete(&admin, &format!("/v1/admin/messages/{}", message["id"].as_str().unwrap())).await;
+    let (status, body) =
+        app.delete(&admin, &format!("/v1/admin/messages/{}", message["id"].as_str().unwrap())).await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
     let (_, history) = app.get(&bob, &format!("/v1/rooms/{room}/messages")).await;
     assert_eq!(history["items"][0]["deleted"], true, "{history}");

@@ -33,7 +33,8 @@ async fn a_suspension_closes_the_websocket_within_a_second_and_refuses_commands_
     let refresh = json!({"refresh_token": session["refresh_token"]});
     let (status, _) = app.post(Anonymous, "/v1/auth/refresh", refresh).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "the session's refresh family is revoked");
-    let (status, body) = app.post(Anonymous, "/v1/auth/login", json!({"email": email, "password": PASSWORD})).await;
+    let (status, body) =
+        app.post(Anonymous, "/v1/auth/login", json!({"email": email, "password": PASSWORD})).await;
     assert_error(status, &body, 403, "suspended");
     let (status, _) = app.delete(&admin, &format!("/v1/admin/users/{}/suspend", sam.id)).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
@@ -47,11 +48,16 @@ async fn a_suspension_with_an_end_must_end_in_the_future() {
     let (app, admin) = app_with_admin().await;
     let sam = app.person("Sam").await;
     let (status, body) = app
-        .post(&admin, &format!("/v1/admin/users/{}/suspend", sam.id), json!({"reason": "r", "until": "2000-01-01T00:00:00Z"}))
+        .post(
+            &admin,
+            &format!("/v1/admin/users/{}/suspend", sam.id),
+            json!({"reason": "r", "until": "2000-01-01T00:00:00Z"}),
+        )
         .await;
     assert_error(status, &body, 422, "invalid_value");
-    let (status, body) =
-        app.post(&admin, &format!("/v1/admin/users/{}/suspend", uuid::Uuid::now_v7()), json!({"reason": "r"})).await;
+    let (status, body) = app
+        .post(&admin, &format!("/v1/admin/users/{}/suspend", uuid::Uuid::now_v7()), json!({"reason": "r"}))
+        .await;
     assert_error(status, &body, 404, "not_found");
 }
 
@@ -61,17 +67,20 @@ async fn promoted_admins_act_at_once_and_a_configured_admin_stays_one() {
     let (carol, dave) = (app.person("Carol").await, app.person("Dave").await);
     let (status, _) = app.get(&carol, "/v1/admin/reports").await;
     assert_eq!(status, StatusCode::FORBIDDEN);
-    let (status, body) = app.put(&admin, &format!("/v1/admin/users/{}/role", carol.id), Some(json!({"role": "admin"}))).await;
+    let (status, body) =
+        app.put(&admin, &format!("/v1/admin/users/{}/role", carol.id), Some(json!({"role": "admin"}))).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     // The same access token: the role is read per request, not from the token.
     let (status, _) = app.get(&carol, "/v1/admin/reports").await;
     assert_eq!(status, StatusCode::OK);
-    let (status, body) = app.put(&carol, &format!("/v1/admin/users/{}/role", admin.id), Some(json!({"role": "user"}))).await;
+    let (status, body) =
+        app.put(&carol, &format!("/v1/admin/users/{}/role", admin.id), Some(json!({"role": "user"}))).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["role"], "admin", "named by configuration: {body}");
     let (status, _) = app.get(&admin, "/v1/admin/reports").await;
     assert_eq!(status, StatusCode::OK);
-    let (status, body) = app.put(&admin, &format!("/v1/admin/users/{}/role", carol.id), Some(json!({"role": "user"}))).await;
+    let (status, body) =
+        app.put(&admin, &format!("/v1/admin/users/{}/role", carol.id), Some(json!({"role": "user"}))).await;
     assert_eq!(body["role"], "user", "{body}");
     assert_eq!(status, StatusCode::OK);
     let (status, _) = app.get(&carol, "/v1/admin/reports").await;

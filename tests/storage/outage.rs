@@ -49,7 +49,10 @@ async fn a_hung_store_fails_within_seconds() {
     let head = time_to_fail(store.head(&path)).await;
     let get = time_to_fail(store.get_range(&path, 0..3)).await;
     eprintln!("hung store: head failed in {head:?}, get in {get:?}");
-    assert!(head < FAST + Duration::from_secs(1) && get < FAST + Duration::from_secs(1), "head {head:?}, get {get:?}");
+    assert!(
+        head < FAST + Duration::from_secs(1) && get < FAST + Duration::from_secs(1),
+        "head {head:?}, get {get:?}"
+    );
 
     garage.thaw();
     assert_eq!(store.head(&path).await.unwrap().size, 6);

@@ -51,7 +51,8 @@ async fn an_expired_or_tampered_url_is_refused() {
     let query: Vec<(String, String)> = tampered
         .query_pairs()
         .map(|(name, value)| {
-            let value = if name == "X-Amz-Signature" { flip_last_hex_digit(&value) } else { value.into_owned() };
+            let value =
+                if name == "X-Amz-Signature" { flip_last_hex_digit(&value) } else { value.into_owned() };
             (name.into_owned(), value)
         })
         .collect();
@@ -92,7 +93,11 @@ async fn a_url_signed_for_a_length_and_checksum_takes_only_those_bytes() {
     altered[7] ^= 1;
     let answer = put(altered).await.unwrap();
     let status = answer.status();
-    assert!(status.is_client_error(), "other bytes of the signed length: {status} {}", answer.text().await.unwrap());
+    assert!(
+        status.is_client_error(),
+        "other bytes of the signed length: {status} {}",
+        answer.text().await.unwrap()
+    );
     assert!(garage.store().head(&path).await.is_err(), "nothing was stored");
 
     let answer = put(chunk.to_vec()).await.unwrap();

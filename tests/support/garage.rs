@@ -68,7 +68,8 @@ impl TestGarage {
     pub async fn start() -> Self {
         let binary = garage_binary();
         let dir = temp_dir("garage");
-        let (s3_port, rpc_port, admin_port) = (free_port().unwrap(), free_port().unwrap(), free_port().unwrap());
+        let (s3_port, rpc_port, admin_port) =
+            (free_port().unwrap(), free_port().unwrap(), free_port().unwrap());
         let config = dir.path().join("garage.toml");
         std::fs::write(&config, test_config(dir.path(), s3_port, rpc_port, admin_port)).unwrap();
         let s3 = S3Endpoint {
@@ -203,7 +204,9 @@ pub fn garage_binary() -> PathBuf {
     let found = Some(installed).filter(|path| path.is_file()).or_else(|| {
         std::env::split_paths(&std::env::var_os("PATH")?).map(|dir| dir.join("garage")).find(|p| p.is_file())
     });
-    found.unwrap_or_else(|| panic!("garage not found: run scripts/setup.sh (it installs Garage {GARAGE_VERSION})"))
+    found.unwrap_or_else(|| {
+        panic!("garage not found: run scripts/setup.sh (it installs Garage {GARAGE_VERSION})")
+    })
 }
 
 fn random_hex() -> String {

@@ -58,6 +58,13 @@ pub struct TestDb {
 
 impl TestDb {
     pub async fn new() -> Self {
+        let db = Self::empty().await;
+        ciphertalk_gateway::db::migrate(&db.pool).await.unwrap();
+        db
+    }
+
+    /// A database with nothing in it, not even the schema (to restore a dump into).
+    pub async fn empty() -> Self {
         let admin_url = postgres_admin_url();
         let name = format!("t_{}", uuid::Uuid::new_v4().simple());
         let admin = ciphertalk_gateway::db::connect(&admin_url, 1).await.unwrap();
@@ -65,7 +72,6 @@ impl TestDb {
         admin.close().await;
         let url = admin_url.rsplit_once('/').map(|(base, _)| format!("{base}/{name}")).unwrap();
         let pool = ciphertalk_gateway::db::connect(&url, 16).await.unwrap();
-        ciphertalk_gateway::db::migrate(&pool).await.unwrap();
         Self { url, pool }
     }
 }

@@ -215,10 +215,10 @@ pub async fn run(args: Args) -> Result<(), BoxError> {
     report.print();
     match (report.lost, report.duplicated, report.out_of_order) {
         (0, 0, 0) => Ok(()),
-        (lost, duplicated, out_of_order) => Err(format!(
-            "{lost} lost, {duplicated} duplicated and {out_of_order} out-of-order deliveries"
-        )
-        .into()),
+        (lost, duplicated, out_of_order) => {
+            Err(format!("{lost} lost, {duplicated} duplicated and {out_of_order} out-of-order deliveries")
+                .into())
+        }
     }
 }
 
@@ -500,7 +500,10 @@ mod tests {
     #[test]
     fn impossible_sizes_are_refused() {
         for devices in ["0", "11"] {
-            assert!(Cli::try_parse_from(["load", "--devices", devices]).is_err(), "--devices {devices} accepted");
+            assert!(
+                Cli::try_parse_from(["load", "--devices", devices]).is_err(),
+                "--devices {devices} accepted"
+            );
         }
         for args in [&["--room-size", "1"][..], &["--users", "5", "--room-size", "6"], &["--rate=-1"]] {
             let cli = Cli::parse_from(std::iter::once("load").chain(args.iter().copied()));

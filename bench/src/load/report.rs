@@ -400,8 +400,11 @@ mod tests {
         let perfect = check(&plan, &sent, &[inbox(0, 0, &all), inbox(1, 0, &all), inbox(2, 0, &all)]);
         assert_eq!((perfect.total, perfect.unexpected), (tally(6, 0, 0, 0), 0));
 
-        let flawed =
-            check(&plan, &sent, &[inbox(0, 0, &all), inbox(1, 0, &[(1, 1), (2, 2), (2, 2), (9, 9)]), inbox(2, 0, &[(1, 1)])]);
+        let flawed = check(
+            &plan,
+            &sent,
+            &[inbox(0, 0, &all), inbox(1, 0, &[(1, 1), (2, 2), (2, 2), (9, 9)]), inbox(2, 0, &[(1, 1)])],
+        );
         assert_eq!((flawed.total, flawed.unexpected), (tally(6, 1, 1, 0), 1));
     }
 

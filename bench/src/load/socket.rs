@@ -265,7 +265,8 @@ impl Inbox {
                 // End to end is timed to other users, as in every figure
                 // before devices; the own user's copies are checked, not timed.
                 if event.sender_id.as_deref() != Some(me) {
-                    self.latency.record(sent_at, Duration::from_micros(clock.micros().saturating_sub(sent_us)));
+                    self.latency
+                        .record(sent_at, Duration::from_micros(clock.micros().saturating_sub(sent_us)));
                 }
             }
             "acked" => self.acked += 1,

@@ -252,7 +252,12 @@ impl File {
 
 /// `size > 0`, `chunk_size > 0`, `chunk_count == ceil(size / chunk_size)`,
 /// within the size limits and [`MAX_CHUNK_COUNT`].
-fn check_layout(size: u64, chunk_size: u64, chunk_count: u32, limits: &FileLimits) -> Result<(), DomainError> {
+fn check_layout(
+    size: u64,
+    chunk_size: u64,
+    chunk_count: u32,
+    limits: &FileLimits,
+) -> Result<(), DomainError> {
     if size == 0 {
         return Err(DomainError::invalid("size", "must be positive"));
     }

@@ -16,7 +16,12 @@ const MAX: u64 = 1 << 30;
 
 /// Generous limits: a file of up to [`MAX`] bytes, living up to a day.
 pub fn limits() -> FileLimits {
-    FileLimits { max_size: MAX, max_chunk_size: MAX, max_user_bytes: 4 * MAX, max_expiry: Some(TimeDelta::days(1)) }
+    FileLimits {
+        max_size: MAX,
+        max_chunk_size: MAX,
+        max_user_bytes: 4 * MAX,
+        max_expiry: Some(TimeDelta::days(1)),
+    }
 }
 
 /// The digest of the bytes the tests store as chunk `index`.
@@ -134,12 +139,8 @@ fn register_needs_recipients_and_a_future_expiry() {
 
 #[test]
 fn store_chunks_including_the_short_last_one() {
-    given(vec![registered()])
-        .when(store(0, 100))
-        .then_expect_events(vec![chunk(0, 100)]);
-    given(vec![registered()])
-        .when(store(2, 50))
-        .then_expect_events(vec![chunk(2, 50)]);
+    given(vec![registered()]).when(store(0, 100)).then_expect_events(vec![chunk(0, 100)]);
+    given(vec![registered()]).when(store(2, 50)).then_expect_events(vec![chunk(2, 50)]);
 }
 
 #[test]
@@ -151,21 +152,10 @@ fn storing_a_chunk_again_is_a_no_op() {
 
 #[test]
 fn store_chunk_refusals() {
-    assert_eq!(
-        code(vec![registered()], store(3, 50)),
-        "invalid_value"
-    );
-    assert_eq!(
-        code(vec![registered()], store(2, 100)),
-        "invalid_value"
-    );
-    assert_eq!(
-        code(vec![registered()], store(0, 99)),
-        "invalid_value"
-    );
-    given(vec![])
-        .when(store(0, 100))
-        .then_expect_error(DomainError::FileNotFound);
+    assert_eq!(code(vec![registered()], store(3, 50)), "invalid_value");
+    assert_eq!(code(vec![registered()], store(2, 100)), "invalid_value");
+    assert_eq!(code(vec![registered()], store(0, 99)), "invalid_value");
+    given(vec![]).when(store(0, 100)).then_expect_error(DomainError::FileNotFound);
 }
 
 #[test]

@@ -141,22 +141,35 @@ mod tests {
 
     #[test]
     fn the_s3_backend_loads_its_bucket_from_the_environment() {
-        let pairs = [BUCKET, &[("CIPHERTALK_FILES_BACKEND", "s3"), ("CIPHERTALK_FILES_S3_READ_TIMEOUT_MS", "500")]];
+        let pairs =
+            [BUCKET, &[("CIPHERTALK_FILES_BACKEND", "s3"), ("CIPHERTALK_FILES_S3_READ_TIMEOUT_MS", "500")]];
         let config = load(&pairs.concat()).unwrap();
         assert_eq!(config.files.backend, StorageBackend::S3);
         let s3 = config.files.s3.unwrap();
         assert_eq!((s3.bucket.as_str(), s3.path_style, s3.timeouts.read_ms), ("ciphertalk-files", true, 500));
-        assert_eq!(s3.public_endpoint(), Some("http://127.0.0.1:3900"), "clients reach the endpoint when no other is named");
+        assert_eq!(
+            s3.public_endpoint(),
+            Some("http://127.0.0.1:3900"),
+            "clients reach the endpoint when no other is named"
+        );
     }
 
     #[test]
     fn the_s3_backend_needs_its_section_and_a_local_one_refuses_it() {
         assert_eq!(refused_setting(&[("CIPHERTALK_FILES_BACKEND", "s3")]), "files.s3");
         assert_eq!(refused_setting(BUCKET), "files.s3", "a bucket the local backend would ignore");
-        let with = |extra: (&'static str, &'static str)| [BUCKET, &[("CIPHERTALK_FILES_BACKEND", "s3"), extra]].concat();
-        assert_eq!(refused_setting(&with(("CIPHERTALK_FILES_S3_ENDPOINT", "garage:3900"))), "files.s3.endpoint");
+        let with = |extra: (&'static str, &'static str)| {
+            [BUCKET, &[("CIPHERTALK_FILES_BACKEND", "s3"), extra]].concat()
+        };
+        assert_eq!(
+            refused_setting(&with(("CIPHERTALK_FILES_S3_ENDPOINT", "garage:3900"))),
+            "files.s3.endpoint"
+        );
         assert_eq!(refused_setting(&with(("CIPHERTALK_FILES_S3_BUCKET", " "))), "files.s3.bucket");
-        assert_eq!(refused_setting(&with(("CIPHERTALK_FILES_S3_READ_TIMEOUT_MS", "0"))), "files.s3.timeouts.read_ms");
+        assert_eq!(
+            refused_setting(&with(("CIPHERTALK_FILES_S3_READ_TIMEOUT_MS", "0"))),
+            "files.s3.timeouts.read_ms"
+        );
         let without_secret: Vec<_> = with(("CIPHERTALK_FILES_S3_PATH_STYLE", "false"))
             .into_iter()
             .filter(|(name, _)| *name != "CIPHERTALK_FILES_S3_SECRET_ACCESS_KEY")

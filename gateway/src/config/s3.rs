@@ -67,10 +67,13 @@ impl S3Settings {
     }
 
     pub(super) fn validate(&self) -> Result<(), ConfigError> {
-        for (name, url) in [("files.s3.endpoint", &self.endpoint), ("files.s3.public_endpoint", &self.public_endpoint)] {
+        for (name, url) in
+            [("files.s3.endpoint", &self.endpoint), ("files.s3.public_endpoint", &self.public_endpoint)]
+        {
             ensure(
                 url.as_deref().is_none_or(|url| {
-                    reqwest::Url::parse(url).is_ok_and(|url| matches!(url.scheme(), "http" | "https") && url.has_host())
+                    reqwest::Url::parse(url)
+                        .is_ok_and(|url| matches!(url.scheme(), "http" | "https") && url.has_host())
                 }),
                 name,
                 "must be an http:// or https:// URL",
@@ -83,7 +86,11 @@ impl S3Settings {
         ] {
             ensure(!value.trim().is_empty(), name, "must not be empty")?;
         }
-        ensure(!self.secret_access_key.expose().is_empty(), "files.s3.secret_access_key", "must not be empty")?;
+        ensure(
+            !self.secret_access_key.expose().is_empty(),
+            "files.s3.secret_access_key",
+            "must not be empty",
+        )?;
         let t = self.timeouts;
         ensure(t.connect_ms > 0, "files.s3.timeouts.connect_ms", "must be positive")?;
         ensure(t.read_ms > 0, "files.s3.timeouts.read_ms", "must be positive")?;

@@ -446,9 +446,17 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "files.backend",
         "where file chunks are stored: local (default local, under <data_dir>/files) or s3 (the CIPHERTALK_FILES_S3_* bucket)",
     ),
-    ("CIPHERTALK_FILES_MAX_FILE_BYTES", "files.max_file_bytes", "largest file; larger uploads get 413 (default 2048 MiB)"),
+    (
+        "CIPHERTALK_FILES_MAX_FILE_BYTES",
+        "files.max_file_bytes",
+        "largest file; larger uploads get 413 (default 2048 MiB)",
+    ),
     ("CIPHERTALK_FILES_MAX_CHUNK_BYTES", "files.max_chunk_bytes", "largest chunk of a file (default 16 MiB)"),
-    ("CIPHERTALK_FILES_MAX_CHUNK_COUNT", "files.max_chunk_count", "most chunks of one file, at most 65536 (default 65536)"),
+    (
+        "CIPHERTALK_FILES_MAX_CHUNK_COUNT",
+        "files.max_chunk_count",
+        "most chunks of one file, at most 65536 (default 65536)",
+    ),
     (
         "CIPHERTALK_FILES_MAX_USER_BYTES",
         "files.max_user_bytes",
@@ -464,7 +472,11 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "files.url_lifetime_secs",
         "how long chunk upload and download URLs stay valid (default 300)",
     ),
-    ("CIPHERTALK_FILES_SWEEP_EVERY_SECS", "files.sweep_every_secs", "how often expired files are removed (default 60)"),
+    (
+        "CIPHERTALK_FILES_SWEEP_EVERY_SECS",
+        "files.sweep_every_secs",
+        "how often expired files are removed (default 60)",
+    ),
     (
         "CIPHERTALK_FILES_URL_KEY",
         "files.url_key",
@@ -481,8 +493,16 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "s3 backend: the store's URL as clients reach it (presigned download URLs name it); unset = the endpoint",
     ),
     ("CIPHERTALK_FILES_S3_BUCKET", "files.s3.bucket", "s3 backend: the bucket holding file chunks"),
-    ("CIPHERTALK_FILES_S3_REGION", "files.s3.region", "s3 backend: the region requests are signed for (Garage: garage)"),
-    ("CIPHERTALK_FILES_S3_ACCESS_KEY_ID", "files.s3.access_key_id", "s3 backend: access key id (read and write on the bucket)"),
+    (
+        "CIPHERTALK_FILES_S3_REGION",
+        "files.s3.region",
+        "s3 backend: the region requests are signed for (Garage: garage)",
+    ),
+    (
+        "CIPHERTALK_FILES_S3_ACCESS_KEY_ID",
+        "files.s3.access_key_id",
+        "s3 backend: access key id (read and write on the bucket)",
+    ),
     ("CIPHERTALK_FILES_S3_SECRET_ACCESS_KEY", "files.s3.secret_access_key", "s3 backend: secret access key"),
     (
         "CIPHERTALK_FILES_S3_PATH_STYLE",

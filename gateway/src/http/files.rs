@@ -142,7 +142,11 @@ async fn load_file(state: &AppState, file: FileId) -> Result<File, ApiError> {
 }
 
 /// The file and the caller's role in its room; 404 for non-members.
-async fn file_for_member(state: &AppState, file: FileId, user: UserId) -> Result<(File, FileInfo, Role), ApiError> {
+async fn file_for_member(
+    state: &AppState,
+    file: FileId,
+    user: UserId,
+) -> Result<(File, FileInfo, Role), ApiError> {
     let loaded = load_file(state, file).await?;
     let info = loaded.info().cloned().ok_or_else(file_not_found)?;
     let role = role_in(state, info.room_id, user).await.map_err(|_| file_not_found())?;
@@ -182,7 +186,11 @@ fn too_large(message: &str) -> ApiError {
 }
 
 /// When the file expires: asked for, or under a maximum life that life.
-fn expires_at(state: &AppState, expires_in: Option<u64>, at: DateTime<Utc>) -> Result<Option<DateTime<Utc>>, ApiError> {
+fn expires_at(
+    state: &AppState,
+    expires_in: Option<u64>,
+    at: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, ApiError> {
     let limits = state.config.files.limits();
     let Some(seconds) = expires_in.or(limits.max_expiry.map(|max| max.num_seconds().unsigned_abs())) else {
         return Ok(None);
@@ -372,7 +380,12 @@ pub async fn delete(
         actor_is_room_admin: matches!(role, Role::Owner | Role::Admin),
         at: now(),
     };
-    state.write.files.execute(&id.to_string(), command, &metadata(&user, &headers)).await.map_err(file_error)?;
+    state
+        .write
+        .files
+        .execute(&id.to_string(), command, &metadata(&user, &headers))
+        .await
+        .map_err(file_error)?;
     // The sweeper removes them should this fail (the file is gone and not swept).
     state.files.remove_file(id).await?;
     ciphertalk_projections::files::mark_swept(&state.db, id.as_uuid()).await?;
@@ -466,11 +479,17 @@ async fn store_received(
     let file = load_file(state, id).await?;
     let info = file.info().ok_or_else(file_not_found)?;
     if info.declared_digest(index).is_some_and(|declared| declared != sha256) {
-        return Err(DomainError::invalid("sha256", format!("chunk {index} does not have the declared SHA-256")).into());
+        return Err(DomainError::invalid(
+            "sha256",
+            format!("chunk {index} does not have the declared SHA-256"),
+        )
+        .into());
     }
     if file.stored_chunks().contains(&index) {
         return match file.stored_digest(index) {
-            Some(stored) if stored != sha256 => Err(DomainError::Conflict("the chunk is stored with other bytes").into()),
+            Some(stored) if stored != sha256 => {
+                Err(DomainError::Conflict("the chunk is stored with other bytes").into())
+            }
             // The same bytes again: the answer of the first time.
             _ => {
                 state.files.store().delete(incoming).await?;
@@ -539,8 +558,12 @@ pub async fn download_chunk(
 }
 
 fn unsatisfiable(size: u64) -> ApiError {
-    ApiError::new(StatusCode::RANGE_NOT_SATISFIABLE, "range_not_satisfiable", "the range is outside the chunk")
-        .with_details(json!({"size": size}))
+    ApiError::new(
+        StatusCode::RANGE_NOT_SATISFIABLE,
+        "range_not_satisfiable",
+        "the range is outside the chunk",
+    )
+    .with_details(json!({"size": size}))
 }
 
 /// One `bytes=` range of a `size`-byte chunk as a half-open range: `a-b`,

@@ -72,7 +72,8 @@ pub async fn ready(state: State<AppState>) -> (StatusCode, Json<Value>) {
 
 /// NATS, Postgres and the file store, checked at once; the gauge follows the result.
 async fn check_dependencies(state: &AppState) -> [Result<(), String>; 3] {
-    let (nats, postgres, storage) = tokio::join!(check_nats(state), check_postgres(state), state.files.check());
+    let (nats, postgres, storage) =
+        tokio::join!(check_nats(state), check_postgres(state), state.files.check());
     let results = [nats, postgres, storage];
     for (dependency, result) in ["nats", "postgres", "storage"].into_iter().zip(&results) {
         metrics::gauge!("ciphertalk_dependency_up", "dependency" => dependency)

@@ -1,8 +1,8 @@
 //! The HTTP surface: one module per route group, assembled here with the
 //! layers every request passes through (request id, tracing, metrics, limits).
 
-pub mod asyncapi;
 pub mod admin;
+pub mod asyncapi;
 pub mod auth;
 pub mod contacts;
 pub mod cors;

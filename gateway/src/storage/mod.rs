@@ -70,7 +70,10 @@ impl Storage {
             }
             StorageBackend::S3 => {
                 let settings = config.files.s3.as_ref().ok_or_else(|| {
-                    std::io::Error::new(std::io::ErrorKind::InvalidInput, "files.backend = \"s3\" needs [files.s3]")
+                    std::io::Error::new(
+                        std::io::ErrorKind::InvalidInput,
+                        "files.backend = \"s3\" needs [files.s3]",
+                    )
                 })?;
                 presigner = Some(s3::s3_signer(settings).map_err(std::io::Error::other)?);
                 Arc::new(s3::s3_store(settings).map_err(std::io::Error::other)?)
@@ -106,7 +109,9 @@ impl Storage {
             return Ok(self.urls.url(UrlMethod::Get, file, index, expires));
         };
         let lifetime = (expires - Utc::now()).to_std().unwrap_or(Duration::ZERO).max(Duration::from_secs(1));
-        let url = presigner.signed_url(object_store::signer::Method::GET, &layout::chunk(file, index, digest), lifetime).await?;
+        let url = presigner
+            .signed_url(object_store::signer::Method::GET, &layout::chunk(file, index, digest), lifetime)
+            .await?;
         Ok(url.into())
     }
 

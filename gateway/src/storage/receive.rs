@@ -103,7 +103,10 @@ mod tests {
         let received = receive(&store, &path, body(&[b"hello ", b"world"]), 11).await.unwrap();
         assert_eq!(received.size, 11);
         assert_eq!(received.sha256.as_bytes()[..], Sha256::digest(b"hello world")[..]);
-        assert_eq!(store.get(&path).await.unwrap().bytes().await.unwrap(), Bytes::from_static(b"hello world"));
+        assert_eq!(
+            store.get(&path).await.unwrap().bytes().await.unwrap(),
+            Bytes::from_static(b"hello world")
+        );
     }
 
     #[tokio::test]

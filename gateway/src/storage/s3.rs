@@ -4,9 +4,9 @@
 
 use std::time::Duration;
 
+use crate::config::S3Settings;
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::{BackoffConfig, ClientOptions, RetryConfig};
-use crate::config::S3Settings;
 
 /// The client the gateway reads, writes and deletes blobs with.
 pub fn s3_store(cfg: &S3Settings) -> Result<AmazonS3, object_store::Error> {

@@ -57,7 +57,8 @@ impl GatewayUrls {
     /// A path with its query, relative to the API's base URL.
     pub fn url(&self, method: UrlMethod, file: FileId, index: u32, expires: DateTime<Utc>) -> String {
         let expires = expires.timestamp();
-        let signature = URL_SAFE_NO_PAD.encode(self.mac(method, file, index, expires).finalize().into_bytes());
+        let signature =
+            URL_SAFE_NO_PAD.encode(self.mac(method, file, index, expires).finalize().into_bytes());
         format!("/v1/files/{file}/chunks/{index}?expires={expires}&signature={signature}")
     }
 
@@ -85,7 +86,9 @@ impl GatewayUrls {
         // Any key length is valid for HMAC.
         let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&self.key)
             .unwrap_or_else(|_| unreachable!("HMAC takes keys of any length"));
-        mac.update(format!("ciphertalk-chunk-url\n{}\n{file}\n{index}\n{expires}", method.as_str()).as_bytes());
+        mac.update(
+            format!("ciphertalk-chunk-url\n{}\n{file}\n{index}\n{expires}", method.as_str()).as_bytes(),
+        );
         mac
     }
 }
@@ -121,7 +124,10 @@ mod tests {
         assert_eq!(urls.verify(UrlMethod::Put, file, 3, &query, now), Ok(()));
         assert_eq!(urls.verify(UrlMethod::Get, file, 3, &query, now), Err(UrlRefusal::BadSignature));
         assert_eq!(urls.verify(UrlMethod::Put, file, 4, &query, now), Err(UrlRefusal::BadSignature));
-        assert_eq!(urls.verify(UrlMethod::Put, FileId::new_v7(), 3, &query, now), Err(UrlRefusal::BadSignature));
+        assert_eq!(
+            urls.verify(UrlMethod::Put, FileId::new_v7(), 3, &query, now),
+            Err(UrlRefusal::BadSignature)
+        );
         let later = now + TimeDelta::minutes(6);
         assert_eq!(urls.verify(UrlMethod::Put, file, 3, &query, later), Err(UrlRefusal::Expired));
         let stretched = SignedQuery { expires: query.expires + 3600, ..query };

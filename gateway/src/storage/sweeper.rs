@@ -58,10 +58,11 @@ impl Sweeper {
     /// One round, if no other process is sweeping; the files swept.
     async fn round(&self) -> Result<usize, SweepError> {
         let mut lock = self.pool.begin().await?;
-        let leader: bool =
-            sqlx::query_scalar("SELECT pg_try_advisory_xact_lock(hashtextextended('ciphertalk.files.sweeper', 0))")
-                .fetch_one(&mut *lock)
-                .await?;
+        let leader: bool = sqlx::query_scalar(
+            "SELECT pg_try_advisory_xact_lock(hashtextextended('ciphertalk.files.sweeper', 0))",
+        )
+        .fetch_one(&mut *lock)
+        .await?;
         if !leader {
             return Ok(0);
         }
