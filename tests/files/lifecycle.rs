@@ -33,8 +33,8 @@ async fn a_restart_during_an_upload_loses_no_stored_chunk(backend) {
     let alice = app.person("Alice").await;
     let room = app.group(&alice, &[]).await;
     let (file, urls) = registered(&app, &alice, &room, 250, 100).await;
-    for index in 0..2 {
-        assert_eq!(put_chunk(&app, &urls[index], bytes(index as u8, 100)).await.0, StatusCode::OK);
+    for (index, url) in urls.iter().enumerate().take(2) {
+        assert_eq!(put_chunk(&app, url, bytes(index as u8, 100)).await.0, StatusCode::OK);
     }
     app.stop_gateways().await;
     app.add_gateway(|_| {}).await;
