@@ -128,12 +128,7 @@ async fn measure(server: &Server, args: &Args) -> Result<(), BoxError> {
     let registered =
         call(&http, &server.base, &alice, reqwest::Method::POST, "/v1/files", Some(body)).await?;
     let file = registered["file_id"].as_str().ok_or("no file_id")?.to_owned();
-    let upload_urls: Vec<String> = registered["chunks"]
-        .as_array()
-        .ok_or("no chunks")?
-        .iter()
-        .filter_map(|chunk| chunk["upload_url"].as_str().map(|url| absolute(&server.base, url)))
-        .collect();
+    let upload_urls = chunk_urls(&registered, "upload_url", &server.base)?;
 
     let memory = Memory::sample(server.pid);
     tokio::time::sleep(SAMPLE_EVERY * 4).await;
@@ -159,12 +154,7 @@ async fn measure(server: &Server, args: &Args) -> Result<(), BoxError> {
 
     let shown =
         call(&http, &server.base, &bob, reqwest::Method::GET, &format!("/v1/files/{file}"), None).await?;
-    let download_urls: Vec<String> = shown["chunks"]
-        .as_array()
-        .ok_or("no chunks")?
-        .iter()
-        .filter_map(|chunk| chunk["download_url"].as_str().map(|url| absolute(&server.base, url)))
-        .collect();
+    let download_urls = chunk_urls(&shown, "download_url", &server.base)?;
     if download_urls.len() as u64 != chunk_count {
         return Err(format!("{} of {chunk_count} chunks listed as stored", download_urls.len()).into());
     }
@@ -240,6 +230,12 @@ async fn watch_chunks(base: &str, who: &Account) -> Result<Arc<Mutex<HashMap<u64
         }
     });
     Ok(seen)
+}
+
+/// The `field` URL of each of `body`'s chunks, resolved against `base`.
+fn chunk_urls(body: &Value, field: &str, base: &str) -> Result<Vec<String>, BoxError> {
+    let chunks = body["chunks"].as_array().ok_or("no chunks")?;
+    Ok(chunks.iter().filter_map(|chunk| chunk[field].as_str().map(|url| absolute(base, url))).collect())
 }
 
 /// A chunk URL as a client resolves it: gateway URLs are relative to the API.
