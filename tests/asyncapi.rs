@@ -6,12 +6,16 @@
 use std::collections::BTreeSet;
 
 use chrono::Utc;
+use ciphertalk_domain::DeviceId;
 use ciphertalk_domain::room::RoomCommand;
+use ciphertalk_domain::user::UserCommand;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
+use crate::devices::{device_of, login_on_new_device};
+use crate::files::{put_chunk, registered};
 use crate::realtime::Client;
-use crate::support::app::{Anonymous, spawn_app};
+use crate::support::app::{Anonymous, Person, spawn_app};
 
 /// Validates frames against the schemas of one AsyncAPI document.
 struct Frames {
@@ -46,12 +50,9 @@ async fn every_frame_of_a_session_matches_the_asyncapi_document() {
     assert_eq!(doc["asyncapi"], "3.0.0");
     let frames = Frames { doc };
 
-    let (alice, bob, carol, dave) = (
-        app.person("Alice").await,
-        app.person("Bob").await,
-        app.person("Carol").await,
-        app.person("Dave").await,
-    );
+    let alice_email = format!("alice-{}@example.com", uuid::Uuid::new_v4());
+    let alice = Person::from_session(&app.register(&alice_email, "Alice").await);
+    let (bob, carol, dave) = (app.person("Bob").await, app.person("Carol").await, app.person("Dave").await);
     let mut bob_ws = Client::connect(&app.base(0), &bob, "").await;
     let mut alice_ws = Client::connect(&app.base(0), &alice, "").await;
 
@@ -83,6 +84,21 @@ async fn every_frame_of_a_session_matches_the_asyncapi_document() {
         at: Utc::now(),
     };
     app.commands().room(room.parse().unwrap(), alice.id, takedown).await;
+    // Bob, an instance admin, is told of a new report at once.
+    app.commands().user(bob.id, UserCommand::GrantAdmin { by: None, at: Utc::now() }).await;
+    let report = json!({"target": {"kind": "user", "id": alice.id.to_string()}, "reason": "spam"});
+    assert_eq!(app.post(&dave, "/v1/reports", report).await.0, StatusCode::CREATED);
+    // A device of Alice's, who shares the room with Bob, comes and goes.
+    let tablet = device_of(&login_on_new_device(&app, &alice_email, "tablet").await);
+    assert_eq!(app.delete(&alice, &format!("/v1/devices/{tablet}")).await.0, StatusCode::NO_CONTENT);
+    // A to-device message for Bob's device.
+    let to_bob = json!({"user_id": bob.id, "device_id": DeviceId::first_of(bob.id), "kind": "m.room_key", "ciphertext": "a2V5"});
+    ok(app.post(&alice, "/v1/to-device", json!({"batch_id": "keys-1", "messages": [to_bob]})).await);
+    // A file in the room: its chunk stored, completed, deleted.
+    let (file, urls) = registered(&app, &alice, &room, 10, 10).await;
+    assert_eq!(put_chunk(&app, &urls[0], vec![7; 10]).await.0, StatusCode::OK);
+    ok(app.post(&alice, &format!("/v1/files/{file}/complete"), json!({})).await);
+    assert_eq!(app.delete(&alice, &format!("/v1/files/{file}")).await.0, StatusCode::NO_CONTENT);
 
     // Every other server frame.
     alice_ws.backlog().await;
@@ -90,10 +106,18 @@ async fn every_frame_of_a_session_matches_the_asyncapi_document() {
     alice_ws
         .send(json!({"type": "signal", "to": bob.id.to_string(), "room_id": room, "kind": "offer", "payload": {"sdp": "v=0"}}))
         .await;
+    // Co-watch: a playback state for the whole room.
+    let playback =
+        json!({"op": "state", "file_id": uuid::Uuid::now_v7(), "state": "paused", "position": 3.5});
+    let to_room = json!({"type": "signal", "room_id": room, "kind": "playback", "payload": playback});
+    frames.check("ClientFrame_signal", &to_room);
+    frames.check("Playback", &playback);
+    alice_ws.send(to_room).await;
     let client_frames = [
         json!({"type": "presence", "user_id": alice.id.to_string()}),
         json!({"type": "ping"}),
         json!({"type": "typing", "room_id": room, "typing": false}),
+        json!({"type": "signal", "to": alice.id.to_string(), "room_id": room, "kind": "playback", "payload": {"op": "request"}}),
     ];
 
     let wanted_events = frames.schema_names("Event_");

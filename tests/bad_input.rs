@@ -1,5 +1,5 @@
 //! Bad input is a 4xx in the error format on every route, one answer per kind
-//! of bad input (README "Bad input"), and never breaks the connection it came on.
+//! of bad input (docs/api.md, "Bad input"), and never breaks the connection it came on.
 
 use std::time::Duration;
 

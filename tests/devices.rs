@@ -25,7 +25,7 @@ fn user_of(session: &Value) -> UserId {
 }
 
 /// The device id of a session answer.
-fn device_of(session: &Value) -> String {
+pub(crate) fn device_of(session: &Value) -> String {
     session["device_id"].as_str().unwrap_or_else(|| panic!("no device_id in {session}")).to_owned()
 }
 
@@ -45,7 +45,7 @@ async fn login(app: &TestApp, email: &str, device: Option<Value>) -> (StatusCode
 }
 
 /// Logs `email` in on a new device named `name`: the session answer.
-async fn login_on_new_device(app: &TestApp, email: &str, name: &str) -> Value {
+pub(crate) async fn login_on_new_device(app: &TestApp, email: &str, name: &str) -> Value {
     let (status, session) = login(app, email, Some(json!({"name": name}))).await;
     assert_eq!(status, StatusCode::OK, "{session}");
     session

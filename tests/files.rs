@@ -51,7 +51,7 @@ mod streaming;
 mod urls;
 
 /// `len` bytes that differ per `seed` (stand-ins for ciphertext).
-fn bytes(seed: u8, len: usize) -> Vec<u8> {
+pub(crate) fn bytes(seed: u8, len: usize) -> Vec<u8> {
     (0..len).map(|i| (i as u8).wrapping_mul(31).wrapping_add(seed)).collect()
 }
 
@@ -89,7 +89,7 @@ async fn register(
 }
 
 /// [`register`] that must succeed: the file id and its upload URLs by index.
-async fn registered(
+pub(crate) async fn registered(
     app: &TestApp,
     who: &Person,
     room: &str,
@@ -116,7 +116,7 @@ fn absolute(app: &TestApp, url: &str) -> String {
 }
 
 /// PUTs `bytes` to a chunk URL: the status and the JSON answer.
-async fn put_chunk(app: &TestApp, url: &str, bytes: Vec<u8>) -> (StatusCode, Value) {
+pub(crate) async fn put_chunk(app: &TestApp, url: &str, bytes: Vec<u8>) -> (StatusCode, Value) {
     let response = app.http.put(absolute(app, url)).body(bytes).send().await.unwrap();
     let status = response.status();
     (status, response.json().await.unwrap_or(Value::Null))
@@ -146,7 +146,7 @@ async fn download_url(app: &TestApp, who: &Person, file: &str, index: u64) -> St
 
 /// Every blob the store holds for `file`, listed by a client of the test's
 /// own (the local folder, or the Garage bucket), never through the gateway.
-async fn blobs_of(app: &TestApp, file: &str) -> Vec<object_store::path::Path> {
+pub(crate) async fn blobs_of(app: &TestApp, file: &str) -> Vec<object_store::path::Path> {
     use futures::TryStreamExt as _;
     let prefix = object_store::path::Path::from(file);
     let listed =

@@ -325,3 +325,46 @@ async fn the_largest_requests_the_write_routes_accept_leave_delivery_working() {
     assert_eq!(health(&chat).await.0, StatusCode::OK);
     chat.stop().await;
 }
+
+/// An event whose aggregate id cannot be a subject token is refused before
+/// it commits (the relay could never publish it, and every later event of the
+/// instance would wait behind it), and the rest of the instance goes on.
+#[tokio::test]
+async fn an_event_the_relay_could_not_publish_is_refused_and_later_messages_still_arrive() {
+    use ciphertalk_commands::CommandError;
+    use ciphertalk_commands::store::StoreError;
+    use ciphertalk_domain::DeviceId;
+    use ciphertalk_domain::user::UserCommand;
+    use ciphertalk_domain::values::{DisplayName, Email};
+
+    let chat = spawn_app().await;
+    let (alice, bob) = (chat.person("Alice").await, chat.person("Bob").await);
+    let room = chat.group(&alice, &[&bob]).await;
+    let id = UserId::new_v7();
+    let command = UserCommand::RegisterUser {
+        user_id: id,
+        email: Some(Email::parse("dotted@example.org").unwrap()),
+        phone: None,
+        display_name: DisplayName::parse("Dotted").unwrap(),
+        device_id: DeviceId::first_of(id),
+        device_name: None,
+        at: chrono::Utc::now(),
+    };
+    let refused =
+        chat.write().users.execute("not.a.token", command, &crate::support::commands::meta(id)).await;
+    assert!(matches!(refused, Err(CommandError::Store(StoreError::Unpublishable { .. }))), "{refused:?}");
+    let stored: i64 = sqlx::query_scalar("SELECT count(*) FROM events WHERE aggregate_id = 'not.a.token'")
+        .fetch_one(&chat.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(stored, 0, "nothing committed");
+
+    let sent = chat.send(&alice, &room, "after the refusal").await;
+    assert!(
+        eventually(10, || has_message(&chat, &bob, sent["ciphertext"].as_str().unwrap())).await,
+        "a message after the refused command is not delivered"
+    );
+    let (status, body) = health(&chat).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    chat.stop().await;
+}

@@ -3,10 +3,12 @@
 
 #![allow(clippy::unwrap_used)]
 
+mod api_docs;
 mod asyncapi;
 mod auth;
 mod backup;
 mod bad_input;
+mod calls;
 mod devices;
 mod embedded_postgres;
 mod files;
@@ -22,6 +24,7 @@ mod rate_limits;
 mod realtime;
 mod rooms;
 mod routes;
+mod schemathesis;
 mod storage;
 mod support;
 mod write_path;

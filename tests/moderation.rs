@@ -1,5 +1,7 @@
 //! Moderation over HTTP: reports (with franking proofs), report resolution
-//! and takedowns, instance roles and suspensions, and who may do what.
+//! and takedowns of messages and files, `report.created` pushes, instance
+//! roles and suspensions, the audit log and room states as of a time, the
+//! replays of both projections, and who may do what.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -11,9 +13,13 @@ use sha2::Sha256;
 use crate::support::app::{PASSWORD, Person, TestApp, b64, spawn_app};
 
 mod access;
+mod audit;
 mod franking;
+mod notify;
+mod replay;
 mod reports;
 mod suspension;
+mod takedown;
 
 /// The address the test configuration names as an instance admin.
 const ADMIN_EMAIL: &str = "root@moderation.example";
@@ -74,4 +80,20 @@ async fn report_message(
 
 fn proof(plaintext: &str, key: &[u8]) -> Value {
     json!({"plaintext": b64(plaintext), "franking_key": STANDARD.encode(key)})
+}
+
+/// The audit entries `query` selects (newest first), once the `audit`
+/// projection shows at least `count` of them.
+async fn audit_of(app: &TestApp, admin: &Person, query: &str, count: usize) -> Vec<Value> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let (status, body) = app.get(admin, &format!("/v1/admin/audit?{query}")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        let items = body["items"].as_array().unwrap().clone();
+        if items.len() >= count || std::time::Instant::now() > deadline {
+            assert!(items.len() >= count, "audit {query}: {items:?}");
+            return items;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
 }

@@ -129,6 +129,10 @@ async fn the_openapi_document_types_queries_enums_and_formats() {
         ("ReceiptBody", "kind", &["delivered", "read"]),
         ("SettingsJson", "last_seen_visible_to", &["everybody", "contacts", "nobody"]),
         ("SettingsPatch", "last_seen_visible_to", &["everybody", "contacts", "nobody"]),
+        ("TargetJson", "kind", &["message", "file", "user"]),
+        ("ReportJson", "status", &["open", "dismissed", "actioned"]),
+        ("ResolveBody", "action", &["dismiss", "takedown"]),
+        ("RoleBody", "role", &["user", "admin"]),
     ] {
         let property = &schemas[schema]["properties"][field];
         assert_eq!(enum_of(property, &doc), values, "{schema}.{field}: {property}");

@@ -89,6 +89,15 @@ async fn every_served_route_is_documented_and_every_documented_route_is_served()
     assert!(undocumented.is_empty(), "served but not in /v1/openapi.json: {undocumented:?}");
     assert!(unserved.is_empty(), "in /v1/openapi.json but not served: {unserved:?}");
 
+    // Every admin route documents its refusal of non-admins.
+    for (method, path) in documented.iter().filter(|(_, path)| path.starts_with("/v1/admin/")) {
+        let responses = &doc["paths"][path.as_str()][method.as_str()]["responses"];
+        assert!(responses["403"].is_object(), "{method} {path} documents no 403");
+    }
+    for path in ["/v1/admin/audit", "/v1/admin/rooms/{id}/state", "/v1/admin/files/{id}"] {
+        assert!(documented.iter().any(|(_, documented)| documented == path), "{path} is not documented");
+    }
+
     // Bodies are documented with their schemas.
     let send = &doc["paths"]["/v1/rooms/{id}/messages"]["post"];
     assert_eq!(
@@ -99,9 +108,27 @@ async fn every_served_route_is_documented_and_every_documented_route_is_served()
         send["responses"]["201"]["content"]["application/json"]["schema"]["$ref"],
         "#/components/schemas/MessageJson"
     );
-    for schema in
-        ["RoomJson", "MemberJson", "RoomPage", "MessageJson", "MessagePage", "ContactPage", "CreateRoomBody"]
-    {
+    let offer = &doc["paths"]["/v1/webrtc/offer"]["post"];
+    assert_eq!(
+        offer["requestBody"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/SignalBody"
+    );
+    assert!(offer["responses"]["409"].is_object(), "peer_offline is documented");
+    assert_eq!(
+        doc["paths"]["/v1/webrtc/turn"]["get"]["responses"]["200"]["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/TurnCredentials"
+    );
+    for schema in [
+        "RoomJson",
+        "MemberJson",
+        "RoomPage",
+        "MessageJson",
+        "MessagePage",
+        "ContactPage",
+        "CreateRoomBody",
+        "PlaybackBody",
+        "Playback",
+    ] {
         assert!(doc["components"]["schemas"][schema].is_object(), "schema {schema} missing");
     }
     chat.stop().await;

@@ -341,18 +341,18 @@ where
                     let ceiling = 2u64 << attempt.min(6);
                     tokio::time::sleep(Duration::from_micros(fastrand::u64(0..ceiling * 100))).await;
                 }
-                Err(StoreError::TooLarge { command, bytes, limit }) => {
+                Err(refusal @ (StoreError::TooLarge { .. } | StoreError::Unpublishable { .. })) => {
                     // Only that command is refused; the rest are decided
                     // again without it (not an attempt: nobody else wrote).
+                    let command = refusal.refused_command().unwrap_or_default();
                     let Some(index) =
                         decided.iter().enumerate().filter(|(_, d)| d.is_ok()).map(|(i, _)| i).nth(command)
                     else {
-                        answer_all(batch, &StoreError::TooLarge { command, bytes, limit });
+                        answer_all(batch, &refusal);
                         return Vec::new();
                     };
                     let refused = batch.remove(index);
-                    let too_large = StoreError::TooLarge { command: 0, bytes, limit };
-                    let _ = refused.reply.send(Err(CommandError::Store(too_large)));
+                    let _ = refused.reply.send(Err(CommandError::Store(refusal.for_command_alone())));
                     if batch.is_empty() {
                         *cached = Some(loaded);
                         return Vec::new();

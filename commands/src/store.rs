@@ -72,6 +72,34 @@ pub enum StoreError {
     /// back every later one). `command` is its index in the batch.
     #[error("an event of {bytes} bytes is over the limit of {limit}")]
     TooLarge { command: usize, bytes: usize, limit: usize },
+    /// One of the command's events would have no valid CHAT_EVENTS subject
+    /// (its aggregate id or type has a `.`, a wildcard, a space ...): nothing
+    /// was committed, for the relay could never publish it and would stall
+    /// every later event of the instance behind it.
+    #[error("an event's subject cannot be formed: {reason}")]
+    Unpublishable { command: usize, reason: String },
+}
+
+impl StoreError {
+    /// The index in its batch of the one command refused (too large or
+    /// unpublishable): the others are decided again without it.
+    pub(crate) fn refused_command(&self) -> Option<usize> {
+        match self {
+            Self::TooLarge { command, .. } | Self::Unpublishable { command, .. } => Some(*command),
+            _ => None,
+        }
+    }
+
+    /// The same refusal, for a batch of that one command alone.
+    pub(crate) fn for_command_alone(&self) -> Self {
+        match self {
+            Self::TooLarge { bytes, limit, .. } => {
+                Self::TooLarge { command: 0, bytes: *bytes, limit: *limit }
+            }
+            Self::Unpublishable { reason, .. } => Self::Unpublishable { command: 0, reason: reason.clone() },
+            other => Self::Batch(other.to_string()),
+        }
+    }
 }
 
 impl From<PersistenceError> for StoreError {
@@ -221,7 +249,7 @@ impl AggregateStore {
         for (command, events) in envelopes.iter().enumerate() {
             let first = rows.len();
             rows.extend(self.rows(id, events)?);
-            self.check_sizes(command, &rows[first..])?;
+            self.check_publishable(command, &rows[first..])?;
         }
         self.appender.append(rows).await?;
 
@@ -261,9 +289,17 @@ impl AggregateStore {
             .collect()
     }
 
-    /// Refuses command `command` when one of its rows would not fit on the wire.
-    fn check_sizes(&self, command: usize, rows: &[EventRow]) -> Result<(), StoreError> {
+    /// Refuses command `command` when one of its rows would not fit on the
+    /// wire or have no valid subject there.
+    fn check_publishable(&self, command: usize, rows: &[EventRow]) -> Result<(), StoreError> {
         for row in rows {
+            if let Err(invalid) =
+                ciphertalk_streams::subjects::event(row.aggregate_type, &row.aggregate_id, &row.event_type)
+            {
+                metrics::counter!("ciphertalk_event_store_refused_unpublishable_total", "aggregate" => row.aggregate_type)
+                    .increment(1);
+                return Err(StoreError::Unpublishable { command, reason: invalid.to_string() });
+            }
             let bytes = WireEvent::wire_size_bound(
                 row.aggregate_type,
                 &row.aggregate_id,

@@ -90,8 +90,9 @@ pub enum RelayCommand {
 pub enum ProjectionsCommand {
     /// Each projection's applied stream sequence and lag.
     List,
-    /// Rebuild one read model from CHAT_EVENTS sequence 1 (rooms, timeline, contacts)
-    /// beside the live one, then swap it in; servers keep answering meanwhile.
+    /// Rebuild one read model from CHAT_EVENTS sequence 1 (rooms, timeline,
+    /// contacts, delivery, files, moderation, audit) beside the live one, then
+    /// swap it in; servers keep answering meanwhile.
     Replay {
         /// The projection to rebuild.
         name: String,

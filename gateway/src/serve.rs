@@ -182,7 +182,7 @@ impl Server {
         );
         tasks.push(throttle.spawn_cleanup(shutdown.child_token()));
         let realtime = crate::realtime::Realtime::new(
-            (&config.realtime).into(),
+            config.into(),
             throttle.clone(),
             nats.clone(),
             pool.clone(),
@@ -214,6 +214,7 @@ impl Server {
             throttle,
             files,
             franking: Arc::new(FrankingKeys::new(franking, &config.messages.previous_franking_keys())),
+            turn: crate::turn::Turn::from_config(&config.webrtc),
         });
         let listener = tokio::net::TcpListener::bind(config.listen)
             .await

@@ -55,6 +55,8 @@ pub struct Shared {
     pub files: Arc<Storage>,
     /// The franking keys, current and previous, for verifying reports.
     pub franking: Arc<crate::franking::FrankingKeys>,
+    /// The TURN server whose credentials are handed out; `None` when none is configured.
+    pub turn: Option<crate::turn::Turn>,
 }
 
 impl Shared {

@@ -38,7 +38,10 @@ pub enum Action {
     Write,
     Typing,
     Presence,
+    /// Call signals (WebSocket frames and `/v1/webrtc/{offer,answer,candidate}`).
     Signal,
+    /// Co-watch playback frames, which fan out to the room.
+    Playback,
     /// Any other WebSocket frame (acks, pings).
     Frame,
     WsConnect,
@@ -48,7 +51,7 @@ pub enum Action {
     ToDevice,
 }
 
-const ACTIONS: usize = 14;
+const ACTIONS: usize = 15;
 
 impl Action {
     pub fn name(self) -> &'static str {
@@ -62,6 +65,7 @@ impl Action {
             Self::Typing => "typing",
             Self::Presence => "presence",
             Self::Signal => "signal",
+            Self::Playback => "playback",
             Self::Frame => "frame",
             Self::WsConnect => "ws_connect",
             Self::WsTicket => "ws_ticket",
@@ -100,6 +104,8 @@ impl Action {
             | "/v1/rooms/{id}/members/{user_id}" => Self::Membership,
             "/v1/ws/ticket" => Self::WsTicket,
             "/v1/to-device" => Self::ToDevice,
+            "/v1/webrtc/offer" | "/v1/webrtc/answer" | "/v1/webrtc/candidate" => Self::Signal,
+            "/v1/webrtc/playback" => Self::Playback,
             "/v1/auth/register"
             | "/v1/auth/login"
             | "/v1/auth/refresh"
@@ -159,6 +165,7 @@ impl Throttle {
             pair((c.typing_per_user, c.typing_per_ip)),
             pair((c.presence_per_user, c.presence_per_ip)),
             pair((c.signal_per_user, c.signal_per_ip)),
+            pair((c.playback_per_user, c.playback_per_ip)),
             pair((c.frame_per_user, c.frame_per_ip)),
             pair((c.ws_connect_per_user, c.ws_connect_per_ip)),
             pair((c.ws_ticket_per_user, c.ws_ticket_per_ip)),
@@ -388,5 +395,8 @@ mod tests {
         assert_eq!(Action::of_route(&Method::POST, "/v1/auth/login"), None);
         assert_eq!(Action::of_route(&Method::PATCH, "/v1/users/me"), Some(Action::Write));
         assert_eq!(Action::of_route(&Method::POST, "/v1/to-device"), Some(Action::ToDevice));
+        assert_eq!(Action::of_route(&Method::POST, "/v1/webrtc/candidate"), Some(Action::Signal));
+        assert_eq!(Action::of_route(&Method::POST, "/v1/webrtc/playback"), Some(Action::Playback));
+        assert_eq!(Action::of_route(&Method::GET, "/v1/webrtc/turn"), None);
     }
 }

@@ -3,7 +3,8 @@
 //! and replay.
 //!
 //! - [`projector`]: durable JetStream consumers applying events exactly once.
-//! - [`rooms`], [`timeline`], [`contacts`], [`blocks`], [`files`]: read models and their queries.
+//! - [`rooms`], [`timeline`], [`contacts`], [`blocks`], [`files`], [`moderation`], [`audit`]:
+//!   read models and their queries.
 //! - [`delivery`]: each room event fanned out to its members' delivery queues
 //!   ([`client_event`] is what clients receive).
 //! - [`publish`]: a batch's delivery messages into CHAT_DELIVERY, in order, once.
@@ -15,6 +16,7 @@
 //! and `error` (the projector's) use none; the read models use `event`;
 //! `projection` routes an event to them; the projector drives it all.
 
+pub mod audit;
 pub mod backlog;
 pub mod blocks;
 pub mod client_event;
@@ -25,6 +27,7 @@ mod event;
 pub mod files;
 pub mod freshness;
 pub mod handoff;
+pub mod moderation;
 pub mod page;
 mod projection;
 pub mod projector;

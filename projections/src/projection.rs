@@ -19,6 +19,7 @@
 use std::collections::{HashMap, HashSet};
 
 use ciphertalk_domain::file::FileEvent;
+use ciphertalk_domain::report::ReportEvent;
 use ciphertalk_domain::room::RoomEvent;
 use ciphertalk_domain::to_device::ToDeviceEvent;
 use ciphertalk_domain::user::UserEvent;
@@ -26,10 +27,11 @@ use ciphertalk_streams::{EnvelopeError, WireEvent, subjects};
 use cqrs_es::Aggregate;
 use sqlx::PgConnection;
 
+use crate::audit::{self, Audited};
 use crate::delivery::{self, Fanout, Followed};
 use crate::event::{Origin, Sent, Undecodable, decode, is_old_shape, to_i64, to_u64};
 use crate::publish::Outgoing;
-use crate::{contacts, files, rooms, timeline};
+use crate::{contacts, files, moderation, rooms, timeline};
 
 /// One read model fed from CHAT_EVENTS.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -45,15 +47,28 @@ pub enum Projection {
     Delivery,
     /// Files: layout, status, expiry, chunks stored.
     Files,
+    /// Reports and their decisions.
+    Moderation,
+    /// Moderation-relevant events of every aggregate, with actor, time, subject and details.
+    Audit,
 }
 
 const ROOM: &str = <ciphertalk_domain::room::Room as Aggregate>::TYPE;
 const USER: &str = <ciphertalk_domain::user::User as Aggregate>::TYPE;
 const TO_DEVICE: &str = <ciphertalk_domain::to_device::Outbox as Aggregate>::TYPE;
 const FILE: &str = <ciphertalk_domain::file::File as Aggregate>::TYPE;
+const REPORT: &str = <ciphertalk_domain::report::Report as Aggregate>::TYPE;
 
 impl Projection {
-    pub const ALL: [Self; 5] = [Self::Rooms, Self::Timeline, Self::Contacts, Self::Delivery, Self::Files];
+    pub const ALL: [Self; 7] = [
+        Self::Rooms,
+        Self::Timeline,
+        Self::Contacts,
+        Self::Delivery,
+        Self::Files,
+        Self::Moderation,
+        Self::Audit,
+    ];
 
     #[must_use]
     pub const fn name(self) -> &'static str {
@@ -63,6 +78,8 @@ impl Projection {
             Self::Contacts => "contacts",
             Self::Delivery => "delivery",
             Self::Files => "files",
+            Self::Moderation => "moderation",
+            Self::Audit => "audit",
         }
     }
 
@@ -82,6 +99,8 @@ impl Projection {
                 &["delivery_members", "delivery_blocks", "delivery_removed_devices", "delivery_files"]
             }
             Self::Files => &["files", "file_chunks"],
+            Self::Moderation => &["moderation_reports"],
+            Self::Audit => &["audit_log"],
         }
     }
 
@@ -95,6 +114,8 @@ impl Projection {
             // devices, to-device batches.
             Self::Delivery => &[ROOM, USER, TO_DEVICE, FILE],
             Self::Files => &[FILE],
+            Self::Moderation => &[REPORT],
+            Self::Audit => &[ROOM, USER, FILE, REPORT],
         }
     }
 
@@ -131,6 +152,10 @@ impl Projection {
 
     /// Decodes an event of an aggregate type this projection follows.
     fn decode(self, event: WireEvent) -> Result<Decoded, Undecodable> {
+        // A report's id names its reporter and target, not a uuid.
+        if event.aggregate_type == REPORT {
+            return Ok(Decoded::Report(event.aggregate_id.clone(), decode(event)?));
+        }
         let aggregate = event
             .aggregate_id
             .parse::<uuid::Uuid>()
@@ -167,6 +192,21 @@ impl Projection {
             (Self::Delivery, Decoded::File(file, event)) => {
                 delivery::apply(conn, file, Followed::File(event), origin, fanout).await
             }
+            (Self::Moderation, Decoded::Report(report, event)) => {
+                moderation::apply(conn, &report, event).await
+            }
+            (Self::Audit, Decoded::Room(room, event)) => {
+                audit::apply(conn, Audited::Room(room, event), origin).await
+            }
+            (Self::Audit, Decoded::User(user, event)) => {
+                audit::apply(conn, Audited::User(user, event), origin).await
+            }
+            (Self::Audit, Decoded::File(file, event)) => {
+                audit::apply(conn, Audited::File(file, event), origin).await
+            }
+            (Self::Audit, Decoded::Report(report, event)) => {
+                audit::apply(conn, Audited::Report(report, event), origin).await
+            }
             // `follows` keeps other aggregate types away.
             _ => Ok(()),
         }
@@ -183,7 +223,8 @@ impl Projection {
             Self::Rooms => rooms::apply_sent(conn, run).await,
             Self::Timeline => timeline::apply_sent(conn, run).await,
             Self::Delivery => delivery::apply_sent(conn, run, fanout).await,
-            Self::Contacts | Self::Files => Ok(()),
+            // Messages sent are neither moderation nor audit events.
+            Self::Contacts | Self::Files | Self::Moderation | Self::Audit => Ok(()),
         }
     }
 }
@@ -198,6 +239,8 @@ enum Decoded {
     /// The outbox's id is its sending device's.
     ToDevice(uuid::Uuid, ToDeviceEvent),
     File(uuid::Uuid, FileEvent),
+    /// A report aggregate's id is `<reporter>_<kind>_<target>`.
+    Report(String, ReportEvent),
 }
 
 impl std::fmt::Display for Projection {

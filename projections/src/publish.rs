@@ -200,6 +200,7 @@ fn already_stored(outgoing: &[Outgoing], tail: DeliveryId) -> usize {
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
 
     fn outgoing(event_seq: u64, user: u128) -> Outgoing {

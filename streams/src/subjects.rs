@@ -50,6 +50,13 @@ pub fn signal(user_id: &str) -> Result<String, InvalidToken> {
     Ok(format!("chat.sig.{}", token(user_id)?))
 }
 
+/// `chat.sig.<user_id>.<device_id>`: ephemeral signals for one device of a
+/// user (a call answered on one device); its connections subscribe to it
+/// beside their user's subject.
+pub fn device_signal(user_id: &str, device_id: &str) -> Result<String, InvalidToken> {
+    Ok(format!("chat.sig.{}.{}", token(user_id)?, token(device_id)?))
+}
+
 /// A value that cannot be one token of a subject.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0:?} cannot be a subject token")]
@@ -77,6 +84,7 @@ mod tests {
         assert_eq!(aggregate_events("room", "r1").as_deref(), Ok("chat.evt.room.r1.>"));
         assert_eq!(delivery("u1").as_deref(), Ok("chat.dlv.u1"));
         assert_eq!(device_delivery("u1", "d1").as_deref(), Ok("chat.dlv.u1.d1"));
+        assert_eq!(device_signal("u1", "d1").as_deref(), Ok("chat.sig.u1.d1"));
     }
 
     #[test]

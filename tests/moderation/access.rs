@@ -70,6 +70,8 @@ async fn admin_routes_refuse_everyone_but_instance_admins() {
     let report_id = report["id"].as_str().unwrap().to_owned();
     let target = cast.outsider.id;
     let message_id = message["id"].as_str().unwrap().to_owned();
+    let (file, _) = crate::files::registered(&app, &cast.owner, &cast.room, 100, 100).await;
+    let room_state = format!("/v1/admin/rooms/{}/state", cast.room);
     for (who, person) in cast.non_admins() {
         let code = if who == "suspended" { "suspended" } else { "forbidden" };
         expect(who, "GET admin/reports", app.get(person, "/v1/admin/reports").await, 403, Some(code));
@@ -93,6 +95,15 @@ async fn admin_routes_refuse_everyone_but_instance_admins() {
             403,
             Some(code),
         );
+        expect(
+            who,
+            "DELETE admin/files",
+            app.delete(person, &format!("/v1/admin/files/{file}")).await,
+            403,
+            Some(code),
+        );
+        expect(who, "GET admin/audit", app.get(person, "/v1/admin/audit").await, 403, Some(code));
+        expect(who, "GET admin/rooms/state", app.get(person, &room_state).await, 403, Some(code));
     }
     // Resolving: instance admins, and the owner and admins of the reported message's room.
     for (who, person) in
@@ -149,6 +160,17 @@ async fn admin_routes_refuse_everyone_but_instance_admins() {
         204,
         None,
     );
+    expect(
+        "admin",
+        "DELETE admin/files",
+        app.delete(&cast.admin, &format!("/v1/admin/files/{file}")).await,
+        204,
+        None,
+    );
+    expect("admin", "GET admin/audit", app.get(&cast.admin, "/v1/admin/audit").await, 200, None);
+    let state = app.get(&cast.admin, &room_state).await;
+    assert_eq!(state.1["members"].as_array().map(Vec::len), Some(5), "{}", state.1);
+    expect("admin", "GET admin/rooms/state", state, 200, None);
 }
 
 #[tokio::test]
@@ -195,4 +217,48 @@ async fn report_routes_follow_room_membership_and_room_roles() {
         let wanted = if who == "suspended" { 403 } else { 200 };
         expect(who, "GET reports", mine, wanted, None);
     }
+    // Files follow the membership of their room the same way.
+    let (file, _) = crate::files::registered(&app, &cast.owner, &cast.room, 100, 100).await;
+    let of_file = json!({"target": {"kind": "file", "id": file}, "reason": "r"});
+    let expected_file_filing = [
+        ("room owner", &cast.owner, 201, None),
+        ("room admin", &cast.room_admin, 201, None),
+        ("member", &cast.member, 201, None),
+        ("non-member", &cast.outsider, 404, Some("file_not_found")),
+        ("suspended", &cast.suspended, 403, Some("suspended")),
+        ("blocked", &cast.blocked, 201, None),
+        ("admin", &cast.admin, 404, Some("file_not_found")),
+    ];
+    for (who, person, status, code) in expected_file_filing {
+        expect(
+            who,
+            "POST reports (file)",
+            app.post(person, "/v1/reports", of_file.clone()).await,
+            status,
+            code,
+        );
+    }
+    // A report of a user: anyone registered but the suspended.
+    let of_user = json!({"target": {"kind": "user", "id": cast.owner.id}, "reason": "r"});
+    for (who, person) in [
+        ("room admin", &cast.room_admin),
+        ("member", &cast.member),
+        ("non-member", &cast.outsider),
+        ("blocked", &cast.blocked),
+        ("admin", &cast.admin),
+    ] {
+        expect(who, "POST reports (user)", app.post(person, "/v1/reports", of_user.clone()).await, 201, None);
+    }
+    expect(
+        "suspended",
+        "POST reports (user)",
+        app.post(&cast.suspended, "/v1/reports", of_user).await,
+        403,
+        Some("suspended"),
+    );
+    // Room moderators see the file reports of their room too.
+    let (_, listed) = app.get(&cast.room_admin, &room_reports).await;
+    let kinds: Vec<&Value> =
+        listed["items"].as_array().unwrap().iter().map(|r| &r["target"]["kind"]).collect();
+    assert!(kinds.contains(&&json!("file")) && !kinds.contains(&&json!("user")), "{listed}");
 }

@@ -1,10 +1,11 @@
 //! Filing and listing reports, and resolving them with a takedown that
-//! every member sees: over the WebSocket, in history, in the report's status.
+//! every member sees: over the WebSocket, in history, in the report's status
+//! and in the audit log.
 
 use std::time::Duration;
 
 use reqwest::StatusCode;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::{app_with_admin, report_message};
 use crate::realtime::Client;
@@ -69,7 +70,7 @@ async fn reports_name_what_the_reporter_can_see() {
             json!({"target": {"kind": "file", "id": uuid::Uuid::now_v7()}, "reason": "r"}),
         )
         .await;
-    assert_error(status, &body, 422, "unsupported_target");
+    assert_error(status, &body, 404, "file_not_found");
     let (status, body) = app
         .post(&bob, "/v1/reports", json!({"target": {"kind": "message", "id": message["id"]}, "reason": "r"}))
         .await;
@@ -92,7 +93,7 @@ async fn reports_name_what_the_reporter_can_see() {
 }
 
 #[tokio::test]
-async fn a_takedown_is_a_tombstone_for_every_member_over_the_websocket_and_in_history() {
+async fn a_takedown_is_a_tombstone_for_every_member_over_the_websocket_in_history_and_in_the_audit_log() {
     let (app, admin) = app_with_admin().await;
     let (alice, bob, carol) = (app.person("Alice").await, app.person("Bob").await, app.person("Carol").await);
     let room = app.group(&alice, &[&bob, &carol]).await;
@@ -145,6 +146,16 @@ async fn a_takedown_is_a_tombstone_for_every_member_over_the_websocket_and_in_hi
     assert_error(status, &body, 409, "conflict");
     let (_, mine) = app.get(&bob, "/v1/reports").await;
     assert_eq!(mine["items"][0]["status"], "actioned");
+    let message_id = message["id"].as_str().unwrap();
+    let entries = super::audit_of(&app, &admin, &format!("subject={message_id}"), 3).await;
+    let actions: Vec<&Value> = entries.iter().map(|entry| &entry["action"]).collect();
+    assert_eq!(actions, ["report.resolved", "message.taken_down", "report.filed"], "{entries:?}");
+    let takedown = &entries[1];
+    assert_eq!(takedown["actor_id"], admin.id.to_string());
+    assert_eq!(takedown["room_id"], room);
+    assert_eq!(takedown["details"]["report_id"], report["id"]);
+    assert_eq!(entries[0]["details"]["action"], "takedown");
+    assert_eq!(entries[2]["actor_id"], bob.id.to_string());
 }
 
 #[tokio::test]

@@ -62,7 +62,7 @@ async fn delivery_resumes_after_the_last_stored_message_of_a_half_published_batc
 /// As if Postgres lost the delivery projection's commits: its tables, offset
 /// and progress start over, while CHAT_DELIVERY keeps what was published.
 async fn forget_delivery_progress(app: &TestApp) {
-    sqlx::query("UPDATE projection_offsets SET stream_seq = 0, applied_events = 0 WHERE name = 'delivery'")
+    sqlx::query("UPDATE projection_offsets SET stream_seq = 0, applied_events = 0, output_seq = 0 WHERE name = 'delivery'")
         .execute(&app.db.pool)
         .await
         .unwrap();

@@ -119,7 +119,7 @@ async fn a_removed_member_exchanges_no_typing_or_signals_while_the_projection_la
     alice_client
         .send(json!({"type": "signal", "to": carol.id.to_string(), "room_id": room.to_string(), "kind": "offer", "payload": {}}))
         .await;
-    assert_eq!(alice_client.next_of("error").await["code"], "not_found");
+    assert_eq!(alice_client.next_of("error").await["code"], "not_allowed");
     alice_client.send(json!({"type": "typing", "room_id": room.to_string(), "typing": true})).await;
     assert_eq!(bob_client.next_of("typing").await["user_id"], alice.id.to_string());
     while let Some(frame) = carol_client.next_within(Duration::from_secs(2)).await {

@@ -9,7 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 use ciphertalk_gateway::storage::s3::s3_signer;
 use object_store::ObjectStoreExt as _;
 use object_store::signer::{SignedUrlOptions, Signer as _};
-use reqwest::header::{CONTENT_LENGTH, HeaderName, HeaderValue, RANGE};
+use reqwest::header::{HeaderName, HeaderValue, RANGE};
 use reqwest::{Method, StatusCode};
 use sha2::Digest as _;
 
@@ -90,6 +90,8 @@ async fn a_url_signed_for_a_checksum_takes_only_those_bytes_but_no_length_can_be
 
     let checksum = STANDARD.encode(sha2::Sha256::digest(&chunk));
     let checksum_header = HeaderName::from_static("x-amz-checksum-sha256");
+    // The signer keeps `content-length` to itself; the signed checksum binds
+    // the bytes, and so their length.
     let options = SignedUrlOptions::new()
         .with_signed_header(checksum_header.clone(), HeaderValue::from_str(&checksum).unwrap());
     let url = signer.signed_url_opts(Method::PUT, &path, FIVE_MINUTES, &options).await.unwrap();

@@ -5,7 +5,8 @@
 //!   free loopback port, fsync off), and a fresh database per test.
 //! - One private nats-server (JetStream) per test: cheap to start, and tests
 //!   that stop or kill NATS cannot disturb each other.
-//! - A private Garage (S3) per test that asks for one (`garage::TestGarage`).
+//! - A private Garage (S3) per test that asks for one (`garage::TestGarage`),
+//!   and likewise a coturn (`turn::TestTurn`).
 //! - Nothing outlives the run: servers die with the process (PDEATHSIG), the
 //!   cluster is stopped and its folder removed at exit, per-test servers and
 //!   folders on drop, also when the test panics.
@@ -16,6 +17,7 @@ pub mod cluster;
 pub mod commands;
 pub mod garage;
 pub mod sms;
+pub mod turn;
 
 use std::path::{Path, PathBuf};
 

@@ -13,7 +13,7 @@ pub enum ConfigError {
     Read { path: PathBuf, source: std::io::Error },
     #[error("config file {path}: {source}")]
     Parse { path: PathBuf, source: Box<toml::de::Error> },
-    #[error("{0}: unknown setting (see `ciphertalk serve --help` and the README for the list)")]
+    #[error("{0}: unknown setting (see `ciphertalk --help` or docs/configuration.md for the list)")]
     Unknown(String),
     #[error("{name}: {message}")]
     Invalid { name: String, message: String },

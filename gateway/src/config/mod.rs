@@ -1,7 +1,7 @@
 //! Configuration: an optional TOML file, overridden by environment variables
 //! (`CIPHERTALK_*`, plus `DATABASE_URL` and `NATS_URL`), overridden by flags.
 //! One module per section holds its struct, defaults, checks and conversions;
-//! every setting and its variable is listed in [`SETTINGS`] and the README.
+//! every setting and its variable is listed in [`SETTINGS`] and docs/configuration.md.
 
 mod auth;
 mod cors;
@@ -22,6 +22,7 @@ mod secret;
 mod settings;
 mod sms;
 mod streams;
+mod webrtc;
 mod write;
 mod write_limits;
 
@@ -49,6 +50,7 @@ pub use secret::Secret;
 pub use settings::{SETTINGS, example_toml};
 pub use sms::{SmsConfig, SmsMode};
 pub use streams::StreamsConfig;
+pub use webrtc::WebrtcConfig;
 pub use write::WriteConfig;
 pub use write_limits::{BadProxy, WriteLimitsConfig};
 
@@ -91,6 +93,7 @@ pub struct Config {
     pub rooms: RoomsConfig,
     pub cors: CorsConfig,
     pub files: FilesConfig,
+    pub webrtc: WebrtcConfig,
 }
 
 impl Default for Config {
@@ -121,6 +124,7 @@ impl Default for Config {
             rooms: RoomsConfig::default(),
             cors: CorsConfig::default(),
             files: FilesConfig::default(),
+            webrtc: WebrtcConfig::default(),
         }
     }
 }
@@ -151,6 +155,7 @@ impl Config {
         self.rate_limits.validate()?;
         self.cors.validate()?;
         self.files.validate()?;
+        self.webrtc.validate()?;
         self.sms.validate(self.is_embedded())
     }
 }

@@ -1,5 +1,5 @@
 //! The settings table: each environment variable, its path in the TOML file
-//! and its meaning. `ciphertalk --help` and the README print it; the loader
+//! and its meaning. `ciphertalk --help` and docs/configuration.md print it; the loader
 //! reads the environment through it; `ciphertalk config example` writes
 //! `ciphertalk.example.toml` from it.
 
@@ -295,6 +295,16 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "signal frames per client IP per minute (default 6000, 0 = no limit)",
     ),
     (
+        "CIPHERTALK_WRITE_LIMIT_PLAYBACK_PER_USER",
+        "write_limits.playback_per_user",
+        "co-watch playback frames per user per minute (default 120, 0 = no limit)",
+    ),
+    (
+        "CIPHERTALK_WRITE_LIMIT_PLAYBACK_PER_IP",
+        "write_limits.playback_per_ip",
+        "co-watch playback frames per client IP per minute (default 1200, 0 = no limit)",
+    ),
+    (
         "CIPHERTALK_WRITE_LIMIT_FRAME_PER_USER",
         "write_limits.frame_per_user",
         "other WebSocket frames (acks, pings) per user per minute (default 3000, 0 = no limit)",
@@ -534,6 +544,26 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "files.s3.timeouts.retry_window_ms",
         "s3 backend: ... none begun this long after the first try (2000 when unset)",
     ),
+    (
+        "CIPHERTALK_TURN_SECRET",
+        "webrtc.turn_secret",
+        "coturn's static-auth-secret (>= 16 bytes); unset = no TURN server, GET /v1/webrtc/turn answers 404",
+    ),
+    (
+        "CIPHERTALK_TURN_URLS",
+        "webrtc.turn_urls",
+        "comma-separated turn:/turns:/stun: URLs handed to clients with TURN credentials (default none)",
+    ),
+    (
+        "CIPHERTALK_TURN_TTL_SECS",
+        "webrtc.turn_ttl_secs",
+        "how long TURN credentials stay valid (default 86400)",
+    ),
+    (
+        "CIPHERTALK_WEBRTC_MAX_PAYLOAD_BYTES",
+        "webrtc.max_payload_bytes",
+        "largest call-signal or playback payload, in bytes of JSON; larger get 413 (default 16384)",
+    ),
 ];
 
 /// Variables that are not settings but are read elsewhere (scripts, tools).
@@ -604,7 +634,7 @@ mod tests {
     use super::{SETTINGS, example_toml};
     use crate::config::Config;
 
-    const README: &str = include_str!("../../../README.md");
+    const SETTINGS_DOC: &str = include_str!("../../../docs/configuration.md");
     const EXAMPLE: &str = include_str!("../../../ciphertalk.example.toml");
 
     /// The committed example is what the code generates, so it cannot drift.
@@ -677,6 +707,7 @@ mod tests {
                 "CIPHERTALK_FILES_S3_REQUEST_TIMEOUT_SECS",
                 "CIPHERTALK_FILES_S3_MAX_RETRIES",
                 "CIPHERTALK_FILES_S3_RETRY_WINDOW_MS",
+                "CIPHERTALK_TURN_SECRET",
             ]
         );
     }
@@ -702,13 +733,13 @@ mod tests {
         Some(&rest[..end])
     }
 
-    /// The README's configuration table must list every setting the code reads.
+    /// docs/configuration.md's table must list every setting the code reads.
     #[test]
-    fn the_readme_lists_every_setting() {
+    fn the_settings_doc_lists_every_setting() {
         for (var, key, _) in SETTINGS {
             assert!(
-                README.contains(&format!("| `{var}` | `{key}` |")),
-                "README.md does not document {var} ({key})"
+                SETTINGS_DOC.contains(&format!("| `{var}` | `{key}` |")),
+                "docs/configuration.md does not document {var} ({key})"
             );
         }
     }
@@ -725,13 +756,17 @@ mod tests {
         }
     }
 
-    /// The README states the same defaults as the help.
+    /// docs/configuration.md states the same defaults as the help.
     #[test]
-    fn the_readme_states_the_same_defaults() {
+    fn the_settings_doc_states_the_same_defaults() {
         for (var, key, meaning) in SETTINGS {
             let row = format!("| `{var}` | `{key}` | ");
-            let Some(line) = README.lines().find(|line| line.starts_with(&row)) else { continue };
-            assert_eq!(default_as_written(line), default_as_written(meaning), "README.md's default of {var}");
+            let Some(line) = SETTINGS_DOC.lines().find(|line| line.starts_with(&row)) else { continue };
+            assert_eq!(
+                default_as_written(line),
+                default_as_written(meaning),
+                "docs/configuration.md's default of {var}"
+            );
         }
     }
 }

@@ -31,6 +31,9 @@ pub struct WriteLimitsConfig {
     pub presence_per_ip: u32,
     pub signal_per_user: u32,
     pub signal_per_ip: u32,
+    /// Co-watch playback frames (each fans out to the room).
+    pub playback_per_user: u32,
+    pub playback_per_ip: u32,
     pub frame_per_user: u32,
     pub frame_per_ip: u32,
     pub ws_connect_per_user: u32,
@@ -69,6 +72,8 @@ impl Default for WriteLimitsConfig {
             presence_per_ip: 3000,
             signal_per_user: 600,
             signal_per_ip: 6000,
+            playback_per_user: 120,
+            playback_per_ip: 1200,
             frame_per_user: 3000,
             frame_per_ip: 30000,
             ws_connect_per_user: 60,

@@ -1,6 +1,7 @@
 //! `/v1/admin/*` and report resolution: instance admins list and resolve
-//! reports, take messages down, promote and demote admins, suspend users.
-//! Room owners and admins may resolve reports about their room's messages.
+//! reports, take messages and files down, promote and demote admins, suspend
+//! users. Room owners and admins may resolve reports about their room's
+//! messages and files.
 //! Whether the caller is an instance admin is read from their User aggregate
 //! on every request ([`AdminUser`]), never trusted from the token.
 
@@ -15,7 +16,7 @@ use ciphertalk_domain::report::{ReportAction, ReportCommand, ReportStatus, Targe
 use ciphertalk_domain::room::RoomCommand;
 use ciphertalk_domain::user::{InstanceRole, UserCommand};
 use ciphertalk_domain::values::ModeratorNote;
-use ciphertalk_domain::{DomainError, MessageId, RoomId, UserId};
+use ciphertalk_domain::{DomainError, FileId, MessageId, RoomId, UserId};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -32,6 +33,7 @@ pub fn router() -> Router<AppState> {
         .route("/v1/admin/reports", get(list_reports))
         .route("/v1/admin/reports/{id}/resolve", post(resolve))
         .route("/v1/admin/messages/{id}", delete(take_down_message))
+        .route("/v1/admin/files/{id}", delete(take_down_file))
         .route("/v1/admin/users/{id}/role", put(set_role))
         .route("/v1/admin/users/{id}/suspend", post(suspend).delete(lift_suspension))
 }
@@ -54,8 +56,8 @@ pub async fn list_reports(
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ResolveBody {
-    /// `dismiss` or `takedown` (removes the reported message for everyone).
-    #[schema(value_type = String)]
+    /// `dismiss` or `takedown` (removes the reported message or file for everyone).
+    #[schema(schema_with = super::openapi::report_action)]
     pub action: ReportAction,
     /// At most 1000 characters.
     #[schema(value_type = Option<String>)]
@@ -96,11 +98,20 @@ pub async fn resolve(
             (TargetKind::Message, Some(room)) => {
                 take_down(&state, &user, &headers, room, MessageId::from_uuid(target.id), Some(id)).await?;
             }
+            (TargetKind::File, _) => {
+                match super::files::take_down(&state, &user, &headers, FileId::from_uuid(target.id), Some(id))
+                    .await
+                {
+                    // Deleted or expired meanwhile: nothing is left to remove.
+                    Err(err) if err.status == StatusCode::GONE => {}
+                    other => other?,
+                }
+            }
             _ => {
                 return Err(ApiError::new(
                     StatusCode::UNPROCESSABLE_ENTITY,
                     "invalid_value",
-                    "action: only a message can be taken down; suspend a user instead",
+                    "action: only a message or a file can be taken down; suspend a user instead",
                 ));
             }
         }
@@ -156,11 +167,28 @@ pub async fn take_down_message(
     Ok(StatusCode::NO_CONTENT)
 }
 
+#[utoipa::path(delete, path = "/v1/admin/files/{id}", tag = "moderation", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "file id")),
+    responses((status = 204, description = "taken down: gone for everyone (`file.deleted`, reason `taken_down`), its blobs deleted"),
+        (status = 403, description = "not an instance admin", body = ErrorBody),
+        (status = 404, description = "file_not_found", body = ErrorBody),
+        (status = 410, description = "already deleted, expired or taken down", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(user_id = %admin.0.user_id, file_id = %id))]
+pub async fn take_down_file(
+    State(state): State<AppState>,
+    admin: AdminUser,
+    headers: HeaderMap,
+    ApiPath(id): ApiPath<FileId>,
+) -> Result<StatusCode, ApiError> {
+    super::files::take_down(&state, &admin.0, &headers, id, None).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RoleBody {
     /// `admin` or `user`.
-    #[schema(value_type = String)]
+    #[schema(schema_with = super::openapi::instance_role)]
     pub role: InstanceRole,
 }
 
@@ -170,7 +198,7 @@ pub struct AdminUserJson {
     #[serde(flatten)]
     pub user: UserJson,
     /// `admin` or `user`.
-    #[schema(value_type = String)]
+    #[schema(schema_with = super::openapi::instance_role)]
     pub role: InstanceRole,
 }
 

@@ -106,6 +106,7 @@ pub struct PhoneStarted {
 pub struct PhoneVerifyBody {
     pub session_id: Uuid,
     /// The six digits sent by SMS.
+    #[schema(pattern = "^[0-9]{6}$")]
     pub code: String,
     #[serde(default)]
     pub device: Option<DeviceBody>,

@@ -155,6 +155,11 @@ impl From<StoreError> for ApiError {
                 "the change is too large to store as one event",
             )
             .with_details(json!({"limit_bytes": limit})),
+            StoreError::Unpublishable { reason, .. } => Self::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid_value",
+                format!("an id cannot be stored: {reason}"),
+            ),
             other => Self::unavailable("the event store", other),
         }
     }

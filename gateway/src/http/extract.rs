@@ -1,9 +1,10 @@
 //! Extractors every route group uses: the authenticated user, JSON bodies,
 //! path ids and query strings whose rejections speak the API's error format,
 //! and the client's address. Bad input gets one answer per kind, on every
-//! route (README "Bad input"): 400 `malformed_json` for a body that is not
-//! JSON, 422 `invalid_value` for a value that is not valid (body or query,
-//! `limit` included), 422 `invalid_cursor` for any cursor, 404 for a path id.
+//! route (docs/api.md, "Bad input"): 400 `malformed_json` for a body that is not
+//! JSON, 422 `invalid_value` for a value that is not valid (a body that is no
+//! object, a field or query value, `limit` included), 422 `invalid_cursor` for
+//! any cursor, 404 for a path id.
 
 use std::net::{IpAddr, SocketAddr};
 
@@ -211,6 +212,16 @@ fn body_rejection(rejection: BytesRejection) -> ApiError {
 }
 
 fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    // serde reads a struct from an array too (`[null, null]` fills its fields
+    // in order); every body of this API is an object.
+    let first = body.iter().find(|byte| !byte.is_ascii_whitespace());
+    if first.is_some_and(|byte| *byte != b'{') && serde_json::from_slice::<IgnoredAny>(body).is_ok() {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_value",
+            "the body must be a JSON object",
+        ));
+    }
     let value = match axum::Json::<T>::from_bytes(body) {
         Ok(axum::Json(value)) => value,
         // serde may stop at an unknown field before it sees the text is
@@ -392,6 +403,22 @@ mod tests {
         assert!(!has_nul_escape(br#"{"a": "\\u0000"}"#));
         assert!(!has_nul_escape(br#"{"a": "\u0001", "b": "\n"}"#));
         assert!(!has_nul_escape(br#"{"a": "plain"}"#));
+    }
+
+    #[test]
+    fn a_body_is_an_object() {
+        #[derive(Debug, Deserialize)]
+        struct Patch {
+            #[allow(dead_code)]
+            name: Option<String>,
+            #[allow(dead_code)]
+            bio: Option<String>,
+        }
+        let status = |body: &[u8]| parse_json::<Patch>(body).map_err(|err| err.status).err();
+        assert_eq!(status(br#"{"name": null}"#), None);
+        assert_eq!(status(b" [null, null]"), Some(StatusCode::UNPROCESSABLE_ENTITY));
+        assert_eq!(status(b"null"), Some(StatusCode::UNPROCESSABLE_ENTITY));
+        assert_eq!(status(b"[null,"), Some(StatusCode::BAD_REQUEST));
     }
 
     #[test]

@@ -386,10 +386,42 @@ pub async fn delete(
         .execute(&id.to_string(), command, &metadata(&user, &headers))
         .await
         .map_err(file_error)?;
-    // The sweeper removes them should this fail (the file is gone and not swept).
-    state.files.remove_file(id).await?;
-    ciphertalk_projections::files::mark_swept(&state.db, id.as_uuid()).await?;
+    remove_blobs(&state, id).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Takes `file` down as an instance moderator (or a moderator of its room
+/// resolving a report): gone for everyone, pushed as `file.deleted` with
+/// reason `taken_down`, its blobs removed.
+pub async fn take_down(
+    state: &AppState,
+    moderator: &AuthUser,
+    headers: &HeaderMap,
+    file: FileId,
+    report_id: Option<ciphertalk_domain::ids::ReportId>,
+) -> Result<(), ApiError> {
+    load_file(state, file).await?;
+    let command = FileCommand::TakeDownFile { moderator: moderator.user_id, report_id, at: now() };
+    state
+        .write
+        .files
+        .execute(&file.to_string(), command, &metadata(moderator, headers))
+        .await
+        .map_err(file_error)?;
+    remove_blobs(state, file).await
+}
+
+/// The room of `file` as registered; 404 `file_not_found` for no such file.
+pub async fn room_of(state: &AppState, file: FileId) -> Result<RoomId, ApiError> {
+    Ok(load_file(state, file).await?.info().ok_or_else(file_not_found)?.room_id)
+}
+
+/// Removes a gone file's blobs now; the sweeper removes them should this
+/// fail (the file is gone and not marked swept).
+async fn remove_blobs(state: &AppState, file: FileId) -> Result<(), ApiError> {
+    state.files.remove_file(file).await?;
+    ciphertalk_projections::files::mark_swept(&state.db, file.as_uuid()).await?;
+    Ok(())
 }
 
 /// Checks a chunk URL's signature and reads the file it names; the file's

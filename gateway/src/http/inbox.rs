@@ -84,7 +84,7 @@ pub async fn list(
 pub struct AckBody {
     /// Everything up to this cursor has been received. Read as a cursor
     /// (not by serde), so that a bad one is `invalid_cursor` as everywhere.
-    #[schema(value_type = String, example = "1234")]
+    #[schema(schema_with = super::openapi::cursor_input)]
     pub cursor: serde_json::Value,
 }
 

@@ -142,7 +142,7 @@ async fn read_message(state: &AppState, room: RoomId, message: MessageId) -> Res
 #[serde(deny_unknown_fields)]
 pub struct SendBody {
     /// The client's id for this message (1 to 64 printable ASCII); sending it again returns the same message.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^[ -~]{1,64}$")]
     pub client_msg_id: ClientMsgId,
     /// Standard base64 of the encrypted payload.
     #[schema(value_type = String, format = Byte)]
@@ -288,8 +288,8 @@ pub async fn list(
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<MessagePage>, ApiError> {
     let window = match (query.before.as_deref(), query.after.as_deref()) {
-        (Some(before), None) => Window::Before(parse_cursor(before)?),
-        (None, Some(after)) => Window::After(parse_cursor(after)?),
+        (Some(before), None) => Window::Before(parse_seq(before)?),
+        (None, Some(after)) => Window::After(parse_seq(after)?),
         (None, None) => Window::Latest,
         (Some(_), Some(_)) => {
             return Err(ApiError::new(
@@ -307,6 +307,13 @@ pub async fn list(
         items: page.items.into_iter().map(MessageJson::from_view).collect(),
         next: page.next,
     }))
+}
+
+/// A seq from the query. Seqs are Postgres bigints: one past `i64::MAX`
+/// (the document's int64 maximum) names no message, and is refused.
+fn parse_seq(raw: &str) -> Result<u64, ApiError> {
+    let seq: i64 = parse_cursor(raw)?;
+    u64::try_from(seq).map_err(|_| ApiError::unknown_cursor())
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod asyncapi;
+pub mod audit;
 pub mod auth;
 pub mod contacts;
 pub mod cors;
@@ -24,6 +25,7 @@ pub mod rooms;
 pub mod shared;
 pub mod to_device;
 pub mod users;
+pub mod webrtc;
 pub mod ws;
 
 use std::time::Duration;
@@ -68,9 +70,11 @@ pub fn router(state: AppState) -> Router {
         .merge(ws::router())
         .merge(inbox::router())
         .merge(to_device::router())
+        .merge(webrtc::router())
         .merge(files::router())
         .merge(reports::router())
         .merge(admin::router())
+        .merge(audit::router())
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), limit::limit))
         .fallback(error::fallback)
         .layer(axum::middleware::from_fn(metrics::track))

@@ -8,11 +8,12 @@
 use axum::Json;
 use axum::http::Method;
 use axum::routing::get;
+use ciphertalk_domain::report::{ReportAction, ReportStatus, TargetKind};
 use ciphertalk_domain::room::{JoinRule, ReceiptKind, Role, RoomKind};
-use ciphertalk_domain::user::LastSeenVisibility;
+use ciphertalk_domain::user::{InstanceRole, LastSeenVisibility};
 use serde::Serialize;
 use utoipa::openapi::path::{Operation, ParameterIn};
-use utoipa::openapi::schema::{Object, ObjectBuilder, Type};
+use utoipa::openapi::schema::{Object, ObjectBuilder, OneOfBuilder, Schema, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder, schema::SchemaType};
 use utoipa::{Modify, OpenApi};
@@ -81,12 +82,20 @@ use crate::throttle::Action;
         super::admin::list_reports,
         super::admin::resolve,
         super::admin::take_down_message,
+        super::admin::take_down_file,
         super::admin::set_role,
         super::admin::suspend,
         super::admin::lift_suspension,
+        super::audit::audit_log,
+        super::audit::room_state,
+        super::webrtc::offer,
+        super::webrtc::answer,
+        super::webrtc::candidate,
+        super::webrtc::playback,
+        super::webrtc::turn,
     ),
     modifiers(&BearerAuth, &SharedAnswers),
-    tags((name = "auth"), (name = "devices"), (name = "keys"), (name = "users"), (name = "rooms"), (name = "messages"), (name = "contacts"), (name = "delivery"), (name = "files"), (name = "moderation"))
+    tags((name = "auth"), (name = "devices"), (name = "keys"), (name = "users"), (name = "rooms"), (name = "messages"), (name = "contacts"), (name = "delivery"), (name = "files"), (name = "moderation"), (name = "calls"))
 )]
 pub struct ApiDoc;
 
@@ -195,7 +204,21 @@ wire_enum!(Role, role, role_or_null, [Owner, Admin, Member]);
 wire_enum!(RoomKind, room_kind, room_kind_or_null, [Direct, Group]);
 wire_enum!(JoinRule, join_rule, join_rule_or_null, [Open, Invite]);
 wire_enum!(ReceiptKind, receipt_kind, receipt_kind_or_null, [Delivered, Read]);
+wire_enum!(TargetKind, target_kind, target_kind_or_null, [Message, File, User]);
+wire_enum!(ReportStatus, report_status, report_status_or_null, [Open, Dismissed, Actioned]);
+wire_enum!(ReportAction, report_action, report_action_or_null, [Dismiss, Takedown]);
+wire_enum!(InstanceRole, instance_role, instance_role_or_null, [User, Admin]);
 wire_enum!(LastSeenVisibility, last_seen, last_seen_or_null, [Everybody, Contacts, Nobody]);
+
+/// A cursor as a client may send it back: the decimal string it was given,
+/// or the same number as a JSON integer.
+pub fn cursor_input() -> Schema {
+    let either = OneOfBuilder::new()
+        .item(ObjectBuilder::new().schema_type(Type::String).pattern(Some("^[0-9]+$")).examples(["1234"]))
+        .item(ObjectBuilder::new().schema_type(Type::Integer).minimum(Some(0)))
+        .build();
+    Schema::OneOf(either)
+}
 
 pub fn router() -> axum::Router<AppState> {
     axum::Router::new().route("/v1/openapi.json", get(|| async { Json(ApiDoc::openapi()) }))

@@ -1,10 +1,11 @@
-//! `/v1/reports` and `/v1/rooms/{id}/reports`: members report messages and
+//! `/v1/reports` and `/v1/rooms/{id}/reports`: members report messages, files and
 //! users they can see, optionally proving a reported message's plaintext
 //! (franking); reporters list their own reports, room owners and admins the
 //! reports about their room. Reports are read from the event store (the
 //! report aggregates' own events), so a report is listed as soon as it is filed.
 //!
-//! One user's reports of one target are one aggregate, `<reporter>:<kind>:<target>`,
+//! One user's reports of one target are one aggregate, `<reporter>_<kind>_<target>`
+//! (a valid subject token, so its events reach CHAT_EVENTS),
 //! so a repeated report collapses into the first however the two race.
 
 use axum::extract::State;
@@ -21,7 +22,7 @@ use ciphertalk_domain::report::{Report, ReportCommand, ReportStatus, ReportTarge
 use ciphertalk_domain::room::franking::FrankingInput;
 use ciphertalk_domain::room::{Role, RoomEvent};
 use ciphertalk_domain::values::{ReportEvidence, ReportReason};
-use ciphertalk_domain::{DomainError, MessageId, RoomId, UserId};
+use ciphertalk_domain::{DomainError, FileId, MessageId, RoomId, UserId};
 use cqrs_es::Aggregate as _;
 use serde::{Deserialize, Serialize};
 use sqlx::PgPool;
@@ -31,6 +32,7 @@ use uuid::Uuid;
 use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery, AuthUser, Limit, parse_cursor};
 use super::shared::{metadata, require_registered};
+use crate::realtime::alerts;
 use crate::state::AppState;
 
 pub fn router() -> Router<AppState> {
@@ -42,11 +44,12 @@ pub fn router() -> Router<AppState> {
 #[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TargetJson {
-    /// `message`, `file` or `user` (reports of files are not accepted yet: 422).
-    #[schema(value_type = String)]
+    /// `message`, `file` or `user`.
+    #[schema(schema_with = super::openapi::target_kind)]
     pub kind: TargetKind,
     pub id: Uuid,
-    /// The message's room; required for a message.
+    /// The message's room; required for a message. A file's is its room
+    /// as registered (a different one given here is refused).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Uuid>)]
     pub room_id: Option<RoomId>,
@@ -67,7 +70,7 @@ pub struct FrankingJson {
 pub struct ReportBody {
     pub target: TargetJson,
     /// 1 to 1000 characters.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, min_length = 1)]
     pub reason: ReportReason,
     /// Opaque supporting text, stored as given: at most 10,000 characters.
     #[schema(value_type = Option<String>)]
@@ -83,7 +86,7 @@ pub struct ReportJson {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub evidence: Option<String>,
     /// `open`, `dismissed` or `actioned`.
-    #[schema(value_type = String)]
+    #[schema(schema_with = super::openapi::report_status)]
     pub status: ReportStatus,
     pub reporter_id: Uuid,
     pub created_at: DateTime<Utc>,
@@ -131,7 +134,7 @@ pub struct ReportPage {
 #[serde(deny_unknown_fields)]
 pub struct ReportQuery {
     /// `open`, `dismissed` or `actioned`; all when absent.
-    #[param(value_type = Option<String>)]
+    #[param(schema_with = super::openapi::report_status)]
     pub status: Option<ReportStatus>,
     /// Page size, default 50, 1 to 200.
     #[serde(default)]
@@ -156,7 +159,7 @@ fn aggregate_id(reporter: UserId, target: &ReportTarget) -> String {
         TargetKind::File => "file",
         TargetKind::User => "user",
     };
-    format!("{reporter}:{kind}:{}", target.id)
+    format!("{reporter}_{kind}_{}", target.id)
 }
 
 fn unprocessable(code: &'static str, message: &str) -> ApiError {
@@ -165,8 +168,8 @@ fn unprocessable(code: &'static str, message: &str) -> ApiError {
 
 #[utoipa::path(post, path = "/v1/reports", tag = "moderation", security(("bearer" = [])), request_body = ReportBody,
     responses((status = 201, body = ReportJson), (status = 200, description = "the caller reported this target before: that report", body = ReportJson),
-        (status = 404, description = "no such message in a room of the caller's, or no such user", body = ErrorBody),
-        (status = 422, description = "invalid_value; unsupported_target for files", body = ErrorBody)))]
+        (status = 404, description = "no such message or file in a room of the caller's, or no such user", body = ErrorBody),
+        (status = 422, description = "invalid_value", body = ErrorBody)))]
 #[tracing::instrument(skip_all, fields(user_id = %user.user_id))]
 pub async fn file_report(
     State(state): State<AppState>,
@@ -174,11 +177,22 @@ pub async fn file_report(
     headers: HeaderMap,
     ApiJson(body): ApiJson<ReportBody>,
 ) -> Result<(StatusCode, Json<ReportJson>), ApiError> {
-    let target = ReportTarget { kind: body.target.kind, id: body.target.id, room_id: body.target.room_id };
+    let mut target =
+        ReportTarget { kind: body.target.kind, id: body.target.id, room_id: body.target.room_id };
     let verified = match target.kind {
-        // Files cannot be validated as a target yet (no file read model to check against).
         TargetKind::File => {
-            return Err(unprocessable("unsupported_target", "reports of files are not accepted yet"));
+            if body.franking.is_some() {
+                return Err(unprocessable("invalid_value", "franking: only a message can be franked"));
+            }
+            let room = super::files::room_of(&state, FileId::from_uuid(target.id)).await?;
+            if target.room_id.is_some_and(|given| given != room)
+                || !state.write.rooms.read(&room.to_string(), |r| r.is_member(user.user_id)).await?
+            {
+                return Err(ApiError::new(StatusCode::NOT_FOUND, "file_not_found", "no such file"));
+            }
+            // Room moderators see and resolve the reports of their room's files.
+            target.room_id = Some(room);
+            None
         }
         TargetKind::User => {
             if body.franking.is_some() {
@@ -224,7 +238,49 @@ pub async fn file_report(
             Err(other) => return Err(other.into()),
         };
     let json = ReportJson::of(&report).ok_or_else(|| ApiError::internal("a filed report has no info"))?;
+    if status == StatusCode::CREATED {
+        let moderators = moderators_of(&state, target.room_id).await?;
+        alerts::report_created(&state.nats, &moderators, &json).await;
+    }
     Ok((status, Json(json)))
+}
+
+/// Who is told of a new report: the instance admins and, for a room's
+/// content, the room's owner and admins (each once), as committed now.
+async fn moderators_of(state: &AppState, room: Option<RoomId>) -> Result<Vec<UserId>, ApiError> {
+    let mut moderators: Vec<UserId> = instance_admins(&state.db).await?;
+    if let Some(room) = room {
+        let room_moderators = state
+            .write
+            .rooms
+            .read(&room.to_string(), |r| {
+                r.members()
+                    .iter()
+                    .filter(|(_, member)| member.role.is_admin_or_owner())
+                    .map(|(user, _)| *user)
+                    .collect::<Vec<_>>()
+            })
+            .await?;
+        moderators.extend(room_moderators);
+    }
+    moderators.sort_unstable();
+    moderators.dedup();
+    Ok(moderators)
+}
+
+/// The instance admins now: users whose latest role event is a grant, from
+/// the event store (the write side's record; no read model lags behind it).
+pub async fn instance_admins(pool: &PgPool) -> Result<Vec<UserId>, ApiError> {
+    let ids: Vec<String> = sqlx::query_scalar(
+        "SELECT aggregate_id FROM (
+             SELECT DISTINCT ON (aggregate_id) aggregate_id, event_type FROM events
+              WHERE aggregate_type = 'user' AND event_type IN ('AdminGranted', 'AdminRevoked')
+              ORDER BY aggregate_id, sequence DESC) latest
+          WHERE event_type = 'AdminGranted'",
+    )
+    .fetch_all(pool)
+    .await?;
+    ids.iter().map(|id| id.parse().map_err(ApiError::internal)).collect()
 }
 
 #[utoipa::path(get, path = "/v1/reports", tag = "moderation", security(("bearer" = [])), params(ReportQuery),
@@ -490,4 +546,22 @@ async fn verify(
     .encode();
     let tagged = server_key.verify(&encoded, &tag.to_bytes());
     Ok(committed && tagged && was_member_before(&state.db, room, reporter, sent.event_sequence).await?)
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::*;
+
+    #[test]
+    fn a_report_aggregate_id_is_a_subject_token() {
+        // The relay publishes each event on a subject naming its aggregate.
+        let reporter = UserId::new_v7();
+        for kind in [TargetKind::Message, TargetKind::File, TargetKind::User] {
+            let target = ReportTarget { kind, id: Uuid::now_v7(), room_id: Some(RoomId::new_v7()) };
+            let id = aggregate_id(reporter, &target);
+            assert!(ciphertalk_streams::subjects::event("report", &id, "ReportFiled").is_ok(), "{id}");
+        }
+    }
 }

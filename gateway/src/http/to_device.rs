@@ -39,7 +39,7 @@ pub fn router() -> Router<AppState> {
 pub struct ToDeviceBody {
     /// The client's id for this batch (1 to 64 printable ASCII); sending it
     /// again from the same device delivers nothing twice.
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^[ -~]{1,64}$")]
     pub batch_id: BatchId,
     /// 1 to `keys.to_device_max_messages` (default 500), in the order each
     /// target device receives them.
@@ -54,7 +54,7 @@ pub struct ToDeviceMessageJson {
     #[schema(value_type = Uuid)]
     pub device_id: DeviceId,
     /// What it is for, as clients agree (1 to 64 of `A-Z a-z 0-9 . _ : / -`).
-    #[schema(value_type = String)]
+    #[schema(value_type = String, pattern = "^[A-Za-z0-9._:/-]{1,64}$")]
     pub kind: ToDeviceKind,
     /// Standard base64 of the encrypted payload.
     #[schema(value_type = String, format = Byte)]

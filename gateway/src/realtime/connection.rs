@@ -31,9 +31,9 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use super::cursor::Cursor;
-use super::frames::{self, ClientFrame, ServerFrame};
+use super::frames::{self, ClientFrame, ServerFrame, SignalKind};
 use super::queue::{Delivered, QueueError};
-use super::{Admission, Realtime, membership, sessions, signals};
+use super::{Admission, Realtime, membership, sessions, signaling, signals};
 use crate::throttle::Action;
 
 /// How long the farewell (error frame and close) may take.
@@ -310,6 +310,7 @@ async fn handle(
     };
     let action = match &parsed {
         Ok(ClientFrame::Typing { .. }) => Action::Typing,
+        Ok(ClientFrame::Signal { kind: SignalKind::Playback, .. }) => Action::Playback,
         Ok(ClientFrame::Signal { .. }) => Action::Signal,
         Ok(ClientFrame::Presence { .. }) => Action::Presence,
         Ok(ClientFrame::Ack { .. } | ClientFrame::Ping) | Err(_) => Action::Frame,
@@ -357,15 +358,22 @@ async fn handle(
                 Err(err) => outbox.error("unavailable", unavailable(&err)).await,
             }
         }
-        ClientFrame::Signal { to, room_id, kind, payload } => {
-            match membership::may_signal(&rt.write, &rt.db, user, to, room_id).await {
-                Ok(true) => {
-                    let frame = ServerFrame::Signal { from: user, room_id, kind, payload: &payload };
-                    signals::send(&rt.nats, &[to], &frame.to_text()).await;
-                    Ok(())
+        ClientFrame::Signal { to, device_id, room_id, kind, payload } => {
+            let signal = signaling::Signal {
+                from: user,
+                from_device: peer.device,
+                room: room_id,
+                kind,
+                to,
+                device: device_id,
+                payload: &payload,
+            };
+            match signaling::relay(rt, signal).await {
+                Ok(()) => Ok(()),
+                Err(err @ signaling::SignalError::Unavailable(_)) => {
+                    outbox.error(err.code(), unavailable(&err)).await
                 }
-                Ok(false) => outbox.error("not_found", "no such member in this room").await,
-                Err(err) => outbox.error("unavailable", unavailable(&err)).await,
+                Err(err) => outbox.error(err.code(), &err.to_string()).await,
             }
         }
         ClientFrame::Presence { user_id } => match rt.presence_for(user, user_id).await {
@@ -482,10 +490,11 @@ async fn send_event(outbox: &Outbox, sent: &AtomicU64, delivered: &Delivered) ->
     Ok(())
 }
 
-/// Typing, presence and signal frames addressed to the user, and the word
-/// that ends their session.
+/// Typing, presence and signal frames addressed to the user or to this
+/// device, and the word that ends their session. A call signal is a request:
+/// answered once taken, which tells its sender a device has it.
 async fn pump_signals(rt: Arc<Realtime>, peer: Peer, outbox: Outbox) {
-    let mut subscription = match signals::subscribe(&rt.nats, peer.user).await {
+    let mut subscription = match signals::subscribe(&rt.nats, peer.user, peer.device).await {
         Ok(subscription) => subscription,
         Err(err) => {
             tracing::warn!(error = %err, "cannot subscribe to signals");
@@ -499,6 +508,11 @@ async fn pump_signals(rt: Arc<Realtime>, peer: Peer, outbox: Outbox) {
             None => {}
         }
         let Ok(text) = String::from_utf8(message.payload.to_vec()) else { continue };
+        if let Some(reply) = message.reply
+            && let Err(err) = rt.nats.publish(reply, bytes::Bytes::new()).await
+        {
+            tracing::debug!(error = %err, "a signal's sender could not be told it was taken");
+        }
         if outbox.push(Frame::plain(text)).await.is_err() {
             return;
         }

@@ -3,7 +3,7 @@
 
 use bytes::Bytes;
 use chrono::{DateTime, Utc};
-use ciphertalk_domain::ids::{RoomId, UserId};
+use ciphertalk_domain::ids::{DeviceId, RoomId, UserId};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
 
@@ -22,10 +22,14 @@ pub enum ClientFrame {
         room_id: RoomId,
         typing: bool,
     },
-    /// Call signalling or playback sync for one member of a shared room.
+    /// Call signalling for one member of a shared room (one of their devices
+    /// with `device_id`), or playback sync (without `to`: for every member).
     // A `Value`, not a `RawValue`: tagged enums buffer their content, which raw values cannot pass through.
     Signal {
-        to: UserId,
+        #[serde(default)]
+        to: Option<UserId>,
+        #[serde(default)]
+        device_id: Option<DeviceId>,
         room_id: RoomId,
         kind: SignalKind,
         payload: serde_json::Value,
@@ -47,16 +51,49 @@ pub enum SignalKind {
     Playback,
 }
 
+impl SignalKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Offer => "offer",
+            Self::Answer => "answer",
+            Self::Candidate => "candidate",
+            Self::Playback => "playback",
+        }
+    }
+}
+
 /// A frame from the server (event frames are written by [`event`]).
 #[derive(Debug, Clone, Serialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ServerFrame<'a> {
-    Ready { cursor: Cursor },
-    Acked { cursor: Cursor },
-    Typing { room_id: RoomId, user_id: UserId, typing: bool },
-    Presence { user_id: UserId, online: bool, last_seen: Option<DateTime<Utc>> },
-    Signal { from: UserId, room_id: RoomId, kind: SignalKind, payload: &'a serde_json::Value },
-    Error { code: &'a str, message: &'a str },
+    Ready {
+        cursor: Cursor,
+    },
+    Acked {
+        cursor: Cursor,
+    },
+    Typing {
+        room_id: RoomId,
+        user_id: UserId,
+        typing: bool,
+    },
+    Presence {
+        user_id: UserId,
+        online: bool,
+        last_seen: Option<DateTime<Utc>>,
+    },
+    Signal {
+        from: UserId,
+        /// The sender's device, to answer it alone.
+        from_device: DeviceId,
+        room_id: RoomId,
+        kind: SignalKind,
+        payload: &'a serde_json::Value,
+    },
+    Error {
+        code: &'a str,
+        message: &'a str,
+    },
     Pong,
 }
 

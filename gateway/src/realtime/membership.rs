@@ -1,4 +1,4 @@
-//! Who may exchange typing and signal frames in a room, decided on the room
+//! Who may exchange typing and playback frames in a room, decided on the room
 //! aggregate (cached, brought up to date per check) rather than a read model:
 //! a projection that lags a removal must not let the removed member send
 //! these frames or receive them.
@@ -17,7 +17,7 @@ pub enum MembershipError {
 }
 
 /// The members of `room` other than `sender` who have not blocked them, or
-/// `None` when `sender` is not a member (typing indicators go to these).
+/// `None` when `sender` is not a member (typing and playback frames go to these).
 pub async fn audience(
     write: &WriteModel,
     db: &PgPool,
@@ -33,19 +33,4 @@ pub async fn audience(
     let Some(members) = members else { return Ok(None) };
     let blockers = delivery::blockers_of(db, sender).await?;
     Ok(Some(members.into_iter().filter(|user| *user != sender && !blockers.contains(user)).collect()))
-}
-
-/// `from` may signal `to` in `room`: both are members and `to` has not blocked `from`.
-pub async fn may_signal(
-    write: &WriteModel,
-    db: &PgPool,
-    from: UserId,
-    to: UserId,
-    room: RoomId,
-) -> Result<bool, MembershipError> {
-    if from == to {
-        return Ok(false);
-    }
-    let both = write.rooms.read(&room.to_string(), |room| room.is_member(from) && room.is_member(to)).await?;
-    Ok(both && !delivery::has_blocked_per_read_model(db, to, from).await?)
 }

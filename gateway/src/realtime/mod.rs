@@ -9,19 +9,24 @@
 //! - [`frames`]: the frames of API.md.
 //! - [`presence`], [`signals`]: online/last seen, and typing/signal routing.
 //! - [`membership`]: who may exchange typing and signal frames in a room.
+//! - [`alerts`]: new reports pushed to connected moderators.
+//! - [`signaling`], [`playback`]: call signals and co-watch, checked and relayed.
 //!
 //! Gateways keep no state another gateway needs: a user may connect to any of
 //! them, and a gateway that dies loses nothing (its clients reconnect
 //! elsewhere and resume from their cursor).
 
+pub mod alerts;
 pub mod connection;
 pub mod cursor;
 pub mod feed;
 pub mod frames;
 pub mod membership;
+pub mod playback;
 pub mod presence;
 pub mod queue;
 pub mod sessions;
+pub mod signaling;
 pub mod signals;
 
 use std::collections::HashMap;
@@ -39,7 +44,7 @@ use frames::ServerFrame;
 use presence::{Presence, Status, Visibility};
 use queue::DeliveryQueue;
 
-use crate::config::RealtimeConfig;
+use crate::config::Config;
 use crate::throttle::Throttle;
 
 /// Per-connection limits and timings (config section `realtime`).
@@ -59,10 +64,13 @@ pub struct RealtimeSettings {
     pub queue_bytes: usize,
     /// Open connections of one user in this process.
     pub max_connections_per_user: usize,
+    /// Largest call-signal or playback payload (`webrtc.max_payload_bytes`).
+    pub max_signal_payload_bytes: usize,
 }
 
-impl From<&RealtimeConfig> for RealtimeSettings {
-    fn from(config: &RealtimeConfig) -> Self {
+impl From<&Config> for RealtimeSettings {
+    fn from(all: &Config) -> Self {
+        let config = &all.realtime;
         Self {
             queue_frames: config.queue_frames,
             slow_client: Duration::from_millis(config.slow_client_ms),
@@ -71,6 +79,7 @@ impl From<&RealtimeConfig> for RealtimeSettings {
             max_frame_bytes: config.max_frame_bytes,
             queue_bytes: config.queue_bytes,
             max_connections_per_user: config.max_connections_per_user,
+            max_signal_payload_bytes: all.webrtc.max_payload_bytes,
         }
     }
 }

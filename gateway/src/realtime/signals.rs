@@ -1,11 +1,13 @@
 //! Ephemeral frames between users (typing, presence, call signalling) over
 //! core NATS `chat.sig.<user_id>`: every connection of a user, on whichever
-//! gateway, subscribes to it. Nothing is stored; a user who is not connected
+//! gateway, subscribes to it, and to `chat.sig.<user_id>.<device_id>` for
+//! what is meant for its device alone. Nothing is stored; a user who is not connected
 //! simply misses them.
 
 use bytes::Bytes;
-use ciphertalk_domain::UserId;
+use ciphertalk_domain::{DeviceId, UserId};
 use ciphertalk_streams::subjects;
+use futures::Stream;
 
 /// Publishes a server frame to each user's signal subject.
 pub async fn send(nats: &async_nats::Client, users: &[UserId], frame: &str) {
@@ -18,13 +20,19 @@ pub async fn send(nats: &async_nats::Client, users: &[UserId], frame: &str) {
     }
 }
 
-/// Subscribes to `user`'s signal subject.
+/// The signals of one connection: its user's subject and its device's, in
+/// one stream (each subject's messages in order).
 pub async fn subscribe(
     nats: &async_nats::Client,
     user: UserId,
-) -> Result<async_nats::Subscriber, async_nats::SubscribeError> {
-    let subject = subjects::signal(&user.to_string()).map_err(|err| {
+    device: DeviceId,
+) -> Result<impl Stream<Item = async_nats::Message> + Unpin, async_nats::SubscribeError> {
+    let invalid = |err: subjects::InvalidToken| {
         async_nats::SubscribeError::with_source(async_nats::SubscribeErrorKind::InvalidSubject, err)
-    })?;
-    nats.subscribe(subject).await
+    };
+    let user_subject = subjects::signal(&user.to_string()).map_err(invalid)?;
+    let device_subject = subjects::device_signal(&user.to_string(), &device.to_string()).map_err(invalid)?;
+    let of_user = nats.subscribe(user_subject).await?;
+    let of_device = nats.subscribe(device_subject).await?;
+    Ok(futures::stream::select(of_user, of_device))
 }

@@ -5,7 +5,8 @@
 //! Naming rule: `ciphertalk_<area>_<what>_<unit>`.
 //! - `area` is the part of the system that records it: `http`, `ws`, `feed`,
 //!   `auth`, `rate_limit`, `command`, `event_store`, `message`, `relay`,
-//!   `projection`, `delivery`, `component`, `dependency`, `nats`, `postgres_pool`.
+//!   `projection`, `delivery`, `component`, `dependency`, `nats`, `postgres_pool`,
+//!   `signal`, `turn`.
 //! - `what` is a plural noun (`requests`, `refusals`, `connections`) or a
 //!   state (`up`, `stalled`, `connected`).
 //! - `unit` is `total` for counters and the plural base unit otherwise
@@ -96,6 +97,12 @@ pub const METRICS: &[Metric] = &[
         Counter,
         Unit::Count,
         "Commands refused because an event would exceed events.max_event_bytes, by aggregate.",
+    ),
+    metric(
+        "ciphertalk_event_store_refused_unpublishable_total",
+        Counter,
+        Unit::Count,
+        "Commands refused because an event would have no valid CHAT_EVENTS subject, by aggregate.",
     ),
     metric("ciphertalk_message_sends_total", Counter, Unit::Count, "Messages accepted over HTTP."),
     metric(
@@ -231,6 +238,24 @@ pub const METRICS: &[Metric] = &[
         Counter,
         Unit::Count,
         "End-session messages published (logout, revoked refresh family, removed device).",
+    ),
+    metric(
+        "ciphertalk_signal_frames_relayed_total",
+        Counter,
+        Unit::Count,
+        "Call-signal and playback frames relayed to a member (or a room, for playback), by kind.",
+    ),
+    metric(
+        "ciphertalk_signal_refusals_total",
+        Counter,
+        Unit::Count,
+        "Call-signal and playback frames refused, by reason (not_found, not_allowed, peer_offline, too_large, invalid_value).",
+    ),
+    metric(
+        "ciphertalk_turn_credentials_issued_total",
+        Counter,
+        Unit::Count,
+        "TURN credentials handed out (GET /v1/webrtc/turn).",
     ),
     metric(
         "ciphertalk_auth_login_failures_total",
