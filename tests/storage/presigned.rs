@@ -9,7 +9,7 @@ use base64::engine::general_purpose::STANDARD;
 use ciphertalk_gateway::storage::s3::s3_signer;
 use object_store::ObjectStoreExt as _;
 use object_store::signer::{SignedUrlOptions, Signer as _};
-use reqwest::header::{HeaderName, HeaderValue, RANGE};
+use reqwest::header::{CONTENT_LENGTH, HeaderName, HeaderValue, RANGE};
 use reqwest::{Method, StatusCode};
 use sha2::Digest as _;
 
