@@ -2,9 +2,9 @@
 //! `Range`) as each is stored, announced to the room over the WebSocket;
 //! the URLs' refusals; declared digests; wrapped keys per recipient; 404 for
 //! non-members; delete and the expiry sweeper removing the blobs from the
-//! store itself; an upload surviving a restart; the limits.
-
-use std::path::{Path, PathBuf};
+//! store itself; an upload surviving a restart; the limits. What touches the
+//! store runs twice (`on_each_store!`): on the local store, and with the
+//! chunks in a real Garage (S3), whose downloads are presigned URLs.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -15,9 +15,38 @@ use sha2::{Digest as _, Sha256};
 
 use crate::support::app::{Person, TestApp};
 
+/// Defines the test `$name` as a module of two tests, `local` and `s3`, each
+/// running the body on an app whose chunks are in that store: the same
+/// checks against both backends, written once. The body gets the backend
+/// as `$backend` (a `StorageBackend`) to pass to `spawn_app().files_on(..)`.
+macro_rules! on_each_store {
+    ($(#[doc = $doc:literal])* async fn $name:ident($backend:ident) $body:block) => {
+        on_each_store!(threads 2, $(#[doc = $doc])* async fn $name($backend) $body);
+    };
+    (threads $threads:literal, $(#[doc = $doc:literal])* async fn $name:ident($backend:ident) $body:block) => {
+        $(#[doc = $doc])*
+        mod $name {
+            use super::*;
+
+            async fn run($backend: ciphertalk_gateway::config::StorageBackend) $body
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = $threads)]
+            async fn local() {
+                run(ciphertalk_gateway::config::StorageBackend::Local).await
+            }
+
+            #[tokio::test(flavor = "multi_thread", worker_threads = $threads)]
+            async fn s3() {
+                run(ciphertalk_gateway::config::StorageBackend::S3).await
+            }
+        }
+    };
+}
+
 mod access;
 mod lifecycle;
 mod limits;
+mod outage;
 mod streaming;
 mod urls;
 
@@ -76,16 +105,26 @@ fn upload_urls(body: &Value) -> Vec<String> {
     body["chunks"].as_array().unwrap().iter().map(|c| c["upload_url"].as_str().unwrap().to_owned()).collect()
 }
 
+/// A chunk URL as a client resolves it: relative to the API's base (gateway
+/// URLs), or already absolute (presigned URLs of an S3 store).
+fn absolute(app: &TestApp, url: &str) -> String {
+    if url.starts_with("http://") || url.starts_with("https://") {
+        url.to_owned()
+    } else {
+        format!("{}{url}", app.base(0))
+    }
+}
+
 /// PUTs `bytes` to a chunk URL: the status and the JSON answer.
 pub(crate) async fn put_chunk(app: &TestApp, url: &str, bytes: Vec<u8>) -> (StatusCode, Value) {
-    let response = app.http.put(format!("{}{url}", app.base(0))).body(bytes).send().await.unwrap();
+    let response = app.http.put(absolute(app, url)).body(bytes).send().await.unwrap();
     let status = response.status();
     (status, response.json().await.unwrap_or(Value::Null))
 }
 
 /// GETs a chunk URL, with `range` if given: status, headers, body.
 async fn get_chunk(app: &TestApp, url: &str, range: Option<&str>) -> (StatusCode, HeaderMap, Vec<u8>) {
-    let mut request = app.http.get(format!("{}{url}", app.base(0)));
+    let mut request = app.http.get(absolute(app, url));
     if let Some(range) = range {
         request = request.header("range", range);
     }
@@ -105,16 +144,20 @@ async fn download_url(app: &TestApp, who: &Person, file: &str, index: u64) -> St
         .to_owned()
 }
 
-/// Every blob the local store holds for `file`, read from its folder.
-pub(crate) fn blobs_of(app: &TestApp, file: &str) -> Vec<PathBuf> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        let Ok(entries) = std::fs::read_dir(dir) else { return };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() { walk(&path, out) } else { out.push(path) }
-        }
-    }
-    let mut out = Vec::new();
-    walk(&app.config().data_dir.join("files").join(file), &mut out);
-    out
+/// Every blob the store holds for `file`, listed by a client of the test's
+/// own (the local folder, or the Garage bucket), never through the gateway.
+pub(crate) async fn blobs_of(app: &TestApp, file: &str) -> Vec<object_store::path::Path> {
+    use futures::TryStreamExt as _;
+    let prefix = object_store::path::Path::from(file);
+    let listed =
+        app.blob_store().list(Some(&prefix)).map_ok(|meta| meta.location).try_collect::<Vec<_>>().await;
+    let mut blobs = listed.unwrap();
+    blobs.sort();
+    blobs
+}
+
+/// The bytes of one blob, read from the store itself.
+async fn blob_bytes(app: &TestApp, blob: &object_store::path::Path) -> Vec<u8> {
+    use object_store::ObjectStoreExt as _;
+    app.blob_store().get(blob).await.unwrap().bytes().await.unwrap().to_vec()
 }

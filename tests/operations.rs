@@ -258,3 +258,79 @@ fn compose_runs_the_tested_garage_and_points_ciphertalk_at_its_bucket() {
         );
     }
 }
+
+/// The environment of each CipherTalk service of compose.yaml and
+/// compose.cluster.yaml, its `${...}` filled in from a filled-in
+/// compose.env.example, loads into a valid configuration with the files in
+/// Garage's bucket (an unknown or misspelt variable would not load), and the
+/// cluster's gateways share the chunk URL key.
+#[test]
+fn the_compose_environments_load_into_valid_configs_on_s3() {
+    use ciphertalk_gateway::config::{Config, StorageBackend};
+    use serde_norway::Value as Yaml;
+
+    let repo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let example = std::fs::read_to_string(repo.join("deploy/compose.env.example")).unwrap();
+    // Every variable of the template set, as a user would (FILES_PUBLIC_ENDPOINT left empty).
+    let dotenv: std::collections::HashMap<String, String> = example
+        .lines()
+        .filter_map(|line| line.strip_suffix('=').filter(|name| !name.starts_with('#')))
+        .filter(|name| *name != "FILES_PUBLIC_ENDPOINT")
+        .map(|name| (name.to_owned(), format!("{}-0123456789abcdef0123456789abcdef", name.to_lowercase())))
+        .collect();
+    for (file, services) in
+        [("compose.yaml", &["ciphertalk"][..]), ("compose.cluster.yaml", &["ciphertalk-1", "ciphertalk-2"])]
+    {
+        let mut compose: Yaml =
+            serde_norway::from_str(&std::fs::read_to_string(repo.join(file)).unwrap()).unwrap();
+        compose.apply_merge().unwrap();
+        for service in services {
+            let environment = compose["services"][service]["environment"].as_mapping().unwrap();
+            let env: Vec<(String, String)> = environment
+                .iter()
+                .map(|(name, value)| {
+                    (name.as_str().unwrap().to_owned(), interpolate(value.as_str().unwrap(), &dotenv))
+                })
+                .collect();
+            let config = Config::load_from(None, env).unwrap_or_else(|err| panic!("{file} {service}: {err}"));
+            assert_eq!(config.files.backend, StorageBackend::S3, "{file} {service}");
+            let s3 = config.files.s3.expect("files.s3");
+            assert_eq!(s3.endpoint.as_deref(), Some("http://garage:3900"));
+            assert_eq!(
+                s3.public_endpoint.as_deref(),
+                Some("http://localhost:3900"),
+                "the default public endpoint"
+            );
+            assert_eq!(
+                (s3.bucket.as_str(), s3.region.as_str(), s3.path_style),
+                ("ciphertalk-files", "garage", true)
+            );
+            assert_eq!(s3.access_key_id, dotenv["GARAGE_ACCESS_KEY_ID"]);
+            assert_eq!(s3.secret_access_key.expose(), dotenv["GARAGE_SECRET_ACCESS_KEY"]);
+            if services.len() > 1 {
+                let key = config.files.url_key.expect("one chunk URL key for every gateway");
+                assert_eq!(key.expose(), dotenv["CIPHERTALK_FILES_URL_KEY"]);
+            }
+        }
+    }
+}
+
+/// compose's `${NAME}`, `${NAME:-default}` (default when unset or empty) and
+/// `${NAME:?message}` (required) in `value`.
+fn interpolate(value: &str, vars: &std::collections::HashMap<String, String>) -> String {
+    let mut out = String::new();
+    let mut rest = value;
+    while let Some((before, after)) = rest.split_once("${") {
+        out.push_str(before);
+        let (inner, tail) = after.split_once('}').unwrap();
+        let (name, default) = match inner.split_once(":-") {
+            Some((name, default)) => (name, Some(default)),
+            None => (inner.split_once(":?").map_or(inner, |(name, _)| name), None),
+        };
+        let set = vars.get(name).filter(|v| !v.is_empty());
+        out.push_str(set.map(String::as_str).or(default).unwrap_or_else(|| panic!("{name} is unset")));
+        rest = tail;
+    }
+    out.push_str(rest);
+    out
+}

@@ -3,8 +3,11 @@
 //! `write` drives the write path (commands -> Postgres event store -> relay ->
 //! JetStream) directly, without HTTP, to measure what the spine can accept.
 //! `load` drives a whole server over its public API (HTTP sends, WebSocket
-//! deliveries) with many users, checking every delivery.
+//! deliveries) with many users, checking every delivery. `files` moves one
+//! big file through a server chunk by chunk, measuring throughput, the
+//! server's memory and how soon other members hear of each chunk.
 
+mod files;
 mod load;
 mod stats;
 mod write;
@@ -30,6 +33,8 @@ enum Command {
     Write(write::Args),
     /// Users, rooms and WebSockets over the public API: throughput, latency, loss, server CPU and memory.
     Load(load::Args),
+    /// A big file (1 GiB in 4 MiB chunks) up and down: throughput, server memory, chunk announcement latency.
+    Files(files::Args),
 }
 
 #[tokio::main]
@@ -38,6 +43,7 @@ async fn main() -> ExitCode {
     let result = match cli.command {
         Command::Write(args) => write::run(args).await,
         Command::Load(args) => load::run(args).await,
+        Command::Files(args) => files::run(args).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

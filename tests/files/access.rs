@@ -49,9 +49,9 @@ async fn a_non_member_gets_404_on_every_route() {
     app.stop().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn delete_is_for_the_uploader_or_a_room_admin_and_removes_the_blobs() {
-    let app = spawn_app().await;
+on_each_store! {
+async fn delete_is_for_the_uploader_or_a_room_admin_and_removes_the_blobs(backend) {
+    let app = spawn_app().files_on(backend).await;
     let (alice, bob) = (app.person("Alice").await, app.person("Bob").await);
     let room = app.group(&alice, &[&bob]).await;
     let (file, urls) = registered(&app, &bob, &room, 250, 100).await;
@@ -59,16 +59,18 @@ async fn delete_is_for_the_uploader_or_a_room_admin_and_removes_the_blobs() {
         let size = if index == 2 { 50 } else { 100 };
         assert_eq!(put_chunk(&app, url, bytes(index as u8, size)).await.0, StatusCode::OK);
     }
-    assert_eq!(blobs_of(&app, &file).len(), 3);
+    assert_eq!(blobs_of(&app, &file).await.len(), 3);
     let (status, body) = app.post(&alice, &format!("/v1/files/{file}/complete"), json!({})).await;
     assert_error(status, &body, 403, "forbidden");
     // Alice owns the room: she may delete Bob's file.
     let (status, body) = app.delete(&alice, &format!("/v1/files/{file}")).await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
-    assert!(blobs_of(&app, &file).is_empty(), "blobs left: {:?}", blobs_of(&app, &file));
+    let left = blobs_of(&app, &file).await;
+    assert!(left.is_empty(), "blobs left: {left:?}");
     let (status, body) = app.get(&bob, &format!("/v1/files/{file}")).await;
     assert_error(status, &body, 410, "gone");
     let (status, body) = put_chunk(&app, &urls[0], bytes(0, 100)).await;
     assert_error(status, &body, 410, "gone");
     app.stop().await;
+}
 }

@@ -7,9 +7,9 @@ use super::*;
 use crate::support::app::{assert_error, spawn_app};
 use crate::support::eventually;
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_sweeper_expires_files_and_removes_their_blobs() {
-    let app = spawn_app().config(|config| config.files.sweep_every_secs = 1).await;
+on_each_store! {
+async fn the_sweeper_expires_files_and_removes_their_blobs(backend) {
+    let app = spawn_app().files_on(backend).config(|config| config.files.sweep_every_secs = 1).await;
     let alice = app.person("Alice").await;
     let room = app.group(&alice, &[]).await;
     let (status, body) = register(&app, &alice, &room, 100, 100, &[&alice], json!({"expires_in": 3})).await;
@@ -17,22 +17,23 @@ async fn the_sweeper_expires_files_and_removes_their_blobs() {
     let file = body["file_id"].as_str().unwrap().to_owned();
     assert_eq!(put_chunk(&app, &upload_urls(&body)[0], bytes(1, 100)).await.0, StatusCode::OK);
     let (kept, _) = registered(&app, &alice, &room, 100, 100).await;
-    assert_eq!(blobs_of(&app, &file).len(), 1);
-    assert!(eventually(30, || async { blobs_of(&app, &file).is_empty() }).await, "the blobs stayed");
+    assert_eq!(blobs_of(&app, &file).await.len(), 1);
+    assert!(eventually(30, || async { blobs_of(&app, &file).await.is_empty() }).await, "the blobs stayed");
     let (status, body) = app.get(&alice, &format!("/v1/files/{file}")).await;
     assert_error(status, &body, 410, "gone");
     let (status, _) = app.get(&alice, &format!("/v1/files/{kept}")).await;
     assert_eq!(status, StatusCode::OK, "a file without expiry stays");
     app.stop().await;
 }
+}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_restart_during_an_upload_loses_no_stored_chunk() {
-    let mut app = spawn_app().await;
+on_each_store! {
+async fn a_restart_during_an_upload_loses_no_stored_chunk(backend) {
+    let mut app = spawn_app().files_on(backend).await;
     let alice = app.person("Alice").await;
     let room = app.group(&alice, &[]).await;
     let (file, urls) = registered(&app, &alice, &room, 250, 100).await;
-    for (index, url) in urls.iter().take(2).enumerate() {
+    for (index, url) in urls.iter().enumerate().take(2) {
         assert_eq!(put_chunk(&app, url, bytes(index as u8, 100)).await.0, StatusCode::OK);
     }
     app.stop_gateways().await;
@@ -48,6 +49,7 @@ async fn a_restart_during_an_upload_loses_no_stored_chunk() {
     let (status, body) = app.post(&alice, &format!("/v1/files/{file}/complete"), json!({})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     app.stop().await;
+}
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

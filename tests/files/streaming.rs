@@ -20,9 +20,10 @@ async fn chunk_available(client: &mut Client, file: &str) -> u64 {
     }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn a_member_downloads_each_chunk_while_the_rest_is_still_uploading() {
-    let app = spawn_app().await;
+on_each_store! {
+threads 4,
+async fn a_member_downloads_each_chunk_while_the_rest_is_still_uploading(backend) {
+    let app = spawn_app().files_on(backend).await;
     let (alice, bob) = (app.person("Alice").await, app.person("Bob").await);
     let room = app.group(&alice, &[&bob]).await;
     let mut bob_ws = Client::connect(&app.base(0), &bob, "").await;
@@ -67,4 +68,5 @@ async fn a_member_downloads_each_chunk_while_the_rest_is_still_uploading() {
         }
     }
     app.stop().await;
+}
 }

@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use ciphertalk_gateway::config::StorageBackend;
+
 use super::*;
 use crate::support::app::{assert_error, spawn_app};
 
@@ -13,9 +15,9 @@ fn with_index(url: &str, index: u32) -> String {
     format!("{base}/{index}?{query}")
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn tampered_urls_and_other_chunks_are_refused() {
-    let app = spawn_app().await;
+on_each_store! {
+async fn tampered_urls_and_other_chunks_are_refused(backend) {
+    let app = spawn_app().files_on(backend).await;
     let alice = app.person("Alice").await;
     let room = app.group(&alice, &[]).await;
     let (file, urls) = registered(&app, &alice, &room, 250, 100).await;
@@ -35,13 +37,15 @@ async fn tampered_urls_and_other_chunks_are_refused() {
     assert_error(status, &body, 413, "too_large");
     let (status, body) = put_chunk(&app, &urls[2], bytes(0, 49)).await;
     assert_error(status, &body, 422, "invalid_value");
-    assert!(blobs_of(&app, &file).is_empty(), "{:?}", blobs_of(&app, &file));
+    let stored = blobs_of(&app, &file).await;
+    assert!(stored.is_empty(), "{stored:?}");
     app.stop().await;
 }
+}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn expired_urls_are_refused() {
-    let app = spawn_app().config(|config| config.files.url_lifetime_secs = 4).await;
+on_each_store! {
+async fn expired_urls_are_refused(backend) {
+    let app = spawn_app().files_on(backend).config(|config| config.files.url_lifetime_secs = 4).await;
     let alice = app.person("Alice").await;
     let room = app.group(&alice, &[]).await;
     let (file, urls) = registered(&app, &alice, &room, 250, 100).await;
@@ -51,7 +55,9 @@ async fn expired_urls_are_refused() {
     let (status, body) = put_chunk(&app, &urls[1], bytes(1, 100)).await;
     assert_error(status, &body, 403, "url_expired");
     let (status, _, _) = get_chunk(&app, &download, None).await;
-    assert_eq!(status, StatusCode::FORBIDDEN);
+    // The gateway answers an expired URL 403; Garage, for its presigned URLs, 400.
+    let refused = if backend == StorageBackend::S3 { StatusCode::BAD_REQUEST } else { StatusCode::FORBIDDEN };
+    assert_eq!(status, refused);
     // Renewed URLs name only the missing chunks, and work.
     let (status, body) = app.post(&alice, &format!("/v1/files/{file}/upload-urls"), json!({})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -61,10 +67,11 @@ async fn expired_urls_are_refused() {
     assert_eq!(put_chunk(&app, &upload_urls(&body)[0], bytes(1, 100)).await.0, StatusCode::OK);
     app.stop().await;
 }
+}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_chunk_again_is_the_same_answer_with_the_same_bytes_and_409_with_others() {
-    let app = spawn_app().await;
+on_each_store! {
+async fn a_chunk_again_is_the_same_answer_with_the_same_bytes_and_409_with_others(backend) {
+    let app = spawn_app().files_on(backend).await;
     let alice = app.person("Alice").await;
     let room = app.group(&alice, &[]).await;
     let (file, urls) = registered(&app, &alice, &room, 250, 100).await;
@@ -73,15 +80,16 @@ async fn a_chunk_again_is_the_same_answer_with_the_same_bytes_and_409_with_other
     assert_eq!(put_chunk(&app, &urls[0], bytes(0, 100)).await, first);
     let (status, body) = put_chunk(&app, &urls[0], bytes(9, 100)).await;
     assert_error(status, &body, 409, "conflict");
-    let blobs = blobs_of(&app, &file);
+    let blobs = blobs_of(&app, &file).await;
     assert_eq!(blobs.len(), 1, "only the first bytes are kept: {blobs:?}");
-    assert_eq!(std::fs::read(&blobs[0]).unwrap(), bytes(0, 100));
+    assert_eq!(blob_bytes(&app, &blobs[0]).await, bytes(0, 100));
     app.stop().await;
 }
+}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_declared_digest_refuses_other_bytes_and_stores_nothing() {
-    let app = spawn_app().await;
+on_each_store! {
+async fn a_declared_digest_refuses_other_bytes_and_stores_nothing(backend) {
+    let app = spawn_app().files_on(backend).await;
     let alice = app.person("Alice").await;
     let room = app.group(&alice, &[]).await;
     let digests: Vec<String> = (0..3).map(|n| sha256_b64(&bytes(n, if n == 2 { 50 } else { 100 }))).collect();
@@ -91,16 +99,18 @@ async fn a_declared_digest_refuses_other_bytes_and_stores_nothing() {
     let (file, urls) = (body["file_id"].as_str().unwrap().to_owned(), upload_urls(&body));
     let (status, body) = put_chunk(&app, &urls[1], bytes(7, 100)).await;
     assert_error(status, &body, 422, "invalid_value");
-    assert!(blobs_of(&app, &file).is_empty(), "nothing stored: {:?}", blobs_of(&app, &file));
+    let stored = blobs_of(&app, &file).await;
+    assert!(stored.is_empty(), "nothing stored: {stored:?}");
     let (_, shown) = app.get(&alice, &format!("/v1/files/{file}")).await;
     assert_eq!(shown["chunks"], json!([]));
     assert_eq!(put_chunk(&app, &urls[1], bytes(1, 100)).await.0, StatusCode::OK);
     app.stop().await;
 }
+}
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn downloads_answer_range_requests() {
-    let app = spawn_app().await;
+on_each_store! {
+async fn downloads_answer_range_requests(backend) {
+    let app = spawn_app().files_on(backend).await;
     let alice = app.person("Alice").await;
     let room = app.group(&alice, &[]).await;
     let (file, urls) = registered(&app, &alice, &room, 250, 100).await;
@@ -121,4 +131,5 @@ async fn downloads_answer_range_requests() {
     let (status, _, _) = get_chunk(&app, &url, Some("bytes=100-")).await;
     assert_eq!(status, StatusCode::RANGE_NOT_SATISFIABLE);
     app.stop().await;
+}
 }

@@ -30,7 +30,7 @@ async fn a_reported_file_taken_down_loses_its_blobs_and_every_member_is_told() {
     let (file, urls) = registered(&app, &alice, &room, 150, 100).await;
     assert_eq!(put_chunk(&app, &urls[0], bytes(1, 100)).await.0, StatusCode::OK);
     assert_eq!(put_chunk(&app, &urls[1], bytes(2, 50)).await.0, StatusCode::OK);
-    assert_eq!(blobs_of(&app, &file).len(), 2);
+    assert_eq!(blobs_of(&app, &file).await.len(), 2);
     let mut sockets = Vec::new();
     for member in [&alice, &bob, &carol] {
         sockets.push(Client::connect(&app.base(0), member, "").await);
@@ -63,7 +63,8 @@ async fn a_reported_file_taken_down_loses_its_blobs_and_every_member_is_told() {
     let (status, resolved) = app.post(&alice, &resolve, json!({"action": "takedown"})).await;
     assert_eq!(status, StatusCode::OK, "{resolved}");
     assert_eq!(resolved["status"], "actioned");
-    assert!(blobs_of(&app, &file).is_empty(), "the blobs stayed: {:?}", blobs_of(&app, &file));
+    let left = blobs_of(&app, &file).await;
+    assert!(left.is_empty(), "the blobs stayed: {left:?}");
     for socket in &mut sockets {
         let event = file_deleted(socket, &file).await;
         assert_eq!(event["reason"], "taken_down", "{event}");
@@ -92,10 +93,10 @@ async fn an_admin_takes_a_file_down_without_a_report() {
     let mut socket = Client::connect(&app.base(0), &bob, "").await;
     let (status, body) = app.delete(&bob, &format!("/v1/admin/files/{file}")).await;
     assert_error(status, &body, 403, "forbidden");
-    assert_eq!(blobs_of(&app, &file).len(), 1);
+    assert_eq!(blobs_of(&app, &file).await.len(), 1);
     let (status, body) = app.delete(&admin, &format!("/v1/admin/files/{file}")).await;
     assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
-    assert!(blobs_of(&app, &file).is_empty());
+    assert!(blobs_of(&app, &file).await.is_empty());
     assert_eq!(file_deleted(&mut socket, &file).await["reason"], "taken_down");
     let (status, body) = app.delete(&admin, &format!("/v1/admin/files/{file}")).await;
     assert_error(status, &body, 410, "gone");

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use async_nats::jetstream;
 use ciphertalk_commands::{Relay, RelayOptions, RelayWake, WriteModel, WriteOptions};
 use ciphertalk_domain::{RoomId, UserId};
-use ciphertalk_gateway::config::{Config, Secret, SmsMode, Toggle};
+use ciphertalk_gateway::config::{Config, Secret, SmsMode, StorageBackend, Toggle};
 use ciphertalk_gateway::serve::{ServeError, Server};
 use ciphertalk_streams::{Topology, TopologySettings};
 use reqwest::StatusCode;
@@ -18,6 +18,7 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 use super::commands::Commands;
+use super::garage::TestGarage;
 use super::sms::SmsInbox;
 use super::{TestDb, TestNats, temp_dir};
 
@@ -36,6 +37,7 @@ pub struct AppOptions {
     projectors: bool,
     database_url: Option<String>,
     snapshot_every: usize,
+    files_backend: StorageBackend,
     changes: Vec<ConfigChange>,
 }
 
@@ -46,6 +48,7 @@ pub fn spawn_app() -> AppOptions {
         projectors: true,
         database_url: None,
         snapshot_every: WriteOptions::default().snapshot_every,
+        files_backend: StorageBackend::Local,
         changes: Vec::new(),
     }
 }
@@ -63,6 +66,13 @@ impl AppOptions {
     /// limits off).
     pub fn config(mut self, change: impl Fn(&mut Config) + Send + Sync + 'static) -> Self {
         self.changes.push(Box::new(change));
+        self
+    }
+
+    /// Where the gateways keep file chunks: the local store in the app's data
+    /// folder (the default), or a Garage of the test's own (`S3`).
+    pub fn files_on(mut self, backend: StorageBackend) -> Self {
+        self.files_backend = backend;
         self
     }
 
@@ -90,6 +100,10 @@ impl AppOptions {
         let client = nats.client().await;
         let dir = temp_dir("app");
         let sms = SmsInbox::start().await;
+        let garage = match self.files_backend {
+            StorageBackend::Local => None,
+            StorageBackend::S3 => Some(TestGarage::start().await),
+        };
         let wake = RelayWake::with_nats(client.clone());
         let writer = if self.gateways == 0 {
             Topology::new(TopologySettings::default())
@@ -114,6 +128,7 @@ impl AppOptions {
             wake,
             relay: None,
             options: self,
+            garage,
             dir,
         };
         for _ in 0..gateways_wanted {
@@ -151,6 +166,8 @@ pub struct TestApp {
     wake: RelayWake,
     relay: Option<(CancellationToken, JoinHandle<()>)>,
     options: AppOptions,
+    /// The S3 store of an app whose files are on S3.
+    pub garage: Option<TestGarage>,
     /// The gateways' data folder.
     dir: tempfile::TempDir,
 }
@@ -227,10 +244,27 @@ impl TestApp {
         config.sms.mode = Some(SmsMode::Webhook);
         config.sms.webhook_url = Some(Secret::new(self.sms.url()));
         config.projections.run = self.options.projectors;
+        if let Some(garage) = &self.garage {
+            config.files.backend = StorageBackend::S3;
+            config.files.s3 = Some(garage.s3.settings());
+        }
         for change in &self.options.changes {
             change(&mut config);
         }
         config
+    }
+
+    /// A client of the store the gateways keep file chunks in, of the test's
+    /// own (not theirs): the local folder, or the Garage bucket.
+    pub fn blob_store(&self) -> Arc<dyn object_store::ObjectStore> {
+        match &self.garage {
+            Some(garage) => Arc::new(garage.store()),
+            None => {
+                let root = self.dir.path().join("files");
+                std::fs::create_dir_all(&root).unwrap();
+                Arc::new(object_store::local::LocalFileSystem::new_with_prefix(root).unwrap())
+            }
+        }
     }
 
     /// Starts one more gateway, its configuration changed by `change` too.

@@ -7,10 +7,10 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use ciphertalk_gateway::config::Secret;
+use ciphertalk_gateway::config::{S3Settings, S3Timeouts, Secret};
 use ciphertalk_gateway::embedded::free_port;
 use ciphertalk_gateway::embedded::process::{ChildProcess, SIGKILL, SIGTERM};
-use ciphertalk_gateway::storage::s3::{S3Settings, S3Timeouts, s3_store};
+use ciphertalk_gateway::storage::s3::s3_store;
 use object_store::aws::AmazonS3;
 
 use super::temp_dir;

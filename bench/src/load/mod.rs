@@ -10,12 +10,12 @@
 //! drain, every accepted message must have reached every device of every
 //! member of its room exactly once, in room order.
 
-mod api;
+pub(crate) mod api;
 mod payload;
-mod procfs;
+pub(crate) mod procfs;
 mod report;
-mod server;
-mod socket;
+pub(crate) mod server;
+pub(crate) mod socket;
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -31,7 +31,7 @@ use self::server::Server;
 use self::socket::{AckSchedule, Client, Live};
 use crate::stats::BySecond;
 
-type BoxError = Box<dyn std::error::Error + Send + Sync>;
+pub(crate) type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {

@@ -6,8 +6,8 @@ use std::time::Duration;
 use ciphertalk_domain::file::{FileLimits, MAX_CHUNK_COUNT};
 use serde::{Deserialize, Serialize};
 
-use super::Secret;
 use super::load::{ConfigError, ensure};
+use super::{S3Settings, Secret};
 
 /// Where chunks are kept.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -15,6 +15,10 @@ use super::load::{ConfigError, ensure};
 pub enum StorageBackend {
     /// Files under `<data_dir>/files`, served through HMAC-signed gateway URLs.
     Local,
+    /// An S3-compatible bucket (`[files.s3]`): chunks still arrive through the
+    /// gateway's URLs (streamed on to the bucket, checked on the way), and are
+    /// downloaded with presigned GETs straight from the store.
+    S3,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
@@ -37,6 +41,8 @@ pub struct FilesConfig {
     pub sweep_every_secs: u64,
     /// HMAC key of gateway chunk URLs; unset = generated into `<data_dir>/files-url-key`.
     pub url_key: Option<Secret>,
+    /// The bucket of the `s3` backend.
+    pub s3: Option<S3Settings>,
 }
 
 impl Default for FilesConfig {
@@ -51,6 +57,7 @@ impl Default for FilesConfig {
             url_lifetime_secs: 300,
             sweep_every_secs: 60,
             url_key: None,
+            s3: None,
         }
     }
 }
@@ -70,7 +77,19 @@ impl FilesConfig {
             self.url_key.as_ref().is_none_or(|key| key.expose().len() >= 32),
             "files.url_key",
             "must be at least 32 bytes",
-        )
+        )?;
+        match (self.backend, &self.s3) {
+            (StorageBackend::S3, Some(s3)) => s3.validate(),
+            (StorageBackend::S3, None) => Err(ConfigError::invalid(
+                "files.s3",
+                "the s3 backend needs its bucket: set [files.s3] (or the CIPHERTALK_FILES_S3_* variables)",
+            )),
+            (StorageBackend::Local, Some(_)) => Err(ConfigError::invalid(
+                "files.s3",
+                "is set but files.backend is local: set files.backend = \"s3\" or remove it",
+            )),
+            (StorageBackend::Local, None) => Ok(()),
+        }
     }
 
     /// The limits a registration is decided under.
@@ -90,5 +109,71 @@ impl FilesConfig {
 
     pub fn sweep_every(&self) -> Duration {
         Duration::from_secs(self.sweep_every_secs)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+
+    use super::StorageBackend;
+    use crate::config::load::tests::env;
+    use crate::config::{Config, ConfigError};
+
+    const BUCKET: &[(&str, &str)] = &[
+        ("CIPHERTALK_FILES_S3_ENDPOINT", "http://127.0.0.1:3900"),
+        ("CIPHERTALK_FILES_S3_BUCKET", "ciphertalk-files"),
+        ("CIPHERTALK_FILES_S3_REGION", "garage"),
+        ("CIPHERTALK_FILES_S3_ACCESS_KEY_ID", "GK0123456789abcdef01234567"),
+        ("CIPHERTALK_FILES_S3_SECRET_ACCESS_KEY", "0123456789abcdef0123456789abcdef"),
+    ];
+
+    fn load(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        Config::load_from(None, env(pairs))
+    }
+
+    fn refused_setting(pairs: &[(&str, &str)]) -> String {
+        match load(pairs) {
+            Err(ConfigError::Invalid { name, .. }) => name,
+            other => panic!("{pairs:?} loaded: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_s3_backend_loads_its_bucket_from_the_environment() {
+        let pairs =
+            [BUCKET, &[("CIPHERTALK_FILES_BACKEND", "s3"), ("CIPHERTALK_FILES_S3_READ_TIMEOUT_MS", "500")]];
+        let config = load(&pairs.concat()).unwrap();
+        assert_eq!(config.files.backend, StorageBackend::S3);
+        let s3 = config.files.s3.unwrap();
+        assert_eq!((s3.bucket.as_str(), s3.path_style, s3.timeouts.read_ms), ("ciphertalk-files", true, 500));
+        assert_eq!(
+            s3.public_endpoint(),
+            Some("http://127.0.0.1:3900"),
+            "clients reach the endpoint when no other is named"
+        );
+    }
+
+    #[test]
+    fn the_s3_backend_needs_its_section_and_a_local_one_refuses_it() {
+        assert_eq!(refused_setting(&[("CIPHERTALK_FILES_BACKEND", "s3")]), "files.s3");
+        assert_eq!(refused_setting(BUCKET), "files.s3", "a bucket the local backend would ignore");
+        let with = |extra: (&'static str, &'static str)| {
+            [BUCKET, &[("CIPHERTALK_FILES_BACKEND", "s3"), extra]].concat()
+        };
+        assert_eq!(
+            refused_setting(&with(("CIPHERTALK_FILES_S3_ENDPOINT", "garage:3900"))),
+            "files.s3.endpoint"
+        );
+        assert_eq!(refused_setting(&with(("CIPHERTALK_FILES_S3_BUCKET", " "))), "files.s3.bucket");
+        assert_eq!(
+            refused_setting(&with(("CIPHERTALK_FILES_S3_READ_TIMEOUT_MS", "0"))),
+            "files.s3.timeouts.read_ms"
+        );
+        let without_secret: Vec<_> = with(("CIPHERTALK_FILES_S3_PATH_STYLE", "false"))
+            .into_iter()
+            .filter(|(name, _)| *name != "CIPHERTALK_FILES_S3_SECRET_ACCESS_KEY")
+            .collect();
+        assert!(load(&without_secret).is_err(), "no secret key");
     }
 }

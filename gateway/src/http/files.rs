@@ -88,7 +88,8 @@ pub struct UploadUrls {
 pub struct StoredChunk {
     pub index: u32,
     pub size: u64,
-    /// Relative to the API's base URL; answers `Range` requests.
+    /// Relative to the API's base URL (the local store), or an absolute
+    /// presigned URL of the S3 store; answers `Range` requests.
     pub download_url: String,
 }
 
@@ -309,7 +310,7 @@ pub async fn complete(
         .execute_and_read(&id.to_string(), command, &metadata(&user, &headers), Clone::clone)
         .await
         .map_err(file_error)?;
-    Ok(Json(file_json(&state, &executed.read, user.user_id)))
+    Ok(Json(file_json(&state, &executed.read, user.user_id).await?))
 }
 
 #[utoipa::path(get, path = "/v1/files/{id}", tag = "files", security(("bearer" = [])),
@@ -327,22 +328,23 @@ pub async fn show(
     if file.status().is_gone() {
         return Err(gone());
     }
-    Ok(Json(file_json(&state, &file, user.user_id)))
+    Ok(Json(file_json(&state, &file, user.user_id).await?))
 }
 
-fn file_json(state: &AppState, file: &File, caller: UserId) -> FileJson {
+async fn file_json(state: &AppState, file: &File, caller: UserId) -> Result<FileJson, ApiError> {
     let urls_expire_at = url_expiry(state);
     let info = file.info().cloned().unwrap_or_else(|| unreachable!("a loaded file is registered"));
-    let chunks = file
-        .stored_chunks()
-        .iter()
-        .map(|&index| StoredChunk {
+    let mut chunks = Vec::with_capacity(file.stored_chunks().len());
+    for &index in file.stored_chunks() {
+        // Every chunk the gateway stored carries its digest (see `download_chunk`).
+        let Some(digest) = file.stored_digest(index) else { continue };
+        chunks.push(StoredChunk {
             index,
             size: info.expected_chunk_size(index).unwrap_or_default(),
-            download_url: state.files.download_url(info.file_id, index, urls_expire_at),
-        })
-        .collect();
-    FileJson {
+            download_url: state.files.download_url(info.file_id, index, digest, urls_expire_at).await?,
+        });
+    }
+    Ok(FileJson {
         file_id: info.file_id,
         room_id: info.room_id,
         uploader_id: info.uploader,
@@ -356,7 +358,7 @@ fn file_json(state: &AppState, file: &File, caller: UserId) -> FileJson {
         created_at: info.created_at,
         chunks,
         urls_expire_at,
-    }
+    })
 }
 
 #[utoipa::path(delete, path = "/v1/files/{id}", tag = "files", security(("bearer" = [])),

@@ -1,5 +1,7 @@
-//! `GET /health`: NATS and Postgres, checked for real on every call, and the
-//! relay and projectors of this process that cannot make progress, by name.
+//! `GET /health`: NATS and Postgres, checked for real on every call, the
+//! file store (a HEAD under its fail-fast timeouts, its verdict reused for two
+//! seconds), and the relay and projectors of this process that cannot make
+//! progress, by name.
 //! `/health/live` says only that the process answers (a container or systemd
 //! restarts it when it does not); `/health/ready` is `/health`'s verdict, for a
 //! load balancer deciding whether to send traffic here. Every check also sets
@@ -17,13 +19,13 @@ use crate::state::AppState;
 
 const CHECK_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// How often [`watch`] checks NATS and Postgres.
+/// How often [`watch`] checks NATS, Postgres and the file store.
 const WATCH_EVERY: Duration = Duration::from_secs(5);
 
 pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) {
-    let (nats, postgres) = check_dependencies(&state).await;
+    let [nats, postgres, storage] = check_dependencies(&state).await;
     let stuck = state.stalls.stuck();
-    let down: Vec<&str> = [("nats", &nats), ("postgres", &postgres)]
+    let down: Vec<&str> = [("nats", &nats), ("postgres", &postgres), ("storage", &storage)]
         .into_iter()
         .filter(|(_, result)| result.is_err())
         .map(|(name, _)| name)
@@ -33,7 +35,13 @@ pub async fn health(State(state): State<AppState>) -> (StatusCode, Json<Value>) 
         Ok(()) => "ok".to_owned(),
         Err(reason) => format!("down: {reason}"),
     };
-    let mut body = json!({"status": "ok", "nats": show(&nats), "postgres": show(&postgres)});
+    let mut body = json!({
+        "status": "ok",
+        "nats": show(&nats),
+        "postgres": show(&postgres),
+        "storage": show(&storage),
+        "storage_backend": state.config.files.backend,
+    });
     if !stuck.is_empty() {
         body["stalled"] = json!(stuck);
     }
@@ -62,14 +70,16 @@ pub async fn ready(state: State<AppState>) -> (StatusCode, Json<Value>) {
     (status, Json(body))
 }
 
-/// NATS and Postgres, checked at once; the gauge follows the result.
-async fn check_dependencies(state: &AppState) -> (Result<(), String>, Result<(), String>) {
-    let (nats, postgres) = tokio::join!(check_nats(state), check_postgres(state));
-    for (dependency, result) in [("nats", &nats), ("postgres", &postgres)] {
+/// NATS, Postgres and the file store, checked at once; the gauge follows the result.
+async fn check_dependencies(state: &AppState) -> [Result<(), String>; 3] {
+    let (nats, postgres, storage) =
+        tokio::join!(check_nats(state), check_postgres(state), state.files.check());
+    let results = [nats, postgres, storage];
+    for (dependency, result) in ["nats", "postgres", "storage"].into_iter().zip(&results) {
         metrics::gauge!("ciphertalk_dependency_up", "dependency" => dependency)
             .set(f64::from(u8::from(result.is_ok())));
     }
-    (nats, postgres)
+    results
 }
 
 /// Checks the dependencies every few seconds until `shutdown`, so

@@ -1,8 +1,11 @@
 //! Where encrypted file chunks live. One `object_store::ObjectStore` holds
-//! the blobs (the local file system under `<data_dir>/files` by default; an
-//! S3 store plugs in as another `ObjectStore`, with its `Signer` issuing the
-//! chunk URLs instead of [`signed_url::GatewayUrls`]). The server never reads
-//! a chunk's plaintext: it stores and serves ciphertext by file and index.
+//! the blobs: the local file system under `<data_dir>/files` by default, or
+//! an S3-compatible bucket (`files.backend = "s3"`). Uploads always go to the
+//! gateway's own signed URLs ([`signed_url::GatewayUrls`]), which stream the
+//! body on to the store while checking its size and SHA-256, so the chunk is
+//! recorded (and announced) the moment its PUT answers. Downloads are gateway
+//! URLs on the local store and presigned GETs on S3 (the store serves `Range`
+//! itself). The server never reads a chunk's plaintext.
 
 pub mod layout;
 pub mod quota;
@@ -12,20 +15,36 @@ pub mod signed_url;
 pub mod sweeper;
 
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use ciphertalk_domain::FileId;
+use ciphertalk_domain::file::ChunkDigest;
 use futures::{StreamExt, TryStreamExt};
-use object_store::ObjectStore;
+use object_store::aws::AmazonS3;
 use object_store::local::LocalFileSystem;
+use object_store::signer::Signer as _;
+use object_store::{ObjectStore, ObjectStoreExt as _};
 
 use crate::config::{Config, StorageBackend};
 use signed_url::{GatewayUrls, UrlMethod};
+
+/// How long a health check's verdict is reused: `/health` stays one cheap
+/// call however often it is asked, and still notices an outage within seconds.
+const HEALTH_REUSE: Duration = Duration::from_secs(2);
+
+/// Longest wait for the store's health check (its client fails faster still).
+const HEALTH_TIMEOUT: Duration = Duration::from_secs(3);
 
 /// The blob store and the URLs handed out for its chunks.
 pub struct Storage {
     store: Arc<dyn ObjectStore>,
     urls: GatewayUrls,
+    /// Signs the download URLs of an S3 store, for the host clients reach it at.
+    presigner: Option<AmazonS3>,
+    /// The last health check: when, and its verdict. Held while checking, so
+    /// that callers at once wait for one check instead of making their own.
+    health: tokio::sync::Mutex<Option<(Instant, Result<(), String>)>>,
 }
 
 impl Storage {
@@ -37,6 +56,7 @@ impl Storage {
             "files-url-key",
             "file URL key",
         )?;
+        let mut presigner = None;
         let store: Arc<dyn ObjectStore> = match config.files.backend {
             StorageBackend::Local => {
                 let root = layout::local_root(&config.data_dir);
@@ -48,8 +68,18 @@ impl Storage {
                     .with_automatic_cleanup(true);
                 Arc::new(local)
             }
+            StorageBackend::S3 => {
+                let settings = config.files.s3.as_ref().ok_or_else(|| {
+                    std::io::Error::new(
+                        std::io::ErrorKind::InvalidInput,
+                        "files.backend = \"s3\" needs [files.s3]",
+                    )
+                })?;
+                presigner = Some(s3::s3_signer(settings).map_err(std::io::Error::other)?);
+                Arc::new(s3::s3_store(settings).map_err(std::io::Error::other)?)
+            }
         };
-        Ok(Self { store, urls: GatewayUrls::new(key) })
+        Ok(Self { store, urls: GatewayUrls::new(key), presigner, health: tokio::sync::Mutex::new(None) })
     }
 
     pub fn store(&self) -> &dyn ObjectStore {
@@ -65,9 +95,44 @@ impl Storage {
         self.urls.url(UrlMethod::Put, file, index, expires)
     }
 
-    /// Where stored chunk `index` of `file` is downloaded (a GET, with `Range`) until `expires`.
-    pub fn download_url(&self, file: FileId, index: u32, expires: DateTime<Utc>) -> String {
-        self.urls.url(UrlMethod::Get, file, index, expires)
+    /// Where stored chunk `index` of `file` (with `digest`) is downloaded (a
+    /// GET, with `Range`) until `expires`: a gateway URL relative to the API,
+    /// or on S3 an absolute presigned URL of the store.
+    pub async fn download_url(
+        &self,
+        file: FileId,
+        index: u32,
+        digest: ChunkDigest,
+        expires: DateTime<Utc>,
+    ) -> Result<String, object_store::Error> {
+        let Some(presigner) = &self.presigner else {
+            return Ok(self.urls.url(UrlMethod::Get, file, index, expires));
+        };
+        let lifetime = (expires - Utc::now()).to_std().unwrap_or(Duration::ZERO).max(Duration::from_secs(1));
+        let url = presigner
+            .signed_url(object_store::signer::Method::GET, &layout::chunk(file, index, digest), lifetime)
+            .await?;
+        Ok(url.into())
+    }
+
+    /// Whether the store answers: a HEAD of a key that need not exist (not
+    /// found is an answer), under the client's fail-fast timeouts; reused
+    /// for [`HEALTH_REUSE`].
+    pub async fn check(&self) -> Result<(), String> {
+        let mut last = self.health.lock().await;
+        if let Some((at, verdict)) = last.as_ref()
+            && at.elapsed() < HEALTH_REUSE
+        {
+            return verdict.clone();
+        }
+        let probe = object_store::path::Path::from("health-check");
+        let verdict = match tokio::time::timeout(HEALTH_TIMEOUT, self.store.head(&probe)).await {
+            Ok(Ok(_) | Err(object_store::Error::NotFound { .. })) => Ok(()),
+            Ok(Err(err)) => Err(err.to_string()),
+            Err(_) => Err("timed out".to_owned()),
+        };
+        *last = Some((Instant::now(), verdict.clone()));
+        verdict
     }
 
     /// Removes every blob of `file` (its chunks, and uploads that never

@@ -1,74 +1,12 @@
-//! An S3-compatible store (Garage, AWS S3, any other) as `object_store` client:
-//! its settings, and a client tuned so that a dead store fails within seconds
+//! An S3-compatible store (Garage, AWS S3, any other) as `object_store` client
+//! (its settings: `config::S3Settings`), tuned so that a dead store fails within seconds
 //! instead of retrying for minutes (object_store's defaults: 10 retries, 3 min).
 
 use std::time::Duration;
 
+use crate::config::S3Settings;
 use object_store::aws::{AmazonS3, AmazonS3Builder};
 use object_store::{BackoffConfig, ClientOptions, RetryConfig};
-use serde::{Deserialize, Serialize};
-
-use crate::config::Secret;
-
-/// Where and how to reach the bucket that holds file blobs.
-#[derive(Debug, Clone, Deserialize, Serialize)]
-#[serde(deny_unknown_fields)]
-pub struct S3Settings {
-    /// The store's base URL as the gateway reaches it (`http://garage:3900`);
-    /// unset for AWS S3 itself, found by the region.
-    #[serde(default)]
-    pub endpoint: Option<String>,
-    /// The base URL clients reach the store at, when it differs from
-    /// `endpoint` (compose: `garage:3900` inside, a public name outside).
-    /// Presigned URLs are signed for this host.
-    #[serde(default)]
-    pub public_endpoint: Option<String>,
-    pub bucket: String,
-    /// Garage's is `garage` (its `s3_region`); AWS's is the bucket's.
-    pub region: String,
-    pub access_key_id: String,
-    pub secret_access_key: Secret,
-    /// `endpoint/bucket/key` URLs rather than `bucket.endpoint/key`: what
-    /// Garage and most self-hosted stores serve without wildcard DNS.
-    #[serde(default = "path_style_default")]
-    pub path_style: bool,
-    #[serde(default)]
-    pub timeouts: S3Timeouts,
-}
-
-fn path_style_default() -> bool {
-    true
-}
-
-/// How long one call may take before the store counts as down.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
-#[serde(default, deny_unknown_fields)]
-pub struct S3Timeouts {
-    /// TCP (and TLS) connect.
-    pub connect_ms: u64,
-    /// Silence while waiting for an answer or its next bytes: a frozen store
-    /// is noticed this soon, while a long body still streams.
-    pub read_ms: u64,
-    /// One whole request, body included.
-    pub request_secs: u64,
-    /// Retries of a failed request (connect errors, 5xx, timeouts) ...
-    pub max_retries: usize,
-    /// ... none begun after this long since the first attempt.
-    pub retry_window_ms: u64,
-}
-
-impl Default for S3Timeouts {
-    fn default() -> Self {
-        Self { connect_ms: 1_000, read_ms: 2_000, request_secs: 30, max_retries: 2, retry_window_ms: 2_000 }
-    }
-}
-
-impl S3Settings {
-    /// The URL clients reach the store at.
-    fn public_endpoint(&self) -> Option<&str> {
-        self.public_endpoint.as_deref().or(self.endpoint.as_deref())
-    }
-}
 
 /// The client the gateway reads, writes and deletes blobs with.
 pub fn s3_store(cfg: &S3Settings) -> Result<AmazonS3, object_store::Error> {
@@ -122,6 +60,7 @@ mod tests {
     use reqwest::Method;
 
     use super::*;
+    use crate::config::{S3Timeouts, Secret};
 
     fn settings(endpoint: &str, public: Option<&str>) -> S3Settings {
         S3Settings {

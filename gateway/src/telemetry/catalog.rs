@@ -310,7 +310,7 @@ pub const METRICS: &[Metric] = &[
         "ciphertalk_dependency_up",
         Gauge,
         Unit::Count,
-        "1 when /health's check of a dependency (nats, postgres) passes, 0 when not (every 5 s).",
+        "1 when /health's check of a dependency (nats, postgres, storage) passes, 0 when not (every 5 s).",
     ),
     metric(
         "ciphertalk_postgres_pool_connections",
