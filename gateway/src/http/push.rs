@@ -206,7 +206,7 @@ async fn require_member_now(state: &AppState, room: RoomId, user: &AuthUser) -> 
 }
 
 #[utoipa::path(put, path = "/v1/rooms/{id}/mute", tag = "notifications", security(("bearer" = [])),
-    request_body = MuteBody, params(("id" = Uuid, Path, description = "room id")),
+    request_body = Option<MuteBody>, params(("id" = Uuid, Path, description = "room id")),
     responses((status = 200, body = MuteJson),
         (status = 404, description = "not_found: no such room, or not a member", body = ErrorBody),
         (status = 422, description = "invalid_value: `until` is not in the future", body = ErrorBody)))]
