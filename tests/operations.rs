@@ -184,7 +184,8 @@ async fn the_compose_postgres_init_script_makes_an_owner_that_is_no_superuser_an
         .unwrap();
     assert_eq!(owner, role, "the app role owns what it migrated");
     app.close().await;
-    sqlx::query(&format!("DROP DATABASE {database}")).execute(&admin).await.unwrap();
+    // FORCE: the script's psql sessions may still be closing server-side.
+    sqlx::query(&format!("DROP DATABASE {database} WITH (FORCE)")).execute(&admin).await.unwrap();
     sqlx::query(&format!("DROP ROLE {role}")).execute(&admin).await.unwrap();
 }
 
