@@ -390,3 +390,65 @@ async fn playback_reaches_every_member_and_a_late_joiner_gets_the_state_from_a_p
     assert_eq!(alice_ws.next_of("error").await["code"], "invalid_value");
     app.stop().await;
 }
+
+/// Two `ciphertalk serve` processes: an offer posted to one reaches the
+/// callee connected to the other, the answer comes back the other way, and a
+/// callee with no connection anywhere is `peer_offline`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn signals_cross_two_gateway_processes() {
+    use crate::support::app::JWT_SECRET;
+    use crate::support::binary::ServeProcess;
+    use crate::support::temp_dir;
+
+    let app = spawn_app().await;
+    let env = [
+        ("DATABASE_URL", app.db.url.clone()),
+        ("NATS_URL", app.nats.url()),
+        ("CIPHERTALK_JWT_SECRET", JWT_SECRET.to_owned()),
+    ];
+    let (dirs, logs) = (temp_dir("calls-serve"), temp_dir("calls-logs"));
+    let first = ServeProcess::start(&dirs.path().join("a"), logs.path(), &env).await;
+    let second = ServeProcess::start(&dirs.path().join("b"), logs.path(), &env).await;
+    let (alice, bob) = (member(&app, "Alice").await, member(&app, "Bob").await);
+    let room = app.group(&alice.person, &[&bob.person]).await;
+    let http = reqwest::Client::new();
+    let post = |base: &str, who: &Person, kind: &str, body: Value| {
+        http.post(format!("{base}/v1/webrtc/{kind}")).bearer_auth(&who.token).json(&body).send()
+    };
+
+    let offline = post(
+        &first.base,
+        &alice.person,
+        "offer",
+        json!({"room_id": room, "to": bob.person.id, "payload": {"sdp": "o"}}),
+    );
+    let offline = offline.await.unwrap();
+    assert_eq!(offline.status(), StatusCode::CONFLICT);
+    assert_eq!(offline.json::<Value>().await.unwrap()["error"]["code"], "peer_offline");
+
+    let mut bob_ws = Client::connect(&second.base, &bob.person, "").await;
+    bob_ws.backlog().await;
+    let mut alice_ws = Client::connect(&first.base, &alice.person, "").await;
+    alice_ws.backlog().await;
+    let offer = post(
+        &first.base,
+        &alice.person,
+        "offer",
+        json!({"room_id": room, "to": bob.person.id, "payload": {"sdp": "v=0 offer"}}),
+    );
+    assert_eq!(offer.await.unwrap().status(), StatusCode::NO_CONTENT);
+    let frame = bob_ws.next_of("signal").await;
+    assert_eq!((frame["kind"].clone(), frame["from_device"].clone()), (json!("offer"), json!(alice.device)));
+    let answer = json!({"room_id": room, "to": alice.person.id, "device_id": alice.device, "payload": {"sdp": "v=0 answer"}});
+    assert_eq!(
+        post(&second.base, &bob.person, "answer", answer).await.unwrap().status(),
+        StatusCode::NO_CONTENT
+    );
+    let frame = alice_ws.next_of("signal").await;
+    assert_eq!(
+        (frame["kind"].clone(), frame["payload"].clone()),
+        (json!("answer"), json!({"sdp": "v=0 answer"}))
+    );
+    first.terminate();
+    second.terminate();
+}
