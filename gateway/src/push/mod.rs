@@ -34,7 +34,7 @@ impl Providers {
     /// The providers `config.push` enables (FCM only with a service account).
     pub fn from_config(config: &Config, vapid: Arc<VapidKey>) -> Result<Self, fcm::FcmSetupError> {
         let push = &config.push;
-        let http = provider::client(push.request_timeout());
+        let http = provider::client(push.request_timeout(), push.allow_http);
         let mut providers: HashMap<&'static str, Arc<dyn Provider>> = HashMap::new();
         if push.enabled("webpush") {
             let ttl = Duration::from_secs(push.max_age_secs);

@@ -1,6 +1,7 @@
 //! What every push provider (Web Push, FCM, webhook) is to the pusher: send
 //! one notification to one device's target, and say how it went.
 
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use ciphertalk_domain::RoomId;
@@ -88,19 +89,15 @@ pub fn retry_after(headers: &reqwest::header::HeaderMap) -> Option<Duration> {
 
 /// Whether `url` may be called: https, a host, no credentials; and, unless
 /// `allow_local` (local bridges, tests), no http and no loopback, private or
-/// link-local address written into the URL. (A name that resolves to such an
-/// address is not caught here: keep the gateway's egress filtered too.)
+/// link-local address written into the URL. A name that resolves to such
+/// addresses only is refused when it is looked up ([`client`]).
 pub fn callable(url: &str, allow_local: bool) -> Result<reqwest::Url, Failure> {
     let refused = Failure::Rejected { reason: "target_refused" };
     let parsed = reqwest::Url::parse(url).map_err(|_| refused.clone())?;
     let scheme_ok = parsed.scheme() == "https" || (allow_local && parsed.scheme() == "http");
     let local = match parsed.host() {
-        Some(url::Host::Ipv4(ip)) => {
-            ip.is_loopback() || ip.is_private() || ip.is_link_local() || ip.is_unspecified()
-        }
-        Some(url::Host::Ipv6(ip)) => {
-            ip.is_loopback() || ip.is_unspecified() || ip.is_unique_local() || ip.is_unicast_link_local()
-        }
+        Some(url::Host::Ipv4(ip)) => is_local(IpAddr::V4(ip)),
+        Some(url::Host::Ipv6(ip)) => is_local(IpAddr::V6(ip)),
         Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
         None => true,
     };
@@ -110,19 +107,59 @@ pub fn callable(url: &str, allow_local: bool) -> Result<reqwest::Url, Failure> {
     Ok(parsed)
 }
 
+/// Loopback, private, link-local or unspecified: no target of a push.
+fn is_local(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(ip) => ip.is_loopback() || ip.is_private() || ip.is_link_local() || ip.is_unspecified(),
+        IpAddr::V6(ip) => match ip.to_ipv4_mapped() {
+            Some(v4) => is_local(IpAddr::V4(v4)),
+            None => {
+                ip.is_loopback() || ip.is_unspecified() || ip.is_unique_local() || ip.is_unicast_link_local()
+            }
+        },
+    }
+}
+
+/// Looks names up as the system does and keeps only the public addresses:
+/// a target whose name resolves to local ones only cannot be reached (a
+/// registered "push service" must not make the server call its own network).
+struct PublicAddressesOnly;
+
+impl reqwest::dns::Resolve for PublicAddressesOnly {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        Box::pin(async move {
+            let found = tokio::net::lookup_host((name.as_str(), 0)).await?;
+            let public: Vec<SocketAddr> = found.filter(|addr| !is_local(addr.ip())).collect();
+            if public.is_empty() {
+                return Err(format!("{} resolves to local addresses only", name.as_str()).into());
+            }
+            Ok(Box::new(public.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
 /// The HTTP client every provider uses: bounded time, no redirects (a
-/// target could otherwise bounce the server somewhere it was not allowed).
-pub fn client(timeout: Duration) -> reqwest::Client {
-    reqwest::Client::builder()
-        .timeout(timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap_or_default()
+/// target could otherwise bounce the server somewhere it was not allowed)
+/// and, unless `allow_local`, public addresses only.
+pub fn client(timeout: Duration, allow_local: bool) -> reqwest::Client {
+    let builder = reqwest::Client::builder().timeout(timeout).redirect(reqwest::redirect::Policy::none());
+    let builder = if allow_local { builder } else { builder.dns_resolver(PublicAddressesOnly) };
+    builder.build().unwrap_or_default()
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_name_that_resolves_to_local_addresses_only_is_not_looked_up_for_a_push() {
+        use reqwest::dns::Resolve;
+        let name: reqwest::dns::Name = "localhost".parse().unwrap_or_else(|_| unreachable!());
+        let refused = PublicAddressesOnly.resolve(name).await;
+        assert!(refused.is_err_and(|err| err.to_string().contains("local addresses only")));
+        assert!(is_local("::ffff:10.0.0.1".parse().unwrap_or_else(|_| unreachable!())));
+        assert!(!is_local("93.184.216.34".parse().unwrap_or_else(|_| unreachable!())));
+    }
 
     #[test]
     fn only_public_https_targets_are_called_unless_local_ones_are_allowed() {
