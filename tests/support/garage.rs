@@ -124,9 +124,17 @@ impl TestGarage {
 
     /// Freezes the process (SIGSTOP): its ports still accept connections but
     /// nothing answers, as with a hung store.
+    /// Returns once every thread is stopped: kill(2) only makes the stop
+    /// pending, and a thread still running could answer one more request.
     pub fn freeze(&mut self) {
         self.process.signal(libc::SIGSTOP).unwrap();
         self.frozen = true;
+        let tasks = PathBuf::from(format!("/proc/{}/task", self.process.id()));
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while !all_threads_stopped(&tasks) {
+            assert!(Instant::now() < deadline, "garage did not stop within 5 s of SIGSTOP");
+            std::thread::sleep(Duration::from_millis(5));
+        }
     }
 
     /// Lets a frozen process run again.
@@ -206,6 +214,16 @@ pub fn garage_binary() -> PathBuf {
     });
     found.unwrap_or_else(|| {
         panic!("garage not found: run scripts/setup.sh (it installs Garage {GARAGE_VERSION})")
+    })
+}
+
+/// Whether every thread under `/proc/<pid>/task` is in state `T` (stopped).
+fn all_threads_stopped(tasks: &Path) -> bool {
+    let Ok(entries) = std::fs::read_dir(tasks) else { return false };
+    entries.flatten().all(|task| {
+        let stat = std::fs::read_to_string(task.path().join("stat")).unwrap_or_default();
+        // The state follows the parenthesised command name, which may hold spaces.
+        stat.rsplit_once(") ").is_some_and(|(_, rest)| rest.starts_with('T'))
     })
 }
 
