@@ -1,0 +1,3 @@
+import { render } from "preact";
+
+render(<main>CipherTalk</main>, document.getElementById("app")!);
