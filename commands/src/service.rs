@@ -94,6 +94,10 @@ struct Current<A> {
     aggregate: Arc<A>,
     sequence: usize,
     events_read: usize,
+    /// When this state was last known to be the committed one: loaded,
+    /// caught up, or committed to (an optimistic commit proves nobody else
+    /// had written).
+    confirmed_at: Instant,
 }
 
 impl<A> From<Loaded<A>> for Current<A> {
@@ -102,6 +106,7 @@ impl<A> From<Loaded<A>> for Current<A> {
             aggregate: Arc::new(loaded.aggregate),
             sequence: loaded.sequence,
             events_read: loaded.events_read,
+            confirmed_at: Instant::now(),
         }
     }
 }
@@ -301,6 +306,7 @@ where
                     let base = loaded.sequence;
                     loaded.sequence += count;
                     loaded.aggregate = Arc::new(candidate);
+                    loaded.confirmed_at = Instant::now();
                     let replayed = loaded.events_read - read_before;
                     let shared = loaded.aggregate.clone();
                     *cached = Some(loaded);
@@ -409,14 +415,36 @@ where
     /// lock is held only to copy the cached state: commands queued on it never
     /// wait for this read's query.
     pub async fn read<R>(&self, id: &str, read: impl FnOnce(&A) -> R) -> Result<R, StoreError> {
+        self.read_confirmed_within(id, Duration::ZERO, read).await
+    }
+
+    /// Like [`Self::read`], but a cached state confirmed as committed less
+    /// than `max_age` ago is read without a query. Every commit made through
+    /// this process confirms it at once, so only writes from other processes
+    /// can go unseen, and for at most `max_age`. For the check every request
+    /// makes (is the session's device still the user's, are they suspended),
+    /// where one query per request would double the database's work per message.
+    pub async fn read_confirmed_within<R>(
+        &self,
+        id: &str,
+        max_age: Duration,
+        read: impl FnOnce(&A) -> R,
+    ) -> Result<R, StoreError> {
+        let slot = self.slot(id);
         let cached = {
-            let slot = self.slot(id);
             let state = slot.state.lock().await;
-            state.as_ref().map(|current| Current {
-                aggregate: current.aggregate.clone(),
-                sequence: current.sequence,
-                events_read: current.events_read,
-            })
+            match state.as_ref() {
+                Some(current) if !max_age.is_zero() && current.confirmed_at.elapsed() < max_age => {
+                    return Ok(read(&current.aggregate));
+                }
+                Some(current) => Some(Current {
+                    aggregate: current.aggregate.clone(),
+                    sequence: current.sequence,
+                    events_read: current.events_read,
+                    confirmed_at: current.confirmed_at,
+                }),
+                None => None,
+            }
         };
         let current = match cached {
             Some(mut current) => {
@@ -425,7 +453,15 @@ where
             }
             None => self.store.load::<A>(id).await?.into(),
         };
-        Ok(read(&current.aggregate))
+        let answer = read(&current.aggregate);
+        if !max_age.is_zero() {
+            // Kept for the next reads, unless a command moved the slot on meanwhile.
+            let mut state = slot.state.lock().await;
+            if state.as_ref().is_none_or(|cached| cached.sequence <= current.sequence) {
+                *state = Some(current);
+            }
+        }
+        Ok(answer)
     }
 
     /// Loads an aggregate for reading, bypassing the cache (tests, admin tools).

@@ -159,6 +159,14 @@ impl Projection {
             Self::Delivery => current && (sent || event.aggregate_type == TO_DEVICE),
             // A message's jobs are read from the tables; nothing is written.
             Self::Notifications => current && sent,
+            // The audit log records no message traffic (`audit::entry` is None for it).
+            Self::Audit => {
+                event.aggregate_type == ROOM
+                    && matches!(
+                        event.event_type.as_str(),
+                        "MessageSent" | "MessageEdited" | "MessageHidden" | "ReceiptUpdated"
+                    )
+            }
             _ => false,
         }
     }

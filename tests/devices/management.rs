@@ -121,3 +121,58 @@ async fn logout_removes_its_device_and_a_token_without_a_device_claim_goes_with_
     assert_eq!(ids, [&laptop["device_id"]], "{list}");
     assert_ne!(laptop["device_id"], DeviceId::first_of(user).to_string());
 }
+
+/// `GET /v1/auth/me` with `person`'s token on gateway `n`: the status.
+async fn me_on(app: &TestApp, n: usize, person: &Person) -> StatusCode {
+    let url = format!("{}/v1/auth/me", app.base(n));
+    app.http.get(url).bearer_auth(&person.token).send().await.unwrap().status()
+}
+
+#[tokio::test]
+async fn another_gateway_refuses_a_removed_devices_token_within_the_standing_cache_time() {
+    const CACHE: Duration = Duration::from_millis(1500);
+    let app = spawn_app().gateways(2).config(|c| c.auth.standing_cache_ms = 1500).await;
+    let registered = app.register("uma@example.org", "Uma").await;
+    let on_phone = Person::from_session(&registered);
+    let laptop = login_on_new_device(&app, "uma@example.org", "Laptop").await;
+    let on_laptop = Person::from_session(&laptop);
+    // Both gateways now hold the user, confirmed just now.
+    assert_eq!(me_on(&app, 0, &on_laptop).await, StatusCode::OK);
+    assert_eq!(me_on(&app, 1, &on_laptop).await, StatusCode::OK);
+
+    let path = format!("/v1/devices/{}", laptop["device_id"].as_str().unwrap());
+    let (status, body) = app.delete(&on_phone, &path).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    let removed = std::time::Instant::now();
+    // The gateway that committed the removal knows at once.
+    assert_eq!(me_on(&app, 0, &on_laptop).await, StatusCode::UNAUTHORIZED);
+    // The other one trusts its cached user for at most the configured time.
+    let seen_within = loop {
+        if me_on(&app, 1, &on_laptop).await == StatusCode::UNAUTHORIZED {
+            break removed.elapsed();
+        }
+        assert!(
+            removed.elapsed() < CACHE * 2,
+            "gateway 1 still accepts the token after {:?}",
+            removed.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(seen_within <= CACHE + Duration::from_millis(500), "seen after {seen_within:?}");
+    assert_eq!(me_on(&app, 1, &on_phone).await, StatusCode::OK, "the other device is unaffected");
+}
+
+#[tokio::test]
+async fn with_no_standing_cache_another_gateway_refuses_a_removed_devices_token_at_once() {
+    let app = spawn_app().gateways(2).config(|c| c.auth.standing_cache_ms = 0).await;
+    let registered = app.register("ivo@example.org", "Ivo").await;
+    let on_phone = Person::from_session(&registered);
+    let laptop = login_on_new_device(&app, "ivo@example.org", "Laptop").await;
+    let on_laptop = Person::from_session(&laptop);
+    assert_eq!(me_on(&app, 1, &on_laptop).await, StatusCode::OK);
+
+    let path = format!("/v1/devices/{}", laptop["device_id"].as_str().unwrap());
+    let (status, body) = app.delete(&on_phone, &path).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
+    assert_eq!(me_on(&app, 1, &on_laptop).await, StatusCode::UNAUTHORIZED);
+}

@@ -39,6 +39,8 @@ pub struct Auth {
     /// Normalized emails named by `CIPHERTALK_ADMINS`.
     pub admins: Vec<String>,
     pub ticket_ttl: Duration,
+    /// How long a request trusts the cached user's standing (`auth.standing_cache_ms`).
+    pub standing_max_age: Duration,
 }
 
 impl Auth {
@@ -60,6 +62,7 @@ impl Auth {
             limits: RateLimiter::new(pool, config.rate_limits.clone()),
             admins: settings.admin_emails(),
             ticket_ttl: Duration::from_secs(settings.ws_ticket_ttl_secs),
+            standing_max_age: Duration::from_millis(settings.standing_cache_ms),
         });
         let warm = auth.clone();
         tokio::spawn(async move { warm.passwords.warm_up().await });

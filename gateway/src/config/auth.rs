@@ -19,6 +19,11 @@ pub struct AuthConfig {
     pub ws_ticket_ttl_secs: u64,
     /// Password hashes computed at once (each takes ~19 MiB and a core for tens of ms).
     pub max_concurrent_hashes: usize,
+    /// How long a request may trust the cached user (the session's device kept,
+    /// not suspended, the role) without a query: commits made through this
+    /// process are seen at once, those of other processes within this (0 =
+    /// query on every request).
+    pub standing_cache_ms: u64,
 }
 
 impl Default for AuthConfig {
@@ -32,6 +37,7 @@ impl Default for AuthConfig {
             phone_code_attempts: 3,
             ws_ticket_ttl_secs: 30,
             max_concurrent_hashes: 4,
+            standing_cache_ms: 1000,
         }
     }
 }

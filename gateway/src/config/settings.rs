@@ -142,6 +142,11 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "password hashes computed at once (default 4)",
     ),
     (
+        "CIPHERTALK_AUTH_STANDING_CACHE_MS",
+        "auth.standing_cache_ms",
+        "how long a request trusts the cached user (device kept, suspension, role) without a query; another process's changes are seen within it (default 1000, 0 = every request)",
+    ),
+    (
         "CIPHERTALK_SMS",
         "sms.mode",
         "dev (code in the server log, marked DEV SMS), webhook or off; unset = dev when embedded, else off",

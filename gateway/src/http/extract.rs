@@ -59,16 +59,17 @@ impl FromRequestParts<AppState> for AuthUser {
         match state.auth.tokens.verify(token) {
             Ok(verified) => {
                 // Access tokens are not revocable: a removed device's, or a
-                // suspended user's, are refused here, against the user as
-                // committed now (the cached aggregate); the role is read there too,
-                // so a demotion takes effect at once.
+                // suspended user's, are refused here, against the user
+                // aggregate (cached; a change made through another process is
+                // seen within `auth.standing_cache_ms`); the role is read there
+                // too, so a demotion takes effect at once.
                 let id = verified.user_id.to_string();
                 let device = verified.device;
                 let now = chrono::Utc::now();
                 let standing = state
                     .write
                     .users
-                    .read(&id, |user| Standing {
+                    .read_confirmed_within(&id, state.auth.standing_max_age, |user| Standing {
                         device_kept: user.devices().contains(device),
                         suspended: user.suspension_at(now).is_some(),
                         is_admin: user.is_admin(),
