@@ -28,4 +28,5 @@ mod routes;
 mod schemathesis;
 mod storage;
 mod support;
+mod web_client;
 mod write_path;
