@@ -8,6 +8,7 @@ mod asyncapi;
 mod auth;
 mod backup;
 mod bad_input;
+mod browser;
 mod calls;
 mod devices;
 mod embedded_postgres;
