@@ -4,8 +4,9 @@
 //! skipped: without node, chromium or a built web/dist the test fails and
 //! says to run scripts/setup.sh.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant, SystemTime};
 
 use ciphertalk_gateway::embedded::process::{ChildProcess, SIGTERM};
@@ -124,8 +125,6 @@ impl Scenario {
         let script = web_dir().join("e2e").join(&self.script);
         assert!(script.is_file(), "no scenario {}", script.display());
         let dir = artifacts_dir(&self.script);
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).unwrap();
         let log = dir.join("scenario.log");
 
         let mut command = std::process::Command::new("node");
@@ -177,15 +176,26 @@ impl Scenario {
     }
 }
 
-/// `<target>/browser-artifacts/<test name>` (the scenario's name outside a test thread).
+/// `<target>/browser-artifacts/<test name>/<scenario>` (`-2`, `-3` for a
+/// scenario a test runs again); emptied first, kept after the run.
 fn artifacts_dir(script: &str) -> PathBuf {
+    static USED: Mutex<BTreeSet<PathBuf>> = Mutex::new(BTreeSet::new());
     let target = Path::new(env!("CARGO_TARGET_TMPDIR")).parent().unwrap();
+    let scenario = script.trim_end_matches(".mjs").replace('/', "-");
     let thread = std::thread::current();
-    let name = match thread.name() {
+    let test = match thread.name() {
         Some(name) if name != "main" => name.replace("::", "-"),
-        _ => script.trim_end_matches(".mjs").replace('/', "-"),
+        _ => scenario.clone(),
     };
-    target.join("browser-artifacts").join(name)
+    let base = target.join("browser-artifacts").join(test).join(&scenario);
+    let mut used = USED.lock().unwrap();
+    let dir =
+        (1..).map(|n| if n == 1 { base.clone() } else { base.with_file_name(format!("{scenario}-{n}")) });
+    let dir = dir.into_iter().find(|dir| !used.contains(dir)).unwrap();
+    used.insert(dir.clone());
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }
 
 /// What a finished scenario left: its folder (screenshots, console logs,
