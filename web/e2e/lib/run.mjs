@@ -168,9 +168,8 @@ class Run {
   async saveEvidence(failed) {
     for (const device of this.devices) {
       writeFileSync(join(this.artifacts, `${device.name}-console.log`), device.log.join("\n") + "\n");
-      for (const page of device.context.pages()) {
-        if (!failed) continue;
-        const index = device.context.pages().indexOf(page);
+      const pages = failed ? device.context.pages() : [];
+      for (const [index, page] of pages.entries()) {
         const file = join(this.artifacts, `failure-${device.name}${index ? `-${index}` : ""}.png`);
         await page.screenshot({ path: file, fullPage: true }).catch(() => {});
       }

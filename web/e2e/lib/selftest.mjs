@@ -4,6 +4,8 @@
 // base64-encoded as a careless client would (=leaky), and records what it
 // sent, for the plaintext check to pass or to catch.
 
+import { writeFileSync } from "node:fs";
+
 import { check, scenario } from "./run.mjs";
 
 const mode = process.env.CIPHERTALK_SELFTEST_MODE;
@@ -13,9 +15,8 @@ scenario(`selftest-${mode}`, async (run) => {
   const device = await run.open("alice");
   await device.page.goto("/");
   const text = run.sent.text(`the harness's own secret, ${mode} from a browser`);
-  const file = run.sent.file("chunk.bin");
+  run.sent.file("chunk.bin");
   const bytes = new Uint8Array(2048).map((_, i) => (i * 2654435761) >>> 13);
-  const { writeFileSync } = await import("node:fs");
   writeFileSync(`${run.artifacts}/chunk.bin`, bytes);
 
   const result = await run.step("send a message and a file chunk from the page", () =>
@@ -71,5 +72,4 @@ scenario(`selftest-${mode}`, async (run) => {
     ),
   );
   check(result.room && result.file, `nothing sent: ${JSON.stringify(result)}`);
-  check(file === "chunk.bin", "recorded");
 });
