@@ -37,6 +37,8 @@ function toDeviceType(bundle: PrekeyBundle): DeviceType {
           publicKey: unb64Buffer(bundle.one_time_prekey.public_key),
         }
       : undefined,
+    // The API has no registration ids; libsignal counts a session as open only with one.
+    registrationId: 0,
   };
 }
 
