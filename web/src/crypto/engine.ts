@@ -1,4 +1,5 @@
 import { concatBytes } from "@noble/ciphers/utils.js";
+import { FingerprintGenerator } from "@privacyresearch/libsignal-protocol-typescript";
 import { fromBase64, toBase64 } from "./base64";
 import { utf8 } from "./bytes";
 import { CryptoError } from "./errors";
@@ -99,6 +100,8 @@ interface Target {
 
 /** How far ahead of the last one a sender-key message may be (bounds the work it causes). */
 const MAX_SKIP = 2000;
+/** Signal's hash iterations for safety numbers. */
+const SAFETY_NUMBER_ITERATIONS = 5200;
 /** Messages per `POST /v1/to-device` batch. */
 const BATCH = 100;
 /** At most one prekey top-up check per minute after sessions started from our prekeys. */
@@ -155,7 +158,10 @@ export class Engine {
       batch: options?.oneTimePrekeyBatch ?? 50,
       threshold: options?.oneTimePrekeyThreshold ?? 20,
     };
-    const identityPublic = await loadOrCreateIdentity(signal, server, policy);
+    // Two tabs opening the same new device at once must not make two identities.
+    const identityPublic = await withLock(`identity/${me.userId}/${me.deviceId}`, () =>
+      loadOrCreateIdentity(signal, server, policy),
+    );
     const engine = new Engine(
       server,
       me,
@@ -474,6 +480,26 @@ export class Engine {
       this.me.deviceId,
       new Uint8Array(identity.pubKey),
       new Uint8Array(identity.privKey),
+    );
+  }
+
+  /**
+   * The safety number of this device and another one (60 digits, Signal's format): both
+   * devices show the same number when no one is in the middle, for users to compare.
+   * Uses the identity trusted for that device, or the one the server lists.
+   */
+  async safetyNumber(otherUserId: string, otherDeviceId: string): Promise<string> {
+    let remote = await this.signal.trustedIdentity(addressName(otherUserId, otherDeviceId));
+    if (!remote) {
+      const listed = (await this.devicesOf(otherUserId)).find((d) => d.device_id === otherDeviceId);
+      if (!listed?.identity_key) throw new CryptoError("no_keys", "that device has no identity key");
+      remote = fromBase64(listed.identity_key);
+    }
+    return new FingerprintGenerator(SAFETY_NUMBER_ITERATIONS).createFor(
+      addressName(this.me.userId, this.me.deviceId),
+      this.identityPublic,
+      addressName(otherUserId, otherDeviceId),
+      new Uint8Array(remote).buffer,
     );
   }
 

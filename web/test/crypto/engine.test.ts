@@ -215,6 +215,17 @@ describe("pairwise to-device payloads", () => {
   });
 });
 
+describe("safety numbers", () => {
+  it("are the same on both devices, and differ for an impostor", async () => {
+    const { dir, a1, b1 } = await setUp();
+    const seen = await a1.engine.safetyNumber("bob", "b1");
+    expect(seen).toMatch(/^\d{60}$/);
+    expect(await b1.engine.safetyNumber("alice", "a1")).toBe(seen);
+    const impostor = await device(dir, "bob", "b1");
+    expect(await impostor.engine.safetyNumber("alice", "a1")).not.toBe(seen);
+  });
+});
+
 describe("keys at rest and in the directory", () => {
   it("are created and published once, then reloaded from IndexedDB", async () => {
     const dir = new FakeKeyDirectory();
