@@ -283,10 +283,13 @@ export class Engine {
     return unreached.sort();
   }
 
-  /** Every device of every member, without this one, de-duplicated. */
+  /** Every device of every member, this user's other devices always among them, without this one. */
   private async targetsOf(members: RoomMember[]): Promise<Target[]> {
     const seen = new Map<string, Target>();
-    for (const member of members) {
+    const withMe = members.some((m) => m.userId === this.me.userId)
+      ? members
+      : [...members, { userId: this.me.userId }];
+    for (const member of withMe) {
       const deviceIds =
         member.deviceIds ?? (await this.devicesOf(member.userId)).map((d) => d.device_id);
       for (const deviceId of deviceIds) {

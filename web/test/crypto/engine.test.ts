@@ -12,7 +12,9 @@ import {
   type EngineOptions,
   type ToDeviceOutcome,
 } from "../../src/crypto";
+import { SignalStore } from "../../src/crypto/signalstore";
 import { FakeKeyDirectory } from "./keydirectory";
+import { rawRecords } from "./rawrecords";
 
 const text = (s: string) => new TextEncoder().encode(s);
 const str = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -145,7 +147,17 @@ describe("room messages with sender keys", () => {
     const outcomes = await pump(dir, [a1, b1]);
     expect(outcomes.filter((o) => o.kind === "sender_key")).toHaveLength(1);
     expect(str((await a1.engine.openRoomMessage(ROOM, "bob", undefined, after.ciphertext)).plaintext)).toBe("after");
-    expect(await codeOf(a2.engine.openRoomMessage(ROOM, "bob", undefined, after.ciphertext))).toBe("no_sender_key");
+    expect(await codeOf(a2.engine.openRoomMessage(ROOM, "bob", undefined, after.ciphertext))).toBe("no_sender_key");    // Messages under the previous key stay readable.
+    expect(str((await a1.engine.openRoomMessage(ROOM, "bob", undefined, before.ciphertext)).plaintext)).toBe("before");
+  });
+
+  it("reaches the sender's own other devices even when the member list leaves the sender out", async () => {
+    const { dir, a1, a2, b1, all } = await setUp();
+    const sealed = await a1.engine.sealRoomMessage(ROOM, [{ userId: "bob" }], text("to bob"));
+    await pump(dir, all);
+    for (const reader of [a2, b1]) {
+      expect(str((await reader.engine.openRoomMessage(ROOM, "alice", undefined, sealed.ciphertext)).plaintext)).toBe("to bob");
+    }
   });
 
   it("re-keys when a device is added: it reads from then on, not the history before it", async () => {
@@ -235,6 +247,13 @@ describe("keys at rest and in the directory", () => {
     const m1 = await first.engine.sealRoomMessage(ROOM, members, text("one"));
     await pump(dir, [b1]);
     const identity = first.engine.identityKey;
+    // At rest, no record holds the identity's private key in the clear.
+    const peek = await openIndexedDbKeyStore("reload-test");
+    const secret = (await new SignalStore(peek).getIdentityKeyPair())!.privKey;
+    peek.close();
+    for (const raw of await rawRecords("reload-test")) {
+      expect(Buffer.from(raw).includes(Buffer.from(secret))).toBe(false);
+    }
     expect(dir.putCount).toBe(2);
     first.engine.close();
 

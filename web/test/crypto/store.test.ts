@@ -1,31 +1,9 @@
 import "fake-indexeddb/auto";
 import { describe, expect, it } from "vitest";
 import { deleteIndexedDbKeyStore, openIndexedDbKeyStore } from "../../src/crypto";
+import { rawRecords } from "./rawrecords";
 
 const text = (s: string) => new TextEncoder().encode(s);
-
-function rawRecords(dbName: string): Promise<Map<string, Uint8Array>> {
-  return new Promise((resolve, reject) => {
-    const open = indexedDB.open(dbName);
-    open.onerror = () => reject(open.error);
-    open.onsuccess = () => {
-      const db = open.result;
-      const tx = db.transaction("records", "readonly");
-      const out = new Map<string, Uint8Array>();
-      const cursor = tx.objectStore("records").openCursor();
-      cursor.onsuccess = () => {
-        const c = cursor.result;
-        if (c) {
-          out.set(String(c.key), c.value as Uint8Array);
-          c.continue();
-        } else {
-          db.close();
-          resolve(out);
-        }
-      };
-    };
-  });
-}
 
 function putRaw(dbName: string, name: string, value: Uint8Array): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -55,8 +33,7 @@ describe("the sealed key store", () => {
     await again.delete("a/1");
     expect(await again.get("a/1")).toBeUndefined();
     again.close();
-    const raw = await rawRecords("store-test-1");
-    for (const value of raw.values()) {
+    for (const value of await rawRecords("store-test-1")) {
       expect(Buffer.from(value).includes(Buffer.from("secret"))).toBe(false);
     }
     const wrapping = await new Promise<CryptoKey>((resolve) => {
@@ -77,8 +54,8 @@ describe("the sealed key store", () => {
     const store = await openIndexedDbKeyStore("store-test-2");
     await store.put("identity", text("mine"));
     store.close();
-    const raw = await rawRecords("store-test-2");
-    await putRaw("store-test-2", "session/x", raw.get("identity")!);
+    const [identity] = await rawRecords("store-test-2");
+    await putRaw("store-test-2", "session/x", identity!);
     const again = await openIndexedDbKeyStore("store-test-2");
     await expect(again.get("session/x")).rejects.toThrow();
     again.close();
