@@ -102,8 +102,9 @@ interface Target {
 const MAX_SKIP = 2000;
 /** Signal's hash iterations for safety numbers. */
 const SAFETY_NUMBER_ITERATIONS = 5200;
-/** Messages per `POST /v1/to-device` batch. */
+/** Messages and decoded ciphertext bytes per `POST /v1/to-device` batch. */
 const BATCH = 100;
+const BATCH_BYTES = 256 * 1024;
 /** At most one prekey top-up check per minute after sessions started from our prekeys. */
 const REPLENISH_INTERVAL_MS = 60_000;
 
@@ -274,13 +275,27 @@ export class Engine {
         messages.push({ user_id: userId, device_id: deviceId, kind, ciphertext });
       }
     }
-    for (let i = 0; i < messages.length; i += BATCH) {
-      await this.server.sendToDevice({
-        batch_id: crypto.randomUUID(),
-        messages: messages.slice(i, i + BATCH),
-      });
-    }
+    await this.sendInBatches(messages);
     return unreached.sort();
+  }
+
+  /** Sends to-device messages in batches below the server's default limits (500 messages, 512 KiB). */
+  private async sendInBatches(messages: ToDeviceMessage[]): Promise<void> {
+    let batch: ToDeviceMessage[] = [];
+    let bytes = 0;
+    const flush = async () => {
+      if (batch.length === 0) return;
+      await this.server.sendToDevice({ batch_id: crypto.randomUUID(), messages: batch });
+      batch = [];
+      bytes = 0;
+    };
+    for (const message of messages) {
+      const size = (message.ciphertext.length * 3) / 4;
+      if (batch.length >= BATCH || (batch.length > 0 && bytes + size > BATCH_BYTES)) await flush();
+      batch.push(message);
+      bytes += size;
+    }
+    await flush();
   }
 
   /** Every device of every member, this user's other devices always among them, without this one. */

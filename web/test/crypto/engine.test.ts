@@ -212,6 +212,23 @@ describe("pairwise to-device payloads", () => {
     expect(str((back[0] as { payload: Uint8Array }).payload)).toBe("k2");
   });
 
+  it("are split into batches the server accepts", async () => {
+    const { dir, a1, a2, b1 } = await setUp();
+    const batches: number[] = [];
+    const server = dir.serverFor("alice", "a1");
+    const send = server.sendToDevice;
+    server.sendToDevice = async (batch) => {
+      batches.push(batch.messages.reduce((n, m) => n + fromBase64(m.ciphertext).length, 0));
+      return send(batch);
+    };
+    const engine = await Engine.open(server, { userId: "alice", deviceId: "a1" }, await openIndexedDbKeyStore(a1.dbName));
+    const big = new Uint8Array(150 * 1024).fill(7);
+    await engine.sendToDevices([{ userId: "bob" }, { userId: "alice" }], "blob", big);
+    expect(batches.length).toBe(2);
+    for (const size of batches) expect(size).toBeLessThan(512 * 1024);
+    for (const d of [a2, b1]) expect((await pump(dir, [d]))[0]).toMatchObject({ kind: "payload", appKind: "blob" });
+  });
+
   it("refuses messages from a device whose identity key changed under the same device id", async () => {
     const { dir, a1, b1 } = await setUp();
     await b1.engine.sendToDevices([{ userId: "alice", deviceIds: ["a1"] }], "x", text("first"));
