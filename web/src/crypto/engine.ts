@@ -70,6 +70,15 @@ export interface EngineOptions {
   oneTimePrekeyBatch?: number;
   /** Top up when the server holds fewer than this many (default 20). */
   oneTimePrekeyThreshold?: number;
+  /** A room's sender key is replaced after this many messages (default 1000)... */
+  senderKeyMaxMessages?: number;
+  /** ...or once it is this old, in milliseconds (default 7 days). */
+  senderKeyMaxAgeMs?: number;
+}
+
+interface RotationPolicy {
+  maxMessages: number;
+  maxAgeMs: number;
 }
 
 /** The to-device `kind` of a sender-key distribution. */
@@ -91,6 +100,8 @@ interface OwnPointer {
   unreached: string[];
   /** Set by membership or device changes: the next message starts a new key. */
   stale: boolean;
+  /** When the key was made (ms since the epoch), for the age limit. */
+  createdAt: number;
 }
 
 interface Target {
@@ -140,6 +151,7 @@ export class Engine {
     private readonly pairwise: Pairwise,
     private readonly identityPublic: ArrayBuffer,
     private readonly policy: PrekeyPolicy,
+    private readonly rotation: RotationPolicy,
   ) {}
 
   /**
@@ -171,6 +183,10 @@ export class Engine {
       new Pairwise(signal, server, me.userId),
       identityPublic,
       policy,
+      {
+        maxMessages: options?.senderKeyMaxMessages ?? 1000,
+        maxAgeMs: options?.senderKeyMaxAgeMs ?? 7 * 24 * 3600 * 1000,
+      },
     );
     await engine.replenishPrekeys();
     return engine;
@@ -224,7 +240,11 @@ export class Engine {
     const pointer = await getJson<OwnPointer>(this.store, ownName(roomId));
     const chain =
       pointer && (await getJson<ChainState>(this.store, chainName(roomId, userId, deviceId, pointer.keyId)));
-    if (pointer && chain && !pointer.stale && sameList(pointer.recipients, wanted)) {
+    const worn =
+      !chain ||
+      chain.nextIteration >= this.rotation.maxMessages ||
+      Date.now() - (pointer?.createdAt ?? 0) >= this.rotation.maxAgeMs;
+    if (pointer && chain && !worn && !pointer.stale && sameList(pointer.recipients, wanted)) {
       if (pointer.unreached.length > 0) {
         const retry = targets.filter((t) => pointer.unreached.includes(targetKey(t)));
         const unreached = await this.distribute(roomId, chain, retry);
@@ -235,7 +255,13 @@ export class Engine {
     const fresh = newChain();
     await putJson(this.store, chainName(roomId, userId, deviceId, fresh.keyId), fresh);
     const unreached = await this.distribute(roomId, fresh, targets);
-    const next: OwnPointer = { keyId: fresh.keyId, recipients: wanted, unreached, stale: false };
+    const next: OwnPointer = {
+      keyId: fresh.keyId,
+      recipients: wanted,
+      unreached,
+      stale: false,
+      createdAt: Date.now(),
+    };
     await putJson(this.store, ownName(roomId), next);
     return fresh;
   }
@@ -445,6 +471,18 @@ export class Engine {
     await withLock(ownName(roomId), async () => {
       const pointer = await getJson<OwnPointer>(this.store, ownName(roomId));
       if (pointer) await putJson(this.store, ownName(roomId), { ...pointer, stale: true });
+    });
+  }
+
+  /**
+   * Deletes every sender key and message key of a room on this device (after leaving it):
+   * its messages can no longer be opened here.
+   */
+  async forgetRoom(roomId: string): Promise<void> {
+    await withLock(ownName(roomId), async () => {
+      for (const prefix of [`sk/chain/${roomId}/`, `sk/mk/${roomId}/`, ownName(roomId)]) {
+        for (const name of await this.store.names(prefix)) await this.store.delete(name);
+      }
     });
   }
 

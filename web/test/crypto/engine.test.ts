@@ -184,6 +184,22 @@ describe("room messages with sender keys", () => {
     expect(await codeOf(b1.engine.openRoomMessage(ROOM, "alice", undefined, secret.ciphertext))).toBe("no_sender_key");
   });
 
+  it("replaces a sender key after its message limit, and forgets a room on request", async () => {
+    const dir = new FakeKeyDirectory();
+    const a1 = await device(dir, "alice", "a1", { senderKeyMaxMessages: 3 });
+    const b1 = await device(dir, "bob", "b1");
+    const members = [{ userId: "alice" }, { userId: "bob" }];
+    const sent = [];
+    for (let i = 0; i < 7; i++) sent.push(await a1.engine.sealRoomMessage(ROOM, members, text(`m${i}`)));
+    const keys = (await pump(dir, [b1])).filter((o) => o.kind === "sender_key");
+    expect(keys).toHaveLength(3); // messages 0-2, 3-5, 6
+    for (const [i, m] of sent.entries()) {
+      expect(str((await b1.engine.openRoomMessage(ROOM, "alice", undefined, m.ciphertext)).plaintext)).toBe(`m${i}`);
+    }
+    await b1.engine.forgetRoom(ROOM);
+    expect(await codeOf(b1.engine.openRoomMessage(ROOM, "alice", undefined, sent[0]!.ciphertext))).toBe("no_sender_key");
+  });
+
   it("offers the key again to a device that had no keys yet when the message was sent", async () => {
     const dir = new FakeKeyDirectory();
     const a1 = await device(dir, "alice", "a1");
