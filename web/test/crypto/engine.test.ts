@@ -228,6 +228,24 @@ describe("pairwise to-device payloads", () => {
     expect(str((back[0] as { payload: Uint8Array }).payload)).toBe("k2");
   });
 
+  it("survive both sides starting a session at the same time", async () => {
+    const { dir, a1, b1 } = await setUp();
+    const members = [{ userId: "alice" }, { userId: "bob" }];
+    const fromAlice = await a1.engine.sealRoomMessage(ROOM, members, text("a first"));
+    const fromBob = await b1.engine.sealRoomMessage(ROOM, members, text("b first"));
+    await pump(dir, [a1, b1]);
+    expect(str((await b1.engine.openRoomMessage(ROOM, "alice", undefined, fromAlice.ciphertext)).plaintext)).toBe("a first");
+    expect(str((await a1.engine.openRoomMessage(ROOM, "bob", undefined, fromBob.ciphertext)).plaintext)).toBe("b first");
+    for (let round = 0; round < 3; round++) {
+      await a1.engine.sendToDevices([{ userId: "bob", deviceIds: ["b1"] }], "x", text(`a${round}`));
+      await b1.engine.sendToDevices([{ userId: "alice", deviceIds: ["a1"] }], "x", text(`b${round}`));
+      const [toBob] = await pump(dir, [b1]);
+      const [toAlice] = await pump(dir, [a1]);
+      expect(str((toBob as { payload: Uint8Array }).payload)).toBe(`a${round}`);
+      expect(str((toAlice as { payload: Uint8Array }).payload)).toBe(`b${round}`);
+    }
+  });
+
   it("are split into batches the server accepts", async () => {
     const { dir, a1, a2, b1 } = await setUp();
     const batches: number[] = [];
