@@ -213,6 +213,50 @@ describe("room messages with sender keys", () => {
   });
 });
 
+describe("interleavings", () => {
+  it("random sends and deliveries among three devices all decrypt", async () => {
+    const { dir, members, all } = await setUp();
+    // SEED=<n> npm test tries another interleaving.
+    let seed = Number(process.env.SEED ?? 20261207);
+    const random = (n: number) => {
+      seed = (seed * 1103515245 + 12345) % 2 ** 31;
+      return seed % n;
+    };
+    const room: { sender: (typeof all)[number]; ciphertext: string; body: string }[] = [];
+    const expected = new Map<string, string[]>();
+    const got = new Map<string, string[]>();
+    const deliver = async (d: (typeof all)[number]) => {
+      for (const outcome of await pump(dir, [d])) {
+        expect(outcome.kind).not.toBe("ignored");
+        if (outcome.kind === "payload") got.set(d.deviceId, [...(got.get(d.deviceId) ?? []), str(outcome.payload)]);
+      }
+    };
+    for (let step = 0; step < 40; step++) {
+      const who = all[random(3)]!;
+      const action = random(3);
+      if (action === 0) {
+        const body = `room ${step}`;
+        room.push({ sender: who, body, ciphertext: (await who.engine.sealRoomMessage(ROOM, members, text(body))).ciphertext });
+      } else if (action === 1) {
+        const to = all.filter((d) => d !== who)[random(2)]!;
+        const body = `direct ${step}`;
+        await who.engine.sendToDevices([{ userId: to.userId, deviceIds: [to.deviceId] }], "x", text(body));
+        expected.set(to.deviceId, [...(expected.get(to.deviceId) ?? []), body]);
+      } else {
+        await deliver(all[random(3)]!);
+      }
+    }
+    for (const d of all) await deliver(d);
+    for (const d of all) expect(got.get(d.deviceId) ?? []).toEqual(expected.get(d.deviceId) ?? []);
+    for (const m of room) {
+      for (const reader of all) {
+        const opened = await reader.engine.openRoomMessage(ROOM, m.sender.userId, m.sender.deviceId, m.ciphertext);
+        expect(str(opened.plaintext)).toBe(m.body);
+      }
+    }
+  });
+});
+
 describe("pairwise to-device payloads", () => {
   it("travel both ways and identify their sender; a redelivered one is ignored", async () => {
     const { dir, a1, a2, b1 } = await setUp();
