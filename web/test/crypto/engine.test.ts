@@ -1,5 +1,5 @@
 import "fake-indexeddb/auto";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import {
   CryptoError,
   Engine,
@@ -15,6 +15,9 @@ import {
 import { SignalStore } from "../../src/crypto/signalstore";
 import { FakeKeyDirectory } from "./keydirectory";
 import { rawRecords } from "./rawrecords";
+
+// libsignal's Curve25519 and safety-number hashing are slow JavaScript, and the machine is shared.
+vi.setConfig({ testTimeout: 60_000 });
 
 const text = (s: string) => new TextEncoder().encode(s);
 const str = (b: Uint8Array) => new TextDecoder().decode(b);
