@@ -62,6 +62,8 @@ export type ToDeviceOutcome =
   | { kind: "sender_key"; roomId: string; fromUser: string; fromDevice: string }
   /** An app payload sent with `sendToDevices` (call keys, verification, ...). */
   | { kind: "payload"; appKind: string; payload: Uint8Array; fromUser: string; fromDevice: string }
+  /** Another device asked for one of this device's sender keys; answered if it was a recipient. */
+  | { kind: "key_request"; roomId: string; fromUser: string; fromDevice: string; answered: boolean }
   /** Nothing for the app (a duplicate, or a kind this engine does not know). */
   | { kind: "ignored"; reason: string };
 
@@ -83,6 +85,21 @@ interface RotationPolicy {
 
 /** The to-device `kind` of a sender-key distribution. */
 export const SENDER_KEY_KIND = "ciphertalk.sender_key.v1";
+/** The to-device `kind` of a request for a missing sender key. */
+export const SENDER_KEY_REQUEST_KIND = "ciphertalk.sender_key_request.v1";
+
+/** A request for a sender key this device is missing, inside the pairwise envelope. */
+interface KeyRequest {
+  t: "sender_key_request";
+  room_id: string;
+  key_id: number;
+}
+
+/** An own sender key as first made, and whom it was for: what a key request may get. */
+interface OwnKeyOrigin {
+  initial: ChainState;
+  recipients: string[];
+}
 
 /** An app payload sent with `sendToDevices`, inside the pairwise envelope. */
 interface AppPayload {
@@ -111,6 +128,8 @@ interface Target {
 
 /** How far ahead of the last one a sender-key message may be (bounds the work it causes). */
 const MAX_SKIP = 2000;
+/** At most one request per missing sender key per minute. */
+const REQUEST_INTERVAL_MS = 60_000;
 /** Signal's hash iterations for safety numbers. */
 const SAFETY_NUMBER_ITERATIONS = 5200;
 /** Messages and decoded ciphertext bytes per `POST /v1/to-device` batch. */
@@ -121,6 +140,7 @@ const REPLENISH_INTERVAL_MS = 60_000;
 
 const targetKey = (t: Target) => `${t.userId}/${t.deviceId}`;
 const ownName = (roomId: string) => `sk/own/${roomId}`;
+const originName = (roomId: string, keyId: number) => `sk/origin/${roomId}/${keyId}`;
 const chainName = (roomId: string, userId: string, deviceId: string, keyId: number) =>
   `sk/chain/${roomId}/${userId}/${deviceId}/${keyId}`;
 const messageKeyName = (
@@ -141,6 +161,7 @@ function sameList(a: string[], b: string[]): boolean {
  */
 export class Engine {
   private readonly deviceCache = new Map<string, DeviceKeyInfo[]>();
+  private readonly keyRequests = new Map<string, number>();
   private lastReplenish = 0;
 
   private constructor(
@@ -254,6 +275,8 @@ export class Engine {
     }
     const fresh = newChain();
     await putJson(this.store, chainName(roomId, userId, deviceId, fresh.keyId), fresh);
+    const origin: OwnKeyOrigin = { initial: fresh, recipients: wanted };
+    await putJson(this.store, originName(roomId, fresh.keyId), origin);
     const unreached = await this.distribute(roomId, fresh, targets);
     const next: OwnPointer = {
       keyId: fresh.keyId,
@@ -415,7 +438,7 @@ export class Engine {
       throw error;
     }
     if (opened.startedSession) void this.replenishSoon();
-    let inner: SenderKeyDistribution | AppPayload;
+    let inner: SenderKeyDistribution | KeyRequest | AppPayload;
     try {
       inner = JSON.parse(new TextDecoder().decode(opened.plaintext));
     } catch {
@@ -428,17 +451,78 @@ export class Engine {
       } catch {
         return { kind: "ignored", reason: "malformed" };
       }
-      const name = chainName(inner.room_id, fromUser, fromDevice, chain.keyId);
-      await withLock(`peer/${inner.room_id}/${fromUser}/${fromDevice}`, async () => {
-        // A chain already held is kept: it reads everything a repeated offer would.
-        if (!(await getJson<ChainState>(this.store, name))) await putJson(this.store, name, chain);
-      });
-      return { kind: "sender_key", roomId: inner.room_id, fromUser, fromDevice };
+      const roomId = inner.room_id;
+      const stored = await withLock(`peer/${roomId}/${fromUser}/${fromDevice}`, () =>
+        this.storePeerChain(roomId, fromUser, fromDevice, chain),
+      );
+      return stored
+        ? { kind: "sender_key", roomId, fromUser, fromDevice }
+        : { kind: "ignored", reason: "conflicting sender key" };
+    }
+    if (inner.t === "sender_key_request") {
+      const answered = await this.answerKeyRequest(inner, { userId: fromUser, deviceId: fromDevice });
+      return { kind: "key_request", roomId: inner.room_id, fromUser, fromDevice, answered };
     }
     if (inner.t === "payload" && typeof inner.kind === "string" && typeof inner.payload === "string") {
       return { kind: "payload", appKind: inner.kind, payload: fromBase64(inner.payload), fromUser, fromDevice };
     }
     return { kind: "ignored", reason: "unknown payload" };
+  }
+
+  /**
+   * Keeps a peer's chain. A chain already held stays (it is further on); an offer from an
+   * earlier iteration adds the message keys between the two. False if the offer's signing
+   * key differs from the held chain's (not the same key).
+   */
+  private async storePeerChain(
+    roomId: string,
+    userId: string,
+    deviceId: string,
+    offered: ChainState,
+  ): Promise<boolean> {
+    const name = chainName(roomId, userId, deviceId, offered.keyId);
+    const held = await getJson<ChainState>(this.store, name);
+    if (!held) {
+      await putJson(this.store, name, offered);
+      return true;
+    }
+    if (held.signingPublic !== offered.signingPublic) return false;
+    if (offered.nextIteration < held.nextIteration) {
+      const { messageKeys } = advance(offered, held.nextIteration - 1);
+      for (const [i, key] of messageKeys) {
+        const keyName = messageKeyName(roomId, userId, deviceId, offered.keyId, i);
+        if (!(await this.store.get(keyName))) await putJson(this.store, keyName, b64(key));
+      }
+    }
+    return true;
+  }
+
+  /**
+   * Asks the sender of a room message this device cannot open (`no_sender_key` or
+   * `message_key_unavailable` after the inbox was drained) for that sender key from its
+   * start. The sender answers only if this device was one of the key's recipients, so a
+   * device added later still cannot read what came before it. At most once a minute per key.
+   */
+  async requestSenderKey(roomId: string, senderUserId: string, ciphertext: string): Promise<void> {
+    const message = parseRoomMessage(fromBase64(ciphertext));
+    const asked = `${roomId}/${senderUserId}/${message.deviceId}/${message.keyId}`;
+    const last = this.keyRequests.get(asked) ?? 0;
+    if (Date.now() - last < REQUEST_INTERVAL_MS) return;
+    this.keyRequests.set(asked, Date.now());
+    const request: KeyRequest = { t: "sender_key_request", room_id: roomId, key_id: message.keyId };
+    await this.sendPairwise(
+      [{ userId: senderUserId, deviceId: message.deviceId }],
+      SENDER_KEY_REQUEST_KIND,
+      utf8(JSON.stringify(request)),
+    );
+  }
+
+  private async answerKeyRequest(request: KeyRequest, from: Target): Promise<boolean> {
+    if (typeof request.room_id !== "string" || !Number.isInteger(request.key_id)) return false;
+    const origin = await getJson<OwnKeyOrigin>(this.store, originName(request.room_id, request.key_id));
+    if (!origin || !origin.recipients.includes(targetKey(from))) return false;
+    const unreached = await this.distribute(request.room_id, origin.initial, [from]);
+    return unreached.length === 0;
   }
 
   private async replenishSoon(): Promise<void> {
@@ -480,7 +564,7 @@ export class Engine {
    */
   async forgetRoom(roomId: string): Promise<void> {
     await withLock(ownName(roomId), async () => {
-      for (const prefix of [`sk/chain/${roomId}/`, `sk/mk/${roomId}/`, ownName(roomId)]) {
+      for (const prefix of [`sk/chain/${roomId}/`, `sk/mk/${roomId}/`, `sk/origin/${roomId}/`, ownName(roomId)]) {
         for (const name of await this.store.names(prefix)) await this.store.delete(name);
       }
     });

@@ -34,6 +34,7 @@ export {
 export {
   Engine,
   SENDER_KEY_KIND,
+  SENDER_KEY_REQUEST_KIND,
   type Me,
   type RoomMember,
   type SealedRoomMessage,

@@ -213,6 +213,33 @@ describe("room messages with sender keys", () => {
     await pump(dir, [b1]);
     expect(str((await b1.engine.openRoomMessage(ROOM, "alice", undefined, second.ciphertext)).plaintext)).toBe("later");
     expect(await codeOf(b1.engine.openRoomMessage(ROOM, "alice", undefined, first.ciphertext))).toBe("message_key_unavailable");
+    // b1 was a recipient of that key (it just had no keys yet): asking gets it from the start.
+    await b1.engine.requestSenderKey(ROOM, "alice", first.ciphertext);
+    expect(await pump(dir, [a1])).toMatchObject([{ kind: "key_request", answered: true }]);
+    expect(await pump(dir, [b1])).toMatchObject([{ kind: "sender_key" }]);
+    expect(str((await b1.engine.openRoomMessage(ROOM, "alice", undefined, first.ciphertext)).plaintext)).toBe("early");
+    expect(str((await b1.engine.openRoomMessage(ROOM, "alice", undefined, second.ciphertext)).plaintext)).toBe("later");
+  });
+
+  it("gets a lost sender key by asking, once a minute at most; a device added later is refused", async () => {
+    const { dir, a1, b1, members, all } = await setUp();
+    const m1 = await a1.engine.sealRoomMessage(ROOM, members, text("one"));
+    const m2 = await a1.engine.sealRoomMessage(ROOM, members, text("two"));
+    dir.take("bob", "b1"); // the distribution is lost
+    expect(await codeOf(b1.engine.openRoomMessage(ROOM, "alice", undefined, m2.ciphertext))).toBe("no_sender_key");
+    await b1.engine.requestSenderKey(ROOM, "alice", m2.ciphertext);
+    const sent = dir.wire.length;
+    await b1.engine.requestSenderKey(ROOM, "alice", m1.ciphertext);
+    expect(dir.wire.length).toBe(sent);
+    await pump(dir, all);
+    for (const [m, body] of [[m2, "two"], [m1, "one"]] as const) {
+      expect(str((await b1.engine.openRoomMessage(ROOM, "alice", undefined, m.ciphertext)).plaintext)).toBe(body);
+    }
+    const b2 = await device(dir, "bob", "b2");
+    await b2.engine.requestSenderKey(ROOM, "alice", m1.ciphertext);
+    expect(await pump(dir, [a1])).toMatchObject([{ kind: "key_request", fromDevice: "b2", answered: false }]);
+    expect(await pump(dir, [b2])).toEqual([]);
+    expect(await codeOf(b2.engine.openRoomMessage(ROOM, "alice", undefined, m1.ciphertext))).toBe("no_sender_key");
   });
 });
 
