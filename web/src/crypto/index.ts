@@ -47,6 +47,7 @@ export {
   newFileKey,
   sealChunk,
   openChunk,
+  type ChunkTransform,
   sealedChunkSize,
   CHUNK_OVERHEAD,
   CHUNK_HEADER_BYTES,
