@@ -5,7 +5,12 @@ import { utf8 } from "./bytes";
 import { CryptoError } from "./errors";
 import { unwrapFileKeyForDevice, wrapFileKeyForUser, type DeviceRecipient } from "./filekeys";
 import { FRANKING_KEY_BYTES, frankingCommitment, newFrankingKey } from "./franking";
-import { loadOrCreateIdentity, replenishPrekeys, type PrekeyPolicy } from "./identity";
+import {
+  loadOrCreateIdentity,
+  replenishPrekeys,
+  rotateSignedPrekey,
+  type PrekeyPolicy,
+} from "./identity";
 import type { DeviceKeyInfo, KeyServer, ToDeviceEvent, ToDeviceMessage } from "./keyserver";
 import { withLock } from "./lock";
 import { Pairwise } from "./pairwise";
@@ -72,6 +77,8 @@ export interface EngineOptions {
   oneTimePrekeyBatch?: number;
   /** Top up when the server holds fewer than this many (default 20). */
   oneTimePrekeyThreshold?: number;
+  /** The signed prekey is replaced once it is this old, in milliseconds (default 30 days). */
+  signedPrekeyMaxAgeMs?: number;
   /** A room's sender key is replaced after this many messages (default 1000)... */
   senderKeyMaxMessages?: number;
   /** ...or once it is this old, in milliseconds (default 7 days). */
@@ -191,11 +198,14 @@ export class Engine {
     const policy: PrekeyPolicy = {
       batch: options?.oneTimePrekeyBatch ?? 50,
       threshold: options?.oneTimePrekeyThreshold ?? 20,
+      signedPrekeyMaxAgeMs: options?.signedPrekeyMaxAgeMs ?? 30 * 24 * 3600 * 1000,
     };
     // Two tabs opening the same new device at once must not make two identities.
-    const identityPublic = await withLock(`identity/${me.userId}/${me.deviceId}`, () =>
-      loadOrCreateIdentity(signal, server, policy),
-    );
+    const identityPublic = await withLock(`identity/${me.userId}/${me.deviceId}`, async () => {
+      const key = await loadOrCreateIdentity(signal, server, policy);
+      await rotateSignedPrekey(signal, server, policy);
+      return key;
+    });
     const engine = new Engine(
       server,
       me,

@@ -420,6 +420,29 @@ describe("keys at rest and in the directory", () => {
   });
 });
 
+describe("signed prekey rotation", () => {
+  it("replaces an old signed prekey; sessions from bundles handed out before still start", async () => {
+    const dir = new FakeKeyDirectory();
+    const bob = await device(dir, "bob", "b1", undefined, "rotation-test");
+    const early = await dir.serverFor("alice", "a1").deviceBundle("bob", "b1");
+    expect(early.signed_prekey.key_id).toBe(1);
+    bob.engine.close();
+    // Reopened with a zero maximum age: the signed prekey is due.
+    const again = await device(dir, "bob", "b1", { signedPrekeyMaxAgeMs: 0 }, "rotation-test");
+    const late = await dir.serverFor("alice", "a1").deviceBundle("bob", "b1");
+    expect(late.signed_prekey.key_id).toBe(2);
+    expect(late.identity_key).toBe(early.identity_key);
+    // alice built her session from the bundle of before the rotation.
+    const alice = await device(dir, "alice", "a1");
+    const server = dir.serverFor("alice", "a1");
+    server.deviceBundle = async () => early;
+    const withEarly = await Engine.open(server, { userId: "alice", deviceId: "a1" }, await openIndexedDbKeyStore(alice.dbName));
+    await withEarly.sendToDevices([{ userId: "bob" }], "x", text("from an old bundle"));
+    const [outcome] = await pump(dir, [again]);
+    expect(str((outcome as { payload: Uint8Array }).payload)).toBe("from an old bundle");
+  });
+});
+
 describe("file keys for wrapped_keys", () => {
   it("every member device unwraps its user's entry; other rooms and devices do not", async () => {
     const { a1, a2, b1, members } = await setUp();
