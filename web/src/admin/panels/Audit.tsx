@@ -1,0 +1,127 @@
+// Audit search: by subject, actor and time range, newest first, paged.
+
+import { useCallback, useEffect, useState } from "preact/hooks";
+import type { AdminApi, AuditItem, Page } from "../api";
+import { Field, Pager, Problem } from "../ui";
+import { fromLocalInput, showTime } from "../words";
+
+const PAGE_SIZE = 50;
+
+interface Filter {
+  subject: string;
+  actor: string;
+  since: string;
+  until: string;
+}
+
+export function Audit({ api, subject }: { api: AdminApi; subject: string }) {
+  const [draft, setDraft] = useState<Filter>({ subject, actor: "", since: "", until: "" });
+  const [filter, setFilter] = useState<Filter>(draft);
+  const [pages, setPages] = useState<(string | undefined)[]>([undefined]);
+  const [page, setPage] = useState<Page<AuditItem> | null>(null);
+  const [error, setError] = useState<unknown>(null);
+  const cursor = pages[pages.length - 1];
+
+  useEffect(() => {
+    // Another panel asked for a subject's audit.
+    const next = { subject, actor: "", since: "", until: "" };
+    setDraft(next);
+    setFilter(next);
+    setPages([undefined]);
+  }, [subject]);
+
+  const load = useCallback(async () => {
+    try {
+      setPage(
+        await api.audit({
+          subject: filter.subject.trim() || undefined,
+          actor: filter.actor.trim() || undefined,
+          since: fromLocalInput(filter.since),
+          until: fromLocalInput(filter.until),
+          limit: PAGE_SIZE,
+          cursor,
+        }),
+      );
+      setError(null);
+    } catch (err) {
+      setError(err);
+    }
+  }, [api, filter, cursor]);
+
+  useEffect(() => {
+    void load();
+  }, [load]);
+
+  const set = (key: keyof Filter) => (e: Event) =>
+    setDraft({ ...draft, [key]: (e.currentTarget as HTMLInputElement).value });
+
+  return (
+    <section class="panel" data-testid="audit-panel" aria-labelledby="audit-title">
+      <h2 id="audit-title">Audit log</h2>
+      <form
+        class="form row"
+        onSubmit={(e) => {
+          e.preventDefault();
+          setFilter(draft);
+          setPages([undefined]);
+          if (JSON.stringify(draft) === JSON.stringify(filter) && pages.length === 1) void load();
+        }}
+      >
+        <Field label="Subject (user, message, file, room or report id)">
+          <input data-testid="audit-subject" maxLength={128} value={draft.subject} onInput={set("subject")} />
+        </Field>
+        <Field label="Actor (user id or system:…)">
+          <input data-testid="audit-actor" maxLength={128} value={draft.actor} onInput={set("actor")} />
+        </Field>
+        <Field label="Since (UTC)">
+          <input type="datetime-local" step="1" data-testid="audit-since" value={draft.since} onInput={set("since")} />
+        </Field>
+        <Field label="Until (UTC)">
+          <input type="datetime-local" step="1" data-testid="audit-until" value={draft.until} onInput={set("until")} />
+        </Field>
+        <button type="submit" data-testid="audit-search">
+          Search
+        </button>
+      </form>
+      <Problem error={error} />
+      {page && page.items.length === 0 && (
+        <p class="empty" data-testid="audit-empty">
+          No entries.
+        </p>
+      )}
+      {page && page.items.length > 0 && (
+        <table class="grid" data-testid="audit-table">
+          <thead>
+            <tr>
+              <th>At</th>
+              <th>Actor</th>
+              <th>Action</th>
+              <th>Subject</th>
+              <th>Room</th>
+              <th>Details</th>
+            </tr>
+          </thead>
+          <tbody>
+            {page.items.map((item, index) => (
+              <tr key={`${item.at}-${index}`} data-testid="audit-entry" data-action={item.action} data-subject={item.subject}>
+                <td>{showTime(item.at)}</td>
+                <td>
+                  <code>{item.actor_id}</code>
+                </td>
+                <td data-testid="audit-action">{item.action}</td>
+                <td>
+                  <code>{item.subject}</code>
+                </td>
+                <td>{item.room_id ? <code>{item.room_id}</code> : ""}</td>
+                <td>
+                  <code class="details">{JSON.stringify(item.details)}</code>
+                </td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      )}
+      {page && <Pager testid="audit" pages={pages} next={page.next} onPage={setPages} />}
+    </section>
+  );
+}
