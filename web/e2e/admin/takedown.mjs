@@ -16,73 +16,22 @@
 // CHROMIUM (default /usr/bin/chromium). Exits non-zero on failure.
 
 import { createHmac, randomBytes, randomUUID } from "node:crypto";
-import { mkdirSync, mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
-
-const BASE = (process.env.CIPHERTALK_URL ?? "http://127.0.0.1:8080").replace(/\/$/, "");
-const ARTIFACTS = process.env.CIPHERTALK_ARTIFACTS ?? mkdtempSync(join(tmpdir(), "ciphertalk-admin-"));
-const ADMIN_EMAIL = process.env.CIPHERTALK_ADMIN_EMAIL ?? "admin@webadmin.example";
-const ADMIN_PASSWORD = process.env.CIPHERTALK_ADMIN_PASSWORD ?? "admin-password-0123";
-const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
-const PASSWORD = "correct horse battery";
-const TIMEOUT_MS = 20_000;
-
-mkdirSync(ARTIFACTS, { recursive: true });
-
-const b64 = (bytes) => Buffer.from(bytes).toString("base64");
-
-function fail(message) {
-  throw new Error(message);
-}
-
-/** A REST call: the status and the JSON body (null when there is none). */
-async function call(method, path, { token, body } = {}) {
-  const headers = {};
-  if (token) headers.Authorization = `Bearer ${token}`;
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  const response = await fetch(`${BASE}${path}`, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  return { status: response.status, body: text ? JSON.parse(text) : null };
-}
-
-/** `call`, failing unless the status is `expected`. */
-async function expect(expected, method, path, options) {
-  const answer = await call(method, path, options);
-  if (answer.status !== expected) {
-    // The body is an API error or an answer of ours: no tokens in it.
-    fail(`${method} ${path}: ${answer.status} (wanted ${expected}): ${JSON.stringify(answer.body)}`);
-  }
-  return answer.body;
-}
-
-async function register(name) {
-  const email = `${name.toLowerCase()}-${randomUUID()}@e2e.example`;
-  const session = await expect(201, "POST", "/v1/auth/register", {
-    body: { email, password: PASSWORD, display_name: name },
-  });
-  return { email, id: session.user.id, token: session.access_token };
-}
-
-/** The admin's session: registered with the configured address, or logged in if it exists. */
-async function adminSession() {
-  const registered = await call("POST", "/v1/auth/register", {
-    body: { email: ADMIN_EMAIL, password: ADMIN_PASSWORD, display_name: "Instance admin" },
-  });
-  if (registered.status !== 201 && registered.status !== 409) {
-    fail(`registering the admin: ${registered.status} ${JSON.stringify(registered.body)}`);
-  }
-  // A login (re)checks the configured admin addresses and grants the role.
-  const session = await expect(200, "POST", "/v1/auth/login", {
-    body: { email: ADMIN_EMAIL, password: ADMIN_PASSWORD },
-  });
-  return { email: ADMIN_EMAIL, id: session.user.id, token: session.access_token };
-}
+import {
+  ARTIFACTS,
+  PASSWORD,
+  TIMEOUT_MS,
+  adminSession,
+  b64,
+  eventually,
+  expect,
+  fail,
+  launch,
+  logIn,
+  logOutPage,
+  logout,
+  register,
+} from "./common.mjs";
 
 /** A message as a franking client sends it: `plaintext` committed under a fresh key. */
 async function sendFranked(sender, room, plaintext) {
@@ -94,24 +43,6 @@ async function sendFranked(sender, room, plaintext) {
   });
   if (!message.reporting_tag) fail(`the server did not bind the commitment: ${JSON.stringify(message)}`);
   return { message, proof: { plaintext: b64(Buffer.from(plaintext)), franking_key: b64(key) } };
-}
-
-/** Polls `probe` until it returns a value other than undefined, or fails after the timeout. */
-async function eventually(what, probe) {
-  const deadline = Date.now() + TIMEOUT_MS;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) fail(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-}
-
-async function logIn(page, email, password) {
-  await page.goto(`${BASE}/admin.html`);
-  await page.getByTestId("login-email").fill(email);
-  await page.getByTestId("login-password").fill(password);
-  await page.getByTestId("login-submit").click();
 }
 
 async function main() {
@@ -136,19 +67,7 @@ async function main() {
   });
   if (report.verified !== true) fail(`the franking proof did not verify: ${JSON.stringify(report)}`);
 
-  const browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
+  const browser = await launch();
   const problems = [];
   try {
     const context = await browser.newContext({ viewport: { width: 1280, height: 1000 } });
@@ -157,7 +76,7 @@ async function main() {
     page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
 
     // The admin logs in and finds the report, verified.
-    await logIn(page, admin.email, ADMIN_PASSWORD);
+    await logIn(page, admin.email, admin.password);
     await page.getByTestId("reports-panel").waitFor();
     const card = page.locator(`[data-testid="report"][data-report-id="${report.id}"]`);
     await card.waitFor();
@@ -217,6 +136,7 @@ async function main() {
     await userPage.getByTestId("not-admin").waitFor();
     await userPage.screenshot({ path: join(ARTIFACTS, "admin-not-an-admin.png"), fullPage: true });
     await other.close();
+    await logOutPage(page);
     await context.close();
   } finally {
     await browser.close();
@@ -241,6 +161,7 @@ async function main() {
     return audit.items.find((item) => item.action === "message.taken_down");
   });
   if (entry.actor_id !== admin.id) fail(`the takedown's actor is ${entry.actor_id}, not the admin`);
+  await logout(admin);
   console.log(`ok: report ${report.id} taken down; screenshots in ${ARTIFACTS}`);
 }
 

@@ -9,6 +9,7 @@ import { RoomState } from "./panels/RoomState";
 import { Status } from "./panels/Status";
 import { Takedown } from "./panels/Takedown";
 import { Users } from "./panels/Users";
+import { DeviceMemory } from "./device";
 import { AdminFeed, type FeedState } from "./realtime";
 import { Field, Problem } from "./ui";
 
@@ -31,6 +32,7 @@ const TABS: [Tab, string][] = [
 
 export function App() {
   const api = useMemo(() => new AdminApi(), []);
+  const devices = useMemo(() => new DeviceMemory(globalThis.localStorage), []);
   const [phase, setPhase] = useState<Phase>({ kind: "login" });
   const [error, setError] = useState<unknown>(null);
 
@@ -39,7 +41,9 @@ export function App() {
     setPhase({ kind: "checking" });
     let user: User;
     try {
-      user = await api.login(email, password);
+      const session = await api.login(email, password, devices.deviceOf(email));
+      devices.remember(email, session.device_id);
+      user = session.user;
     } catch (err) {
       setPhase({ kind: "login" });
       setError(
@@ -60,6 +64,7 @@ export function App() {
         setPhase({ kind: "not-admin", user, why });
       } else {
         await api.logout();
+        devices.forget(email);
         setPhase({ kind: "login" });
         setError(err);
       }
@@ -67,7 +72,9 @@ export function App() {
   };
 
   const logout = async () => {
+    const email = api.user?.email;
     await api.logout();
+    if (email) devices.forget(email);
     setPhase({ kind: "login" });
   };
 

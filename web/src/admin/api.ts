@@ -164,25 +164,27 @@ export class AdminApi {
     return this.session?.user ?? null;
   }
 
-  async login(email: string, password: string): Promise<User> {
+  /** Logs in as `deviceId` when this account has it, else as a new device "admin page". */
+  async login(email: string, password: string, deviceId?: string): Promise<Session> {
+    const device: { name: string; device_id?: string } = { name: "admin page" };
+    if (deviceId) device.device_id = deviceId;
     const session = await this.request<Session>("POST", "/v1/auth/login", {
-      body: { email, password, device: { name: "admin page" } },
+      body: { email, password, device },
       anonymous: true,
     });
     this.session = session;
-    return session.user;
+    return session;
   }
 
   /** Ends this page's session (and its device); forgets the tokens whatever the answer. */
   async logout(): Promise<void> {
     const session = this.session;
-    this.session = null;
     if (session) {
-      await this.request("POST", "/v1/auth/logout", {
-        body: { refresh_token: session.refresh_token },
-        anonymous: true,
-      }).catch(() => undefined);
+      await this.request("POST", "/v1/auth/logout", { body: { refresh_token: session.refresh_token } }).catch(
+        () => undefined,
+      );
     }
+    this.session = null;
   }
 
   reports(query: ReportQuery): Promise<Page<Report>> {

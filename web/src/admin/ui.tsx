@@ -1,7 +1,20 @@
 // Small pieces every panel uses: the error line, the pager, a labelled field.
 
 import type { ComponentChildren } from "preact";
+import { useRef } from "preact/hooks";
 import { ApiError } from "./api";
+
+/**
+ * Marks each load; `current(mark)` says whether it is still the latest, so
+ * an answer that arrives after a newer request's is dropped.
+ */
+export function useLatest(): { mark(): number; current(mark: number): boolean } {
+  const counter = useRef(0);
+  return {
+    mark: () => ++counter.current,
+    current: (mark) => mark === counter.current,
+  };
+}
 
 /** What a failed call says to the admin. */
 export function problemText(err: unknown): string {

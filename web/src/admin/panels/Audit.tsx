@@ -2,7 +2,7 @@
 
 import { useCallback, useEffect, useState } from "preact/hooks";
 import type { AdminApi, AuditItem, Page } from "../api";
-import { Field, Pager, Problem } from "../ui";
+import { Field, Pager, Problem, useLatest } from "../ui";
 import { fromLocalInput, showTime } from "../words";
 
 const PAGE_SIZE = 50;
@@ -30,21 +30,24 @@ export function Audit({ api, subject }: { api: AdminApi; subject: string }) {
     setPages([undefined]);
   }, [subject]);
 
+  const latest = useLatest();
+
   const load = useCallback(async () => {
+    const mark = latest.mark();
     try {
-      setPage(
-        await api.audit({
-          subject: filter.subject.trim() || undefined,
-          actor: filter.actor.trim() || undefined,
-          since: fromLocalInput(filter.since),
-          until: fromLocalInput(filter.until),
-          limit: PAGE_SIZE,
-          cursor,
-        }),
-      );
+      const answer = await api.audit({
+        subject: filter.subject.trim() || undefined,
+        actor: filter.actor.trim() || undefined,
+        since: fromLocalInput(filter.since),
+        until: fromLocalInput(filter.until),
+        limit: PAGE_SIZE,
+        cursor,
+      });
+      if (!latest.current(mark)) return;
+      setPage(answer);
       setError(null);
     } catch (err) {
-      setError(err);
+      if (latest.current(mark)) setError(err);
     }
   }, [api, filter, cursor]);
 

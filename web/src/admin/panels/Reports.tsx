@@ -4,7 +4,7 @@
 
 import { useCallback, useEffect, useState } from "preact/hooks";
 import type { AdminApi, Page, Report, ReportStatus } from "../api";
-import { Notice, Pager, Problem } from "../ui";
+import { Notice, Pager, Problem, useLatest } from "../ui";
 import { describeTarget, showTime, verdictOf } from "../words";
 
 const PAGE_SIZE = 20;
@@ -24,13 +24,17 @@ export function Reports({ api, fresh, onAudit, onRoom }: ReportsProps) {
   const [error, setError] = useState<unknown>(null);
   const [notice, setNotice] = useState<string | null>(null);
   const cursor = pages[pages.length - 1];
+  const latest = useLatest();
 
   const load = useCallback(async () => {
+    const mark = latest.mark();
     try {
-      setPage(await api.reports({ status, limit: PAGE_SIZE, cursor }));
+      const answer = await api.reports({ status, limit: PAGE_SIZE, cursor });
+      if (!latest.current(mark)) return;
+      setPage(answer);
       setError(null);
     } catch (err) {
-      setError(err);
+      if (latest.current(mark)) setError(err);
     }
   }, [api, status, cursor]);
 

@@ -3,7 +3,7 @@
 
 import { useEffect, useState } from "preact/hooks";
 import type { AdminApi, RoomState as State } from "../api";
-import { Field, Problem } from "../ui";
+import { Field, Problem, useLatest } from "../ui";
 import { fromLocalInput, isUuid, showTime } from "../words";
 
 export function RoomState({ api, roomId }: { api: AdminApi; roomId: string }) {
@@ -12,15 +12,21 @@ export function RoomState({ api, roomId }: { api: AdminApi; roomId: string }) {
   const [state, setState] = useState<State | null>(null);
   const [error, setError] = useState<unknown>(null);
 
+  const latest = useLatest();
+
   const load = async (id: string, when: string) => {
+    const mark = latest.mark();
     if (!isUuid(id)) {
       setError(`"${id}" is not a room id (a UUID)`);
       return;
     }
     try {
-      setState(await api.roomState(id.trim(), fromLocalInput(when)));
+      const answer = await api.roomState(id.trim(), fromLocalInput(when));
+      if (!latest.current(mark)) return;
+      setState(answer);
       setError(null);
     } catch (err) {
+      if (!latest.current(mark)) return;
       setState(null);
       setError(err);
     }

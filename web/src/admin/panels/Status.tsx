@@ -70,8 +70,9 @@ export function Status({ api }: { api: AdminApi }) {
           )}
           <h3>Relay (event store to CHAT_EVENTS)</h3>
           <p data-testid="status-relay">
-            {status.relay.pending_events} events committed and not yet published; cursor{" "}
-            <code>{status.relay.cursor ?? "none"}</code>, saved {showTime(status.relay.saved_at)}.
+            {status.relay.pending_events} events committed after the relay's saved cursor{" "}
+            <code>{status.relay.cursor ?? "none"}</code> (saved about once a second while it moves; last{" "}
+            {showTime(status.relay.saved_at)}).
           </p>
           <h3>Projections</h3>
           <table class="grid" data-testid="status-projections">
