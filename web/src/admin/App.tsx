@@ -11,7 +11,7 @@ import { Takedown } from "./panels/Takedown";
 import { Users } from "./panels/Users";
 import { DeviceMemory } from "./device";
 import { AdminFeed, type FeedState } from "./realtime";
-import { Field, Problem } from "./ui";
+import { Field, Problem, TextInput } from "./ui";
 
 type Phase =
   | { kind: "login" }
@@ -121,23 +121,23 @@ function Login(props: { busy: boolean; error: unknown; onLogin(email: string, pa
         }}
       >
         <Field label="Email">
-          <input
+          <TextInput
             type="email"
             autocomplete="username"
             required
-            data-testid="login-email"
+            testid="login-email"
             value={email}
-            onInput={(e) => setEmail((e.currentTarget as HTMLInputElement).value)}
+            onValue={setEmail}
           />
         </Field>
         <Field label="Password">
-          <input
+          <TextInput
             type="password"
             autocomplete="current-password"
             required
-            data-testid="login-password"
+            testid="login-password"
             value={password}
-            onInput={(e) => setPassword((e.currentTarget as HTMLInputElement).value)}
+            onValue={setPassword}
           />
         </Field>
         <button type="submit" data-testid="login-submit" disabled={props.busy}>

@@ -1,6 +1,6 @@
 // Small pieces every panel uses: the error line, the pager, a labelled field.
 
-import type { ComponentChildren } from "preact";
+import { type ComponentChildren, h } from "preact";
 import { useRef } from "preact/hooks";
 import { ApiError } from "./api";
 
@@ -84,5 +84,49 @@ export function Pager(props: {
         Next page
       </button>
     </nav>
+  );
+}
+
+interface InputProps {
+  testid: string;
+  value: string;
+  onValue(value: string): void;
+  type?: "text" | "email" | "password" | "datetime-local";
+  required?: boolean;
+  maxLength?: number;
+  /** For datetime-local: "1" shows seconds. */
+  step?: string;
+  autocomplete?: string;
+}
+
+/** An `<input>` that hands its text to `onValue`. */
+export function TextInput({ testid, onValue, ...props }: InputProps) {
+  // createElement: the JSX input type is a union keyed by a literal `type`.
+  return h("input", {
+    ...props,
+    "data-testid": testid,
+    onInput: (e: Event) => onValue((e.currentTarget as HTMLInputElement).value),
+  });
+}
+
+/** A `<select>` of `options` that hands the chosen one to `onValue`. */
+export function Choice<T extends string>(props: {
+  testid: string;
+  value: T;
+  options: readonly T[];
+  onValue(value: T): void;
+}) {
+  return (
+    <select
+      data-testid={props.testid}
+      value={props.value}
+      onChange={(e) => props.onValue((e.currentTarget as HTMLSelectElement).value as T)}
+    >
+      {props.options.map((option) => (
+        <option key={option} value={option}>
+          {option}
+        </option>
+      ))}
+    </select>
   );
 }

@@ -2,7 +2,7 @@
 
 import { useCallback, useEffect, useState } from "preact/hooks";
 import type { AdminApi, AuditItem, Page } from "../api";
-import { Field, Pager, Problem, useLatest } from "../ui";
+import { Field, Pager, Problem, TextInput, useLatest } from "../ui";
 import { fromLocalInput, showTime } from "../words";
 
 const PAGE_SIZE = 50;
@@ -55,8 +55,7 @@ export function Audit({ api, subject }: { api: AdminApi; subject: string }) {
     void load();
   }, [load]);
 
-  const set = (key: keyof Filter) => (e: Event) =>
-    setDraft({ ...draft, [key]: (e.currentTarget as HTMLInputElement).value });
+  const set = (key: keyof Filter) => (value: string) => setDraft({ ...draft, [key]: value });
 
   return (
     <section class="panel" data-testid="audit-panel" aria-labelledby="audit-title">
@@ -71,16 +70,16 @@ export function Audit({ api, subject }: { api: AdminApi; subject: string }) {
         }}
       >
         <Field label="Subject (user, message, file, room or report id)">
-          <input data-testid="audit-subject" maxLength={128} value={draft.subject} onInput={set("subject")} />
+          <TextInput testid="audit-subject" maxLength={128} value={draft.subject} onValue={set("subject")} />
         </Field>
         <Field label="Actor (user id or system:…)">
-          <input data-testid="audit-actor" maxLength={128} value={draft.actor} onInput={set("actor")} />
+          <TextInput testid="audit-actor" maxLength={128} value={draft.actor} onValue={set("actor")} />
         </Field>
         <Field label="Since (UTC)">
-          <input type="datetime-local" step="1" data-testid="audit-since" value={draft.since} onInput={set("since")} />
+          <TextInput type="datetime-local" step="1" testid="audit-since" value={draft.since} onValue={set("since")} />
         </Field>
         <Field label="Until (UTC)">
-          <input type="datetime-local" step="1" data-testid="audit-until" value={draft.until} onInput={set("until")} />
+          <TextInput type="datetime-local" step="1" testid="audit-until" value={draft.until} onValue={set("until")} />
         </Field>
         <button type="submit" data-testid="audit-search">
           Search

@@ -4,10 +4,11 @@
 
 import { useCallback, useEffect, useState } from "preact/hooks";
 import type { AdminApi, Page, Report, ReportStatus } from "../api";
-import { Notice, Pager, Problem, useLatest } from "../ui";
+import { Choice, Notice, Pager, Problem, TextInput, useLatest } from "../ui";
 import { describeTarget, showTime, verdictOf } from "../words";
 
 const PAGE_SIZE = 20;
+const STATUSES: readonly ReportStatus[] = ["open", "dismissed", "actioned"];
 
 export interface ReportsProps {
   api: AdminApi;
@@ -59,18 +60,15 @@ export function Reports({ api, fresh, onAudit, onRoom }: ReportsProps) {
       <div class="toolbar">
         <label class="field inline">
           <span>Status</span>
-          <select
-            data-testid="report-status-filter"
+          <Choice
+            testid="report-status-filter"
             value={status}
-            onChange={(e) => {
-              setStatus((e.currentTarget as HTMLSelectElement).value as ReportStatus);
+            options={STATUSES}
+            onValue={(value) => {
+              setStatus(value);
               setPages([undefined]);
             }}
-          >
-            <option value="open">open</option>
-            <option value="dismissed">dismissed</option>
-            <option value="actioned">actioned</option>
-          </select>
+          />
         </label>
         <button type="button" data-testid="reports-refresh" onClick={() => void load()}>
           Refresh
@@ -178,11 +176,11 @@ function ReportCard(props: {
         <form class="resolve" onSubmit={(e) => e.preventDefault()}>
           <label class="field">
             <span>Note (optional, kept in the audit log)</span>
-            <input
-              data-testid="report-note"
+            <TextInput
+              testid="report-note"
               maxLength={1000}
               value={note}
-              onInput={(e) => setNote((e.currentTarget as HTMLInputElement).value)}
+              onValue={setNote}
             />
           </label>
           <button type="button" data-testid="report-dismiss" disabled={busy} onClick={() => void act("dismiss")}>

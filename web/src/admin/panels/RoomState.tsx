@@ -3,7 +3,7 @@
 
 import { useEffect, useState } from "preact/hooks";
 import type { AdminApi, RoomState as State } from "../api";
-import { Field, Problem, useLatest } from "../ui";
+import { Field, Problem, TextInput, useLatest } from "../ui";
 import { fromLocalInput, isUuid, showTime } from "../words";
 
 export function RoomState({ api, roomId }: { api: AdminApi; roomId: string }) {
@@ -48,15 +48,15 @@ export function RoomState({ api, roomId }: { api: AdminApi; roomId: string }) {
         }}
       >
         <Field label="Room id">
-          <input data-testid="room-id" value={room} onInput={(e) => setRoom((e.currentTarget as HTMLInputElement).value)} />
+          <TextInput testid="room-id" value={room} onValue={setRoom} />
         </Field>
         <Field label="At (UTC; empty: now)">
-          <input
+          <TextInput
             type="datetime-local"
             step="1"
-            data-testid="room-at"
+            testid="room-at"
             value={at}
-            onInput={(e) => setAt((e.currentTarget as HTMLInputElement).value)}
+            onValue={setAt}
           />
         </Field>
         <button type="submit" data-testid="room-load">

@@ -2,7 +2,7 @@
 
 import { useState } from "preact/hooks";
 import type { AdminApi } from "../api";
-import { Field, Notice, Problem } from "../ui";
+import { Choice, Field, Notice, Problem, TextInput } from "../ui";
 import { isUuid } from "../words";
 
 export function Takedown({ api }: { api: AdminApi }) {
@@ -36,21 +36,14 @@ export function Takedown({ api }: { api: AdminApi }) {
       <p class="hint">Removes a message (a tombstone for every member) or a file (its blobs deleted) at once.</p>
       <form class="form" onSubmit={(e) => void submit(e)}>
         <Field label="Kind">
-          <select
-            data-testid="takedown-kind"
-            value={kind}
-            onChange={(e) => setKind((e.currentTarget as HTMLSelectElement).value as "message" | "file")}
-          >
-            <option value="message">message</option>
-            <option value="file">file</option>
-          </select>
+          <Choice<"message" | "file"> testid="takedown-kind" value={kind} options={["message", "file"] as const} onValue={setKind} />
         </Field>
         <Field label="Id">
-          <input
-            data-testid="takedown-id"
+          <TextInput
+            testid="takedown-id"
             required
             value={id}
-            onInput={(e) => setId((e.currentTarget as HTMLInputElement).value)}
+            onValue={setId}
           />
         </Field>
         <button type="submit" class="danger" data-testid="takedown-submit">

@@ -3,7 +3,7 @@
 
 import { useState } from "preact/hooks";
 import type { AdminApi } from "../api";
-import { Field, Notice, Problem } from "../ui";
+import { Choice, Field, Notice, Problem, TextInput } from "../ui";
 import { fromLocalInput, isUuid } from "../words";
 
 export function Users({ api }: { api: AdminApi }) {
@@ -53,28 +53,28 @@ export function Users({ api }: { api: AdminApi }) {
       <h2 id="users-title">Users</h2>
       <form class="form" onSubmit={(e) => e.preventDefault()}>
         <Field label="User id">
-          <input
-            data-testid="user-id"
+          <TextInput
+            testid="user-id"
             value={userId}
-            onInput={(e) => setUserId((e.currentTarget as HTMLInputElement).value)}
+            onValue={setUserId}
           />
         </Field>
         <fieldset>
           <legend>Suspension</legend>
           <Field label="Reason">
-            <input
-              data-testid="suspend-reason"
+            <TextInput
+              testid="suspend-reason"
               maxLength={1000}
               value={reason}
-              onInput={(e) => setReason((e.currentTarget as HTMLInputElement).value)}
+              onValue={setReason}
             />
           </Field>
           <Field label="Until (UTC; empty: until lifted)">
-            <input
+            <TextInput
               type="datetime-local"
-              data-testid="suspend-until"
+              testid="suspend-until"
               value={until}
-              onInput={(e) => setUntil((e.currentTarget as HTMLInputElement).value)}
+              onValue={setUntil}
             />
           </Field>
           <button type="button" class="danger" data-testid="suspend-submit" onClick={() => void suspend()}>
@@ -87,14 +87,7 @@ export function Users({ api }: { api: AdminApi }) {
         <fieldset>
           <legend>Instance role</legend>
           <Field label="Role">
-            <select
-              data-testid="role-select"
-              value={role}
-              onChange={(e) => setRole((e.currentTarget as HTMLSelectElement).value as "admin" | "user")}
-            >
-              <option value="user">user</option>
-              <option value="admin">admin</option>
-            </select>
+            <Choice<"admin" | "user"> testid="role-select" value={role} options={["user", "admin"] as const} onValue={setRole} />
           </Field>
           <button type="button" data-testid="role-submit" onClick={() => void changeRole()}>
             Set role
