@@ -1,22 +1,19 @@
-// What the admin page's browser scenarios share: the environment, REST calls
-// from node, the admin's session, Chromium with the project's flags, the
-// login form.
+// What the admin page's browser scenarios share beyond web/e2e/lib/run.mjs
+// (which launches Chromium, watches consoles and CSP, saves screenshots):
+// REST calls from node, the admin's session, the login form.
+//
+// The admin is CIPHERTALK_ADMIN_EMAIL, else the first of CIPHERTALK_ADMINS
+// (what the Rust harness sets), registered with CIPHERTALK_ADMIN_PASSWORD (or
+// logged in with it when it exists).
 
-import { mkdirSync, mkdtempSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { randomUUID } from "node:crypto";
-import { chromium } from "playwright-core";
 
 export const BASE = (process.env.CIPHERTALK_URL ?? "http://127.0.0.1:8080").replace(/\/$/, "");
-export const ARTIFACTS = process.env.CIPHERTALK_ARTIFACTS ?? mkdtempSync(join(tmpdir(), "ciphertalk-admin-"));
-const ADMIN_EMAIL = process.env.CIPHERTALK_ADMIN_EMAIL ?? "admin@webadmin.example";
+const ADMIN_EMAIL =
+  process.env.CIPHERTALK_ADMIN_EMAIL ?? (process.env.CIPHERTALK_ADMINS ?? "").split(",")[0] ?? "";
 const ADMIN_PASSWORD = process.env.CIPHERTALK_ADMIN_PASSWORD ?? "admin-password-0123";
-const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
 export const PASSWORD = "correct horse battery";
 export const TIMEOUT_MS = 20_000;
-
-mkdirSync(ARTIFACTS, { recursive: true });
 
 export const b64 = (bytes) => Buffer.from(bytes).toString("base64");
 
@@ -59,6 +56,7 @@ export async function register(name) {
 
 /** The admin's session: registered with the configured address, or logged in if it exists. */
 export async function adminSession() {
+  if (!ADMIN_EMAIL) fail("set CIPHERTALK_ADMIN_EMAIL or CIPHERTALK_ADMINS to an address the server makes an admin");
   const registered = await call("POST", "/v1/auth/register", {
     body: { email: ADMIN_EMAIL, password: ADMIN_PASSWORD, display_name: "Instance admin" },
   });
@@ -98,23 +96,6 @@ export async function eventually(what, probe) {
     if (Date.now() > deadline) fail(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
-}
-
-/** Debian's Chromium, headless, with the project's flags (a fresh profile per launch). */
-export function launch() {
-  return chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-    ],
-  });
 }
 
 /** Opens /admin.html and submits the login form. */

@@ -7,13 +7,11 @@
 // them; reads the health panel (projection lag and streams), when the server
 // has GET /v1/admin/status. Over REST: the tombstone and the audit entries.
 //
-// Env as in takedown.mjs: CIPHERTALK_URL, CIPHERTALK_ARTIFACTS,
-// CIPHERTALK_ADMIN_EMAIL, CIPHERTALK_ADMIN_PASSWORD, CHROMIUM.
+// Environment as in takedown.mjs.
 
 import { randomBytes, randomUUID } from "node:crypto";
-import { join } from "node:path";
+import { scenario } from "../lib/run.mjs";
 import {
-  ARTIFACTS,
   PASSWORD,
   adminSession,
   b64,
@@ -21,14 +19,13 @@ import {
   eventually,
   expect,
   fail,
-  launch,
   logIn,
   logOutPage,
   logout,
   register,
 } from "./common.mjs";
 
-async function main() {
+scenario("admin-panels", async (run) => {
   const admin = await adminSession();
   const owner = await register("Owner");
   const guest = await register("Guest");
@@ -45,13 +42,10 @@ async function main() {
     body: { client_msg_id: randomUUID(), ciphertext: b64(randomBytes(32)) },
   });
 
-  const browser = await launch();
-  const problems = [];
-  try {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 1000 } });
-    const page = await context.newPage();
-    page.setDefaultTimeout(20_000);
-    page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
+  const adminDevice = await run.open("admin", { viewport: { width: 1280, height: 1000 } });
+  const { page } = adminDevice;
+  const shot = (label) => run.screenshot(adminDevice, label);
+  {
     await logIn(page, admin.email, admin.password);
     await page.getByTestId("reports-panel").waitFor();
 
@@ -66,7 +60,7 @@ async function main() {
       return member + invited > 0 ? true : undefined;
     });
     if (!guestNow) fail("the guest is not in the room's state now");
-    await page.screenshot({ path: join(ARTIFACTS, "admin-room-state-now.png"), fullPage: true });
+    await shot("room-state-now");
     await page.getByTestId("room-at").fill(beforeInvite);
     await page.getByTestId("room-load").click();
     await page.waitForFunction(
@@ -76,7 +70,7 @@ async function main() {
       guest.id,
     );
     await page.locator(`[data-testid="room-member"][data-user-id="${owner.id}"]`).waitFor();
-    await page.screenshot({ path: join(ARTIFACTS, "admin-room-state-before.png"), fullPage: true });
+    await shot("room-state-before");
 
     // Direct takedown of the message by id.
     await page.getByTestId("tab-takedown").click();
@@ -97,7 +91,7 @@ async function main() {
     const refused = await call("POST", "/v1/auth/login", { body: { email: guest.email, password: PASSWORD } });
     const rooms = await call("GET", "/v1/rooms", { token: refused.body?.access_token ?? guest.token });
     if (rooms.status !== 403 && rooms.status !== 401) fail(`a suspended user still lists rooms: ${rooms.status}`);
-    await page.screenshot({ path: join(ARTIFACTS, "admin-suspended.png"), fullPage: true });
+    await shot("suspended");
     await page.getByTestId("suspend-lift").click();
     await page.getByTestId("notice").filter({ hasText: "Suspension of" }).waitFor();
     const back = await expect(200, "POST", "/v1/auth/login", { body: { email: guest.email, password: PASSWORD } });
@@ -128,13 +122,9 @@ async function main() {
     } else {
       await page.getByTestId("error").waitFor();
     }
-    await page.screenshot({ path: join(ARTIFACTS, "admin-health.png"), fullPage: true });
+    await shot("health");
     await logOutPage(page);
-    await context.close();
-  } finally {
-    await browser.close();
   }
-  if (problems.length) fail(problems.join("\n"));
 
   const history = await expect(200, "GET", `/v1/rooms/${room.id}/messages`, { token: owner.token });
   const tombstone = history.items.find((item) => item.id === message.id);
@@ -152,10 +142,5 @@ async function main() {
     });
   }
   await logout(admin);
-  console.log(`ok: the admin panels; screenshots in ${ARTIFACTS}`);
-}
-
-main().catch((err) => {
-  console.error(`FAILED: ${err instanceof Error ? err.stack : err}`);
-  process.exit(1);
+  console.log("ok: the admin panels");
 });

@@ -8,25 +8,19 @@
 // sees the "not an admin" state. Over REST again: the message is a
 // tombstone, the report is actioned and the audit log shows the takedown.
 //
-// Env: CIPHERTALK_URL (the server, default http://127.0.0.1:8080; the admin
-// page is served at /admin.html of it), CIPHERTALK_ARTIFACTS (screenshots;
-// default a temporary folder), CIPHERTALK_ADMIN_EMAIL (an address the server
-// names an instance admin; default admin@webadmin.example),
-// CIPHERTALK_ADMIN_PASSWORD (used to register it, or to log in if it exists),
-// CHROMIUM (default /usr/bin/chromium). Exits non-zero on failure.
+// Run by tests/browser/admin.rs with the environment web/e2e/lib/run.mjs
+// describes (CIPHERTALK_URL, CIPHERTALK_ARTIFACTS, CIPHERTALK_ADMINS, ...;
+// see common.mjs for the admin's address and password). Exits non-zero on failure.
 
 import { createHmac, randomBytes, randomUUID } from "node:crypto";
-import { join } from "node:path";
+import { check, scenario } from "../lib/run.mjs";
 import {
-  ARTIFACTS,
   PASSWORD,
-  TIMEOUT_MS,
   adminSession,
   b64,
   eventually,
   expect,
   fail,
-  launch,
   logIn,
   logOutPage,
   logout,
@@ -45,7 +39,7 @@ async function sendFranked(sender, room, plaintext) {
   return { message, proof: { plaintext: b64(Buffer.from(plaintext)), franking_key: b64(key) } };
 }
 
-async function main() {
+scenario("admin-takedown", async (run) => {
   // REST: the cast, the room, the franked message and its report.
   const admin = await adminSession();
   const alice = await register("Alice");
@@ -67,23 +61,16 @@ async function main() {
   });
   if (report.verified !== true) fail(`the franking proof did not verify: ${JSON.stringify(report)}`);
 
-  const browser = await launch();
-  const problems = [];
-  try {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 1000 } });
-    const page = await context.newPage();
-    page.setDefaultTimeout(TIMEOUT_MS);
-    page.on("pageerror", (err) => problems.push(`page error: ${err.message}`));
+  const adminDevice = await run.open("admin", { viewport: { width: 1280, height: 1000 } });
+  const { page } = adminDevice;
+  const card = page.locator(`[data-testid="report"][data-report-id="${report.id}"]`);
 
-    // The admin logs in and finds the report, verified.
+  await run.step("the admin logs in and finds the report, verified", async () => {
     await logIn(page, admin.email, admin.password);
     await page.getByTestId("reports-panel").waitFor();
-    const card = page.locator(`[data-testid="report"][data-report-id="${report.id}"]`);
     await card.waitFor();
-    const verdict = card.getByTestId("report-verdict");
-    if ((await verdict.getAttribute("data-verdict")) !== "verified") {
-      fail(`the page shows verdict ${await verdict.getAttribute("data-verdict")} for a verified report`);
-    }
+    const verdict = await card.getByTestId("report-verdict").getAttribute("data-verdict");
+    check(verdict === "verified", `the page shows verdict ${verdict} for a verified report`);
     for (const [testid, wanted] of [
       ["report-reason", "harassment"],
       ["report-evidence", plaintext],
@@ -91,11 +78,12 @@ async function main() {
       ["report-target", message.id],
     ]) {
       const text = await card.getByTestId(testid).innerText();
-      if (!text.includes(wanted)) fail(`${testid} shows ${JSON.stringify(text)}, not ${wanted}`);
+      check(text.includes(wanted), `${testid} shows ${JSON.stringify(text)}, not ${wanted}`);
     }
-    await page.screenshot({ path: join(ARTIFACTS, "admin-report-queue.png"), fullPage: true });
+    await run.screenshot(adminDevice, "report-queue");
+  });
 
-    // A report filed while the page is open arrives over the WebSocket.
+  await run.step("a report filed while the page is open arrives over the WebSocket", async () => {
     await page.locator('[data-testid="feed-state"][data-state="live"]').waitFor();
     const second = await sendPlain(alice, room.id);
     const secondReport = await expect(201, "POST", "/v1/reports", {
@@ -104,18 +92,19 @@ async function main() {
     });
     const secondCard = page.locator(`[data-testid="report"][data-report-id="${secondReport.id}"]`);
     await secondCard.waitFor();
-    if ((await secondCard.getByTestId("report-verdict").getAttribute("data-verdict")) !== "none") {
-      fail("a report without a proof is not shown as 'no proof'");
-    }
+    const verdict = await secondCard.getByTestId("report-verdict").getAttribute("data-verdict");
+    check(verdict === "none", `a report without a proof shows verdict ${verdict}, not none`);
+  });
 
-    // The takedown, with a note.
+  await run.step("the admin takes the message down, with a note", async () => {
     await card.getByTestId("report-note").fill("removed by the e2e admin");
     await card.getByTestId("report-takedown").click();
     await page.getByTestId("notice").filter({ hasText: "Taken down" }).waitFor();
     await card.waitFor({ state: "detached" });
-    await page.screenshot({ path: join(ARTIFACTS, "admin-after-takedown.png"), fullPage: true });
+    await run.screenshot(adminDevice, "after-takedown");
+  });
 
-    // The audit panel shows it too.
+  await run.step("the audit panel shows the takedown", async () => {
     await page.getByTestId("tab-audit").click();
     await page.getByTestId("audit-subject").fill(message.id);
     await page.getByTestId("audit-search").click();
@@ -126,22 +115,18 @@ async function main() {
         [...document.querySelectorAll('[data-testid="audit-entry"]')].every((row) => row.dataset.subject === subject),
       message.id,
     );
-    await page.screenshot({ path: join(ARTIFACTS, "admin-audit.png"), fullPage: true });
-
-    // A plain user gets the "not an admin" state.
-    const other = await browser.newContext();
-    const userPage = await other.newPage();
-    userPage.setDefaultTimeout(TIMEOUT_MS);
-    await logIn(userPage, bob.email, PASSWORD);
-    await userPage.getByTestId("not-admin").waitFor();
-    await userPage.screenshot({ path: join(ARTIFACTS, "admin-not-an-admin.png"), fullPage: true });
-    await other.close();
+    await run.screenshot(adminDevice, "audit");
     await logOutPage(page);
-    await context.close();
-  } finally {
-    await browser.close();
-  }
-  if (problems.length) fail(problems.join("\n"));
+  });
+
+  await run.step("a plain user sees the not-an-admin state", async () => {
+    const user = await run.open("user");
+    // The admin routes' 403 is how the page learns it: the browser logs it.
+    user.allowConsoleError(/403/);
+    await logIn(user.page, bob.email, PASSWORD);
+    await user.page.getByTestId("not-admin").waitFor();
+    await run.screenshot(user, "not-an-admin");
+  });
 
   // REST: the message is a tombstone for its room's members.
   const history = await expect(200, "GET", `/v1/rooms/${room.id}/messages`, { token: bob.token });
@@ -162,8 +147,8 @@ async function main() {
   });
   if (entry.actor_id !== admin.id) fail(`the takedown's actor is ${entry.actor_id}, not the admin`);
   await logout(admin);
-  console.log(`ok: report ${report.id} taken down; screenshots in ${ARTIFACTS}`);
-}
+  console.log(`ok: report ${report.id} taken down`);
+});
 
 async function sendPlain(alice, room) {
   return expect(201, "POST", `/v1/rooms/${room}/messages`, {
@@ -171,8 +156,3 @@ async function sendPlain(alice, room) {
     body: { client_msg_id: randomUUID(), ciphertext: b64(randomBytes(32)) },
   });
 }
-
-main().catch((err) => {
-  console.error(`FAILED: ${err instanceof Error ? err.stack : err}`);
-  process.exit(1);
-});
