@@ -2,8 +2,9 @@
 // /v1/ws?ticket=; `report.created` frames are handed to the page so the
 // queue refreshes at once. Reconnects with a growing pause while the page is
 // logged in. Event frames of the admin's own inbox are not the page's
-// business and are ignored (never acknowledged: the admin page's device has
-// nothing to consume).
+// business: they are acknowledged unread, so this device's queue does not
+// grow and is not replayed at every reconnect (cursors are per device: the
+// admin's other devices still get everything).
 
 import type { AdminApi, Report } from "./api";
 
@@ -17,8 +18,11 @@ export interface FeedHandlers {
 const PING_EVERY_MS = 25_000;
 const MAX_PAUSE_MS = 30_000;
 
-/** The report a server frame announces, if it is a `report.created`. */
-export function reportOfFrame(data: unknown): Report | null {
+/** What the page does with a server frame. */
+export type Frame = { kind: "report"; report: Report } | { kind: "event"; cursor: string } | null;
+
+/** A server frame as the page cares about it: a new report, an event to acknowledge, or nothing. */
+export function frameOf(data: unknown): Frame {
   if (typeof data !== "string") return null;
   let frame: unknown;
   try {
@@ -26,9 +30,12 @@ export function reportOfFrame(data: unknown): Report | null {
   } catch {
     return null;
   }
-  const typed = frame as { type?: unknown; report?: unknown } | null;
-  if (typed?.type !== "report.created" || typeof typed.report !== "object" || typed.report === null) return null;
-  return typed.report as Report;
+  const typed = frame as { type?: unknown; report?: unknown; cursor?: unknown } | null;
+  if (typed?.type === "report.created" && typeof typed.report === "object" && typed.report !== null) {
+    return { kind: "report", report: typed.report as Report };
+  }
+  if (typed?.type === "event" && typeof typed.cursor === "string") return { kind: "event", cursor: typed.cursor };
+  return null;
 }
 
 export class AdminFeed {
@@ -76,8 +83,9 @@ export class AdminFeed {
       this.ping = setInterval(() => socket.send(JSON.stringify({ type: "ping" })), PING_EVERY_MS);
     });
     socket.addEventListener("message", (event) => {
-      const report = reportOfFrame(event.data);
-      if (report) this.handlers.onReport(report);
+      const frame = frameOf(event.data);
+      if (frame?.kind === "report") this.handlers.onReport(frame.report);
+      if (frame?.kind === "event") socket.send(JSON.stringify({ type: "ack", cursor: frame.cursor }));
     });
     socket.addEventListener("close", () => {
       if (this.ping) clearInterval(this.ping);

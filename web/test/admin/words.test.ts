@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { errorOf, queryString } from "../../src/admin/api";
-import { reportOfFrame } from "../../src/admin/realtime";
+import { frameOf } from "../../src/admin/realtime";
 import { bytesLabel, describeTarget, fromLocalInput, isUuid, showTime, verdictOf } from "../../src/admin/words";
 
 const message = { kind: "message" as const, id: "0190a000-0000-7000-8000-000000000001", room_id: "0190a000-0000-7000-8000-000000000002" };
@@ -62,11 +62,14 @@ describe("the API client's pieces", () => {
     expect([error.status, error.code, error.message]).toEqual([403, "forbidden", "instance admins only"]);
     expect(errorOf(502, null).code).toBe("http_502");
   });
-  it("picks report.created frames out of the WebSocket", () => {
+  it("picks report.created frames and events to acknowledge out of the WebSocket", () => {
     const report = { id: "r", target: message, reason: "abuse", status: "open" };
-    expect(reportOfFrame(JSON.stringify({ type: "report.created", report }))?.id).toBe("r");
-    expect(reportOfFrame(JSON.stringify({ type: "event", cursor: "1", event: {} }))).toBeNull();
-    expect(reportOfFrame("{not json")).toBeNull();
-    expect(reportOfFrame(JSON.stringify({ type: "report.created" }))).toBeNull();
+    const created = frameOf(JSON.stringify({ type: "report.created", report }));
+    expect(created?.kind === "report" && created.report.id).toBe("r");
+    expect(frameOf(JSON.stringify({ type: "event", cursor: "17", event: {} }))).toEqual({ kind: "event", cursor: "17" });
+    expect(frameOf(JSON.stringify({ type: "ready", cursor: "17" }))).toBeNull();
+    expect(frameOf("{not json")).toBeNull();
+    expect(frameOf(JSON.stringify({ type: "report.created" }))).toBeNull();
+    expect(frameOf(new ArrayBuffer(2))).toBeNull();
   });
 });
