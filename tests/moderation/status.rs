@@ -94,3 +94,28 @@ async fn the_status_is_for_instance_admins_only() {
     assert_error(status, &body, 401, "unauthenticated");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn with_nats_down_the_status_still_answers_and_names_what_it_cannot_read() {
+    let (mut app, admin) = app_with_admin().await;
+    app.nats.stop();
+    let status = status_when(&app, &admin, |status| status["status"] == "degraded").await;
+    // Every JetStream request waits out its timeout at once, not one after the other.
+    let asked = Instant::now();
+    let (code, _) = app.get(&admin, "/v1/admin/status").await;
+    assert_eq!(code, StatusCode::OK);
+    assert!(asked.elapsed() < Duration::from_secs(5), "took {:?}", asked.elapsed());
+    let nats = status["dependencies"].as_array().unwrap().iter().find(|d| d["name"] == "nats").unwrap();
+    assert!(nats["up"] == false && nats["error"].is_string(), "{status:#}");
+    for name in ["CHAT_EVENTS", "CHAT_DELIVERY", "CHAT_NOTIFY"] {
+        let stream = stream(&status, name);
+        assert!(stream["error"].is_string() && stream["last_seq"].is_null(), "{status:#}");
+    }
+    for projection in projections(&status) {
+        assert!(projection["error"].is_string() && projection["lag_events"].is_null(), "{status:#}");
+    }
+    // Postgres still answers: the offsets and the relay are read.
+    assert!(status["relay"]["pending_events"].is_u64(), "{status:#}");
+    app.nats.restart().await;
+    app.stop().await;
+}

@@ -17,6 +17,7 @@ use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use ciphertalk_projections::Projection;
 use ciphertalk_streams::subjects;
+use futures::future::join_all;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -120,9 +121,11 @@ pub async fn status(
     State(state): State<AppState>,
     admin: AdminUser,
 ) -> Result<Json<InstanceStatus>, ApiError> {
-    let (checks, streams, relay, offsets) = tokio::join!(
+    // Everything at once: with NATS away each JetStream request waits out its timeout.
+    let (checks, streams, consumers, relay, offsets) = tokio::join!(
         health::check_dependencies(&state),
         streams(&state.jetstream),
+        consumers(&state.jetstream),
         ciphertalk_commands::relay::standing(&state.db, MAX_COUNTED_PENDING),
         ciphertalk_projections::freshness::status(&state.db),
     );
@@ -133,7 +136,6 @@ pub async fn status(
         .collect();
     let relay = relay?;
     let events_last = streams.iter().find(|s| s.name == subjects::EVENTS_STREAM).and_then(|s| s.last_seq);
-    let consumers = consumers(&state.jetstream).await;
     let projections = offsets?
         .into_iter()
         .zip(consumers)
@@ -183,13 +185,13 @@ async fn ask<T, E: std::fmt::Display>(request: impl Future<Output = Result<T, E>
 }
 
 async fn streams(js: &jetstream::Context) -> Vec<StreamHealth> {
-    let mut out = Vec::new();
-    for name in [subjects::EVENTS_STREAM, subjects::DELIVERY_STREAM, subjects::NOTIFY_STREAM] {
+    let names = [subjects::EVENTS_STREAM, subjects::DELIVERY_STREAM, subjects::NOTIFY_STREAM];
+    join_all(names.map(|name| async move {
         let info = match ask(js.get_stream(name)).await {
             Ok(mut stream) => ask(stream.info()).await.map(|info| info.state.clone()),
             Err(err) => Err(err),
         };
-        out.push(match info {
+        match info {
             Ok(state) => StreamHealth {
                 name,
                 error: None,
@@ -215,23 +217,23 @@ async fn streams(js: &jetstream::Context) -> Vec<StreamHealth> {
                 last_at: None,
                 consumers: None,
             },
-        });
-    }
-    out
+        }
+    }))
+    .await
 }
 
 /// Each projection's durable consumer, in [`Projection::ALL`] order: its
 /// pending events (undelivered plus unacknowledged) and redeliveries.
 async fn consumers(js: &jetstream::Context) -> Vec<Result<(u64, u64), String>> {
-    let stream = ask(js.get_stream_no_info(subjects::EVENTS_STREAM)).await;
-    let mut out = Vec::new();
-    for projection in Projection::ALL {
-        out.push(match &stream {
-            Ok(stream) => ask(stream.consumer_info(projection.durable_name()))
-                .await
-                .map(|info| (info.num_pending + info.num_ack_pending as u64, info.num_redelivered as u64)),
-            Err(err) => Err(err.clone()),
-        });
-    }
-    out
+    let stream = match ask(js.get_stream_no_info(subjects::EVENTS_STREAM)).await {
+        Ok(stream) => stream,
+        Err(err) => return Projection::ALL.iter().map(|_| Err(err.clone())).collect(),
+    };
+    let stream = &stream;
+    join_all(Projection::ALL.map(|projection| async move {
+        ask(stream.consumer_info(projection.durable_name()))
+            .await
+            .map(|info| (info.num_pending + info.num_ack_pending as u64, info.num_redelivered as u64))
+    }))
+    .await
 }
