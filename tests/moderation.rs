@@ -18,6 +18,7 @@ mod franking;
 mod notify;
 mod replay;
 mod reports;
+mod status;
 mod suspension;
 mod takedown;
 

@@ -94,7 +94,8 @@ async fn every_served_route_is_documented_and_every_documented_route_is_served()
         let responses = &doc["paths"][path.as_str()][method.as_str()]["responses"];
         assert!(responses["403"].is_object(), "{method} {path} documents no 403");
     }
-    for path in ["/v1/admin/audit", "/v1/admin/rooms/{id}/state", "/v1/admin/files/{id}"] {
+    for path in ["/v1/admin/audit", "/v1/admin/rooms/{id}/state", "/v1/admin/files/{id}", "/v1/admin/status"]
+    {
         assert!(documented.iter().any(|(_, documented)| documented == path), "{path} is not documented");
     }
 

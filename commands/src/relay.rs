@@ -636,19 +636,53 @@ impl Relay {
     /// Relay lag: events committed (or about to be) but not yet acknowledged by JetStream.
     async fn record_lag(&self, conn: &mut PgConnection, cursor: Option<LogPosition>) {
         let Some(cursor) = cursor else { return };
-        let lag: Result<i64, _> = sqlx::query_scalar(
-            "SELECT count(*) FROM (SELECT 1 FROM events
-               WHERE (tx_id, position) > ($1::bigint::text::xid8, $2)
-               ORDER BY tx_id, position LIMIT 1000000) AS pending",
-        )
-        .bind(i64::try_from(cursor.tx).unwrap_or(i64::MAX))
-        .bind(i64::try_from(cursor.pos).unwrap_or(i64::MAX))
-        .fetch_one(conn)
-        .await;
-        if let Ok(lag) = lag {
+        if let Ok(lag) = count_after(conn, cursor, 1_000_000).await {
             metrics::gauge!("ciphertalk_relay_lag_events").set(lag as f64);
         }
     }
+}
+
+/// Events of the log after `position`, counted up to `limit` (ordered and
+/// limited, so it reads the log index from the position on).
+async fn count_after(conn: &mut PgConnection, position: LogPosition, limit: u64) -> Result<u64, sqlx::Error> {
+    let count: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT 1 FROM events
+           WHERE (tx_id, position) > ($1::bigint::text::xid8, $2)
+           ORDER BY tx_id, position LIMIT $3) AS pending",
+    )
+    .bind(i64::try_from(position.tx).unwrap_or(i64::MAX))
+    .bind(i64::try_from(position.pos).unwrap_or(i64::MAX))
+    .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+    .fetch_one(conn)
+    .await?;
+    Ok(u64::try_from(count).unwrap_or_default())
+}
+
+/// Where the relay stands as its saved cursor says (saved about once a
+/// second, so up to a second behind what it has published).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RelayStanding {
+    /// The last log position published; `None` before the relay first ran.
+    pub cursor: Option<LogPosition>,
+    pub saved_at: Option<DateTime<Utc>>,
+    /// Events committed after the cursor, counted up to the `limit` given.
+    pub pending: u64,
+}
+
+/// The relay's standing, for operators; `limit` bounds the count of pending events.
+pub async fn standing(pool: &PgPool, limit: u64) -> Result<RelayStanding, sqlx::Error> {
+    let mut conn = pool.acquire().await?;
+    let row: Option<(i64, i64, DateTime<Utc>)> =
+        sqlx::query_as("SELECT tx, pos, updated_at FROM relay_cursor WHERE name = $1")
+            .bind(CURSOR_NAME)
+            .fetch_optional(&mut *conn)
+            .await?;
+    let cursor = row.map(|(tx, pos, _)| LogPosition {
+        tx: u64::try_from(tx).unwrap_or_default(),
+        pos: u64::try_from(pos).unwrap_or_default(),
+    });
+    let pending = count_after(&mut conn, cursor.unwrap_or_default(), limit).await?;
+    Ok(RelayStanding { cursor, saved_at: row.map(|(_, _, at)| at), pending })
 }
 
 /// Held back for less than this, the relay's metric stays at 0.

@@ -70,12 +70,15 @@ pub async fn ready(state: State<AppState>) -> (StatusCode, Json<Value>) {
     (status, Json(body))
 }
 
+/// What [`check_dependencies`] checks, in the order of its answers.
+pub(crate) const DEPENDENCIES: [&str; 3] = ["nats", "postgres", "storage"];
+
 /// NATS, Postgres and the file store, checked at once; the gauge follows the result.
-async fn check_dependencies(state: &AppState) -> [Result<(), String>; 3] {
+pub(crate) async fn check_dependencies(state: &AppState) -> [Result<(), String>; 3] {
     let (nats, postgres, storage) =
         tokio::join!(check_nats(state), check_postgres(state), state.files.check());
     let results = [nats, postgres, storage];
-    for (dependency, result) in ["nats", "postgres", "storage"].into_iter().zip(&results) {
+    for (dependency, result) in DEPENDENCIES.into_iter().zip(&results) {
         metrics::gauge!("ciphertalk_dependency_up", "dependency" => dependency)
             .set(f64::from(u8::from(result.is_ok())));
     }

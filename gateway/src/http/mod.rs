@@ -24,6 +24,7 @@ pub mod request_body;
 pub mod request_id;
 pub mod rooms;
 pub mod shared;
+pub mod status;
 pub mod to_device;
 pub mod users;
 pub mod web;
@@ -79,6 +80,7 @@ pub fn router(state: AppState) -> Router {
         .merge(admin::router())
         .merge(push::router())
         .merge(audit::router())
+        .merge(status::router())
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), limit::limit))
         // Unknown API paths answer JSON 404s; the rest is the web client's.
         .fallback(move |request| client.clone().answer(request))

@@ -93,6 +93,7 @@ use crate::throttle::Action;
         super::push::unmute_room,
         super::audit::audit_log,
         super::audit::room_state,
+        super::status::status,
         super::webrtc::offer,
         super::webrtc::answer,
         super::webrtc::candidate,

@@ -1,3 +1,5 @@
 import { render } from "preact";
+import { App } from "./App";
+import "./admin.css";
 
-render(<main>CipherTalk admin</main>, document.getElementById("admin")!);
+render(<App />, document.getElementById("admin")!);
