@@ -162,6 +162,42 @@ async fn an_object_not_of_the_chunks_size_is_deleted_and_refused() {
     app.stop().await;
 }
 
+/// The store's own checksum of the object, which Garage returns on HEAD: an
+/// object of the chunk's size but other bytes (written by another client of
+/// the bucket, as a store that ignored the signed checksum would take it) is
+/// refused and deleted.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_object_whose_stored_checksum_is_not_the_declared_one_is_deleted_and_refused() {
+    use object_store::ObjectStoreExt as _;
+    use object_store::aws::{AmazonS3Builder, Checksum};
+    let app = presigned_app().await;
+    let alice = app.person("Alice").await;
+    let room = app.group(&alice, &[]).await;
+    let chunks = three_chunks();
+    let (file, body) = registered_as(&app, &alice, &room, &chunks).await;
+    let s3 = &app.garage.as_ref().unwrap().s3;
+    let writer = AmazonS3Builder::new()
+        .with_endpoint(&s3.endpoint_url)
+        .with_allow_http(true)
+        .with_bucket_name(&s3.bucket)
+        .with_region(&s3.region)
+        .with_access_key_id(&s3.access_key_id)
+        .with_secret_access_key(&s3.secret_access_key)
+        .with_checksum_algorithm(Checksum::SHA256)
+        .build()
+        .unwrap();
+    let hex: String = Sha256::digest(&chunks[0]).iter().map(|byte| format!("{byte:02x}")).collect();
+    let key = object_store::path::Path::from(format!("{file}/chunks/0-{hex}"));
+    writer.put(&key, bytes(9, 100).into()).await.unwrap();
+    let (status, answer) =
+        app.post(&alice, body["chunks"][0]["confirm_url"].as_str().unwrap(), json!({})).await;
+    assert_error(status, &answer, 422, "invalid_value");
+    assert_eq!(answer["error"]["details"]["field"], "sha256");
+    assert!(blobs_of(&app, &file).await.is_empty(), "the object was deleted");
+    assert_eq!(stored_chunks(&app, &alice, &file).await, json!([]));
+    app.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn only_the_uploader_confirms_and_a_non_member_gets_404() {
     let app = presigned_app().await;

@@ -170,6 +170,23 @@ async fn file_for_member(
     Ok((loaded, info, role))
 }
 
+/// A file still live, for its uploader: 404 for non-members, 410 once
+/// gone, 403 for other members.
+async fn file_for_uploader(
+    state: &AppState,
+    file: FileId,
+    user: UserId,
+) -> Result<(File, FileInfo), ApiError> {
+    let (loaded, info, _) = file_for_member(state, file, user).await?;
+    if loaded.status().is_gone() {
+        return Err(gone());
+    }
+    if info.uploader != user {
+        return Err(DomainError::Forbidden("only the uploader uploads chunks").into());
+    }
+    Ok((loaded, info))
+}
+
 fn file_not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "file_not_found", "no such file")
 }
@@ -321,13 +338,7 @@ pub async fn upload_urls(
     user: AuthUser,
     ApiPath(id): ApiPath<FileId>,
 ) -> Result<Json<UploadUrls>, ApiError> {
-    let (file, info, _) = file_for_member(&state, id, user.user_id).await?;
-    if file.status().is_gone() {
-        return Err(gone());
-    }
-    if info.uploader != user.user_id {
-        return Err(DomainError::Forbidden("only the uploader uploads chunks").into());
-    }
+    let (file, info) = file_for_uploader(&state, id, user.user_id).await?;
     let missing = (0..info.chunk_count).filter(|index| !file.stored_chunks().contains(index));
     Ok(Json(upload_urls_for(&state, id, missing, |index| info.declared_digest(index)).await?))
 }
@@ -548,20 +559,14 @@ fn chunk_too_long(expected: u64) -> ApiError {
         (status = 404, description = "file_not_found, or not a member of its room", body = ErrorBody),
         (status = 409, description = "chunk_missing: the store has no object for the chunk (yet); conflict: the chunk goes to its gateway URL", body = ErrorBody),
         (status = 410, description = "gone", body = ErrorBody),
-        (status = 422, description = "chunk_size_mismatch: the object is not the chunk's size, and was deleted; invalid_value: no such index", body = ErrorBody)))]
+        (status = 422, description = "chunk_size_mismatch: the object is not the chunk's size; invalid_value: the store's checksum of it is not the declared SHA-256 (deleted either way), or no such index", body = ErrorBody)))]
 #[tracing::instrument(skip_all, fields(user_id = %user.user_id, file_id = %id, index))]
 pub async fn confirm_chunk(
     State(state): State<AppState>,
     user: AuthUser,
     ApiPath((id, index)): ApiPath<(FileId, u32)>,
 ) -> Result<Json<ChunkReceipt>, ApiError> {
-    let (file, info, _) = file_for_member(&state, id, user.user_id).await?;
-    if file.status().is_gone() {
-        return Err(gone());
-    }
-    if info.uploader != user.user_id {
-        return Err(DomainError::Forbidden("only the uploader uploads chunks").into());
-    }
+    let (file, info) = file_for_uploader(&state, id, user.user_id).await?;
     let expected = info
         .expected_chunk_size(index)
         .ok_or_else(|| DomainError::invalid("index", "is beyond the last chunk"))?;
@@ -579,25 +584,35 @@ pub async fn confirm_chunk(
         ));
     };
     // The store took the object only with the declared SHA-256 (signed into
-    // the PUT); its size is what remains to check.
-    match state.files.stored_size(id, index, digest).await? {
-        None => {
-            return Err(ApiError::new(
-                StatusCode::CONFLICT,
-                "chunk_missing",
-                "the store has no object for this chunk: PUT it to its upload URL first",
-            ));
-        }
-        Some(size) if size != expected => {
-            state.files.store().delete(&layout::chunk(id, index, digest)).await?;
-            return Err(ApiError::new(
+    // the PUT); its size is checked here, and the SHA-256 the store keeps for
+    // it too when it tells (Garage does).
+    let Some(object) = state.files.uploaded_object(id, index, digest).await? else {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "chunk_missing",
+            "the store has no object for this chunk: PUT it to its upload URL first",
+        ));
+    };
+    let refusal = if object.size != expected {
+        Some(
+            ApiError::new(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "chunk_size_mismatch",
-                format!("the chunk has {expected} bytes, the object {size}; it was deleted"),
+                format!("the chunk has {expected} bytes, the object {}; it was deleted", object.size),
             )
-            .with_details(json!({"expected": expected, "size": size})));
-        }
-        Some(_) => {}
+            .with_details(json!({"expected": expected, "size": object.size})),
+        )
+    } else if object.sha256.as_ref().is_some_and(|stored| *stored != digest.to_string()) {
+        Some(
+            DomainError::invalid("sha256", format!("chunk {index} does not have the declared SHA-256"))
+                .into(),
+        )
+    } else {
+        None
+    };
+    if let Some(refusal) = refusal {
+        state.files.store().delete(&layout::chunk(id, index, digest)).await?;
+        return Err(refusal);
     }
     record_chunk(&state, id, index, digest, expected, Arrival::InPlace).await?;
     Ok(receipt(digest))

@@ -61,8 +61,9 @@ pub struct Storage {
     urls: GatewayUrls,
     /// Signs the download URLs of an S3 store, for the host clients reach it at.
     presigner: Option<AmazonS3>,
-    /// Whether chunks with a declared digest are PUT straight to the bucket.
-    presigned_uploads: bool,
+    /// Set when chunks with a declared digest are PUT straight to the bucket:
+    /// reads what those PUTs left.
+    inspector: Option<s3::Inspector>,
     /// The last health check: when, and its verdict. Held while checking, so
     /// that callers at once wait for one check instead of making their own.
     health: tokio::sync::Mutex<Option<(Instant, Result<(), String>)>>,
@@ -77,7 +78,7 @@ impl Storage {
             "files-url-key",
             "file URL key",
         )?;
-        let mut presigner = None;
+        let (mut presigner, mut inspector) = (None, None);
         let store: Arc<dyn ObjectStore> = match config.files.backend {
             StorageBackend::Local => {
                 let root = layout::local_root(&config.data_dir);
@@ -97,6 +98,9 @@ impl Storage {
                     )
                 })?;
                 presigner = Some(s3::s3_signer(settings).map_err(std::io::Error::other)?);
+                if config.files.presigned_uploads() {
+                    inspector = Some(s3::Inspector::new(settings).map_err(std::io::Error::other)?);
+                }
                 Arc::new(s3::s3_store(settings).map_err(std::io::Error::other)?)
             }
         };
@@ -104,7 +108,7 @@ impl Storage {
             store,
             urls: GatewayUrls::new(key),
             presigner,
-            presigned_uploads: config.files.presigned_uploads(),
+            inspector,
             health: tokio::sync::Mutex::new(None),
         })
     }
@@ -119,7 +123,7 @@ impl Storage {
 
     /// Whether chunks are PUT straight to the bucket (and then confirmed).
     pub fn presigned_uploads(&self) -> bool {
-        self.presigned_uploads
+        self.inspector.is_some()
     }
 
     /// Where chunk `index` of `file` is uploaded (a PUT) until `expires`: a
@@ -133,7 +137,7 @@ impl Storage {
         declared: Option<ChunkDigest>,
         expires: DateTime<Utc>,
     ) -> Result<UploadTarget, object_store::Error> {
-        let (Some(presigner), Some(digest), true) = (&self.presigner, declared, self.presigned_uploads)
+        let (Some(presigner), Some(digest), true) = (&self.presigner, declared, self.presigned_uploads())
         else {
             return Ok(UploadTarget::Gateway { url: self.urls.url(UrlMethod::Put, file, index, expires) });
         };
@@ -149,19 +153,17 @@ impl Storage {
         Ok(UploadTarget::Presigned { url: url.into(), checksum })
     }
 
-    /// The size of the object a presigned PUT left for chunk `index` of
-    /// `file` under its `digest`; `None` when there is none (yet).
-    pub async fn stored_size(
+    /// The size and stored SHA-256 of the object a presigned PUT left for
+    /// chunk `index` of `file` under its `digest`; `None` when there is none
+    /// (yet), or uploads are not presigned.
+    pub async fn uploaded_object(
         &self,
         file: FileId,
         index: u32,
         digest: ChunkDigest,
-    ) -> Result<Option<u64>, object_store::Error> {
-        match self.store.head(&layout::chunk(file, index, digest)).await {
-            Ok(meta) => Ok(Some(meta.size)),
-            Err(object_store::Error::NotFound { .. }) => Ok(None),
-            Err(err) => Err(err),
-        }
+    ) -> Result<Option<s3::ObjectFacts>, object_store::Error> {
+        let Some(inspector) = &self.inspector else { return Ok(None) };
+        inspector.head(&layout::chunk(file, index, digest)).await
     }
 
     /// Where stored chunk `index` of `file` (with `digest`) is downloaded (a
