@@ -1,8 +1,8 @@
 //! `files.s3_uploads = "presigned"`: chunks PUT straight to a real Garage
 //! with URLs signed for their declared SHA-256, then confirmed to the
 //! gateway. The store refuses an expired or tampered URL and other bytes;
-//! the confirmation refuses a chunk not there (yet) or of the wrong size
-//! (deleting it), answers a stored chunk as the first time, and is the
+//! the confirmation refuses a chunk not there (yet), of the wrong size or
+//! with another stored checksum (deleting it), answers a stored chunk as the first time, and is the
 //! uploader's alone (404 for non-members).
 
 use std::time::Duration;
@@ -142,39 +142,28 @@ async fn the_store_refuses_expired_tampered_and_other_chunks_urls_and_other_byte
     app.stop().await;
 }
 
+/// The confirmation refuses, and deletes, an object that is not the chunk:
+/// of another size (the store took the bytes a digest declared for another
+/// length), or whose checksum as the store keeps it (Garage returns it on
+/// HEAD) is not the declared one (written by another client of the bucket,
+/// as a store that ignored the signed checksum would take it).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_object_not_of_the_chunks_size_is_deleted_and_refused() {
-    let app = presigned_app().await;
-    let alice = app.person("Alice").await;
-    let room = app.group(&alice, &[]).await;
-    // Digests of a longer chunk 0 and a shorter last chunk: the store takes
-    // the bytes they name, the confirmation refuses their size.
-    let lying = vec![bytes(0, 120), bytes(1, 100), bytes(2, 49)];
-    let (file, body) = registered_as(&app, &alice, &room, &lying).await;
-    for index in [0, 2] {
-        let (status, answer) = send_chunk(&app, &alice, &body["chunks"][index], lying[index].clone()).await;
-        assert_error(status, &answer, 422, "chunk_size_mismatch");
-        let expected = if index == 0 { 100 } else { 50 };
-        assert_eq!(answer["error"]["details"], json!({"expected": expected, "size": lying[index].len()}));
-    }
-    assert!(blobs_of(&app, &file).await.is_empty(), "the objects were deleted");
-    assert_eq!(stored_chunks(&app, &alice, &file).await, json!([]));
-    app.stop().await;
-}
-
-/// The store's own checksum of the object, which Garage returns on HEAD: an
-/// object of the chunk's size but other bytes (written by another client of
-/// the bucket, as a store that ignored the signed checksum would take it) is
-/// refused and deleted.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_object_whose_stored_checksum_is_not_the_declared_one_is_deleted_and_refused() {
+async fn an_object_that_is_not_the_chunk_is_deleted_and_refused() {
     use object_store::ObjectStoreExt as _;
     use object_store::aws::{AmazonS3Builder, Checksum};
     let app = presigned_app().await;
     let alice = app.person("Alice").await;
     let room = app.group(&alice, &[]).await;
-    let chunks = three_chunks();
-    let (file, body) = registered_as(&app, &alice, &room, &chunks).await;
+    // Digests of a longer chunk 0 and a shorter last chunk.
+    let declared = vec![bytes(0, 120), bytes(1, 100), bytes(2, 49)];
+    let (file, body) = registered_as(&app, &alice, &room, &declared).await;
+    for index in [0, 2] {
+        let (status, answer) =
+            send_chunk(&app, &alice, &body["chunks"][index], declared[index].clone()).await;
+        assert_error(status, &answer, 422, "chunk_size_mismatch");
+        let expected = if index == 0 { 100 } else { 50 };
+        assert_eq!(answer["error"]["details"], json!({"expected": expected, "size": declared[index].len()}));
+    }
     let s3 = &app.garage.as_ref().unwrap().s3;
     let writer = AmazonS3Builder::new()
         .with_endpoint(&s3.endpoint_url)
@@ -186,14 +175,14 @@ async fn an_object_whose_stored_checksum_is_not_the_declared_one_is_deleted_and_
         .with_checksum_algorithm(Checksum::SHA256)
         .build()
         .unwrap();
-    let hex: String = Sha256::digest(&chunks[0]).iter().map(|byte| format!("{byte:02x}")).collect();
-    let key = object_store::path::Path::from(format!("{file}/chunks/0-{hex}"));
+    let hex: String = Sha256::digest(&declared[1]).iter().map(|byte| format!("{byte:02x}")).collect();
+    let key = object_store::path::Path::from(format!("{file}/chunks/1-{hex}"));
     writer.put(&key, bytes(9, 100).into()).await.unwrap();
     let (status, answer) =
-        app.post(&alice, body["chunks"][0]["confirm_url"].as_str().unwrap(), json!({})).await;
+        app.post(&alice, body["chunks"][1]["confirm_url"].as_str().unwrap(), json!({})).await;
     assert_error(status, &answer, 422, "invalid_value");
     assert_eq!(answer["error"]["details"]["field"], "sha256");
-    assert!(blobs_of(&app, &file).await.is_empty(), "the object was deleted");
+    assert!(blobs_of(&app, &file).await.is_empty(), "the objects were deleted");
     assert_eq!(stored_chunks(&app, &alice, &file).await, json!([]));
     app.stop().await;
 }
