@@ -212,6 +212,32 @@ async fn only_the_uploader_confirms_and_a_non_member_gets_404() {
     app.stop().await;
 }
 
+/// A confirmation is a session's write: over the write limit it is 429.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn confirmations_are_rate_limited_as_writes() {
+    let app = presigned_app_with(|config| {
+        config.rate_limits.mode = ciphertalk_gateway::config::Toggle::On;
+        config.write_limits.write_per_user = 2;
+    })
+    .await;
+    let alice = app.person("Alice").await;
+    let room = app.group(&alice, &[]).await;
+    let (file, _) = registered_as(&app, &alice, &room, &three_chunks()).await;
+    let mut answers = Vec::new();
+    for _ in 0..4 {
+        let (status, body) = app.post(&alice, &format!("/v1/files/{file}/chunks/0"), json!({})).await;
+        answers.push((status, body["error"]["code"].as_str().unwrap_or_default().to_owned()));
+    }
+    assert_eq!(answers.first().map(|a| a.1.as_str()), Some("chunk_missing"), "{answers:?}");
+    assert!(
+        answers
+            .iter()
+            .any(|(status, code)| *status == StatusCode::TOO_MANY_REQUESTS && code == "rate_limited"),
+        "{answers:?}"
+    );
+    app.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn with_gateway_uploads_there_is_nothing_to_confirm() {
     let app = spawn_app().files_on(StorageBackend::S3).await;

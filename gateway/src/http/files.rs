@@ -43,15 +43,15 @@ pub fn router() -> Router<AppState> {
         .route("/v1/files/{id}", get(show).delete(delete))
         .route("/v1/files/{id}/upload-urls", post(upload_urls))
         .route("/v1/files/{id}/complete", post(complete))
+        // The confirmation of a chunk PUT to the bucket: a session's write,
+        // rate-limited as one; the signed chunk URLs share its path.
+        .route("/v1/files/{id}/chunks/{index}", post(confirm_chunk))
 }
 
 /// The signed chunk URLs: merged outside the request body limit, since a
-/// chunk is streamed to the store and bounded by its own declared size. The
-/// confirmation of a chunk PUT to the bucket (a session's call, no body)
-/// shares their path.
+/// chunk is streamed to the store and bounded by its own declared size.
 pub fn chunk_router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/files/{id}/chunks/{index}", get(download_chunk).put(upload_chunk).post(confirm_chunk))
+    Router::new().route("/v1/files/{id}/chunks/{index}", get(download_chunk).put(upload_chunk))
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
