@@ -4,7 +4,9 @@
 //! non-members; delete and the expiry sweeper removing the blobs from the
 //! store itself; an upload surviving a restart; the limits. What touches the
 //! store runs twice (`on_each_store!`): on the local store, and with the
-//! chunks in a real Garage (S3), whose downloads are presigned URLs.
+//! chunks in a real Garage (S3), whose downloads are presigned URLs; the
+//! uploads PUT straight to Garage (`files.s3_uploads = "presigned"`) have
+//! tests of their own (`presigned`).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -47,6 +49,7 @@ mod access;
 mod lifecycle;
 mod limits;
 mod outage;
+mod presigned;
 mod streaming;
 mod urls;
 
@@ -120,6 +123,31 @@ pub(crate) async fn put_chunk(app: &TestApp, url: &str, bytes: Vec<u8>) -> (Stat
     let response = app.http.put(absolute(app, url)).body(bytes).send().await.unwrap();
     let status = response.status();
     (status, response.json().await.unwrap_or(Value::Null))
+}
+
+/// Uploads `bytes` as an upload answer's `target` chunk says, as `who`: a
+/// PUT to its URL with its headers, then (presigned) the confirmation. The
+/// status and JSON answer of the call that stored it, or of the PUT refused
+/// (a store's XML answer as a string).
+pub(crate) async fn send_chunk(
+    app: &TestApp,
+    who: &Person,
+    target: &Value,
+    bytes: Vec<u8>,
+) -> (StatusCode, Value) {
+    let mut request = app.http.put(absolute(app, target["upload_url"].as_str().unwrap()));
+    for (name, value) in target["upload_headers"].as_object().into_iter().flatten() {
+        request = request.header(name.as_str(), value.as_str().unwrap());
+    }
+    let response = request.body(bytes).send().await.unwrap();
+    let status = response.status();
+    let Some(confirm) = target["confirm_url"].as_str() else {
+        return (status, response.json().await.unwrap_or(Value::Null));
+    };
+    if !status.is_success() {
+        return (status, Value::String(response.text().await.unwrap()));
+    }
+    app.post(who, confirm, json!({})).await
 }
 
 /// GETs a chunk URL, with `range` if given: status, headers, body.

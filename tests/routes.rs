@@ -99,6 +99,18 @@ async fn every_served_route_is_documented_and_every_documented_route_is_served()
         assert!(documented.iter().any(|(_, documented)| documented == path), "{path} is not documented");
     }
 
+    // The confirmation of a presigned chunk PUT: a session's call, its refusals documented.
+    let confirm = &doc["paths"]["/v1/files/{id}/chunks/{index}"]["post"];
+    assert!(confirm["security"].is_array(), "the confirmation needs a session");
+    for status in ["200", "403", "404", "409", "422"] {
+        assert!(confirm["responses"][status].is_object(), "confirm_chunk documents no {status}");
+    }
+    let upload_url = &doc["components"]["schemas"]["UploadUrl"]["properties"];
+    assert!(
+        upload_url["upload_headers"].is_object() && upload_url["confirm_url"].is_object(),
+        "{upload_url}"
+    );
+
     // Bodies are documented with their schemas.
     let send = &doc["paths"]["/v1/rooms/{id}/messages"]["post"];
     assert_eq!(

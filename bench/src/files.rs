@@ -1,23 +1,29 @@
 //! `ciphertalk-bench files`: one big file through a server, as clients move
-//! it: registered, uploaded chunk by chunk to its upload URLs, then every
-//! chunk downloaded from its download URL (a gateway URL on the local store,
-//! a presigned URL on S3). Measures upload and download throughput, the
-//! server's resident memory throughout (sampled every 50 ms: it must stay
-//! flat, since chunks are streamed to the store and never held whole), and
-//! the time from a chunk PUT answering to `file.chunk_available` reaching
-//! another member's WebSocket.
+//! it: registered (with each chunk's SHA-256), uploaded chunk by chunk to its
+//! upload URLs (gateway URLs, or on S3 with presigned uploads PUTs to the
+//! bucket, each then confirmed), then every chunk downloaded from its
+//! download URL (a gateway URL on the local store, a presigned URL on S3).
+//! Measures upload and download throughput, the server's resident memory
+//! throughout (sampled every 50 ms: it must stay flat, since chunks are
+//! streamed to the store and never held whole), and the time from a chunk's
+//! storing call answering (its PUT, or its confirmation) to
+//! `file.chunk_available` reaching another member's WebSocket.
 //!
 //! The store is the server's configuration: a server started here takes the
 //! `CIPHERTALK_FILES_*` variables of this environment (the S3 backend with
-//! `CIPHERTALK_FILES_BACKEND=s3` and the `CIPHERTALK_FILES_S3_*` bucket).
+//! `CIPHERTALK_FILES_BACKEND=s3` and the `CIPHERTALK_FILES_S3_*` bucket;
+//! presigned uploads with `CIPHERTALK_FILES_S3_UPLOADS=presigned`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use futures::StreamExt;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use sha2::{Digest as _, Sha256};
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_util::sync::CancellationToken;
@@ -120,32 +126,47 @@ async fn measure(server: &Server, args: &Args) -> Result<(), BoxError> {
 
     let (size, chunk_size) = (args.size_mib * MIB, args.chunk_mib * MIB);
     let chunk_count = size.div_ceil(chunk_size);
+    // One pseudo-random chunk (ciphertext looks random), made distinct per index.
+    let template: Vec<u8> = (0..chunk_size).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let chunk_of = |index: u64| {
+        let len = chunk_size.min(size - index * chunk_size) as usize;
+        let mut chunk = template[..len].to_vec();
+        chunk[..8.min(len)].copy_from_slice(&index.to_le_bytes()[..8.min(len)]);
+        chunk
+    };
+    let digests: Vec<String> =
+        (0..chunk_count).map(|index| STANDARD.encode(Sha256::digest(chunk_of(index)))).collect();
     let body = json!({
         "room_id": room, "size": size, "chunk_size": chunk_size, "chunk_count": chunk_count,
         "content_type": "application/octet-stream",
         "wrapped_keys": {alice.id.clone(): "a2V5", bob.id.clone(): "a2V5"},
+        "chunk_sha256": digests,
     });
     let registered =
         call(&http, &server.base, &alice, reqwest::Method::POST, "/v1/files", Some(body)).await?;
     let file = registered["file_id"].as_str().ok_or("no file_id")?.to_owned();
-    let upload_urls = chunk_urls(&registered, "upload_url", &server.base)?;
+    let targets = registered["chunks"].as_array().ok_or("no chunks")?;
+    let presigned = targets.iter().any(|target| target["confirm_url"].is_string());
 
     let memory = Memory::sample(server.pid);
     tokio::time::sleep(SAMPLE_EVERY * 4).await;
     let idle = Instant::now();
-    // One pseudo-random chunk (ciphertext looks random), made distinct per index.
-    let template: Vec<u8> = (0..chunk_size).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
     let mut answered: HashMap<u64, Instant> = HashMap::new();
     let upload_started = Instant::now();
-    for (index, url) in upload_urls.iter().enumerate() {
-        let len = chunk_size.min(size - index as u64 * chunk_size) as usize;
-        let mut chunk = template[..len].to_vec();
-        chunk[..8.min(len)].copy_from_slice(&(index as u64).to_le_bytes()[..8.min(len)]);
-        let response = http.put(url).body(chunk).send().await?;
+    for (index, target) in targets.iter().enumerate() {
+        let url = absolute(&server.base, target["upload_url"].as_str().ok_or("no upload_url")?);
+        let mut request = http.put(url).body(chunk_of(index as u64));
+        for (name, value) in target["upload_headers"].as_object().into_iter().flatten() {
+            request = request.header(name.as_str(), value.as_str().ok_or("a header that is no string")?);
+        }
+        let response = request.send().await?;
         let status = response.status();
         let text = response.text().await?;
         if status != StatusCode::OK {
             return Err(format!("chunk {index}: {status} {text}").into());
+        }
+        if let Some(confirm) = target["confirm_url"].as_str() {
+            call(&http, &server.base, &alice, reqwest::Method::POST, confirm, None).await?;
         }
         answered.insert(index as u64, Instant::now());
     }
@@ -184,9 +205,13 @@ async fn measure(server: &Server, args: &Args) -> Result<(), BoxError> {
         let Some(pushed) = announced.get(index) else { continue };
         latency.record(pushed.saturating_duration_since(*at));
     }
-    let backend = shown["chunks"][0]["download_url"].as_str().map_or("?", |url| {
-        if url.starts_with("http") { "s3 (presigned downloads)" } else { "local (gateway URLs)" }
-    });
+    let backend = match (shown["chunks"][0]["download_url"].as_str(), presigned) {
+        (Some(url), false) if url.starts_with("http") => {
+            "s3 (uploads through the gateway, presigned downloads)"
+        }
+        (Some(_), true) => "s3 (presigned uploads, each confirmed; presigned downloads)",
+        _ => "local (gateway URLs)",
+    };
     println!(
         "files: {} MiB in {chunk_count} chunks of {} MiB, store {backend}",
         args.size_mib, args.chunk_mib
@@ -194,7 +219,7 @@ async fn measure(server: &Server, args: &Args) -> Result<(), BoxError> {
     println!("  upload:   {:.1} MiB/s ({upload_secs:.1} s)", args.size_mib as f64 / upload_secs);
     println!("  download: {:.1} MiB/s ({download_secs:.1} s)", args.size_mib as f64 / download_secs);
     println!(
-        "  file.chunk_available at another member after the PUT answered: {} of {chunk_count}, p50 {:.1} ms, p99 {:.1} ms",
+        "  file.chunk_available at another member after the chunk's storing call answered: {} of {chunk_count}, p50 {:.1} ms, p99 {:.1} ms",
         latency.len(),
         latency.quantile_ms(0.5),
         latency.quantile_ms(0.99)

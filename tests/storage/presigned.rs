@@ -75,8 +75,8 @@ async fn an_expired_or_tampered_url_is_refused() {
 
 /// What a presigned PUT can bind beyond the key: the SHA-256 of the bytes
 /// (`x-amz-checksum-sha256`), not their length (object_store's signer leaves
-/// `Content-Length` unsigned). One reason uploads go through the gateway
-/// (docs/operations.md, "Object storage").
+/// `Content-Length` unsigned). Why presigned uploads need a declared digest
+/// and a confirmation of the size (docs/operations.md, "Object storage").
 #[tokio::test]
 async fn a_url_signed_for_a_checksum_takes_only_those_bytes_but_no_length_can_be_signed() {
     let garage = TestGarage::start().await;

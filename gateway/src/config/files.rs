@@ -15,16 +15,31 @@ use super::{S3Settings, Secret};
 pub enum StorageBackend {
     /// Files under `<data_dir>/files`, served through HMAC-signed gateway URLs.
     Local,
-    /// An S3-compatible bucket (`[files.s3]`): chunks still arrive through the
-    /// gateway's URLs (streamed on to the bucket, checked on the way), and are
-    /// downloaded with presigned GETs straight from the store.
+    /// An S3-compatible bucket (`[files.s3]`): chunks arrive as `s3_uploads`
+    /// says, and are downloaded with presigned GETs straight from the store.
     S3,
+}
+
+/// How chunks reach an S3 bucket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum S3Uploads {
+    /// Through the gateway's signed URLs, streamed on to the bucket while
+    /// their size and SHA-256 are checked, recorded when the PUT answers.
+    #[default]
+    Gateway,
+    /// Straight to the bucket with presigned PUTs bound to each chunk's
+    /// declared SHA-256 (so `chunk_sha256` is required), recorded when the
+    /// client confirms the chunk and the gateway found it in the bucket.
+    Presigned,
 }
 
 #[derive(Debug, Clone, Deserialize, Serialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FilesConfig {
     pub backend: StorageBackend,
+    /// How chunks reach the `s3` backend (the local one always takes gateway uploads).
+    pub s3_uploads: S3Uploads,
     /// Largest file, in bytes.
     pub max_file_bytes: u64,
     /// Largest chunk, in bytes (a chunk PUT is streamed, never held whole).
@@ -49,6 +64,7 @@ impl Default for FilesConfig {
     fn default() -> Self {
         Self {
             backend: StorageBackend::Local,
+            s3_uploads: S3Uploads::Gateway,
             max_file_bytes: 2048 << 20,
             max_chunk_bytes: 16 << 20,
             max_chunk_count: MAX_CHUNK_COUNT,
@@ -78,6 +94,11 @@ impl FilesConfig {
             "files.url_key",
             "must be at least 32 bytes",
         )?;
+        ensure(
+            self.backend == StorageBackend::S3 || self.s3_uploads == S3Uploads::Gateway,
+            "files.s3_uploads",
+            "presigned uploads need files.backend = \"s3\"",
+        )?;
         match (self.backend, &self.s3) {
             (StorageBackend::S3, Some(s3)) => s3.validate(),
             (StorageBackend::S3, None) => Err(ConfigError::invalid(
@@ -101,6 +122,11 @@ impl FilesConfig {
             max_expiry: (self.max_expiry_secs > 0)
                 .then(|| chrono::TimeDelta::seconds(i64::try_from(self.max_expiry_secs).unwrap_or(i64::MAX))),
         }
+    }
+
+    /// Whether chunks are PUT straight to the bucket (presigned) rather than to the gateway.
+    pub fn presigned_uploads(&self) -> bool {
+        self.backend == StorageBackend::S3 && self.s3_uploads == S3Uploads::Presigned
     }
 
     pub fn url_lifetime(&self) -> Duration {
@@ -175,5 +201,19 @@ mod tests {
             .filter(|(name, _)| *name != "CIPHERTALK_FILES_S3_SECRET_ACCESS_KEY")
             .collect();
         assert!(load(&without_secret).is_err(), "no secret key");
+    }
+
+    #[test]
+    fn presigned_uploads_are_an_s3_choice() {
+        let presigned = ("CIPHERTALK_FILES_S3_UPLOADS", "presigned");
+        assert_eq!(
+            refused_setting(&[presigned]),
+            "files.s3_uploads",
+            "the local store takes no presigned PUT"
+        );
+        let config = load(&[BUCKET, &[("CIPHERTALK_FILES_BACKEND", "s3"), presigned]].concat()).unwrap();
+        assert!(config.files.presigned_uploads());
+        let config = load(&[BUCKET, &[("CIPHERTALK_FILES_BACKEND", "s3")]].concat()).unwrap();
+        assert!(!config.files.presigned_uploads(), "gateway uploads by default");
     }
 }

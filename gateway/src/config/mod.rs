@@ -37,7 +37,7 @@ pub use auth::AuthConfig;
 pub use cors::CorsConfig;
 pub use embedded::EmbeddedConfig;
 pub use events::EventsConfig;
-pub use files::{FilesConfig, StorageBackend};
+pub use files::{FilesConfig, S3Uploads, StorageBackend};
 pub use http::HttpConfig;
 pub use keys::KeysConfig;
 pub use load::ConfigError;

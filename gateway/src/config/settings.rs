@@ -462,6 +462,11 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "where file chunks are stored: local (default local, under <data_dir>/files) or s3 (the CIPHERTALK_FILES_S3_* bucket)",
     ),
     (
+        "CIPHERTALK_FILES_S3_UPLOADS",
+        "files.s3_uploads",
+        "how chunks reach the s3 backend: gateway (default gateway: PUT to the gateway, checked and streamed on) or presigned (PUT to the bucket, bound to each declared chunk_sha256, then confirmed)",
+    ),
+    (
         "CIPHERTALK_FILES_MAX_FILE_BYTES",
         "files.max_file_bytes",
         "largest file; larger uploads get 413 (default 2048 MiB)",

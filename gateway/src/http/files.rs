@@ -3,7 +3,10 @@
 //! is read from the aggregates as committed (the file, its room), never from
 //! a read model that may lag; a caller who is not a member of the file's room
 //! gets 404 on every route. The chunk URLs need no session: their signature
-//! is the permission.
+//! is the permission. With `files.s3_uploads = "presigned"` a chunk is PUT
+//! straight to the S3 bucket and then confirmed (`POST .../chunks/{index}`):
+//! the gateway finds the object, checks its size and records it as it
+//! records a chunk PUT to its own URL ([`record_chunk`], one path for both).
 
 use std::collections::BTreeMap;
 
@@ -29,9 +32,9 @@ use super::error::{ApiError, ErrorBody};
 use super::extract::{ApiJson, ApiPath, ApiQuery, AuthUser};
 use super::shared::metadata;
 use crate::state::AppState;
-use crate::storage::layout;
 use crate::storage::receive::{ReceiveError, receive};
 use crate::storage::signed_url::{SignedQuery, UrlMethod};
+use crate::storage::{CHECKSUM_HEADER, UploadTarget, layout};
 
 /// The routes a session calls.
 pub fn router() -> Router<AppState> {
@@ -40,6 +43,9 @@ pub fn router() -> Router<AppState> {
         .route("/v1/files/{id}", get(show).delete(delete))
         .route("/v1/files/{id}/upload-urls", post(upload_urls))
         .route("/v1/files/{id}/complete", post(complete))
+        // The confirmation of a chunk PUT to the bucket: a session's write,
+        // rate-limited as one; the signed chunk URLs share its path.
+        .route("/v1/files/{id}/chunks/{index}", post(confirm_chunk))
 }
 
 /// The signed chunk URLs: merged outside the request body limit, since a
@@ -64,15 +70,26 @@ pub struct NewFile {
     pub wrapped_keys: BTreeMap<UserId, String>,
     /// Seconds until the file is deleted; under a configured maximum life it defaults to it.
     pub expires_in: Option<u64>,
-    /// The SHA-256 of each encrypted chunk, base64: a chunk that does not match is refused.
+    /// The SHA-256 of each encrypted chunk, base64: a chunk that does not
+    /// match is refused. Required when uploads are presigned PUTs to S3 (it
+    /// is what the store checks the bytes against).
     pub chunk_sha256: Option<Vec<String>>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UploadUrl {
     pub index: u32,
-    /// Relative to the API's base URL; PUT the chunk's bytes to it.
+    /// PUT the chunk's bytes to it: relative to the API's base URL (a gateway
+    /// URL, the chunk is stored when the PUT answers), or an absolute
+    /// presigned URL of the S3 store (then send `upload_headers` and call `confirm_url`).
     pub upload_url: String,
+    /// Headers the PUT must carry as given (presigned: `x-amz-checksum-sha256`, signed).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub upload_headers: BTreeMap<String, String>,
+    /// Presigned only: POST here (with the session, no body) once the PUT
+    /// answered; the chunk is stored and announced when this answers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub confirm_url: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -116,7 +133,7 @@ pub struct FileJson {
     pub urls_expire_at: DateTime<Utc>,
 }
 
-/// What a stored chunk PUT answers, the same each time the same bytes come.
+/// What a stored chunk PUT (or confirmation) answers, the same each time the same bytes come.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ChunkReceipt {
     #[schema(value_type = Uuid)]
@@ -153,6 +170,23 @@ async fn file_for_member(
     Ok((loaded, info, role))
 }
 
+/// A file still live, for its uploader: 404 for non-members, 410 once
+/// gone, 403 for other members.
+async fn file_for_uploader(
+    state: &AppState,
+    file: FileId,
+    user: UserId,
+) -> Result<(File, FileInfo), ApiError> {
+    let (loaded, info, _) = file_for_member(state, file, user).await?;
+    if loaded.status().is_gone() {
+        return Err(gone());
+    }
+    if info.uploader != user {
+        return Err(DomainError::Forbidden("only the uploader uploads chunks").into());
+    }
+    Ok((loaded, info))
+}
+
 fn file_not_found() -> ApiError {
     ApiError::new(StatusCode::NOT_FOUND, "file_not_found", "no such file")
 }
@@ -173,12 +207,29 @@ fn url_expiry(state: &AppState) -> DateTime<Utc> {
     now() + TimeDelta::from_std(state.config.files.url_lifetime()).unwrap_or(TimeDelta::minutes(5))
 }
 
-fn upload_urls_for(state: &AppState, file: FileId, indexes: impl Iterator<Item = u32>) -> UploadUrls {
+/// The upload URLs of chunks `indexes` of `file`, whose declared digests `declared` gives.
+async fn upload_urls_for(
+    state: &AppState,
+    file: FileId,
+    indexes: impl Iterator<Item = u32>,
+    declared: impl Fn(u32) -> Option<ChunkDigest>,
+) -> Result<UploadUrls, ApiError> {
     let expires_at = url_expiry(state);
-    let chunks = indexes
-        .map(|index| UploadUrl { index, upload_url: state.files.upload_url(file, index, expires_at) })
-        .collect();
-    UploadUrls { file_id: file, chunks, expires_at }
+    let mut chunks = Vec::new();
+    for index in indexes {
+        chunks.push(match state.files.upload_target(file, index, declared(index), expires_at).await? {
+            UploadTarget::Gateway { url } => {
+                UploadUrl { index, upload_url: url, upload_headers: BTreeMap::new(), confirm_url: None }
+            }
+            UploadTarget::Presigned { url, checksum } => UploadUrl {
+                index,
+                upload_url: url,
+                upload_headers: BTreeMap::from([(CHECKSUM_HEADER.to_owned(), checksum)]),
+                confirm_url: Some(format!("/v1/files/{file}/chunks/{index}")),
+            },
+        });
+    }
+    Ok(UploadUrls { file_id: file, chunks, expires_at })
 }
 
 fn too_large(message: &str) -> ApiError {
@@ -240,6 +291,14 @@ pub async fn create(
         .chunk_sha256
         .map(|digests| digests.iter().map(|digest| ChunkDigest::parse(digest)).collect::<Result<Vec<_>, _>>())
         .transpose()?;
+    if state.files.presigned_uploads() && chunk_sha256.is_none() {
+        // Only the declared digest, signed into the PUT, keeps other bytes
+        // from replacing a chunk in the bucket.
+        return Err(ApiError::from(ciphertalk_domain::ValidationError::new(
+            "chunk_sha256",
+            "is required: chunks are uploaded straight to the store, which checks them against it",
+        )));
+    }
     let content_type = body.content_type.as_deref().map(ContentType::parse).transpose()?.unwrap_or_default();
     let at = now();
     let file_id = FileId::new_v7();
@@ -253,7 +312,7 @@ pub async fn create(
         chunk_count: body.chunk_count,
         content_type,
         wrapped_keys,
-        chunk_sha256,
+        chunk_sha256: chunk_sha256.clone(),
         expires_at: expires_at(&state, body.expires_in, at)?,
         limits: state.config.files.limits(),
         uploader_stored_bytes: stored,
@@ -262,7 +321,9 @@ pub async fn create(
     let executed = state.write.files.execute(&file_id.to_string(), command, &metadata(&user, &headers)).await;
     lock.release().await?;
     executed.map_err(file_error)?;
-    Ok((StatusCode::CREATED, Json(upload_urls_for(&state, file_id, 0..body.chunk_count))))
+    let declared = |index: u32| chunk_sha256.as_ref()?.get(usize::try_from(index).ok()?).copied();
+    let urls = upload_urls_for(&state, file_id, 0..body.chunk_count, declared).await?;
+    Ok((StatusCode::CREATED, Json(urls)))
 }
 
 #[utoipa::path(post, path = "/v1/files/{id}/upload-urls", tag = "files", security(("bearer" = [])),
@@ -277,15 +338,9 @@ pub async fn upload_urls(
     user: AuthUser,
     ApiPath(id): ApiPath<FileId>,
 ) -> Result<Json<UploadUrls>, ApiError> {
-    let (file, info, _) = file_for_member(&state, id, user.user_id).await?;
-    if file.status().is_gone() {
-        return Err(gone());
-    }
-    if info.uploader != user.user_id {
-        return Err(DomainError::Forbidden("only the uploader uploads chunks").into());
-    }
+    let (file, info) = file_for_uploader(&state, id, user.user_id).await?;
     let missing = (0..info.chunk_count).filter(|index| !file.stored_chunks().contains(index));
-    Ok(Json(upload_urls_for(&state, id, missing)))
+    Ok(Json(upload_urls_for(&state, id, missing, |index| info.declared_digest(index)).await?))
 }
 
 #[utoipa::path(post, path = "/v1/files/{id}/complete", tag = "files", security(("bearer" = [])),
@@ -483,7 +538,8 @@ pub async fn upload_chunk(
             }
             ReceiveError::Store(err) => err.into(),
         })?;
-    let outcome = store_received(&state, id, index, received.sha256, expected, &incoming).await;
+    let outcome =
+        record_chunk(&state, id, index, received.sha256, expected, Arrival::Incoming(&incoming)).await;
     if outcome.is_err() {
         // Refused: nothing of it stays (the aggregate decided before the rename).
         let _ = state.files.store().delete(&incoming).await;
@@ -496,17 +552,93 @@ fn chunk_too_long(expected: u64) -> ApiError {
     too_large("more bytes than the chunk has").with_details(json!({"limit_bytes": expected}))
 }
 
-/// Decides on the received bytes against the file as committed now, moves
-/// them to the chunk's name and records the chunk. Bytes the file refuses
-/// (not the declared digest; other bytes than the chunk already stored)
-/// are never moved.
-async fn store_received(
+#[utoipa::path(post, path = "/v1/files/{id}/chunks/{index}", tag = "files", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "a file I upload"), ("index" = u32, Path)),
+    responses((status = 200, description = "the chunk is stored (and announced); the same answer again", body = ChunkReceipt),
+        (status = 403, description = "forbidden: not the uploader", body = ErrorBody),
+        (status = 404, description = "file_not_found, or not a member of its room", body = ErrorBody),
+        (status = 409, description = "chunk_missing: the store has no object for the chunk (yet); conflict: the chunk goes to its gateway URL", body = ErrorBody),
+        (status = 410, description = "gone", body = ErrorBody),
+        (status = 422, description = "chunk_size_mismatch: the object is not the chunk's size; invalid_value: the store's checksum of it is not the declared SHA-256 (deleted either way), or no such index", body = ErrorBody)))]
+#[tracing::instrument(skip_all, fields(user_id = %user.user_id, file_id = %id, index))]
+pub async fn confirm_chunk(
+    State(state): State<AppState>,
+    user: AuthUser,
+    ApiPath((id, index)): ApiPath<(FileId, u32)>,
+) -> Result<Json<ChunkReceipt>, ApiError> {
+    let (file, info) = file_for_uploader(&state, id, user.user_id).await?;
+    let expected = info
+        .expected_chunk_size(index)
+        .ok_or_else(|| DomainError::invalid("index", "is beyond the last chunk"))?;
+    let receipt = |sha256: ChunkDigest| {
+        Json(ChunkReceipt { file_id: id, index, size: expected, sha256: sha256.to_string() })
+    };
+    if let Some(stored) = file.stored_digest(index) {
+        return Ok(receipt(stored));
+    }
+    let Some(digest) = info.declared_digest(index).filter(|_| state.files.presigned_uploads()) else {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "conflict",
+            "this chunk is uploaded to its gateway URL, which stores it as the PUT answers",
+        ));
+    };
+    // The store took the object only with the declared SHA-256 (signed into
+    // the PUT); its size is checked here, and the SHA-256 the store keeps for
+    // it too when it tells (Garage does).
+    let Some(object) = state.files.uploaded_object(id, index, digest).await? else {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "chunk_missing",
+            "the store has no object for this chunk: PUT it to its upload URL first",
+        ));
+    };
+    let refusal = if object.size != expected {
+        Some(
+            ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "chunk_size_mismatch",
+                format!("the chunk has {expected} bytes, the object {}; it was deleted", object.size),
+            )
+            .with_details(json!({"expected": expected, "size": object.size})),
+        )
+    } else if object.sha256.as_ref().is_some_and(|stored| *stored != digest.to_string()) {
+        Some(
+            DomainError::invalid("sha256", format!("chunk {index} does not have the declared SHA-256"))
+                .into(),
+        )
+    } else {
+        None
+    };
+    if let Some(refusal) = refusal {
+        state.files.store().delete(&layout::chunk(id, index, digest)).await?;
+        return Err(refusal);
+    }
+    record_chunk(&state, id, index, digest, expected, Arrival::InPlace).await?;
+    Ok(receipt(digest))
+}
+
+/// Where a chunk's bytes are while it is decided on.
+#[derive(Clone, Copy)]
+enum Arrival<'a> {
+    /// Under `incoming/`, streamed there by the gateway: moved to the
+    /// chunk's name once accepted.
+    Incoming(&'a object_store::path::Path),
+    /// Under the chunk's name already, PUT there with a presigned URL.
+    InPlace,
+}
+
+/// Decides on the arrived bytes against the file as committed now, puts
+/// them under the chunk's name and records the chunk (`StoreChunk`, which
+/// pushes `file.chunk_available`). Bytes the file refuses (not the declared
+/// digest; other bytes than the chunk already stored) are never moved.
+async fn record_chunk(
     state: &AppState,
     id: FileId,
     index: u32,
     sha256: ChunkDigest,
     size: u64,
-    incoming: &object_store::path::Path,
+    arrival: Arrival<'_>,
 ) -> Result<(), ApiError> {
     let file = load_file(state, id).await?;
     let info = file.info().ok_or_else(file_not_found)?;
@@ -524,13 +656,17 @@ async fn store_received(
             }
             // The same bytes again: the answer of the first time.
             _ => {
-                state.files.store().delete(incoming).await?;
+                if let Arrival::Incoming(incoming) = arrival {
+                    state.files.store().delete(incoming).await?;
+                }
                 Ok(())
             }
         };
     }
     let chunk = layout::chunk(id, index, sha256);
-    state.files.store().rename(incoming, &chunk).await?;
+    if let Arrival::Incoming(incoming) = arrival {
+        state.files.store().rename(incoming, &chunk).await?;
+    }
     let command = FileCommand::StoreChunk { index, size, sha256, at: now() };
     let metadata = ciphertalk_commands::CommandMetadata::system("chunk-upload");
     match state.write.files.execute(&id.to_string(), command, &metadata).await {

@@ -63,6 +63,7 @@ use crate::throttle::Action;
         super::files::delete,
         super::files::upload_chunk,
         super::files::download_chunk,
+        super::files::confirm_chunk,
         super::messages::send,
         super::messages::list,
         super::messages::edit,

@@ -1,12 +1,17 @@
 //! An S3-compatible store (Garage, AWS S3, any other) as `object_store` client
 //! (its settings: `config::S3Settings`), tuned so that a dead store fails within seconds
-//! instead of retrying for minutes (object_store's defaults: 10 retries, 3 min).
+//! instead of retrying for minutes (object_store's defaults: 10 retries, 3 min);
+//! and the [`Inspector`] that reads an object's stored checksum.
 
 use std::time::Duration;
 
 use crate::config::S3Settings;
 use object_store::aws::{AmazonS3, AmazonS3Builder};
+use object_store::path::Path;
+use object_store::signer::{SignedUrlOptions, Signer as _};
 use object_store::{BackoffConfig, ClientOptions, RetryConfig};
+use reqwest::header::{HeaderName, HeaderValue};
+use reqwest::{Method, StatusCode};
 
 /// The client the gateway reads, writes and deletes blobs with.
 pub fn s3_store(cfg: &S3Settings) -> Result<AmazonS3, object_store::Error> {
@@ -18,6 +23,63 @@ pub fn s3_store(cfg: &S3Settings) -> Result<AmazonS3, object_store::Error> {
 /// It makes no requests itself.
 pub fn s3_signer(cfg: &S3Settings) -> Result<AmazonS3, object_store::Error> {
     builder(cfg, cfg.public_endpoint()).build()
+}
+
+/// What a HEAD of an object tells: its size, and the SHA-256 the store
+/// keeps for it (base64), when it keeps one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ObjectFacts {
+    pub size: u64,
+    pub sha256: Option<String>,
+}
+
+/// HEADs objects asking for their stored checksum (`x-amz-checksum-mode:
+/// ENABLED`), which object_store's `head` does not return: a signed URL of
+/// the store's own client, sent with reqwest under the store's timeouts.
+pub struct Inspector {
+    signer: AmazonS3,
+    http: reqwest::Client,
+}
+
+const CHECKSUM_MODE: &str = "x-amz-checksum-mode";
+
+impl Inspector {
+    pub fn new(cfg: &S3Settings) -> Result<Self, object_store::Error> {
+        let t = cfg.timeouts;
+        let http = reqwest::Client::builder()
+            .connect_timeout(Duration::from_millis(t.connect_ms))
+            .read_timeout(Duration::from_millis(t.read_ms))
+            .timeout(Duration::from_secs(t.request_secs))
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(generic)?;
+        Ok(Self { signer: s3_store(cfg)?, http })
+    }
+
+    /// The object at `path`; `None` when there is none.
+    pub async fn head(&self, path: &Path) -> Result<Option<ObjectFacts>, object_store::Error> {
+        let mode = HeaderName::from_static(CHECKSUM_MODE);
+        let options =
+            SignedUrlOptions::new().with_signed_header(mode.clone(), HeaderValue::from_static("ENABLED"));
+        let url = self.signer.signed_url_opts(Method::HEAD, path, Duration::from_secs(60), &options).await?;
+        let response = self.http.head(url).header(mode, "ENABLED").send().await.map_err(generic)?;
+        match response.status() {
+            StatusCode::NOT_FOUND => return Ok(None),
+            status if !status.is_success() => {
+                return Err(generic(format!("HEAD {path} answered {status}")));
+            }
+            _ => {}
+        }
+        let header = |name: &str| response.headers().get(name).and_then(|value| value.to_str().ok());
+        let size = header("content-length")
+            .and_then(|length| length.parse().ok())
+            .ok_or_else(|| generic(format!("HEAD {path} answered no Content-Length")))?;
+        Ok(Some(ObjectFacts { size, sha256: header("x-amz-checksum-sha256").map(str::to_owned) }))
+    }
+}
+
+fn generic(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> object_store::Error {
+    object_store::Error::Generic { store: "S3", source: source.into() }
 }
 
 fn builder(cfg: &S3Settings, endpoint: Option<&str>) -> AmazonS3Builder {
