@@ -1,5 +1,5 @@
 // Write, reply, edit; attach a file; tell the room I am typing.
-import { useEffect, useRef, useState } from "preact/hooks";
+import { useEffect, useLayoutEffect, useRef, useState } from "preact/hooks";
 import { useChat } from "./context";
 import type { ShownMessage } from "./chat/timeline";
 import { sendFile } from "./files/upload";
@@ -20,7 +20,7 @@ export function Composer({ roomId, replyTo, editing, onDone, onError }: Props) {
   const typingTimer = useRef<ReturnType<typeof setTimeout> | null>(null);
   const typing = useRef(false);
 
-  useEffect(() => {
+  useLayoutEffect(() => {
     if (editing?.content) setText(editing.content.body);
   }, [editing]);
 
@@ -73,7 +73,7 @@ export function Composer({ roomId, replyTo, editing, onDone, onError }: Props) {
       )}
       <div class="composer-row">
         <label class="attach">
-          📎
+          Attach
           <input type="file" onChange={attach} data-testid="file-input" />
         </label>
         <input class="composer-input" value={text} onInput={(e) => input(e.currentTarget.value)} placeholder="Message" data-testid="composer-input" />

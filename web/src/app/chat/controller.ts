@@ -4,6 +4,7 @@
 // sent through sealRoomMessage.
 import type { ApiClient } from "../../api/client";
 import { RealtimeSocket, type SocketStatus } from "../../api/socket";
+import { toBase64 } from "../../crypto";
 import type { ChatEvent, Message, Room, ServerFrame } from "../../api/types";
 import { type Content, decodeContent, encodeContent, previewOf } from "../content";
 import { Observable } from "../store";
@@ -336,10 +337,4 @@ export class Chat {
       await this.api.messages.receipt(roomId, message.seq, kind).catch(() => undefined);
     }
   }
-}
-
-function toBase64(bytes: Uint8Array): string {
-  let binary = "";
-  for (const byte of bytes) binary += String.fromCharCode(byte);
-  return btoa(binary);
 }
