@@ -1,7 +1,7 @@
 import { equalBytes } from "@noble/ciphers/utils.js";
 import { hkdf } from "@noble/hashes/hkdf.js";
 import { sha256 } from "@noble/hashes/sha2.js";
-import { buffer } from "./bytes";
+import { buffer, lengthPrefixed } from "./bytes";
 import { CryptoError } from "./errors";
 
 // The encrypted file chunk format (docs/web-crypto.md, "File chunks").
@@ -43,13 +43,6 @@ function fileIdBytes(fileId: string): Uint8Array {
     throw new CryptoError("malformed", "file id must be 1..65535 bytes");
   }
   return bytes;
-}
-
-function lengthPrefixed(bytes: Uint8Array): Uint8Array {
-  const out = new Uint8Array(2 + bytes.length);
-  new DataView(out.buffer).setUint16(0, bytes.length);
-  out.set(bytes, 2);
-  return out;
 }
 
 function checkFileKey(fileKey: Uint8Array): void {

@@ -1,0 +1,106 @@
+import { KeyHelper, type KeyPairType } from "@privacyresearch/libsignal-protocol-typescript";
+import type { KeyServer, OneTimePrekeyJson, PutKeysBody } from "./keyserver";
+import { b64, getJson, putJson } from "./records";
+import type { SignalStore } from "./signalstore";
+
+// This device's Signal identity and prekeys: created once, kept in the store, published to
+// the key directory, one-time prekeys topped up when the server runs low.
+
+export interface PrekeyPolicy {
+  batch: number;
+  threshold: number;
+}
+
+const STATE_RECORD = "signal/prekey-state";
+const SIGNED_PREKEY_ID = 1;
+
+interface PrekeyState {
+  nextPrekeyId: number;
+  signedPrekeyId: number;
+  signedPrekeySignature: string;
+  published: boolean;
+}
+
+async function generatePrekeys(
+  signal: SignalStore,
+  firstId: number,
+  count: number,
+): Promise<OneTimePrekeyJson[]> {
+  const published: OneTimePrekeyJson[] = [];
+  for (let keyId = firstId; keyId < firstId + count; keyId++) {
+    const prekey = await KeyHelper.generatePreKey(keyId);
+    await signal.storePreKey(keyId, prekey.keyPair);
+    published.push({ key_id: keyId, public_key: b64(prekey.keyPair.pubKey) });
+  }
+  return published;
+}
+
+async function publicPrekeys(signal: SignalStore): Promise<OneTimePrekeyJson[]> {
+  const names = await signal.store.names("signal/prekey/");
+  const out: OneTimePrekeyJson[] = [];
+  for (const name of names) {
+    const keyId = Number(name.slice("signal/prekey/".length));
+    const pair = await signal.loadPreKey(keyId);
+    if (pair) out.push({ key_id: keyId, public_key: b64(pair.pubKey) });
+  }
+  return out;
+}
+
+/**
+ * Loads this device's identity, or creates identity, signed prekey and a batch of one-time
+ * prekeys. Publishes them with `PUT /v1/keys` until that has succeeded once.
+ * Returns the public identity key.
+ */
+export async function loadOrCreateIdentity(
+  signal: SignalStore,
+  server: KeyServer,
+  policy: PrekeyPolicy,
+): Promise<ArrayBuffer> {
+  let identity: KeyPairType | undefined = await signal.getIdentityKeyPair();
+  let state = await getJson<PrekeyState>(signal.store, STATE_RECORD);
+  if (!identity || !state) {
+    identity = await KeyHelper.generateIdentityKeyPair();
+    await signal.saveLocalIdentity(identity, KeyHelper.generateRegistrationId());
+    const signed = await KeyHelper.generateSignedPreKey(identity, SIGNED_PREKEY_ID);
+    await signal.storeSignedPreKey(SIGNED_PREKEY_ID, signed.keyPair);
+    await generatePrekeys(signal, 1, policy.batch);
+    state = {
+      nextPrekeyId: policy.batch + 1,
+      signedPrekeyId: SIGNED_PREKEY_ID,
+      signedPrekeySignature: b64(signed.signature),
+      published: false,
+    };
+    await putJson(signal.store, STATE_RECORD, state);
+  }
+  if (!state.published) {
+    const signed = await signal.loadSignedPreKey(state.signedPrekeyId);
+    if (!signed) throw new Error("signed prekey missing from the key store");
+    const body: PutKeysBody = {
+      identity_key: b64(identity.pubKey),
+      signed_prekey: {
+        key_id: state.signedPrekeyId,
+        public_key: b64(signed.pubKey),
+        signature: state.signedPrekeySignature,
+      },
+      one_time_prekeys: await publicPrekeys(signal),
+    };
+    await server.putKeys(body);
+    await putJson(signal.store, STATE_RECORD, { ...state, published: true });
+  }
+  return identity.pubKey;
+}
+
+/** Adds a batch of one-time prekeys when the server holds fewer than the threshold; returns how many. */
+export async function replenishPrekeys(
+  signal: SignalStore,
+  server: KeyServer,
+  policy: PrekeyPolicy,
+): Promise<number> {
+  if ((await server.countOneTimePrekeys()) >= policy.threshold) return 0;
+  const state = await getJson<PrekeyState>(signal.store, STATE_RECORD);
+  if (!state) throw new Error("no identity yet");
+  const list = await generatePrekeys(signal, state.nextPrekeyId, policy.batch);
+  await putJson(signal.store, STATE_RECORD, { ...state, nextPrekeyId: state.nextPrekeyId + policy.batch });
+  await server.addOneTimePrekeys(list);
+  return list.length;
+}
