@@ -68,7 +68,12 @@ export function Attachment({ file }: { roomId: string; file: File_ }) {
   const transfer = useObservable(transfers)[file.file_id];
   const uploading = transfer?.direction === "up" && transfer.done < transfer.total;
   return (
-    <div class="attachment" data-testid="attachment" data-file-id={file.file_id}>
+    <div
+      class="attachment"
+      data-testid="attachment"
+      data-file-id={file.file_id}
+      data-upload={transfer?.direction !== "up" ? "none" : transfer.completed ? "completed" : transfer.failed ? "failed" : "uploading"}
+    >
       {uploading && <Progress done={transfer.done} total={transfer.total} label="Sending" />}
       {transfer?.failed && <p class="error">{transfer.failed}</p>}
       {file.mime.startsWith("image/") ? (

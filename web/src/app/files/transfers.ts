@@ -8,6 +8,8 @@ export interface Transfer {
   /** A local object URL of the file being sent (image previews before upload ends). */
   localUrl?: string;
   failed?: string;
+  /** The upload is complete (every chunk stored, the server told). */
+  completed?: boolean;
 }
 
 export const transfers = new Observable<Record<string, Transfer>>({});

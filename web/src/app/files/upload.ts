@@ -44,6 +44,7 @@ export async function sendFile(chat: Chat, roomId: string, file: File): Promise<
       patchTransfer(fileId, { done: end });
     }
     await chat.api.files.complete(fileId);
+    patchTransfer(fileId, { completed: true });
   } catch (error) {
     patchTransfer(fileId, { failed: error instanceof Error ? error.message : "upload failed" });
     throw error;
