@@ -1,79 +1,99 @@
-// Two users in two profiles and a second device (profile) of one of them:
-// they exchange messages and both devices of the receiver decrypt; then
-// reply, edit, delete, read receipts, typing, and offline catch-up.
-import { BASE_URL, assert, launchProfile, live, login, message, openRoom, register, scenario, screenshot, send, startDirect, unique } from "./support.mjs";
+// Two users in two browser contexts and a second device (context) of one of
+// them: they exchange messages and both devices of the receiver decrypt;
+// reply, edit, delete, typing, read receipts, offline catch-up, a reload.
+import { check, scenario } from "../lib/run.mjs";
+import { live, login, message, openRoom, roomItem, send, startDirect, twoUsers } from "./support.mjs";
 
-await scenario("messaging", async () => {
-  const alice = await launchProfile("alice");
-  const bob = await launchProfile("bob");
-  const bob2 = await launchProfile("bob-laptop");
-  const aliceEmail = `${unique("alice")}@example.test`;
-  const bobEmail = `${unique("bob")}@example.test`;
-  const bobName = unique("Bob");
-  await register(alice, aliceEmail, unique("Alice"));
-  await register(bob, bobEmail, bobName);
-  await login(bob2, bobEmail);
+scenario("messaging", async (run) => {
+  const { alice, bob } = await twoUsers(run);
+  const laptop = await run.open("bob-laptop");
+  await run.step("Bob logs in on a second device", () => login(laptop, bob.email));
 
-  const roomId = await startDirect(alice, bobName);
-  await send(alice, "hello bob, this is end-to-end encrypted");
-  for (const device of [bob, bob2]) {
-    await device.page.locator(`[data-testid="room-item"][data-room-id="${roomId}"]`).waitFor();
-    await openRoom(device, roomId);
-    await message(device, "hello bob, this is end-to-end encrypted").waitFor({ timeout: 20_000 });
-  }
-  await screenshot(bob2, "messaging-second-device");
+  const roomId = await startDirect(alice, bob.displayName);
+  await run.step("both of Bob's devices decrypt Alice's message", async () => {
+    await send(alice, "hello bob, this is end-to-end encrypted");
+    for (const device of [bob, laptop]) {
+      await openRoom(device, roomId);
+      await message(device, "hello bob, this is end-to-end encrypted").waitFor({ timeout: 20_000 });
+    }
+    await run.screenshot(laptop, "messaging-second-device");
+  });
 
-  // Bob answers from his laptop; Alice and Bob's first device both read it.
-  await send(bob2, "hi alice, from my laptop");
-  await message(alice, "hi alice, from my laptop").waitFor({ timeout: 20_000 });
-  await message(bob, "hi alice, from my laptop").waitFor({ timeout: 20_000 });
+  await run.step("Bob answers from his laptop; Alice and his first device read it", async () => {
+    await send(laptop, "hi alice, from my laptop");
+    await message(alice, "hi alice, from my laptop").waitFor({ timeout: 20_000 });
+    await message(bob, "hi alice, from my laptop").waitFor({ timeout: 20_000 });
+  });
 
-  // Typing shows on the other side.
-  await bob.page.getByTestId("composer-input").pressSequentially("typing…", { delay: 20 });
-  await alice.page.getByTestId("typing").waitFor({ timeout: 10_000 });
-  await bob.page.getByTestId("composer-input").fill("");
+  await run.step("typing shows on the other side", async () => {
+    await bob.page.getByTestId("composer-input").pressSequentially("typing", { delay: 30 });
+    await alice.page.getByTestId("typing").waitFor({ timeout: 10_000 });
+    await bob.page.getByTestId("composer-input").fill("");
+  });
 
-  // Reply, edit, delete.
-  const original = message(alice, "hi alice, from my laptop");
-  await original.getByTestId("message-menu").click();
-  await original.getByTestId("message-reply-button").click();
-  await send(alice, "a reply");
-  await message(bob, "a reply").getByTestId("message-reply").waitFor({ timeout: 20_000 });
+  await run.step("reply, edit, read receipt, delete", async () => {
+    const original = message(alice, "hi alice, from my laptop");
+    await original.getByTestId("message-menu").click();
+    await original.getByTestId("message-reply-button").click();
+    await send(alice, "a reply to the laptop");
+    await message(bob, "a reply to the laptop").getByTestId("message-reply").waitFor({ timeout: 20_000 });
 
-  const mine = message(alice, "a reply");
-  await mine.getByTestId("message-menu").click();
-  await mine.getByTestId("message-edit-button").click();
-  await alice.page.getByTestId("composer-context").waitFor();
-  await alice.page.getByTestId("composer-input").fill("an edited reply");
-  await alice.page.getByTestId("composer-send").click();
-  await message(bob, "an edited reply").getByTestId("message-edited").waitFor({ timeout: 20_000 });
+    const mine = message(alice, "a reply to the laptop");
+    await mine.getByTestId("message-menu").click();
+    await mine.getByTestId("message-edit-button").click();
+    await alice.page.getByTestId("composer-context").waitFor();
+    run.sent.text("an edited reply");
+    await alice.page.getByTestId("composer-input").fill("an edited reply");
+    await alice.page.getByTestId("composer-send").click();
+    await message(bob, "an edited reply").getByTestId("message-edited").waitFor({ timeout: 20_000 });
+    await message(laptop, "an edited reply").waitFor({ timeout: 20_000 });
 
-  // Read receipt: Bob has the room open, so Alice's message turns "read".
-  await alice.page.locator('[data-testid="message-receipt"]', { hasText: "read" }).first().waitFor({ timeout: 20_000 });
+    // Bob has the room open, so Alice's messages turn "read".
+    await message(alice, "an edited reply").locator('[data-testid="message-receipt"]', { hasText: "read" }).waitFor({ timeout: 20_000 });
 
-  const doomed = message(alice, "an edited reply");
-  await doomed.getByTestId("message-menu").click();
-  await doomed.getByTestId("message-delete-everyone").click();
-  await bob.page.locator('[data-testid="message"][data-state="deleted"]').first().waitFor({ timeout: 20_000 });
+    const doomed = message(alice, "an edited reply");
+    await doomed.getByTestId("message-menu").click();
+    await doomed.getByTestId("message-delete-everyone").click();
+    await bob.page.locator('[data-testid="message"][data-state="deleted"]').first().waitFor({ timeout: 20_000 });
+  });
 
-  // Offline catch-up: Bob's laptop is closed, Alice writes, the laptop comes
-  // back (same profile, so the same device) and catches up from its cursor.
-  await bob2.page.close();
-  await send(alice, "while you were away");
-  bob2.page = await bob2.context.newPage();
-  await bob2.page.goto(BASE_URL + "/");
-  await live(bob2, 60_000);
-  await bob2.page.locator(`[data-testid="room-item"][data-room-id="${roomId}"] [data-testid="room-unread"]`).waitFor({ timeout: 20_000 });
-  await openRoom(bob2, roomId);
-  await message(bob2, "while you were away").waitFor({ timeout: 30_000 });
+  await run.step("forward a message to a group", async () => {
+    await alice.page.getByTestId("nav-new-room").click();
+    await alice.page.getByTestId("new-group").click();
+    await alice.page.getByTestId("group-name").fill("Forwarded here");
+    await alice.page.getByTestId("user-search").fill(bob.displayName);
+    await alice.page.getByTestId("user-pick").first().click();
+    await alice.page.getByTestId("group-create").click();
+    const groupId = await alice.page.getByTestId("room-view").getAttribute("data-room-id");
+    await openRoom(alice, roomId);
+    const original = message(alice, "hi alice, from my laptop");
+    await original.getByTestId("message-menu").click();
+    await original.getByTestId("message-forward-button").click();
+    await alice.page.locator(`[data-testid="forward-target"][data-room-id="${groupId}"]`).click();
+    await openRoom(bob, groupId);
+    await message(bob, "hi alice, from my laptop").getByTestId("message-forwarded").waitFor({ timeout: 20_000 });
+    await openRoom(bob, roomId);
+  });
 
-  // A reload stays logged in (the device and tokens are kept).
-  await bob2.page.reload();
-  await live(bob2);
-  await openRoom(bob2, roomId);
-  await message(bob2, "while you were away").waitFor({ timeout: 20_000 });
-  const state = await message(bob2, "hello bob, this is end-to-end encrypted").getAttribute("data-state");
-  assert(state === "ok", `history decrypts after a reload (state ${state})`);
-  await screenshot(alice, "messaging-done");
-  await screenshot(bob, "messaging-done");
+  await run.step("the laptop, closed while Alice writes, catches up when it is back", async () => {
+    await laptop.page.close();
+    await send(alice, "while you were away");
+    laptop.page = await laptop.context.newPage();
+    await laptop.page.goto(run.url("/"));
+    await live(laptop, 60_000);
+    await roomItem(laptop, roomId).locator('[data-testid="room-unread"]').waitFor({ timeout: 20_000 });
+    await openRoom(laptop, roomId);
+    await message(laptop, "while you were away").waitFor({ timeout: 30_000 });
+  });
+
+  await run.step("a reload stays logged in and history still decrypts", async () => {
+    await laptop.page.reload();
+    await live(laptop);
+    await openRoom(laptop, roomId);
+    await message(laptop, "while you were away").waitFor({ timeout: 20_000 });
+    const state = await message(laptop, "hello bob, this is end-to-end encrypted").getAttribute("data-state");
+    check(state === "ok", `history decrypts after a reload (state ${state})`);
+  });
+  await run.screenshot(alice, "messaging-done");
+  await run.screenshot(bob, "messaging-done");
 });
