@@ -65,4 +65,37 @@ scenario("files", async (run) => {
     await bob.page.locator('[data-testid="media"][data-state="complete"]').waitFor({ timeout: 60_000 });
     await run.screenshot(bob, "files-complete");
   });
+
+  await run.step("co-watch: Bob's player follows Alice's pause, seek and play", async () => {
+    await alice.page.locator('[data-testid="media"][data-state="complete"]').waitFor({ timeout: 60_000 });
+    await bob.page.getByTestId("cowatch-toggle").click();
+    await alice.page.getByTestId("cowatch-toggle").click();
+    await alice.page.locator('[data-testid="cowatch-toggle"][data-on="true"]').waitFor();
+    // Bob's player is well past 10 s by now: Alice pausing at 5 s moves it back.
+    await alice.page.getByTestId("media-video").evaluate((v) => {
+      v.pause();
+      v.currentTime = 5;
+    });
+    await bob.page.waitForFunction(
+      () => {
+        const v = document.querySelector('[data-testid="media-video"]');
+        return v instanceof HTMLVideoElement && v.paused && Math.abs(v.currentTime - 5) < 1;
+      },
+      undefined,
+      { timeout: 15_000 },
+    );
+    await alice.page.getByTestId("media-video").evaluate((v) => {
+      v.muted = true;
+      return v.play().catch(() => undefined);
+    });
+    await bob.page.waitForFunction(
+      () => {
+        const v = document.querySelector('[data-testid="media-video"]');
+        return v instanceof HTMLVideoElement && !v.paused && v.currentTime > 5;
+      },
+      undefined,
+      { timeout: 15_000 },
+    );
+    await run.screenshot(bob, "files-cowatch");
+  });
 });

@@ -64,7 +64,7 @@ function Download({ file }: { file: File_ }) {
   );
 }
 
-export function Attachment({ file }: { roomId: string; file: File_ }) {
+export function Attachment({ roomId, file }: { roomId: string; file: File_ }) {
   const transfer = useObservable(transfers)[file.file_id];
   const uploading = transfer?.direction === "up" && transfer.done < transfer.total;
   return (
@@ -79,7 +79,7 @@ export function Attachment({ file }: { roomId: string; file: File_ }) {
       {file.mime.startsWith("image/") ? (
         uploading && transfer.localUrl ? <img class="preview" src={transfer.localUrl} alt={file.name} /> : <ImagePreview file={file} />
       ) : isStreamable(file.mime) ? (
-        <MediaPlayer file={file} />
+        <MediaPlayer roomId={roomId} file={file} />
       ) : (
         <Download file={file} />
       )}

@@ -5,6 +5,7 @@ import { useChat } from "../context";
 import type { Attachment } from "../content";
 import { RemoteFile } from "./download";
 import { streamType } from "./mediaType";
+import { joinCoWatch } from "./cowatch";
 
 function appended(buffer: SourceBuffer): Promise<void> {
   return new Promise((resolve, reject) => {
@@ -13,12 +14,18 @@ function appended(buffer: SourceBuffer): Promise<void> {
   });
 }
 
-export function MediaPlayer({ file }: { file: Attachment }) {
+export function MediaPlayer({ roomId, file }: { roomId: string; file: Attachment }) {
   const chat = useChat();
   const media = useRef<HTMLVideoElement & HTMLAudioElement>(null);
   const [loaded, setLoaded] = useState(0);
   const [state, setState] = useState<"loading" | "streaming" | "complete" | "failed">("loading");
   const [error, setError] = useState<string | null>(null);
+  const [together, setTogether] = useState(false);
+
+  useEffect(() => {
+    if (!together || !media.current) return;
+    return joinCoWatch(chat, roomId, file.file_id, media.current);
+  }, [together, file.file_id]);
 
   useEffect(() => {
     const element = media.current;
@@ -69,6 +76,9 @@ export function MediaPlayer({ file }: { file: Attachment }) {
       ) : (
         <audio ref={media} controls data-testid="media-audio" data-file-id={file.file_id} />
       )}
+      <button class="link" onClick={() => setTogether(!together)} data-testid="cowatch-toggle" data-on={String(together)}>
+        {together ? "Watching together (leave)" : "Watch together"}
+      </button>
       {error && <p class="error">{error}</p>}
     </div>
   );
