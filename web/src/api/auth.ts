@@ -33,7 +33,7 @@ export class AuthApi {
   async logout(): Promise<void> {
     const session = this.http.session.get();
     try {
-      if (session) await this.http.request("POST", "/v1/auth/logout", { auth: false, body: { refresh_token: session.refresh_token } });
+      if (session) await this.http.request("POST", "/v1/auth/logout", { body: { refresh_token: session.refresh_token } });
     } finally {
       this.http.session.clear(true);
     }

@@ -185,6 +185,22 @@ export interface NewReport {
   franking?: { plaintext: string; franking_key: string };
 }
 
+export interface Contact {
+  user_id: Uuid;
+  display_name: string;
+  added_at: Timestamp;
+}
+
+export interface Block {
+  user_id: Uuid;
+  blocked_at: Timestamp;
+}
+
+export interface UserSettings {
+  last_seen_visible_to: PrivacySetting;
+  notifications: boolean;
+}
+
 export type PrivacySetting = "everybody" | "contacts" | "nobody";
 
 export interface PushSubscriptionBody {

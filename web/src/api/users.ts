@@ -1,6 +1,6 @@
 // Users, my profile and settings, contacts and blocks.
 import type { Http } from "./http";
-import type { Page, PrivacySetting, User, Uuid } from "./types";
+import type { Block, Contact, Page, User, UserSettings, Uuid } from "./types";
 
 export class UsersApi {
   constructor(private readonly http: Http) {}
@@ -17,11 +17,15 @@ export class UsersApi {
     return this.http.request("PATCH", "/v1/users/me", { body: fields });
   }
 
-  updateSettings(settings: { last_seen_visible_to?: PrivacySetting; notifications?: boolean }): Promise<unknown> {
+  settings(): Promise<UserSettings> {
+    return this.http.request("GET", "/v1/users/me/settings");
+  }
+
+  updateSettings(settings: Partial<UserSettings>): Promise<UserSettings> {
     return this.http.request("PATCH", "/v1/users/me/settings", { body: settings });
   }
 
-  contacts(): Promise<Page<User>> {
+  contacts(): Promise<Page<Contact>> {
     return this.http.request("GET", "/v1/contacts", { query: { limit: 200 } });
   }
 
@@ -31,6 +35,10 @@ export class UsersApi {
 
   removeContact(userId: Uuid): Promise<void> {
     return this.http.request("DELETE", `/v1/contacts/${userId}`);
+  }
+
+  blocks(): Promise<Page<Block>> {
+    return this.http.request("GET", "/v1/blocks", { query: { limit: 200 } });
   }
 
   block(userId: Uuid): Promise<void> {

@@ -1,17 +1,23 @@
-// My contacts (add, remove, chat) and blocks.
+// My contacts (add, remove, chat, block) and the people I blocked.
 import { useEffect, useState } from "preact/hooks";
-import type { User } from "../api/types";
+import type { Block, Contact } from "../api/types";
 import { useChat } from "./context";
 import { go } from "./route";
+import { useObservable } from "./store";
 import { UserSearch } from "./UserSearch";
 
 export function Contacts() {
   const chat = useChat();
-  const [contacts, setContacts] = useState<User[]>([]);
-  const [blocked, setBlocked] = useState<User[]>([]);
+  const [contacts, setContacts] = useState<Contact[]>([]);
+  const [blocks, setBlocks] = useState<Block[]>([]);
   const [error, setError] = useState<string | null>(null);
-  const reload = () => chat.api.users.contacts().then((page) => setContacts(page.items)).catch(() => undefined);
-  useEffect(() => void reload(), []);
+  useObservable(chat.people.users);
+  const reload = async () => {
+    const [contactPage, blockPage] = await Promise.all([chat.api.users.contacts(), chat.api.users.blocks()]);
+    setContacts(contactPage.items);
+    setBlocks(blockPage.items);
+  };
+  useEffect(() => void reload().catch(() => undefined), []);
 
   const act = async (work: Promise<unknown>) => {
     setError(null);
@@ -23,8 +29,8 @@ export function Contacts() {
     }
   };
 
-  const chatWith = async (user: User) => {
-    const room = await chat.createRoom("direct", [user.id]);
+  const chatWith = async (userId: string) => {
+    const room = await chat.createRoom("direct", [userId]);
     go(`rooms/${room.id}`);
   };
 
@@ -32,17 +38,12 @@ export function Contacts() {
     <div class="page" data-testid="contacts-page">
       <h2>Contacts</h2>
       <ul class="list" data-testid="contact-list">
-        {contacts.map((user) => (
-          <li key={user.id} data-testid="contact" data-user-id={user.id}>
-            <span>{user.display_name}</span>
-            <button onClick={() => void act(chatWith(user))}>Chat</button>
-            <button onClick={() => void act(chat.api.users.removeContact(user.id))} data-testid="contact-remove">Remove</button>
-            <button
-              onClick={() => void act(chat.api.users.block(user.id).then(() => setBlocked([...blocked, user])))}
-              data-testid="contact-block"
-            >
-              Block
-            </button>
+        {contacts.map((contact) => (
+          <li key={contact.user_id} data-testid="contact" data-user-id={contact.user_id}>
+            <span>{contact.display_name}</span>
+            <button onClick={() => void act(chatWith(contact.user_id))} data-testid="contact-chat">Chat</button>
+            <button onClick={() => void act(chat.api.users.removeContact(contact.user_id))} data-testid="contact-remove">Remove</button>
+            <button onClick={() => void act(chat.api.users.block(contact.user_id))} data-testid="contact-block">Block</button>
           </li>
         ))}
       </ul>
@@ -50,17 +51,15 @@ export function Contacts() {
       <UserSearch label="Add" onPick={(user) => void act(chat.api.users.addContact(user.id))} />
       <h3>Blocked</h3>
       <ul class="list" data-testid="blocked-list">
-        {blocked.map((user) => (
-          <li key={user.id}>
-            <span>{user.display_name}</span>
-            <button onClick={() => void act(chat.api.users.unblock(user.id).then(() => setBlocked(blocked.filter((u) => u.id !== user.id))))} data-testid="unblock">
-              Unblock
-            </button>
+        {blocks.map((block) => (
+          <li key={block.user_id} data-testid="blocked" data-user-id={block.user_id}>
+            <span>{chat.people.name(block.user_id)}</span>
+            <button onClick={() => void act(chat.api.users.unblock(block.user_id))} data-testid="unblock">Unblock</button>
           </li>
         ))}
       </ul>
       <h3>Block someone</h3>
-      <UserSearch label="Block" onPick={(user) => void act(chat.api.users.block(user.id).then(() => setBlocked([...blocked, user])))} />
+      <UserSearch label="Block" onPick={(user) => void act(chat.api.users.block(user.id))} />
       {error && <p class="error">{error}</p>}
     </div>
   );

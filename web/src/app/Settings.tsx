@@ -4,6 +4,7 @@ import { useEffect, useState } from "preact/hooks";
 import type { Device, PrivacySetting } from "../api/types";
 import { useChat } from "./context";
 import { disablePush, enablePush, pushSupported } from "./push";
+import { logoutDevice } from "./engine";
 
 export function Settings() {
   const chat = useChat();
@@ -11,7 +12,10 @@ export function Settings() {
   const [privacy, setPrivacy] = useState<PrivacySetting>("everybody");
   const [notice, setNotice] = useState<string | null>(null);
   const reload = () => chat.api.devices.list().then((list) => setDevices(list.items)).catch(() => undefined);
-  useEffect(() => void reload(), []);
+  useEffect(() => {
+    void reload();
+    chat.api.users.settings().then((settings) => setPrivacy(settings.last_seen_visible_to)).catch(() => undefined);
+  }, []);
 
   const act = async (work: Promise<unknown>, done: string) => {
     setNotice(null);
@@ -66,7 +70,7 @@ export function Settings() {
           </li>
         ))}
       </ul>
-      <button onClick={() => void chat.api.auth.logout()} data-testid="logout">Log out</button>
+      <button onClick={() => { chat.stop(); void logoutDevice(chat.api, chat.me); }} data-testid="logout">Log out</button>
       {notice && <p class="muted" data-testid="settings-notice">{notice}</p>}
     </div>
   );
