@@ -94,6 +94,21 @@ scenario("messaging", async (run) => {
     const state = await message(laptop, "hello bob, this is end-to-end encrypted").getAttribute("data-state");
     check(state === "ok", `history decrypts after a reload (state ${state})`);
   });
+  await run.step("history pages back past the newest 50", async () => {
+    for (let n = 1; n <= 50; n++) {
+      await alice.page.getByTestId("composer-input").fill(run.sent.text(`history filler ${n}`));
+      await alice.page.getByTestId("composer-send").click();
+      await alice.page.waitForFunction(() => document.querySelector('[data-testid="composer-input"]')?.value === "");
+    }
+    await message(alice, "history filler 50").waitFor({ timeout: 30_000 });
+    await bob.page.reload();
+    await live(bob);
+    await openRoom(bob, roomId);
+    await message(bob, "history filler 50").waitFor({ timeout: 20_000 });
+    check((await message(bob, "hello bob, this is end-to-end encrypted").count()) === 0, "only the newest page is loaded");
+    await bob.page.getByTestId("load-older").click();
+    await message(bob, "hello bob, this is end-to-end encrypted").waitFor({ timeout: 20_000 });
+  });
   await run.screenshot(alice, "messaging-done");
   await run.screenshot(bob, "messaging-done");
 });

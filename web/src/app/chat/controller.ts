@@ -32,6 +32,7 @@ export class Chat {
   readonly receipts = new Observable<Record<string, RoomReceipts>>({});
   private readonly timelines = new Map<string, Observable<ShownMessage[]>>();
   private readonly details = new Map<string, Room>();
+  private readonly historyLoaded = new Set<string>();
   private readonly signalListeners = new Set<(frame: SignalFrame) => void>();
   private readonly eventListeners = new Set<(event: ChatEvent) => void>();
 
@@ -117,9 +118,13 @@ export class Chat {
     this.activeRoom.set(roomId);
     await this.room(roomId);
     const timeline = this.timeline(roomId);
-    if (timeline.get().length === 0) {
-      const page = await this.api.messages.history(roomId, {}, PAGE);
-      timeline.update((list) => mergeBySeq(list, []));
+    // Live events may have reached the timeline first; the newest page still has to be read.
+    if (!this.historyLoaded.has(roomId)) {
+      this.historyLoaded.add(roomId);
+      const page = await this.api.messages.history(roomId, {}, PAGE).catch((error: unknown) => {
+        this.historyLoaded.delete(roomId);
+        throw error;
+      });
       const shown = await Promise.all(page.items.map((m) => this.show(m)));
       timeline.update((list) => mergeBySeq(list, shown));
       this.hasOlder.update((all) => ({ ...all, [roomId]: page.items.length === PAGE && (page.items[0]?.seq ?? 1) > 1 }));
