@@ -27,12 +27,22 @@ ARG CIPHERTALK_GIT_COMMIT
 ENV CIPHERTALK_GIT_COMMIT=${CIPHERTALK_GIT_COMMIT}
 RUN cargo build --release --locked -p ciphertalk-gateway --bin ciphertalk
 
+# The web client (web/dist), served by the gateway at /.
+FROM node:22-bookworm-slim AS web
+WORKDIR /web
+COPY web/package.json web/package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY web/ ./
+RUN npm run build
+
 FROM debian:bookworm-slim AS runtime
 RUN apt-get update && apt-get install -y --no-install-recommends ca-certificates curl \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --system --uid 10001 --user-group --home-dir /var/lib/ciphertalk --create-home ciphertalk
 COPY --from=build /src/target/release/ciphertalk /usr/local/bin/ciphertalk
+COPY --from=web /web/dist /usr/share/ciphertalk/web
 ENV CIPHERTALK_LISTEN=0.0.0.0:8080 \
+    CIPHERTALK_WEB_DIR=/usr/share/ciphertalk/web \
     CIPHERTALK_DATA_DIR=/var/lib/ciphertalk \
     CIPHERTALK_LOG_FORMAT=json
 # The generated JWT and franking keys live here (and, embedded, the NATS and

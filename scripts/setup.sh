@@ -12,6 +12,12 @@
 #   - Garage (the S3-compatible store the file tests run and compose.yaml deploys):
 #     built once from crates.io with `cargo install` into the tools folder (a long
 #     build, later runs find it); a separate server process, never linked in
+#   - Node.js >= 20.19 and npm (Debian packages `nodejs npm`) to build the web
+#     client, and Debian's `chromium` for the browser tests (driven by
+#     playwright-core with the system binary: no browser download)
+#   - the web client itself: `npm ci` in web/ when web/node_modules is missing or
+#     older than package-lock.json, `npm run build` (into web/dist, which the
+#     gateway serves at /) when web/dist is older than its sources
 # Safe to run again. Source it (`. scripts/setup.sh`) to get PATH set up.
 set -euo pipefail
 
@@ -153,4 +159,33 @@ if ! garage_ok "$GARAGE_BIN"; then
   ) 9>"$TOOLS_DIR/garage.lock"
   garage_ok "$GARAGE_BIN" || { say "Garage did not install"; exit 1; }
 fi
-say "ready: $(nats-server --version 2>/dev/null || echo "nats-server via PATH"), $("$GARAGE_BIN" --version 2>/dev/null), postgres $(ls -d /usr/lib/postgresql/*/ 2>/dev/null | xargs -n1 basename | tail -1)"
+# The web client: Node.js to build it, chromium to test it in.
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  say "installing Node.js and npm"
+  apt_install nodejs npm
+fi
+# Vite 8 needs Node 20.19 or later (Debian 12's own nodejs is 18).
+node_ok() { node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)'; }
+node_ok || { say "Node.js $(node --version) is too old for the web client: install 20.19 or later (e.g. from https://nodejs.org)"; exit 1; }
+if [ ! -x /usr/bin/chromium ]; then
+  say "installing chromium (for the browser tests)"
+  apt_install chromium
+fi
+WEB_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/web"
+if [ ! -f "$WEB_DIR/node_modules/.package-lock.json" ] \
+  || [ "$WEB_DIR/package-lock.json" -nt "$WEB_DIR/node_modules/.package-lock.json" ]; then
+  say "installing the web client's dependencies (npm ci)"
+  (cd "$WEB_DIR" && npm ci --no-audit --no-fund --loglevel=error >&2)
+fi
+# Rebuilt only when a source is newer than the last build.
+web_stale() {
+  [ -f "$WEB_DIR/dist/index.html" ] || return 0
+  [ -n "$(find "$WEB_DIR/src" "$WEB_DIR/public" "$WEB_DIR"/*.html "$WEB_DIR"/*.json "$WEB_DIR"/*.ts \
+    -newer "$WEB_DIR/dist/index.html" -print -quit 2>/dev/null)" ]
+}
+if web_stale; then
+  say "building the web client (web/dist)"
+  (cd "$WEB_DIR" && npm run --silent build >&2)
+fi
+
+say "ready: $(nats-server --version 2>/dev/null || echo "nats-server via PATH"), $("$GARAGE_BIN" --version 2>/dev/null), postgres $(ls -d /usr/lib/postgresql/*/ 2>/dev/null | xargs -n1 basename | tail -1), node $(node --version), $(/usr/bin/chromium --version 2>/dev/null)"

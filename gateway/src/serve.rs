@@ -243,6 +243,7 @@ impl Server {
             }
         });
         tracing::info!(%addr, "listening");
+        http::web::WebClient::new(&config.web).log_where();
         let app = http::router(state.clone());
         tasks.push(tokio::spawn(http::health::watch(state.clone(), shutdown.child_token())));
         let stop = shutdown.clone();

@@ -23,6 +23,7 @@ mod secret;
 mod settings;
 mod sms;
 mod streams;
+mod web;
 mod webrtc;
 mod write;
 mod write_limits;
@@ -52,6 +53,7 @@ pub use secret::Secret;
 pub use settings::{SETTINGS, example_toml};
 pub use sms::{SmsConfig, SmsMode};
 pub use streams::StreamsConfig;
+pub use web::WebConfig;
 pub use webrtc::WebrtcConfig;
 pub use write::WriteConfig;
 pub use write_limits::{BadProxy, WriteLimitsConfig};
@@ -97,6 +99,7 @@ pub struct Config {
     pub files: FilesConfig,
     pub push: PushConfig,
     pub webrtc: WebrtcConfig,
+    pub web: WebConfig,
 }
 
 impl Default for Config {
@@ -129,6 +132,7 @@ impl Default for Config {
             files: FilesConfig::default(),
             push: PushConfig::default(),
             webrtc: WebrtcConfig::default(),
+            web: WebConfig::default(),
         }
     }
 }

@@ -626,6 +626,11 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "webrtc.max_payload_bytes",
         "largest call-signal or playback payload, in bytes of JSON; larger get 413 (default 16384)",
     ),
+    (
+        "CIPHERTALK_WEB_DIR",
+        "web.dir",
+        "the built web client served at / (default web/dist, from the working directory; missing = / answers 404)",
+    ),
 ];
 
 /// Variables that are not settings but are read elsewhere (scripts, tools).

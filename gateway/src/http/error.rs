@@ -93,10 +93,6 @@ pub fn invalid_cursor(message: &str) -> ApiError {
     ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_cursor", message)
 }
 
-pub async fn fallback() -> ApiError {
-    ApiError::not_found()
-}
-
 /// A refused command: the domain's stable code, at the status of its kind.
 impl From<DomainError> for ApiError {
     fn from(err: DomainError) -> Self {

@@ -26,6 +26,7 @@ pub mod rooms;
 pub mod shared;
 pub mod to_device;
 pub mod users;
+pub mod web;
 pub mod webrtc;
 pub mod ws;
 
@@ -54,6 +55,7 @@ pub fn router(state: AppState) -> Router {
         // The path only: query strings may carry tickets.
         tracing::info_span!("http", method = %request.method(), path = %request.uri().path(), request_id = %id)
     });
+    let client = web::WebClient::new(&state.config.web);
     Router::new()
         .route("/health", get(health::health))
         .route("/health/live", get(health::live))
@@ -78,7 +80,8 @@ pub fn router(state: AppState) -> Router {
         .merge(push::router())
         .merge(audit::router())
         .route_layer(axum::middleware::from_fn_with_state(state.clone(), limit::limit))
-        .fallback(error::fallback)
+        // Unknown API paths answer JSON 404s; the rest is the web client's.
+        .fallback(move |request| client.clone().answer(request))
         .layer(axum::middleware::from_fn(metrics::track))
         .layer(RequestBodyLimitLayer::new(http.max_body_bytes))
         // Outside the body limit: a chunk is bounded by its declared size as it streams.
