@@ -8,7 +8,12 @@ const CACHE = process.env.CIPHERTALK_MEDIA_CACHE ?? join(tmpdir(), "ciphertalk-e
 export const MIB = 1024 * 1024;
 
 function ffmpeg(args) {
-  execFileSync("ffmpeg", ["-y", "-loglevel", "error", ...args], { stdio: "inherit" });
+  try {
+    execFileSync("ffmpeg", ["-y", "-loglevel", "error", ...args], { stdio: "inherit" });
+  } catch (error) {
+    if (error?.code === "ENOENT") throw new Error("ffmpeg is missing (Debian's ffmpeg package): it makes the test video");
+    throw error;
+  }
 }
 
 /** A VP8 WebM of at least `minBytes` (noisy frames keep the bitrate up). */
