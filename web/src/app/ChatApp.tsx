@@ -1,5 +1,6 @@
 // The logged-in layout: rooms on the left, the current page on the right,
 // and a call overlay when a call is on.
+import { useEffect } from "preact/hooks";
 import { useObservable } from "./store";
 import { useChat } from "./context";
 import { go, useRoute } from "./route";
@@ -15,6 +16,11 @@ export function ChatApp() {
   const route = useRoute();
   const status = useObservable(chat.status);
   const me = chat.api.session.get()?.user;
+  const rooms = useObservable(chat.rooms);
+  const unread = rooms.reduce((sum, room) => sum + (room.unread ?? 0), 0);
+  useEffect(() => {
+    document.title = unread > 0 ? `(${unread}) CipherTalk` : "CipherTalk";
+  }, [unread]);
 
   return (
     <div class="layout">

@@ -9,7 +9,7 @@ interface Props {
   replyTo: ShownMessage | null;
   editing: ShownMessage | null;
   onDone: () => void;
-  onError: (message: string) => void;
+  onError: (error: unknown) => void;
 }
 
 const TYPING_IDLE_MS = 3000;
@@ -52,7 +52,7 @@ export function Composer({ roomId, replyTo, editing, onDone, onError }: Props) {
       onDone();
     } catch (caught) {
       setText(body);
-      onError(caught instanceof Error ? caught.message : "could not send");
+      onError(caught);
     }
   };
 
@@ -60,7 +60,7 @@ export function Composer({ roomId, replyTo, editing, onDone, onError }: Props) {
     const input = event.currentTarget as HTMLInputElement;
     const file = input.files?.[0];
     input.value = "";
-    if (file) sendFile(chat, roomId, file).catch((caught: unknown) => onError(caught instanceof Error ? caught.message : "upload failed"));
+    if (file) sendFile(chat, roomId, file).catch(onError);
   };
 
   return (

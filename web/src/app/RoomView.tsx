@@ -8,6 +8,7 @@ import { MessageItem } from "./MessageItem";
 import { Composer } from "./Composer";
 import { ForwardPicker } from "./ForwardPicker";
 import { RoomHeader } from "./RoomHeader";
+import { describeError } from "./errors";
 
 export function RoomView({ roomId }: { roomId: string }) {
   const chat = useChat();
@@ -35,7 +36,7 @@ export function RoomView({ roomId }: { roomId: string }) {
     if (newest > 0) void chat.markRead(roomId);
   }, [newest]);
 
-  const act = (work: Promise<unknown>) => work.catch((caught: unknown) => setError(caught instanceof Error ? caught.message : "failed"));
+  const act = (work: Promise<unknown>) => work.catch((caught: unknown) => setError(describeError(caught)));
 
   return (
     <div class="room-view" data-testid="room-view" data-room-id={roomId}>
@@ -75,7 +76,7 @@ export function RoomView({ roomId }: { roomId: string }) {
           setReplyTo(null);
           setEditing(null);
         }}
-        onError={setError}
+        onError={(caught) => setError(describeError(caught))}
       />
     </div>
   );

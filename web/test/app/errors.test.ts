@@ -44,3 +44,13 @@ describe("parseRetryAfter", () => {
     expect(parseRetryAfter("soon")).toBeNull();
   });
 });
+
+describe("describeError", async () => {
+  const { describeError } = await import("../../src/app/errors");
+  it("words known codes for people and passes the server's message otherwise", () => {
+    expect(describeError(new ApiError(403, "blocked", "blocked"))).toBe("You cannot message this person.");
+    expect(describeError(new ApiError(422, "weak_password", "password: too short"))).toBe("password: too short");
+    expect(describeError(new Error("boom"))).toBe("boom");
+    expect(describeError("?")).toBe("Something went wrong.");
+  });
+});
