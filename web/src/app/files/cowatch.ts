@@ -12,6 +12,8 @@ interface PlaybackState {
 
 /** Drift tolerated before a follower seeks to the sender's position. */
 const MAX_DRIFT_S = 0.75;
+/** How long after applying a peer's state its events count as our echo. */
+const ECHO_WINDOW_MS = 1500;
 
 function isState(payload: unknown): payload is PlaybackState {
   const p = payload as Partial<PlaybackState> | null;
@@ -19,25 +21,26 @@ function isState(payload: unknown): payload is PlaybackState {
 }
 
 export function joinCoWatch(chat: Chat, roomId: string, fileId: string, media: HTMLMediaElement): () => void {
-  // Changes we make on a peer's behalf must not be echoed back.
-  let applying = 0;
+  // What we last set on a peer's behalf: the events it causes are not echoed
+  // back, while a change of the person's own (another state or position) is.
+  let applied: { state: PlaybackState["state"]; position: number; until: number } | null = null;
   const state = (): PlaybackState => ({ op: "state", file_id: fileId, state: media.paused ? "paused" : "playing", position: media.currentTime });
   const send = (to?: string) => {
     chat.socket.send({ type: "signal", room_id: roomId, kind: "playback", payload: state(), ...(to ? { to } : {}) });
   };
+  const isEcho = (): boolean => {
+    if (!applied || Date.now() > applied.until) return false;
+    const now = state();
+    return now.state === applied.state && Math.abs(now.position - applied.position) <= MAX_DRIFT_S;
+  };
   const local = () => {
-    if (applying === 0) send();
+    if (!isEcho()) send();
   };
   const apply = async (remote: PlaybackState) => {
-    applying++;
-    try {
-      if (Math.abs(media.currentTime - remote.position) > MAX_DRIFT_S) media.currentTime = remote.position;
-      if (remote.state === "playing" && media.paused) await media.play().catch(() => undefined);
-      if (remote.state === "paused" && !media.paused) media.pause();
-    } finally {
-      // Let the events of our own change pass before listening again.
-      setTimeout(() => applying--, 300);
-    }
+    applied = { state: remote.state, position: remote.position, until: Date.now() + ECHO_WINDOW_MS };
+    if (Math.abs(media.currentTime - remote.position) > MAX_DRIFT_S) media.currentTime = remote.position;
+    if (remote.state === "playing" && media.paused) await media.play().catch(() => undefined);
+    if (remote.state === "paused" && !media.paused) media.pause();
   };
   const onSignal = (frame: SignalFrame) => {
     if (frame.kind !== "playback" || frame.room_id !== roomId || frame.from === chat.me.userId) return;
