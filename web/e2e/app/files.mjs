@@ -66,12 +66,24 @@ scenario("files", async (run) => {
     await run.screenshot(bob, "files-complete");
   });
 
-  await run.step("co-watch: Bob's player follows Alice's pause, seek and play", async () => {
+  await run.step("co-watch: a late joiner catches up, then Bob's player follows Alice's pause, seek and play", async () => {
     await alice.page.locator('[data-testid="media"][data-state="complete"]').waitFor({ timeout: 60_000 });
     await bob.page.getByTestId("cowatch-toggle").click();
+    await bob.page.locator('[data-testid="cowatch-toggle"][data-on="true"]').waitFor();
+    await alice.page.getByTestId("media-video").evaluate((v) => {
+      v.muted = true;
+    });
+    // Alice joins late: she asks, Bob's player answers, hers jumps to where his plays.
     await alice.page.getByTestId("cowatch-toggle").click();
-    await alice.page.locator('[data-testid="cowatch-toggle"][data-on="true"]').waitFor();
-    // Bob's player is well past 10 s by now: Alice pausing at 5 s moves it back.
+    await alice.page.waitForFunction(
+      () => {
+        const v = document.querySelector('[data-testid="media-video"]');
+        return v instanceof HTMLVideoElement && !v.paused && v.currentTime > 10;
+      },
+      undefined,
+      { timeout: 15_000 },
+    );
+    // Bob's player is well past 10 s too: Alice pausing at 5 s moves it back.
     await alice.page.getByTestId("media-video").evaluate((v) => {
       v.pause();
       v.currentTime = 5;
