@@ -1,4 +1,4 @@
-import { equalBytes } from "@noble/ciphers/utils.js";
+import { concatBytes, equalBytes } from "@noble/ciphers/utils.js";
 import { hkdf } from "@noble/hashes/hkdf.js";
 import { sha256 } from "@noble/hashes/sha2.js";
 import { buffer, lengthPrefixed } from "./bytes";
@@ -99,29 +99,37 @@ function nonce(flags: number, index: number): Uint8Array {
 }
 
 function additionalData(head: Uint8Array, fileId: Uint8Array): Uint8Array {
-  const id = lengthPrefixed(fileId);
-  const out = new Uint8Array(head.length + id.length);
-  out.set(head);
-  out.set(id, head.length);
-  return out;
+  return concatBytes(head, lengthPrefixed(fileId));
 }
+
+/** Checks the inputs both directions share and derives the file's keys. */
+async function fileContext(
+  fileKey: Uint8Array,
+  fileId: string,
+  index: number,
+): Promise<{ id: Uint8Array; keys: FileKeys }> {
+  checkFileKey(fileKey);
+  checkIndex(index);
+  const id = fileIdBytes(fileId);
+  return { id, keys: await deriveFileKeys(fileKey, id) };
+}
+
+/** Seal and open take the same arguments: the chunk's position, then its bytes. */
+export type ChunkTransform = (
+  fileKey: Uint8Array,
+  fileId: string,
+  index: number,
+  isLast: boolean,
+  bytes: Uint8Array,
+) => Promise<Uint8Array>;
 
 /**
  * Seals chunk `index` of file `fileId`. `isLast` marks the final chunk, so a file cut
  * short (its last chunk dropped) is detected. Never seal different bytes under the same
  * (fileKey, fileId, index): the nonce is derived from the index.
  */
-export async function sealChunk(
-  fileKey: Uint8Array,
-  fileId: string,
-  index: number,
-  isLast: boolean,
-  bytes: Uint8Array,
-): Promise<Uint8Array> {
-  checkFileKey(fileKey);
-  checkIndex(index);
-  const id = fileIdBytes(fileId);
-  const keys = await deriveFileKeys(fileKey, id);
+export const sealChunk: ChunkTransform = async (fileKey, fileId, index, isLast, bytes) => {
+  const { id, keys } = await fileContext(fileKey, fileId, index);
   const flags = isLast ? FLAG_LAST : 0;
   const head = header(flags, index, keys.commitment);
   const sealed = new Uint8Array(
@@ -131,27 +139,16 @@ export async function sealChunk(
       buffer(bytes),
     ),
   );
-  const out = new Uint8Array(head.length + sealed.length);
-  out.set(head);
-  out.set(sealed, head.length);
-  return out;
-}
+  return concatBytes(head, sealed);
+};
 
 /**
  * Opens chunk `index` of file `fileId`, which the caller expects to be the last one
  * (`isLast`, i.e. index = chunk_count - 1) or not. Throws a CryptoError unless the chunk is
  * exactly the one sealed at that position of that file under that key.
  */
-export async function openChunk(
-  fileKey: Uint8Array,
-  fileId: string,
-  index: number,
-  isLast: boolean,
-  sealed: Uint8Array,
-): Promise<Uint8Array> {
-  checkFileKey(fileKey);
-  checkIndex(index);
-  const id = fileIdBytes(fileId);
+export const openChunk: ChunkTransform = async (fileKey, fileId, index, isLast, sealed) => {
+  const { id, keys } = await fileContext(fileKey, fileId, index);
   if (sealed.length < CHUNK_OVERHEAD) throw new CryptoError("malformed", "chunk too short");
   const view = new DataView(sealed.buffer, sealed.byteOffset, sealed.byteLength);
   if (view.getUint8(0) !== CHUNK_VERSION) throw new CryptoError("malformed", "unknown chunk version");
@@ -160,7 +157,6 @@ export async function openChunk(
     throw new CryptoError("tampered", isLast ? "the last chunk is not marked last" : "chunk marked last too early");
   }
   if (view.getUint32(2) !== index) throw new CryptoError("tampered", "chunk is from another position");
-  const keys = await deriveFileKeys(fileKey, id);
   // The commitment is checked before decrypting: a chunk made for another key is refused.
   if (!equalBytes(sealed.subarray(6, CHUNK_HEADER_BYTES), keys.commitment)) {
     throw new CryptoError("key_commitment_mismatch", "chunk was not sealed under this file key");
@@ -176,4 +172,4 @@ export async function openChunk(
   } catch {
     throw new CryptoError("tampered", "chunk failed authentication");
   }
-}
+};

@@ -1,10 +1,16 @@
 import { concatBytes } from "@noble/ciphers/utils.js";
+import { FingerprintGenerator } from "@privacyresearch/libsignal-protocol-typescript";
 import { fromBase64, toBase64 } from "./base64";
 import { utf8 } from "./bytes";
 import { CryptoError } from "./errors";
 import { unwrapFileKeyForDevice, wrapFileKeyForUser, type DeviceRecipient } from "./filekeys";
 import { FRANKING_KEY_BYTES, frankingCommitment, newFrankingKey } from "./franking";
-import { loadOrCreateIdentity, replenishPrekeys, type PrekeyPolicy } from "./identity";
+import {
+  loadOrCreateIdentity,
+  replenishPrekeys,
+  rotateSignedPrekey,
+  type PrekeyPolicy,
+} from "./identity";
 import type { DeviceKeyInfo, KeyServer, ToDeviceEvent, ToDeviceMessage } from "./keyserver";
 import { withLock } from "./lock";
 import { Pairwise } from "./pairwise";
@@ -61,6 +67,8 @@ export type ToDeviceOutcome =
   | { kind: "sender_key"; roomId: string; fromUser: string; fromDevice: string }
   /** An app payload sent with `sendToDevices` (call keys, verification, ...). */
   | { kind: "payload"; appKind: string; payload: Uint8Array; fromUser: string; fromDevice: string }
+  /** Another device asked for one of this device's sender keys; answered if it was a recipient. */
+  | { kind: "key_request"; roomId: string; fromUser: string; fromDevice: string; answered: boolean }
   /** Nothing for the app (a duplicate, or a kind this engine does not know). */
   | { kind: "ignored"; reason: string };
 
@@ -69,10 +77,36 @@ export interface EngineOptions {
   oneTimePrekeyBatch?: number;
   /** Top up when the server holds fewer than this many (default 20). */
   oneTimePrekeyThreshold?: number;
+  /** The signed prekey is replaced once it is this old, in milliseconds (default 30 days). */
+  signedPrekeyMaxAgeMs?: number;
+  /** A room's sender key is replaced after this many messages (default 1000)... */
+  senderKeyMaxMessages?: number;
+  /** ...or once it is this old, in milliseconds (default 7 days). */
+  senderKeyMaxAgeMs?: number;
+}
+
+interface RotationPolicy {
+  maxMessages: number;
+  maxAgeMs: number;
 }
 
 /** The to-device `kind` of a sender-key distribution. */
 export const SENDER_KEY_KIND = "ciphertalk.sender_key.v1";
+/** The to-device `kind` of a request for a missing sender key. */
+export const SENDER_KEY_REQUEST_KIND = "ciphertalk.sender_key_request.v1";
+
+/** A request for a sender key this device is missing, inside the pairwise envelope. */
+interface KeyRequest {
+  t: "sender_key_request";
+  room_id: string;
+  key_id: number;
+}
+
+/** An own sender key as first made, and whom it was for: what a key request may get. */
+interface OwnKeyOrigin {
+  initial: ChainState;
+  recipients: string[];
+}
 
 /** An app payload sent with `sendToDevices`, inside the pairwise envelope. */
 interface AppPayload {
@@ -90,6 +124,8 @@ interface OwnPointer {
   unreached: string[];
   /** Set by membership or device changes: the next message starts a new key. */
   stale: boolean;
+  /** When the key was made (ms since the epoch), for the age limit. */
+  createdAt: number;
 }
 
 interface Target {
@@ -99,13 +135,19 @@ interface Target {
 
 /** How far ahead of the last one a sender-key message may be (bounds the work it causes). */
 const MAX_SKIP = 2000;
-/** Messages per `POST /v1/to-device` batch. */
+/** At most one request per missing sender key per minute. */
+const REQUEST_INTERVAL_MS = 60_000;
+/** Signal's hash iterations for safety numbers. */
+const SAFETY_NUMBER_ITERATIONS = 5200;
+/** Messages and decoded ciphertext bytes per `POST /v1/to-device` batch. */
 const BATCH = 100;
+const BATCH_BYTES = 256 * 1024;
 /** At most one prekey top-up check per minute after sessions started from our prekeys. */
 const REPLENISH_INTERVAL_MS = 60_000;
 
 const targetKey = (t: Target) => `${t.userId}/${t.deviceId}`;
 const ownName = (roomId: string) => `sk/own/${roomId}`;
+const originName = (roomId: string, keyId: number) => `sk/origin/${roomId}/${keyId}`;
 const chainName = (roomId: string, userId: string, deviceId: string, keyId: number) =>
   `sk/chain/${roomId}/${userId}/${deviceId}/${keyId}`;
 const messageKeyName = (
@@ -126,6 +168,7 @@ function sameList(a: string[], b: string[]): boolean {
  */
 export class Engine {
   private readonly deviceCache = new Map<string, DeviceKeyInfo[]>();
+  private readonly keyRequests = new Map<string, number>();
   private lastReplenish = 0;
 
   private constructor(
@@ -136,6 +179,7 @@ export class Engine {
     private readonly pairwise: Pairwise,
     private readonly identityPublic: ArrayBuffer,
     private readonly policy: PrekeyPolicy,
+    private readonly rotation: RotationPolicy,
   ) {}
 
   /**
@@ -154,8 +198,14 @@ export class Engine {
     const policy: PrekeyPolicy = {
       batch: options?.oneTimePrekeyBatch ?? 50,
       threshold: options?.oneTimePrekeyThreshold ?? 20,
+      signedPrekeyMaxAgeMs: options?.signedPrekeyMaxAgeMs ?? 30 * 24 * 3600 * 1000,
     };
-    const identityPublic = await loadOrCreateIdentity(signal, server, policy);
+    // Two tabs opening the same new device at once must not make two identities.
+    const identityPublic = await withLock(`identity/${me.userId}/${me.deviceId}`, async () => {
+      const key = await loadOrCreateIdentity(signal, server, policy);
+      await rotateSignedPrekey(signal, server, policy);
+      return key;
+    });
     const engine = new Engine(
       server,
       me,
@@ -164,6 +214,10 @@ export class Engine {
       new Pairwise(signal, server, me.userId),
       identityPublic,
       policy,
+      {
+        maxMessages: options?.senderKeyMaxMessages ?? 1000,
+        maxAgeMs: options?.senderKeyMaxAgeMs ?? 7 * 24 * 3600 * 1000,
+      },
     );
     await engine.replenishPrekeys();
     return engine;
@@ -217,7 +271,11 @@ export class Engine {
     const pointer = await getJson<OwnPointer>(this.store, ownName(roomId));
     const chain =
       pointer && (await getJson<ChainState>(this.store, chainName(roomId, userId, deviceId, pointer.keyId)));
-    if (pointer && chain && !pointer.stale && sameList(pointer.recipients, wanted)) {
+    const worn =
+      !chain ||
+      chain.nextIteration >= this.rotation.maxMessages ||
+      Date.now() - (pointer?.createdAt ?? 0) >= this.rotation.maxAgeMs;
+    if (pointer && chain && !worn && !pointer.stale && sameList(pointer.recipients, wanted)) {
       if (pointer.unreached.length > 0) {
         const retry = targets.filter((t) => pointer.unreached.includes(targetKey(t)));
         const unreached = await this.distribute(roomId, chain, retry);
@@ -227,8 +285,16 @@ export class Engine {
     }
     const fresh = newChain();
     await putJson(this.store, chainName(roomId, userId, deviceId, fresh.keyId), fresh);
+    const origin: OwnKeyOrigin = { initial: fresh, recipients: wanted };
+    await putJson(this.store, originName(roomId, fresh.keyId), origin);
     const unreached = await this.distribute(roomId, fresh, targets);
-    const next: OwnPointer = { keyId: fresh.keyId, recipients: wanted, unreached, stale: false };
+    const next: OwnPointer = {
+      keyId: fresh.keyId,
+      recipients: wanted,
+      unreached,
+      stale: false,
+      createdAt: Date.now(),
+    };
     await putJson(this.store, ownName(roomId), next);
     return fresh;
   }
@@ -268,19 +334,36 @@ export class Engine {
         messages.push({ user_id: userId, device_id: deviceId, kind, ciphertext });
       }
     }
-    for (let i = 0; i < messages.length; i += BATCH) {
-      await this.server.sendToDevice({
-        batch_id: crypto.randomUUID(),
-        messages: messages.slice(i, i + BATCH),
-      });
-    }
+    await this.sendInBatches(messages);
     return unreached.sort();
   }
 
-  /** Every device of every member, without this one, de-duplicated. */
+  /** Sends to-device messages in batches below the server's default limits (500 messages, 512 KiB). */
+  private async sendInBatches(messages: ToDeviceMessage[]): Promise<void> {
+    let batch: ToDeviceMessage[] = [];
+    let bytes = 0;
+    const flush = async () => {
+      if (batch.length === 0) return;
+      await this.server.sendToDevice({ batch_id: crypto.randomUUID(), messages: batch });
+      batch = [];
+      bytes = 0;
+    };
+    for (const message of messages) {
+      const size = (message.ciphertext.length * 3) / 4;
+      if (batch.length >= BATCH || (batch.length > 0 && bytes + size > BATCH_BYTES)) await flush();
+      batch.push(message);
+      bytes += size;
+    }
+    await flush();
+  }
+
+  /** Every device of every member, this user's other devices always among them, without this one. */
   private async targetsOf(members: RoomMember[]): Promise<Target[]> {
     const seen = new Map<string, Target>();
-    for (const member of members) {
+    const withMe = members.some((m) => m.userId === this.me.userId)
+      ? members
+      : [...members, { userId: this.me.userId }];
+    for (const member of withMe) {
       const deviceIds =
         member.deviceIds ?? (await this.devicesOf(member.userId)).map((d) => d.device_id);
       for (const deviceId of deviceIds) {
@@ -365,7 +448,7 @@ export class Engine {
       throw error;
     }
     if (opened.startedSession) void this.replenishSoon();
-    let inner: SenderKeyDistribution | AppPayload;
+    let inner: SenderKeyDistribution | KeyRequest | AppPayload;
     try {
       inner = JSON.parse(new TextDecoder().decode(opened.plaintext));
     } catch {
@@ -378,17 +461,78 @@ export class Engine {
       } catch {
         return { kind: "ignored", reason: "malformed" };
       }
-      const name = chainName(inner.room_id, fromUser, fromDevice, chain.keyId);
-      await withLock(`peer/${inner.room_id}/${fromUser}/${fromDevice}`, async () => {
-        // A chain already held is kept: it reads everything a repeated offer would.
-        if (!(await getJson<ChainState>(this.store, name))) await putJson(this.store, name, chain);
-      });
-      return { kind: "sender_key", roomId: inner.room_id, fromUser, fromDevice };
+      const roomId = inner.room_id;
+      const stored = await withLock(`peer/${roomId}/${fromUser}/${fromDevice}`, () =>
+        this.storePeerChain(roomId, fromUser, fromDevice, chain),
+      );
+      return stored
+        ? { kind: "sender_key", roomId, fromUser, fromDevice }
+        : { kind: "ignored", reason: "conflicting sender key" };
+    }
+    if (inner.t === "sender_key_request") {
+      const answered = await this.answerKeyRequest(inner, { userId: fromUser, deviceId: fromDevice });
+      return { kind: "key_request", roomId: inner.room_id, fromUser, fromDevice, answered };
     }
     if (inner.t === "payload" && typeof inner.kind === "string" && typeof inner.payload === "string") {
       return { kind: "payload", appKind: inner.kind, payload: fromBase64(inner.payload), fromUser, fromDevice };
     }
     return { kind: "ignored", reason: "unknown payload" };
+  }
+
+  /**
+   * Keeps a peer's chain. A chain already held stays (it is further on); an offer from an
+   * earlier iteration adds the message keys between the two. False if the offer's signing
+   * key differs from the held chain's (not the same key).
+   */
+  private async storePeerChain(
+    roomId: string,
+    userId: string,
+    deviceId: string,
+    offered: ChainState,
+  ): Promise<boolean> {
+    const name = chainName(roomId, userId, deviceId, offered.keyId);
+    const held = await getJson<ChainState>(this.store, name);
+    if (!held) {
+      await putJson(this.store, name, offered);
+      return true;
+    }
+    if (held.signingPublic !== offered.signingPublic) return false;
+    if (offered.nextIteration < held.nextIteration) {
+      const { messageKeys } = advance(offered, held.nextIteration - 1);
+      for (const [i, key] of messageKeys) {
+        const keyName = messageKeyName(roomId, userId, deviceId, offered.keyId, i);
+        if (!(await this.store.get(keyName))) await putJson(this.store, keyName, b64(key));
+      }
+    }
+    return true;
+  }
+
+  /**
+   * Asks the sender of a room message this device cannot open (`no_sender_key` or
+   * `message_key_unavailable` after the inbox was drained) for that sender key from its
+   * start. The sender answers only if this device was one of the key's recipients, so a
+   * device added later still cannot read what came before it. At most once a minute per key.
+   */
+  async requestSenderKey(roomId: string, senderUserId: string, ciphertext: string): Promise<void> {
+    const message = parseRoomMessage(fromBase64(ciphertext));
+    const asked = `${roomId}/${senderUserId}/${message.deviceId}/${message.keyId}`;
+    const last = this.keyRequests.get(asked) ?? 0;
+    if (Date.now() - last < REQUEST_INTERVAL_MS) return;
+    this.keyRequests.set(asked, Date.now());
+    const request: KeyRequest = { t: "sender_key_request", room_id: roomId, key_id: message.keyId };
+    await this.sendPairwise(
+      [{ userId: senderUserId, deviceId: message.deviceId }],
+      SENDER_KEY_REQUEST_KIND,
+      utf8(JSON.stringify(request)),
+    );
+  }
+
+  private async answerKeyRequest(request: KeyRequest, from: Target): Promise<boolean> {
+    if (typeof request.room_id !== "string" || !Number.isInteger(request.key_id)) return false;
+    const origin = await getJson<OwnKeyOrigin>(this.store, originName(request.room_id, request.key_id));
+    if (!origin || !origin.recipients.includes(targetKey(from))) return false;
+    const unreached = await this.distribute(request.room_id, origin.initial, [from]);
+    return unreached.length === 0;
   }
 
   private async replenishSoon(): Promise<void> {
@@ -421,6 +565,18 @@ export class Engine {
     await withLock(ownName(roomId), async () => {
       const pointer = await getJson<OwnPointer>(this.store, ownName(roomId));
       if (pointer) await putJson(this.store, ownName(roomId), { ...pointer, stale: true });
+    });
+  }
+
+  /**
+   * Deletes every sender key and message key of a room on this device (after leaving it):
+   * its messages can no longer be opened here.
+   */
+  async forgetRoom(roomId: string): Promise<void> {
+    await withLock(ownName(roomId), async () => {
+      for (const prefix of [`sk/chain/${roomId}/`, `sk/mk/${roomId}/`, `sk/origin/${roomId}/`, ownName(roomId)]) {
+        for (const name of await this.store.names(prefix)) await this.store.delete(name);
+      }
     });
   }
 
@@ -474,6 +630,26 @@ export class Engine {
       this.me.deviceId,
       new Uint8Array(identity.pubKey),
       new Uint8Array(identity.privKey),
+    );
+  }
+
+  /**
+   * The safety number of this device and another one (60 digits, Signal's format): both
+   * devices show the same number when no one is in the middle, for users to compare.
+   * Uses the identity trusted for that device, or the one the server lists.
+   */
+  async safetyNumber(otherUserId: string, otherDeviceId: string): Promise<string> {
+    let remote = await this.signal.trustedIdentity(addressName(otherUserId, otherDeviceId));
+    if (!remote) {
+      const listed = (await this.devicesOf(otherUserId)).find((d) => d.device_id === otherDeviceId);
+      if (!listed?.identity_key) throw new CryptoError("no_keys", "that device has no identity key");
+      remote = fromBase64(listed.identity_key);
+    }
+    return new FingerprintGenerator(SAFETY_NUMBER_ITERATIONS).createFor(
+      addressName(this.me.userId, this.me.deviceId),
+      this.identityPublic,
+      addressName(otherUserId, otherDeviceId),
+      new Uint8Array(remote).buffer,
     );
   }
 

@@ -9,6 +9,8 @@ import type { SignalStore } from "./signalstore";
 export interface PrekeyPolicy {
   batch: number;
   threshold: number;
+  /** The signed prekey is replaced once it is this old (ms). */
+  signedPrekeyMaxAgeMs: number;
 }
 
 const STATE_RECORD = "signal/prekey-state";
@@ -18,6 +20,8 @@ interface PrekeyState {
   nextPrekeyId: number;
   signedPrekeyId: number;
   signedPrekeySignature: string;
+  /** When the signed prekey was made (ms since the epoch); absent in older records. */
+  signedPrekeyCreatedAt?: number;
   published: boolean;
 }
 
@@ -68,6 +72,7 @@ export async function loadOrCreateIdentity(
       nextPrekeyId: policy.batch + 1,
       signedPrekeyId: SIGNED_PREKEY_ID,
       signedPrekeySignature: b64(signed.signature),
+      signedPrekeyCreatedAt: Date.now(),
       published: false,
     };
     await putJson(signal.store, STATE_RECORD, state);
@@ -88,6 +93,48 @@ export async function loadOrCreateIdentity(
     await putJson(signal.store, STATE_RECORD, { ...state, published: true });
   }
   return identity.pubKey;
+}
+
+/**
+ * Replaces the signed prekey once it is older than the policy allows, and publishes it with
+ * a fresh batch of one-time prekeys (`PUT /v1/keys` replaces the whole bundle). The previous
+ * signed prekey and the old one-time prekeys stay, for sessions started from bundles handed
+ * out before; older signed prekeys are deleted. Returns whether it rotated.
+ */
+export async function rotateSignedPrekey(
+  signal: SignalStore,
+  server: KeyServer,
+  policy: PrekeyPolicy,
+): Promise<boolean> {
+  const state = await getJson<PrekeyState>(signal.store, STATE_RECORD);
+  const identity = await signal.getIdentityKeyPair();
+  if (!state || !identity) throw new Error("no identity yet");
+  if (state.signedPrekeyCreatedAt === undefined) {
+    await putJson(signal.store, STATE_RECORD, { ...state, signedPrekeyCreatedAt: Date.now() });
+    return false;
+  }
+  if (Date.now() - state.signedPrekeyCreatedAt < policy.signedPrekeyMaxAgeMs) return false;
+  const keyId = state.signedPrekeyId + 1;
+  const signed = await KeyHelper.generateSignedPreKey(identity, keyId);
+  await signal.storeSignedPreKey(keyId, signed.keyPair);
+  const oneTime = await generatePrekeys(signal, state.nextPrekeyId, policy.batch);
+  const next: PrekeyState = {
+    nextPrekeyId: state.nextPrekeyId + policy.batch,
+    signedPrekeyId: keyId,
+    signedPrekeySignature: b64(signed.signature),
+    signedPrekeyCreatedAt: Date.now(),
+    published: true,
+  };
+  await putJson(signal.store, STATE_RECORD, next);
+  await server.putKeys({
+    identity_key: b64(identity.pubKey),
+    signed_prekey: { key_id: keyId, public_key: b64(signed.keyPair.pubKey), signature: next.signedPrekeySignature },
+    one_time_prekeys: oneTime,
+  });
+  for (const name of await signal.store.names("signal/signed-prekey/")) {
+    if (Number(name.slice("signal/signed-prekey/".length)) < keyId - 1) await signal.store.delete(name);
+  }
+  return true;
 }
 
 /** Adds a batch of one-time prekeys when the server holds fewer than the threshold; returns how many. */

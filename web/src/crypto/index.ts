@@ -7,6 +7,9 @@
 //   ws "member.joined/left"     -> await engine.onMembershipChange(event.room_id)
 //   send:  const { ciphertext, commitment } = await engine.sealRoomMessage(roomId, members, bytes)
 //   read:  const { plaintext, frankingKey } = await engine.openRoomMessage(roomId, msg.sender_id, undefined, msg.ciphertext)
+//          still "no_sender_key" after the backlog ("ready"): engine.requestSenderKey(roomId, msg.sender_id, msg.ciphertext)
+//   left a room: engine.forgetRoom(roomId); verify a device: engine.safetyNumber(userId, deviceId)
+//   app payloads to devices (call keys, ...): engine.sendToDevices(targets, kind, bytes) -> handleToDevice gives {kind: "payload"}
 //   report: franking = { plaintext, franking_key } (base64), checked by verifyFranking
 //   files: fileKey = newFileKey(); wrapped_keys = await engine.wrapFileKey(roomId, fileKey, members);
 //          put the file key in the room message naming the file; each chunk i of n:
@@ -34,6 +37,7 @@ export {
 export {
   Engine,
   SENDER_KEY_KIND,
+  SENDER_KEY_REQUEST_KIND,
   type Me,
   type RoomMember,
   type SealedRoomMessage,
@@ -46,6 +50,7 @@ export {
   newFileKey,
   sealChunk,
   openChunk,
+  type ChunkTransform,
   sealedChunkSize,
   CHUNK_OVERHEAD,
   CHUNK_HEADER_BYTES,

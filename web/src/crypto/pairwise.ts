@@ -4,6 +4,9 @@ import {
   SignalProtocolAddress,
   type DeviceType,
 } from "@privacyresearch/libsignal-protocol-typescript";
+// Not re-exported by the package's index; needed to decrypt without libsignal's session-list bug.
+import { SessionLock } from "@privacyresearch/libsignal-protocol-typescript/lib/session-lock";
+import { SessionRecord } from "@privacyresearch/libsignal-protocol-typescript/lib/session-record";
 import { fromBase64, toBase64 } from "./base64";
 import { CryptoError } from "./errors";
 import type { KeyServer, PrekeyBundle } from "./keyserver";
@@ -15,6 +18,12 @@ import { addressName, type SignalStore } from "./signalstore";
 //
 // Wire form of a pairwise ciphertext: one byte, libsignal's message type (3 = prekey
 // message that starts a session, 1 = ordinary message), then libsignal's serialized message.
+//
+// Ordinary messages are not decrypted with libsignal's decryptWhisperMessage: it tries each
+// session of the device in turn on the same objects, and a failed try has already stepped
+// that session's ratchet and deleted message keys, which is then stored. After both devices
+// started a session at once (two first messages crossing), that broke the session for good.
+// Here every try starts from the stored record, and only the session that decrypted is kept.
 
 const PREKEY_MESSAGE = 3;
 const MESSAGE = 1;
@@ -37,6 +46,8 @@ function toDeviceType(bundle: PrekeyBundle): DeviceType {
           publicKey: unb64Buffer(bundle.one_time_prekey.public_key),
         }
       : undefined,
+    // The API has no registration ids; libsignal counts a session as open only with one.
+    registrationId: 0,
   };
 }
 
@@ -147,12 +158,49 @@ export class Pairwise {
         return { plaintext: new Uint8Array(plain), startedSession: true };
       }
       if (bytes[0] === MESSAGE) {
-        const plain = await cipher.decryptWhisperMessage(body);
-        return { plaintext: new Uint8Array(plain), startedSession: false };
+        return { plaintext: await this.decryptMessage(userId, deviceId, body), startedSession: false };
       }
     } catch (error) {
       throw signalError(error);
     }
     throw new CryptoError("malformed", "unknown pairwise message type");
+  }
+
+  private decryptMessage(userId: string, deviceId: string, body: ArrayBuffer): Promise<Uint8Array> {
+    const remote = address(userId, deviceId);
+    const name = remote.toString();
+    const cipher = new SessionCipher(this.signal, remote);
+    return SessionLock.queueJobForNumber(name, async () => {
+      const stored = await this.signal.loadSession(name);
+      if (!stored) throw new CryptoError("tampered", "no session with that device");
+      const count = SessionRecord.deserialize(stored).getSessions().length;
+      let failure: unknown;
+      // libsignal's order: the open session first, then the most recently closed.
+      for (let i = count - 1; i >= 0; i--) {
+        const record = SessionRecord.deserialize(stored);
+        const session = record.getSessions()[i]!;
+        let plain: ArrayBuffer;
+        try {
+          plain = await cipher.doDecryptWhisperMessage(body.slice(0), session);
+        } catch (error) {
+          if (error instanceof Error && error.name === "MessageCounterError") throw error;
+          failure = error;
+          continue;
+        }
+        if (session !== record.getOpenSession()) {
+          record.archiveCurrentState();
+          record.promoteState(session);
+        }
+        const remoteIdentity = session.indexInfo.remoteIdentityKey;
+        if (!(await this.signal.isTrustedIdentity(remote.getName(), remoteIdentity, 2))) {
+          throw new CryptoError("untrusted_identity", "a device's identity key changed");
+        }
+        await this.signal.saveIdentity(name, remoteIdentity);
+        record.updateSessionState(session);
+        await this.signal.storeSession(name, record.serialize());
+        return new Uint8Array(plain);
+      }
+      throw failure ?? new Error("no session decrypted the message");
+    });
   }
 }
