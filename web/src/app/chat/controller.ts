@@ -47,7 +47,10 @@ export class Chat {
       ticket: () => api.inbox.ticket(),
       onEvent: (event) => this.apply(event),
       onFrame: (frame) => this.frame(frame),
-      onStatus: (status) => this.status.set(status),
+      onStatus: (status) => {
+        this.status.set(status);
+        if (status === "live") this.requestMissingKeys();
+      },
     });
   }
 
@@ -159,7 +162,22 @@ export class Chat {
         ? { message, content, plaintext: opened.plaintext, frankingKey: opened.frankingKey }
         : { message, content: null, problem: "unreadable" };
     } catch (error) {
-      return { message, content: null, problem: isMissingKey(error) ? "locked" : "unreadable" };
+      if (!isMissingKey(error)) return { message, content: null, problem: "unreadable" };
+      if (this.status.get() === "live") {
+        void this.e2ee.requestSenderKey(message.room_id, message.sender_id, message.ciphertext).catch(() => undefined);
+      }
+      return { message, content: null, problem: "locked" };
+    }
+  }
+
+  /** Once the backlog is in, keys still missing are asked of their senders. */
+  private requestMissingKeys(): void {
+    for (const timeline of this.timelines.values()) {
+      for (const item of timeline.get()) {
+        if (item.problem === "locked" && item.message.ciphertext) {
+          void this.e2ee.requestSenderKey(item.message.room_id, item.message.sender_id, item.message.ciphertext).catch(() => undefined);
+        }
+      }
     }
   }
 
@@ -283,8 +301,10 @@ export class Chat {
       case "device.removed":
         await this.e2ee.onDeviceChange(event.user_id);
         break;
-      case "member.joined":
       case "member.left":
+        if (event.user_id === this.me.userId) await this.e2ee.forgetRoom(event.room_id);
+      // falls through
+      case "member.joined":
       case "member.role_changed":
         await this.e2ee.onMembershipChange(event.room_id);
         this.details.delete(event.room_id);

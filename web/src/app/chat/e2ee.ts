@@ -15,6 +15,9 @@ export interface E2ee {
   handleToDevice(event: ToDeviceEvent): Promise<{ kind: string; roomId?: string }>;
   onDeviceChange(userId: string): Promise<void>;
   onMembershipChange(roomId: string): Promise<void>;
+  /** Asks the sender's device for a sender key that did not arrive (it rate-limits itself). */
+  requestSenderKey(roomId: string, senderUserId: string, ciphertext: string): Promise<void>;
+  forgetRoom(roomId: string): Promise<void>;
   wrapFileKey(roomId: string, fileKey: Uint8Array, members: { userId: string }[]): Promise<Record<string, string>>;
 }
 
