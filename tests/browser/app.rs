@@ -1,4 +1,53 @@
-//! The chat app's scenarios (web/e2e/app/): one test function each.
+//! The chat app's scenarios (web/e2e/app/): one test function each. After a
+//! scenario that sent messages or files, none of them may be found in the
+//! clear in anything the instance stored.
 
 #[allow(unused_imports)]
 use super::*;
+
+/// Two users and a second device of one of them exchange messages and both
+/// devices decrypt; reply, edit, delete, forward, typing, read receipts,
+/// catch-up after being offline, a reload, history paging.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_users_and_a_second_device_exchange_messages_that_every_device_decrypts() {
+    let app = browser_app().await;
+    let artifacts = run_scenario("app/messaging.mjs", &app).await;
+    assert_no_plaintext(&app, &artifacts.sent()).await;
+    app.stop().await;
+}
+
+/// A 20 MiB video plays at the receiver before the sender's upload has
+/// ended; an image arrives as a decrypted preview; co-watch keeps players in step.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_video_streams_and_plays_before_its_upload_has_ended() {
+    let app = browser_app().await;
+    let artifacts = scenario("app/files.mjs").timeout(std::time::Duration::from_secs(300)).run(&app).await;
+    assert_no_plaintext(&app, &artifacts.sent()).await;
+    app.stop().await;
+}
+
+/// A call between two browsers connects over loopback and hangs up on both sides.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_call_between_two_browsers_connects_over_loopback() {
+    let app = browser_app().await;
+    run_scenario("app/call.mjs", &app).await;
+    app.stop().await;
+}
+
+/// A reported message's franking proof is verified by the server.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reported_message_carries_a_franking_proof_the_server_verifies() {
+    let app = browser_app().await;
+    let artifacts = run_scenario("app/report.mjs", &app).await;
+    assert_no_plaintext(&app, &artifacts.sent()).await;
+    app.stop().await;
+}
+
+/// Removing a device logs it out at once; contacts, blocks, privacy, logout.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn devices_contacts_blocks_and_privacy_from_the_settings() {
+    let app = browser_app().await;
+    let artifacts = run_scenario("app/settings.mjs", &app).await;
+    assert_no_plaintext(&app, &artifacts.sent()).await;
+    app.stop().await;
+}
