@@ -167,6 +167,11 @@ fi
 # Vite 8 needs Node 20.19 or later (Debian 12's own nodejs is 18).
 node_ok() { node -e 'const [a, b] = process.versions.node.split(".").map(Number); process.exit(a > 20 || (a === 20 && b >= 19) ? 0 : 1)'; }
 node_ok || { say "Node.js $(node --version) is too old for the web client: install 20.19 or later (e.g. from https://nodejs.org)"; exit 1; }
+# ffmpeg makes the video the browser test streams.
+if ! command -v ffmpeg >/dev/null 2>&1; then
+  say "installing ffmpeg (for the browser tests' video)"
+  apt_install ffmpeg
+fi
 if [ ! -x /usr/bin/chromium ]; then
   say "installing chromium (for the browser tests)"
   apt_install chromium

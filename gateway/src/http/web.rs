@@ -16,10 +16,12 @@ use tower_http::services::{ServeDir, ServeFile};
 use super::error::ApiError;
 use crate::config::WebConfig;
 
-/// No inline script or style, no plugins, no framing; connections (fetch,
-/// WebSocket) and workers only to this origin; media and images may also be
-/// the blob: URLs the client makes of decrypted files.
-pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+/// No inline script or style, no eval, no plugins, no framing; connections
+/// (fetch, WebSocket) and workers only to this origin; media and images may
+/// also be the blob: URLs the client makes of decrypted files. Compiling
+/// WebAssembly is allowed (`'wasm-unsafe-eval'`, which permits no JavaScript
+/// eval): libsignal's 64-bit integers (`long`) compile a small module.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
      img-src 'self' blob: data:; media-src 'self' blob:; connect-src 'self' ws: wss:; worker-src 'self'; \
      object-src 'none'; base-uri 'none'; frame-ancestors 'none'";
 

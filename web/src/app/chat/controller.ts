@@ -16,6 +16,8 @@ import { type ShownMessage, mergeBySeq, newestSeq, oldestSeq } from "./timeline"
 export type SignalFrame = Extract<ServerFrame, { type: "signal" }>;
 
 const PAGE = 50;
+/** Reloads of the room list while it does not yet show a room an event named (waits of 0.1, 0.2, ... s). */
+const ROOM_LIST_RETRIES = 5;
 
 function uuid(): string {
   return crypto.randomUUID();
@@ -84,9 +86,18 @@ export class Chat {
     return timeline;
   }
 
-  async refreshRooms(): Promise<void> {
-    const page = await this.api.rooms.list();
-    this.rooms.set(page.items);
+  /** Reloads the room list; with `expecting`, until it holds that room. An
+   * event can reach this device before the server's room list has applied it
+   * (the list is a read model that follows the same log), so a few short waits
+   * are allowed for it. */
+  async refreshRooms(expecting?: string): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      const page = await this.api.rooms.list();
+      this.rooms.set(page.items);
+      const listed = !expecting || page.items.some((room) => room.id === expecting);
+      if (listed || attempt >= ROOM_LIST_RETRIES) return;
+      await new Promise((resolve) => setTimeout(resolve, 100 * (attempt + 1)));
+    }
   }
 
   async room(roomId: string, fresh = false): Promise<Room> {
@@ -308,12 +319,12 @@ export class Chat {
       case "member.role_changed":
         await this.e2ee.onMembershipChange(event.room_id);
         this.details.delete(event.room_id);
-        await this.refreshRooms().catch(() => undefined);
+        await this.refreshRooms(event.type === "member.joined" ? event.room_id : undefined).catch(() => undefined);
         break;
       case "room.created":
       case "room.updated":
         this.details.delete(event.room_id);
-        await this.refreshRooms().catch(() => undefined);
+        await this.refreshRooms(event.room_id).catch(() => undefined);
         break;
       case "message.sent":
       case "message.edited":
@@ -348,7 +359,7 @@ export class Chat {
     }
     if (event.type !== "message.sent") return;
     const known = this.rooms.get().some((r) => r.id === roomId);
-    if (!known) await this.refreshRooms().catch(() => undefined);
+    if (!known) await this.refreshRooms(roomId).catch(() => undefined);
     const active = this.activeRoom.get() === roomId && document.visibilityState !== "hidden";
     this.rooms.update((rooms) => {
       const room = rooms.find((r) => r.id === roomId);
