@@ -57,6 +57,9 @@ pub enum Projection {
 }
 
 const ROOM: &str = <ciphertalk_domain::room::Room as Aggregate>::TYPE;
+/// The room events the audit log records nothing for (message traffic): the
+/// bulk of the log, passed over by subject, undecoded.
+const AUDIT_IGNORES: &[&str] = &["MessageSent", "MessageEdited", "MessageHidden", "ReceiptUpdated"];
 const USER: &str = <ciphertalk_domain::user::User as Aggregate>::TYPE;
 const TO_DEVICE: &str = <ciphertalk_domain::to_device::Outbox as Aggregate>::TYPE;
 const FILE: &str = <ciphertalk_domain::file::File as Aggregate>::TYPE;
@@ -138,8 +141,21 @@ impl Projection {
     }
 
     /// Whether a CHAT_EVENTS message (by its subject) may concern this projection.
+    /// A batch of messages none of which does is passed over undecoded.
     pub(crate) fn follows_subject(self, subject: &str) -> bool {
-        subjects::event_aggregate_type(subject).is_none_or(|aggregate_type| self.follows(aggregate_type))
+        let Some(aggregate_type) = subjects::event_aggregate_type(subject) else { return true };
+        match subjects::event_type(subject) {
+            Some(event_type) => self.follows_event(aggregate_type, event_type),
+            None => self.follows(aggregate_type),
+        }
+    }
+
+    /// Whether this projection applies events of this type (the others it
+    /// passes over, counted as neither applied nor skipped).
+    #[must_use]
+    pub fn follows_event(self, aggregate_type: &str, event_type: &str) -> bool {
+        let ignored = self == Self::Audit && aggregate_type == ROOM && AUDIT_IGNORES.contains(&event_type);
+        !ignored && self.follows(aggregate_type)
     }
 
     /// Whether applying this CHAT_EVENTS message writes nothing: an event
@@ -150,7 +166,7 @@ impl Projection {
     /// for a `MessageSent` too.
     pub(crate) fn reads_only(self, envelope: &Envelope) -> bool {
         let Ok(event) = envelope else { return false };
-        if !self.follows(&event.aggregate_type) {
+        if !self.follows_event(&event.aggregate_type, &event.event_type) {
             return true;
         }
         let sent = event.aggregate_type == ROOM && event.event_type == "MessageSent";
@@ -159,14 +175,6 @@ impl Projection {
             Self::Delivery => current && (sent || event.aggregate_type == TO_DEVICE),
             // A message's jobs are read from the tables; nothing is written.
             Self::Notifications => current && sent,
-            // The audit log records no message traffic (`audit::entry` is None for it).
-            Self::Audit => {
-                event.aggregate_type == ROOM
-                    && matches!(
-                        event.event_type.as_str(),
-                        "MessageSent" | "MessageEdited" | "MessageHidden" | "ReceiptUpdated"
-                    )
-            }
             _ => false,
         }
     }
@@ -370,7 +378,7 @@ impl Applier {
                 return Ok(());
             }
         };
-        if !self.projection.follows(&event.aggregate_type) {
+        if !self.projection.follows_event(&event.aggregate_type, &event.event_type) {
             return Ok(());
         }
         let key = (event.aggregate_type.clone(), event.aggregate_id.clone());
@@ -430,7 +438,7 @@ impl Applier {
         let mut unknown: HashSet<AggregateKey> = HashSet::new();
         for (_, envelope) in envelopes {
             let Ok(event) = envelope else { continue };
-            if !self.projection.follows(&event.aggregate_type) {
+            if !self.projection.follows_event(&event.aggregate_type, &event.event_type) {
                 continue;
             }
             let key = (event.aggregate_type.clone(), event.aggregate_id.clone());
@@ -566,5 +574,23 @@ impl Applier {
     /// Push-notification jobs produced since the last call, in stream order.
     pub(crate) fn take_jobs(&mut self) -> Vec<(String, notifications::Job)> {
         self.jobs.take()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_audit_passes_over_message_traffic_by_subject_and_the_others_do_not() {
+        let subject = |event_type: &str| subjects::event(ROOM, "r1", event_type).unwrap();
+        for ignored in AUDIT_IGNORES {
+            assert!(!Projection::Audit.follows_subject(&subject(ignored)), "{ignored}");
+            assert!(Projection::Timeline.follows_subject(&subject(ignored)), "{ignored}");
+        }
+        for recorded in ["MemberJoined", "MessageDeleted", "MessageTakenDown", "RoomCreated"] {
+            assert!(Projection::Audit.follows_subject(&subject(recorded)), "{recorded}");
+        }
+        assert!(Projection::Notifications.follows_subject(&subject("MessageSent")));
     }
 }

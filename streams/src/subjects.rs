@@ -24,6 +24,13 @@ pub fn event_aggregate_type(subject: &str) -> Option<&str> {
     subject.strip_prefix("chat.evt.")?.split('.').next()
 }
 
+/// The event type an event subject names (`chat.evt.<aggregate>.<id>.<event type>`).
+pub fn event_type(subject: &str) -> Option<&str> {
+    let mut tokens = subject.strip_prefix("chat.evt.")?.split('.');
+    let (_aggregate, _id, event_type) = (tokens.next()?, tokens.next()?, tokens.next()?);
+    tokens.next().is_none().then_some(event_type)
+}
+
 /// Every event of one aggregate: `chat.evt.<aggregate>.<id>.>`.
 pub fn aggregate_events(aggregate_type: &str, aggregate_id: &str) -> Result<String, InvalidToken> {
     Ok(format!("chat.evt.{}.{}.>", token(aggregate_type)?, token(aggregate_id)?))
@@ -85,6 +92,16 @@ mod tests {
         assert_eq!(delivery("u1").as_deref(), Ok("chat.dlv.u1"));
         assert_eq!(device_delivery("u1", "d1").as_deref(), Ok("chat.dlv.u1.d1"));
         assert_eq!(device_signal("u1", "d1").as_deref(), Ok("chat.sig.u1.d1"));
+    }
+
+    #[test]
+    fn reads_the_aggregate_and_event_type_back_from_an_event_subject() {
+        let subject = event("room", "0190-ab", "MessageSent").unwrap();
+        assert_eq!(event_aggregate_type(&subject), Some("room"));
+        assert_eq!(event_type(&subject), Some("MessageSent"));
+        assert_eq!(event_type("chat.evt.room.r1"), None);
+        assert_eq!(event_type("chat.evt.room.r1.A.B"), None);
+        assert_eq!(event_type("chat.dlv.u1.d1"), None);
     }
 
     #[test]
