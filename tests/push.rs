@@ -31,7 +31,7 @@ mod rules;
 
 /// One request a test server received, and how it answered.
 #[derive(Debug, Clone)]
-struct Received {
+pub(crate) struct Received {
     path: String,
     headers: HeaderMap,
     body: Bytes,
@@ -71,13 +71,13 @@ struct OAuth {
 /// webhook (`/hook/...`), a Web Push service (`/wp/...`), an OAuth token
 /// endpoint (`/token`) and FCM (`/v1/projects/{project}/messages:send`).
 #[derive(Clone)]
-struct Inbox {
-    base: String,
+pub(crate) struct Inbox {
+    pub(crate) base: String,
     state: Arc<InboxState>,
 }
 
 impl Inbox {
-    async fn start() -> Self {
+    pub(crate) async fn start() -> Self {
         let state = Arc::new(InboxState::default());
         let app = axum::Router::new()
             .route("/hook/{name}", axum::routing::post(record))
@@ -91,7 +91,7 @@ impl Inbox {
         Self { base, state }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
@@ -100,12 +100,12 @@ impl Inbox {
         self.state.script.lock().unwrap().extend(statuses);
     }
 
-    fn received(&self, path: &str) -> Vec<Received> {
+    pub(crate) fn received(&self, path: &str) -> Vec<Received> {
         self.state.received.lock().unwrap().iter().filter(|r| r.path == path).cloned().collect()
     }
 
     /// The requests to `path` answered with a 2xx.
-    fn delivered(&self, path: &str) -> Vec<Received> {
+    pub(crate) fn delivered(&self, path: &str) -> Vec<Received> {
         self.received(path).into_iter().filter(|r| (200..300).contains(&r.status)).collect()
     }
 
@@ -251,7 +251,7 @@ fn covered(pushes: &[Value]) -> BTreeSet<u64> {
 
 /// A push's payload carries exactly the room, a count and the first seq.
 #[track_caller]
-fn assert_payload(push: &Value, room: &str) {
+pub(crate) fn assert_payload(push: &Value, room: &str) {
     let keys: BTreeSet<&str> = push.as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(keys, BTreeSet::from(["count", "first_seq", "room_id"]), "{push}");
     assert_eq!(push["room_id"], room, "{push}");
@@ -267,13 +267,13 @@ async fn metric(app: &TestApp, name: &str, labels: &[&str]) -> f64 {
 }
 
 /// A fresh Web Push subscription: the browser's key pair and auth secret.
-struct Subscription {
+pub(crate) struct Subscription {
     secret: SecretKey,
     auth: [u8; 16],
 }
 
 impl Subscription {
-    fn new() -> Self {
+    pub(crate) fn new() -> Self {
         let mut scalar = [0_u8; 32];
         getrandom::fill(&mut scalar).unwrap();
         let mut auth = [0_u8; 16];
@@ -282,10 +282,58 @@ impl Subscription {
     }
 
     fn json(&self, endpoint: &str) -> Value {
+        json!({"platform": "webpush", "subscription": self.browser_json(endpoint)})
+    }
+
+    /// What a browser's `PushSubscription.toJSON()` gives: endpoint and keys.
+    pub(crate) fn browser_json(&self, endpoint: &str) -> Value {
         let public = self.secret.public_key().to_encoded_point(false);
-        json!({"platform": "webpush", "subscription": {"endpoint": endpoint, "keys": {
+        json!({"endpoint": endpoint, "keys": {
             "p256dh": URL_SAFE_NO_PAD.encode(public.as_bytes()),
             "auth": URL_SAFE_NO_PAD.encode(self.auth),
-        }}})
+        }})
     }
+
+    /// The RFC 8291 payload of `push` as JSON, if this subscription's keys open it.
+    pub(crate) fn open(&self, push: &Received) -> Option<Value> {
+        let auth = web_push_native::Auth::clone_from_slice(&self.auth);
+        let plain = web_push_native::decrypt(push.body.to_vec(), &self.secret, &auth).ok()?;
+        Some(serde_json::from_slice(&plain).unwrap())
+    }
+}
+
+/// Checks `push` is an RFC 8030/8291 request signed per RFC 8292 with the
+/// instance's VAPID key `public_key` for `origin` (the push service's);
+/// returns the JWT.
+#[track_caller]
+pub(crate) fn assert_web_push(push: &Received, public_key: &str, origin: &str) -> String {
+    assert_eq!(push.header("content-encoding").as_deref(), Some("aes128gcm"));
+    assert!(push.header("ttl").is_some_and(|ttl| ttl.parse::<u64>().unwrap() > 0));
+    // `vapid t=<JWT>, k=<our public key>`, the JWT ES256 for this origin.
+    let authorization = push.header("authorization").unwrap();
+    let (token, key) = authorization
+        .strip_prefix("vapid t=")
+        .and_then(|rest| rest.split_once(", k="))
+        .unwrap_or_else(|| panic!("not a VAPID authorization: {authorization}"));
+    assert_eq!(key, public_key);
+    let claims = vapid_claims(token, key, origin).unwrap();
+    let exp = claims["exp"].as_u64().unwrap();
+    assert!(exp <= jsonwebtoken::get_current_timestamp() + 24 * 3600, "RFC 8292: at most 24 h ahead");
+    assert!(claims["sub"].as_str().unwrap().starts_with("mailto:"));
+    token.to_owned()
+}
+
+/// The claims of a VAPID `token` signed by `public_key` (an uncompressed
+/// P-256 point, base64url) whose audience is `origin`.
+fn vapid_claims(token: &str, public_key: &str, origin: &str) -> jsonwebtoken::errors::Result<Value> {
+    let point = URL_SAFE_NO_PAD.decode(public_key).unwrap();
+    assert_eq!((point.len(), point[0]), (65, 4), "an uncompressed P-256 point");
+    let decoding = jsonwebtoken::DecodingKey::from_ec_components(
+        &URL_SAFE_NO_PAD.encode(&point[1..33]),
+        &URL_SAFE_NO_PAD.encode(&point[33..]),
+    )?;
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+    validation.set_audience(&[origin]);
+    validation.set_required_spec_claims(&["exp", "aud", "sub"]);
+    Ok(jsonwebtoken::decode::<Value>(token, &decoding, &validation)?.claims)
 }

@@ -17,44 +17,16 @@ async fn web_push_is_signed_with_vapid_and_encrypted_to_the_subscription() {
     let seq = send(&app, &alice, &room).await;
     let push = inbox.wait_delivered("/wp/bob", 1).await.remove(0);
 
-    // RFC 8030 / 8291 headers.
-    assert_eq!(push.header("content-encoding").as_deref(), Some("aes128gcm"));
-    assert!(push.header("ttl").is_some_and(|ttl| ttl.parse::<u64>().unwrap() > 0));
-    // RFC 8292: `vapid t=<JWT>, k=<our public key>`, the JWT ES256 for this origin.
     let (_, vapid) = app.get(&alice.person, "/v1/push/vapid-public-key").await;
-    let authorization = push.header("authorization").unwrap();
-    let (token, key) = authorization
-        .strip_prefix("vapid t=")
-        .and_then(|rest| rest.split_once(", k="))
-        .unwrap_or_else(|| panic!("not a VAPID authorization: {authorization}"));
-    assert_eq!(key, vapid["public_key"].as_str().unwrap());
-    let point = URL_SAFE_NO_PAD.decode(key).unwrap();
-    assert_eq!((point.len(), point[0]), (65, 4), "an uncompressed P-256 point");
-    let decoding = jsonwebtoken::DecodingKey::from_ec_components(
-        &URL_SAFE_NO_PAD.encode(&point[1..33]),
-        &URL_SAFE_NO_PAD.encode(&point[33..]),
-    )
-    .unwrap();
-    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
-    validation.set_audience(&[inbox.base.as_str()]);
-    validation.set_required_spec_claims(&["exp", "aud", "sub"]);
-    let claims = jsonwebtoken::decode::<Value>(token, &decoding, &validation).unwrap().claims;
-    let exp = claims["exp"].as_u64().unwrap();
-    assert!(exp <= jsonwebtoken::get_current_timestamp() + 24 * 3600, "RFC 8292: at most 24 h ahead");
-    assert!(claims["sub"].as_str().unwrap().starts_with("mailto:"));
+    let token = assert_web_push(&push, vapid["public_key"].as_str().unwrap(), &inbox.base);
     // A token for another origin is refused by the same check.
-    let mut elsewhere = validation.clone();
-    elsewhere.set_audience(&["https://push.example.org"]);
-    assert!(jsonwebtoken::decode::<Value>(token, &decoding, &elsewhere).is_err());
+    assert!(vapid_claims(&token, vapid["public_key"].as_str().unwrap(), "https://push.example.org").is_err());
 
     // Only the subscription's private key opens the payload.
-    let auth = web_push_native::Auth::clone_from_slice(&subscription.auth);
-    let plain = web_push_native::decrypt(push.body.to_vec(), &subscription.secret, &auth).unwrap();
-    let payload: Value = serde_json::from_slice(&plain).unwrap();
+    let payload = subscription.open(&push).unwrap();
     assert_payload(&payload, &room);
     assert_eq!((payload["count"].as_u64(), payload["first_seq"].as_u64()), (Some(1), Some(seq)));
-    let stranger = Subscription::new();
-    assert!(web_push_native::decrypt(push.body.to_vec(), &stranger.secret, &auth).is_err());
+    assert!(Subscription::new().open(&push).is_none());
 }
 
 #[tokio::test]
