@@ -96,7 +96,7 @@ mod tests {
 
     #[test]
     fn reads_the_aggregate_and_event_type_back_from_an_event_subject() {
-        let subject = event("room", "0190-ab", "MessageSent").unwrap();
+        let subject = event("room", "0190-ab", "MessageSent").expect("valid tokens");
         assert_eq!(event_aggregate_type(&subject), Some("room"));
         assert_eq!(event_type(&subject), Some("MessageSent"));
         assert_eq!(event_type("chat.evt.room.r1"), None);
