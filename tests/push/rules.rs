@@ -113,6 +113,30 @@ async fn a_connected_device_is_not_woken_and_a_disconnected_one_is() {
 }
 
 #[tokio::test]
+async fn a_device_with_a_second_socket_open_stays_connected_when_the_first_closes() {
+    let inbox = Inbox::start().await;
+    let app = spawn_app().config(push_config).await;
+    let (alice, bob) = (member(&app, "Alice").await, member(&app, "Bob").await);
+    let room = app.group(&alice.person, &[&bob.person]).await;
+    register_webhook(&app, &bob, &inbox.url("/hook/bob")).await;
+
+    // An app that reconnected: the old socket closes after the new one is up.
+    let mut first = Client::connect(&app.base(0), &bob.person, "").await;
+    first.next_of("ready").await;
+    let mut second = Client::connect(&app.base(0), &bob.person, "").await;
+    second.next_of("ready").await;
+    drop(first);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+
+    send(&app, &alice, &room).await;
+    second.next_of("event").await;
+    settle().await;
+    assert!(inbox.received("/hook/bob").is_empty(), "pushed to a device whose second socket is open");
+    let connected = ["provider=\"webhook\"", "reason=\"connected\""];
+    assert!(metric(&app, "ciphertalk_push_dropped_total", &connected).await >= 1.0);
+}
+
+#[tokio::test]
 async fn a_restart_of_the_gateway_mid_queue_loses_and_doubles_nothing() {
     let inbox = Inbox::start().await;
     let mut app = spawn_app()

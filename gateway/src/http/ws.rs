@@ -64,7 +64,7 @@ pub async fn connect(
     let user = holder.user_id;
     state.throttle.check(Action::WsConnect, Some(user), None)?;
     let realtime = state.realtime.clone();
-    let admission = realtime.admit(user).ok_or_else(|| {
+    let admission = realtime.admit(user, holder.device).ok_or_else(|| {
         let mut error = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "too_many_connections",

@@ -241,10 +241,13 @@ pub async fn serve(rt: Arc<Realtime>, socket: WebSocket, peer: Peer, start: Curs
     drop(outbox);
     let _ = writer.await;
     tracing::debug!(reason = ?closing.reason(), "connection closed");
-    if let Err(err) = rt.presence.device_offline(user, peer.device).await {
+    let released = admission.release();
+    if released.device_last
+        && let Err(err) = rt.presence.device_offline(user, peer.device).await
+    {
         tracing::warn!(error = %err, "could not mark the device disconnected");
     }
-    if admission.release() {
+    if released.user_last {
         match rt.presence.offline(user).await {
             Ok(last_seen) => {
                 let status = super::Status { online: false, last_seen: Some(last_seen) };

@@ -34,7 +34,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use ciphertalk_commands::WriteModel;
-use ciphertalk_domain::UserId;
+use ciphertalk_domain::{DeviceId, UserId};
 use ciphertalk_projections::delivery;
 use sqlx::PgPool;
 use tokio_util::sync::CancellationToken;
@@ -105,8 +105,8 @@ pub struct Realtime {
     pub acks: cursor::AckWriter,
     /// Rate limits on client frames.
     pub throttle: Arc<Throttle>,
-    /// Open connections per user in this process.
-    local: Mutex<HashMap<UserId, usize>>,
+    /// Open connections per user and device in this process.
+    local: Mutex<HashMap<UserId, HashMap<DeviceId, usize>>>,
     shutdown: CancellationToken,
 }
 
@@ -151,30 +151,39 @@ impl Realtime {
 
     /// Counts a new connection of `user`, unless they have as many open here
     /// as they may; the count drops with the returned admission.
-    pub fn admit(self: &Arc<Self>, user: UserId) -> Option<Admission> {
+    pub fn admit(self: &Arc<Self>, user: UserId, device: DeviceId) -> Option<Admission> {
         let mut local = self.local.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let count = local.entry(user).or_default();
-        if *count >= self.settings.max_connections_per_user {
+        let devices = local.entry(user).or_default();
+        if devices.values().sum::<usize>() >= self.settings.max_connections_per_user {
             metrics::counter!("ciphertalk_ws_refused_total", "reason" => "too_many_connections").increment(1);
             return None;
         }
-        *count += 1;
-        Some(Admission { rt: Some(self.clone()), user })
+        *devices.entry(device).or_default() += 1;
+        Some(Admission { rt: Some(self.clone()), user, device })
     }
 
-    /// Counts a closed connection; true when it was the user's last one here.
-    fn disconnected(&self, user: UserId) -> bool {
+    /// Counts a closed connection: which of the device's and the user's
+    /// connections here it was the last of.
+    fn disconnected(&self, user: UserId, device: DeviceId) -> Released {
         let mut local = self.local.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        match local.get_mut(&user) {
+        let Some(devices) = local.get_mut(&user) else {
+            return Released { device_last: true, user_last: true };
+        };
+        let device_last = match devices.get_mut(&device) {
             Some(count) if *count > 1 => {
                 *count -= 1;
                 false
             }
             _ => {
-                local.remove(&user);
+                devices.remove(&device);
                 true
             }
+        };
+        let user_last = devices.is_empty();
+        if user_last {
+            local.remove(&user);
         }
+        Released { device_last, user_last }
     }
 
     /// `subject`'s presence as `viewer` may see it.
@@ -214,19 +223,33 @@ impl Realtime {
 pub struct Admission {
     rt: Option<Arc<Realtime>>,
     user: UserId,
+    device: DeviceId,
+}
+
+/// What a closed connection was the last of, in this process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Released {
+    /// The device's last: its presence marker goes (another connection of it
+    /// keeps the marker, so pushes still see the device connected).
+    device_last: bool,
+    /// The user's last: they go offline.
+    user_last: bool,
 }
 
 impl Admission {
-    /// Uncounts the connection; true when it was the user's last one here.
-    fn release(mut self) -> bool {
-        self.rt.take().is_some_and(|rt| rt.disconnected(self.user))
+    /// Uncounts the connection.
+    fn release(mut self) -> Released {
+        match self.rt.take() {
+            Some(rt) => rt.disconnected(self.user, self.device),
+            None => Released { device_last: false, user_last: false },
+        }
     }
 }
 
 impl Drop for Admission {
     fn drop(&mut self) {
         if let Some(rt) = self.rt.take() {
-            rt.disconnected(self.user);
+            rt.disconnected(self.user, self.device);
         }
     }
 }
