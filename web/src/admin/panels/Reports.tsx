@@ -4,7 +4,7 @@
 
 import { useCallback, useEffect, useState } from "preact/hooks";
 import type { AdminApi, Page, Report, ReportStatus } from "../api";
-import { Choice, Notice, Pager, Problem, TextInput, useLatest } from "../ui";
+import { Choice, Field, Notice, Pager, Problem, TextInput, useLatest } from "../ui";
 import { describeTarget, showTime, verdictOf } from "../words";
 
 const PAGE_SIZE = 20;
@@ -174,15 +174,9 @@ function ReportCard(props: {
       </div>
       {report.status === "open" && (
         <form class="resolve" onSubmit={(e) => e.preventDefault()}>
-          <label class="field">
-            <span>Note (optional, kept in the audit log)</span>
-            <TextInput
-              testid="report-note"
-              maxLength={1000}
-              value={note}
-              onValue={setNote}
-            />
-          </label>
+          <Field label="Note (optional, kept in the audit log)">
+            <TextInput testid="report-note" maxLength={1000} value={note} onValue={setNote} />
+          </Field>
           <button type="button" data-testid="report-dismiss" disabled={busy} onClick={() => void act("dismiss")}>
             Dismiss
           </button>
