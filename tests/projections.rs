@@ -25,6 +25,7 @@ use crate::support::{delivery_consumer_without_projector, eventually};
 
 mod delivery;
 mod exactly_once;
+mod filtered;
 mod reads;
 mod replay;
 

@@ -13,6 +13,11 @@ pub enum ProjectorError {
     Chain(#[from] ChainError),
     #[error("leadership lost")]
     LostLeadership,
+    /// A filtered consumer delivered messages this leader did not receive
+    /// (another process pulled from it): it cannot tell what it missed from
+    /// the stream sequences, so it starts over from its stored offset.
+    #[error("the consumer delivered {missed} message(s) elsewhere before sequence {delivery}")]
+    DeliveredElsewhere { delivery: u64, missed: u64 },
     /// The projection's output stream ends before what its applied events
     /// produced (its NATS store was lost or restored from an older copy):
     /// publishing on would give new messages the sequences devices have

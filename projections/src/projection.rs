@@ -57,9 +57,19 @@ pub enum Projection {
 }
 
 const ROOM: &str = <ciphertalk_domain::room::Room as Aggregate>::TYPE;
-/// The room events the audit log records nothing for (message traffic): the
-/// bulk of the log, passed over by subject, undecoded.
-const AUDIT_IGNORES: &[&str] = &["MessageSent", "MessageEdited", "MessageHidden", "ReceiptUpdated"];
+/// The room events the audit log records (`audit::of_room` names the same):
+/// its consumer is handed only these, not the message traffic that is the
+/// bulk of the log.
+pub(crate) const AUDIT_ROOM_EVENTS: &[&str] = &[
+    "RoomCreated",
+    "RoomUpdated",
+    "MemberInvited",
+    "MemberJoined",
+    "MemberLeft",
+    "MemberRoleChanged",
+    "MessageDeleted",
+    "MessageTakenDown",
+];
 const USER: &str = <ciphertalk_domain::user::User as Aggregate>::TYPE;
 const TO_DEVICE: &str = <ciphertalk_domain::to_device::Outbox as Aggregate>::TYPE;
 const FILE: &str = <ciphertalk_domain::file::File as Aggregate>::TYPE;
@@ -154,8 +164,41 @@ impl Projection {
     /// passes over, counted as neither applied nor skipped).
     #[must_use]
     pub fn follows_event(self, aggregate_type: &str, event_type: &str) -> bool {
-        let ignored = self == Self::Audit && aggregate_type == ROOM && AUDIT_IGNORES.contains(&event_type);
+        let ignored =
+            self == Self::Audit && aggregate_type == ROOM && !AUDIT_ROOM_EVENTS.contains(&event_type);
         !ignored && self.follows(aggregate_type)
+    }
+
+    /// The CHAT_EVENTS subjects this projection's consumer is handed, or none
+    /// for the whole stream. Projections that follow a small part of the log
+    /// are filtered by nats-server, so that room messages, the bulk of it,
+    /// are not sent to them at all; the four that read room messages take
+    /// every event.
+    #[must_use]
+    pub fn consumer_filter(self) -> Vec<String> {
+        match self {
+            _ if !self.is_filtered() => Vec::new(),
+            Self::Audit => {
+                let others = self.aggregate_types().iter().filter(|aggregate| **aggregate != ROOM);
+                others
+                    .map(|aggregate| subjects::aggregate_type_events(aggregate))
+                    .chain(
+                        AUDIT_ROOM_EVENTS.iter().map(|event_type| subjects::events_of_type(ROOM, event_type)),
+                    )
+                    .collect()
+            }
+            _ => self
+                .aggregate_types()
+                .iter()
+                .map(|aggregate| subjects::aggregate_type_events(aggregate))
+                .collect(),
+        }
+    }
+
+    /// Whether this projection's consumer is filtered (see [`Self::consumer_filter`]).
+    #[must_use]
+    pub const fn is_filtered(self) -> bool {
+        matches!(self, Self::Contacts | Self::Files | Self::Moderation | Self::Audit)
     }
 
     /// Whether applying this CHAT_EVENTS message writes nothing: an event
@@ -584,7 +627,7 @@ mod tests {
     #[test]
     fn the_audit_passes_over_message_traffic_by_subject_and_the_others_do_not() {
         let subject = |event_type: &str| subjects::event(ROOM, "r1", event_type).expect("valid tokens");
-        for ignored in AUDIT_IGNORES {
+        for ignored in ["MessageSent", "MessageEdited", "MessageHidden", "ReceiptUpdated"] {
             assert!(!Projection::Audit.follows_subject(&subject(ignored)), "{ignored}");
             assert!(Projection::Timeline.follows_subject(&subject(ignored)), "{ignored}");
         }
@@ -592,5 +635,46 @@ mod tests {
             assert!(Projection::Audit.follows_subject(&subject(recorded)), "{recorded}");
         }
         assert!(Projection::Notifications.follows_subject(&subject("MessageSent")));
+    }
+
+    /// NATS subject matching: `*` is one token, a final `>` one or more.
+    fn matches(pattern: &str, subject: &str) -> bool {
+        let (mut pattern, mut subject) = (pattern.split('.'), subject.split('.'));
+        loop {
+            match (pattern.next(), subject.next()) {
+                (Some(">"), Some(_)) => return true,
+                (Some(p), Some(s)) if p == "*" || p == s => {}
+                (None, None) => return true,
+                _ => return false,
+            }
+        }
+    }
+
+    /// nats-server hands a filtered consumer the subjects its filter matches:
+    /// every event the projection follows and none it passes over.
+    #[test]
+    fn a_consumer_filter_matches_exactly_the_events_its_projection_follows() {
+        let room_events = ["RoomCreated", "MemberJoined", "MemberLeft", "MessageSent", "MessageEdited"]
+            .into_iter()
+            .chain(["MessageHidden", "ReceiptUpdated", "MessageDeleted", "MessageTakenDown", "RoomUpdated"]);
+        let events = room_events
+            .map(|event_type| (ROOM, event_type))
+            .chain([(USER, "UserRegistered"), (USER, "DeviceAdded"), (FILE, "FileRegistered")])
+            .chain([(REPORT, "ReportFiled"), (TO_DEVICE, "ToDeviceSent")]);
+        for (aggregate, event_type) in events {
+            let subject = subjects::event(aggregate, "a-1", event_type).expect("valid tokens");
+            for projection in Projection::ALL {
+                let filter = projection.consumer_filter();
+                if filter.is_empty() {
+                    continue;
+                }
+                let matched = filter.iter().any(|pattern| matches(pattern, &subject));
+                assert_eq!(
+                    matched,
+                    projection.follows_event(aggregate, event_type),
+                    "{projection} {subject}"
+                );
+            }
+        }
     }
 }

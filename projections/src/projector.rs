@@ -22,13 +22,22 @@
 //! between) first fetches the missing sequences straight from the stream, so
 //! nothing is skipped or reordered.
 //!
+//! Filtered. Projections that follow a small part of the log (contacts,
+//! files, moderation, audit) have consumers filtered by subject, so room
+//! messages are never sent to them; their stream sequences then have gaps by
+//! design. Such a leader checks the consumer's delivery sequence instead,
+//! which counts every message the consumer hands out: a jump means another
+//! process received some, and the leader starts over from its stored offset
+//! on a consumer that holds nothing unacknowledged. While idle it stores, as
+//! its offset, the stream's end once the consumer has nothing pending.
+//!
 //! A projector that fails again and again at the same stream sequence is
 //! reported stuck (`/health`, `ciphertalk_component_stalled`): it is retried forever,
 //! and nothing after that event reaches its read model.
 
 use std::time::{Duration, Instant};
 
-use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, pull};
+use async_nats::jetstream::consumer::{AckPolicy, Consumer, DeliverPolicy, pull};
 use async_nats::jetstream::stream::{LastRawMessageErrorKind, Stream};
 use async_nats::jetstream::{self, Message};
 use ciphertalk_streams::JetStreamErrorKind as Js;
@@ -102,7 +111,11 @@ struct Session {
 /// The projection's consumer, as a leader pulls from it.
 struct Pulled {
     stream: Stream,
+    consumer: Consumer<pull::Config>,
     messages: pull::Stream,
+    /// For a filtered consumer, the delivery sequence the next message must
+    /// carry (every message it hands out counts, redeliveries too).
+    next_delivery: Option<u64>,
     /// Acknowledging a message acknowledges all before it.
     ack_all: bool,
     /// The consumer's ack floor when it was opened.
@@ -222,13 +235,14 @@ impl Projector {
             }
             match self.next_batch(&mut pulled.messages).await? {
                 Some(batch) => {
+                    check_deliveries(&batch, &mut pulled.next_delivery)?;
                     self.handle_batch(&mut lock, &pulled.stream, &mut session, &batch, &mut stored).await?;
                     self.acknowledge(&batch, pulled.ack_all).await;
                     if let Some(last) = batch.last().and_then(|m| m.info().ok()) {
                         self.record_lag(last.stream_sequence + last.pending, stored.applied);
                     }
                 }
-                None => self.store_while_idle(&mut lock, &pulled.stream, &mut session, &mut stored).await?,
+                None => self.store_while_idle(&mut lock, &mut pulled, &mut session, &mut stored).await?,
             }
             *at = stored.applied;
             failing.progressed();
@@ -277,24 +291,26 @@ impl Projector {
     async fn pull_from(&self, offset: u64) -> Result<Pulled, ProjectorError> {
         let stream =
             self.js.get_stream(subjects::EVENTS_STREAM).await.map_err(|err| err.with_kind(Js::Stream))?;
-        let consumer = stream
-            .get_or_create_consumer(
-                &self.projection.durable_name(),
-                pull::Config {
-                    durable_name: Some(self.projection.durable_name()),
-                    description: Some(format!("projection {}", self.projection.name())),
-                    // One ack per batch: acknowledging its last message acknowledges all.
-                    ack_policy: AckPolicy::All,
-                    ack_wait: self.options.ack_wait,
-                    // A fresh consumer starts where Postgres says the projection is.
-                    deliver_policy: DeliverPolicy::ByStartSequence { start_sequence: offset + 1 },
-                    max_ack_pending: i64::try_from(self.options.batch_size * 4).unwrap_or(i64::MAX),
-                    ..Default::default()
-                },
-            )
-            .await
-            .map_err(|err| err.with_kind(Js::Consume))?;
+        let name = self.projection.durable_name();
+        let config = pull::Config {
+            durable_name: Some(name.clone()),
+            description: Some(format!("projection {}", self.projection.name())),
+            // One ack per batch: acknowledging its last message acknowledges all.
+            ack_policy: AckPolicy::All,
+            ack_wait: self.options.ack_wait,
+            // A fresh consumer starts where Postgres says the projection is.
+            deliver_policy: DeliverPolicy::ByStartSequence { start_sequence: offset + 1 },
+            filter_subjects: self.projection.consumer_filter(),
+            max_ack_pending: i64::try_from(self.options.batch_size * 4).unwrap_or(i64::MAX),
+            ..Default::default()
+        };
+        let consumer = if self.projection.is_filtered() {
+            filtered_consumer(&stream, config, offset).await?
+        } else {
+            stream.get_or_create_consumer(&name, config).await.map_err(|err| err.with_kind(Js::Consume))?
+        };
         let info = consumer.cached_info();
+        let next_delivery = self.projection.is_filtered().then_some(info.delivered.consumer_sequence + 1);
         // A consumer made before acks were cumulative keeps its policy.
         let ack_all = info.config.ack_policy == AckPolicy::All;
         let acknowledged = info.ack_floor.stream_sequence;
@@ -304,7 +320,7 @@ impl Projector {
             .messages()
             .await
             .map_err(|err| err.with_kind(Js::Consume))?;
-        Ok(Pulled { stream, messages, ack_all, acknowledged })
+        Ok(Pulled { stream, consumer, messages, next_delivery, ack_all, acknowledged })
     }
 
     /// A predecessor acknowledges what it passed over or published without
@@ -405,14 +421,27 @@ impl Projector {
     }
 
     /// Nothing came for a while: stores the sequences applied or passed over
-    /// without a transaction, and the lag.
+    /// without a transaction (for a filtered consumer with nothing left to
+    /// hand out, up to the stream's end), and the lag.
     async fn store_while_idle(
         &self,
         lock: &mut PgConnection,
-        stream: &Stream,
+        pulled: &mut Pulled,
         session: &mut Session,
         stored: &mut Stored,
     ) -> Result<(), ProjectorError> {
+        let mut info_stream = pulled.stream.clone();
+        let stream_last = info_stream.info().await.ok().map(|info| info.state.last_sequence);
+        if let Some(last) = stream_last.filter(|last| *last > stored.applied)
+            && pulled.next_delivery.is_some()
+            // Asked after the stream's end was read: nothing pending and nothing
+            // unacknowledged means every event it follows up to there is applied.
+            && let Ok(info) = pulled.consumer.info().await
+            && info.num_pending == 0
+            && info.num_ack_pending == 0
+        {
+            stored.applied = last;
+        }
         if stored.offset < stored.applied {
             let applied_events = session.applier.take_applied();
             let offset = OffsetMove { from: stored.offset, to: stored.applied, applied_events };
@@ -424,9 +453,8 @@ impl Projector {
             self.count_applied(applied_events);
             stored.offset = stored.applied;
         }
-        let mut info_stream = stream.clone();
-        if let Ok(info) = info_stream.info().await {
-            self.record_lag(info.state.last_sequence, stored.applied);
+        if let Some(last) = stream_last {
+            self.record_lag(last, stored.applied);
         }
         Ok(())
     }
@@ -478,7 +506,8 @@ impl Projector {
             if seq <= applied_seq {
                 continue;
             }
-            if seq > applied_seq + 1 {
+            // A filtered consumer's gaps are the events it is not handed.
+            if seq > applied_seq + 1 && !self.projection.is_filtered() {
                 self.fill_gap(stream, &mut session.applier, &mut tx, applied_seq + 1, seq).await?;
             }
             session.applier.apply_envelope(&mut tx, seq, envelope).await?;
@@ -548,6 +577,54 @@ async fn still_leading(lock: &mut PgConnection) -> Result<(), ProjectorError> {
         Ok(_) => Ok(()),
         Err(_) => Err(ProjectorError::LostLeadership),
     }
+}
+
+/// A filtered projection's consumer opened for a leader that starts at
+/// `offset`: the existing one when it has the same filter and holds nothing
+/// delivered but unacknowledged, else a new one from `offset`. (A message
+/// another process holds would come back later than the ones after it, and a
+/// filtered stream's gaps cannot show it missing.)
+async fn filtered_consumer(
+    stream: &Stream,
+    config: pull::Config,
+    offset: u64,
+) -> Result<Consumer<pull::Config>, ProjectorError> {
+    let name = config.durable_name.clone().unwrap_or_default();
+    if let Ok(mut existing) = stream.get_consumer::<pull::Config>(&name).await {
+        let info = existing.info().await.map_err(|err| err.with_kind(Js::Consume))?;
+        // nats-server may keep a single filter as `filter_subject`.
+        let filter = |one: &str, many: &[String]| {
+            let mut subjects = many.to_vec();
+            subjects.extend((!one.is_empty()).then(|| one.to_owned()));
+            subjects.sort();
+            subjects
+        };
+        if filter(&info.config.filter_subject, &info.config.filter_subjects)
+            == filter(&config.filter_subject, &config.filter_subjects)
+            && info.num_ack_pending == 0
+            && info.ack_floor.stream_sequence <= offset
+        {
+            return Ok(existing);
+        }
+        tracing::info!(consumer = name, "making the projection's consumer afresh from its stored offset");
+        stream.delete_consumer(&name).await.map_err(|err| err.with_kind(Js::Consume))?;
+    }
+    Ok(stream.create_consumer(config).await.map_err(|err| err.with_kind(Js::Consume))?)
+}
+
+/// Checks that a filtered consumer's batch continues, delivery by delivery,
+/// what this leader received before (`next`: none for an unfiltered one).
+fn check_deliveries(batch: &[Message], next: &mut Option<u64>) -> Result<(), ProjectorError> {
+    let Some(next) = next else { return Ok(()) };
+    for message in batch {
+        let delivery = message.info().map_err(|_| JetStreamError::new(Js::Consume))?.consumer_sequence;
+        if delivery != *next {
+            let missed = delivery.saturating_sub(*next);
+            return Err(ProjectorError::DeliveredElsewhere { delivery, missed });
+        }
+        *next += 1;
+    }
+    Ok(())
 }
 
 /// The batch's messages read as envelopes, once, in stream order.

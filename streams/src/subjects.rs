@@ -36,6 +36,17 @@ pub fn aggregate_events(aggregate_type: &str, aggregate_id: &str) -> Result<Stri
     Ok(format!("chat.evt.{}.{}.>", token(aggregate_type)?, token(aggregate_id)?))
 }
 
+/// Every event of one aggregate type: `chat.evt.<aggregate>.>` (a consumer
+/// filter; the type is one of the domain's constants).
+pub fn aggregate_type_events(aggregate_type: &str) -> String {
+    format!("chat.evt.{aggregate_type}.>")
+}
+
+/// Every event of one type of one aggregate type: `chat.evt.<aggregate>.*.<EventType>`.
+pub fn events_of_type(aggregate_type: &str, event_type: &str) -> String {
+    format!("chat.evt.{aggregate_type}.*.{event_type}")
+}
+
 /// `chat.dlv.<user_id>`: one user's delivery queue.
 pub fn delivery(user_id: &str) -> Result<String, InvalidToken> {
     Ok(format!("chat.dlv.{}", token(user_id)?))
@@ -89,6 +100,8 @@ mod tests {
             Ok("chat.evt.room.0190-ab.MessageSent")
         );
         assert_eq!(aggregate_events("room", "r1").as_deref(), Ok("chat.evt.room.r1.>"));
+        assert_eq!(aggregate_type_events("user"), "chat.evt.user.>");
+        assert_eq!(events_of_type("room", "MemberJoined"), "chat.evt.room.*.MemberJoined");
         assert_eq!(delivery("u1").as_deref(), Ok("chat.dlv.u1"));
         assert_eq!(device_delivery("u1", "d1").as_deref(), Ok("chat.dlv.u1.d1"));
         assert_eq!(device_signal("u1", "d1").as_deref(), Ok("chat.sig.u1.d1"));

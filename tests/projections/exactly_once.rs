@@ -13,6 +13,7 @@ async fn reset_consumers(js: &jetstream::Context) {
             durable_name: Some(name),
             ack_policy: AckPolicy::Explicit,
             deliver_policy: DeliverPolicy::All,
+            filter_subjects: projection.consumer_filter(),
             ..Default::default()
         };
         stream.create_consumer(config).await.unwrap();
