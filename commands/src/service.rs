@@ -11,6 +11,7 @@
 //! command is retried a bounded number of times before it is answered 409.
 
 use std::collections::{HashMap, VecDeque};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -115,6 +116,9 @@ impl<A> From<Loaded<A>> for Current<A> {
 struct AggregateSlot<A: Aggregate> {
     state: tokio::sync::Mutex<Option<Current<A>>>,
     queue: Mutex<VecDeque<Queued<A>>>,
+    /// The highest sequence another process is known to have committed (its
+    /// event reached this one over NATS): a cached state below it is not trusted.
+    written_elsewhere: AtomicUsize,
 }
 
 impl<A: Aggregate> AggregateSlot<A> {
@@ -140,6 +144,9 @@ pub struct CommandService<A: Aggregate> {
     wake: RelayWake,
     options: ServiceOptions,
     slots: Mutex<HashMap<String, Slot<A>>>,
+    /// States confirmed before this instant are not trusted (see
+    /// [`Self::forget_confirmations`]).
+    forgotten_at: Mutex<Option<Instant>>,
 }
 
 impl<A> CommandService<A>
@@ -153,7 +160,14 @@ where
         wake: RelayWake,
         options: ServiceOptions,
     ) -> Self {
-        Self { store, services, wake, options, slots: Mutex::new(HashMap::new()) }
+        Self {
+            store,
+            services,
+            wake,
+            options,
+            slots: Mutex::new(HashMap::new()),
+            forgotten_at: Mutex::new(None),
+        }
     }
 
     pub fn store(&self) -> &AggregateStore {
@@ -385,8 +399,11 @@ where
             sequence: current.sequence,
             events_read: current.events_read,
         };
+        // Confirmed as of the query, not of its answer.
+        let asked = Instant::now();
         self.store.catch_up(id, &mut loaded).await?;
         *current = loaded.into();
+        current.confirmed_at = asked;
         Ok(())
     }
 
@@ -403,6 +420,7 @@ where
         let slot = Arc::new(AggregateSlot {
             state: tokio::sync::Mutex::new(None),
             queue: Mutex::new(VecDeque::new()),
+            written_elsewhere: AtomicUsize::new(0),
         });
         slots.insert(id.to_owned(), slot.clone());
         slot
@@ -420,8 +438,9 @@ where
 
     /// Like [`Self::read`], but a cached state confirmed as committed less
     /// than `max_age` ago is read without a query. Every commit made through
-    /// this process confirms it at once, so only writes from other processes
-    /// can go unseen, and for at most `max_age`. For the check every request
+    /// this process confirms it at once, and writes of other processes that
+    /// are announced ([`Self::written_elsewhere`]) end the trust at once, so
+    /// only unannounced writes can go unseen, and for at most `max_age`. For the check every request
     /// makes (is the session's device still the user's, are they suspended),
     /// where one query per request would double the database's work per message.
     pub async fn read_confirmed_within<R>(
@@ -431,10 +450,16 @@ where
         read: impl FnOnce(&A) -> R,
     ) -> Result<R, StoreError> {
         let slot = self.slot(id);
+        let forgotten_at = *self.forgotten_at.lock().unwrap_or_else(PoisonError::into_inner);
         let cached = {
             let state = slot.state.lock().await;
             match state.as_ref() {
-                Some(current) if !max_age.is_zero() && current.confirmed_at.elapsed() < max_age => {
+                Some(current)
+                    if !max_age.is_zero()
+                        && current.confirmed_at.elapsed() < max_age
+                        && forgotten_at.is_none_or(|forgotten| current.confirmed_at > forgotten)
+                        && current.sequence >= slot.written_elsewhere.load(Ordering::Acquire) =>
+                {
                     return Ok(read(&current.aggregate));
                 }
                 Some(current) => Some(Current {
@@ -462,6 +487,22 @@ where
             }
         }
         Ok(answer)
+    }
+
+    /// Another process committed the aggregate up to `sequence` (its event
+    /// reached this one over NATS): a cached state older than that is no
+    /// longer trusted by [`Self::read_confirmed_within`], which catches up.
+    pub fn written_elsewhere(&self, id: &str, sequence: usize) {
+        let slot = self.slots.lock().unwrap_or_else(PoisonError::into_inner).get(id).cloned();
+        if let Some(slot) = slot {
+            slot.written_elsewhere.fetch_max(sequence, Ordering::AcqRel);
+        }
+    }
+
+    /// Trusts no state confirmed before now (writes of other processes may
+    /// have gone unannounced, e.g. while NATS was disconnected).
+    pub fn forget_confirmations(&self) {
+        *self.forgotten_at.lock().unwrap_or_else(PoisonError::into_inner) = Some(Instant::now());
     }
 
     /// Loads an aggregate for reading, bypassing the cache (tests, admin tools).

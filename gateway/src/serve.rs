@@ -179,6 +179,12 @@ impl Server {
 
         let auth = crate::auth::Auth::new(config, pool.clone())?;
         tasks.push(tokio::spawn(crate::auth::sweep(pool.clone(), shutdown.child_token())));
+        tasks.push(tokio::spawn(crate::auth::standing::follow_user_events(
+            nats.clone(),
+            write.clone(),
+            reconnects.clone(),
+            shutdown.child_token(),
+        )));
         let throttle = Arc::new(
             Throttle::new(config.rate_limits.mode, &config.write_limits).map_err(std::io::Error::other)?,
         );

@@ -8,6 +8,7 @@ pub mod phone;
 pub mod rate_limit;
 pub mod refresh;
 pub mod sms;
+pub mod standing;
 pub mod tickets;
 pub mod tokens;
 

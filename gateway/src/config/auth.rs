@@ -21,8 +21,9 @@ pub struct AuthConfig {
     pub max_concurrent_hashes: usize,
     /// How long a request may trust the cached user (the session's device kept,
     /// not suspended, the role) without a query: commits made through this
-    /// process are seen at once, those of other processes within this (0 =
-    /// query on every request).
+    /// process are seen at once, those of other processes as soon as their
+    /// event reaches this one over NATS (`auth::standing`), and within this
+    /// when it does not (0 = query on every request).
     pub standing_cache_ms: u64,
 }
 
@@ -37,7 +38,7 @@ impl Default for AuthConfig {
             phone_code_attempts: 3,
             ws_ticket_ttl_secs: 30,
             max_concurrent_hashes: 4,
-            standing_cache_ms: 1000,
+            standing_cache_ms: 10_000,
         }
     }
 }

@@ -61,7 +61,7 @@ impl FromRequestParts<AppState> for AuthUser {
                 // Access tokens are not revocable: a removed device's, or a
                 // suspended user's, are refused here, against the user
                 // aggregate (cached; a change made through another process is
-                // seen within `auth.standing_cache_ms`); the role is read there
+                // seen when its event arrives, `auth::standing`); the role is read there
                 // too, so a demotion takes effect at once.
                 let id = verified.user_id.to_string();
                 let device = verified.device;
