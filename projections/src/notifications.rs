@@ -5,7 +5,9 @@
 //! off or blocked the sender, and only users with a device registered for
 //! push. Which of their devices are connected is the pusher's question, at
 //! push time. It also keeps where each device is woken (`push_registrations`),
-//! which the pusher reads.
+//! which the pusher reads, and on each membership whether its user could be
+//! woken at all (`notify_members.wakeable`: a device registered, notifications
+//! on), so that a message reads only the members it may wake.
 //!
 //! Deterministic: everything is decided from this projection's own tables,
 //! kept from the same ordered stream. Once per job: a job's `Nats-Msg-Id`
@@ -32,6 +34,19 @@ use uuid::Uuid;
 
 use crate::error::ProjectorError;
 use crate::event::Sent;
+
+/// Whether the user `$n` names could be woken by a push at all.
+macro_rules! wakeable {
+    ($user:literal) => {
+        concat!(
+            "(EXISTS (SELECT 1 FROM push_registrations p WHERE p.user_id = ",
+            $user,
+            ") AND NOT EXISTS (SELECT 1 FROM notify_quiet_users q WHERE q.user_id = ",
+            $user,
+            "))"
+        )
+    };
+}
 
 /// A message recorded longer ago than this makes no job: a push that late
 /// is noise, and a first run over an old log would otherwise wake everyone.
@@ -82,19 +97,22 @@ pub(crate) async fn apply_room(
         RoomEvent::RoomCreated { creator, members, .. } => {
             let users: Vec<Uuid> =
                 std::iter::once(creator).chain(members).map(|user| user.as_uuid()).collect();
-            sqlx::query(
-                "INSERT INTO notify_members (room_id, user_id) SELECT $1, u FROM unnest($2::uuid[]) AS u
-                 ON CONFLICT DO NOTHING",
-            )
+            sqlx::query(concat!(
+                "INSERT INTO notify_members (room_id, user_id, wakeable) SELECT $1, u, ",
+                wakeable!("u"),
+                " FROM unnest($2::uuid[]) AS u ON CONFLICT DO NOTHING"
+            ))
             .bind(room)
             .bind(&users)
             .execute(conn)
             .await?;
         }
         RoomEvent::MemberJoined { user, .. } => {
-            sqlx::query(
-                "INSERT INTO notify_members (room_id, user_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            )
+            sqlx::query(concat!(
+                "INSERT INTO notify_members (room_id, user_id, wakeable) VALUES ($1, $2, ",
+                wakeable!("$2"),
+                ") ON CONFLICT DO NOTHING"
+            ))
             .bind(room)
             .bind(user.as_uuid())
             .execute(conn)
@@ -117,6 +135,29 @@ pub(crate) async fn apply_user(
     user: Uuid,
     event: UserEvent,
 ) -> Result<(), sqlx::Error> {
+    let wakes_otherwise = matches!(
+        event,
+        UserEvent::SettingsUpdated { .. }
+            | UserEvent::PushRegistered { .. }
+            | UserEvent::PushUnregistered { .. }
+            | UserEvent::DeviceRemoved { .. }
+    );
+    apply_user_tables(conn, user, event).await?;
+    if wakes_otherwise {
+        sqlx::query(concat!(
+            "UPDATE notify_members SET wakeable = ",
+            wakeable!("$1"),
+            " WHERE user_id = $1 AND wakeable IS DISTINCT FROM ",
+            wakeable!("$1")
+        ))
+        .bind(user)
+        .execute(conn)
+        .await?;
+    }
+    Ok(())
+}
+
+async fn apply_user_tables(conn: &mut PgConnection, user: Uuid, event: UserEvent) -> Result<(), sqlx::Error> {
     match event {
         UserEvent::SettingsUpdated { notifications, .. } => {
             let sql = if notifications {
@@ -220,10 +261,8 @@ pub(crate) async fn apply_sent(
     let recipients: Vec<(i64, Uuid)> = sqlx::query_as(
         "SELECT r.idx, m.user_id
            FROM unnest($1::uuid[], $2::uuid[], $3::timestamptz[]) WITH ORDINALITY AS r(room_id, sender, sent_at, idx)
-           JOIN notify_members m ON m.room_id = r.room_id
+           JOIN notify_members m ON m.room_id = r.room_id AND m.wakeable
           WHERE m.user_id <> r.sender
-            AND EXISTS (SELECT 1 FROM push_registrations p WHERE p.user_id = m.user_id)
-            AND NOT EXISTS (SELECT 1 FROM notify_quiet_users q WHERE q.user_id = m.user_id)
             AND NOT EXISTS (SELECT 1 FROM notify_blocks b WHERE b.user_id = m.user_id AND b.blocked_id = r.sender)
             AND NOT EXISTS (SELECT 1 FROM notify_mutes mu
                              WHERE mu.user_id = m.user_id AND mu.room_id = r.room_id
