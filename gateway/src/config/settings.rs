@@ -144,7 +144,7 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     (
         "CIPHERTALK_AUTH_STANDING_CACHE_MS",
         "auth.standing_cache_ms",
-        "how long a request trusts the cached user (device kept, suspension, role) without a query; another process's changes are seen within it (default 1000, 0 = every request)",
+        "how long a request trusts the cached user (device kept, suspension, role) without a query; another process's changes end the trust as soon as their event reaches this gateway over NATS, and are seen within it when they do not (default 10000, 0 = every request)",
     ),
     (
         "CIPHERTALK_SMS",
