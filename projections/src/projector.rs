@@ -67,6 +67,10 @@ pub struct ProjectorOptions {
     pub batch_size: usize,
     /// How long a batch waits for more messages after its first.
     pub linger: Duration,
+    /// The same for `notifications`, which is off the path a message takes to
+    /// its recipients' devices: larger batches there cost less per message and
+    /// compete less with the delivery projection for the CPU (a push waits as long).
+    pub notifications_linger: Duration,
     /// How long to wait for a message before housekeeping (lag, leadership check).
     pub idle: Duration,
     /// How often a standby tries to take over.
@@ -91,6 +95,7 @@ impl Default for ProjectorOptions {
         Self {
             batch_size: 500,
             linger: Duration::from_millis(2),
+            notifications_linger: Duration::from_millis(20),
             idle: Duration::from_secs(1),
             standby_poll: Duration::from_millis(500),
             ack_wait: Duration::from_secs(5),
@@ -355,7 +360,11 @@ impl Projector {
         let mut batch = vec![first];
         // What arrives within the linger joins the batch: fewer, larger
         // transactions under load, at most `linger` more latency.
-        let deadline = tokio::time::Instant::now() + self.options.linger;
+        let linger = match self.projection {
+            Projection::Notifications => self.options.notifications_linger,
+            _ => self.options.linger,
+        };
+        let deadline = tokio::time::Instant::now() + linger;
         while batch.len() < self.options.batch_size {
             let next = match messages.next().now_or_never() {
                 Some(next) => next,

@@ -15,6 +15,8 @@ pub struct ProjectionsConfig {
     pub batch_size: usize,
     /// How long a projector batch waits for more events after its first.
     pub linger_ms: u64,
+    /// The same for the notifications projection, off the delivery path.
+    pub notifications_linger_ms: u64,
     /// How long a read waits for the read models to hold what it must reflect.
     pub read_your_writes_ms: u64,
     /// Sends wait (bounded by `read_your_writes_ms`) while a projection trails
@@ -30,6 +32,7 @@ impl Default for ProjectionsConfig {
             run: true,
             batch_size: 500,
             linger_ms: 2,
+            notifications_linger_ms: 20,
             read_your_writes_ms: 2000,
             max_backlog_events: 2000,
             delivery_memory: ciphertalk_projections::delivery::DEFAULT_REMEMBERED,
@@ -46,6 +49,7 @@ impl ProjectionsConfig {
         ProjectorOptions {
             batch_size: self.batch_size,
             linger: Duration::from_millis(self.linger_ms),
+            notifications_linger: Duration::from_millis(self.notifications_linger_ms),
             delivery_memory: self.delivery_memory,
             ..ProjectorOptions::default()
         }

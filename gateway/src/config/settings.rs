@@ -97,6 +97,11 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
         "how long a projection batch waits for more events after its first (default 2)",
     ),
     (
+        "CIPHERTALK_PROJECTIONS_NOTIFICATIONS_LINGER_MS",
+        "projections.notifications_linger_ms",
+        "the same for the notifications projection, which is off the path to the recipients' devices: a push waits as long (default 20)",
+    ),
+    (
         "CIPHERTALK_READ_YOUR_WRITES_MS",
         "projections.read_your_writes_ms",
         "longest wait for the read models: of a room read, of a write (other than a send), of a send held back by the backlog (default 2000)",
