@@ -135,7 +135,7 @@ pub(crate) async fn apply_user(
     user: Uuid,
     event: UserEvent,
 ) -> Result<(), sqlx::Error> {
-    let wakes_otherwise = matches!(
+    let may_change_wakeable = matches!(
         event,
         UserEvent::SettingsUpdated { .. }
             | UserEvent::PushRegistered { .. }
@@ -143,12 +143,11 @@ pub(crate) async fn apply_user(
             | UserEvent::DeviceRemoved { .. }
     );
     apply_user_tables(conn, user, event).await?;
-    if wakes_otherwise {
+    if may_change_wakeable {
         sqlx::query(concat!(
-            "UPDATE notify_members SET wakeable = ",
+            "UPDATE notify_members m SET wakeable = w.now FROM (SELECT ",
             wakeable!("$1"),
-            " WHERE user_id = $1 AND wakeable IS DISTINCT FROM ",
-            wakeable!("$1")
+            " AS now) w WHERE m.user_id = $1 AND m.wakeable <> w.now"
         ))
         .bind(user)
         .execute(conn)

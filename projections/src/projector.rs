@@ -442,7 +442,7 @@ impl Projector {
         let mut info_stream = pulled.stream.clone();
         let stream_last = info_stream.info().await.ok().map(|info| info.state.last_sequence);
         if let Some(last) = stream_last.filter(|last| *last > stored.applied)
-            && pulled.next_delivery.is_some()
+            && self.projection.is_filtered()
             // Asked after the stream's end was read: nothing pending and nothing
             // unacknowledged means every event it follows up to there is applied.
             && let Ok(info) = pulled.consumer.info().await
@@ -599,8 +599,9 @@ async fn filtered_consumer(
     offset: u64,
 ) -> Result<Consumer<pull::Config>, ProjectorError> {
     let name = config.durable_name.clone().unwrap_or_default();
-    if let Ok(mut existing) = stream.get_consumer::<pull::Config>(&name).await {
-        let info = existing.info().await.map_err(|err| err.with_kind(Js::Consume))?;
+    if let Ok(existing) = stream.get_consumer::<pull::Config>(&name).await {
+        // Read just now, by `get_consumer`.
+        let info = existing.cached_info();
         // nats-server may keep a single filter as `filter_subject`.
         let filter = |one: &str, many: &[String]| {
             let mut subjects = many.to_vec();
