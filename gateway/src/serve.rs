@@ -4,6 +4,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::ServiceExt as _;
 use axum::serve::ListenerExt;
 use ciphertalk_commands::{Relay, RelayOptions, RelayWake, ServiceOptions, WriteModel, WriteOptions};
 use ciphertalk_projections::{Backlog, Freshness, handoff, projector};
@@ -250,7 +251,7 @@ impl Server {
         });
         tracing::info!(%addr, "listening");
         http::web::WebClient::new(&config.web).log_where();
-        let app = http::router(state.clone());
+        let app = http::service(state.clone());
         tasks.push(tokio::spawn(http::health::watch(state.clone(), shutdown.child_token())));
         let stop = shutdown.clone();
         tasks.push(tokio::spawn(async move {

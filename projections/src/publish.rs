@@ -114,6 +114,8 @@ impl DeliveryPublisher {
         }
         // What the live feed is handed, when there is one to hand it to.
         let mut handed = self.handoff.as_ref().map(|_| Vec::with_capacity(count));
+        // An event's messages share its commit time: formatted once for them all.
+        let mut recorded_at: Option<(DateTime<Utc>, String)> = None;
         let links = outgoing
             .into_iter()
             .skip(stored)
@@ -126,7 +128,11 @@ impl DeliveryPublisher {
                 .map_err(|err| err.with_kind(Js::Subject))?;
                 let mut headers = HeaderMap::new();
                 headers.insert(HEADER_DELIVERY_ID, message.id.to_string().as_str());
-                headers.insert(HEADER_RECORDED_AT, message.recorded_at.to_rfc3339().as_str());
+                let recorded = match &recorded_at {
+                    Some((at, text)) if *at == message.recorded_at => text,
+                    _ => &recorded_at.insert((message.recorded_at, message.recorded_at.to_rfc3339())).1,
+                };
+                headers.insert(HEADER_RECORDED_AT, recorded.as_str());
                 if let Some(handed) = handed.as_mut() {
                     handed.push(StoredDelivery {
                         subject: subject.clone(),

@@ -31,11 +31,14 @@ pub mod web;
 pub mod webrtc;
 pub mod ws;
 
+use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::Router;
-use axum::http::Request;
+use axum::extract::Request;
+use axum::response::Response;
 use axum::routing::get;
+use tower::{Service, ServiceBuilder};
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, RequestId, SetRequestIdLayer};
 use tower_http::trace::TraceLayer;
@@ -44,7 +47,13 @@ use crate::state::AppState;
 
 pub use request_id::REQUEST_ID;
 
-pub fn router(state: AppState) -> Router {
+/// The HTTP service: [`router`] inside the layers every request passes
+/// through, outermost first. They wrap the router once, as a whole: layered
+/// onto the router instead, each would wrap every route's boxed service, and
+/// a request would clone the whole boxed chain at every level.
+pub fn service(
+    state: AppState,
+) -> impl Service<Request, Response = Response, Error = Infallible, Future: Send> + Clone + Send + 'static {
     let http = &state.config.http;
     let trace = TraceLayer::new_for_http().make_span_with(|request: &Request<_>| {
         let id = request
@@ -56,6 +65,30 @@ pub fn router(state: AppState) -> Router {
         // The path only: query strings may carry tickets.
         tracing::info_span!("http", method = %request.method(), path = %request.uri().path(), request_id = %id)
     });
+    ServiceBuilder::new()
+        .layer(axum::middleware::from_fn_with_state(state.clone(), request_id::replace_unacceptable))
+        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
+        .layer(trace)
+        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
+        // Outside `normalize` and the body rules: a preflight is answered here,
+        // and every answer (errors too) carries the allow headers.
+        .option_layer(cors::layer(&state.config.cors))
+        // Outside `normalize`, so that its `Connection: close` survives the rewrite.
+        .layer(axum::middleware::from_fn_with_state(
+            request_body::BodyRules {
+                timeout: Duration::from_secs(http.request_timeout_secs),
+                max_bytes: http.max_body_bytes,
+            },
+            request_body::guard,
+        ))
+        .layer(axum::middleware::from_fn(error::normalize))
+        .service(router(state.clone()))
+}
+
+/// Every route, with the limits and metrics of each; [`service`] adds the
+/// layers around it.
+pub fn router(state: AppState) -> Router {
+    let http = &state.config.http;
     let client = web::WebClient::new(&state.config.web);
     Router::new()
         .route("/health", get(health::health))
@@ -88,21 +121,5 @@ pub fn router(state: AppState) -> Router {
         .layer(RequestBodyLimitLayer::new(http.max_body_bytes))
         // Outside the body limit: a chunk is bounded by its declared size as it streams.
         .merge(files::chunk_router().layer(axum::middleware::from_fn(metrics::track)))
-        .layer(axum::middleware::from_fn(error::normalize))
-        // Outside `normalize`, so that its `Connection: close` survives the rewrite.
-        .layer(axum::middleware::from_fn_with_state(
-            request_body::BodyRules {
-                timeout: Duration::from_secs(http.request_timeout_secs),
-                max_bytes: http.max_body_bytes,
-            },
-            request_body::guard,
-        ))
-        // Outside `normalize` and the body rules: a preflight is answered here,
-        // and every answer (errors too) carries the allow headers.
-        .layer(tower::util::option_layer(cors::layer(&state.config.cors)))
-        .layer(PropagateRequestIdLayer::new(REQUEST_ID))
-        .layer(trace)
-        .layer(SetRequestIdLayer::new(REQUEST_ID, MakeRequestUuid))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), request_id::replace_unacceptable))
         .with_state(state)
 }
