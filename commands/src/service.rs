@@ -11,6 +11,7 @@
 //! command is retried a bounded number of times before it is answered 409.
 
 use std::collections::{HashMap, VecDeque};
+use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
@@ -443,6 +444,8 @@ where
     /// only unannounced writes can go unseen, and for at most `max_age`. For the check every request
     /// makes (is the session's device still the user's, are they suspended),
     /// where one query per request would double the database's work per message.
+    /// Each aggregate is trusted for a share of `max_age` of its own (see
+    /// [`trusted_for`]).
     pub async fn read_confirmed_within<R>(
         &self,
         id: &str,
@@ -456,7 +459,7 @@ where
             match state.as_ref() {
                 Some(current)
                     if !max_age.is_zero()
-                        && current.confirmed_at.elapsed() < max_age
+                        && current.confirmed_at.elapsed() < trusted_for(max_age, id)
                         && forgotten_at.is_none_or(|forgotten| current.confirmed_at > forgotten)
                         && current.sequence >= slot.written_elsewhere.load(Ordering::Acquire) =>
                 {
@@ -508,5 +511,42 @@ where
     /// Loads an aggregate for reading, bypassing the cache (tests, admin tools).
     pub async fn load(&self, id: &str) -> Result<Loaded<A>, StoreError> {
         self.store.load(id).await
+    }
+}
+
+/// How long a cached aggregate confirmed together with others is trusted:
+/// `max_age` less up to half of it, a share fixed by the aggregate's id. Users
+/// who signed in together (all clients reconnecting after a restart) are then
+/// not all read again in the same instant, every `max_age`.
+fn trusted_for(max_age: Duration, id: &str) -> Duration {
+    let mut hasher = DefaultHasher::new();
+    id.hash(&mut hasher);
+    let share = (hasher.finish() % 1024) as f64 / 2048.0;
+    max_age.mul_f64(1.0 - share)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn aggregates_confirmed_together_are_trusted_for_spread_out_times_within_the_bound() {
+        let max_age = Duration::from_secs(10);
+        let trusted: Vec<Duration> =
+            (0..1000).map(|n| trusted_for(max_age, &uuid::Uuid::from_u128(n).to_string())).collect();
+        let (shortest, longest) = (trusted.iter().min().copied(), trusted.iter().max().copied());
+        assert!(shortest.is_some_and(|shortest| shortest >= max_age / 2), "{shortest:?}");
+        assert!(longest.is_some_and(|longest| longest <= max_age), "{longest:?}");
+        // Spread over the half they may take, not bunched.
+        let within_each_second =
+            |second: u64| trusted.iter().filter(|trusted| trusted.as_secs() == second).count();
+        for second in 5..10 {
+            assert!(
+                (150..=250).contains(&within_each_second(second)),
+                "{second}: {}",
+                within_each_second(second)
+            );
+        }
+        assert_eq!(trusted_for(max_age, "a"), trusted_for(max_age, "a"));
     }
 }

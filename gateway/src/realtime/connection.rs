@@ -527,7 +527,8 @@ async fn pump_signals(rt: Arc<Realtime>, peer: Peer, outbox: Outbox) {
 
 /// Keeps the user's online marker fresh while connected; announces them online.
 async fn heartbeat(rt: Arc<Realtime>, user: UserId, device: DeviceId, closing: Closing) {
-    let mut every = tokio::time::interval(rt.presence.heartbeat_every());
+    let period = rt.presence.heartbeat_every();
+    let mut every = tokio::time::interval(period);
     let mut announced = false;
     loop {
         tokio::select! {
@@ -537,6 +538,9 @@ async fn heartbeat(rt: Arc<Realtime>, user: UserId, device: DeviceId, closing: C
         match rt.presence.heartbeat(user, device).await {
             Ok(()) if !announced => {
                 announced = true;
+                // Connections opened together (after a restart, say) would
+                // otherwise beat together: a burst of presence writes each period.
+                every.reset_after(period.mul_f64(fastrand::f64()));
                 rt.announce(user, super::Status { online: true, last_seen: Some(Utc::now()) }).await;
             }
             Ok(()) => {}
