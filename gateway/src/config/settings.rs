@@ -149,7 +149,7 @@ pub const SETTINGS: &[(&str, &str, &str)] = &[
     (
         "CIPHERTALK_AUTH_STANDING_CACHE_MS",
         "auth.standing_cache_ms",
-        "how long a request trusts the cached user (device kept, suspension, role) without a query; another process's changes end the trust as soon as their event reaches this gateway over NATS, and are seen within it when they do not (default 10000, 0 = every request)",
+        "at most how long a request trusts the cached user (device kept, suspension, role) without a query (each user a share of it from half to all, fixed by their id, so that users signed in together are not read again together); another process's changes end the trust as soon as their event reaches this gateway over NATS, and are seen within it when they do not (default 10000, 0 = every request)",
     ),
     (
         "CIPHERTALK_SMS",
