@@ -92,12 +92,70 @@ struct Queued {
     message: Message,
 }
 
+/// Copies of jobs that arrived again while a push of them was under way in
+/// this process (a redelivery after a nak or an ack wait that ran out, say),
+/// by job id: acknowledged as the push that holds the job ends, never pushed
+/// a second time (that push's outcome may not be stored yet).
+struct InFlight<M = Message>(Arc<std::sync::Mutex<HashMap<String, Vec<M>>>>);
+
+impl<M> Clone for InFlight<M> {
+    fn clone(&self) -> Self {
+        Self(self.0.clone())
+    }
+}
+
+impl<M> Default for InFlight<M> {
+    fn default() -> Self {
+        Self(Arc::default())
+    }
+}
+
+impl<M> InFlight<M> {
+    fn ids(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<M>>> {
+        self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Keeps `message` with the push under way for `id`; hands it back if there is none.
+    fn keep_copy(&self, id: &str, message: M) -> Option<M> {
+        match self.ids().get_mut(id) {
+            Some(copies) => {
+                copies.push(message);
+                None
+            }
+            None => Some(message),
+        }
+    }
+
+    fn start<'a>(&self, jobs: impl IntoIterator<Item = &'a str>) {
+        let mut ids = self.ids();
+        for id in jobs {
+            ids.entry(id.to_owned()).or_default();
+        }
+    }
+
+    /// Ends the push of `jobs`: the copies that arrived meanwhile.
+    fn end<'a>(&self, jobs: impl IntoIterator<Item = &'a str>) -> Vec<M> {
+        let mut ids = self.ids();
+        jobs.into_iter().flat_map(|id| ids.remove(id).unwrap_or_default()).collect()
+    }
+}
+
 /// Jobs of one user and room waiting to go out together.
 struct Group {
     user: UserId,
     room: RoomId,
     due: Instant,
     jobs: Vec<Queued>,
+}
+
+impl Group {
+    fn ids(&self) -> impl Iterator<Item = &str> {
+        self.jobs.iter().map(|queued| queued.id.as_str())
+    }
+
+    fn messages(&self) -> Vec<&Message> {
+        self.jobs.iter().map(|queued| &queued.message).collect()
+    }
 }
 
 /// One push to one device, as a dead letter records it.
@@ -163,6 +221,7 @@ impl Pusher {
         let mut sweep = tokio::time::interval(Duration::from_secs(600));
         let mut waiting: HashMap<(UserId, RoomId), Group> = HashMap::new();
         let mut in_flight = JoinSet::new();
+        let pushing = InFlight::default();
         let slots = Arc::new(Semaphore::new(self.settings.concurrency));
         let ended = loop {
             let next_due = waiting.values().map(|group| group.due).min();
@@ -172,7 +231,7 @@ impl Pusher {
                 message = messages.next() => match message {
                     None => break Err(JetStreamError::new(Js::Ended).into()),
                     Some(Err(err)) => break Err(err.with_kind(Js::Consume).into()),
-                    Some(Ok(message)) => self.admit(&mut waiting, message).await,
+                    Some(Ok(message)) => self.admit(&mut waiting, &pushing, message).await,
                 },
                 () = tokio::time::sleep_until(next_due.unwrap_or(far)) => {
                     let now = Instant::now();
@@ -180,7 +239,8 @@ impl Pusher {
                     for key in due {
                         let Some(group) = waiting.remove(&key) else { continue };
                         let Ok(slot) = slots.clone().acquire_owned().await else { continue };
-                        in_flight.spawn(self.clone().deliver(group, slot, shutdown.clone()));
+                        pushing.start(group.ids());
+                        in_flight.spawn(self.clone().deliver(group, pushing.clone(), slot, shutdown.clone()));
                     }
                 }
                 Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
@@ -190,14 +250,20 @@ impl Pusher {
         // Waiting jobs go back at once; pushes under way finish (or give up at
         // shutdown) rather than being dropped mid-request.
         for group in waiting.into_values() {
-            nak_all(&group.jobs).await;
+            nak_all(&group.messages()).await;
         }
         while in_flight.join_next().await.is_some() {}
         ended
     }
 
-    /// Adds a received job to its group (a redelivery replaces its earlier copy).
-    async fn admit(&self, waiting: &mut HashMap<(UserId, RoomId), Group>, message: Message) {
+    /// Adds a received job to its group (a redelivery replaces its earlier
+    /// copy), or to the push under way that holds it.
+    async fn admit(
+        &self,
+        waiting: &mut HashMap<(UserId, RoomId), Group>,
+        pushing: &InFlight,
+        message: Message,
+    ) {
         let Ok(job) = serde_json::from_slice::<Job>(&message.payload) else {
             tracing::error!(subject = %message.subject, "a push job cannot be read; dropped");
             metrics::counter!("ciphertalk_push_dropped_total", "provider" => "none", "reason" => "undecodable")
@@ -212,6 +278,7 @@ impl Pusher {
             .map(|id| id.as_str().to_owned())
             .or_else(|| message.info().ok().map(|info| format!("seq:{}", info.stream_sequence)))
             .unwrap_or_default();
+        let Some(message) = pushing.keep_copy(&id, message) else { return };
         let group = waiting.entry((job.user_id, job.room_id)).or_insert_with(|| Group {
             user: job.user_id,
             room: job.room_id,
@@ -226,6 +293,7 @@ impl Pusher {
     async fn deliver(
         self: Arc<Self>,
         group: Group,
+        pushing: InFlight,
         _slot: OwnedSemaphorePermit,
         shutdown: CancellationToken,
     ) {
@@ -244,20 +312,24 @@ impl Pusher {
             outcome = self.push_group(&group, &shutdown) => outcome,
             () = alive => Ok(()),
         };
+        let copies = pushing.end(group.ids());
+        let mut messages = group.messages();
+        messages.extend(&copies);
         match outcome {
             Ok(()) => {
-                for queued in &group.jobs {
+                for message in messages {
                     // Confirmed by the server: an ack lost here would mean a
                     // redelivery, which the stored outcomes turn into nothing.
-                    if let Err(err) = queued.message.double_ack().await {
+                    if let Err(err) = message.double_ack().await {
                         tracing::debug!(error = %err, "push job ack failed; its redelivery changes nothing");
                     }
                 }
             }
-            Err(PushError::Abandoned) => nak_all(&group.jobs).await,
             Err(err) => {
-                tracing::warn!(error = %err, "push failed; the jobs come again");
-                nak_all(&group.jobs).await;
+                if !matches!(err, PushError::Abandoned) {
+                    tracing::warn!(error = %err, "push failed; the jobs come again");
+                }
+                nak_all(&messages).await;
             }
         }
     }
@@ -470,15 +542,27 @@ fn push_key(first_job: &str, device: DeviceId) -> String {
 }
 
 /// Hands jobs back for redelivery now.
-async fn nak_all(jobs: &[Queued]) {
-    for queued in jobs {
-        let _ = queued.message.ack_with(AckKind::Nak(None)).await;
+async fn nak_all(messages: &[&Message]) {
+    for message in messages {
+        let _ = message.ack_with(AckKind::Nak(None)).await;
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_job_that_comes_again_while_it_is_pushed_waits_for_that_push_and_is_not_pushed_twice() {
+        let pushing = InFlight::<u32>::default();
+        assert_eq!(pushing.keep_copy("1:u", 10), Some(10), "nothing under way: it is grouped");
+        pushing.start(["1:u", "2:u"]);
+        assert_eq!(pushing.keep_copy("2:u", 20), None);
+        assert_eq!(pushing.keep_copy("3:u", 30), Some(30), "not under way");
+        assert_eq!(pushing.keep_copy("2:u", 21), None);
+        assert_eq!(pushing.end(["1:u", "2:u"]), vec![20, 21], "acknowledged with the push");
+        assert_eq!(pushing.keep_copy("2:u", 22), Some(22), "the push ended: its outcome is stored");
+    }
 
     #[test]
     fn a_push_key_is_stable_opaque_and_fits_a_web_push_topic() {
