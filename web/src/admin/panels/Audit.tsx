@@ -1,6 +1,6 @@
 // Audit search: by subject, actor and time range, newest first, paged.
 
-import { useCallback, useEffect, useState } from "preact/hooks";
+import { useCallback, useEffect, useRef, useState } from "preact/hooks";
 import type { AdminApi, AuditItem, Page } from "../api";
 import { Field, Pager, Problem, TextInput, useLatest } from "../ui";
 import { fromLocalInput, showTime } from "../words";
@@ -22,7 +22,12 @@ export function Audit({ api, subject }: { api: AdminApi; subject: string }) {
   const [error, setError] = useState<unknown>(null);
   const cursor = pages[pages.length - 1];
 
+  // The subject the filter was last set from: the state starts with it, so
+  // the first run of the effect below must not reset what was typed since.
+  const asked = useRef(subject);
   useEffect(() => {
+    if (asked.current === subject) return;
+    asked.current = subject;
     // Another panel asked for a subject's audit.
     const next = { subject, actor: "", since: "", until: "" };
     setDraft(next);
