@@ -107,6 +107,16 @@ impl Default for ProjectorOptions {
     }
 }
 
+impl ProjectorOptions {
+    /// How long a batch of `projection` waits for more messages after its first.
+    fn linger_of(&self, projection: Projection) -> Duration {
+        match projection {
+            Projection::Notifications => self.notifications_linger,
+            _ => self.linger,
+        }
+    }
+}
+
 /// What a leader session keeps between batches.
 struct Session {
     applier: Applier,
@@ -360,11 +370,7 @@ impl Projector {
         let mut batch = vec![first];
         // What arrives within the linger joins the batch: fewer, larger
         // transactions under load, at most `linger` more latency.
-        let linger = match self.projection {
-            Projection::Notifications => self.options.notifications_linger,
-            _ => self.options.linger,
-        };
-        let deadline = tokio::time::Instant::now() + linger;
+        let deadline = tokio::time::Instant::now() + self.options.linger_of(self.projection);
         while batch.len() < self.options.batch_size {
             let next = match messages.next().now_or_never() {
                 Some(next) => next,

@@ -111,13 +111,13 @@ impl<M> Default for InFlight<M> {
 }
 
 impl<M> InFlight<M> {
-    fn ids(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<M>>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Vec<M>>> {
         self.0.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Keeps `message` with the push under way for `id`; hands it back if there is none.
     fn keep_copy(&self, id: &str, message: M) -> Option<M> {
-        match self.ids().get_mut(id) {
+        match self.lock().get_mut(id) {
             Some(copies) => {
                 copies.push(message);
                 None
@@ -127,7 +127,7 @@ impl<M> InFlight<M> {
     }
 
     fn start<'a>(&self, jobs: impl IntoIterator<Item = &'a str>) {
-        let mut ids = self.ids();
+        let mut ids = self.lock();
         for id in jobs {
             ids.entry(id.to_owned()).or_default();
         }
@@ -135,7 +135,7 @@ impl<M> InFlight<M> {
 
     /// Ends the push of `jobs`: the copies that arrived meanwhile.
     fn end<'a>(&self, jobs: impl IntoIterator<Item = &'a str>) -> Vec<M> {
-        let mut ids = self.ids();
+        let mut ids = self.lock();
         jobs.into_iter().flat_map(|id| ids.remove(id).unwrap_or_default()).collect()
     }
 }
